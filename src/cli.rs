@@ -1,0 +1,262 @@
+//! Command-line interface: clap definitions and the wiring of library parts. No analysis logic here.
+//!
+//! Exit codes (documented in the README):
+//! 0 success (also when inputs were damaged but read, and when detectors fire);
+//! 1 findings at or above `--fail-on` (detect/triage only), or an unexpected error;
+//! 2 usage error (clap); 65 bad data (a query or detector file is invalid);
+//! 66 an input could not be read at all (the others are still processed); 74 output I/O error.
+
+use crate::report::{self, Format};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(name = "wirehunt", version, about = "Offline pcap forensics: Zeek-style Parquet tables, SQL detectors for exfiltration, DNS tunnelling and beaconing")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+    /// No progress or summaries on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Read captures (pcap, pcapng; gzip/zstd ok; directories recurse; - is stdin) into a Parquet dataset.
+    Ingest(IngestArgs),
+    /// Run SQL over a dataset (or over captures, ingested into a cache first).
+    Sql(SqlArgs),
+    /// Run the SQL detectors over a dataset.
+    Detect(DetectArgs),
+    /// Ingest (cached) + every detector + a summary: the main job.
+    Triage(TriageArgs),
+    /// Write a labelled scenario capture (and OUT.truth.json).
+    Simulate(SimulateArgs),
+    /// Print table schemas (or the SQL functions).
+    Schema(SchemaArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FlowArgs {
+    /// TCP inactivity timeout, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub tcp_timeout: u64,
+    /// UDP inactivity timeout, seconds.
+    #[arg(long, default_value_t = 60)]
+    pub udp_timeout: u64,
+    /// Maximum concurrent flows (the least recently active are evicted past it).
+    #[arg(long, default_value_t = 200_000)]
+    pub max_flows: usize,
+}
+
+impl FlowArgs {
+    pub fn config(&self) -> crate::flow::FlowConfig {
+        crate::flow::FlowConfig {
+            tcp_timeout_us: self.tcp_timeout as i64 * 1_000_000,
+            udp_timeout_us: self.udp_timeout as i64 * 1_000_000,
+            icmp_timeout_us: self.udp_timeout as i64 * 1_000_000,
+            max_flows: self.max_flows.max(1),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Dataset directory to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SqlArgs {
+    /// A dataset directory, or capture files to ingest first.
+    #[arg(required = true, num_args = 1..)]
+    pub source: Vec<String>,
+    /// The query (omit for an interactive shell when stdin is a terminal, else it is read from stdin).
+    #[arg(short = 'c', long = "command")]
+    pub query: Option<String>,
+    /// Read statements from a file.
+    #[arg(short, long)]
+    pub file: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the result to a file (required for parquet).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Do not use or fill the ingest cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Allow DDL, DML and COPY.
+    #[arg(long)]
+    pub allow_write: bool,
+    /// Maximum rows printed in table format (0 = all).
+    #[arg(long, default_value_t = 200)]
+    pub maxrows: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct DetectArgs {
+    pub dataset: PathBuf,
+    /// Extra or replacement detector directory (files with the same id override the built-ins).
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// Override a parameter: DETECTOR.NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "ID.NAME=VALUE")]
+    pub params: Vec<String>,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding has at least this severity.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<crate::detect::Severity>,
+    /// Hide findings below this severity.
+    #[arg(long, value_enum, default_value = "low")]
+    pub min_severity: crate::detect::Severity,
+}
+
+#[derive(Args, Debug)]
+pub struct TriageArgs {
+    /// Capture files or directories.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Dataset directory (default: the cache).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Also write a self-contained HTML report.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    #[arg(long = "param", value_name = "ID.NAME=VALUE")]
+    pub params: Vec<String>,
+    #[arg(long)]
+    pub no_cache: bool,
+    #[arg(long, value_enum)]
+    pub fail_on: Option<crate::detect::Severity>,
+    #[arg(long, value_enum, default_value = "low")]
+    pub min_severity: crate::detect::Severity,
+    #[command(flatten)]
+    pub flow: FlowArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Simulated duration in hours.
+    #[arg(long, default_value_t = 1.0)]
+    pub hours: f64,
+    /// Internal hosts.
+    #[arg(long, default_value_t = 20)]
+    pub hosts: usize,
+    /// dns_tunnel,beaconing,http_exfil,tls_exfil | all | none
+    #[arg(long, default_value = "all")]
+    pub attacks: String,
+    /// Grow the background until the capture reaches this many bytes (benchmark captures).
+    #[arg(long)]
+    pub size: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    pub table: Option<String>,
+    /// List the SQL functions instead.
+    #[arg(long)]
+    pub functions: bool,
+    /// Markdown output (the README's table reference).
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+/// An error with its exit code.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: i32,
+    pub err: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Exit {
+    fn from(e: E) -> Self {
+        let err: anyhow::Error = e.into();
+        let code = if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) { 0 } else { 1 };
+        Exit { code, err }
+    }
+}
+
+pub fn exit(code: i32, err: anyhow::Error) -> Exit {
+    Exit { code, err }
+}
+
+fn progress(quiet: bool, n: usize) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(n as u64);
+    if let Ok(st) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {pos}/{len} {wide_msg}") {
+        pb.set_style(st);
+    }
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(pb)
+}
+
+/// Ingest with progress and summary; returns the report. Exit 66 is decided by the caller.
+pub fn run_ingest(inputs: &[String], out: &Path, flow: &FlowArgs, quiet: bool) -> Result<crate::ingest::IngestReport, Exit> {
+    let files = crate::capture::expand_inputs(inputs).map_err(|e| exit(66, e.into()))?;
+    if files.is_empty() {
+        return Err(exit(66, anyhow::anyhow!("no input files found in {}", inputs.join(", "))));
+    }
+    let pb = progress(quiet, files.len());
+    let opts = crate::ingest::IngestOptions { flow: flow.config(), quiet };
+    let rep = crate::ingest::ingest(&files, out, &opts, |i, f| {
+        if let Some(pb) = &pb {
+            pb.set_position(i as u64);
+            pb.set_message(report::sanitize_terminal(f));
+        }
+    })
+    .map_err(|e| exit(74, e.into()))?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    if !quiet {
+        eprint!("{}", report::ingest_summary(&rep));
+    }
+    Ok(rep)
+}
+
+pub fn run(cli: Cli) -> Result<i32, Exit> {
+    let quiet = cli.quiet;
+    match cli.cmd {
+        Cmd::Ingest(a) => {
+            let rep = run_ingest(&a.inputs, &a.output, &a.flow, quiet)?;
+            Ok(if rep.failed > 0 { 66 } else { 0 })
+        }
+        Cmd::Schema(a) => {
+            let mut out = std::io::stdout().lock();
+            report::print_schema(&mut out, a.table.as_deref(), a.functions, a.markdown)?;
+            Ok(0)
+        }
+        Cmd::Sql(a) => crate::query::shell::run_sql_command(a, quiet),
+        Cmd::Detect(a) => crate::detect::run_detect_command(a, quiet),
+        Cmd::Triage(a) => crate::detect::run_triage_command(a, quiet),
+        Cmd::Simulate(a) => {
+            let attacks = crate::simulate::parse_attacks(&a.attacks).map_err(|e| exit(2, e))?;
+            let cfg = crate::simulate::SimConfig { seed: a.seed, hours: a.hours, hosts: a.hosts.max(2), attacks, size: a.size };
+            let truth = crate::simulate::simulate_to_file(&cfg, &a.output)?;
+            if !quiet {
+                eprintln!("wrote {} ({} packets, {} bytes) and {}", a.output.display(), truth.packets, truth.bytes, crate::simulate::truth_path(&a.output).display());
+            }
+            Ok(0)
+        }
+    }
+}

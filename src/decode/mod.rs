@@ -1,0 +1,682 @@
+//! Link layers and IP: a [`Frame`](crate::capture::Frame) becomes a [`Packet`] (addresses, ports, TCP
+//! fields, a borrowed transport payload) or a counted skip with a reason.
+//!
+//! Link types: Ethernet (802.1Q/802.1ad stacks through etherparse; PPPoE session and MPLS by hand, they
+//! are a few bytes each), Linux SLL and SLL2, raw IP (101, 228, 229 and the DLT_RAW values 12/14), BSD
+//! null/loopback (0, 108), PPP (9) and NFLOG (239). Anything else is a skip naming the link type.
+//!
+//! IPv4/IPv6 through etherparse's lax slicing, so a packet cut by the snap length still counts: the
+//! transport payload is whatever was captured, and `payload_len` is what the headers claim.
+//! Fragments are reassembled in a bounded pool (entries, bytes and a timeout); overlaps are reported.
+
+use crate::capture::Frame;
+use etherparse::defrag::IpDefragBuf;
+use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice, UdpSlice};
+use rustc_hash::FxHashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+pub mod tcpflags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpInfo {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub window: u16,
+}
+
+/// A decoded IP packet with its transport header.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub ts: i64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).
+    pub proto: u8,
+    /// Ports; for ICMP, type and code.
+    pub sport: u16,
+    pub dport: u16,
+    pub tcp: Option<TcpInfo>,
+    /// Captured transport payload.
+    pub payload: &'a [u8],
+    /// Transport payload length according to the headers (>= `payload.len()` when cut by snaplen).
+    pub payload_len: u32,
+    /// IP total length according to the header.
+    pub ip_bytes: u32,
+    pub vlan: Option<u16>,
+    pub frame: u64,
+}
+
+/// Why a frame did not become a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    UnknownLinktype(u32),
+    NonIp(u16),
+    Arp,
+    TruncatedLink,
+    TruncatedIp,
+    BadIpHeader,
+    TruncatedTransport,
+    IpProto(u8),
+    FragmentDropped,
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::UnknownLinktype(l) if *l == u32::MAX => write!(f, "no_interface"),
+            Skip::UnknownLinktype(l) => write!(f, "unknown_linktype_{l}"),
+            Skip::NonIp(t) => write!(f, "non_ip_ethertype_0x{t:04x}"),
+            Skip::Arp => write!(f, "arp"),
+            Skip::TruncatedLink => write!(f, "truncated_link_header"),
+            Skip::TruncatedIp => write!(f, "truncated_ip_header"),
+            Skip::BadIpHeader => write!(f, "bad_ip_header"),
+            Skip::TruncatedTransport => write!(f, "truncated_transport_header"),
+            Skip::IpProto(p) => write!(f, "ip_proto_{p}"),
+            Skip::FragmentDropped => write!(f, "fragment_dropped"),
+        }
+    }
+}
+
+impl Skip {
+    /// The weird name for skips that mean malformed traffic (None for benign skips such as ARP).
+    pub fn weird_name(&self) -> Option<&'static str> {
+        match self {
+            Skip::UnknownLinktype(_) => Some("unknown_linktype"),
+            Skip::TruncatedLink => Some("truncated_link_header"),
+            Skip::TruncatedIp => Some("truncated_ip_header"),
+            Skip::BadIpHeader => Some("bad_ip_header"),
+            Skip::TruncatedTransport => Some("truncated_transport_header"),
+            Skip::FragmentDropped => Some("fragment_dropped"),
+            _ => None,
+        }
+    }
+}
+
+/// Result of decoding one frame.
+pub enum Outcome {
+    /// The packet callback was called (once).
+    Decoded,
+    /// A fragment was stored, waiting for the rest of its datagram.
+    FragmentHeld,
+    Skipped(Skip),
+}
+
+/// Events the decoder reports besides the outcome (become weird rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeEvent {
+    FragmentOverlap,
+    FragmentError(String),
+    FragmentTimeout(usize),
+    FragmentPoolFull,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct FragKey {
+    src: IpAddr,
+    dst: IpAddr,
+    id: u32,
+    proto: u8,
+}
+
+struct FragEntry {
+    buf: IpDefragBuf,
+    first_ts: i64,
+    bytes: usize,
+    vlan: Option<u16>,
+}
+
+/// Limits for fragment reassembly.
+#[derive(Debug, Clone, Copy)]
+pub struct FragLimits {
+    pub max_datagrams: usize,
+    pub max_bytes: usize,
+    pub timeout_us: i64,
+}
+
+impl Default for FragLimits {
+    fn default() -> Self {
+        FragLimits { max_datagrams: 8192, max_bytes: 64 << 20, timeout_us: 60_000_000 }
+    }
+}
+
+/// Stateful decoder (holds the fragment pool).
+pub struct Decoder {
+    frags: FxHashMap<FragKey, FragEntry>,
+    frag_bytes: usize,
+    limits: FragLimits,
+    pub events: Vec<DecodeEvent>,
+    scratch: Vec<u8>,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new(FragLimits::default())
+    }
+}
+
+fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip> {
+    match linktype {
+        1 => Ok(LinkOut::Ethernet(data)),
+        // raw IP: LINKTYPE_RAW, DLT_RAW (12 / 14 on some systems), LINKTYPE_IPV4, LINKTYPE_IPV6
+        101 | 12 | 14 | 228 | 229 => Ok(LinkOut::Ip(data)),
+        0 | 108 => {
+            // BSD null (host byte order) / loopback (network byte order) address family
+            let fam = data.get(..4).ok_or(Skip::TruncatedLink)?;
+            let le = u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]);
+            let be = u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]);
+            let af = if linktype == 108 { be } else if le < 256 { le } else { be };
+            match af {
+                2 | 24 | 28 | 30 => Ok(LinkOut::Ip(&data[4..])),
+                other => Err(Skip::NonIp(other as u16)),
+            }
+        }
+        113 => {
+            // Linux cooked v1: 16-byte header, protocol at 14..16
+            let p = data.get(14..16).ok_or(Skip::TruncatedLink)?;
+            Ok(LinkOut::EtherType(u16::from_be_bytes([p[0], p[1]]), &data[16..]))
+        }
+        276 => {
+            // Linux cooked v2: 20-byte header, protocol at 0..2
+            let p = data.get(0..2).ok_or(Skip::TruncatedLink)?;
+            if data.len() < 20 {
+                return Err(Skip::TruncatedLink);
+            }
+            Ok(LinkOut::EtherType(u16::from_be_bytes([p[0], p[1]]), &data[20..]))
+        }
+        9 | 50 => {
+            // PPP (optionally with HDLC address/control ff 03)
+            let d = if data.starts_with(&[0xff, 0x03]) { &data[2..] } else { data };
+            let p = d.get(0..2).ok_or(Skip::TruncatedLink)?;
+            match u16::from_be_bytes([p[0], p[1]]) {
+                0x0021 | 0x0057 => Ok(LinkOut::Ip(&d[2..])),
+                other => Err(Skip::NonIp(other)),
+            }
+        }
+        239 => {
+            // NFLOG: 4-byte header then TLVs (length and type little-endian); type 9 is the payload.
+            let mut off = 4usize;
+            if data.len() < 4 {
+                return Err(Skip::TruncatedLink);
+            }
+            while off + 4 <= data.len() {
+                let len = u16::from_le_bytes([data[off], data[off + 1]]) as usize;
+                let typ = u16::from_le_bytes([data[off + 2], data[off + 3]]);
+                if len < 4 {
+                    break;
+                }
+                if typ == 9 {
+                    let end = (off + len).min(data.len());
+                    return Ok(LinkOut::Ip(&data[off + 4..end]));
+                }
+                off += (len + 3) & !3;
+            }
+            Err(Skip::TruncatedLink)
+        }
+        other => Err(Skip::UnknownLinktype(other)),
+    }
+}
+
+enum LinkOut<'a> {
+    Ethernet(&'a [u8]),
+    EtherType(u16, &'a [u8]),
+    Ip(&'a [u8]),
+}
+
+/// Strip PPPoE session / MPLS encapsulations that etherparse does not decode.
+fn unwrap_ethertype(mut ether_type: u16, mut data: &[u8]) -> Result<(u16, &[u8]), Skip> {
+    for _ in 0..8 {
+        match ether_type {
+            0x8864 => {
+                // PPPoE session: 6-byte header, then PPP protocol
+                let p = data.get(6..8).ok_or(Skip::TruncatedLink)?;
+                ether_type = match u16::from_be_bytes([p[0], p[1]]) {
+                    0x0021 => 0x0800,
+                    0x0057 => 0x86dd,
+                    other => return Err(Skip::NonIp(other)),
+                };
+                data = &data[8..];
+            }
+            0x8847 | 0x8848 => {
+                // MPLS: pop labels to the bottom of stack, then guess IP by version nibble
+                loop {
+                    let l = data.get(0..4).ok_or(Skip::TruncatedLink)?;
+                    data = &data[4..];
+                    if l[2] & 1 == 1 {
+                        break;
+                    }
+                }
+                ether_type = match data.first().map(|b| b >> 4) {
+                    Some(4) => 0x0800,
+                    Some(6) => 0x86dd,
+                    _ => return Err(Skip::NonIp(0x8847)),
+                };
+            }
+            _ => return Ok((ether_type, data)),
+        }
+    }
+    Err(Skip::TruncatedLink)
+}
+
+impl Decoder {
+    pub fn new(limits: FragLimits) -> Self {
+        Decoder { frags: FxHashMap::default(), frag_bytes: 0, limits, events: Vec::new(), scratch: Vec::new() }
+    }
+
+    /// Fragments currently held.
+    pub fn held_fragments(&self) -> (usize, usize) {
+        (self.frags.len(), self.frag_bytes)
+    }
+
+    /// Drop incomplete datagrams older than the timeout.
+    pub fn expire(&mut self, now: i64) {
+        let timeout = self.limits.timeout_us;
+        let before = self.frags.len();
+        let mut freed = 0;
+        self.frags.retain(|_, e| {
+            let keep = now - e.first_ts <= timeout;
+            if !keep {
+                freed += e.bytes;
+            }
+            keep
+        });
+        self.frag_bytes -= freed;
+        let n = before - self.frags.len();
+        if n > 0 {
+            self.events.push(DecodeEvent::FragmentTimeout(n));
+        }
+    }
+
+    /// Decode one frame; calls `on_packet` at most once.
+    pub fn decode<F: FnMut(&Packet<'_>)>(&mut self, frame: &Frame<'_>, on_packet: F) -> Outcome {
+        match self.decode_inner(frame, on_packet) {
+            Ok(o) => o,
+            Err(s) => Outcome::Skipped(s),
+        }
+    }
+
+    fn decode_inner<F: FnMut(&Packet<'_>)>(&mut self, frame: &Frame<'_>, on_packet: F) -> Result<Outcome, Skip> {
+        let sliced = match ip_payload_after_link(frame.linktype, frame.data)? {
+            LinkOut::Ethernet(d) => {
+                let p = LaxSlicedPacket::from_ethernet(d).map_err(|_| Skip::TruncatedLink)?;
+                if p.net.is_none() {
+                    if let Some(ep) = p.ether_payload() {
+                        let et = ep.ether_type.0;
+                        if et == 0x8864 || et == 0x8847 || et == 0x8848 {
+                            let (et2, inner) = unwrap_ethertype(et, ep.payload)?;
+                            let vlan = p.vlan_ids().first().map(|v| v.value());
+                            let q = LaxSlicedPacket::from_ether_type(etherparse::EtherType(et2), inner);
+                            return self.from_sliced(frame, &q, vlan, on_packet);
+                        }
+                    }
+                }
+                let vlan = p.vlan_ids().first().map(|v| v.value());
+                return self.from_sliced(frame, &p, vlan, on_packet);
+            }
+            LinkOut::EtherType(et, d) => {
+                let (et, d) = unwrap_ethertype(et, d)?;
+                LaxSlicedPacket::from_ether_type(etherparse::EtherType(et), d)
+            }
+            LinkOut::Ip(d) => match d.first().map(|b| b >> 4) {
+                Some(4) | Some(6) => LaxSlicedPacket::from_ip(d).map_err(|_| Skip::BadIpHeader)?,
+                None => return Err(Skip::TruncatedIp),
+                Some(_) => return Err(Skip::BadIpHeader),
+            },
+        };
+        self.from_sliced(frame, &sliced, None, on_packet)
+    }
+
+    fn from_sliced<F: FnMut(&Packet<'_>)>(
+        &mut self,
+        frame: &Frame<'_>,
+        p: &LaxSlicedPacket<'_>,
+        vlan: Option<u16>,
+        mut on_packet: F,
+    ) -> Result<Outcome, Skip> {
+        let net = match &p.net {
+            Some(n) => n,
+            None => {
+                if let Some(ep) = p.ether_payload() {
+                    return Err(match ep.ether_type.0 {
+                        0x0806 => Skip::Arp,
+                        0x0800 | 0x86dd => {
+                            if p.stop_err.is_some() { Skip::TruncatedIp } else { Skip::BadIpHeader }
+                        }
+                        t => Skip::NonIp(t),
+                    });
+                }
+                return Err(if p.stop_err.is_some() { Skip::TruncatedIp } else { Skip::TruncatedLink });
+            }
+        };
+        let (src, dst, ip_bytes, frag) = match net {
+            LaxNetSlice::Ipv4(v4) => {
+                let h = v4.header();
+                let frag = if v4.is_payload_fragmented() {
+                    Some((h.identification() as u32, h.fragments_offset(), h.more_fragments()))
+                } else {
+                    None
+                };
+                (IpAddr::from(h.source()), IpAddr::from(h.destination()), h.total_len() as u32, frag)
+            }
+            LaxNetSlice::Ipv6(v6) => {
+                let h = v6.header();
+                let mut frag = None;
+                if v6.is_payload_fragmented() {
+                    for ext in v6.extensions().clone() {
+                        if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
+                            frag = Some((f.identification(), f.fragment_offset(), f.more_fragments()));
+                        }
+                    }
+                }
+                (IpAddr::from(h.source()), IpAddr::from(h.destination()), h.payload_length() as u32 + 40, frag)
+            }
+            LaxNetSlice::Arp(_) => return Err(Skip::Arp),
+        };
+        let ipp = match net {
+            LaxNetSlice::Ipv4(v4) => v4.payload(),
+            LaxNetSlice::Ipv6(v6) => v6.payload(),
+            LaxNetSlice::Arp(_) => return Err(Skip::Arp),
+        };
+        let proto = ipp.ip_number.0;
+        if !matches!(proto, 6 | 17 | 1 | 58) {
+            return Err(Skip::IpProto(proto));
+        }
+        let claimed_ip_payload = match net {
+            LaxNetSlice::Ipv4(v4) => {
+                let h = v4.header();
+                (h.total_len() as usize).saturating_sub(h.ihl() as usize * 4)
+            }
+            LaxNetSlice::Ipv6(v6) => {
+                (v6.header().payload_length() as usize).saturating_sub(v6.extensions().slice().len())
+            }
+            LaxNetSlice::Arp(_) => 0,
+        }
+        .max(ipp.payload.len());
+        if let Some((id, offset, more)) = frag {
+            let key = FragKey { src, dst, id, proto };
+            return self.add_fragment(frame, key, offset, more, ipp.payload, vlan, ip_bytes, on_packet);
+        }
+        // Not fragmented: use etherparse's transport slice when it parsed one.
+        let pkt = match &p.transport {
+            Some(t) => transport_from_slice(t, frame, src, dst, proto, ip_bytes, claimed_ip_payload, vlan),
+            None => transport_from_bytes(ipp.payload, frame, src, dst, proto, ip_bytes, claimed_ip_payload, vlan),
+        }
+        .ok_or(Skip::TruncatedTransport)?;
+        on_packet(&pkt);
+        Ok(Outcome::Decoded)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_fragment<F: FnMut(&Packet<'_>)>(
+        &mut self,
+        frame: &Frame<'_>,
+        key: FragKey,
+        offset: etherparse::IpFragOffset,
+        more: bool,
+        payload: &[u8],
+        vlan: Option<u16>,
+        _ip_bytes: u32,
+        mut on_packet: F,
+    ) -> Result<Outcome, Skip> {
+        if !self.frags.contains_key(&key) {
+            if self.frags.len() >= self.limits.max_datagrams || self.frag_bytes + payload.len() > self.limits.max_bytes {
+                self.expire(frame.ts);
+                if self.frags.len() >= self.limits.max_datagrams || self.frag_bytes + payload.len() > self.limits.max_bytes {
+                    self.events.push(DecodeEvent::FragmentPoolFull);
+                    return Err(Skip::FragmentDropped);
+                }
+            }
+            self.frags.insert(
+                key,
+                FragEntry { buf: IpDefragBuf::new(IpNumber(key.proto), Vec::new(), Vec::new()), first_ts: frame.ts, bytes: 0, vlan },
+            );
+        }
+        let entry = match self.frags.get_mut(&key) {
+            Some(e) => e,
+            None => return Err(Skip::FragmentDropped),
+        };
+        let start = offset.byte_offset() as u32;
+        let end = start + payload.len() as u32;
+        if entry.buf.sections().iter().any(|s| (s.start as u32) < end && start < s.end as u32) {
+            self.events.push(DecodeEvent::FragmentOverlap);
+        }
+        if let Err(e) = entry.buf.add(offset, more, payload) {
+            self.events.push(DecodeEvent::FragmentError(format!("{e}")));
+            let bytes = entry.bytes;
+            self.frags.remove(&key);
+            self.frag_bytes -= bytes;
+            return Err(Skip::FragmentDropped);
+        }
+        entry.bytes += payload.len();
+        self.frag_bytes += payload.len();
+        if !entry.buf.is_complete() {
+            return Ok(Outcome::FragmentHeld);
+        }
+        let Some(entry) = self.frags.remove(&key) else { return Err(Skip::FragmentDropped) };
+        self.frag_bytes -= entry.bytes;
+        let (data, _) = entry.buf.take_bufs();
+        self.scratch = data;
+        let hdr = if key.src.is_ipv4() { 20 } else { 40 };
+        let total = self.scratch.len();
+        let pkt = transport_from_bytes(&self.scratch, frame, key.src, key.dst, key.proto, (total + hdr) as u32, total, entry.vlan.or(vlan))
+            .ok_or(Skip::TruncatedTransport)?;
+        on_packet(&pkt);
+        Ok(Outcome::Decoded)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn transport_from_slice<'a>(
+    t: &TransportSlice<'a>,
+    frame: &Frame<'_>,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    ip_bytes: u32,
+    claimed: usize,
+    vlan: Option<u16>,
+) -> Option<Packet<'a>> {
+    let mut pkt = Packet { ts: frame.ts, src, dst, proto, sport: 0, dport: 0, tcp: None, payload: &[], payload_len: 0, ip_bytes, vlan, frame: frame.number };
+    match t {
+        TransportSlice::Tcp(tcp) => fill_tcp(&mut pkt, tcp, claimed),
+        TransportSlice::Udp(udp) => fill_udp(&mut pkt, udp, claimed),
+        TransportSlice::Icmpv4(i) => {
+            let (a, b) = icmp_ports(i.type_u8(), i.code_u8(), false);
+            pkt.sport = a;
+            pkt.dport = b;
+            pkt.payload = i.payload();
+            pkt.payload_len = claimed.saturating_sub(8) as u32;
+        }
+        TransportSlice::Icmpv6(i) => {
+            let (a, b) = icmp_ports(i.type_u8(), i.code_u8(), true);
+            pkt.sport = a;
+            pkt.dport = b;
+            pkt.payload = i.payload();
+            pkt.payload_len = claimed.saturating_sub(8) as u32;
+        }
+        _ => return None,
+    }
+    Some(pkt)
+}
+
+fn fill_tcp<'a>(pkt: &mut Packet<'a>, tcp: &TcpSlice<'a>, claimed: usize) {
+    pkt.sport = tcp.source_port();
+    pkt.dport = tcp.destination_port();
+    let mut flags = 0u8;
+    if tcp.fin() { flags |= tcpflags::FIN; }
+    if tcp.syn() { flags |= tcpflags::SYN; }
+    if tcp.rst() { flags |= tcpflags::RST; }
+    if tcp.psh() { flags |= tcpflags::PSH; }
+    if tcp.ack() { flags |= tcpflags::ACK; }
+    pkt.tcp = Some(TcpInfo { seq: tcp.sequence_number(), ack: tcp.acknowledgment_number(), flags, window: tcp.window_size() });
+    pkt.payload = tcp.payload();
+    pkt.payload_len = claimed.saturating_sub(tcp.header_slice().len()).max(pkt.payload.len()) as u32;
+}
+
+fn fill_udp<'a>(pkt: &mut Packet<'a>, udp: &UdpSlice<'a>, claimed: usize) {
+    pkt.sport = udp.source_port();
+    pkt.dport = udp.destination_port();
+    pkt.payload = udp.payload();
+    pkt.payload_len = claimed.saturating_sub(8).max(pkt.payload.len()) as u32;
+}
+
+/// ICMP "ports": echo request and reply map to the same pair so both directions share one flow.
+fn icmp_ports(typ: u8, code: u8, v6: bool) -> (u16, u16) {
+    let (req, rep) = if v6 { (128u8, 129u8) } else { (8u8, 0u8) };
+    if typ == req || typ == rep {
+        (req as u16, rep as u16)
+    } else {
+        (typ as u16, code as u16)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn transport_from_bytes<'a>(
+    bytes: &'a [u8],
+    frame: &Frame<'_>,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    ip_bytes: u32,
+    claimed: usize,
+    vlan: Option<u16>,
+) -> Option<Packet<'a>> {
+    let mut pkt = Packet { ts: frame.ts, src, dst, proto, sport: 0, dport: 0, tcp: None, payload: &[], payload_len: 0, ip_bytes, vlan, frame: frame.number };
+    match proto {
+        6 => {
+            let tcp = TcpSlice::from_slice(bytes).ok()?;
+            fill_tcp(&mut pkt, &tcp, claimed);
+        }
+        17 => {
+            let udp = UdpSlice::from_slice_lax(bytes).ok()?;
+            fill_udp(&mut pkt, &udp, claimed);
+        }
+        1 | 58 => {
+            let t = bytes.first()?;
+            let c = bytes.get(1)?;
+            let (a, b) = icmp_ports(*t, *c, proto == 58);
+            pkt.sport = a;
+            pkt.dport = b;
+            pkt.payload = bytes.get(8..).unwrap_or(&[]);
+            pkt.payload_len = claimed.saturating_sub(8) as u32;
+        }
+        _ => return None,
+    }
+    Some(pkt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(linktype: u32, data: &[u8]) -> Frame<'_> {
+        Frame { ts: 1_000_000, linktype, data, orig_len: data.len() as u32, number: 1 }
+    }
+
+    /// IPv4 UDP 10.0.0.1:1234 -> 10.0.0.2:53 with 4 payload bytes, checksum unset.
+    const IPV4_UDP: [u8; 32] = [
+        0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, // IPv4
+        0x04, 0xd2, 0, 53, 0, 12, 0, 0, // UDP
+        b'a', b'b', b'c', b'd',
+    ];
+
+    fn decode_one(linktype: u32, data: &[u8]) -> Result<(IpAddr, IpAddr, u16, u16, Vec<u8>, Option<u16>), Skip> {
+        let mut d = Decoder::default();
+        let mut got = None;
+        match d.decode(&frame(linktype, data), |p| got = Some((p.src, p.dst, p.sport, p.dport, p.payload.to_vec(), p.vlan))) {
+            Outcome::Decoded => Ok(got.unwrap()),
+            Outcome::Skipped(s) => Err(s),
+            Outcome::FragmentHeld => panic!("held"),
+        }
+    }
+
+    #[test]
+    fn raw_ip_and_null_and_sll() {
+        let r = decode_one(101, &IPV4_UDP).unwrap();
+        assert_eq!(r.0, "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!((r.2, r.3), (1234, 53));
+        assert_eq!(r.4, b"abcd");
+        let mut null = vec![2, 0, 0, 0];
+        null.extend_from_slice(&IPV4_UDP);
+        assert_eq!(decode_one(0, &null).unwrap().3, 53);
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(&IPV4_UDP);
+        assert_eq!(decode_one(113, &sll).unwrap().3, 53);
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0u8; 18]);
+        sll2.extend_from_slice(&IPV4_UDP);
+        assert_eq!(decode_one(276, &sll2).unwrap().3, 53);
+    }
+
+    #[test]
+    fn ethernet_vlan_stack_and_pppoe() {
+        let mut e = vec![0u8; 12];
+        e.extend_from_slice(&[0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00]);
+        e.extend_from_slice(&IPV4_UDP);
+        let r = decode_one(1, &e).unwrap();
+        assert_eq!(r.5, Some(10));
+        assert_eq!(r.4, b"abcd");
+        let mut p = vec![0u8; 12];
+        p.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x00, 0x01, 0x00, 34, 0x00, 0x21]);
+        p.extend_from_slice(&IPV4_UDP);
+        assert_eq!(decode_one(1, &p).unwrap().3, 53);
+    }
+
+    #[test]
+    fn unknown_linktype_and_arp_are_named_skips() {
+        assert_eq!(decode_one(147, &IPV4_UDP).unwrap_err(), Skip::UnknownLinktype(147));
+        assert_eq!(Skip::UnknownLinktype(147).to_string(), "unknown_linktype_147");
+        let mut arp = vec![0xffu8; 12];
+        arp.extend_from_slice(&[0x08, 0x06]);
+        arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+        arp.extend_from_slice(&[0u8; 20]);
+        assert_eq!(decode_one(1, &arp).unwrap_err(), Skip::Arp);
+    }
+
+    #[test]
+    fn snaplen_cut_packet_keeps_claimed_length() {
+        let mut d = Decoder::default();
+        let cut = &IPV4_UDP[..30];
+        let mut got = None;
+        d.decode(&frame(101, cut), |p| got = Some((p.payload.len(), p.payload_len, p.ip_bytes)));
+        assert_eq!(got, Some((2, 4, 32)));
+    }
+
+    #[test]
+    fn ipv4_fragments_reassemble_and_overlaps_are_reported() {
+        // UDP datagram with 16 payload bytes split in two fragments of 16 and 8 bytes.
+        let udp: Vec<u8> = [&[0x04, 0xd2, 0, 53, 0, 24, 0, 0][..], &[b'x'; 16][..]].concat();
+        let frag = |off: u16, more: bool, body: &[u8]| -> Vec<u8> {
+            let total = 20 + body.len() as u16;
+            let fo = (off / 8) | if more { 0x2000 } else { 0 };
+            let mut v = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 7, (fo >> 8) as u8, fo as u8, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+            v.extend_from_slice(body);
+            v
+        };
+        let mut d = Decoder::default();
+        let f1 = frag(0, true, &udp[..16]);
+        let f2 = frag(16, false, &udp[16..]);
+        let mut n = 0;
+        assert!(matches!(d.decode(&frame(101, &f1), |_| n += 1), Outcome::FragmentHeld));
+        let mut payload = Vec::new();
+        assert!(matches!(d.decode(&frame(101, &f2), |p| payload = p.payload.to_vec()), Outcome::Decoded));
+        assert_eq!(payload, vec![b'x'; 16]);
+        assert_eq!(d.held_fragments(), (0, 0));
+        // overlap
+        let f3 = frag(0, true, &udp[..16]);
+        let f4 = frag(8, true, &udp[8..24]);
+        d.decode(&frame(101, &f3), |_| {});
+        d.decode(&frame(101, &f4), |_| {});
+        assert!(d.events.contains(&DecodeEvent::FragmentOverlap));
+        d.expire(1_000_000 + 61_000_000);
+        assert_eq!(d.held_fragments().0, 0);
+    }
+}

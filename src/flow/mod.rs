@@ -1,0 +1,617 @@
+//! The flow table: canonical bidirectional 5-tuple keys, the originator (the SYN sender, else the
+//! first packet's sender), deterministic `uid`s, Zeek's `conn_state` and `history`, idle timeouts and
+//! a cap on concurrent flows. TCP payload goes through [`reassembly`] to the protocol analyzer chosen
+//! by content; UDP DNS goes to [`crate::proto::dns::DnsUdp`].
+//!
+//! Expiry uses a min-heap of (deadline, slot, generation) with lazy revalidation: a popped entry
+//! whose flow saw traffic since is pushed back with its new deadline. The same heap answers "which
+//! flow to evict" when the table is full, so both are O(log n) per event.
+
+pub mod reassembly;
+
+use crate::decode::{Packet, tcpflags};
+use crate::proto::dns::DnsUdp;
+use crate::proto::{ConnCtx, Dir, StreamAnalyzer, detect_tcp};
+use crate::table::writer::Tables;
+use reassembly::{Chunk, Reassembler};
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Flow-table limits and timeouts (defaults follow Zeek: TCP 5 min, UDP and ICMP 1 min).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct FlowConfig {
+    pub tcp_timeout_us: i64,
+    pub udp_timeout_us: i64,
+    pub icmp_timeout_us: i64,
+    /// After both FINs or a RST, a connection is kept this long for trailing packets.
+    pub close_delay_us: i64,
+    pub max_flows: usize,
+    /// Out-of-order bytes buffered per stream direction.
+    pub max_stream_buffer: usize,
+    /// Out-of-order bytes buffered over all streams.
+    pub max_total_buffer: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            tcp_timeout_us: 300_000_000,
+            udp_timeout_us: 60_000_000,
+            icmp_timeout_us: 60_000_000,
+            close_delay_us: 5_000_000,
+            max_flows: 200_000,
+            max_stream_buffer: 1 << 20,
+            max_total_buffer: 64 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    a: IpAddr,
+    b: IpAddr,
+    pa: u16,
+    pb: u16,
+    proto: u8,
+}
+
+impl FlowKey {
+    fn of(p: &Packet<'_>) -> FlowKey {
+        if (p.src, p.sport) <= (p.dst, p.dport) {
+            FlowKey { a: p.src, b: p.dst, pa: p.sport, pb: p.dport, proto: p.proto }
+        } else {
+            FlowKey { a: p.dst, b: p.src, pa: p.dport, pb: p.sport, proto: p.proto }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum EpState {
+    #[default]
+    Inactive,
+    SynSent,
+    SynAckSent,
+    Partial,
+    Established,
+    Closed,
+    Reset,
+}
+
+#[derive(Default)]
+struct Endpoint {
+    state: EpState,
+    pkts: u64,
+    ip_bytes: u64,
+    /// UDP/ICMP payload bytes.
+    bytes: u64,
+    letters: u32,
+    ra: Reassembler,
+    buffered: usize,
+}
+
+struct Flow {
+    key: FlowKey,
+    generation: u32,
+    ctx: ConnCtx,
+    start: i64,
+    last: i64,
+    ep: [Endpoint; 2],
+    history: String,
+    analyzer: Option<Box<dyn StreamAnalyzer>>,
+    analyzer_tried: bool,
+    dns: Option<Box<DnsUdp>>,
+    udp_tried: bool,
+    vlan: Option<u16>,
+    source: Arc<str>,
+}
+
+/// Counters for the manifest and the bounded-memory test.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FlowCounters {
+    pub flows: u64,
+    pub expired: u64,
+    pub evicted: u64,
+    pub max_concurrent: u64,
+    pub reassembly_cap_hits: u64,
+    pub max_buffered_bytes: u64,
+}
+
+pub struct FlowTable {
+    cfg: FlowConfig,
+    map: FxHashMap<FlowKey, u32>,
+    slots: Vec<Option<Flow>>,
+    free: Vec<u32>,
+    timers: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    serial: u64,
+    generation: u32,
+    now: i64,
+    buffered: usize,
+    pub counters: FlowCounters,
+}
+
+/// Deterministic connection id: "C" + 17 base62 characters from a mix of the flow's first
+/// timestamp, key and creation order.
+fn make_uid(serial: u64, ts: i64, key: &FlowKey) -> String {
+    fn mix(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9e3779b97f4a7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    }
+    let addr = |a: &IpAddr| -> u128 {
+        match a {
+            IpAddr::V4(v) => u32::from(*v) as u128,
+            IpAddr::V6(v) => u128::from(*v),
+        }
+    };
+    let mut h = mix(serial ^ 0x5752_4849_554e_5421);
+    h = mix(h ^ ts as u64);
+    h = mix(h ^ addr(&key.a) as u64 ^ (addr(&key.a) >> 64) as u64);
+    h = mix(h ^ addr(&key.b) as u64 ^ (addr(&key.b) >> 64) as u64);
+    h = mix(h ^ ((key.pa as u64) << 24 | (key.pb as u64) << 8 | key.proto as u64));
+    let h2 = mix(h ^ serial);
+    const ALPHA: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut v = (h as u128) << 64 | h2 as u128;
+    let mut s = String::with_capacity(18);
+    s.push('C');
+    for _ in 0..17 {
+        s.push(ALPHA[(v % 62) as usize] as char);
+        v /= 62;
+    }
+    s
+}
+
+/// Private, loopback, link-local or unique-local address.
+pub fn is_local(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local() || v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64,
+        IpAddr::V6(v) => v.is_loopback() || (v.segments()[0] & 0xfe00) == 0xfc00 || (v.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+const SERVER_UDP_PORTS: &[u16] = &[53, 67, 69, 123, 137, 138, 161, 389, 443, 500, 514, 1900, 3478, 4500, 5353, 5355];
+
+fn proto_name(p: u8) -> &'static str {
+    match p {
+        6 => "tcp",
+        17 => "udp",
+        _ => "icmp",
+    }
+}
+
+impl Flow {
+    fn letter(&mut self, dir: Dir, l: u8) {
+        let bit = 1u32 << (l - b'A');
+        let ep = &mut self.ep[dir.idx()];
+        if ep.letters & bit == 0 {
+            ep.letters |= bit;
+            self.history.push(if dir == Dir::Orig { l as char } else { (l as char).to_ascii_lowercase() });
+        }
+    }
+
+    fn closed(&self) -> bool {
+        let (o, r) = (self.ep[0].state, self.ep[1].state);
+        o == EpState::Reset || r == EpState::Reset || (o == EpState::Closed && r == EpState::Closed)
+    }
+
+    /// Zeek's conn_state function (base/protocols/conn/main.zeek).
+    fn conn_state(&self) -> &'static str {
+        use EpState::*;
+        let (os, rs) = (self.ep[0].state, self.ep[1].state);
+        if self.key.proto == 6 {
+            let o_inactive = matches!(os, Inactive | Partial);
+            let r_inactive = matches!(rs, Inactive | Partial);
+            if rs == Reset {
+                if matches!(os, SynSent | SynAckSent) || (os == Reset && self.ep[0].ra.span() == 0 && self.ep[1].ra.span() == 0) {
+                    "REJ"
+                } else if o_inactive {
+                    "RSTRH"
+                } else {
+                    "RSTR"
+                }
+            } else if os == Reset {
+                if r_inactive {
+                    let h = self.history.trim_start_matches('^');
+                    let before_r = h.split('R').next().unwrap_or("");
+                    if h.starts_with('S') && !before_r.chars().any(|c| "HAFGIQ".contains(c)) {
+                        return "RSTOS0";
+                    }
+                    return "OTH";
+                }
+                "RSTO"
+            } else if rs == Closed && os == Closed {
+                "SF"
+            } else if os == Closed {
+                if r_inactive { "SH" } else { "S2" }
+            } else if rs == Closed {
+                if o_inactive { "SHR" } else { "S3" }
+            } else if os == SynSent && rs == Inactive {
+                "S0"
+            } else if os == Established && rs == Established {
+                "S1"
+            } else {
+                "OTH"
+            }
+        } else if self.key.proto == 17 {
+            let (o, r) = (self.ep[0].pkts > 0, self.ep[1].pkts > 0);
+            match (o, r) {
+                (true, true) => "SF",
+                (true, false) => "S0",
+                (false, true) => "SHR",
+                _ => "OTH",
+            }
+        } else {
+            "OTH"
+        }
+    }
+}
+
+impl FlowTable {
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowTable {
+            cfg,
+            map: FxHashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            timers: BinaryHeap::new(),
+            serial: 0,
+            generation: 0,
+            now: i64::MIN,
+            buffered: 0,
+            counters: FlowCounters::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Out-of-order bytes buffered over all streams.
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    fn timeout(&self, f: &Flow) -> i64 {
+        match f.key.proto {
+            6 if f.closed() => self.cfg.close_delay_us,
+            6 => self.cfg.tcp_timeout_us,
+            17 => self.cfg.udp_timeout_us,
+            _ => self.cfg.icmp_timeout_us,
+        }
+    }
+
+    /// Finalize flows idle past their timeout at capture time `now`.
+    pub fn expire(&mut self, now: i64, out: &mut Tables) {
+        while let Some(Reverse((deadline, slot, generation))) = self.timers.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(Some(f)) = self.slots.get(slot as usize) else { continue };
+            if f.generation != generation {
+                continue;
+            }
+            let actual = f.last + self.timeout(f);
+            if actual > now {
+                self.timers.push(Reverse((actual, slot, generation)));
+                continue;
+            }
+            self.counters.expired += 1;
+            self.remove(slot, "timeout", out);
+        }
+    }
+
+    fn evict_one(&mut self, out: &mut Tables) {
+        while let Some(Reverse((deadline, slot, generation))) = self.timers.pop() {
+            let Some(Some(f)) = self.slots.get(slot as usize) else { continue };
+            if f.generation != generation {
+                continue;
+            }
+            let actual = f.last + self.timeout(f);
+            if actual > deadline {
+                self.timers.push(Reverse((actual, slot, generation)));
+                continue;
+            }
+            self.counters.evicted += 1;
+            self.remove(slot, "evicted", out);
+            return;
+        }
+    }
+
+    fn remove(&mut self, slot: u32, reason: &str, out: &mut Tables) {
+        if let Some(mut f) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+            self.map.remove(&f.key);
+            self.free.push(slot);
+            self.buffered -= f.ep[0].buffered + f.ep[1].buffered;
+            finalize(&mut f, reason, out);
+        }
+    }
+
+    /// Finalize every flow (end of input), in order of first packet for deterministic output.
+    pub fn finish(&mut self, out: &mut Tables) {
+        let mut slots: Vec<(i64, u64, u32)> = Vec::new();
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(f) = s {
+                slots.push((f.start, f.generation as u64, i as u32));
+            }
+        }
+        slots.sort();
+        for (_, _, slot) in slots {
+            self.remove(slot, "end_of_input", out);
+        }
+        self.timers.clear();
+    }
+
+    /// Account one decoded packet.
+    pub fn packet(&mut self, p: &Packet<'_>, source: &Arc<str>, out: &mut Tables) {
+        if p.ts > self.now {
+            self.now = p.ts;
+            self.expire(p.ts, out);
+        }
+        let key = FlowKey::of(p);
+        let flags = p.tcp.map_or(0, |t| t.flags);
+        let is_syn = flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN;
+        let mut slot = self.map.get(&key).copied();
+        if let (Some(s), true) = (slot, is_syn) {
+            // A new SYN on a finished connection starts a new one (port reuse).
+            if let Some(Some(f)) = self.slots.get(s as usize) {
+                let from_orig = p.src == f.ctx.orig_h && p.sport == f.ctx.orig_p;
+                let isn_differs = f.ep[0].state == EpState::SynSent && !from_orig;
+                if f.closed() || isn_differs {
+                    self.remove(s, "reused", out);
+                    slot = None;
+                }
+            }
+        }
+        let slot = match slot {
+            Some(s) => s,
+            None => {
+                if self.map.len() >= self.cfg.max_flows {
+                    self.evict_one(out);
+                }
+                self.create(key, p, source)
+            }
+        };
+        let max_stream = self.cfg.max_stream_buffer;
+        let Some(Some(f)) = self.slots.get_mut(slot as usize) else { return };
+        let dir = if p.src == f.ctx.orig_h && p.sport == f.ctx.orig_p { Dir::Orig } else { Dir::Resp };
+        f.last = f.last.max(p.ts);
+        let d = dir.idx();
+        f.ep[d].pkts += 1;
+        f.ep[d].ip_bytes += p.ip_bytes as u64;
+        let before = f.ep[d].buffered;
+        match p.tcp {
+            Some(t) => tcp_packet(f, dir, p, t, max_stream, out),
+            None => {
+                f.ep[d].bytes += p.payload_len as u64;
+                if p.payload_len > 0 {
+                    f.letter(dir, b'D');
+                }
+                if p.proto == 17 {
+                    udp_packet(f, dir, p, out);
+                }
+            }
+        }
+        let after = f.ep[d].ra.buffered();
+        f.ep[d].buffered = after;
+        self.buffered = self.buffered + after - before;
+        if self.buffered > self.cfg.max_total_buffer {
+            // over the global cap: this stream skips its holes now
+            self.counters.reassembly_cap_hits += 1;
+            let f = match self.slots.get_mut(slot as usize) {
+                Some(Some(f)) => f,
+                _ => return,
+            };
+            let Flow { ep, analyzer, ctx, .. } = f;
+            let e = &mut ep[d];
+            e.ra.flush(&mut |c| feed(analyzer, dir, p.ts, c, ctx, out));
+            out.weird(p.ts, Some(&ctx.uid), "reassembly_total_cap", "out-of-order bytes over the global cap; holes skipped", Some(p.frame));
+            self.buffered -= e.buffered;
+            e.buffered = 0;
+        }
+        self.counters.max_buffered_bytes = self.counters.max_buffered_bytes.max(self.buffered as u64);
+    }
+
+    fn create(&mut self, key: FlowKey, p: &Packet<'_>, source: &Arc<str>) -> u32 {
+        let flags = p.tcp.map_or(0, |t| t.flags);
+        // originator: SYN sender; a SYN-ACK first means the receiver is the originator
+        let mut flip = p.proto == 6 && flags & (tcpflags::SYN | tcpflags::ACK) == (tcpflags::SYN | tcpflags::ACK);
+        if p.proto == 17 && SERVER_UDP_PORTS.contains(&p.sport) && !SERVER_UDP_PORTS.contains(&p.dport) && p.dport >= 1024 {
+            flip = true;
+        }
+        let ((oh, op), (rh, rp)) = if flip { ((p.dst, p.dport), (p.src, p.sport)) } else { ((p.src, p.sport), (p.dst, p.dport)) };
+        self.serial += 1;
+        self.generation = self.generation.wrapping_add(1);
+        let uid = make_uid(self.serial, p.ts, &key);
+        let mut f = Flow {
+            key,
+            generation: self.generation,
+            ctx: ConnCtx { uid, orig_h: oh, orig_p: op, resp_h: rh, resp_p: rp, proto: p.proto },
+            start: p.ts,
+            last: p.ts,
+            ep: [Endpoint::default(), Endpoint::default()],
+            history: String::new(),
+            analyzer: None,
+            analyzer_tried: false,
+            dns: None,
+            udp_tried: false,
+            vlan: p.vlan,
+            source: source.clone(),
+        };
+        if flip && p.proto == 6 {
+            f.history.push('^');
+        }
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(f);
+                s
+            }
+            None => {
+                self.slots.push(Some(f));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.map.insert(key, slot);
+        self.counters.flows += 1;
+        self.counters.max_concurrent = self.counters.max_concurrent.max(self.map.len() as u64);
+        let timeout = match p.proto {
+            6 => self.cfg.tcp_timeout_us,
+            17 => self.cfg.udp_timeout_us,
+            _ => self.cfg.icmp_timeout_us,
+        };
+        self.timers.push(Reverse((p.ts.saturating_add(timeout.min(self.cfg.close_delay_us)), slot, self.generation)));
+        slot
+    }
+}
+
+fn feed(analyzer: &mut Option<Box<dyn StreamAnalyzer>>, dir: Dir, ts: i64, c: Chunk<'_>, ctx: &ConnCtx, out: &mut Tables) {
+    if let Some(a) = analyzer.as_mut() {
+        match c {
+            Chunk::Data(d) => a.data(dir, ts, d, ctx, out),
+            Chunk::Gap(n) => a.gap(dir, ts, n, ctx, out),
+        }
+    }
+}
+
+fn tcp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, t: crate::decode::TcpInfo, cap: usize, out: &mut Tables) {
+    use EpState::*;
+    let d = dir.idx();
+    let o = 1 - d;
+    let (syn, ack, fin, rst) = (t.flags & tcpflags::SYN != 0, t.flags & tcpflags::ACK != 0, t.flags & tcpflags::FIN != 0, t.flags & tcpflags::RST != 0);
+    if syn && rst {
+        f.letter(dir, b'I');
+    }
+    if rst {
+        f.letter(dir, b'R');
+        f.ep[d].state = Reset;
+    } else if syn && !ack {
+        f.letter(dir, b'S');
+        f.ep[d].ra.syn(t.seq);
+        if f.ep[d].state == Inactive {
+            f.ep[d].state = SynSent;
+        }
+    } else if syn && ack {
+        f.letter(dir, b'H');
+        f.ep[d].ra.syn(t.seq);
+        if matches!(f.ep[d].state, Inactive | Partial) {
+            f.ep[d].state = SynAckSent;
+        }
+    } else {
+        if ack && p.payload_len == 0 && !fin {
+            f.letter(dir, b'A');
+        }
+        if f.ep[d].state == Inactive {
+            f.ep[d].state = Partial;
+        }
+        // handshake completion: the SYN sender acknowledges the SYN-ACK (or sends data)
+        let hs = (f.ep[d].state == SynSent && f.ep[o].state == SynAckSent) || (f.ep[d].state == SynAckSent && f.ep[o].state == SynSent);
+        if hs && ack {
+            f.ep[d].state = Established;
+            f.ep[o].state = Established;
+        }
+    }
+    if t.window == 0 && !syn && !rst {
+        f.letter(dir, b'W');
+    }
+    if p.payload_len > 0 && !rst {
+        f.letter(dir, b'D');
+        if !f.analyzer_tried && !p.payload.is_empty() {
+            f.analyzer_tried = true;
+            f.analyzer = detect_tcp(p.payload, dir, f.ctx.orig_p, f.ctx.resp_p);
+            if f.analyzer.is_none() {
+                f.ep[0].ra.stop_data();
+                f.ep[1].ra.stop_data();
+            }
+        }
+        let Flow { ep, analyzer, ctx, .. } = f;
+        let e = &mut ep[d];
+        let retrans_before = e.ra.retransmitted;
+        e.ra.segment(t.seq, p.payload, p.payload_len, cap, &mut |c| feed(analyzer, dir, p.ts, c, ctx, out));
+        if let Some(a) = analyzer.as_mut() {
+            a.count(dir, p.payload_len as u64);
+            if !a.wants(dir) && e.ra.wants_data() {
+                e.ra.stop_data();
+            }
+        }
+        let retrans = e.ra.retransmitted > retrans_before;
+        if retrans {
+            f.letter(dir, b'T');
+        }
+    }
+    if fin && !rst {
+        f.letter(dir, b'F');
+        f.ep[d].ra.fin(t.seq, p.payload_len);
+        if f.ep[d].state != Reset {
+            f.ep[d].state = Closed;
+        }
+    }
+}
+
+fn udp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, out: &mut Tables) {
+    if !f.udp_tried {
+        f.udp_tried = true;
+        if DnsUdp::applies(f.ctx.orig_p, f.ctx.resp_p, p.payload) {
+            f.dns = Some(Box::default());
+        }
+    }
+    if let Some(dns) = f.dns.as_mut() {
+        dns.datagram(dir, p, &f.ctx, out);
+    }
+}
+
+fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
+    {
+        let Flow { ep, analyzer, ctx, last, .. } = f;
+        for (i, e) in ep.iter_mut().enumerate() {
+            let dir = if i == 0 { Dir::Orig } else { Dir::Resp };
+            e.ra.flush(&mut |c| feed(analyzer, dir, *last, c, ctx, out));
+        }
+        if let Some(a) = analyzer.as_mut() {
+            a.finish(*last, ctx, out);
+        }
+    }
+    let mut service = f.analyzer.as_ref().map(|a| a.service());
+    if let Some(d) = f.dns.as_mut() {
+        d.finish(&f.ctx, out);
+        if d.rows > 0 {
+            service = Some("dns");
+        }
+    }
+    let c = &mut out.conn;
+    c.ts.append_value(f.start);
+    c.uid.append_value(&f.ctx.uid);
+    c.orig_h.append_value(f.ctx.orig_h.to_string());
+    c.orig_p.append_value(f.ctx.orig_p);
+    c.resp_h.append_value(f.ctx.resp_h.to_string());
+    c.resp_p.append_value(f.ctx.resp_p);
+    c.proto.append_value(proto_name(f.key.proto));
+    c.service.append_option(service);
+    c.duration.append_value((f.last - f.start) as f64 / 1e6);
+    let (ob, rb, missed) = if f.key.proto == 6 {
+        (f.ep[0].ra.span(), f.ep[1].ra.span(), f.ep[0].ra.missed + f.ep[1].ra.missed)
+    } else {
+        (f.ep[0].bytes, f.ep[1].bytes, 0)
+    };
+    c.orig_bytes.append_value(ob);
+    c.resp_bytes.append_value(rb);
+    c.conn_state.append_value(f.conn_state());
+    c.local_orig.append_value(is_local(&f.ctx.orig_h));
+    c.local_resp.append_value(is_local(&f.ctx.resp_h));
+    c.missed_bytes.append_value(missed);
+    c.history.append_value(&f.history);
+    c.orig_pkts.append_value(f.ep[0].pkts);
+    c.orig_ip_bytes.append_value(f.ep[0].ip_bytes);
+    c.resp_pkts.append_value(f.ep[1].pkts);
+    c.resp_ip_bytes.append_value(f.ep[1].ip_bytes);
+    c.vlan.append_option(f.vlan);
+    c.end_reason.append_value(reason);
+    c.source.append_value(&*f.source);
+    out.maybe_flush();
+}

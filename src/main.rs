@@ -1,0 +1,17 @@
+//! The binary: parse flags, run, and be the only error boundary (print the chain, map exit codes,
+//! treat a closed pipe as success).
+use clap::Parser;
+
+fn main() {
+    let cli = wirehunt::cli::Cli::parse();
+    let code = match wirehunt::cli::run(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            if e.code != 0 {
+                eprintln!("wirehunt: {}", wirehunt::report::sanitize_terminal(&format!("{:#}", e.err)));
+            }
+            e.code
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,608 @@
+//! HTTP/1.0 and 1.1 on any port (recognised by a request line, or a status line when the capture
+//! starts with a reply) → the `http` table. Heads are parsed with httparse; bodies are only counted:
+//! Content-Length, chunked (sizes counted across chunks and segments), read-until-close, and the
+//! bodiless cases (HEAD, 1xx, 204, 304). Keep-alive and pipelining pair responses first in, first out.
+//! CONNECT (2xx) and Upgrade (101) end HTTP parsing for the connection. A gap inside a body is counted
+//! and flagged; a gap inside a head stops parsing that direction.
+
+use super::{ConnCtx, Dir, StreamAnalyzer, escape_bytes};
+use crate::table::append_str_list;
+use crate::table::writer::Tables;
+use base64::Engine;
+use std::collections::VecDeque;
+
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEADERS: usize = 128;
+
+const METHODS: &[&str] = &[
+    "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL",
+    "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY", "MKACTIVITY", "CHECKOUT", "MERGE",
+    "BPROPFIND", "BMOVE", "BDELETE", "POLL", "RPC_IN_DATA", "RPC_OUT_DATA",
+];
+
+/// Does this look like the start of an HTTP request?
+pub fn looks_like_request(b: &[u8]) -> bool {
+    let Some(sp) = b.iter().take(24).position(|&c| c == b' ') else { return false };
+    let method = &b[..sp];
+    if method.is_empty() || !method.iter().all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_') {
+        return false;
+    }
+    let next = b.get(sp + 1).copied().unwrap_or(b' ');
+    if next == b' ' || next.is_ascii_control() {
+        return false;
+    }
+    if METHODS.iter().any(|m| m.as_bytes() == method) {
+        return true;
+    }
+    let line_end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
+    b[..line_end].windows(7).any(|w| w == b" HTTP/1")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size,
+    Data(u64),
+    Crlf(u8),
+    Trailer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Head,
+    Length(u64),
+    Chunked(Chunk),
+    UntilClose,
+    Stopped,
+}
+
+struct Side {
+    buf: Vec<u8>,
+    line: Vec<u8>,
+    state: State,
+    body: u64,
+}
+
+impl Side {
+    fn new() -> Self {
+        Side { buf: Vec::new(), line: Vec::new(), state: State::Head, body: 0 }
+    }
+}
+
+#[derive(Default, Debug)]
+struct Txn {
+    ts: i64,
+    depth: u32,
+    has_request: bool,
+    method: Option<String>,
+    host: Option<String>,
+    uri: Option<String>,
+    referrer: Option<String>,
+    version: Option<String>,
+    user_agent: Option<String>,
+    origin: Option<String>,
+    req_body: u64,
+    resp_body: u64,
+    status_code: Option<u16>,
+    status_msg: Option<String>,
+    info_code: Option<u16>,
+    username: Option<String>,
+    proxied: Vec<String>,
+    orig_ct: Option<String>,
+    resp_ct: Option<String>,
+    req_hlen: Option<u32>,
+    resp_hlen: Option<u32>,
+    server: Option<String>,
+    location: Option<String>,
+    xff: Option<String>,
+    cookie_len: Option<u32>,
+    chunked_req: bool,
+    chunked_resp: bool,
+    tunnel: Option<String>,
+    partial: bool,
+    gap: bool,
+    upgrade: Option<String>,
+}
+
+pub struct HttpAnalyzer {
+    sides: [Side; 2],
+    txns: VecDeque<Txn>,
+    depth: u32,
+    tunnel: bool,
+}
+
+impl Default for HttpAnalyzer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn find_head_end(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'\n' {
+            if b[i + 1] == b'\n' {
+                return Some(i + 2);
+            }
+            if b[i + 1] == b'\r' && b.get(i + 2) == Some(&b'\n') {
+                return Some(i + 3);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+fn hval(v: &[u8]) -> String {
+    escape_bytes(v.trim_ascii())
+}
+
+fn header<'a>(hs: &'a [httparse::Header<'a>], name: &str) -> Option<&'a [u8]> {
+    hs.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+}
+
+fn basic_user(v: &[u8]) -> Option<String> {
+    let v = v.trim_ascii();
+    if v.len() < 6 || !v[..6].eq_ignore_ascii_case(b"basic ") {
+        return None;
+    }
+    let dec = base64::engine::general_purpose::STANDARD.decode(v[6..].trim_ascii()).ok()?;
+    let user = dec.split(|&c| c == b':').next()?;
+    Some(escape_bytes(user))
+}
+
+const PROXY_HEADERS: &[&str] = &["forwarded", "x-forwarded-for", "x-forwarded-from", "client-ip", "via", "x-real-ip", "proxy-connection", "x-proxyuser-ip", "proxy-authorization"];
+
+impl HttpAnalyzer {
+    pub fn new() -> Self {
+        HttpAnalyzer { sides: [Side::new(), Side::new()], txns: VecDeque::new(), depth: 0, tunnel: false }
+    }
+
+    fn body_state(headers: &[httparse::Header<'_>]) -> (State, bool) {
+        if let Some(te) = header(headers, "transfer-encoding") {
+            if te.to_ascii_lowercase().windows(7).any(|w| w == b"chunked") {
+                return (State::Chunked(Chunk::Size), true);
+            }
+        }
+        if let Some(cl) = header(headers, "content-length") {
+            if let Some(n) = std::str::from_utf8(cl).ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+                return (if n == 0 { State::Head } else { State::Length(n) }, false);
+            }
+        }
+        (State::Head, false)
+    }
+
+    fn request_head(&mut self, ts: i64, head: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut hs);
+        let side = &mut self.sides[0];
+        match req.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) | Err(_) => {
+                // HTTP/0.9 style request line without version, or garbage
+                let line = head.split(|&c| c == b'\n').next().unwrap_or(&[]);
+                let mut parts = line.trim_ascii().split(|&c| c == b' ');
+                let (m, u) = (parts.next(), parts.next());
+                if let (Some(m), Some(u), None) = (m, u, parts.next()) {
+                    if looks_like_request(line) {
+                        self.depth += 1;
+                        self.txns.push_back(Txn { ts, depth: self.depth, has_request: true, method: Some(escape_bytes(m)), uri: Some(escape_bytes(u)), version: Some("0.9".into()), req_hlen: Some(head.len() as u32), ..Default::default() });
+                        side.state = State::Head;
+                        return;
+                    }
+                }
+                out.weird(ts, Some(&ctx.uid), "http_bad_request", &escape_bytes(&line[..line.len().min(120)]), None);
+                side.state = State::Stopped;
+                return;
+            }
+        }
+        self.depth += 1;
+        let hs = req.headers;
+        let mut t = Txn {
+            ts,
+            depth: self.depth,
+            has_request: true,
+            method: req.method.map(|m| escape_bytes(m.as_bytes())),
+            uri: req.path.map(|p| escape_bytes(p.as_bytes())),
+            version: req.version.map(|v| format!("1.{v}")),
+            host: header(hs, "host").map(hval),
+            referrer: header(hs, "referer").map(hval),
+            user_agent: header(hs, "user-agent").map(hval),
+            origin: header(hs, "origin").map(hval),
+            orig_ct: header(hs, "content-type").map(hval),
+            username: header(hs, "authorization").and_then(basic_user),
+            xff: header(hs, "x-forwarded-for").map(hval),
+            cookie_len: header(hs, "cookie").map(|c| c.len() as u32),
+            req_hlen: Some(head.len() as u32),
+            upgrade: header(hs, "upgrade").map(hval),
+            ..Default::default()
+        };
+        for h in hs.iter() {
+            if PROXY_HEADERS.iter().any(|p| h.name.eq_ignore_ascii_case(p)) {
+                t.proxied.push(format!("{}: {}", escape_bytes(h.name.as_bytes()).to_ascii_uppercase(), hval(h.value)));
+            }
+        }
+        let (st, chunked) = Self::body_state(hs);
+        t.chunked_req = chunked;
+        side.state = st;
+        side.body = 0;
+        self.txns.push_back(t);
+    }
+
+    fn response_head(&mut self, ts: i64, head: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut hs);
+        match resp.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            _ => {
+                let line = head.split(|&c| c == b'\n').next().unwrap_or(&[]);
+                out.weird(ts, Some(&ctx.uid), "http_bad_reply", &escape_bytes(&line[..line.len().min(120)]), None);
+                self.sides[1].state = State::Stopped;
+                return;
+            }
+        }
+        let code = resp.code.unwrap_or(0);
+        let hs = resp.headers;
+        // the transaction this response answers: the oldest one without a final status
+        let idx = match self.txns.iter().position(|t| t.status_code.is_none()) {
+            Some(i) => i,
+            None => {
+                self.depth += 1;
+                self.txns.push_back(Txn { ts, depth: self.depth, ..Default::default() });
+                self.txns.len() - 1
+            }
+        };
+        let t = &mut self.txns[idx];
+        if (100..200).contains(&code) && code != 101 {
+            t.info_code = Some(code);
+            self.sides[1].state = State::Head;
+            return;
+        }
+        t.status_code = Some(code);
+        t.status_msg = resp.reason.map(|r| escape_bytes(r.as_bytes()));
+        t.resp_ct = header(hs, "content-type").map(hval);
+        t.server = header(hs, "server").map(hval);
+        t.location = header(hs, "location").map(hval);
+        t.resp_hlen = Some(head.len() as u32);
+        let is_head = t.method.as_deref() == Some("HEAD");
+        let is_connect = t.method.as_deref() == Some("CONNECT");
+        if code == 101 || (is_connect && (200..300).contains(&code)) {
+            t.tunnel = Some(if is_connect { "CONNECT".into() } else { t.upgrade.clone().or_else(|| header(hs, "upgrade").map(hval)).unwrap_or_else(|| "upgrade".into()) });
+            self.tunnel = true;
+            self.sides[0].state = State::Stopped;
+            self.sides[1].state = State::Stopped;
+            self.emit_front_done(out, ctx);
+            return;
+        }
+        let (st, chunked) = if is_head || code == 204 || code == 304 {
+            (State::Head, false)
+        } else {
+            match Self::body_state(hs) {
+                (State::Head, false) if header(hs, "content-length").is_none() => (State::UntilClose, false),
+                x => x,
+            }
+        };
+        t.chunked_resp = chunked;
+        self.sides[1].body = 0;
+        self.sides[1].state = st.clone();
+        if st == State::Head {
+            self.emit_front_done(out, ctx);
+        }
+    }
+
+    /// Emit every transaction at the front that has its final response.
+    fn emit_front_done(&mut self, out: &mut Tables, ctx: &ConnCtx) {
+        while self.txns.front().is_some_and(|t| t.status_code.is_some()) {
+            let Some(t) = self.txns.pop_front() else { break };
+            emit(t, ctx, out);
+        }
+    }
+
+    /// Consume body bytes of side `i`; returns bytes used. Sets state to Head when the body ends.
+    fn body(&mut self, i: usize, data: &[u8]) -> usize {
+        let side = &mut self.sides[i];
+        let mut pos = 0;
+        while pos < data.len() {
+            match side.state {
+                State::Length(left) => {
+                    let n = (left.min((data.len() - pos) as u64)) as usize;
+                    side.body += n as u64;
+                    pos += n;
+                    side.state = if left == n as u64 { State::Head } else { State::Length(left - n as u64) };
+                }
+                State::UntilClose => {
+                    side.body += (data.len() - pos) as u64;
+                    pos = data.len();
+                }
+                State::Chunked(Chunk::Data(left)) => {
+                    let n = (left.min((data.len() - pos) as u64)) as usize;
+                    side.body += n as u64;
+                    pos += n;
+                    side.state = State::Chunked(if left == n as u64 { Chunk::Crlf(2) } else { Chunk::Data(left - n as u64) });
+                }
+                State::Chunked(Chunk::Crlf(k)) => {
+                    let c = data[pos];
+                    if c == b'\r' || c == b'\n' {
+                        pos += 1;
+                        side.state = State::Chunked(if c == b'\n' || k <= 1 { Chunk::Size } else { Chunk::Crlf(k - 1) });
+                    } else {
+                        side.state = State::Chunked(Chunk::Size);
+                    }
+                }
+                State::Chunked(Chunk::Size) | State::Chunked(Chunk::Trailer) => {
+                    let c = data[pos];
+                    pos += 1;
+                    if c != b'\n' {
+                        if side.line.len() < 256 {
+                            side.line.push(c);
+                        }
+                        continue;
+                    }
+                    let line = std::mem::take(&mut side.line);
+                    let line = line.trim_ascii();
+                    if side.state == State::Chunked(Chunk::Trailer) {
+                        if line.is_empty() {
+                            side.state = State::Head;
+                        }
+                        continue;
+                    }
+                    if line.is_empty() {
+                        continue;
+                    }
+                    let hex: Vec<u8> = line.iter().take_while(|c| c.is_ascii_hexdigit()).copied().collect();
+                    match std::str::from_utf8(&hex).ok().and_then(|h| u64::from_str_radix(h, 16).ok()) {
+                        Some(0) => side.state = State::Chunked(Chunk::Trailer),
+                        Some(n) => side.state = State::Chunked(Chunk::Data(n)),
+                        None => {
+                            side.state = State::Stopped;
+                            return data.len();
+                        }
+                    }
+                }
+                State::Head | State::Stopped => break,
+            }
+        }
+        pos
+    }
+
+    fn body_done(&mut self, i: usize, ctx: &ConnCtx, out: &mut Tables) {
+        let n = self.sides[i].body;
+        if i == 0 {
+            if let Some(t) = self.txns.iter_mut().rev().find(|t| t.has_request) {
+                t.req_body = n;
+            }
+        } else {
+            if let Some(t) = self.txns.iter_mut().find(|t| t.status_code.is_some()) {
+                t.resp_body = n;
+            }
+            self.emit_front_done(out, ctx);
+        }
+    }
+
+    fn process(&mut self, i: usize, ts: i64, ctx: &ConnCtx, out: &mut Tables) {
+        let mut buf = std::mem::take(&mut self.sides[i].buf);
+        let mut pos = 0;
+        loop {
+            match self.sides[i].state {
+                State::Stopped => {
+                    pos = buf.len();
+                    break;
+                }
+                State::Head => {
+                    while pos < buf.len() && (buf[pos] == b'\r' || buf[pos] == b'\n') {
+                        pos += 1;
+                    }
+                    if pos >= buf.len() {
+                        break;
+                    }
+                    match find_head_end(&buf[pos..]) {
+                        Some(end) => {
+                            let head = &buf[pos..pos + end];
+                            if i == 0 {
+                                self.request_head(ts, head, ctx, out);
+                            } else {
+                                self.response_head(ts, head, ctx, out);
+                            }
+                            pos += end;
+                            if self.sides[i].state == State::Head && !self.tunnel {
+                                self.body_done(i, ctx, out);
+                            }
+                        }
+                        None => {
+                            // HTTP/0.9 request: a single line
+                            if i == 0 && buf[pos..].ends_with(b"\n") && !buf[pos..].windows(5).any(|w| w == b"HTTP/") {
+                                let end = buf.len() - pos;
+                                let head = buf[pos..].to_vec();
+                                self.request_head(ts, &head, ctx, out);
+                                pos += end;
+                                continue;
+                            }
+                            if buf.len() - pos > MAX_HEAD {
+                                out.weird(ts, Some(&ctx.uid), "http_head_too_long", &format!("more than {MAX_HEAD} bytes without end of head"), None);
+                                self.sides[i].state = State::Stopped;
+                                pos = buf.len();
+                            }
+                            break;
+                        }
+                    }
+                }
+                _ => {
+                    let n = self.body(i, &buf[pos..]);
+                    pos += n;
+                    if self.sides[i].state == State::Head {
+                        self.body_done(i, ctx, out);
+                    } else if pos >= buf.len() {
+                        break;
+                    }
+                }
+            }
+        }
+        buf.drain(..pos);
+        self.sides[i].buf = buf;
+    }
+}
+
+fn emit(t: Txn, ctx: &ConnCtx, out: &mut Tables) {
+    let h = &mut out.http;
+    h.ts.append_value(t.ts);
+    h.uid.append_value(&ctx.uid);
+    h.orig_h.append_value(ctx.orig_h.to_string());
+    h.orig_p.append_value(ctx.orig_p);
+    h.resp_h.append_value(ctx.resp_h.to_string());
+    h.resp_p.append_value(ctx.resp_p);
+    h.trans_depth.append_value(t.depth);
+    h.method.append_option(t.method);
+    h.host.append_option(t.host);
+    h.uri.append_option(t.uri);
+    h.referrer.append_option(t.referrer);
+    h.version.append_option(t.version);
+    h.user_agent.append_option(t.user_agent);
+    h.origin.append_option(t.origin);
+    h.request_body_len.append_value(t.req_body);
+    h.response_body_len.append_value(t.resp_body);
+    h.status_code.append_option(t.status_code);
+    h.status_msg.append_option(t.status_msg);
+    h.info_code.append_option(t.info_code);
+    h.username.append_option(t.username);
+    append_str_list(&mut h.proxied, &t.proxied);
+    h.orig_content_type.append_option(t.orig_ct);
+    h.resp_content_type.append_option(t.resp_ct);
+    h.request_header_len.append_option(t.req_hlen);
+    h.response_header_len.append_option(t.resp_hlen);
+    h.server.append_option(t.server);
+    h.location.append_option(t.location);
+    h.x_forwarded_for.append_option(t.xff);
+    h.cookie_len.append_option(t.cookie_len);
+    h.chunked_request.append_value(t.chunked_req);
+    h.chunked_response.append_value(t.chunked_resp);
+    h.tunnel.append_option(t.tunnel);
+    h.partial.append_value(t.partial);
+    h.gap.append_value(t.gap);
+    h.source.append_value(&*out.source);
+    out.maybe_flush();
+}
+
+impl StreamAnalyzer for HttpAnalyzer {
+    fn service(&self) -> &'static str {
+        "http"
+    }
+
+    fn data(&mut self, dir: Dir, ts: i64, mut data: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+        let i = dir.idx();
+        if self.sides[i].state == State::Stopped {
+            return;
+        }
+        // fast path: body bytes straight from the segment, no copy
+        if self.sides[i].buf.is_empty() && !matches!(self.sides[i].state, State::Head) {
+            let n = self.body(i, data);
+            data = &data[n..];
+            if self.sides[i].state == State::Head {
+                self.body_done(i, ctx, out);
+            }
+            if data.is_empty() {
+                return;
+            }
+        }
+        self.sides[i].buf.extend_from_slice(data);
+        self.process(i, ts, ctx, out);
+    }
+
+    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables) {
+        let i = dir.idx();
+        let mark = |txns: &mut VecDeque<Txn>| {
+            let t = if i == 0 { txns.iter_mut().rev().find(|t| t.has_request) } else { txns.iter_mut().find(|t| t.status_code.is_some()) };
+            if let Some(t) = t {
+                t.gap = true;
+                t.partial = true;
+            }
+        };
+        match self.sides[i].state.clone() {
+            State::Length(left) => {
+                mark(&mut self.txns);
+                let n = left.min(len);
+                self.sides[i].body += n;
+                if n == left {
+                    self.sides[i].state = State::Head;
+                    self.body_done(i, ctx, out);
+                    if len > n {
+                        self.sides[i].state = State::Stopped;
+                    }
+                } else {
+                    self.sides[i].state = State::Length(left - n);
+                }
+            }
+            State::UntilClose => {
+                mark(&mut self.txns);
+                self.sides[i].body += len;
+            }
+            State::Chunked(Chunk::Data(left)) if len < left => {
+                mark(&mut self.txns);
+                self.sides[i].body += len;
+                self.sides[i].state = State::Chunked(Chunk::Data(left - len));
+            }
+            State::Stopped => {}
+            _ => {
+                mark(&mut self.txns);
+                out.weird(ts, Some(&ctx.uid), "http_content_gap", &format!("{len} bytes missing in {dir:?} head or chunk framing; direction no longer parsed"), None);
+                self.sides[i].state = State::Stopped;
+            }
+        }
+        self.sides[i].buf.clear();
+    }
+
+    fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut Tables) {
+        // bodies still open at the end are partial (read-until-close bodies end normally at close)
+        for i in 0..2 {
+            match self.sides[i].state {
+                State::Length(_) | State::Chunked(_) => {
+                    let n = self.sides[i].body;
+                    let t = if i == 0 { self.txns.iter_mut().rev().find(|t| t.has_request) } else { self.txns.iter_mut().find(|t| t.status_code.is_some()) };
+                    if let Some(t) = t {
+                        t.partial = true;
+                        if i == 0 { t.req_body = n } else { t.resp_body = n }
+                    }
+                }
+                State::UntilClose => {
+                    if let Some(t) = self.txns.iter_mut().find(|t| t.status_code.is_some()) {
+                        t.resp_body = self.sides[1].body;
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some(t) = self.txns.pop_front() {
+            emit(t, ctx, out);
+        }
+    }
+
+    fn wants(&self, dir: Dir) -> bool {
+        !self.tunnel && self.sides[dir.idx()].state != State::Stopped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_detection() {
+        assert!(looks_like_request(b"GET / HTTP/1.1\r\n"));
+        assert!(looks_like_request(b"PROPFIND /x HTTP/1.1\r\n"));
+        assert!(looks_like_request(b"FOO /x HTTP/1.1\r\n"));
+        assert!(!looks_like_request(b"FOO /x\r\n"));
+        assert!(!looks_like_request(b"\x16\x03\x01\x00"));
+        assert!(!looks_like_request(b"get / HTTP/1.1"));
+    }
+
+    #[test]
+    fn basic_auth_keeps_only_the_user() {
+        assert_eq!(basic_user(b"Basic dXNlcjpzZWNyZXQ="), Some("user".into()));
+        assert_eq!(basic_user(b"Bearer abc"), None);
+    }
+
+    #[test]
+    fn head_end() {
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nxyz"), Some(24));
+        assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nbody"), Some(16));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n"), None);
+    }
+}

@@ -1,0 +1,94 @@
+//! Protocol analyzers. The seam: a TCP analyzer implements [`StreamAnalyzer`] and receives the
+//! reassembled byte stream of each direction; UDP protocols receive datagrams ([`dns::DnsUdp`]).
+//! [`detect_tcp`] is the registry: it picks an analyzer from the first payload bytes (content, not
+//! ports, except DNS over TCP which has no magic bytes).
+//!
+//! Adding a protocol = one file here, one table in `table/`, one line in `detect_tcp`.
+
+pub mod dns;
+pub mod http;
+pub mod tls;
+
+use crate::table::writer::Tables;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Orig,
+    Resp,
+}
+
+impl Dir {
+    pub fn idx(self) -> usize {
+        match self {
+            Dir::Orig => 0,
+            Dir::Resp => 1,
+        }
+    }
+}
+
+/// What an analyzer knows about its connection.
+#[derive(Debug, Clone)]
+pub struct ConnCtx {
+    pub uid: String,
+    pub orig_h: IpAddr,
+    pub orig_p: u16,
+    pub resp_h: IpAddr,
+    pub resp_p: u16,
+    pub proto: u8,
+}
+
+pub trait StreamAnalyzer: Send {
+    /// Service name for `conn.service`.
+    fn service(&self) -> &'static str;
+    /// In-order bytes of one direction.
+    fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut Tables);
+    /// `len` bytes of one direction that will never be seen.
+    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables);
+    /// The connection ended: emit whatever is pending.
+    fn finish(&mut self, ts: i64, ctx: &ConnCtx, out: &mut Tables);
+    /// Does the analyzer still need bytes of this direction? When both say no, the streams stop
+    /// buffering and only count.
+    fn wants(&self, dir: Dir) -> bool;
+    /// Bytes seen per direction (only counted, for analyzers that report them).
+    fn count(&mut self, _dir: Dir, _n: u64) {}
+}
+
+/// Pick an analyzer for a TCP connection from the first payload of either direction.
+pub fn detect_tcp(first: &[u8], dir: Dir, orig_p: u16, resp_p: u16) -> Option<Box<dyn StreamAnalyzer>> {
+    if tls::looks_like_tls(first) {
+        return Some(Box::new(tls::TlsAnalyzer::new()));
+    }
+    if (dir == Dir::Orig && http::looks_like_request(first)) || (dir == Dir::Resp && first.starts_with(b"HTTP/1.")) {
+        return Some(Box::new(http::HttpAnalyzer::new()));
+    }
+    if (resp_p == 53 || orig_p == 53 || resp_p == 5353) && first.len() >= 2 {
+        return Some(Box::new(dns::DnsTcp::new()));
+    }
+    None
+}
+
+/// Escape attacker-controlled bytes for storage as text: printable ASCII is kept, everything else
+/// (and backslash) becomes `\xHH`. Valid UTF-8 outside ASCII is kept as is.
+pub fn escape_bytes(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    let mut out = String::with_capacity(b.len());
+    if let std::borrow::Cow::Borrowed(s) = s {
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        return out;
+    }
+    for &x in b {
+        match x {
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(x as char),
+            _ => out.push_str(&format!("\\x{x:02x}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,65 @@
+//! `manifest.json`: where every row came from. One object per input with its size, sha256, format,
+//! link types, time span and the packet accounting (read = decoded + skipped by reason).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct InputRecord {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub format: String,
+    pub compression: Option<String>,
+    pub linktypes: Vec<u32>,
+    /// RFC 3339 UTC.
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+    pub packets_read: u64,
+    pub packets_decoded: u64,
+    pub packets_skipped: BTreeMap<String, u64>,
+    /// Fragments held for reassembly count as decoded; this says how many of them there were.
+    pub fragments: u64,
+    /// Weird events by name (all of them, also the rate-limited ones).
+    pub weird: BTreeMap<String, u64>,
+    /// How the file ended: "complete" or the damage (file_truncated, ...).
+    pub end: String,
+    pub error: Option<String>,
+    pub ingest_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct FlowStats {
+    pub flows: u64,
+    pub expired: u64,
+    pub evicted: u64,
+    pub max_concurrent: u64,
+    pub reassembly_cap_hits: u64,
+    pub max_buffered_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Manifest {
+    pub wirehunt_version: String,
+    pub schema_version: u32,
+    pub created: String,
+    pub psl_version: String,
+    pub inputs: Vec<InputRecord>,
+    pub tables: BTreeMap<String, u64>,
+    pub flow_stats: FlowStats,
+    pub config: serde_json::Value,
+}
+
+impl Manifest {
+    pub fn load(dir: &std::path::Path) -> std::io::Result<Manifest> {
+        let s = std::fs::read_to_string(dir.join("manifest.json"))?;
+        serde_json::from_str(&s).map_err(std::io::Error::other)
+    }
+}
+
+/// Format UTC microseconds as RFC 3339.
+pub fn rfc3339(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_else(|| us.to_string())
+}

@@ -1,0 +1,296 @@
+//! Table definitions: each table's columns are declared once (name, kind, one-line meaning) by the
+//! [`table!`] macro, which generates the Arrow schema, typed column builders and the documentation
+//! used by `wirehunt schema` and by the README's table reference (a test keeps them in sync).
+//!
+//! Conventions (Zeek's): `ts` is UTC microseconds, `uid` joins every row to its `conn` row, the
+//! connection 4-tuple is `orig_h`, `orig_p`, `resp_h`, `resp_p`. Addresses are text so SQL stays simple.
+
+pub mod manifest;
+pub mod writer;
+
+use arrow::array::*;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+
+/// Version of the table schemas; bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One column's documentation.
+#[derive(Debug, Clone)]
+pub struct ColumnDoc {
+    pub name: &'static str,
+    pub sql_type: &'static str,
+    pub doc: &'static str,
+}
+
+/// A table's documentation.
+#[derive(Debug, Clone)]
+pub struct TableDoc {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub columns: Vec<ColumnDoc>,
+}
+
+/// Column kinds: each maps to an Arrow type and a builder.
+pub mod kinds {
+    use super::*;
+    pub trait Kind {
+        type Builder: ArrayBuilder;
+        const SQL: &'static str;
+        fn data_type() -> DataType;
+        fn builder() -> Self::Builder;
+    }
+    macro_rules! kind {
+        ($k:ident, $b:ty, $sql:literal, $dt:expr, $new:expr) => {
+            pub struct $k;
+            impl Kind for $k {
+                type Builder = $b;
+                const SQL: &'static str = $sql;
+                fn data_type() -> DataType {
+                    $dt
+                }
+                fn builder() -> $b {
+                    $new
+                }
+            }
+        };
+    }
+    kind!(Ts, TimestampMicrosecondBuilder, "timestamp(us, UTC)", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), TimestampMicrosecondBuilder::new().with_timezone("UTC"));
+    kind!(Str, StringBuilder, "string", DataType::Utf8, StringBuilder::new());
+    kind!(U8, UInt8Builder, "uint8", DataType::UInt8, UInt8Builder::new());
+    kind!(U16, UInt16Builder, "uint16", DataType::UInt16, UInt16Builder::new());
+    kind!(U32, UInt32Builder, "uint32", DataType::UInt32, UInt32Builder::new());
+    kind!(U64, UInt64Builder, "uint64", DataType::UInt64, UInt64Builder::new());
+    kind!(I64, Int64Builder, "int64", DataType::Int64, Int64Builder::new());
+    kind!(F64, Float64Builder, "float64", DataType::Float64, Float64Builder::new());
+    kind!(Bool, BooleanBuilder, "bool", DataType::Boolean, BooleanBuilder::new());
+    kind!(StrList, ListBuilder<StringBuilder>, "list<string>", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), ListBuilder::new(StringBuilder::new()));
+    kind!(U32List, ListBuilder<UInt32Builder>, "list<uint32>", DataType::List(Arc::new(Field::new("item", DataType::UInt32, true))), ListBuilder::new(UInt32Builder::new()));
+    kind!(U16List, ListBuilder<UInt16Builder>, "list<uint16>", DataType::List(Arc::new(Field::new("item", DataType::UInt16, true))), ListBuilder::new(UInt16Builder::new()));
+}
+
+macro_rules! table {
+    ($name:ident, $tname:literal, $tdoc:literal, [ $( $col:ident : $kind:ident = $doc:literal ),* $(,)? ]) => {
+        #[allow(non_snake_case)]
+        pub struct $name {
+            $( pub $col: <kinds::$kind as kinds::Kind>::Builder, )*
+        }
+        impl Default for $name {
+            fn default() -> Self {
+                use kinds::Kind;
+                $name { $( $col: kinds::$kind::builder(), )* }
+            }
+        }
+        impl $name {
+            pub const NAME: &'static str = $tname;
+            pub fn doc() -> TableDoc {
+                use kinds::Kind;
+                TableDoc { name: $tname, doc: $tdoc, columns: vec![ $( ColumnDoc { name: stringify!($col), sql_type: kinds::$kind::SQL, doc: $doc } ),* ] }
+            }
+            pub fn schema() -> SchemaRef {
+                use kinds::Kind;
+                Arc::new(Schema::new(vec![ $( Field::new(stringify!($col), kinds::$kind::data_type(), true) ),* ]))
+            }
+            /// Rows appended so far (length of the first column).
+            pub fn len(&self) -> usize {
+                let lens = [ $( ArrayBuilder::len(&self.$col) ),* ];
+                lens[0]
+            }
+            pub fn is_empty(&self) -> bool { self.len() == 0 }
+            /// Finish the builders into a batch (builders are reset).
+            pub fn finish(&mut self) -> arrow::error::Result<RecordBatch> {
+                let cols: Vec<ArrayRef> = vec![ $( Arc::new(self.$col.finish()) as ArrayRef ),* ];
+                RecordBatch::try_new(Self::schema(), cols)
+            }
+        }
+    };
+}
+
+table!(ConnTable, "conn", "One row per connection (TCP, UDP or ICMP flow), with Zeek conn.log semantics.", [
+    ts: Ts = "time of the first packet",
+    uid: Str = "connection id, joins every other table to this row (deterministic: same input, same uids)",
+    orig_h: Str = "originator address (the SYN sender, else the first packet's sender)",
+    orig_p: U16 = "originator port (ICMP: type)",
+    resp_h: Str = "responder address",
+    resp_p: U16 = "responder port (ICMP: code, or the echo reply type)",
+    proto: Str = "transport protocol: tcp, udp, icmp",
+    service: Str = "protocol recognised by content: dns, http, ssl (null if none)",
+    duration: F64 = "seconds from first to last packet",
+    orig_bytes: U64 = "payload bytes sent by the originator (TCP: sequence span, so gaps count)",
+    resp_bytes: U64 = "payload bytes sent by the responder",
+    conn_state: Str = "Zeek connection state: S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH",
+    local_orig: Bool = "originator address is private / local (RFC 1918, RFC 4193, loopback, link-local)",
+    local_resp: Bool = "responder address is private / local",
+    missed_bytes: U64 = "bytes the reassembler never saw (content gaps)",
+    history: Str = "Zeek history letters: S h A D F R T W I ^; upper case = originator",
+    orig_pkts: U64 = "packets sent by the originator",
+    orig_ip_bytes: U64 = "IP-level bytes sent by the originator (from IP headers)",
+    resp_pkts: U64 = "packets sent by the responder",
+    resp_ip_bytes: U64 = "IP-level bytes sent by the responder",
+    vlan: U16 = "outermost VLAN id, if any",
+    end_reason: Str = "why the row was written: closed, timeout, evicted (flow cap), end_of_input, reused",
+    source: Str = "capture file the connection started in",
+]);
+
+table!(DnsTable, "dns", "One row per DNS transaction: a query paired with its response by flow, transaction id and question.", [
+    ts: Ts = "time of the query (of the response when there was no query)",
+    uid: Str = "connection id (joins conn)",
+    orig_h: Str = "client address",
+    orig_p: U16 = "client port",
+    resp_h: Str = "server address",
+    resp_p: U16 = "server port",
+    proto: Str = "udp or tcp",
+    trans_id: U16 = "DNS transaction id",
+    rtt: F64 = "seconds between query and response",
+    query: Str = "query name exactly as on the wire (case kept; bytes outside printable ASCII, dots inside labels and backslashes escaped as \\DDD)",
+    qclass: U16 = "query class code",
+    qclass_name: Str = "query class name (C_INTERNET, ...)",
+    qtype: U16 = "query type code",
+    qtype_name: Str = "query type name (A, TXT, NULL, HTTPS, ...; TYPEnnn when unknown)",
+    rcode: U8 = "response code",
+    rcode_name: Str = "response code name (NOERROR, NXDOMAIN, ...)",
+    AA: Bool = "authoritative answer",
+    TC: Bool = "truncated",
+    RD: Bool = "recursion desired",
+    RA: Bool = "recursion available",
+    Z: U8 = "reserved Z bit",
+    answers: StrList = "answer record data as text (RFC 3597 \\# form for unknown types)",
+    TTLs: U32List = "answer TTLs, seconds",
+    answer_types: StrList = "answer record type names",
+    rejected: Bool = "the server answered with an error code (rcode != 0)",
+    query_len: U32 = "length of the query name in wire bytes (labels only)",
+    label_count: U32 = "number of labels in the query name",
+    max_label_len: U32 = "longest label of the query name",
+    answer_count: U16 = "ANCOUNT of the response",
+    authority_count: U16 = "NSCOUNT of the response",
+    additional_count: U16 = "ARCOUNT of the response",
+    request_bytes: U32 = "DNS message size of the query",
+    response_bytes: U32 = "DNS message size of the response",
+    edns_udp_size: U16 = "EDNS UDP payload size announced by the client",
+    edns_do: Bool = "EDNS DNSSEC OK bit of the query",
+    edns_client_subnet: Str = "EDNS client subnet option of the query (address/prefix)",
+    has_query: Bool = "a query was seen",
+    has_response: Bool = "a response was seen",
+    source: Str = "capture file",
+]);
+
+table!(HttpTable, "http", "One row per HTTP/1.x request/response transaction (Zeek http.log).", [
+    ts: Ts = "time of the request",
+    uid: Str = "connection id (joins conn)",
+    orig_h: Str = "client address",
+    orig_p: U16 = "client port",
+    resp_h: Str = "server address",
+    resp_p: U16 = "server port",
+    trans_depth: U32 = "1-based position of the transaction in its connection",
+    method: Str = "request method",
+    host: Str = "Host header",
+    uri: Str = "request target as sent",
+    referrer: Str = "Referer header",
+    version: Str = "HTTP version of the request (1.0, 1.1)",
+    user_agent: Str = "User-Agent header",
+    origin: Str = "Origin header",
+    request_body_len: U64 = "request body bytes (after de-chunking)",
+    response_body_len: U64 = "response body bytes (after de-chunking)",
+    status_code: U16 = "final response status code",
+    status_msg: Str = "final response reason phrase",
+    info_code: U16 = "last 1xx status seen before the final response",
+    username: Str = "Basic authentication user name (never the password)",
+    proxied: StrList = "proxy-related headers present (Via, X-Forwarded-For, Forwarded, ...)",
+    orig_content_type: Str = "Content-Type of the request",
+    resp_content_type: Str = "Content-Type of the response",
+    request_header_len: U32 = "bytes of the request head",
+    response_header_len: U32 = "bytes of the response head",
+    server: Str = "Server header",
+    location: Str = "Location header",
+    x_forwarded_for: Str = "X-Forwarded-For header",
+    cookie_len: U32 = "length of the Cookie header",
+    chunked_request: Bool = "request body used chunked transfer encoding",
+    chunked_response: Bool = "response body used chunked transfer encoding",
+    tunnel: Str = "CONNECT or upgrade protocol (websocket, ...) after which the stream is not parsed as HTTP",
+    partial: Bool = "a body was cut by a gap or by the end of the capture",
+    gap: Bool = "a content gap fell inside this transaction",
+    source: Str = "capture file",
+]);
+
+table!(TlsTable, "tls", "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA3S/JA4 and certificate facts).", [
+    ts: Ts = "time of the ClientHello (or first handshake message)",
+    uid: Str = "connection id (joins conn)",
+    orig_h: Str = "client address",
+    orig_p: U16 = "client port",
+    resp_h: Str = "server address",
+    resp_p: U16 = "server port",
+    version: Str = "negotiated version (TLSv13 from supported_versions, TLSv12, ...)",
+    cipher: Str = "negotiated cipher suite name",
+    curve: Str = "key-exchange group from the ServerHello key_share or ServerKeyExchange",
+    server_name: Str = "SNI of the ClientHello",
+    resumed: Bool = "session resumed (session id echoed, or TLS 1.3 PSK accepted)",
+    established: Bool = "handshake completed (both sides switched to encrypted records)",
+    alpn_offered: StrList = "ALPN protocols offered by the client",
+    alpn: Str = "ALPN protocol chosen by the server",
+    client_versions: StrList = "versions offered in supported_versions (or the ClientHello version)",
+    client_cipher_count: U32 = "cipher suites offered (GREASE excluded)",
+    client_extension_count: U32 = "extensions offered (GREASE excluded)",
+    ja3: Str = "JA3 client fingerprint (md5)",
+    ja3_string: Str = "JA3 input string",
+    ja3s: Str = "JA3S server fingerprint (md5)",
+    ja3s_string: Str = "JA3S input string",
+    ja4: Str = "JA4 client fingerprint (FoxIO, TLS over TCP)",
+    cert_chain_sha256: StrList = "sha256 of each certificate the server sent, leaf first",
+    subject: Str = "leaf certificate subject",
+    issuer: Str = "leaf certificate issuer",
+    not_valid_before: Ts = "leaf certificate validity start",
+    not_valid_after: Ts = "leaf certificate validity end",
+    san_dns: StrList = "leaf certificate DNS subject alternative names",
+    self_signed: Bool = "leaf certificate issuer equals its subject",
+    expired_at_capture_time: Bool = "leaf certificate not valid at the time of the handshake",
+    orig_bytes: U64 = "bytes of TLS records sent by the client",
+    resp_bytes: U64 = "bytes of TLS records sent by the server",
+    source: Str = "capture file",
+]);
+
+table!(WeirdTable, "weird", "Malformed or unusual traffic, one row per event (rate-limited per file and name; totals in the manifest).", [
+    ts: Ts = "time of the event",
+    uid: Str = "connection id when known",
+    name: Str = "event name: truncated_ip_header, fragment_overlap, unknown_linktype, pcap_record_too_large, file_truncated, dns_compression_loop, ...",
+    addl: Str = "details",
+    source: Str = "capture file",
+    frame: U64 = "frame number in the capture file (1-based, as in Wireshark)",
+]);
+
+/// All table docs, in dataset order.
+pub fn all_docs() -> Vec<TableDoc> {
+    vec![ConnTable::doc(), DnsTable::doc(), HttpTable::doc(), TlsTable::doc(), WeirdTable::doc()]
+}
+
+/// All table schemas by name.
+pub fn all_schemas() -> Vec<(&'static str, SchemaRef)> {
+    vec![
+        (ConnTable::NAME, ConnTable::schema()),
+        (DnsTable::NAME, DnsTable::schema()),
+        (HttpTable::NAME, HttpTable::schema()),
+        (TlsTable::NAME, TlsTable::schema()),
+        (WeirdTable::NAME, WeirdTable::schema()),
+    ]
+}
+
+/// Markdown table reference (README section between markers; kept in sync by a test).
+pub fn markdown_reference() -> String {
+    let mut s = String::new();
+    for t in all_docs() {
+        s.push_str(&format!("### `{}`\n\n{}\n\n| column | type | meaning |\n|---|---|---|\n", t.name, t.doc));
+        for c in &t.columns {
+            s.push_str(&format!("| `{}` | {} | {} |\n", c.name, c.sql_type, c.doc.replace('|', "\\|")));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Append a string list (helper for the list builders).
+pub fn append_str_list<S: AsRef<str>>(b: &mut ListBuilder<StringBuilder>, items: &[S]) {
+    for i in items {
+        b.values().append_value(i.as_ref());
+    }
+    b.append(true);
+}
