@@ -1,1 +1,592 @@
-//! detectors
+//! Detectors are SQL files. Each file in `queries/` starts with a header of `-- key: value` lines:
+//!
+//! ```text
+//! -- id: dns_tunnel
+//! -- category: dns_tunnel            (exfiltration | dns_tunnel | beaconing | other)
+//! -- title: ...
+//! -- description: ...                (may repeat; lines are joined)
+//! -- severity: critical >= 85, high >= 65, medium >= 40, low >= 25
+//! -- summary: {src_ip} sent {distinct_subdomains} distinct names under {domain} ...
+//! -- param: min_distinct int = 10    (int | float | string | bool)
+//! ```
+//!
+//! Parameters are bound as typed DataFusion placeholders (`$min_distinct`), never spliced into the
+//! SQL text. A detector returns rows with the contract columns `score` (0–100) and `src_ip`, and
+//! optionally `dst_ip`, `dst_port`, `domain`, `first_seen`, `last_seen`; every other column becomes
+//! part of the finding's `evidence` object. Rows scoring under the `low` threshold are dropped.
+//! The summary template takes `{column}`, `{column:bytes}`, `{column:pct}` and `{column:1}` (one decimal).
+
+pub mod html;
+
+use crate::cli::{DetectArgs, Exit, TriageArgs, exit};
+use crate::report::{self, Format, sanitize_terminal};
+use datafusion::common::ScalarValue;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+}
+
+impl ParamValue {
+    fn parse(kind: &str, v: &str) -> Result<ParamValue, String> {
+        let v = v.trim();
+        match kind {
+            "int" => v.replace('_', "").parse().map(ParamValue::Int).map_err(|e| format!("{v:?} is not an int: {e}")),
+            "float" => v.parse().map(ParamValue::Float).map_err(|e| format!("{v:?} is not a float: {e}")),
+            "bool" => v.parse().map(ParamValue::Bool).map_err(|e| format!("{v:?} is not a bool: {e}")),
+            "string" => Ok(ParamValue::Str(v.trim_matches('\'').to_string())),
+            other => Err(format!("unknown parameter type {other:?} (int, float, string, bool)")),
+        }
+    }
+    fn scalar(&self) -> ScalarValue {
+        match self {
+            ParamValue::Int(i) => ScalarValue::Int64(Some(*i)),
+            ParamValue::Float(f) => ScalarValue::Float64(Some(*f)),
+            ParamValue::Str(s) => ScalarValue::Utf8(Some(s.clone())),
+            ParamValue::Bool(b) => ScalarValue::Boolean(Some(*b)),
+        }
+    }
+    fn json(&self) -> Value {
+        match self {
+            ParamValue::Int(i) => Value::from(*i),
+            ParamValue::Float(f) => Value::from(*f),
+            ParamValue::Str(s) => Value::from(s.clone()),
+            ParamValue::Bool(b) => Value::from(*b),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    pub kind: String,
+    pub value: ParamValue,
+}
+
+#[derive(Debug, Clone)]
+pub struct Detector {
+    pub id: String,
+    pub category: String,
+    pub title: String,
+    pub description: String,
+    /// (severity, minimum score), highest first.
+    pub thresholds: Vec<(Severity, f64)>,
+    pub summary: String,
+    pub params: Vec<Param>,
+    pub sql: String,
+    pub path: String,
+    /// Line where the SQL body starts (for error messages).
+    pub sql_line: usize,
+}
+
+/// Built-in detectors, compiled into the binary.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("queries/exfil_volume.sql", include_str!("../../queries/exfil_volume.sql")),
+    ("queries/dns_tunnel.sql", include_str!("../../queries/dns_tunnel.sql")),
+    ("queries/beaconing.sql", include_str!("../../queries/beaconing.sql")),
+];
+
+pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
+    let mut d = Detector {
+        id: String::new(),
+        category: "other".into(),
+        title: String::new(),
+        description: String::new(),
+        thresholds: vec![(Severity::Critical, 85.0), (Severity::High, 65.0), (Severity::Medium, 40.0), (Severity::Low, 20.0)],
+        summary: String::new(),
+        params: Vec::new(),
+        sql: String::new(),
+        path: path.to_string(),
+        sql_line: 1,
+    };
+    let mut body = Vec::new();
+    let mut in_header = true;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if in_header {
+            if let Some(rest) = t.strip_prefix("--") {
+                if let Some((k, v)) = rest.trim().split_once(':') {
+                    let v = v.trim();
+                    match k.trim() {
+                        "id" => d.id = v.into(),
+                        "category" => d.category = v.into(),
+                        "title" => d.title = v.into(),
+                        "description" => {
+                            if !d.description.is_empty() {
+                                d.description.push(' ');
+                            }
+                            d.description.push_str(v);
+                        }
+                        "summary" => d.summary = v.into(),
+                        "severity" => {
+                            let mut th = Vec::new();
+                            for part in v.split(',') {
+                                let (s, n) = part.split_once(">=").ok_or_else(|| format!("{path}:{}: severity wants 'name >= score'", i + 1))?;
+                                let sev = <Severity as clap::ValueEnum>::from_str(s.trim(), true).map_err(|_| format!("{path}:{}: unknown severity {:?}", i + 1, s.trim()))?;
+                                let n: f64 = n.trim().parse().map_err(|_| format!("{path}:{}: bad score {:?}", i + 1, n.trim()))?;
+                                th.push((sev, n));
+                            }
+                            th.sort_by(|a, b| b.1.total_cmp(&a.1));
+                            d.thresholds = th;
+                        }
+                        "param" => {
+                            // name type = default
+                            let (lhs, def) = v.split_once('=').ok_or_else(|| format!("{path}:{}: param wants 'name type = default'", i + 1))?;
+                            let mut it = lhs.split_whitespace();
+                            let (name, kind) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
+                            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                                return Err(format!("{path}:{}: bad parameter name {name:?}", i + 1));
+                            }
+                            let value = ParamValue::parse(kind, def).map_err(|e| format!("{path}:{}: {e}", i + 1))?;
+                            d.params.push(Param { name: name.into(), kind: kind.into(), value });
+                        }
+                        _ => {}
+                    }
+                }
+                continue;
+            }
+            if t.is_empty() {
+                continue;
+            }
+            in_header = false;
+            d.sql_line = i + 1;
+        }
+        body.push(line);
+    }
+    d.sql = body.join("\n");
+    if d.id.is_empty() {
+        d.id = Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    }
+    if d.sql.trim().is_empty() {
+        return Err(format!("{path}: no SQL after the header"));
+    }
+    Ok(d)
+}
+
+/// Load the built-ins, then `./queries` (if present), then `extra`; a later file with the same id wins.
+pub fn load_detectors(extra: Option<&Path>) -> Result<Vec<Detector>, String> {
+    let mut by_id: BTreeMap<String, Detector> = BTreeMap::new();
+    for (p, t) in BUILTIN {
+        let d = parse_detector(p, t)?;
+        by_id.insert(d.id.clone(), d);
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(e) = extra {
+        dirs.push(e.to_path_buf());
+    }
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect();
+        files.sort();
+        for f in files {
+            let t = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let d = parse_detector(&f.display().to_string(), &t)?;
+            by_id.insert(d.id.clone(), d);
+        }
+    }
+    Ok(by_id.into_values().collect())
+}
+
+/// Apply `ID.NAME=VALUE` overrides (typed by the parameter's declaration).
+pub fn apply_overrides(dets: &mut [Detector], overrides: &[String]) -> Result<(), String> {
+    for o in overrides {
+        let (lhs, v) = o.split_once('=').ok_or_else(|| format!("--param {o:?}: want ID.NAME=VALUE"))?;
+        let (id, name) = lhs.split_once('.').ok_or_else(|| format!("--param {o:?}: want ID.NAME=VALUE"))?;
+        let d = dets.iter_mut().find(|d| d.id == id).ok_or_else(|| format!("--param {o:?}: no detector {id:?}"))?;
+        let p = d.params.iter_mut().find(|p| p.name == name).ok_or_else(|| format!("--param {o:?}: detector {id} has no parameter {name:?}"))?;
+        p.value = ParamValue::parse(&p.kind, v).map_err(|e| format!("--param {o:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub category: String,
+    pub detector: String,
+    pub score: f64,
+    pub severity: Severity,
+    pub src_ip: Option<String>,
+    pub dst_ip: Option<String>,
+    pub dst_port: Option<u16>,
+    pub domain: Option<String>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub summary: String,
+    pub evidence: Map<String, Value>,
+}
+
+const CONTRACT: &[&str] = &["score", "src_ip", "dst_ip", "dst_port", "domain", "first_seen", "last_seen"];
+
+fn fmt_num(v: &Value, digits: Option<usize>) -> String {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(0.0);
+            match digits {
+                Some(d) => format!("{f:.d$}"),
+                None if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+                None => format!("{f:.2}"),
+            }
+        }
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Null => "?".into(),
+        Value::Bool(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Fill a summary template from a row.
+pub fn render_summary(tpl: &str, row: &Map<String, Value>) -> String {
+    let mut out = String::new();
+    let mut rest = tpl;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let Some(j) = after.find('}') else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let key = &after[..j];
+        let (name, fmt) = key.split_once(':').unwrap_or((key, ""));
+        let v = row.get(name).cloned().unwrap_or(Value::Null);
+        let s = match fmt {
+            "bytes" => v.as_f64().map(|f| report::human_bytes(f.max(0.0) as u64)).unwrap_or_else(|| "?".into()),
+            "pct" => v.as_f64().map(|f| format!("{:.0}%", f * 100.0)).unwrap_or_else(|| "?".into()),
+            d if d.parse::<usize>().is_ok() => fmt_num(&v, d.parse().ok()),
+            _ => fmt_num(&v, None),
+        };
+        out.push_str(&s);
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn batches_to_rows(batches: &[arrow::record_batch::RecordBatch]) -> anyhow::Result<Vec<Map<String, Value>>> {
+    let mut buf = Vec::new();
+    {
+        let mut w = arrow::json::writer::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow::json::writer::JsonArray>(&mut buf);
+        for b in batches {
+            w.write(b)?;
+        }
+        w.finish()?;
+    }
+    if buf.is_empty() {
+        return Ok(Vec::new());
+    }
+    let v: Vec<Map<String, Value>> = serde_json::from_slice(&buf)?;
+    Ok(v)
+}
+
+fn as_string(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Run one detector; returns its findings.
+pub async fn run_detector(ctx: &datafusion::prelude::SessionContext, d: &Detector) -> anyhow::Result<Vec<Finding>> {
+    let df = ctx.sql_with_options(&d.sql, crate::query::sql_options(false)).await?;
+    let params: Vec<(String, ScalarValue)> = d.params.iter().map(|p| (p.name.clone(), p.value.scalar())).collect();
+    let df = if params.is_empty() { df } else { df.with_param_values(params)? };
+    let batches = df.collect().await?;
+    let rows = batches_to_rows(&batches)?;
+    let low = d.thresholds.last().map_or(0.0, |t| t.1);
+    let mut out = Vec::new();
+    for row in rows {
+        let score = row.get("score").and_then(Value::as_f64).unwrap_or(0.0).clamp(0.0, 100.0);
+        if score < low {
+            continue;
+        }
+        let severity = d.thresholds.iter().find(|(_, t)| score >= *t).map_or(Severity::Low, |t| t.0);
+        let mut evidence = Map::new();
+        for (k, v) in &row {
+            if !CONTRACT.contains(&k.as_str()) {
+                evidence.insert(k.clone(), v.clone());
+            }
+        }
+        let mut params = Map::new();
+        for p in &d.params {
+            params.insert(p.name.clone(), p.value.json());
+        }
+        evidence.insert("parameters".into(), Value::Object(params));
+        let summary = if d.summary.is_empty() { d.title.clone() } else { render_summary(&d.summary, &row) };
+        out.push(Finding {
+            category: d.category.clone(),
+            detector: d.id.clone(),
+            score: (score * 10.0).round() / 10.0,
+            severity,
+            src_ip: as_string(row.get("src_ip")),
+            dst_ip: as_string(row.get("dst_ip")),
+            dst_port: row.get("dst_port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok()),
+            domain: as_string(row.get("domain")),
+            first_seen: as_string(row.get("first_seen")),
+            last_seen: as_string(row.get("last_seen")),
+            summary,
+            evidence,
+        });
+    }
+    Ok(out)
+}
+
+/// Run every detector over a dataset, findings ranked by score.
+pub fn detect(dataset: &Path, detectors: &[Detector]) -> anyhow::Result<(Vec<Finding>, Vec<String>)> {
+    let rt = crate::query::shell::runtime()?;
+    rt.block_on(async {
+        let ctx = crate::query::open_session(dataset).await?;
+        let mut all = Vec::new();
+        let mut errors = Vec::new();
+        for d in detectors {
+            match run_detector(&ctx, d).await {
+                Ok(f) => all.extend(f),
+                Err(e) => errors.push(format!("{} (from line {}): {e:#}", d.path, d.sql_line)),
+            }
+        }
+        all.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.detector.cmp(&b.detector)).then_with(|| a.src_ip.cmp(&b.src_ip)).then_with(|| a.domain.cmp(&b.domain)).then_with(|| a.dst_ip.cmp(&b.dst_ip)));
+        Ok((all, errors))
+    })
+}
+
+/// Findings as JSON lines.
+pub fn write_jsonl(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<()> {
+    for f in findings {
+        serde_json::to_writer(&mut *out, f)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Findings as an Arrow batch (for CSV and Parquet sinks); evidence as a JSON string column.
+pub fn findings_batch(findings: &[Finding]) -> anyhow::Result<arrow::record_batch::RecordBatch> {
+    use arrow::array::*;
+    use std::sync::Arc;
+    let s = |f: &dyn Fn(&Finding) -> Option<String>| -> ArrayRef { Arc::new(StringArray::from(findings.iter().map(f).collect::<Vec<_>>())) };
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("category", s(&|f| Some(f.category.clone()))),
+        ("detector", s(&|f| Some(f.detector.clone()))),
+        ("score", Arc::new(Float64Array::from(findings.iter().map(|f| f.score).collect::<Vec<_>>()))),
+        ("severity", s(&|f| Some(f.severity.as_str().to_string()))),
+        ("src_ip", s(&|f| f.src_ip.clone())),
+        ("dst_ip", s(&|f| f.dst_ip.clone())),
+        ("dst_port", Arc::new(UInt16Array::from(findings.iter().map(|f| f.dst_port).collect::<Vec<_>>()))),
+        ("domain", s(&|f| f.domain.clone())),
+        ("first_seen", s(&|f| f.first_seen.clone())),
+        ("last_seen", s(&|f| f.last_seen.clone())),
+        ("summary", s(&|f| Some(f.summary.clone()))),
+        ("evidence", s(&|f| Some(Value::Object(f.evidence.clone()).to_string()))),
+    ];
+    Ok(arrow::record_batch::RecordBatch::try_from_iter(cols)?)
+}
+
+/// Terminal rendering: one block per finding, ranked.
+pub fn write_table(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<()> {
+    if findings.is_empty() {
+        writeln!(out, "no findings")?;
+        return Ok(());
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    t.set_header(vec!["#", "score", "severity", "category", "source", "peer", "summary"]);
+    for (i, f) in findings.iter().enumerate() {
+        let peer = match (&f.domain, &f.dst_ip, f.dst_port) {
+            (Some(d), _, _) => d.clone(),
+            (None, Some(ip), Some(p)) => format!("{ip}:{p}"),
+            (None, Some(ip), None) => ip.clone(),
+            _ => String::new(),
+        };
+        t.add_row(vec![
+            (i + 1).to_string(),
+            format!("{:.0}", f.score),
+            f.severity.as_str().to_string(),
+            f.category.clone(),
+            sanitize_terminal(f.src_ip.as_deref().unwrap_or("")),
+            report::sanitize_cell(&peer),
+            report::sanitize_cell(&f.summary),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    Ok(())
+}
+
+/// Write findings in a format (to stdout or a file).
+pub fn emit(findings: &[Finding], format: Format, output: Option<&Path>, title: &str, dataset: &Path) -> anyhow::Result<()> {
+    let mut sink: Box<dyn Write> = match output {
+        Some(p) if format != Format::Parquet => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
+        _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match format {
+        Format::Table => write_table(findings, &mut sink)?,
+        Format::Jsonl => write_jsonl(findings, &mut sink)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut sink, findings)?;
+            writeln!(sink)?;
+        }
+        Format::Csv => {
+            let b = findings_batch(findings)?;
+            report::write_batches(&[b], Format::Csv, &mut sink, 0)?;
+        }
+        Format::Parquet => {
+            let p = output.ok_or_else(|| anyhow::anyhow!("parquet output needs -o FILE"))?;
+            let b = findings_batch(findings)?;
+            report::write_parquet(&[b.clone()], b.schema(), p)?;
+        }
+        Format::Html => {
+            let page = html::report(dataset, findings, title)?;
+            sink.write_all(page.as_bytes())?;
+        }
+    }
+    sink.flush()?;
+    Ok(())
+}
+
+fn default_format(output: Option<&Path>) -> Format {
+    use std::io::IsTerminal;
+    match output.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+        Some("parquet") => Format::Parquet,
+        Some("html") => Format::Html,
+        Some("csv") => Format::Csv,
+        Some("json") => Format::Json,
+        Some("jsonl") | Some("ndjson") => Format::Jsonl,
+        _ if output.is_none() && std::io::stdout().is_terminal() => Format::Table,
+        _ => Format::Jsonl,
+    }
+}
+
+fn prepared(queries: Option<&Path>, params: &[String]) -> Result<Vec<Detector>, Exit> {
+    let mut d = load_detectors(queries).map_err(|e| exit(65, anyhow::anyhow!(e)))?;
+    apply_overrides(&mut d, params).map_err(|e| exit(2, anyhow::anyhow!(e)))?;
+    Ok(d)
+}
+
+fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String]) -> i32 {
+    for e in errors {
+        eprintln!("wirehunt: detector error: {}", sanitize_terminal(e));
+    }
+    if !errors.is_empty() {
+        return 65;
+    }
+    match fail_on {
+        Some(s) if findings.iter().any(|f| f.severity >= s) => 1,
+        _ => 0,
+    }
+}
+
+pub fn run_detect_command(a: DetectArgs, _quiet: bool) -> Result<i32, Exit> {
+    if !crate::query::is_dataset(&a.dataset) {
+        return Err(exit(66, anyhow::anyhow!("{} is not a wirehunt dataset (no manifest.json); run wirehunt ingest first", a.dataset.display())));
+    }
+    let dets = prepared(a.queries.as_deref(), &a.params)?;
+    let (mut findings, errors) = detect(&a.dataset, &dets)?;
+    findings.retain(|f| f.severity >= a.min_severity);
+    let format = a.format.unwrap_or_else(|| default_format(a.output.as_deref()));
+    emit(&findings, format, a.output.as_deref(), "wirehunt findings", &a.dataset)?;
+    Ok(finish_code(&findings, a.fail_on, &errors))
+}
+
+pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
+    let dets = prepared(a.queries.as_deref(), &a.params)?;
+    let dataset = match &a.output {
+        Some(dir) => {
+            let files = crate::capture::expand_inputs(&a.inputs).map_err(|e| exit(66, e.into()))?;
+            let rep = crate::cli::run_ingest(&files, dir, &a.flow, quiet)?;
+            if rep.failed == files.len() {
+                return Err(exit(66, anyhow::anyhow!("no input could be read")));
+            }
+            dir.clone()
+        }
+        None => crate::query::shell::resolve_dataset(&a.inputs, a.no_cache, &a.flow, quiet)?,
+    };
+    let (mut findings, errors) = detect(&dataset, &dets)?;
+    findings.retain(|f| f.severity >= a.min_severity);
+    let format = a.format.unwrap_or_else(|| default_format(None));
+    if format == Format::Table {
+        let mut out = std::io::stdout().lock();
+        let overview = html::overview(&dataset)?;
+        write!(out, "{}", sanitize_terminal(&overview.text()))?;
+        writeln!(out)?;
+        writeln!(out, "Findings ({}):", findings.len())?;
+        write_table(&findings, &mut out)?;
+    } else {
+        emit(&findings, format, None, "wirehunt triage", &dataset)?;
+    }
+    if let Some(h) = &a.html {
+        let page = html::report(&dataset, &findings, "wirehunt triage")?;
+        std::fs::write(h, page).map_err(|e| exit(74, e.into()))?;
+        if !quiet {
+            eprintln!("HTML report: {}", sanitize_terminal(&h.display().to_string()));
+        }
+    }
+    Ok(finish_code(&findings, a.fail_on, &errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_parsing_and_overrides() {
+        let text = "-- id: t1\n-- category: beaconing\n-- severity: high >= 70, low >= 10\n-- param: n int = 5\n-- param: name string = x\nSELECT 1 AS score, 'a' AS src_ip WHERE $n > 0";
+        let mut d = vec![parse_detector("t.sql", text).unwrap()];
+        assert_eq!(d[0].id, "t1");
+        assert_eq!(d[0].thresholds, vec![(Severity::High, 70.0), (Severity::Low, 10.0)]);
+        assert_eq!(d[0].params[0].value, ParamValue::Int(5));
+        assert_eq!(d[0].sql_line, 6);
+        apply_overrides(&mut d, &["t1.n=7".into()]).unwrap();
+        assert_eq!(d[0].params[0].value, ParamValue::Int(7));
+        assert!(apply_overrides(&mut d, &["t1.n=abc".into()]).is_err());
+        assert!(apply_overrides(&mut d, &["t1.nope=1".into()]).is_err());
+        // a string parameter stays a value: quotes and SQL in it are data, never SQL text
+        apply_overrides(&mut d, &["t1.name=x'; DROP TABLE conn; --".into()]).unwrap();
+        assert_eq!(d[0].params[1].value, ParamValue::Str("x'; DROP TABLE conn; --".into()));
+    }
+
+    #[test]
+    fn summary_template() {
+        let mut row = Map::new();
+        row.insert("a".into(), Value::from(1536000.0));
+        row.insert("r".into(), Value::from(0.91));
+        row.insert("s".into(), Value::from("h"));
+        assert_eq!(render_summary("{s} sent {a:bytes} ({r:pct}, {r:1}) {missing}", &row), "h sent 1.5 MB (91%, 0.9) ?");
+    }
+
+    #[test]
+    fn builtins_parse() {
+        let d = load_detectors(None).unwrap();
+        let ids: Vec<&str> = d.iter().map(|d| d.id.as_str()).collect();
+        assert!(ids.contains(&"dns_tunnel") && ids.contains(&"beaconing") && ids.contains(&"exfil_volume"));
+    }
+}

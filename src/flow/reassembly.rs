@@ -26,7 +26,7 @@ struct Pending {
     data: Vec<u8>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Reassembler {
     base: Option<u32>,
     next: u64,
@@ -41,9 +41,27 @@ pub struct Reassembler {
     fin_offset: Option<u64>,
 }
 
+impl Default for Reassembler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Reassembler {
     pub fn new() -> Self {
-        Reassembler { keep_data: true, ..Default::default() }
+        Reassembler {
+            base: None,
+            next: 0,
+            max_end: 0,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            keep_data: true,
+            missed: 0,
+            retransmitted: 0,
+            conflicts: 0,
+            cap_hits: 0,
+            fin_offset: None,
+        }
     }
 
     /// The SYN's sequence number: stream offset 0 is `isn + 1`.

@@ -1,1 +1,286 @@
-//! reports
+//! Sinks: one producer (Arrow batches or findings), many renderings — terminal table, CSV, JSON lines,
+//! JSON, Parquet and a self-contained HTML report ([`html`]).
+//!
+//! Every byte of a capture is attacker-controlled, so every sink escapes: the terminal table and all
+//! stderr messages go through [`sanitize_terminal`] (C0/C1 controls, DEL and bidi overrides become
+//! visible escapes); CSV quotes per RFC 4180 and neutralises spreadsheet formulas in text cells
+//! (a leading `= + - @` or tab gets a `'`); JSON escapes through serde/arrow-json; HTML through
+//! [`html::esc`].
+
+pub mod html;
+
+use arrow::array::{Array, ArrayRef};
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum Format {
+    Table,
+    Csv,
+    Jsonl,
+    Json,
+    Parquet,
+    Html,
+}
+
+/// Make a string safe to print on a terminal.
+pub fn sanitize_terminal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let u = c as u32;
+        if (u < 0x20 && c != '\n' && c != '\t') || (0x7f..=0x9f).contains(&u) || (0x202a..=0x202e).contains(&u) || (0x2066..=0x2069).contains(&u) {
+            out.push_str(&format!("\\u{{{u:x}}}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Same, but also escapes newlines and tabs (for single-line cells).
+pub fn sanitize_cell(s: &str) -> String {
+    sanitize_terminal(s).replace('\n', "\\n").replace('\t', "\\t")
+}
+
+fn fmt_opts() -> FormatOptions<'static> {
+    FormatOptions::default().with_null("").with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+/// Cell text of one value.
+pub fn cell(col: &ArrayRef, row: usize) -> String {
+    if col.is_null(row) {
+        return String::new();
+    }
+    match ArrayFormatter::try_new(col.as_ref(), &fmt_opts()) {
+        Ok(f) => f.value(row).to_string(),
+        Err(_) => String::from("?"),
+    }
+}
+
+fn is_text(dt: &DataType) -> bool {
+    matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::List(_) | DataType::Dictionary(_, _))
+}
+
+/// CSV field with RFC 4180 quoting; text cells starting with a formula character get a `'` prefix.
+pub fn csv_field(s: &str, text: bool) -> String {
+    let mut v = s.to_string();
+    if text && v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        v.insert(0, '\'');
+    }
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+/// Render batches. `maxrows` applies to the table format (0 = all).
+pub fn write_batches(batches: &[RecordBatch], format: Format, out: &mut dyn Write, maxrows: usize) -> anyhow::Result<()> {
+    match format {
+        Format::Table => {
+            let Some(first) = batches.first() else {
+                writeln!(out, "(no rows)")?;
+                return Ok(());
+            };
+            let schema = first.schema();
+            let mut t = comfy_table::Table::new();
+            t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+            t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+            t.set_header(schema.fields().iter().map(|f| sanitize_cell(f.name())));
+            let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let mut shown = 0;
+            'outer: for b in batches {
+                for r in 0..b.num_rows() {
+                    if maxrows > 0 && shown >= maxrows {
+                        break 'outer;
+                    }
+                    t.add_row(b.columns().iter().map(|c| {
+                        let s = sanitize_cell(&cell(c, r));
+                        if s.chars().count() > 120 { format!("{}…", s.chars().take(119).collect::<String>()) } else { s }
+                    }));
+                    shown += 1;
+                }
+            }
+            writeln!(out, "{t}")?;
+            if shown < total {
+                writeln!(out, "({total} rows, {shown} shown; use --maxrows 0 or --format csv for all)")?;
+            } else {
+                writeln!(out, "({total} rows)")?;
+            }
+        }
+        Format::Csv => {
+            let Some(first) = batches.first() else { return Ok(()) };
+            let schema = first.schema();
+            let header: Vec<String> = schema.fields().iter().map(|f| csv_field(f.name(), true)).collect();
+            writeln!(out, "{}", header.join(","))?;
+            for b in batches {
+                let text: Vec<bool> = b.schema().fields().iter().map(|f| is_text(f.data_type())).collect();
+                for r in 0..b.num_rows() {
+                    let row: Vec<String> = b.columns().iter().zip(&text).map(|(c, t)| csv_field(&cell(c, r), *t)).collect();
+                    writeln!(out, "{}", row.join(","))?;
+                }
+            }
+        }
+        Format::Jsonl => {
+            let mut w = arrow::json::LineDelimitedWriter::new(out);
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+        }
+        Format::Json => {
+            let mut w = arrow::json::ArrayWriter::new(out);
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+        }
+        Format::Parquet | Format::Html => anyhow::bail!("{format:?} output needs a file (-o FILE)"),
+    }
+    Ok(())
+}
+
+/// Write batches as a Parquet file.
+pub fn write_parquet(batches: &[RecordBatch], schema: arrow::datatypes::SchemaRef, path: &std::path::Path) -> anyhow::Result<()> {
+    let f = std::fs::File::create(path)?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(1)?))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, Some(props))?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.close()?;
+    Ok(())
+}
+
+/// `wirehunt schema`.
+pub fn print_schema(out: &mut dyn Write, table: Option<&str>, functions: bool, markdown: bool) -> anyhow::Result<()> {
+    if functions {
+        if markdown {
+            writeln!(out, "| function | returns | meaning |\n|---|---|---|")?;
+            for (f, r, d) in crate::query::udf::FUNCTIONS {
+                writeln!(out, "| `{f}` | {r} | {d} |")?;
+            }
+        } else {
+            for (f, r, d) in crate::query::udf::FUNCTIONS {
+                writeln!(out, "{f:<34} {r:<8} {d}")?;
+            }
+        }
+        return Ok(());
+    }
+    if markdown {
+        write!(out, "{}", crate::table::markdown_reference())?;
+        return Ok(());
+    }
+    let docs = crate::table::all_docs();
+    let mut found = false;
+    for t in docs {
+        if table.is_some_and(|n| n != t.name) {
+            continue;
+        }
+        found = true;
+        writeln!(out, "{} — {}", t.name, t.doc)?;
+        for c in &t.columns {
+            writeln!(out, "  {:<24} {:<20} {}", c.name, c.sql_type, c.doc)?;
+        }
+        writeln!(out)?;
+    }
+    if !found {
+        anyhow::bail!("no table named {:?} (tables: conn, dns, http, tls, weird)", table.unwrap_or(""));
+    }
+    Ok(())
+}
+
+pub fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}
+
+/// One-screen ingest summary (stderr).
+pub fn ingest_summary(rep: &crate::ingest::IngestReport) -> String {
+    let m = &rep.manifest;
+    let read: u64 = m.inputs.iter().map(|i| i.packets_read).sum();
+    let decoded: u64 = m.inputs.iter().map(|i| i.packets_decoded).sum();
+    let mut skipped: std::collections::BTreeMap<&str, u64> = Default::default();
+    for i in &m.inputs {
+        for (k, v) in &i.packets_skipped {
+            *skipped.entry(k).or_insert(0) += v;
+        }
+    }
+    let first = m.inputs.iter().filter_map(|i| i.first_ts.clone()).min();
+    let last = m.inputs.iter().filter_map(|i| i.last_ts.clone()).max();
+    let mut s = String::new();
+    s.push_str(&format!(
+        "ingested {} file(s), {} in {:.2}s ({:.1} MB/s)\n",
+        m.inputs.len(),
+        human_bytes(rep.bytes),
+        rep.seconds,
+        rep.bytes as f64 / 1e6 / rep.seconds.max(1e-9)
+    ));
+    s.push_str(&format!("  packets: {read} read = {decoded} decoded + {} skipped\n", read - decoded.min(read)));
+    for (k, v) in skipped.iter().take(8) {
+        s.push_str(&format!("    skipped {k}: {v}\n"));
+    }
+    if let (Some(f), Some(l)) = (first, last) {
+        s.push_str(&format!("  time span: {f} .. {l}\n"));
+    }
+    s.push_str(&format!(
+        "  flows: {} (max concurrent {}, expired {}, evicted {})\n",
+        m.flow_stats.flows, m.flow_stats.max_concurrent, m.flow_stats.expired, m.flow_stats.evicted
+    ));
+    let t: Vec<String> = m.tables.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    s.push_str(&format!("  rows: {}\n", t.join(", ")));
+    for i in &m.inputs {
+        if let Some(e) = &i.error {
+            s.push_str(&format!("  warning: {}: {}\n", i.path, e));
+        }
+    }
+    sanitize_terminal(&s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes() {
+        assert_eq!(sanitize_terminal("a\x1b[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(sanitize_terminal("x\u{9b}y\u{202e}"), "x\\u{9b}y\\u{202e}");
+        assert_eq!(sanitize_cell("a\nb"), "a\\nb");
+    }
+
+    #[test]
+    fn csv_quoting_and_formulas() {
+        assert_eq!(csv_field("a,b", true), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"", true), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd|' /C calc'!A0", true), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_field("-5", false), "-5");
+    }
+}
+
+/// Compact number: 1234567 → "1.2M".
+pub fn human_number(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{:.1}G", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}

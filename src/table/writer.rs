@@ -53,7 +53,7 @@ impl DatasetWriter {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
             .set_statistics_enabled(EnabledStatistics::Page)
-            .set_max_row_group_size(FLUSH_ROWS)
+            .set_max_row_group_row_count(Some(FLUSH_ROWS))
             .build();
         Ok(DatasetWriter { dir: dir.to_path_buf(), parts: HashMap::new(), rows: HashMap::new(), props })
     }

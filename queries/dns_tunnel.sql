@@ -1,0 +1,97 @@
+-- id: dns_tunnel
+-- category: dns_tunnel
+-- title: DNS tunnelling (information carried in subdomains)
+-- description: Per (source, registered domain) over queries to port 53 (mDNS/LLMNR are link-local discovery, not a
+-- description: path through resolvers): distinct subdomains and the information they carry - info_content, the zlib
+-- description: length of the sorted distinct subdomains, so repetition and dictionary words compress away and
+-- description: length bias of per-query entropy does not matter - with its rate, length-normalised entropy (weighted
+-- description: by subdomain length, since short strings always look random), label lengths, charset shares, the
+-- description: qtype mix, the NXDOMAIN share, answer sizes, the busiest 5-minute window, how many internal sources
+-- description: use the domain, and whether the source ever connected to an address the domain answered with.
+-- description: Score: 25*log10(1 + info/200 B), +up to 20 entropy, -15..+10 label length (short numeric labels are
+-- description: reverse/DNSBL-style), +10 encoded charset share, +10 unusual qtype share (TXT NULL CNAME MX SRV ANY,
+-- description: private), +5 uniqueness; -25 domain used by 3+ sources (CDNs, antivirus reputation), -10 by 2; -20
+-- description: when the source connected to an answered address (real name resolution, not a channel).
+-- severity: critical >= 85, high >= 65, medium >= 40, low >= 25
+-- summary: {src_ip} sent {queries} queries with {distinct_subdomains} distinct subdomains under {domain} carrying about {info_bytes:bytes} of information ({info_rate_bps:1} B/s over {duration_s:0} s; mean normalised entropy {mean_norm_entropy:2}, longest label {max_label} chars, qtypes {qtype_mix}, NXDOMAIN {nxdomain_share:pct}; used by {sources} source(s))
+-- param: min_distinct int = 10
+-- param: min_info_bytes int = 300
+WITH q AS (
+    SELECT orig_h AS src, ts, query, qtype_name, rcode_name, response_bytes, answers,
+           registered_domain(query) AS domain, subdomain(query) AS sub
+    FROM dns
+    WHERE query IS NOT NULL AND resp_p = 53
+),
+q2 AS (SELECT * FROM q WHERE domain IS NOT NULL AND sub IS NOT NULL AND sub <> ''),
+agg AS (
+    SELECT src, domain,
+           count(*) AS queries,
+           count(DISTINCT sub) AS distinct_subdomains,
+           info_content(sub) AS info_bytes,
+           min(ts) AS first_seen, max(ts) AS last_seen,
+           (max(CAST(ts AS BIGINT)) - min(CAST(ts AS BIGINT))) / 1e6 AS duration_s,
+           avg(normalized_entropy(sub)) AS mean_norm_entropy,
+           avg(shannon_entropy(sub)) AS mean_entropy,
+           max(max_label_len(sub)) AS max_label,
+           avg(CAST(max_label_len(sub) AS DOUBLE)) AS mean_max_label,
+           avg(CAST(length(sub) AS DOUBLE)) AS mean_sub_len,
+           avg(CASE WHEN charset_class(sub) IN ('hex', 'base32', 'base64') THEN 1.0 ELSE 0.0 END) AS encoded_share,
+           avg(CASE WHEN charset_class(sub) = 'hex' THEN 1.0 ELSE 0.0 END) AS hex_share,
+           avg(CASE WHEN charset_class(sub) = 'base32' THEN 1.0 ELSE 0.0 END) AS base32_share,
+           avg(CASE WHEN charset_class(sub) = 'base64' THEN 1.0 ELSE 0.0 END) AS base64_share,
+           avg(CASE WHEN qtype_name IN ('TXT', 'NULL', 'CNAME', 'MX', 'SRV', '*') OR qtype_name LIKE 'TYPE%' THEN 1.0 ELSE 0.0 END) AS unusual_qtype_share,
+           avg(CASE WHEN rcode_name = 'NXDOMAIN' THEN 1.0 ELSE 0.0 END) AS nxdomain_share,
+           avg(CAST(response_bytes AS DOUBLE)) AS mean_response_bytes,
+           array_slice(array_agg(DISTINCT sub ORDER BY sub), 1, 5) AS sample_subdomains
+    FROM q2 GROUP BY src, domain
+),
+qt AS (SELECT src, domain, qtype_name, count(*) AS n FROM q2 GROUP BY src, domain, qtype_name),
+qtmix AS (
+    SELECT src, domain, array_to_string(array_agg(qtype_name || ':' || CAST(n AS VARCHAR) ORDER BY n DESC, qtype_name), ' ') AS qtype_mix
+    FROM qt GROUP BY src, domain
+),
+win AS (SELECT src, domain, date_bin(INTERVAL '5 minutes', ts) AS w, info_content(sub) AS info FROM q2 GROUP BY src, domain, date_bin(INTERVAL '5 minutes', ts)),
+winmax AS (SELECT src, domain, max(info) AS max_window_info_bytes FROM win GROUP BY src, domain),
+fan AS (SELECT domain, count(DISTINCT src) AS sources FROM q2 GROUP BY domain),
+ans AS (
+    SELECT DISTINCT src, domain, a AS addr
+    FROM (SELECT src, domain, unnest(answers) AS a FROM q2 WHERE answers IS NOT NULL) x
+    WHERE ip_version(a) IS NOT NULL
+),
+conn_ans AS (
+    SELECT a.src, a.domain, count(*) AS connections_to_answers
+    FROM ans a JOIN conn c ON c.orig_h = a.src AND c.resp_h = a.addr
+    GROUP BY a.src, a.domain
+),
+scored AS (
+    SELECT a.*, f.sources, m.qtype_mix, w.max_window_info_bytes,
+           coalesce(ca.connections_to_answers, 0) AS connections_to_answers,
+           a.info_bytes / greatest(a.duration_s, 60.0) AS info_rate_bps,
+           CAST(a.distinct_subdomains AS DOUBLE) / a.queries AS uniqueness
+    FROM agg a
+    JOIN fan f ON f.domain = a.domain
+    JOIN qtmix m ON m.src = a.src AND m.domain = a.domain
+    JOIN winmax w ON w.src = a.src AND w.domain = a.domain
+    LEFT JOIN conn_ans ca ON ca.src = a.src AND ca.domain = a.domain
+)
+SELECT src AS src_ip, domain, first_seen, last_seen, queries, distinct_subdomains, info_bytes,
+       round(info_rate_bps, 2) AS info_rate_bps, round(duration_s, 1) AS duration_s,
+       max_window_info_bytes, round(mean_norm_entropy, 3) AS mean_norm_entropy, round(mean_entropy, 3) AS mean_entropy,
+       max_label, round(mean_max_label, 1) AS mean_max_label, round(mean_sub_len, 1) AS mean_sub_len,
+       round(encoded_share, 3) AS encoded_share, round(hex_share, 3) AS hex_share, round(base32_share, 3) AS base32_share,
+       round(base64_share, 3) AS base64_share, qtype_mix, round(unusual_qtype_share, 3) AS unusual_qtype_share,
+       round(nxdomain_share, 3) AS nxdomain_share, round(mean_response_bytes, 1) AS mean_response_bytes,
+       sources, connections_to_answers, round(uniqueness, 3) AS uniqueness, sample_subdomains,
+       least(100, greatest(0,
+           25 * log10(1 + info_bytes / 200.0)
+           + 20 * greatest(0, mean_norm_entropy - 0.6) / 0.4 * least(1.0, mean_sub_len / 32.0)
+           + least(10, greatest(-15, (mean_max_label - 12) * 1.5))
+           + 10 * encoded_share
+           + 10 * unusual_qtype_share
+           + 5 * uniqueness
+           - CASE WHEN sources >= 3 THEN 25 WHEN sources = 2 THEN 10 ELSE 0 END
+           - CASE WHEN connections_to_answers > 0 THEN 20 ELSE 0 END
+       )) AS score
+FROM scored
+WHERE distinct_subdomains >= $min_distinct AND info_bytes >= $min_info_bytes
+ORDER BY score DESC, src_ip, domain

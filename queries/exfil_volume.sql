@@ -1,0 +1,87 @@
+-- id: exfil_volume
+-- category: exfiltration
+-- title: Large one-way upload to a peer (exfiltration by volume)
+-- description: Per (source, peer) where peer is the TLS SNI, else the HTTP Host, else dst ip:port: bytes up and
+-- description: down (TCP payload from conn, so TLS counts), upload ratio, POST/PUT count and body-size regularity,
+-- description: and how many internal sources use the peer. Flags uploads that are large for this capture - a robust
+-- description: z-score of ln(1+bytes_up) against the capture's own source/peer pairs (median and 1.4826*MAD, MAD
+-- description: floored at 0.5 so a uniform population does not explode the score; waived when fewer than
+-- description: min_population pairs exist) - and large in absolute terms (min_upload_bytes) with an upload ratio of at
+-- description: least min_upload_ratio. Score: 40 base, +up to 20 for z beyond min_z, +up to 15 for volume beyond the
+-- description: floor, +5 ratio >= 0.9, +10 single source (peer used by nobody else), -20 peer used by 3+ sources,
+-- description: +10 non-standard port (not 80/443), +10 for 10+ POST/PUTs of near-constant size (MAD/median < 0.1).
+-- severity: critical >= 85, high >= 65, medium >= 45, low >= 30
+-- summary: {src_ip} uploaded {bytes_up:bytes} to {peer} in {connections} connection(s) ({upload_ratio:pct} of the bytes went up, {bytes_down:bytes} came back; {posts} POST/PUT; volume z {volume_z:1} among {population} source/peer pairs; peer used by {peer_sources} source(s))
+-- param: min_upload_bytes int = 1000000
+-- param: min_upload_ratio float = 0.6
+-- param: min_z float = 2.0
+-- param: min_population int = 5
+WITH h AS (
+    SELECT uid,
+           max(host) AS host,
+           count(*) FILTER (WHERE method IN ('POST', 'PUT')) AS posts
+    FROM http GROUP BY uid
+),
+bodies AS (
+    SELECT uid, CAST(request_body_len AS DOUBLE) AS body FROM http WHERE method IN ('POST', 'PUT')
+),
+t AS (SELECT uid, max(server_name) AS sni FROM tls GROUP BY uid),
+c AS (
+    SELECT c.uid, c.ts, c.orig_h AS src, c.resp_h AS dst, c.resp_p AS dport, c.duration,
+           CAST(c.orig_bytes AS DOUBLE) AS up, CAST(c.resp_bytes AS DOUBLE) AS down,
+           coalesce(t.sni, h.host, c.resp_h || ':' || CAST(c.resp_p AS VARCHAR)) AS peer,
+           coalesce(t.sni, h.host) AS name,
+           coalesce(h.posts, 0) AS posts
+    FROM conn c LEFT JOIN t ON t.uid = c.uid LEFT JOIN h ON h.uid = c.uid
+    WHERE c.proto = 'tcp'
+),
+pairs AS (
+    SELECT src, peer, max(name) AS name, min(dst) AS dst, min(dport) AS dport,
+           count(*) AS connections, sum(up) AS bytes_up, sum(down) AS bytes_down, sum(posts) AS posts,
+           min(ts) AS first_seen, max(ts) AS last_seen,
+           (max(CAST(ts AS BIGINT)) - min(CAST(ts AS BIGINT))) / 1e6 + max(duration) AS duration_s
+    FROM c GROUP BY src, peer
+),
+post_med AS (
+    SELECT c.src, c.peer, median(b.body) AS post_median
+    FROM bodies b JOIN c ON c.uid = b.uid GROUP BY c.src, c.peer
+),
+post_mad AS (
+    SELECT c.src, c.peer, median(abs(b.body - m.post_median)) AS post_mad
+    FROM bodies b JOIN c ON c.uid = b.uid JOIN post_med m ON m.src = c.src AND m.peer = c.peer
+    GROUP BY c.src, c.peer
+),
+fanin AS (SELECT peer, count(DISTINCT src) AS sources FROM pairs GROUP BY peer),
+pop AS (SELECT median(ln(1 + bytes_up)) AS med, count(*) AS population FROM pairs),
+popmad AS (SELECT median(abs(ln(1 + p.bytes_up) - pop.med)) AS mad FROM pairs p CROSS JOIN pop),
+scored AS (
+    SELECT x.*, f.sources, pop.population,
+           CASE WHEN pop.population >= $min_population
+                THEN (ln(1 + x.bytes_up) - pop.med) / greatest(1.4826 * popmad.mad, 0.5) END AS volume_z,
+           x.bytes_up / greatest(x.bytes_up + x.bytes_down, 1) AS upload_ratio,
+           m.post_median,
+           d.post_mad / greatest(m.post_median, 1) AS post_size_dispersion
+    FROM pairs x
+    JOIN fanin f ON f.peer = x.peer
+    CROSS JOIN pop CROSS JOIN popmad
+    LEFT JOIN post_med m ON m.src = x.src AND m.peer = x.peer
+    LEFT JOIN post_mad d ON d.src = x.src AND d.peer = x.peer
+)
+SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, first_seen, last_seen,
+       connections, bytes_up, bytes_down, round(upload_ratio, 3) AS upload_ratio, round(volume_z, 2) AS volume_z,
+       population, sources AS peer_sources, posts, post_median, round(post_size_dispersion, 3) AS post_size_dispersion,
+       round(duration_s, 1) AS duration_s,
+       least(100, greatest(0,
+           40
+           + least(20, 6 * (coalesce(volume_z, $min_z + 1) - $min_z))
+           + least(15, 10 * log10(bytes_up / $min_upload_bytes) + 5)
+           + CASE WHEN upload_ratio >= 0.9 THEN 5 ELSE 0 END
+           + CASE WHEN sources = 1 THEN 10 WHEN sources >= 3 THEN -20 ELSE 0 END
+           + CASE WHEN dport NOT IN (80, 443) THEN 10 ELSE 0 END
+           + CASE WHEN posts >= 10 AND post_size_dispersion < 0.1 THEN 10 ELSE 0 END
+       )) AS score
+FROM scored
+WHERE bytes_up >= $min_upload_bytes
+  AND upload_ratio >= $min_upload_ratio
+  AND coalesce(volume_z, $min_z) >= $min_z
+ORDER BY score DESC, src_ip, peer

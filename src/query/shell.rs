@@ -1,0 +1,208 @@
+//! `wirehunt sql`: one-shot queries (`-c`), script files (`-f`), scripts on stdin, and an interactive
+//! shell (rustyline) with history, multi-line statements ending in `;` and dot-commands.
+
+use crate::cli::{Exit, SqlArgs, exit};
+use crate::report::{self, Format};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Resolve `wirehunt sql`/`triage` sources to a dataset directory (ingesting captures when needed).
+pub fn resolve_dataset(sources: &[String], no_cache: bool, flow: &crate::cli::FlowArgs, quiet: bool) -> Result<PathBuf, Exit> {
+    if sources.len() == 1 && crate::query::is_dataset(Path::new(&sources[0])) {
+        return Ok(PathBuf::from(&sources[0]));
+    }
+    let files = crate::capture::expand_inputs(sources).map_err(|e| exit(66, e.into()))?;
+    if files.is_empty() {
+        return Err(exit(66, anyhow::anyhow!("no capture files in {}", sources.join(", "))));
+    }
+    let dir = if no_cache || files.iter().any(|f| f == "-") {
+        let d = std::env::temp_dir().join(format!("wirehunt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    } else {
+        let extra = format!("{:?}", flow.config());
+        let key = crate::query::cache_key(&files, &extra).map_err(|e| exit(66, e.into()))?;
+        crate::query::cache_root().join(key)
+    };
+    if !no_cache && crate::query::is_dataset(&dir) {
+        if !quiet {
+            eprintln!("using cached dataset {}", report::sanitize_terminal(&dir.display().to_string()));
+        }
+        return Ok(dir);
+    }
+    let rep = crate::cli::run_ingest(&files, &dir, flow, quiet)?;
+    if rep.failed == files.len() {
+        return Err(exit(66, anyhow::anyhow!("no input could be read")));
+    }
+    if !quiet && !no_cache {
+        eprintln!("dataset cached at {}", report::sanitize_terminal(&dir.display().to_string()));
+    }
+    Ok(dir)
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+struct Shell {
+    ctx: datafusion::prelude::SessionContext,
+    format: Format,
+    timer: bool,
+    allow_write: bool,
+    maxrows: usize,
+    output: Option<PathBuf>,
+    errors: usize,
+}
+
+impl Shell {
+    async fn statement(&mut self, sql: &str, origin: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+        let t0 = std::time::Instant::now();
+        let res = async {
+            let df = self.ctx.sql_with_options(sql, crate::query::sql_options(self.allow_write)).await?;
+            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            Ok::<_, datafusion::error::DataFusionError>((schema, batches))
+        }
+        .await;
+        match res {
+            Ok((schema, batches)) => {
+                match (self.format, &self.output) {
+                    (Format::Parquet, Some(p)) => report::write_parquet(&batches, schema, p)?,
+                    (_, Some(p)) => {
+                        let mut f = std::io::BufWriter::new(std::fs::File::create(p)?);
+                        report::write_batches(&batches, self.format, &mut f, 0)?;
+                    }
+                    (Format::Parquet, None) => anyhow::bail!("parquet output needs -o FILE"),
+                    _ => report::write_batches(&batches, self.format, out, self.maxrows)?,
+                }
+                if self.timer {
+                    eprintln!("time: {:.3}s", t0.elapsed().as_secs_f64());
+                }
+            }
+            Err(e) => {
+                self.errors += 1;
+                eprintln!("{}: error: {}", origin, report::sanitize_terminal(&e.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn dot(&mut self, line: &str, out: &mut dyn Write) -> anyhow::Result<bool> {
+        let mut parts = line.split_whitespace();
+        let cmd = parts.next().unwrap_or("");
+        let arg = parts.next();
+        match cmd {
+            ".tables" => {
+                for (n, _) in crate::table::all_schemas() {
+                    writeln!(out, "{n}")?;
+                }
+            }
+            ".schema" => report::print_schema(out, arg, false, false)?,
+            ".functions" => report::print_schema(out, None, true, false)?,
+            ".format" => match arg.and_then(|a| <Format as clap::ValueEnum>::from_str(a, true).ok()) {
+                Some(f) => self.format = f,
+                None => writeln!(out, "formats: table csv jsonl json parquet (now {:?})", self.format)?,
+            },
+            ".timer" => self.timer = arg != Some("off"),
+            ".help" => writeln!(
+                out,
+                ".tables            list tables\n.schema [TABLE]    columns, types and meanings\n.functions         wirehunt SQL functions\n.format FORMAT     table csv jsonl json\n.timer on|off      print query time\n.quit              leave\nStatements end with ';' and may span lines."
+            )?,
+            ".quit" | ".exit" => return Ok(false),
+            other => writeln!(out, "unknown command {} (.help)", report::sanitize_terminal(other))?,
+        }
+        Ok(true)
+    }
+
+    /// Run a script: dot-commands on their own lines, SQL statements ending with ';'.
+    async fn script(&mut self, text: &str, name: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+        let mut sql = String::new();
+        let mut sql_line = 1;
+        for (i, line) in text.lines().enumerate() {
+            if sql.trim().is_empty() && line.trim_start().starts_with('.') {
+                if !self.dot(line.trim(), out).await? {
+                    return Ok(());
+                }
+                continue;
+            }
+            if sql.trim().is_empty() {
+                sql_line = i + 1;
+            }
+            sql.push_str(line);
+            sql.push('\n');
+        }
+        for (l, stmt) in crate::query::split_statements(&sql) {
+            let _ = sql_line;
+            let origin = format!("{name}:{l}");
+            self.statement(&stmt, &origin, out).await?;
+        }
+        Ok(())
+    }
+
+    async fn interactive(&mut self) -> anyhow::Result<()> {
+        let mut rl = rustyline::DefaultEditor::new()?;
+        let hist = crate::query::cache_root().join("history");
+        let _ = std::fs::create_dir_all(crate::query::cache_root());
+        let _ = rl.load_history(&hist);
+        eprintln!("wirehunt sql — tables: conn dns http tls weird. .help for commands; statements end with ';'");
+        let mut buf = String::new();
+        loop {
+            let prompt = if buf.is_empty() { "wirehunt> " } else { "     ...> " };
+            match rl.readline(prompt) {
+                Ok(line) => {
+                    if buf.is_empty() && line.trim_start().starts_with('.') {
+                        let _ = rl.add_history_entry(line.as_str());
+                        let mut out = std::io::stdout().lock();
+                        if !self.dot(line.trim(), &mut out).await? {
+                            break;
+                        }
+                        continue;
+                    }
+                    buf.push_str(&line);
+                    buf.push('\n');
+                    if line.trim_end().ends_with(';') {
+                        let _ = rl.add_history_entry(buf.trim());
+                        let stmts = crate::query::split_statements(&buf);
+                        buf.clear();
+                        let mut out = std::io::stdout().lock();
+                        for (_, s) in stmts {
+                            self.statement(&s, "query", &mut out).await?;
+                        }
+                    }
+                }
+                Err(rustyline::error::ReadlineError::Interrupted) => buf.clear(),
+                Err(_) => break,
+            }
+        }
+        let _ = rl.save_history(&hist);
+        Ok(())
+    }
+}
+
+pub fn run_sql_command(a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
+    let dataset = resolve_dataset(&a.source, a.no_cache, &crate::cli::FlowArgs { tcp_timeout: 300, udp_timeout: 60, max_flows: 200_000 }, quiet)?;
+    let rt = runtime()?;
+    let stdout_tty = std::io::stdout().is_terminal();
+    let format = a.format.unwrap_or(if stdout_tty || a.output.is_none() && stdout_tty { Format::Table } else if a.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "parquet")) { Format::Parquet } else if stdout_tty { Format::Table } else { Format::Csv });
+    rt.block_on(async {
+        let ctx = crate::query::open_session(&dataset).await.map_err(|e| exit(65, e.into()))?;
+        let mut sh = Shell { ctx, format, timer: false, allow_write: a.allow_write, maxrows: a.maxrows, output: a.output.clone(), errors: 0 };
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        if let Some(q) = &a.query {
+            sh.script(q, "query", &mut out).await?;
+        } else if let Some(f) = &a.file {
+            let text = std::fs::read_to_string(f).map_err(|e| exit(66, anyhow::anyhow!("{}: {e}", f.display())))?;
+            sh.script(&text, &f.display().to_string(), &mut out).await?;
+        } else if std::io::stdin().is_terminal() {
+            drop(out);
+            sh.interactive().await?;
+            return Ok(0);
+        } else {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            sh.script(&text, "stdin", &mut out).await?;
+        }
+        out.flush()?;
+        Ok(if sh.errors > 0 { 65 } else { 0 })
+    })
+}
