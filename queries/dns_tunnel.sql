@@ -17,7 +17,7 @@
 -- param: min_distinct int = 10
 -- param: min_info_bytes int = 300
 WITH q AS (
-    SELECT orig_h AS src, ts, query, qtype_name, rcode_name, response_bytes, answers,
+    SELECT orig_h AS src, ts, CAST(ts AS BIGINT) AS tus, query, qtype_name, rcode_name, response_bytes, answers,
            registered_domain(query) AS domain, subdomain(query) AS sub
     FROM dns
     WHERE query IS NOT NULL AND resp_p = 53
@@ -29,7 +29,7 @@ agg AS (
            count(DISTINCT sub) AS distinct_subdomains,
            info_content(sub) AS info_bytes,
            min(ts) AS first_seen, max(ts) AS last_seen,
-           (max(CAST(ts AS BIGINT)) - min(CAST(ts AS BIGINT))) / 1e6 AS duration_s,
+           (max(tus) - min(tus)) / 1e6 AS duration_s,
            avg(normalized_entropy(sub)) AS mean_norm_entropy,
            avg(shannon_entropy(sub)) AS mean_entropy,
            max(max_label_len(sub)) AS max_label,

@@ -27,7 +27,7 @@ bodies AS (
 ),
 t AS (SELECT uid, max(server_name) AS sni FROM tls GROUP BY uid),
 c AS (
-    SELECT c.uid, c.ts, c.orig_h AS src, c.resp_h AS dst, c.resp_p AS dport, c.duration,
+    SELECT c.uid, c.ts, CAST(c.ts AS BIGINT) AS tus, c.orig_h AS src, c.resp_h AS dst, c.resp_p AS dport, c.duration,
            CAST(c.orig_bytes AS DOUBLE) AS up, CAST(c.resp_bytes AS DOUBLE) AS down,
            coalesce(t.sni, h.host, c.resp_h || ':' || CAST(c.resp_p AS VARCHAR)) AS peer,
            coalesce(t.sni, h.host) AS name,
@@ -39,7 +39,7 @@ pairs AS (
     SELECT src, peer, max(name) AS name, min(dst) AS dst, min(dport) AS dport,
            count(*) AS connections, sum(up) AS bytes_up, sum(down) AS bytes_down, sum(posts) AS posts,
            min(ts) AS first_seen, max(ts) AS last_seen,
-           (max(CAST(ts AS BIGINT)) - min(CAST(ts AS BIGINT))) / 1e6 + max(duration) AS duration_s
+           (max(tus) - min(tus)) / 1e6 + max(duration) AS duration_s
     FROM c GROUP BY src, peer
 ),
 post_med AS (
