@@ -10,9 +10,10 @@
 -- description: (missed beats) against the 33.7% Poisson expectation; z is the larger. Also: size regularity
 -- description: (MAD/median of bytes per event), coverage of the capture span, and fan-in (how many sources talk to
 -- description: the peer). Score: 20 + 8*z (at most 40) + 15*coverage + 10*size regularity + 10 single source
--- description: (-10 two, -25 three or more: shared infrastructure such as NTP and monitoring) + 5 for 20+ events
+-- description: (-10 two; three or more: -(20 + 12*log2(sources/3)), at most -50, so a fleet-wide agent such as NTP or
+-- description: monitoring falls while a C2 shared by a few infected hosts stays high) + 5 for 20+ events
 -- description: - 25 for NTP (udp/123, a clock, not a channel).
--- severity: critical >= 85, high >= 65, medium >= 45, low >= 30
+-- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
 -- summary: {src_ip} contacted {peer} {events} times with a median period of {period_s:1} s ({hit_share:pct} of gaps within tolerance, {missed_beats} missed beats, z {z:1} vs random; bytes per check-in median {size_median:0}, dispersion {size_dispersion:2}; {coverage:pct} of the capture; peer used by {sources} source(s))
 -- param: min_events int = 6
 -- param: min_z float = 3.0
@@ -91,7 +92,7 @@ SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, pr
            20 + least(40, 8 * z)
            + 15 * least(1.0, coverage)
            + 10 * greatest(0, 1 - size_dispersion)
-           + CASE WHEN sources = 1 THEN 10 WHEN sources = 2 THEN -10 ELSE -25 END
+           + CASE WHEN sources = 1 THEN 10 WHEN sources = 2 THEN -10 ELSE -least(50, 20 + 12 * log2(sources / 3.0)) END
            + CASE WHEN events >= 20 THEN 5 ELSE 0 END
            - CASE WHEN proto = 'udp' AND dport = 123 THEN 25 ELSE 0 END
        )) AS score

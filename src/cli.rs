@@ -142,7 +142,8 @@ pub struct TriageArgs {
     pub no_cache: bool,
     #[arg(long, value_enum)]
     pub fail_on: Option<crate::detect::Severity>,
-    #[arg(long, value_enum, default_value = "low")]
+    /// Hide findings below this severity (the hidden ones are counted).
+    #[arg(long, value_enum, default_value = "medium")]
     pub min_severity: crate::detect::Severity,
     #[command(flatten)]
     pub flow: FlowArgs,
@@ -166,6 +167,12 @@ pub struct SimulateArgs {
     /// Grow the background until the capture reaches this many bytes (benchmark captures).
     #[arg(long)]
     pub size: Option<u64>,
+    /// Multiply background download sizes (the embedded demo capture uses 0.03 to stay small).
+    #[arg(long, default_value_t = 1.0)]
+    pub background_scale: f64,
+    /// Fill TLS application data with compressible filler (keeps demo captures small when gzipped).
+    #[arg(long)]
+    pub compressible: bool,
 }
 
 #[derive(Args, Debug)]
@@ -251,7 +258,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         Cmd::Triage(a) => crate::detect::run_triage_command(a, quiet),
         Cmd::Simulate(a) => {
             let attacks = crate::simulate::parse_attacks(&a.attacks).map_err(|e| exit(2, e))?;
-            let cfg = crate::simulate::SimConfig { seed: a.seed, hours: a.hours, hosts: a.hosts.max(2), attacks, size: a.size };
+            let cfg = crate::simulate::SimConfig { seed: a.seed, hours: a.hours, hosts: a.hosts.max(2), attacks, size: a.size, background_scale: a.background_scale, compressible: a.compressible };
             let truth = crate::simulate::simulate_to_file(&cfg, &a.output)?;
             if !quiet {
                 eprintln!("wrote {} ({} packets, {} bytes) and {}", a.output.display(), truth.packets, truth.bytes, crate::simulate::truth_path(&a.output).display());

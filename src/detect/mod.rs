@@ -421,6 +421,7 @@ pub fn write_table(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
     t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     t.set_header(vec!["#", "score", "severity", "category", "source", "peer", "summary"]);
+    crate::report::fit_width(&mut t);
     for (i, f) in findings.iter().enumerate() {
         let peer = match (&f.domain, &f.dst_ip, f.dst_port) {
             (Some(d), _, _) => d.clone(),
@@ -531,14 +532,22 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         None => crate::query::shell::resolve_dataset(&a.inputs, a.no_cache, &a.flow, quiet)?,
     };
     let (mut findings, errors) = detect(&dataset, &dets)?;
+    let total = findings.len();
     findings.retain(|f| f.severity >= a.min_severity);
+    let hidden = total - findings.len();
     let format = a.format.unwrap_or_else(|| default_format(None));
     if format == Format::Table {
         let mut out = std::io::stdout().lock();
         let overview = html::overview(&dataset)?;
         write!(out, "{}", sanitize_terminal(&overview.text()))?;
+        writeln!(out, "Dataset: {}", sanitize_terminal(&dataset.display().to_string()))?;
         writeln!(out)?;
-        writeln!(out, "Findings ({}):", findings.len())?;
+        let mut by_cat: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in &findings {
+            *by_cat.entry(f.category.as_str()).or_insert(0) += 1;
+        }
+        let cats: Vec<String> = by_cat.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        writeln!(out, "Findings: {} at {} or above ({}){}", findings.len(), a.min_severity.as_str(), if cats.is_empty() { "none".to_string() } else { cats.join(", ") }, if hidden > 0 { format!("; {hidden} below {} hidden (--min-severity low shows them)", a.min_severity.as_str()) } else { String::new() })?;
         write_table(&findings, &mut out)?;
     } else {
         emit(&findings, format, None, "wirehunt triage", &dataset)?;

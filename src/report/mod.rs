@@ -89,6 +89,7 @@ pub fn write_batches(batches: &[RecordBatch], format: Format, out: &mut dyn Writ
             t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
             t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
             t.set_header(schema.fields().iter().map(|f| sanitize_cell(f.name())));
+            fit_width(&mut t);
             let total: usize = batches.iter().map(|b| b.num_rows()).sum();
             let mut shown = 0;
             'outer: for b in batches {
@@ -282,5 +283,20 @@ pub fn human_number(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v:.2}")
+    }
+}
+
+/// Give a table a usable width when the terminal does not report one (pipes into pagers, `script`,
+/// CI logs): `$COLUMNS`, else 160.
+pub fn fit_width(t: &mut comfy_table::Table) {
+    let env = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok());
+    match (t.width(), env) {
+        (Some(w), _) if w >= 60 => {}
+        (_, Some(c)) if c >= 40 => {
+            t.set_width(c);
+        }
+        _ => {
+            t.set_width(160);
+        }
     }
 }
