@@ -1,1 +1,9 @@
+//! wirehunt's integration tests: one binary (autotests = false) with a module per area.
+mod common;
 
+mod cli;
+mod corpus;
+mod detection;
+mod ingest;
+mod sql;
+mod tshark;

@@ -154,6 +154,7 @@ pub struct Decoder {
     limits: FragLimits,
     pub events: Vec<DecodeEvent>,
     scratch: Vec<u8>,
+    depth: u8,
 }
 
 impl Default for Decoder {
@@ -267,7 +268,7 @@ fn unwrap_ethertype(mut ether_type: u16, mut data: &[u8]) -> Result<(u16, &[u8])
 
 impl Decoder {
     pub fn new(limits: FragLimits) -> Self {
-        Decoder { frags: FxHashMap::default(), frag_bytes: 0, limits, events: Vec::new(), scratch: Vec::new() }
+        Decoder { frags: FxHashMap::default(), frag_bytes: 0, limits, events: Vec::new(), scratch: Vec::new(), depth: 0 }
     }
 
     /// Fragments currently held.
@@ -385,6 +386,17 @@ impl Decoder {
             LaxNetSlice::Arp(_) => return Err(Skip::Arp),
         };
         let proto = ipp.ip_number.0;
+        if matches!(proto, 4 | 41) && frag.is_none() && self.depth < 2 {
+            // IP-in-IP (IPv4 or IPv6 inside IPv4/IPv6): decode the inner packet
+            self.depth += 1;
+            let inner = LaxSlicedPacket::from_ip(ipp.payload);
+            let r = match inner {
+                Ok(q) => self.from_sliced(frame, &q, vlan, on_packet),
+                Err(_) => Err(Skip::BadIpHeader),
+            };
+            self.depth -= 1;
+            return r;
+        }
         if !matches!(proto, 6 | 17 | 1 | 58) {
             return Err(Skip::IpProto(proto));
         }

@@ -101,7 +101,8 @@ struct Flow {
     ep: [Endpoint; 2],
     history: String,
     analyzer: Option<Box<dyn StreamAnalyzer>>,
-    analyzer_tried: bool,
+    /// Payload segments inspected for a protocol so far (TLS is retried for STARTTLS upgrades).
+    detect_attempts: u8,
     dns: Option<Box<DnsUdp>>,
     udp_tried: bool,
     vlan: Option<u16>,
@@ -171,6 +172,9 @@ pub fn is_local(ip: &IpAddr) -> bool {
         IpAddr::V6(v) => v.is_loopback() || (v.segments()[0] & 0xfe00) == 0xfc00 || (v.segments()[0] & 0xffc0) == 0xfe80,
     }
 }
+
+/// Payload segments inspected for a protocol before a connection is only counted.
+const MAX_DETECT_ATTEMPTS: u8 = 24;
 
 const SERVER_UDP_PORTS: &[u16] = &[53, 67, 69, 123, 137, 138, 161, 389, 443, 500, 514, 1900, 3478, 4500, 5353, 5355];
 
@@ -439,7 +443,7 @@ impl FlowTable {
             ep: [Endpoint::default(), Endpoint::default()],
             history: String::new(),
             analyzer: None,
-            analyzer_tried: false,
+            detect_attempts: 0,
             dns: None,
             udp_tried: false,
             vlan: p.vlan,
@@ -522,10 +526,18 @@ fn tcp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, t: crate::decode::TcpInfo,
     }
     if p.payload_len > 0 && !rst {
         f.letter(dir, b'D');
-        if !f.analyzer_tried && !p.payload.is_empty() {
-            f.analyzer_tried = true;
-            f.analyzer = detect_tcp(p.payload, dir, f.ctx.orig_p, f.ctx.resp_p);
-            if f.analyzer.is_none() {
+        if f.analyzer.is_none() && f.detect_attempts < MAX_DETECT_ATTEMPTS && !p.payload.is_empty() {
+            // The first payload picks any protocol; later segments may still start TLS (STARTTLS in
+            // SMTP/IMAP/POP/FTP/XMPP, or TLS inside an unparsed tunnel).
+            f.analyzer = if f.detect_attempts == 0 {
+                detect_tcp(p.payload, dir, f.ctx.orig_p, f.ctx.resp_p)
+            } else if crate::proto::tls::looks_like_tls(p.payload) {
+                Some(Box::new(crate::proto::tls::TlsAnalyzer::new()))
+            } else {
+                None
+            };
+            f.detect_attempts += 1;
+            if f.analyzer.is_none() && f.detect_attempts >= MAX_DETECT_ATTEMPTS {
                 f.ep[0].ra.stop_data();
                 f.ep[1].ra.stop_data();
             }

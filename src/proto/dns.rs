@@ -483,6 +483,8 @@ impl DnsState {
         d.edns_client_subnet.append_option(edns.and_then(|e| e.client_subnet.as_deref()));
         d.has_query.append_value(t.q.is_some());
         d.has_response.append_value(t.r.is_some());
+        let damage = t.q.as_ref().and_then(|q| q.weird.as_ref()).or_else(|| r.and_then(|r| r.weird.as_ref())).map(|w| w.0);
+        d.damage.append_option(damage);
         d.source.append_value(&*out.source);
         out.maybe_flush();
     }

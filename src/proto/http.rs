@@ -22,20 +22,17 @@ const METHODS: &[&str] = &[
 
 /// Does this look like the start of an HTTP request?
 pub fn looks_like_request(b: &[u8]) -> bool {
-    let Some(sp) = b.iter().take(24).position(|&c| c == b' ') else { return false };
-    let method = &b[..sp];
+    let Some(end) = b.iter().take(25).position(|&c| c == b' ' || c == b'\r' || c == b'\n') else { return false };
+    let method = &b[..end];
     if method.is_empty() || !method.iter().all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_') {
-        return false;
-    }
-    let next = b.get(sp + 1).copied().unwrap_or(b' ');
-    if next == b' ' || next.is_ascii_control() {
         return false;
     }
     if METHODS.iter().any(|m| m.as_bytes() == method) {
         return true;
     }
+    // an unknown method token still counts when its line names an HTTP version
     let line_end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
-    b[..line_end].windows(7).any(|w| w == b" HTTP/1")
+    b[end] == b' ' && b[..line_end].windows(5).any(|w| w == b"HTTP/")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +105,9 @@ pub struct HttpAnalyzer {
     txns: VecDeque<Txn>,
     depth: u32,
     tunnel: bool,
+    /// The connection's originator is the server (the capture began with its reply): requests
+    /// arrive in the responder direction. Rows still name the client as orig_h.
+    swap: bool,
 }
 
 impl Default for HttpAnalyzer {
@@ -154,7 +154,20 @@ const PROXY_HEADERS: &[&str] = &["forwarded", "x-forwarded-for", "x-forwarded-fr
 
 impl HttpAnalyzer {
     pub fn new() -> Self {
-        HttpAnalyzer { sides: [Side::new(), Side::new()], txns: VecDeque::new(), depth: 0, tunnel: false }
+        HttpAnalyzer { sides: [Side::new(), Side::new()], txns: VecDeque::new(), depth: 0, tunnel: false, swap: false }
+    }
+
+    /// For a connection whose originator turned out to be the server.
+    pub fn swapped() -> Self {
+        HttpAnalyzer { swap: true, ..Self::new() }
+    }
+
+    fn role(&self, dir: Dir) -> Dir {
+        match (self.swap, dir) {
+            (false, d) => d,
+            (true, Dir::Orig) => Dir::Resp,
+            (true, Dir::Resp) => Dir::Orig,
+        }
     }
 
     fn body_state(headers: &[httparse::Header<'_>]) -> (State, bool) {
@@ -174,36 +187,44 @@ impl HttpAnalyzer {
     fn request_head(&mut self, ts: i64, head: &[u8], ctx: &ConnCtx, out: &mut Tables) {
         let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut hs);
-        let side = &mut self.sides[0];
-        match req.parse(head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) | Err(_) => {
-                // HTTP/0.9 style request line without version, or garbage
-                let line = head.split(|&c| c == b'\n').next().unwrap_or(&[]);
-                let mut parts = line.trim_ascii().split(|&c| c == b' ');
-                let (m, u) = (parts.next(), parts.next());
-                if let (Some(m), Some(u), None) = (m, u, parts.next()) {
-                    if looks_like_request(line) {
-                        self.depth += 1;
-                        self.txns.push_back(Txn { ts, depth: self.depth, has_request: true, method: Some(escape_bytes(m)), uri: Some(escape_bytes(u)), version: Some("0.9".into()), req_hlen: Some(head.len() as u32), ..Default::default() });
-                        side.state = State::Head;
-                        return;
-                    }
-                }
+        let strict = matches!(req.parse(head), Ok(httparse::Status::Complete(_)));
+        let (method, uri, version) = if strict {
+            (req.method.unwrap_or("").as_bytes().to_vec(), req.path.unwrap_or("").as_bytes().to_vec(), req.version.map(|v| format!("1.{v}")))
+        } else {
+            // Lenient reading of a malformed request line, as tshark does: tokens split on single
+            // spaces (method, target, version), headers parsed after the first line.
+            let line_end = head.iter().position(|&c| c == b'\n').map_or(head.len(), |p| p + 1);
+            let line = head[..line_end].trim_ascii_end();
+            if !looks_like_request(head) {
                 out.weird(ts, Some(&ctx.uid), "http_bad_request", &escape_bytes(&line[..line.len().min(120)]), None);
-                side.state = State::Stopped;
+                self.sides[0].state = State::Stopped;
                 return;
             }
-        }
+            let mut parts = line.split(|&c| c == b' ');
+            let m = parts.next().unwrap_or(&[]).to_vec();
+            let u = parts.next().unwrap_or(&[]).to_vec();
+            let v = parts.next().map(|v| String::from_utf8_lossy(v).into_owned());
+            let v = match v {
+                Some(v) if v.starts_with("HTTP/") => Some(v[5..].to_string()),
+                Some(v) => Some(v),
+                None => Some("0.9".into()),
+            };
+            hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let _ = httparse::parse_headers(&head[line_end..], &mut hs);
+            (m, u, v)
+        };
+        let side = &mut self.sides[0];
+        let hs: &[httparse::Header<'_>] = &hs;
+        let hs: Vec<httparse::Header<'_>> = hs.iter().take_while(|h| !h.name.is_empty()).copied().collect();
+        let hs = hs.as_slice();
         self.depth += 1;
-        let hs = req.headers;
         let mut t = Txn {
             ts,
             depth: self.depth,
             has_request: true,
-            method: req.method.map(|m| escape_bytes(m.as_bytes())),
-            uri: req.path.map(|p| escape_bytes(p.as_bytes())),
-            version: req.version.map(|v| format!("1.{v}")),
+            method: Some(escape_bytes(&method)),
+            uri: Some(escape_bytes(&uri)),
+            version,
             host: header(hs, "host").map(hval),
             referrer: header(hs, "referer").map(hval),
             user_agent: header(hs, "user-agent").map(hval),
@@ -293,7 +314,7 @@ impl HttpAnalyzer {
     fn emit_front_done(&mut self, out: &mut Tables, ctx: &ConnCtx) {
         while self.txns.front().is_some_and(|t| t.status_code.is_some()) {
             let Some(t) = self.txns.pop_front() else { break };
-            emit(t, ctx, out);
+            emit(t, ctx, self.swap, out);
         }
     }
 
@@ -441,14 +462,15 @@ impl HttpAnalyzer {
     }
 }
 
-fn emit(t: Txn, ctx: &ConnCtx, out: &mut Tables) {
+fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut Tables) {
     let h = &mut out.http;
+    let ((oh, op), (rh, rp)) = if swap { ((ctx.resp_h, ctx.resp_p), (ctx.orig_h, ctx.orig_p)) } else { ((ctx.orig_h, ctx.orig_p), (ctx.resp_h, ctx.resp_p)) };
     h.ts.append_value(t.ts);
     h.uid.append_value(&ctx.uid);
-    h.orig_h.append_value(ctx.orig_h.to_string());
-    h.orig_p.append_value(ctx.orig_p);
-    h.resp_h.append_value(ctx.resp_h.to_string());
-    h.resp_p.append_value(ctx.resp_p);
+    h.orig_h.append_value(oh.to_string());
+    h.orig_p.append_value(op);
+    h.resp_h.append_value(rh.to_string());
+    h.resp_p.append_value(rp);
     h.trans_depth.append_value(t.depth);
     h.method.append_option(t.method);
     h.host.append_option(t.host);
@@ -487,6 +509,7 @@ impl StreamAnalyzer for HttpAnalyzer {
     }
 
     fn data(&mut self, dir: Dir, ts: i64, mut data: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+        let dir = self.role(dir);
         let i = dir.idx();
         if self.sides[i].state == State::Stopped {
             return;
@@ -507,6 +530,7 @@ impl StreamAnalyzer for HttpAnalyzer {
     }
 
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables) {
+        let dir = self.role(dir);
         let i = dir.idx();
         let mark = |txns: &mut VecDeque<Txn>| {
             let t = if i == 0 { txns.iter_mut().rev().find(|t| t.has_request) } else { txns.iter_mut().find(|t| t.status_code.is_some()) };
@@ -570,12 +594,12 @@ impl StreamAnalyzer for HttpAnalyzer {
             }
         }
         while let Some(t) = self.txns.pop_front() {
-            emit(t, ctx, out);
+            emit(t, ctx, self.swap, out);
         }
     }
 
     fn wants(&self, dir: Dir) -> bool {
-        !self.tunnel && self.sides[dir.idx()].state != State::Stopped
+        !self.tunnel && self.sides[self.role(dir).idx()].state != State::Stopped
     }
 }
 
@@ -589,6 +613,8 @@ mod tests {
         assert!(looks_like_request(b"PROPFIND /x HTTP/1.1\r\n"));
         assert!(looks_like_request(b"FOO /x HTTP/1.1\r\n"));
         assert!(!looks_like_request(b"FOO /x\r\n"));
+        assert!(looks_like_request(b"OPTIONS\n"));
+        assert!(looks_like_request(b"CCM_POST /HTTP/1.1\r\n"));
         assert!(!looks_like_request(b"\x16\x03\x01\x00"));
         assert!(!looks_like_request(b"get / HTTP/1.1"));
     }

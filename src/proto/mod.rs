@@ -62,6 +62,10 @@ pub fn detect_tcp(first: &[u8], dir: Dir, orig_p: u16, resp_p: u16) -> Option<Bo
     if (dir == Dir::Orig && http::looks_like_request(first)) || (dir == Dir::Resp && first.starts_with(b"HTTP/1.")) {
         return Some(Box::new(http::HttpAnalyzer::new()));
     }
+    if (dir == Dir::Orig && first.starts_with(b"HTTP/1.")) || (dir == Dir::Resp && http::looks_like_request(first)) {
+        // the first packet seen came from the server (capture started mid-connection)
+        return Some(Box::new(http::HttpAnalyzer::swapped()));
+    }
     if (resp_p == 53 || orig_p == 53 || resp_p == 5353) && first.len() >= 2 {
         return Some(Box::new(dns::DnsTcp::new()));
     }

@@ -288,8 +288,9 @@ impl TlsAnalyzer {
         let parsed = tls_parser::parse_tls_message_handshake(msg);
         let m = match parsed {
             Ok((_, TlsMessage::Handshake(m))) => m,
+            _ if msg.first() == Some(&2) && self.server_hello_fallback(ts, &msg[4..]) => return,
             _ => {
-                out.weird(ts, Some(&ctx.uid), "tls_bad_handshake", &format!("handshake type {} ({} bytes) did not parse", msg.first().copied().unwrap_or(0), msg.len()), None);
+                out.weird(ts, Some(&ctx.uid), "tls_bad_handshake", &format!("handshake type {} ({} bytes) did not parse; starts {}", msg.first().copied().unwrap_or(0), msg.len(), hex(&msg[..msg.len().min(24)])), None);
                 return;
             }
         };
@@ -394,6 +395,35 @@ impl TlsAnalyzer {
             _ => {}
         }
         let _ = dir;
+    }
+
+    /// ServerHello layouts tls-parser does not take: TLS 1.3 drafts before 22 have no session id
+    /// and no compression field. Returns true when it parsed.
+    fn server_hello_fallback(&mut self, ts: i64, b: &[u8]) -> bool {
+        let rd16 = |o: usize| -> Option<u16> { Some(u16::from_be_bytes([*b.get(o)?, *b.get(o + 1)?])) };
+        let Some(version) = rd16(0) else { return false };
+        let draft = version >> 8 == 0x7f && (version & 0xff) < 22;
+        let (cipher_at, ext_at) = if draft {
+            (34, 36)
+        } else {
+            let Some(&sid) = b.get(34) else { return false };
+            (35 + sid as usize, 38 + sid as usize)
+        };
+        let Some(cipher) = rd16(cipher_at) else { return false };
+        let exts: Vec<u16> = match rd16(ext_at) {
+            Some(l) => walk_extensions(b.get(ext_at + 2..ext_at + 2 + l as usize).unwrap_or(&[])).into_iter().map(|(t, _)| t).collect(),
+            None => Vec::new(),
+        };
+        let r = self.row(ts);
+        r.server_hello = true;
+        r.version = Some(version_name(version));
+        r.tls13 = draft || version == 0x0304;
+        r.cipher = Some(tls_parser::TlsCipherSuite::from_id(cipher).map_or_else(|| format!("0x{cipher:04x}"), |c| c.name.to_string()));
+        r.ja3s = Some(ja3s(version, cipher, &exts));
+        if r.tls13 {
+            self.sides[1].done = true;
+        }
+        true
     }
 
     fn records(&mut self, dir: Dir, ts: i64, ctx: &ConnCtx, out: &mut Tables) {

@@ -172,6 +172,7 @@ table!(DnsTable, "dns", "One row per DNS transaction: a query paired with its re
     edns_client_subnet: Str = "EDNS client subnet option of the query (address/prefix)",
     has_query: Bool = "a query was seen",
     has_response: Bool = "a response was seen",
+    damage: Str = "weird name when the query or response was malformed (dns_compression_loop, dns_label_too_long, dns_name_truncated, ...); the query then holds the best partial name",
     source: Str = "capture file",
 ]);
 
