@@ -1,7 +1,7 @@
 -- id: dns_tunnel
 -- category: dns_tunnel
 -- title: DNS tunnelling (information carried in subdomains)
--- description: Per (source, registered domain) over queries to port 53 (mDNS/LLMNR are link-local discovery, not a
+-- description: Per (source, registered domain; names without a TLD-like last label group per resolver) over queries to port 53 (mDNS/LLMNR are link-local discovery, not a
 -- description: path through resolvers): distinct subdomains and the information they carry - info_content, the zlib
 -- description: length of the sorted distinct subdomains, so repetition and dictionary words compress away and
 -- description: length bias of per-query entropy does not matter - with its rate, length-normalised entropy (weighted
@@ -14,13 +14,20 @@
 -- description: when the source connected to an answered address (real name resolution, not a channel).
 -- severity: critical >= 85, high >= 65, medium >= 40, low >= 25
 -- summary: {src_ip} sent {queries} queries with {distinct_subdomains} distinct subdomains under {domain} carrying about {info_bytes:bytes} of information ({info_rate_bps:1} B/s over {duration_s:0} s; mean normalised entropy {mean_norm_entropy:2}, longest label {max_label} chars, qtypes {qtype_mix}, NXDOMAIN {nxdomain_share:pct}; used by {sources} source(s))
--- param: min_distinct int = 10
--- param: min_info_bytes int = 300
-WITH q AS (
-    SELECT orig_h AS src, ts, CAST(ts AS BIGINT) AS tus, query, qtype_name, rcode_name, response_bytes, answers,
-           registered_domain(query) AS domain, subdomain(query) AS sub
+-- param: min_distinct int = 8
+-- param: min_info_bytes int = 200
+WITH q0 AS (
+    SELECT orig_h AS src, resp_h, ts, CAST(ts AS BIGINT) AS tus, query, qtype_name, rcode_name, response_bytes, answers,
+           -- a name whose last label cannot be a TLD (digits, or too long: dnscat2 without a domain) groups by resolver
+           regexp_like(query, '[.][A-Za-z][A-Za-z-]{0,14}[.]?$') AS has_tld
     FROM dns
     WHERE query IS NOT NULL AND resp_p = 53
+),
+q AS (
+    SELECT src, ts, tus, query, qtype_name, rcode_name, response_bytes, answers,
+           CASE WHEN has_tld THEN registered_domain(query) ELSE '(no TLD) via ' || resp_h END AS domain,
+           CASE WHEN has_tld THEN subdomain(query) ELSE query END AS sub
+    FROM q0
 ),
 q2 AS (SELECT * FROM q WHERE domain IS NOT NULL AND sub IS NOT NULL AND sub <> ''),
 agg AS (

@@ -112,6 +112,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("queries/exfil_volume.sql", include_str!("../../queries/exfil_volume.sql")),
     ("queries/dns_tunnel.sql", include_str!("../../queries/dns_tunnel.sql")),
     ("queries/beaconing.sql", include_str!("../../queries/beaconing.sql")),
+    ("queries/dns_encoded_query.sql", include_str!("../../queries/dns_encoded_query.sql")),
 ];
 
 pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {

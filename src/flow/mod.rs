@@ -90,6 +90,9 @@ struct Endpoint {
     letters: u32,
     ra: Reassembler,
     buffered: usize,
+    /// Data bursts (start µs, bytes), first MAX_BURSTS.
+    bursts: Vec<(i64, u32)>,
+    last_payload: i64,
 }
 
 struct Flow {
@@ -175,6 +178,10 @@ pub fn is_local(ip: &IpAddr) -> bool {
 
 /// Payload segments inspected for a protocol before a connection is only counted.
 const MAX_DETECT_ATTEMPTS: u8 = 24;
+
+/// Originator data bursts kept per connection, and the silence that separates two bursts.
+pub const MAX_BURSTS: usize = 128;
+const BURST_GAP_US: i64 = 300_000;
 
 const SERVER_UDP_PORTS: &[u16] = &[53, 67, 69, 123, 137, 138, 161, 389, 443, 500, 514, 1900, 3478, 4500, 5353, 5355];
 
@@ -390,6 +397,18 @@ impl FlowTable {
         let d = dir.idx();
         f.ep[d].pkts += 1;
         f.ep[d].ip_bytes += p.ip_bytes as u64;
+        if d == 0 && p.payload_len > 0 {
+            let e = &mut f.ep[0];
+            let new_burst = e.bursts.is_empty() || p.ts - e.last_payload > BURST_GAP_US;
+            if new_burst {
+                if e.bursts.len() < MAX_BURSTS {
+                    e.bursts.push((p.ts, p.payload_len));
+                }
+            } else if let Some(b) = e.bursts.last_mut() {
+                b.1 = b.1.saturating_add(p.payload_len);
+            }
+            e.last_payload = p.ts;
+        }
         let before = f.ep[d].buffered;
         match p.tcp {
             Some(t) => tcp_packet(f, dir, p, t, max_stream, out),
@@ -624,6 +643,14 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     c.resp_ip_bytes.append_value(f.ep[1].ip_bytes);
     c.vlan.append_option(f.vlan);
     c.end_reason.append_value(reason);
+    for (t, _) in &f.ep[0].bursts {
+        c.orig_bursts.values().append_value(*t);
+    }
+    c.orig_bursts.append(true);
+    for (_, b) in &f.ep[0].bursts {
+        c.orig_burst_bytes.values().append_value(*b);
+    }
+    c.orig_burst_bytes.append(true);
     c.source.append_value(&*f.source);
     out.maybe_flush();
 }

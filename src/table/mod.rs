@@ -67,6 +67,7 @@ pub mod kinds {
     kind!(Bool, BooleanBuilder, "bool", DataType::Boolean, BooleanBuilder::new());
     kind!(StrList, ListBuilder<StringBuilder>, "list<string>", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), ListBuilder::new(StringBuilder::new()));
     kind!(U32List, ListBuilder<UInt32Builder>, "list<uint32>", DataType::List(Arc::new(Field::new("item", DataType::UInt32, true))), ListBuilder::new(UInt32Builder::new()));
+    kind!(I64List, ListBuilder<Int64Builder>, "list<int64>", DataType::List(Arc::new(Field::new("item", DataType::Int64, true))), ListBuilder::new(Int64Builder::new()));
     kind!(U16List, ListBuilder<UInt16Builder>, "list<uint16>", DataType::List(Arc::new(Field::new("item", DataType::UInt16, true))), ListBuilder::new(UInt16Builder::new()));
 }
 
@@ -130,6 +131,8 @@ table!(ConnTable, "conn", "One row per connection (TCP, UDP or ICMP flow), with 
     resp_ip_bytes: U64 = "IP-level bytes sent by the responder",
     vlan: U16 = "outermost VLAN id, if any",
     end_reason: Str = "why the row was written: closed, timeout, evicted (flow cap), end_of_input, reused",
+    orig_bursts: I64List = "start times (UTC microseconds) of the originator's data bursts - payload after 0.3 s of originator silence - first 128; heartbeats inside long connections show here",
+    orig_burst_bytes: U32List = "payload bytes of each of those bursts",
     source: Str = "capture file the connection started in",
 ]);
 
