@@ -576,7 +576,7 @@ impl World {
                 let s = self.server(dst, port);
                 let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 50_000, 120);
                 let down = self.rng.range(500, 6000) as usize;
-                self.tls_session(out, &mut tcp, Some(&domain), ClientProfile::Curl, true, false, bytes, down);
+                self.tls_session(out, &mut tcp, Some(&domain), ClientProfile::Minimal, false, false, bytes, down);
             }
         }
     }
