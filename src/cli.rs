@@ -12,7 +12,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
-#[command(name = "wirehunt", version, about = "Offline pcap forensics: Zeek-style Parquet tables, SQL detectors for exfiltration, DNS tunnelling and beaconing")]
+#[command(
+    name = "wirehunt",
+    version,
+    about = "Offline pcap forensics: Zeek-style Parquet tables, SQL detectors for exfiltration, DNS tunnelling and beaconing"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -196,7 +200,14 @@ pub struct Exit {
 impl<E: Into<anyhow::Error>> From<E> for Exit {
     fn from(e: E) -> Self {
         let err: anyhow::Error = e.into();
-        let code = if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) { 0 } else { 1 };
+        let code = if err.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        }) {
+            0
+        } else {
+            1
+        };
         Exit { code, err }
     }
 }
@@ -210,7 +221,9 @@ fn progress(quiet: bool, n: usize) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let pb = indicatif::ProgressBar::new(n as u64);
-    if let Ok(st) = indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {pos}/{len} {wide_msg}") {
+    if let Ok(st) =
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {pos}/{len} {wide_msg}")
+    {
         pb.set_style(st);
     }
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -218,13 +231,24 @@ fn progress(quiet: bool, n: usize) -> Option<indicatif::ProgressBar> {
 }
 
 /// Ingest with progress and summary; returns the report. Exit 66 is decided by the caller.
-pub fn run_ingest(inputs: &[String], out: &Path, flow: &FlowArgs, quiet: bool) -> Result<crate::ingest::IngestReport, Exit> {
+pub fn run_ingest(
+    inputs: &[String],
+    out: &Path,
+    flow: &FlowArgs,
+    quiet: bool,
+) -> Result<crate::ingest::IngestReport, Exit> {
     let files = crate::capture::expand_inputs(inputs).map_err(|e| exit(66, e.into()))?;
     if files.is_empty() {
-        return Err(exit(66, anyhow::anyhow!("no input files found in {}", inputs.join(", "))));
+        return Err(exit(
+            66,
+            anyhow::anyhow!("no input files found in {}", inputs.join(", ")),
+        ));
     }
     let pb = progress(quiet, files.len());
-    let opts = crate::ingest::IngestOptions { flow: flow.config(), quiet };
+    let opts = crate::ingest::IngestOptions {
+        flow: flow.config(),
+        quiet,
+    };
     let rep = crate::ingest::ingest(&files, out, &opts, |i, f| {
         if let Some(pb) = &pb {
             pb.set_position(i as u64);
@@ -258,10 +282,24 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         Cmd::Triage(a) => crate::detect::run_triage_command(a, quiet),
         Cmd::Simulate(a) => {
             let attacks = crate::simulate::parse_attacks(&a.attacks).map_err(|e| exit(2, e))?;
-            let cfg = crate::simulate::SimConfig { seed: a.seed, hours: a.hours, hosts: a.hosts.max(2), attacks, size: a.size, background_scale: a.background_scale, compressible: a.compressible };
+            let cfg = crate::simulate::SimConfig {
+                seed: a.seed,
+                hours: a.hours,
+                hosts: a.hosts.max(2),
+                attacks,
+                size: a.size,
+                background_scale: a.background_scale,
+                compressible: a.compressible,
+            };
             let truth = crate::simulate::simulate_to_file(&cfg, &a.output)?;
             if !quiet {
-                eprintln!("wrote {} ({} packets, {} bytes) and {}", a.output.display(), truth.packets, truth.bytes, crate::simulate::truth_path(&a.output).display());
+                eprintln!(
+                    "wrote {} ({} packets, {} bytes) and {}",
+                    a.output.display(),
+                    truth.packets,
+                    truth.bytes,
+                    crate::simulate::truth_path(&a.output).display()
+                );
             }
             Ok(0)
         }

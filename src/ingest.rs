@@ -40,7 +40,12 @@ pub enum IngestError {
 }
 
 /// Ingest `inputs` (already expanded) into `out_dir`. `on_file` is told each input as it starts.
-pub fn ingest(inputs: &[String], out_dir: &Path, opts: &IngestOptions, mut on_file: impl FnMut(usize, &str)) -> Result<IngestReport, IngestError> {
+pub fn ingest(
+    inputs: &[String],
+    out_dir: &Path,
+    opts: &IngestOptions,
+    mut on_file: impl FnMut(usize, &str),
+) -> Result<IngestReport, IngestError> {
     let t0 = Instant::now();
     let writer = DatasetWriter::create(out_dir)?;
     let mut tables = Tables::new(Some(writer));
@@ -52,10 +57,17 @@ pub fn ingest(inputs: &[String], out_dir: &Path, opts: &IngestOptions, mut on_fi
     for (i, path) in inputs.iter().enumerate() {
         on_file(i, path);
         let tf = Instant::now();
-        let source: Arc<str> = Arc::from(if path == "-" { "<stdin>" } else { path.as_str() });
+        let source: Arc<str> = Arc::from(if path == "-" {
+            "<stdin>"
+        } else {
+            path.as_str()
+        });
         tables.source = source.clone();
         tables.weird_counts.clear();
-        let mut rec = InputRecord { path: source.to_string(), ..Default::default() };
+        let mut rec = InputRecord {
+            path: source.to_string(),
+            ..Default::default()
+        };
         let mut decoded = 0u64;
         let mut fragments = 0u64;
         let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
@@ -65,7 +77,13 @@ pub fn ingest(inputs: &[String], out_dir: &Path, opts: &IngestOptions, mut on_fi
                 failed += 1;
                 rec.error = Some(format!("cannot open: {e}"));
                 rec.end = "unreadable".into();
-                tables.weird(0, None, "input_unreadable", &rec.error.clone().unwrap_or_default(), None);
+                tables.weird(
+                    0,
+                    None,
+                    "input_unreadable",
+                    &rec.error.clone().unwrap_or_default(),
+                    None,
+                );
                 records.push(rec);
                 continue;
             }
@@ -88,10 +106,19 @@ pub fn ingest(inputs: &[String], out_dir: &Path, opts: &IngestOptions, mut on_fi
             }
             for ev in decoder.events.drain(..) {
                 let (name, addl) = match ev {
-                    DecodeEvent::FragmentOverlap => ("fragment_overlap", String::from("overlapping IP fragments (first data kept)")),
+                    DecodeEvent::FragmentOverlap => (
+                        "fragment_overlap",
+                        String::from("overlapping IP fragments (first data kept)"),
+                    ),
                     DecodeEvent::FragmentError(e) => ("fragment_error", e),
-                    DecodeEvent::FragmentTimeout(n) => ("fragment_timeout", format!("{n} incomplete datagrams expired")),
-                    DecodeEvent::FragmentPoolFull => ("fragment_pool_full", String::from("fragment pool at its cap; datagram dropped")),
+                    DecodeEvent::FragmentTimeout(n) => (
+                        "fragment_timeout",
+                        format!("{n} incomplete datagrams expired"),
+                    ),
+                    DecodeEvent::FragmentPoolFull => (
+                        "fragment_pool_full",
+                        String::from("fragment pool at its cap; datagram dropped"),
+                    ),
                 };
                 tables.weird(frame.ts, None, name, &addl, Some(frame.number));
             }
@@ -106,7 +133,11 @@ pub fn ingest(inputs: &[String], out_dir: &Path, opts: &IngestOptions, mut on_fi
                 rec.sha256 = stats.sha256;
                 rec.format = stats.format;
                 rec.compression = stats.compression.map(String::from);
-                rec.linktypes = stats.linktypes.into_iter().filter(|l| *l != u32::MAX).collect();
+                rec.linktypes = stats
+                    .linktypes
+                    .into_iter()
+                    .filter(|l| *l != u32::MAX)
+                    .collect();
                 rec.first_ts = stats.first_ts.map(rfc3339);
                 rec.last_ts = stats.last_ts.map(rfc3339);
                 rec.packets_read = stats.packets_read;
@@ -157,5 +188,11 @@ pub fn ingest(inputs: &[String], out_dir: &Path, opts: &IngestOptions, mut on_fi
     };
     let json = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
     std::fs::write(out_dir.join("manifest.json"), json)?;
-    Ok(IngestReport { manifest, failed, damaged, seconds: t0.elapsed().as_secs_f64(), bytes: total_bytes })
+    Ok(IngestReport {
+        manifest,
+        failed,
+        damaged,
+        seconds: t0.elapsed().as_secs_f64(),
+        bytes: total_bytes,
+    })
 }

@@ -8,7 +8,10 @@ fn main() {
         Ok(c) => c,
         Err(e) => {
             if e.code != 0 {
-                eprintln!("wirehunt: {}", wirehunt::report::sanitize_terminal(&format!("{:#}", e.err)));
+                eprintln!(
+                    "wirehunt: {}",
+                    wirehunt::report::sanitize_terminal(&format!("{:#}", e.err))
+                );
             }
             e.code
         }

@@ -7,15 +7,35 @@ use std::io::Write;
 use std::path::Path;
 
 fn s(o: &std::process::Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn readme_table_reference_is_in_sync_with_the_schema() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = readme.split("<!-- schema:begin -->").nth(1).expect("schema markers").split("<!-- schema:end -->").next().unwrap();
-    assert_eq!(section.trim(), wirehunt::table::markdown_reference().trim(), "run `wirehunt schema --markdown` and paste it into the README");
-    let fsec = readme.split("<!-- functions:begin -->").nth(1).expect("function markers").split("<!-- functions:end -->").next().unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("<!-- schema:begin -->")
+        .nth(1)
+        .expect("schema markers")
+        .split("<!-- schema:end -->")
+        .next()
+        .unwrap();
+    assert_eq!(
+        section.trim(),
+        wirehunt::table::markdown_reference().trim(),
+        "run `wirehunt schema --markdown` and paste it into the README"
+    );
+    let fsec = readme
+        .split("<!-- functions:begin -->")
+        .nth(1)
+        .expect("function markers")
+        .split("<!-- functions:end -->")
+        .next()
+        .unwrap();
     let mut f = Vec::new();
     wirehunt::report::print_schema(&mut f, None, true, true).unwrap();
     assert_eq!(fsec.trim(), String::from_utf8(f).unwrap().trim());
@@ -38,15 +58,27 @@ fn ingest_reports_unreadable_inputs_with_66_and_keeps_the_rest() {
     std::fs::write(&good, pcap(101, &[(1, ip_udp(A, 1, B, 2, b"x"))])).unwrap();
     std::fs::write(dir.join("junk.pcap"), b"this is not a capture at all").unwrap();
     let ds = dir.join("ds");
-    let o = run(&["ingest", good.to_str().unwrap(), dir.join("junk.pcap").to_str().unwrap(), "-o", ds.to_str().unwrap()]);
+    let o = run(&[
+        "ingest",
+        good.to_str().unwrap(),
+        dir.join("junk.pcap").to_str().unwrap(),
+        "-o",
+        ds.to_str().unwrap(),
+    ]);
     let (_, err) = s(&o);
     assert_eq!(o.status.code(), Some(66), "{err}");
     assert!(err.contains("not a pcap or pcapng"), "{err}");
     assert_eq!(column(&ds, "conn", "proto"), vec!["udp"]);
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ds.join("manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ds.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["inputs"][1]["end"], "unreadable");
     // a missing file
-    let o = run(&["ingest", dir.join("missing.pcap").to_str().unwrap(), "-o", ds.to_str().unwrap()]);
+    let o = run(&[
+        "ingest",
+        dir.join("missing.pcap").to_str().unwrap(),
+        "-o",
+        ds.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(66));
 }
 
@@ -54,23 +86,65 @@ fn ingest_reports_unreadable_inputs_with_66_and_keeps_the_rest() {
 fn sql_formats_and_read_only() {
     let ds = demo_dataset();
     let d = ds.to_str().unwrap();
-    let (csv, _) = s(&run(&["sql", d, "-c", "SELECT proto, count(*) AS n FROM conn GROUP BY proto ORDER BY proto", "--format", "csv"]));
+    let (csv, _) = s(&run(&[
+        "sql",
+        d,
+        "-c",
+        "SELECT proto, count(*) AS n FROM conn GROUP BY proto ORDER BY proto",
+        "--format",
+        "csv",
+    ]));
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "proto,n");
-    let expect_tcp = column(&ds, "conn", "proto").iter().filter(|p| *p == "tcp").count();
-    assert!(lines.contains(&format!("tcp,{expect_tcp}").as_str()), "{csv}");
-    let (jsonl, _) = s(&run(&["sql", d, "-c", "SELECT uid FROM conn ORDER BY uid LIMIT 3", "--format", "jsonl"]));
+    let expect_tcp = column(&ds, "conn", "proto")
+        .iter()
+        .filter(|p| *p == "tcp")
+        .count();
+    assert!(
+        lines.contains(&format!("tcp,{expect_tcp}").as_str()),
+        "{csv}"
+    );
+    let (jsonl, _) = s(&run(&[
+        "sql",
+        d,
+        "-c",
+        "SELECT uid FROM conn ORDER BY uid LIMIT 3",
+        "--format",
+        "jsonl",
+    ]));
     assert_eq!(jsonl.lines().count(), 3);
-    assert!(jsonl.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["uid"].as_str().unwrap().starts_with('C')));
+    assert!(jsonl.lines().all(|l| {
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["uid"]
+            .as_str()
+            .unwrap()
+            .starts_with('C')
+    }));
     let pq = tmp("sqlpq").join("out.parquet");
-    let o = run(&["sql", d, "-c", "SELECT * FROM dns", "-o", pq.to_str().unwrap()]);
+    let o = run(&[
+        "sql",
+        d,
+        "-c",
+        "SELECT * FROM dns",
+        "-o",
+        pq.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{:?}", s(&o));
     let f = std::fs::File::open(&pq).unwrap();
-    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap();
+    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
     let n: usize = r.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(n, column(&ds, "dns", "uid").len());
     // writes are refused unless asked for, with exit 65 and a message
-    let o = run(&["sql", d, "-c", "CREATE TABLE t AS SELECT 1", "--format", "csv"]);
+    let o = run(&[
+        "sql",
+        d,
+        "-c",
+        "CREATE TABLE t AS SELECT 1",
+        "--format",
+        "csv",
+    ]);
     let (_, err) = s(&o);
     assert_eq!(o.status.code(), Some(65));
     assert!(err.contains("DDL"), "{err}");
@@ -98,7 +172,10 @@ fn shell_driven_non_interactively() {
     let n = column(&ds, "tls", "uid").len();
     assert!(out.contains(&format!("n\n{n}\n")), "{out}");
     assert!(out.contains("s\na;b\n"), "{out}");
-    assert!(err.contains("stdin:7: error"), "error names the statement's line: {err}");
+    assert!(
+        err.contains("stdin:7: error"),
+        "error names the statement's line: {err}"
+    );
     assert_eq!(o.status.code(), Some(65));
 }
 
@@ -107,30 +184,70 @@ fn detect_contract_params_and_errors() {
     let ds = demo_dataset();
     let d = ds.to_str().unwrap();
     let (out, err) = s(&run(&["detect", d, "--format", "jsonl"]));
-    let fs: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let fs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(!fs.is_empty(), "{err}");
     for f in &fs {
-        for k in ["category", "detector", "score", "severity", "src_ip", "dst_ip", "dst_port", "domain", "first_seen", "last_seen", "summary", "evidence"] {
+        for k in [
+            "category",
+            "detector",
+            "score",
+            "severity",
+            "src_ip",
+            "dst_ip",
+            "dst_port",
+            "domain",
+            "first_seen",
+            "last_seen",
+            "summary",
+            "evidence",
+        ] {
             assert!(f.get(k).is_some(), "missing {k}: {f}");
         }
         let score = f["score"].as_f64().unwrap();
         assert!((0.0..=100.0).contains(&score));
         assert!(["low", "medium", "high", "critical"].contains(&f["severity"].as_str().unwrap()));
-        assert!(f["first_seen"].as_str().unwrap().ends_with('Z'));
+        if let Some(t) = f["first_seen"].as_str() {
+            assert!(t.ends_with('Z'), "{t}");
+        }
         assert!(f["evidence"]["parameters"].is_object());
     }
     // a parameter override is typed and changes the outcome
-    let (out, _) = s(&run(&["detect", d, "--format", "jsonl", "--param", "exfil_volume.min_upload_bytes=1000000000"]));
+    let (out, _) = s(&run(&[
+        "detect",
+        d,
+        "--format",
+        "jsonl",
+        "--param",
+        "exfil_volume.min_upload_bytes=1000000000",
+    ]));
     assert!(!out.contains("\"exfiltration\""));
     let o = run(&["detect", d, "--param", "exfil_volume.min_upload_bytes=lots"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = run(&["detect", d, "--param", "exfil_volume.min_upload_bytes=1'; DROP TABLE conn; --"]);
+    let o = run(&[
+        "detect",
+        d,
+        "--param",
+        "exfil_volume.min_upload_bytes=1'; DROP TABLE conn; --",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     // a user detector dropped into a directory
     let qd = tmp("userq");
     std::fs::write(qd.join("mine.sql"), "-- id: mine\n-- category: other\n-- summary: {src_ip} made {n} connections\n-- severity: low >= 0\n-- param: min_n int = 1\nSELECT orig_h AS src_ip, count(*) AS n, 10.0 AS score FROM conn GROUP BY orig_h HAVING count(*) >= $min_n").unwrap();
-    let (out, _) = s(&run(&["detect", d, "--queries", qd.to_str().unwrap(), "--format", "jsonl"]));
-    assert!(out.lines().any(|l| l.contains("\"detector\":\"mine\"") && l.contains("connections")));
+    let (out, _) = s(&run(&[
+        "detect",
+        d,
+        "--queries",
+        qd.to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]));
+    assert!(
+        out.lines()
+            .any(|l| l.contains("\"detector\":\"mine\"") && l.contains("connections"))
+    );
     // --fail-on
     let o = run(&["detect", d, "--fail-on", "high", "--format", "csv"]);
     assert_eq!(o.status.code(), Some(1));
@@ -143,31 +260,64 @@ fn triage_on_the_demo_capture_finds_each_attack_and_writes_html() {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
     let dir = tmp("triage");
     let html = dir.join("r.html");
-    let o = run(&["-q", "triage", p.to_str().unwrap(), "-o", dir.join("ds").to_str().unwrap(), "--format", "jsonl", "--html", html.to_str().unwrap()]);
+    let o = run(&[
+        "-q",
+        "triage",
+        p.to_str().unwrap(),
+        "-o",
+        dir.join("ds").to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
     let (out, err) = s(&o);
     assert!(o.status.success(), "{err}");
-    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.with_file_name("scenario.truth.json")).unwrap()).unwrap();
-    let fs: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.with_file_name("scenario.truth.json")).unwrap(),
+    )
+    .unwrap();
+    let fs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     for a in truth["attacks"].as_array().unwrap() {
         assert!(
-            fs.iter().any(|f| f["category"] == a["category"] && f["src_ip"] == a["src_ip"] && ["high", "critical"].contains(&f["severity"].as_str().unwrap())),
+            fs.iter().any(|f| f["category"] == a["category"]
+                && f["src_ip"] == a["src_ip"]
+                && ["high", "critical"].contains(&f["severity"].as_str().unwrap())),
             "not found at high: {a}"
         );
     }
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.starts_with("<!doctype html>") && page.contains("<svg") && !page.contains("<script"));
+    assert!(
+        page.starts_with("<!doctype html>") && page.contains("<svg") && !page.contains("<script")
+    );
 }
 
 /// A capture whose HTTP request carries terminal escapes, HTML and a spreadsheet formula.
 fn hostile_capture() -> Vec<u8> {
     let req = b"GET /\x1b[2J\x1b[31mpwn<script>alert(1)</script> HTTP/1.1\r\nHost: =HYPERLINK(\"http://x\")\r\nUser-Agent: \x1b]0;owned\x07<img src=x onerror=alert(1)>\r\n\r\n";
-    let hs = [(true, SYN, &b""[..]), (false, SYN | ACK, &b""[..]), (true, ACK, &b""[..]), (true, ACK | PSH, &req[..])];
+    let hs = [
+        (true, SYN, &b""[..]),
+        (false, SYN | ACK, &b""[..]),
+        (true, ACK, &b""[..]),
+        (true, ACK | PSH, &req[..]),
+    ];
     let (mut cs, mut ss) = (100u32, 900u32);
     let mut frames = Vec::new();
     for (k, (orig, fl, p)) in hs.iter().enumerate() {
-        let f = if *orig { tcp(A, 5000, B, 80, cs, ss, *fl, p) } else { tcp(B, 80, A, 5000, ss, cs, *fl, p) };
+        let f = if *orig {
+            tcp(A, 5000, B, 80, cs, ss, *fl, p)
+        } else {
+            tcp(B, 80, A, 5000, ss, cs, *fl, p)
+        };
         let adv = p.len() as u32 + if fl & SYN != 0 { 1 } else { 0 };
-        if *orig { cs = cs.wrapping_add(adv) } else { ss = ss.wrapping_add(adv) }
+        if *orig {
+            cs = cs.wrapping_add(adv)
+        } else {
+            ss = ss.wrapping_add(adv)
+        }
         frames.push((1_000_000 + k as i64 * 1000, f));
     }
     pcap(1, &frames)
@@ -179,36 +329,110 @@ fn hostile_bytes_are_escaped_in_every_output() {
     let cap = dir.join("h.pcap");
     std::fs::write(&cap, hostile_capture()).unwrap();
     let ds = dir.join("ds");
-    assert!(run(&["-q", "ingest", cap.to_str().unwrap(), "-o", ds.to_str().unwrap()]).status.success());
+    assert!(
+        run(&[
+            "-q",
+            "ingest",
+            cap.to_str().unwrap(),
+            "-o",
+            ds.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
     // stored text has no raw control characters
     let ua = column(&ds, "http", "user_agent");
     assert_eq!(ua.len(), 1);
+    assert!(
+        ua[0].contains("\\x1b]0;owned\\x07<img"),
+        "hostile value kept, escaped: {:?}",
+        ua[0]
+    );
     assert!(!ua[0].chars().any(|c| c.is_control()), "{:?}", ua[0]);
+    assert!(column(&ds, "http", "uri")[0].contains("\\x1b[2J"));
     let q = "SELECT uri, host, user_agent FROM http";
     for fmt in ["table", "csv", "jsonl", "json"] {
-        let (out, _) = s(&run(&["sql", ds.to_str().unwrap(), "-c", q, "--format", fmt]));
-        assert!(!out.contains('\x1b') && !out.contains('\x07'), "{fmt}: raw escape in output: {out:?}");
+        let (out, _) = s(&run(&[
+            "sql",
+            ds.to_str().unwrap(),
+            "-c",
+            q,
+            "--format",
+            fmt,
+        ]));
+        assert!(
+            !out.contains('\x1b') && !out.contains('\x07'),
+            "{fmt}: raw escape in output: {out:?}"
+        );
         if fmt == "csv" {
-            assert!(out.contains("'=HYPERLINK"), "formula not neutralised: {out}");
+            assert!(
+                out.contains("'=HYPERLINK"),
+                "formula not neutralised: {out}"
+            );
         }
     }
     // the HTML report escapes markup
     let html = dir.join("r.html");
     let p = dir.join("u.sql");
     std::fs::write(&p, "-- id: ua\n-- category: other\n-- severity: low >= 0\n-- summary: {src_ip} sent {ua}\nSELECT orig_h AS src_ip, user_agent AS ua, 50.0 AS score FROM http").unwrap();
-    let o = run(&["-q", "triage", cap.to_str().unwrap(), "-o", ds.to_str().unwrap(), "--queries", dir.to_str().unwrap(), "--format", "jsonl", "--html", html.to_str().unwrap()]);
+    let o = run(&[
+        "-q",
+        "triage",
+        cap.to_str().unwrap(),
+        "-o",
+        ds.to_str().unwrap(),
+        "--queries",
+        dir.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--min-severity",
+        "low",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{:?}", s(&o));
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(!page.contains("<img") && !page.contains("<script>alert") && page.contains("&lt;img"), "HTML not escaped");
+    assert!(
+        !page.contains("<img") && !page.contains("<script>alert") && page.contains("&lt;img"),
+        "HTML not escaped"
+    );
     // the terminal table output of triage is sanitised too
-    let o = run(&["-q", "triage", cap.to_str().unwrap(), "-o", ds.to_str().unwrap(), "--queries", dir.to_str().unwrap(), "--format", "table", "--min-severity", "low"]);
+    let o = run(&[
+        "-q",
+        "triage",
+        cap.to_str().unwrap(),
+        "-o",
+        ds.to_str().unwrap(),
+        "--queries",
+        dir.to_str().unwrap(),
+        "--format",
+        "table",
+        "--min-severity",
+        "low",
+    ]);
     assert!(!s(&o).0.contains('\x1b'));
 }
 
 #[test]
 fn simulate_is_deterministic_and_testdata_is_up_to_date() {
     let dir = tmp("simdet");
-    let args = |out: &Path| vec!["-q".to_string(), "simulate".into(), "--seed".into(), "1".into(), "--hours".into(), "0.25".into(), "--hosts".into(), "8".into(), "--background-scale".into(), "0.03".into(), "--compressible".into(), "-o".into(), out.to_string_lossy().into_owned()];
+    let args = |out: &Path| {
+        vec![
+            "-q".to_string(),
+            "simulate".into(),
+            "--seed".into(),
+            "1".into(),
+            "--hours".into(),
+            "0.25".into(),
+            "--hosts".into(),
+            "8".into(),
+            "--background-scale".into(),
+            "0.03".into(),
+            "--compressible".into(),
+            "-o".into(),
+            out.to_string_lossy().into_owned(),
+        ]
+    };
     let (a, b) = (dir.join("a.pcap"), dir.join("b.pcap"));
     for p in [&a, &b] {
         let v = args(p);
@@ -218,19 +442,32 @@ fn simulate_is_deterministic_and_testdata_is_up_to_date() {
     let (ba, bb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert_eq!(ba, bb, "same seed, same bytes");
     // testdata/scenario.pcap.gz holds exactly these bytes (scripts/make-testdata.sh regenerates it)
-    let gz = std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz")).unwrap();
+    let gz = std::fs::File::open(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz"),
+    )
+    .unwrap();
     let mut committed = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut committed).unwrap();
-    assert!(committed == ba, "testdata/scenario.pcap.gz is stale: run scripts/make-testdata.sh");
+    assert!(
+        committed == ba,
+        "testdata/scenario.pcap.gz is stale: run scripts/make-testdata.sh"
+    );
     let t1 = std::fs::read_to_string(dir.join("a.truth.json")).unwrap();
-    let t2 = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.truth.json")).unwrap();
+    let t2 = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.truth.json"),
+    )
+    .unwrap();
     assert_eq!(t1, t2, "testdata/scenario.truth.json is stale");
     assert!(ba.len() > 1000);
     // the truth file matches the capture: packets, and the attack hosts appear in it
     let v: serde_json::Value = serde_json::from_str(&t1).unwrap();
     let (ds, rep) = ingest_bytes("simtruth", &[("s.pcap", ba)]);
-    assert_eq!(rep.manifest.inputs[0].packets_read, v["packets"].as_u64().unwrap());
-    let origs: std::collections::BTreeSet<String> = column(&ds, "conn", "orig_h").into_iter().collect();
+    assert_eq!(
+        rep.manifest.inputs[0].packets_read,
+        v["packets"].as_u64().unwrap()
+    );
+    let origs: std::collections::BTreeSet<String> =
+        column(&ds, "conn", "orig_h").into_iter().collect();
     for a in v["attacks"].as_array().unwrap() {
         assert!(origs.contains(a["src_ip"].as_str().unwrap()));
         if a["category"] == "dns_tunnel" {

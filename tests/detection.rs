@@ -16,7 +16,10 @@ fn matches_attack(f: &Finding, a: &serde_json::Value) -> bool {
         return false;
     }
     let dom = s("domain").map(|d| d.split(':').next().unwrap_or("").to_string());
-    let fdom = f.domain.as_ref().map(|d| d.split(':').next().unwrap_or("").to_string());
+    let fdom = f
+        .domain
+        .as_ref()
+        .map(|d| d.split(':').next().unwrap_or("").to_string());
     (dom.is_some() && dom == fdom) || (f.dst_ip.is_some() && f.dst_ip == s("dst_ip"))
 }
 
@@ -39,7 +42,13 @@ fn simulated_attacks_are_found_and_lookalikes_stay_below_high() {
         };
         let truth = wirehunt::simulate::simulate_to_file(&cfg, &pcap).unwrap();
         let ds = dir.join("ds");
-        wirehunt::ingest::ingest(&[pcap.to_string_lossy().into_owned()], &ds, &Default::default(), |_, _| {}).unwrap();
+        wirehunt::ingest::ingest(
+            &[pcap.to_string_lossy().into_owned()],
+            &ds,
+            &Default::default(),
+            |_, _| {},
+        )
+        .unwrap();
         let fs = findings(&ds);
         let truth: serde_json::Value = serde_json::to_value(&truth).unwrap();
         let atk = truth["attacks"].as_array().unwrap();
@@ -58,7 +67,10 @@ fn simulated_attacks_are_found_and_lookalikes_stay_below_high() {
             // loop is also a beacon)
             if !atk.iter().any(|a| matches_attack(f, a)) {
                 high_fp += 1;
-                missed.push(format!("seed {seed}: HIGH on benign traffic: {} {:?} {:?} {}", f.category, f.src_ip, f.domain, f.summary));
+                missed.push(format!(
+                    "seed {seed}: HIGH on benign traffic: {} {:?} {:?} {}",
+                    f.category, f.src_ip, f.domain, f.summary
+                ));
             }
         }
     }
@@ -75,41 +87,134 @@ fn simulated_attacks_are_found_and_lookalikes_stay_below_high() {
 fn corpus_findings(files: &[&str]) -> Option<Vec<Finding>> {
     let c = corpus_or_skip()?;
     let dir = tmp(&format!("cf-{}", files[0].replace('/', "_")));
-    let inputs: Vec<String> = files.iter().map(|f| c.join(f).to_string_lossy().into_owned()).collect();
+    let inputs: Vec<String> = files
+        .iter()
+        .map(|f| c.join(f).to_string_lossy().into_owned())
+        .collect();
     wirehunt::ingest::ingest(&inputs, &dir.join("ds"), &Default::default(), |_, _| {}).unwrap();
     Some(findings(&dir.join("ds")))
 }
 
 /// (file, category, source, peer: SNI/Host/domain or dst ip) found at medium or above.
 const EXPECTED: &[(&str, &str, &str, &str)] = &[
-    ("beacon/tls_c2_297_conns_2.2s_slips.pcap", "beaconing", "147.32.80.37", "testing.com"),
-    ("beacon/rat_infected_10s_port4433.pcapng", "beaconing", "172.16.0.114", "172.16.0.111"),
-    ("beacon/asyncrat_sandbox_run.pcap", "beaconing", "192.168.100.163", "94.156.71.237"),
-    ("http_exfil/empire_c2_http_post_313KB_exfil.pcap", "beaconing", "192.168.1.46", "192.168.1.161"),
-    ("dns_tunnel/dnscat2_session.pcap", "dns_tunnel", "192.168.14.103", "dccore200.local"),
-    ("dns_tunnel/dnscat2_unencrypted_session.pcap", "dns_tunnel", "192.168.14.103", "dccore200.local"),
-    ("dns_tunnel/dnscat2_dmachard.pcap", "dns_tunnel", "192.168.1.17", "biillpi.com"),
-    ("dns_tunnel/dns_exfiltration_ndpi.pcap", "dns_tunnel", "192.168.220.56", "(no TLD) via 192.168.203.167"),
-    ("dns_tunnel/iodine_elastic_examples.pcap", "dns_tunnel", "10.0.2.30", "pirate.sea"),
-    ("dns_tunnel/iodine_dmachard.pcap", "dns_tunnel", "192.168.1.17", "biillpi.com"),
-    ("dns_tunnel/dns2tcp_dmachard.pcap", "dns_tunnel", "192.168.1.17", "hsc.fr"),
-    ("dns_tunnel/dnsexfiltrator_default_file144B.pcap", "dns_tunnel", "192.168.1.165", "captechutest.org"),
-    ("dns_tunnel/dnsexfiltrator_default_file2584B.pcap", "dns_tunnel", "192.168.1.165", "captechutest.org"),
-    ("dns_tunnel/dnsexfiltrator_max225_file28657B.pcap", "dns_tunnel", "192.168.1.165", "captechutest.org"),
-    ("dns_tunnel/dnsexfiltrator_dmachard.pcap", "dns_tunnel", "192.168.1.102", "hsc.fr"),
-    ("dns_tunnel/dns_exf_single_ndpi.pcap", "dns_tunnel", "192.168.2.225", "test.txt"),
+    (
+        "beacon/tls_c2_297_conns_2.2s_slips.pcap",
+        "beaconing",
+        "147.32.80.37",
+        "testing.com",
+    ),
+    (
+        "beacon/rat_infected_10s_port4433.pcapng",
+        "beaconing",
+        "172.16.0.114",
+        "172.16.0.111",
+    ),
+    (
+        "beacon/asyncrat_sandbox_run.pcap",
+        "beaconing",
+        "192.168.100.163",
+        "94.156.71.237",
+    ),
+    (
+        "http_exfil/empire_c2_http_post_313KB_exfil.pcap",
+        "beaconing",
+        "192.168.1.46",
+        "192.168.1.161",
+    ),
+    (
+        "dns_tunnel/dnscat2_session.pcap",
+        "dns_tunnel",
+        "192.168.14.103",
+        "dccore200.local",
+    ),
+    (
+        "dns_tunnel/dnscat2_unencrypted_session.pcap",
+        "dns_tunnel",
+        "192.168.14.103",
+        "dccore200.local",
+    ),
+    (
+        "dns_tunnel/dnscat2_dmachard.pcap",
+        "dns_tunnel",
+        "192.168.1.17",
+        "biillpi.com",
+    ),
+    (
+        "dns_tunnel/dns_exfiltration_ndpi.pcap",
+        "dns_tunnel",
+        "192.168.220.56",
+        "(no TLD) via 192.168.203.167",
+    ),
+    (
+        "dns_tunnel/iodine_elastic_examples.pcap",
+        "dns_tunnel",
+        "10.0.2.30",
+        "pirate.sea",
+    ),
+    (
+        "dns_tunnel/iodine_dmachard.pcap",
+        "dns_tunnel",
+        "192.168.1.17",
+        "biillpi.com",
+    ),
+    (
+        "dns_tunnel/dns2tcp_dmachard.pcap",
+        "dns_tunnel",
+        "192.168.1.17",
+        "hsc.fr",
+    ),
+    (
+        "dns_tunnel/dnsexfiltrator_default_file144B.pcap",
+        "dns_tunnel",
+        "192.168.1.165",
+        "captechutest.org",
+    ),
+    (
+        "dns_tunnel/dnsexfiltrator_default_file2584B.pcap",
+        "dns_tunnel",
+        "192.168.1.165",
+        "captechutest.org",
+    ),
+    (
+        "dns_tunnel/dnsexfiltrator_max225_file28657B.pcap",
+        "dns_tunnel",
+        "192.168.1.165",
+        "captechutest.org",
+    ),
+    (
+        "dns_tunnel/dnsexfiltrator_dmachard.pcap",
+        "dns_tunnel",
+        "192.168.1.102",
+        "hsc.fr",
+    ),
+    (
+        "dns_tunnel/dns_exf_single_ndpi.pcap",
+        "dns_tunnel",
+        "192.168.2.225",
+        "test.txt",
+    ),
 ];
 
 #[test]
 fn real_attack_captures_yield_the_right_findings() {
     let mut failures = Vec::new();
     for (file, cat, src, peer) in EXPECTED {
-        let Some(fs) = corpus_findings(&[file]) else { return };
+        let Some(fs) = corpus_findings(&[file]) else {
+            return;
+        };
         let ok = fs.iter().any(|f| {
-            f.category == *cat && f.src_ip.as_deref() == Some(src) && f.severity >= Severity::Medium && (f.domain.as_deref() == Some(peer) || f.dst_ip.as_deref() == Some(peer))
+            f.category == *cat
+                && f.src_ip.as_deref() == Some(src)
+                && f.severity >= Severity::Medium
+                && (f.domain.as_deref() == Some(peer) || f.dst_ip.as_deref() == Some(peer))
         });
         if !ok {
-            failures.push(format!("{file}: no {cat} finding for {src} -> {peer}; got {:?}", fs.iter().map(|f| (&f.category, &f.src_ip, &f.domain, &f.dst_ip, f.score)).collect::<Vec<_>>()));
+            failures.push(format!(
+                "{file}: no {cat} finding for {src} -> {peer}; got {:?}",
+                fs.iter()
+                    .map(|f| (&f.category, &f.src_ip, &f.domain, &f.dst_ip, f.score))
+                    .collect::<Vec<_>>()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -124,12 +229,28 @@ fn dns_and_http_folders_stay_quiet() {
     let Some(c) = corpus_or_skip() else { return };
     for folder in ["dns", "http"] {
         let dir = tmp(&format!("quiet-{folder}"));
-        wirehunt::ingest::ingest(&[c.join(folder).to_string_lossy().into_owned()], &dir.join("ds"), &Default::default(), |_, _| {}).unwrap();
+        wirehunt::ingest::ingest(
+            &[c.join(folder).to_string_lossy().into_owned()],
+            &dir.join("ds"),
+            &Default::default(),
+            |_, _| {},
+        )
+        .unwrap();
         let fs = findings(&dir.join("ds"));
-        let known_tunnels = [("10.0.2.30", "pirate.sea"), ("192.168.220.56", "(no TLD) via 192.168.203.167")];
+        let known_tunnels = [
+            ("10.0.2.30", "pirate.sea"),
+            ("192.168.220.56", "(no TLD) via 192.168.203.167"),
+        ];
         for f in fs.iter().filter(|f| f.severity >= Severity::High) {
-            let known = f.category == "dns_tunnel" && known_tunnels.iter().any(|(s, d)| f.src_ip.as_deref() == Some(s) && f.domain.as_deref() == Some(d));
-            assert!(known, "{folder}: unexpected high finding {} {:?} {:?} {}", f.category, f.src_ip, f.domain, f.summary);
+            let known = f.category == "dns_tunnel"
+                && known_tunnels
+                    .iter()
+                    .any(|(s, d)| f.src_ip.as_deref() == Some(s) && f.domain.as_deref() == Some(d));
+            assert!(
+                known,
+                "{folder}: unexpected high finding {} {:?} {:?} {}",
+                f.category, f.src_ip, f.domain, f.summary
+            );
         }
     }
 }

@@ -18,11 +18,17 @@ fn every_link_type_decodes_to_the_same_flow() {
     lo.extend_from_slice(&ip);
     let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
     sll.extend_from_slice(&ip);
-    let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+    ];
     sll2.extend_from_slice(&ip);
-    let mut vlan = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xa8, 0, 100, 0x81, 0x00, 0, 200, 0x08, 0x00];
+    let mut vlan = vec![
+        2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xa8, 0, 100, 0x81, 0x00, 0, 200, 0x08, 0x00,
+    ];
     vlan.extend_from_slice(&ip);
-    let mut pppoe = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0x64, 0x11, 0, 0, 1];
+    let mut pppoe = vec![
+        2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0x64, 0x11, 0, 0, 1,
+    ];
     pppoe.extend_from_slice(&((ip.len() + 2) as u16).to_be_bytes());
     pppoe.extend_from_slice(&[0, 0x21]);
     pppoe.extend_from_slice(&ip);
@@ -39,11 +45,26 @@ fn every_link_type_decodes_to_the_same_flow() {
         ("pppoe", 1, pppoe),
     ];
     for (name, lt, frame) in cases {
-        let (ds, rep) = ingest_bytes(name, &[("f.pcap", pcap(lt, &[(1_000_000, frame.clone()), (1_100_000, frame)]))]);
+        let (ds, rep) = ingest_bytes(
+            name,
+            &[(
+                "f.pcap",
+                pcap(lt, &[(1_000_000, frame.clone()), (1_100_000, frame)]),
+            )],
+        );
         let i = &rep.manifest.inputs[0];
-        assert_eq!((i.packets_read, i.packets_decoded), (2, 2), "{name}: {:?}", i.packets_skipped);
+        assert_eq!(
+            (i.packets_read, i.packets_decoded),
+            (2, 2),
+            "{name}: {:?}",
+            i.packets_skipped
+        );
         assert_eq!(i.linktypes, vec![lt], "{name}");
-        let r = rows(&ds, "conn", &["proto", "orig_p", "resp_p", "orig_pkts", "orig_bytes"]);
+        let r = rows(
+            &ds,
+            "conn",
+            &["proto", "orig_p", "resp_p", "orig_pkts", "orig_bytes"],
+        );
         assert_eq!(r, vec![vec!["udp", "5555", "9999", "2", "10"]], "{name}");
         if name == "vlan_qinq" {
             assert_eq!(column(&ds, "conn", "vlan"), vec!["100"]);
@@ -53,12 +74,19 @@ fn every_link_type_decodes_to_the_same_flow() {
 
 #[test]
 fn unknown_link_type_is_a_named_skip_with_a_weird_row() {
-    let (ds, rep) = ingest_bytes("unknown_lt", &[("f.pcap", pcap(147, &[(1, vec![1, 2, 3]), (2, vec![4])]))]);
+    let (ds, rep) = ingest_bytes(
+        "unknown_lt",
+        &[("f.pcap", pcap(147, &[(1, vec![1, 2, 3]), (2, vec![4])]))],
+    );
     let i = &rep.manifest.inputs[0];
     assert_eq!(i.packets_read, 2);
     assert_eq!(i.packets_decoded, 0);
     assert_eq!(i.packets_skipped.get("unknown_linktype_147"), Some(&2));
-    assert!(column(&ds, "weird", "name").iter().all(|n| n == "unknown_linktype"));
+    assert!(
+        column(&ds, "weird", "name")
+            .iter()
+            .all(|n| n == "unknown_linktype")
+    );
 }
 
 #[test]
@@ -66,7 +94,13 @@ fn pcapng_with_two_interfaces_and_resolutions() {
     let eth = udp_eth(&ip_udp(A, 1000, B, 2000, b"x"));
     let raw = ip_udp(A, 1001, B, 2001, b"y");
     // interface 0: ethernet, microseconds; interface 1: raw IP, nanoseconds
-    let f = pcapng(&[(1, 6), (101, 9)], &[(0, 1_600_000_000_000_000, eth), (1, 1_600_000_000_500_000_000, raw)]);
+    let f = pcapng(
+        &[(1, 6), (101, 9)],
+        &[
+            (0, 1_600_000_000_000_000, eth),
+            (1, 1_600_000_000_500_000_000, raw),
+        ],
+    );
     let (ds, rep) = ingest_bytes("pcapng2if", &[("f.pcapng", f)]);
     let i = &rep.manifest.inputs[0];
     assert_eq!(i.format, "pcapng");
@@ -100,15 +134,28 @@ fn ipv4_fragments_reassemble_into_one_datagram() {
     let (ds, rep) = ingest_bytes("frags", &[("f.pcap", pcap(101, &[(1, f2), (2, f1)]))]);
     let i = &rep.manifest.inputs[0];
     assert_eq!((i.packets_read, i.packets_decoded, i.fragments), (2, 2, 1));
-    assert_eq!(rows(&ds, "conn", &["proto", "orig_p", "resp_p", "orig_bytes"]), vec![vec!["udp", "4000", "53", "100"]]);
+    assert_eq!(
+        rows(&ds, "conn", &["proto", "orig_p", "resp_p", "orig_bytes"]),
+        vec![vec!["udp", "4000", "53", "100"]]
+    );
 }
 
 #[test]
 fn truncated_file_keeps_packets_before_the_damage() {
-    let frames: Vec<(i64, Vec<u8>)> = (0..5).map(|k| (k * 1000, udp_eth(&ip_udp(A, 7000 + k as u16, B, 80, b"abcdef")))).collect();
+    let frames: Vec<(i64, Vec<u8>)> = (0..5)
+        .map(|k| {
+            (
+                k * 1000,
+                udp_eth(&ip_udp(A, 7000 + k as u16, B, 80, b"abcdef")),
+            )
+        })
+        .collect();
     let mut f = pcap(1, &frames);
     f.truncate(f.len() - 10);
-    let (ds, rep) = ingest_bytes("trunc", &[("t.pcap", f), ("ok.pcap", pcap(1, &frames[..1]))]);
+    let (ds, rep) = ingest_bytes(
+        "trunc",
+        &[("t.pcap", f), ("ok.pcap", pcap(1, &frames[..1]))],
+    );
     let t = &rep.manifest.inputs[0];
     assert_eq!(t.packets_read, 4);
     assert_eq!(t.end, "file_truncated");
@@ -125,9 +172,17 @@ fn convo(port: u16, steps: &[(bool, u8, &[u8])]) -> Vec<(i64, Vec<u8>)> {
     let mut out = Vec::new();
     for (k, (orig, flags, p)) in steps.iter().enumerate() {
         let ts = 1_000_000 + k as i64 * 10_000;
-        let f = if *orig { tcp(A, port, B, 80, cs, ss, *flags, p) } else { tcp(B, 80, A, port, ss, cs, *flags, p) };
+        let f = if *orig {
+            tcp(A, port, B, 80, cs, ss, *flags, p)
+        } else {
+            tcp(B, 80, A, port, ss, cs, *flags, p)
+        };
         let adv = p.len() as u32 + if flags & (SYN | FIN) != 0 { 1 } else { 0 };
-        if *orig { cs = cs.wrapping_add(adv) } else { ss = ss.wrapping_add(adv) }
+        if *orig {
+            cs = cs.wrapping_add(adv)
+        } else {
+            ss = ss.wrapping_add(adv)
+        }
         out.push((ts, f));
     }
     out
@@ -140,7 +195,19 @@ fn every_conn_state() {
         ("S0", vec![(true, SYN, b"")]),
         ("REJ", vec![(true, SYN, b""), (false, RST | ACK, b"")]),
         ("S1", hs.to_vec()),
-        ("SF", [&hs[..], &[(true, ACK | PSH, b"hi"), (true, FIN | ACK, b""), (false, FIN | ACK, b""), (true, ACK, b"")]].concat()),
+        (
+            "SF",
+            [
+                &hs[..],
+                &[
+                    (true, ACK | PSH, b"hi"),
+                    (true, FIN | ACK, b""),
+                    (false, FIN | ACK, b""),
+                    (true, ACK, b""),
+                ],
+            ]
+            .concat(),
+        ),
         ("S2", [&hs[..], &[(true, FIN | ACK, b"")]].concat()),
         ("S3", [&hs[..], &[(false, FIN | ACK, b"")]].concat()),
         ("RSTO", [&hs[..], &[(true, RST | ACK, b"")]].concat()),
@@ -148,7 +215,10 @@ fn every_conn_state() {
         ("RSTOS0", vec![(true, SYN, b""), (true, RST, b"")]),
         ("RSTRH", vec![(false, SYN | ACK, b""), (false, RST, b"")]),
         ("SH", vec![(true, SYN, b""), (true, FIN, b"")]),
-        ("SHR", vec![(false, SYN | ACK, b""), (false, FIN | ACK, b"")]),
+        (
+            "SHR",
+            vec![(false, SYN | ACK, b""), (false, FIN | ACK, b"")],
+        ),
         ("OTH", vec![(true, ACK, b"data"), (false, ACK, b"")]),
     ];
     let mut frames = Vec::new();
@@ -161,13 +231,30 @@ fn every_conn_state() {
         expected.push((port.to_string(), state.to_string()));
     }
     let (ds, _) = ingest_bytes("states", &[("s.pcap", pcap(1, &frames))]);
-    let mut got: Vec<(String, String)> = rows(&ds, "conn", &["orig_p", "conn_state", "resp_p"]).into_iter().map(|r| if r[2] == "80" { (r[0].clone(), r[1].clone()) } else { (r[2].clone(), r[1].clone()) }).collect();
+    let mut got: Vec<(String, String)> = rows(&ds, "conn", &["orig_p", "conn_state", "resp_p"])
+        .into_iter()
+        .map(|r| {
+            if r[2] == "80" {
+                (r[0].clone(), r[1].clone())
+            } else {
+                (r[2].clone(), r[1].clone())
+            }
+        })
+        .collect();
     got.sort();
     expected.sort();
     assert_eq!(got, expected);
     // the SF connection's history and bytes, as Zeek writes them
-    let sf = rows(&ds, "conn", &["orig_p", "history", "orig_bytes", "resp_bytes"]).into_iter().find(|r| r[0] == "40003").unwrap();
-    assert_eq!(sf[1..], ["ShADFaf".to_string(), "2".into(), "0".into()]);
+    let sf = rows(
+        &ds,
+        "conn",
+        &["orig_p", "history", "orig_bytes", "resp_bytes"],
+    )
+    .into_iter()
+    .find(|r| r[0] == "40003")
+    .unwrap();
+    // Zeek's "a" is a pure ACK: the responder only sent SYN-ACK and FIN-ACK
+    assert_eq!(sf[1..], ["ShADFf".to_string(), "2".into(), "0".into()]);
 }
 
 #[test]
@@ -175,7 +262,13 @@ fn accounting_and_determinism_on_the_demo_capture() {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
     let run = |name: &str| {
         let out = tmp(name).join("ds");
-        let rep = wirehunt::ingest::ingest(&[p.to_string_lossy().into_owned()], &out, &Default::default(), |_, _| {}).unwrap();
+        let rep = wirehunt::ingest::ingest(
+            &[p.to_string_lossy().into_owned()],
+            &out,
+            &Default::default(),
+            |_, _| {},
+        )
+        .unwrap();
         (out, rep)
     };
     let (a, ra) = run("det_a");
@@ -184,7 +277,10 @@ fn accounting_and_determinism_on_the_demo_capture() {
     let skipped: u64 = i.packets_skipped.values().sum();
     assert_eq!(i.packets_read, i.packets_decoded + skipped);
     assert_eq!(i.compression.as_deref(), Some("gzip"));
-    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.with_file_name("scenario.truth.json")).unwrap()).unwrap();
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.with_file_name("scenario.truth.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(i.packets_read, truth["packets"].as_u64().unwrap());
     assert_eq!(column(&a, "conn", "uid"), column(&b, "conn", "uid"));
     assert_eq!(column(&a, "dns", "query"), column(&b, "dns", "query"));
@@ -196,19 +292,42 @@ fn accounting_and_determinism_on_the_demo_capture() {
     // every dns/http/tls uid joins a conn row
     let uids: std::collections::HashSet<String> = column(&a, "conn", "uid").into_iter().collect();
     for t in ["dns", "http", "tls"] {
-        assert!(column(&a, t, "uid").iter().all(|u| uids.contains(u)), "{t} uid without conn");
+        assert!(
+            column(&a, t, "uid").iter().all(|u| uids.contains(u)),
+            "{t} uid without conn"
+        );
     }
 }
 
 #[test]
 fn flow_cap_evicts_and_counts() {
-    let frames: Vec<(i64, Vec<u8>)> = (0..50u16).map(|k| (k as i64 * 1000, udp_eth(&ip_udp(A, 10000 + k, B, 9, b"z")))).collect();
+    let frames: Vec<(i64, Vec<u8>)> = (0..50u16)
+        .map(|k| (k as i64 * 1000, udp_eth(&ip_udp(A, 10000 + k, B, 9, b"z"))))
+        .collect();
     let dir = tmp("cap");
     let p = dir.join("c.pcap");
     std::fs::write(&p, pcap(1, &frames)).unwrap();
-    let opts = wirehunt::ingest::IngestOptions { flow: wirehunt::flow::FlowConfig { max_flows: 10, ..Default::default() }, quiet: true };
-    let rep = wirehunt::ingest::ingest(&[p.to_string_lossy().into_owned()], &dir.join("ds"), &opts, |_, _| {}).unwrap();
+    let opts = wirehunt::ingest::IngestOptions {
+        flow: wirehunt::flow::FlowConfig {
+            max_flows: 10,
+            ..Default::default()
+        },
+        quiet: true,
+    };
+    let rep = wirehunt::ingest::ingest(
+        &[p.to_string_lossy().into_owned()],
+        &dir.join("ds"),
+        &opts,
+        |_, _| {},
+    )
+    .unwrap();
     assert_eq!(rep.manifest.flow_stats.evicted, 40);
     assert_eq!(rep.manifest.flow_stats.max_concurrent, 10);
-    assert_eq!(column(&dir.join("ds"), "conn", "end_reason").iter().filter(|r| *r == "evicted").count(), 40);
+    assert_eq!(
+        column(&dir.join("ds"), "conn", "end_reason")
+            .iter()
+            .filter(|r| *r == "evicted")
+            .count(),
+        40
+    );
 }

@@ -10,7 +10,13 @@ pub fn demo_dataset() -> PathBuf {
     DS.get_or_init(|| {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
         let out = tmp("demo").join("ds");
-        wirehunt::ingest::ingest(&[p.to_string_lossy().into_owned()], &out, &Default::default(), |_, _| {}).unwrap();
+        wirehunt::ingest::ingest(
+            &[p.to_string_lossy().into_owned()],
+            &out,
+            &Default::default(),
+            |_, _| {},
+        )
+        .unwrap();
         out
     })
     .clone()
@@ -55,14 +61,24 @@ fn slt_files() {
             if head.starts_with("query") {
                 let sep = lines.iter().position(|l| *l == "----").expect("----");
                 let sql = lines[1..sep].join("\n");
-                let expected: Vec<String> = lines[sep + 1..].iter().map(|s| s.to_string()).collect();
-                let got = rt.block_on(wirehunt::query::run_sql(&ctx, &sql, false)).unwrap_or_else(|e| panic!("{}: {head}: {e}", path.display()));
+                let expected: Vec<String> =
+                    lines[sep + 1..].iter().map(|s| s.to_string()).collect();
+                let got = rt
+                    .block_on(wirehunt::query::run_sql(&ctx, &sql, false))
+                    .unwrap_or_else(|e| panic!("{}: {head}: {e}", path.display()));
                 assert_eq!(render(&got), expected, "{}: {head}", path.display());
                 n += 1;
             } else if let Some(want) = head.strip_prefix("statement error ") {
                 let sql = lines[1..].join("\n");
-                let err = rt.block_on(wirehunt::query::run_sql(&ctx, &sql, false)).expect_err(&sql).to_string();
-                assert!(err.contains(want), "{}: {sql}: error {err:?} lacks {want:?}", path.display());
+                let err = rt
+                    .block_on(wirehunt::query::run_sql(&ctx, &sql, false))
+                    .expect_err(&sql)
+                    .to_string();
+                assert!(
+                    err.contains(want),
+                    "{}: {sql}: error {err:?} lacks {want:?}",
+                    path.display()
+                );
                 n += 1;
             }
         }
@@ -73,24 +89,61 @@ fn slt_files() {
 /// The README's hunting queries run as written and agree with the Parquet files read directly.
 #[test]
 fn readme_hunting_queries_agree_with_parquet() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = readme.split("<!-- hunting:begin -->").nth(1).unwrap().split("<!-- hunting:end -->").next().unwrap();
-    let queries: Vec<String> = section.split("```sql").skip(1).map(|s| s.split("```").next().unwrap().trim().trim_end_matches(';').to_string()).collect();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("<!-- hunting:begin -->")
+        .nth(1)
+        .unwrap()
+        .split("<!-- hunting:end -->")
+        .next()
+        .unwrap();
+    let queries: Vec<String> = section
+        .split("```sql")
+        .skip(1)
+        .map(|s| {
+            s.split("```")
+                .next()
+                .unwrap()
+                .trim()
+                .trim_end_matches(';')
+                .to_string()
+        })
+        .collect();
     assert_eq!(queries.len(), 5, "five hunting queries in the README");
     let ds = demo_dataset();
     let rt = wirehunt::query::shell::runtime().unwrap();
     let ctx = rt.block_on(wirehunt::query::open_session(&ds)).unwrap();
-    let results: Vec<Vec<String>> = queries.iter().map(|q| render(&rt.block_on(wirehunt::query::run_sql(&ctx, q, false)).unwrap_or_else(|e| panic!("{q}: {e}")))).collect();
+    let results: Vec<Vec<String>> = queries
+        .iter()
+        .map(|q| {
+            render(
+                &rt.block_on(wirehunt::query::run_sql(&ctx, q, false))
+                    .unwrap_or_else(|e| panic!("{q}: {e}")),
+            )
+        })
+        .collect();
     for (q, r) in queries.iter().zip(&results) {
-        assert!(!r.is_empty(), "README query returned nothing on testdata: {q}");
+        assert!(
+            !r.is_empty(),
+            "README query returned nothing on testdata: {q}"
+        );
     }
     // 1. top talkers: bytes per originator summed from the conn files
     let mut bytes: BTreeMap<String, u64> = BTreeMap::new();
     for r in rows(&ds, "conn", &["orig_h", "orig_bytes", "resp_bytes"]) {
-        *bytes.entry(r[0].clone()).or_insert(0) += r[1].parse::<u64>().unwrap() + r[2].parse::<u64>().unwrap();
+        *bytes.entry(r[0].clone()).or_insert(0) +=
+            r[1].parse::<u64>().unwrap() + r[2].parse::<u64>().unwrap();
     }
-    let top = bytes.iter().max_by_key(|(k, v)| (**v, std::cmp::Reverse((*k).clone()))).unwrap();
-    assert!(results[0][0].starts_with(&format!("{}|{}|", top.0, top.1)), "{:?} vs {top:?}", results[0][0]);
+    let top = bytes
+        .iter()
+        .max_by_key(|(k, v)| (**v, std::cmp::Reverse((*k).clone())))
+        .unwrap();
+    assert!(
+        results[0][0].starts_with(&format!("{}|{}|", top.0, top.1)),
+        "{:?} vs {top:?}",
+        results[0][0]
+    );
     // 2. rare JA3: every listed fingerprint is used by at most two hosts in the tls files
     let mut hosts: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for r in rows(&ds, "tls", &["orig_h", "ja3"]) {
@@ -103,19 +156,47 @@ fn readme_hunting_queries_agree_with_parquet() {
         assert!(hosts[ja3].len() <= 2, "{line}");
     }
     // 3. longest DNS name
-    let longest = column(&ds, "dns", "query").into_iter().map(|q| q.chars().count()).max().unwrap();
-    assert_eq!(results[2][0].split('|').nth(1).unwrap().parse::<usize>().unwrap(), longest);
+    let longest = column(&ds, "dns", "query")
+        .into_iter()
+        .map(|q| q.chars().count())
+        .max()
+        .unwrap();
+    assert_eq!(
+        results[2][0]
+            .split('|')
+            .nth(1)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap(),
+        longest
+    );
     // 4. POST/PUT volume per host: the largest total equals the http files' largest
     let mut post: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for r in rows(&ds, "http", &["orig_h", "host", "method", "request_body_len"]) {
+    for r in rows(
+        &ds,
+        "http",
+        &["orig_h", "host", "method", "request_body_len"],
+    ) {
         if r[2] == "POST" || r[2] == "PUT" {
             *post.entry((r[0].clone(), r[1].clone())).or_insert(0) += r[3].parse::<u64>().unwrap();
         }
     }
     let maxpost = post.values().max().unwrap();
-    assert!(results[3][0].ends_with(&format!("|{maxpost}")), "{:?} vs {maxpost}", results[3][0]);
+    assert!(
+        results[3][0].ends_with(&format!("|{maxpost}")),
+        "{:?} vs {maxpost}",
+        results[3][0]
+    );
     // 5. public addresses never resolved: none of them appears in any DNS answer
-    let answers: std::collections::BTreeSet<String> = column(&ds, "dns", "answers").into_iter().flat_map(|a| a.trim_matches(['[', ']']).split(", ").map(String::from).collect::<Vec<_>>()).collect();
+    let answers: std::collections::BTreeSet<String> = column(&ds, "dns", "answers")
+        .into_iter()
+        .flat_map(|a| {
+            a.trim_matches(['[', ']'])
+                .split(", ")
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
     for line in &results[4] {
         let resp = line.split('|').nth(1).unwrap();
         assert!(!answers.contains(resp), "{resp} was resolved");

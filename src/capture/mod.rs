@@ -38,7 +38,10 @@ pub struct Frame<'a> {
 pub enum ReadEnd {
     Complete,
     /// Readable up to the damage; `name` is the weird name, `detail` a human sentence.
-    Damaged { name: &'static str, detail: String },
+    Damaged {
+        name: &'static str,
+        detail: String,
+    },
 }
 
 /// What a reader learned about one input.
@@ -112,7 +115,12 @@ where
         hasher: Sha256::new(),
         count: 0,
     }));
-    let mut buffered = BufReader::with_capacity(256 * 1024, Tap { inner: shared.clone() });
+    let mut buffered = BufReader::with_capacity(
+        256 * 1024,
+        Tap {
+            inner: shared.clone(),
+        },
+    );
     let head = buffered.fill_buf()?.to_vec();
     if head.is_empty() {
         return Err(CaptureError::Empty);
@@ -130,11 +138,15 @@ where
     let end = read_frames(decoded, &mut stats, &mut on_frame);
     // Drain whatever the parser did not need so that size and sha256 cover the whole input.
     let drain_result = {
-        let mut g = shared.lock().map_err(|_| io::Error::other("reader lock poisoned"))?;
+        let mut g = shared
+            .lock()
+            .map_err(|_| io::Error::other("reader lock poisoned"))?;
         io::copy(&mut *g, &mut io::sink())
     };
     let _ = drain_result;
-    let g = shared.lock().map_err(|_| io::Error::other("reader lock poisoned"))?;
+    let g = shared
+        .lock()
+        .map_err(|_| io::Error::other("reader lock poisoned"))?;
     stats.size = g.count;
     stats.sha256 = hex(&g.hasher.clone().finalize());
     let end = end?;
@@ -161,7 +173,11 @@ struct Interface {
 
 fn ng_ts_us(high: u32, low: u32, iface: &Interface) -> i64 {
     let v = ((high as u128) << 32) | low as u128;
-    let us = if iface.units == 0 { 0 } else { v * 1_000_000 / iface.units as u128 };
+    let us = if iface.units == 0 {
+        0
+    } else {
+        v * 1_000_000 / iface.units as u128
+    };
     (us.min(i64::MAX as u128) as i64).saturating_add(iface.offset_s.saturating_mul(1_000_000))
 }
 
@@ -175,15 +191,25 @@ fn ts_units(tsresol: u8) -> u64 {
     }
 }
 
-fn read_frames<F>(input: Box<dyn Read + Send>, stats: &mut ReadStats, on_frame: &mut F) -> Result<ReadEnd, CaptureError>
+fn read_frames<F>(
+    input: Box<dyn Read + Send>,
+    stats: &mut ReadStats,
+    on_frame: &mut F,
+) -> Result<ReadEnd, CaptureError>
 where
     F: FnMut(&Frame<'_>),
 {
     let mut reader = match pcap_parser::create_reader(INITIAL_BUFFER, input) {
         Ok(r) => r,
         Err(PcapError::Eof) => return Err(CaptureError::Empty),
-        Err(PcapError::HeaderNotRecognized) => return Err(CaptureError::NotACapture(String::from("(see file)"))),
-        Err(PcapError::ReadError) => return Err(CaptureError::BadHeader("read error (corrupt compressed stream?)".into())),
+        Err(PcapError::HeaderNotRecognized) => {
+            return Err(CaptureError::NotACapture(String::from("(see file)")));
+        }
+        Err(PcapError::ReadError) => {
+            return Err(CaptureError::BadHeader(
+                "read error (corrupt compressed stream?)".into(),
+            ));
+        }
         Err(e) => return Err(CaptureError::BadHeader(format!("{e:?}"))),
     };
     let mut capacity = INITIAL_BUFFER;
@@ -195,13 +221,24 @@ where
     let mut number: u64 = 0;
     let mut saw_header = false;
 
-    let mut emit = |stats: &mut ReadStats, ts: i64, linktype: u32, data: &[u8], orig_len: u32, number: &mut u64| {
+    let mut emit = |stats: &mut ReadStats,
+                    ts: i64,
+                    linktype: u32,
+                    data: &[u8],
+                    orig_len: u32,
+                    number: &mut u64| {
         *number += 1;
         stats.packets_read += 1;
         stats.linktypes.insert(linktype);
         stats.first_ts = Some(stats.first_ts.map_or(ts, |f| f.min(ts)));
         stats.last_ts = Some(stats.last_ts.map_or(ts, |l| l.max(ts)));
-        on_frame(&Frame { ts, linktype, data, orig_len, number: *number });
+        on_frame(&Frame {
+            ts,
+            linktype,
+            data,
+            orig_len,
+            number: *number,
+        });
     };
 
     loop {
@@ -212,17 +249,32 @@ where
                         saw_header = true;
                         legacy_linktype = h.network.0 as u32;
                         legacy_nanos = h.is_nanosecond_precision();
-                        stats.format = if legacy_nanos { "pcap-ns".into() } else { "pcap".into() };
+                        stats.format = if legacy_nanos {
+                            "pcap-ns".into()
+                        } else {
+                            "pcap".into()
+                        };
                         if h.is_modified_format() {
                             stats.format.push_str("-modified");
                         }
                     }
                     PcapBlockOwned::Legacy(b) => {
-                        let frac = if legacy_nanos { b.ts_usec as i64 / 1000 } else { b.ts_usec as i64 };
+                        let frac = if legacy_nanos {
+                            b.ts_usec as i64 / 1000
+                        } else {
+                            b.ts_usec as i64
+                        };
                         let ts = b.ts_sec as i64 * 1_000_000 + frac;
                         last_ts = ts;
                         let len = (b.caplen as usize).min(b.data.len());
-                        emit(stats, ts, legacy_linktype, &b.data[..len], b.origlen, &mut number);
+                        emit(
+                            stats,
+                            ts,
+                            legacy_linktype,
+                            &b.data[..len],
+                            b.origlen,
+                            &mut number,
+                        );
                     }
                     PcapBlockOwned::NG(block) => match block {
                         Block::SectionHeader(shb) => {
@@ -245,7 +297,14 @@ where
                                 let ts = ng_ts_us(epb.ts_high, epb.ts_low, iface);
                                 last_ts = ts;
                                 let len = (epb.caplen as usize).min(epb.data.len());
-                                emit(stats, ts, iface.linktype, &epb.data[..len], epb.origlen, &mut number);
+                                emit(
+                                    stats,
+                                    ts,
+                                    iface.linktype,
+                                    &epb.data[..len],
+                                    epb.origlen,
+                                    &mut number,
+                                );
                             }
                             None => {
                                 // A packet on an undeclared interface: still a packet read; link type unknown.
@@ -253,23 +312,42 @@ where
                             }
                         },
                         Block::SimplePacket(spb) => {
-                            let (linktype, snap) = interfaces.first().map_or((u32::MAX, 0), |i| (i.linktype, i.snaplen));
+                            let (linktype, snap) = interfaces
+                                .first()
+                                .map_or((u32::MAX, 0), |i| (i.linktype, i.snaplen));
                             let mut len = (spb.origlen as usize).min(spb.data.len());
                             if snap > 0 {
                                 len = len.min(snap as usize);
                             }
-                            emit(stats, last_ts, linktype, &spb.data[..len], spb.origlen, &mut number);
+                            emit(
+                                stats,
+                                last_ts,
+                                linktype,
+                                &spb.data[..len],
+                                spb.origlen,
+                                &mut number,
+                            );
                         }
-                        Block::Unknown(u) if u.block_type == 2 || u.block_type.swap_bytes() == 2 => {
+                        Block::Unknown(u)
+                            if u.block_type == 2 || u.block_type.swap_bytes() == 2 =>
+                        {
                             // Obsolete Packet Block: if_id u16, drops u16, ts_high, ts_low, caplen, len, data.
                             let d = u.data;
                             let rd32 = |o: usize| -> Option<u32> {
                                 let b: [u8; 4] = d.get(o..o + 4)?.try_into().ok()?;
-                                Some(if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+                                Some(if big_endian {
+                                    u32::from_be_bytes(b)
+                                } else {
+                                    u32::from_le_bytes(b)
+                                })
                             };
                             let rd16 = |o: usize| -> Option<u16> {
                                 let b: [u8; 2] = d.get(o..o + 2)?.try_into().ok()?;
-                                Some(if big_endian { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
+                                Some(if big_endian {
+                                    u16::from_be_bytes(b)
+                                } else {
+                                    u16::from_le_bytes(b)
+                                })
                             };
                             match (rd16(0), rd32(4), rd32(8), rd32(12), rd32(16)) {
                                 (Some(ifid), Some(hi), Some(lo), Some(cap), Some(orig)) => {
@@ -294,20 +372,29 @@ where
             Err(PcapError::Eof) => return Ok(ReadEnd::Complete),
             Err(PcapError::Incomplete(_)) => {
                 if reader.refill().is_err() {
-                    return Ok(ReadEnd::Damaged { name: "read_error", detail: format!("read error after frame {number}") });
+                    return Ok(ReadEnd::Damaged {
+                        name: "read_error",
+                        detail: format!("read error after frame {number}"),
+                    });
                 }
             }
             Err(PcapError::BufferTooSmall) => {
                 if capacity >= MAX_RECORD {
                     return Ok(ReadEnd::Damaged {
                         name: "pcap_record_too_large",
-                        detail: format!("record after frame {number} claims more than {} MiB; rest of file skipped", MAX_RECORD >> 20),
+                        detail: format!(
+                            "record after frame {number} claims more than {} MiB; rest of file skipped",
+                            MAX_RECORD >> 20
+                        ),
                     });
                 }
                 capacity = (capacity * 2).min(MAX_RECORD);
                 reader.grow(capacity);
                 if reader.refill().is_err() {
-                    return Ok(ReadEnd::Damaged { name: "read_error", detail: format!("read error after frame {number}") });
+                    return Ok(ReadEnd::Damaged {
+                        name: "read_error",
+                        detail: format!("read error after frame {number}"),
+                    });
                 }
             }
             Err(PcapError::UnexpectedEof) => {
@@ -317,11 +404,16 @@ where
                 });
             }
             Err(PcapError::ReadError) => {
-                return Ok(ReadEnd::Damaged { name: "read_error", detail: format!("read error after frame {number}") });
+                return Ok(ReadEnd::Damaged {
+                    name: "read_error",
+                    detail: format!("read error after frame {number}"),
+                });
             }
             Err(e) => {
                 if !saw_header {
-                    return Err(CaptureError::BadHeader(format!("{e:?}").chars().take(80).collect()));
+                    return Err(CaptureError::BadHeader(
+                        format!("{e:?}").chars().take(80).collect(),
+                    ));
                 }
                 return Ok(ReadEnd::Damaged {
                     name: "capture_corrupt",
@@ -373,7 +465,11 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
                         stack.push(e.path());
                     } else if ft.is_file() {
                         let n = name.to_string_lossy();
-                        if n.ends_with(".tsv") || n.ends_with(".md") || n.ends_with(".json") || n.ends_with(".txt") {
+                        if n.ends_with(".tsv")
+                            || n.ends_with(".md")
+                            || n.ends_with(".json")
+                            || n.ends_with(".txt")
+                        {
                             continue;
                         }
                         files.push(e.path().to_string_lossy().into_owned());
@@ -386,10 +482,17 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
             out.push(i.clone());
         } else {
             let matches: Vec<String> = glob::glob(i)
-                .map(|g| g.filter_map(Result::ok).map(|p| p.to_string_lossy().into_owned()).collect())
+                .map(|g| {
+                    g.filter_map(Result::ok)
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             if matches.is_empty() {
-                return Err(io::Error::new(io::ErrorKind::NotFound, format!("{i}: no such file or directory")));
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{i}: no such file or directory"),
+                ));
             }
             out.extend(matches);
         }
@@ -421,7 +524,10 @@ mod tests {
 
     fn collect(bytes: Vec<u8>) -> (Vec<(i64, u32, Vec<u8>)>, ReadStats, ReadEnd) {
         let mut frames = Vec::new();
-        let (s, e) = read_capture(io::Cursor::new(bytes), |f| frames.push((f.ts, f.linktype, f.data.to_vec()))).unwrap();
+        let (s, e) = read_capture(io::Cursor::new(bytes), |f| {
+            frames.push((f.ts, f.linktype, f.data.to_vec()))
+        })
+        .unwrap();
         (frames, s, e)
     }
 
@@ -444,7 +550,13 @@ mod tests {
         let (f, s, e) = collect(b);
         assert_eq!(f.len(), 1);
         assert_eq!(s.packets_read, 1);
-        assert!(matches!(e, ReadEnd::Damaged { name: "file_truncated", .. }));
+        assert!(matches!(
+            e,
+            ReadEnd::Damaged {
+                name: "file_truncated",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -459,7 +571,12 @@ mod tests {
         let (f, _s, e) = collect(b);
         assert_eq!(f.len(), 1);
         match e {
-            ReadEnd::Damaged { name, .. } => assert!(name == "pcap_record_too_large" || name == "file_truncated" || name == "capture_corrupt", "{name}"),
+            ReadEnd::Damaged { name, .. } => assert!(
+                name == "pcap_record_too_large"
+                    || name == "file_truncated"
+                    || name == "capture_corrupt",
+                "{name}"
+            ),
             ReadEnd::Complete => panic!("must not be complete"),
         }
     }
@@ -481,7 +598,10 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_capture() {
-        let r = read_capture(io::Cursor::new(b"hello world, not a pcap at all".to_vec()), |_| {});
+        let r = read_capture(
+            io::Cursor::new(b"hello world, not a pcap at all".to_vec()),
+            |_| {},
+        );
         assert!(r.is_err());
     }
 

@@ -50,6 +50,9 @@ pub struct Packet<'a> {
     pub payload_len: u32,
     /// IP total length according to the header.
     pub ip_bytes: u32,
+    /// The captured payload is shorter than a header claims (snap length, or a UDP length field
+    /// larger than the IP datagram: fuzzed or damaged traffic).
+    pub truncated: bool,
     pub vlan: Option<u16>,
     pub frame: u64,
 }
@@ -143,7 +146,11 @@ pub struct FragLimits {
 
 impl Default for FragLimits {
     fn default() -> Self {
-        FragLimits { max_datagrams: 8192, max_bytes: 64 << 20, timeout_us: 60_000_000 }
+        FragLimits {
+            max_datagrams: 8192,
+            max_bytes: 64 << 20,
+            timeout_us: 60_000_000,
+        }
     }
 }
 
@@ -173,7 +180,13 @@ fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip
             let fam = data.get(..4).ok_or(Skip::TruncatedLink)?;
             let le = u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]);
             let be = u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]);
-            let af = if linktype == 108 { be } else if le < 256 { le } else { be };
+            let af = if linktype == 108 {
+                be
+            } else if le < 256 {
+                le
+            } else {
+                be
+            };
             match af {
                 2 | 24 | 28 | 30 => Ok(LinkOut::Ip(&data[4..])),
                 other => Err(Skip::NonIp(other as u16)),
@@ -182,7 +195,10 @@ fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip
         113 => {
             // Linux cooked v1: 16-byte header, protocol at 14..16
             let p = data.get(14..16).ok_or(Skip::TruncatedLink)?;
-            Ok(LinkOut::EtherType(u16::from_be_bytes([p[0], p[1]]), &data[16..]))
+            Ok(LinkOut::EtherType(
+                u16::from_be_bytes([p[0], p[1]]),
+                &data[16..],
+            ))
         }
         276 => {
             // Linux cooked v2: 20-byte header, protocol at 0..2
@@ -190,11 +206,18 @@ fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip
             if data.len() < 20 {
                 return Err(Skip::TruncatedLink);
             }
-            Ok(LinkOut::EtherType(u16::from_be_bytes([p[0], p[1]]), &data[20..]))
+            Ok(LinkOut::EtherType(
+                u16::from_be_bytes([p[0], p[1]]),
+                &data[20..],
+            ))
         }
         9 | 50 => {
             // PPP (optionally with HDLC address/control ff 03)
-            let d = if data.starts_with(&[0xff, 0x03]) { &data[2..] } else { data };
+            let d = if data.starts_with(&[0xff, 0x03]) {
+                &data[2..]
+            } else {
+                data
+            };
             let p = d.get(0..2).ok_or(Skip::TruncatedLink)?;
             match u16::from_be_bytes([p[0], p[1]]) {
                 0x0021 | 0x0057 => Ok(LinkOut::Ip(&d[2..])),
@@ -268,7 +291,14 @@ fn unwrap_ethertype(mut ether_type: u16, mut data: &[u8]) -> Result<(u16, &[u8])
 
 impl Decoder {
     pub fn new(limits: FragLimits) -> Self {
-        Decoder { frags: FxHashMap::default(), frag_bytes: 0, limits, events: Vec::new(), scratch: Vec::new(), depth: 0 }
+        Decoder {
+            frags: FxHashMap::default(),
+            frag_bytes: 0,
+            limits,
+            events: Vec::new(),
+            scratch: Vec::new(),
+            depth: 0,
+        }
     }
 
     /// Fragments currently held.
@@ -303,7 +333,11 @@ impl Decoder {
         }
     }
 
-    fn decode_inner<F: FnMut(&Packet<'_>)>(&mut self, frame: &Frame<'_>, on_packet: F) -> Result<Outcome, Skip> {
+    fn decode_inner<F: FnMut(&Packet<'_>)>(
+        &mut self,
+        frame: &Frame<'_>,
+        on_packet: F,
+    ) -> Result<Outcome, Skip> {
         let sliced = match ip_payload_after_link(frame.linktype, frame.data)? {
             LinkOut::Ethernet(d) => {
                 let p = LaxSlicedPacket::from_ethernet(d).map_err(|_| Skip::TruncatedLink)?;
@@ -313,7 +347,8 @@ impl Decoder {
                         if et == 0x8864 || et == 0x8847 || et == 0x8848 {
                             let (et2, inner) = unwrap_ethertype(et, ep.payload)?;
                             let vlan = p.vlan_ids().first().map(|v| v.value());
-                            let q = LaxSlicedPacket::from_ether_type(etherparse::EtherType(et2), inner);
+                            let q =
+                                LaxSlicedPacket::from_ether_type(etherparse::EtherType(et2), inner);
                             return self.from_sliced(frame, &q, vlan, on_packet);
                         }
                     }
@@ -348,23 +383,40 @@ impl Decoder {
                     return Err(match ep.ether_type.0 {
                         0x0806 => Skip::Arp,
                         0x0800 | 0x86dd => {
-                            if p.stop_err.is_some() { Skip::TruncatedIp } else { Skip::BadIpHeader }
+                            if p.stop_err.is_some() {
+                                Skip::TruncatedIp
+                            } else {
+                                Skip::BadIpHeader
+                            }
                         }
                         t => Skip::NonIp(t),
                     });
                 }
-                return Err(if p.stop_err.is_some() { Skip::TruncatedIp } else { Skip::TruncatedLink });
+                return Err(if p.stop_err.is_some() {
+                    Skip::TruncatedIp
+                } else {
+                    Skip::TruncatedLink
+                });
             }
         };
         let (src, dst, ip_bytes, frag) = match net {
             LaxNetSlice::Ipv4(v4) => {
                 let h = v4.header();
                 let frag = if v4.is_payload_fragmented() {
-                    Some((h.identification() as u32, h.fragments_offset(), h.more_fragments()))
+                    Some((
+                        h.identification() as u32,
+                        h.fragments_offset(),
+                        h.more_fragments(),
+                    ))
                 } else {
                     None
                 };
-                (IpAddr::from(h.source()), IpAddr::from(h.destination()), h.total_len() as u32, frag)
+                (
+                    IpAddr::from(h.source()),
+                    IpAddr::from(h.destination()),
+                    h.total_len() as u32,
+                    frag,
+                )
             }
             LaxNetSlice::Ipv6(v6) => {
                 let h = v6.header();
@@ -372,11 +424,17 @@ impl Decoder {
                 if v6.is_payload_fragmented() {
                     for ext in v6.extensions().clone() {
                         if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
-                            frag = Some((f.identification(), f.fragment_offset(), f.more_fragments()));
+                            frag =
+                                Some((f.identification(), f.fragment_offset(), f.more_fragments()));
                         }
                     }
                 }
-                (IpAddr::from(h.source()), IpAddr::from(h.destination()), h.payload_length() as u32 + 40, frag)
+                (
+                    IpAddr::from(h.source()),
+                    IpAddr::from(h.destination()),
+                    h.payload_length() as u32 + 40,
+                    frag,
+                )
             }
             LaxNetSlice::Arp(_) => return Err(Skip::Arp),
         };
@@ -405,20 +463,51 @@ impl Decoder {
                 let h = v4.header();
                 (h.total_len() as usize).saturating_sub(h.ihl() as usize * 4)
             }
-            LaxNetSlice::Ipv6(v6) => {
-                (v6.header().payload_length() as usize).saturating_sub(v6.extensions().slice().len())
-            }
+            LaxNetSlice::Ipv6(v6) => (v6.header().payload_length() as usize)
+                .saturating_sub(v6.extensions().slice().len()),
             LaxNetSlice::Arp(_) => 0,
         }
         .max(ipp.payload.len());
         if let Some((id, offset, more)) = frag {
-            let key = FragKey { src, dst, id, proto };
-            return self.add_fragment(frame, key, offset, more, ipp.payload, vlan, ip_bytes, on_packet);
+            let key = FragKey {
+                src,
+                dst,
+                id,
+                proto,
+            };
+            return self.add_fragment(
+                frame,
+                key,
+                offset,
+                more,
+                ipp.payload,
+                vlan,
+                ip_bytes,
+                on_packet,
+            );
         }
         // Not fragmented: use etherparse's transport slice when it parsed one.
         let pkt = match &p.transport {
-            Some(t) => transport_from_slice(t, frame, src, dst, proto, ip_bytes, claimed_ip_payload, vlan),
-            None => transport_from_bytes(ipp.payload, frame, src, dst, proto, ip_bytes, claimed_ip_payload, vlan),
+            Some(t) => transport_from_slice(
+                t,
+                frame,
+                src,
+                dst,
+                proto,
+                ip_bytes,
+                claimed_ip_payload,
+                vlan,
+            ),
+            None => transport_from_bytes(
+                ipp.payload,
+                frame,
+                src,
+                dst,
+                proto,
+                ip_bytes,
+                claimed_ip_payload,
+                vlan,
+            ),
         }
         .ok_or(Skip::TruncatedTransport)?;
         on_packet(&pkt);
@@ -438,16 +527,25 @@ impl Decoder {
         mut on_packet: F,
     ) -> Result<Outcome, Skip> {
         if !self.frags.contains_key(&key) {
-            if self.frags.len() >= self.limits.max_datagrams || self.frag_bytes + payload.len() > self.limits.max_bytes {
+            if self.frags.len() >= self.limits.max_datagrams
+                || self.frag_bytes + payload.len() > self.limits.max_bytes
+            {
                 self.expire(frame.ts);
-                if self.frags.len() >= self.limits.max_datagrams || self.frag_bytes + payload.len() > self.limits.max_bytes {
+                if self.frags.len() >= self.limits.max_datagrams
+                    || self.frag_bytes + payload.len() > self.limits.max_bytes
+                {
                     self.events.push(DecodeEvent::FragmentPoolFull);
                     return Err(Skip::FragmentDropped);
                 }
             }
             self.frags.insert(
                 key,
-                FragEntry { buf: IpDefragBuf::new(IpNumber(key.proto), Vec::new(), Vec::new()), first_ts: frame.ts, bytes: 0, vlan },
+                FragEntry {
+                    buf: IpDefragBuf::new(IpNumber(key.proto), Vec::new(), Vec::new()),
+                    first_ts: frame.ts,
+                    bytes: 0,
+                    vlan,
+                },
             );
         }
         let entry = match self.frags.get_mut(&key) {
@@ -456,7 +554,12 @@ impl Decoder {
         };
         let start = offset.byte_offset() as u32;
         let end = start + payload.len() as u32;
-        if entry.buf.sections().iter().any(|s| (s.start as u32) < end && start < s.end as u32) {
+        if entry
+            .buf
+            .sections()
+            .iter()
+            .any(|s| (s.start as u32) < end && start < s.end as u32)
+        {
             self.events.push(DecodeEvent::FragmentOverlap);
         }
         if let Err(e) = entry.buf.add(offset, more, payload) {
@@ -471,14 +574,25 @@ impl Decoder {
         if !entry.buf.is_complete() {
             return Ok(Outcome::FragmentHeld);
         }
-        let Some(entry) = self.frags.remove(&key) else { return Err(Skip::FragmentDropped) };
+        let Some(entry) = self.frags.remove(&key) else {
+            return Err(Skip::FragmentDropped);
+        };
         self.frag_bytes -= entry.bytes;
         let (data, _) = entry.buf.take_bufs();
         self.scratch = data;
         let hdr = if key.src.is_ipv4() { 20 } else { 40 };
         let total = self.scratch.len();
-        let pkt = transport_from_bytes(&self.scratch, frame, key.src, key.dst, key.proto, (total + hdr) as u32, total, entry.vlan.or(vlan))
-            .ok_or(Skip::TruncatedTransport)?;
+        let pkt = transport_from_bytes(
+            &self.scratch,
+            frame,
+            key.src,
+            key.dst,
+            key.proto,
+            (total + hdr) as u32,
+            total,
+            entry.vlan.or(vlan),
+        )
+        .ok_or(Skip::TruncatedTransport)?;
         on_packet(&pkt);
         Ok(Outcome::Decoded)
     }
@@ -495,7 +609,21 @@ fn transport_from_slice<'a>(
     claimed: usize,
     vlan: Option<u16>,
 ) -> Option<Packet<'a>> {
-    let mut pkt = Packet { ts: frame.ts, src, dst, proto, sport: 0, dport: 0, tcp: None, payload: &[], payload_len: 0, ip_bytes, vlan, frame: frame.number };
+    let mut pkt = Packet {
+        ts: frame.ts,
+        src,
+        dst,
+        proto,
+        sport: 0,
+        dport: 0,
+        tcp: None,
+        payload: &[],
+        payload_len: 0,
+        ip_bytes,
+        truncated: false,
+        vlan,
+        frame: frame.number,
+    };
     match t {
         TransportSlice::Tcp(tcp) => fill_tcp(&mut pkt, tcp, claimed),
         TransportSlice::Udp(udp) => fill_udp(&mut pkt, udp, claimed),
@@ -522,14 +650,32 @@ fn fill_tcp<'a>(pkt: &mut Packet<'a>, tcp: &TcpSlice<'a>, claimed: usize) {
     pkt.sport = tcp.source_port();
     pkt.dport = tcp.destination_port();
     let mut flags = 0u8;
-    if tcp.fin() { flags |= tcpflags::FIN; }
-    if tcp.syn() { flags |= tcpflags::SYN; }
-    if tcp.rst() { flags |= tcpflags::RST; }
-    if tcp.psh() { flags |= tcpflags::PSH; }
-    if tcp.ack() { flags |= tcpflags::ACK; }
-    pkt.tcp = Some(TcpInfo { seq: tcp.sequence_number(), ack: tcp.acknowledgment_number(), flags, window: tcp.window_size() });
+    if tcp.fin() {
+        flags |= tcpflags::FIN;
+    }
+    if tcp.syn() {
+        flags |= tcpflags::SYN;
+    }
+    if tcp.rst() {
+        flags |= tcpflags::RST;
+    }
+    if tcp.psh() {
+        flags |= tcpflags::PSH;
+    }
+    if tcp.ack() {
+        flags |= tcpflags::ACK;
+    }
+    pkt.tcp = Some(TcpInfo {
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags,
+        window: tcp.window_size(),
+    });
     pkt.payload = tcp.payload();
-    pkt.payload_len = claimed.saturating_sub(tcp.header_slice().len()).max(pkt.payload.len()) as u32;
+    pkt.payload_len = claimed
+        .saturating_sub(tcp.header_slice().len())
+        .max(pkt.payload.len()) as u32;
+    pkt.truncated = pkt.payload.len() < pkt.payload_len as usize;
 }
 
 fn fill_udp<'a>(pkt: &mut Packet<'a>, udp: &UdpSlice<'a>, claimed: usize) {
@@ -537,6 +683,8 @@ fn fill_udp<'a>(pkt: &mut Packet<'a>, udp: &UdpSlice<'a>, claimed: usize) {
     pkt.dport = udp.destination_port();
     pkt.payload = udp.payload();
     pkt.payload_len = claimed.saturating_sub(8).max(pkt.payload.len()) as u32;
+    pkt.truncated = pkt.payload.len() < pkt.payload_len as usize
+        || (udp.length() as usize).saturating_sub(8) > pkt.payload.len();
 }
 
 /// ICMP "ports": echo request and reply map to the same pair so both directions share one flow.
@@ -560,7 +708,21 @@ fn transport_from_bytes<'a>(
     claimed: usize,
     vlan: Option<u16>,
 ) -> Option<Packet<'a>> {
-    let mut pkt = Packet { ts: frame.ts, src, dst, proto, sport: 0, dport: 0, tcp: None, payload: &[], payload_len: 0, ip_bytes, vlan, frame: frame.number };
+    let mut pkt = Packet {
+        ts: frame.ts,
+        src,
+        dst,
+        proto,
+        sport: 0,
+        dport: 0,
+        tcp: None,
+        payload: &[],
+        payload_len: 0,
+        ip_bytes,
+        truncated: false,
+        vlan,
+        frame: frame.number,
+    };
     match proto {
         6 => {
             let tcp = TcpSlice::from_slice(bytes).ok()?;
@@ -589,7 +751,13 @@ mod tests {
     use super::*;
 
     fn frame(linktype: u32, data: &[u8]) -> Frame<'_> {
-        Frame { ts: 1_000_000, linktype, data, orig_len: data.len() as u32, number: 1 }
+        Frame {
+            ts: 1_000_000,
+            linktype,
+            data,
+            orig_len: data.len() as u32,
+            number: 1,
+        }
     }
 
     /// IPv4 UDP 10.0.0.1:1234 -> 10.0.0.2:53 with 4 payload bytes, checksum unset.
@@ -599,10 +767,15 @@ mod tests {
         b'a', b'b', b'c', b'd',
     ];
 
-    fn decode_one(linktype: u32, data: &[u8]) -> Result<(IpAddr, IpAddr, u16, u16, Vec<u8>, Option<u16>), Skip> {
+    fn decode_one(
+        linktype: u32,
+        data: &[u8],
+    ) -> Result<(IpAddr, IpAddr, u16, u16, Vec<u8>, Option<u16>), Skip> {
         let mut d = Decoder::default();
         let mut got = None;
-        match d.decode(&frame(linktype, data), |p| got = Some((p.src, p.dst, p.sport, p.dport, p.payload.to_vec(), p.vlan))) {
+        match d.decode(&frame(linktype, data), |p| {
+            got = Some((p.src, p.dst, p.sport, p.dport, p.payload.to_vec(), p.vlan))
+        }) {
             Outcome::Decoded => Ok(got.unwrap()),
             Outcome::Skipped(s) => Err(s),
             Outcome::FragmentHeld => panic!("held"),
@@ -644,8 +817,14 @@ mod tests {
 
     #[test]
     fn unknown_linktype_and_arp_are_named_skips() {
-        assert_eq!(decode_one(147, &IPV4_UDP).unwrap_err(), Skip::UnknownLinktype(147));
-        assert_eq!(Skip::UnknownLinktype(147).to_string(), "unknown_linktype_147");
+        assert_eq!(
+            decode_one(147, &IPV4_UDP).unwrap_err(),
+            Skip::UnknownLinktype(147)
+        );
+        assert_eq!(
+            Skip::UnknownLinktype(147).to_string(),
+            "unknown_linktype_147"
+        );
         let mut arp = vec![0xffu8; 12];
         arp.extend_from_slice(&[0x08, 0x06]);
         arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
@@ -658,7 +837,9 @@ mod tests {
         let mut d = Decoder::default();
         let cut = &IPV4_UDP[..30];
         let mut got = None;
-        d.decode(&frame(101, cut), |p| got = Some((p.payload.len(), p.payload_len, p.ip_bytes)));
+        d.decode(&frame(101, cut), |p| {
+            got = Some((p.payload.len(), p.payload_len, p.ip_bytes))
+        });
         assert_eq!(got, Some((2, 4, 32)));
     }
 
@@ -669,7 +850,28 @@ mod tests {
         let frag = |off: u16, more: bool, body: &[u8]| -> Vec<u8> {
             let total = 20 + body.len() as u16;
             let fo = (off / 8) | if more { 0x2000 } else { 0 };
-            let mut v = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 7, (fo >> 8) as u8, fo as u8, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+            let mut v = vec![
+                0x45,
+                0,
+                (total >> 8) as u8,
+                total as u8,
+                0,
+                7,
+                (fo >> 8) as u8,
+                fo as u8,
+                64,
+                17,
+                0,
+                0,
+                10,
+                0,
+                0,
+                1,
+                10,
+                0,
+                0,
+                2,
+            ];
             v.extend_from_slice(body);
             v
         };
@@ -677,9 +879,15 @@ mod tests {
         let f1 = frag(0, true, &udp[..16]);
         let f2 = frag(16, false, &udp[16..]);
         let mut n = 0;
-        assert!(matches!(d.decode(&frame(101, &f1), |_| n += 1), Outcome::FragmentHeld));
+        assert!(matches!(
+            d.decode(&frame(101, &f1), |_| n += 1),
+            Outcome::FragmentHeld
+        ));
         let mut payload = Vec::new();
-        assert!(matches!(d.decode(&frame(101, &f2), |p| payload = p.payload.to_vec()), Outcome::Decoded));
+        assert!(matches!(
+            d.decode(&frame(101, &f2), |p| payload = p.payload.to_vec()),
+            Outcome::Decoded
+        ));
         assert_eq!(payload, vec![b'x'; 16]);
         assert_eq!(d.held_fragments(), (0, 0));
         // overlap

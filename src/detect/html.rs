@@ -23,13 +23,33 @@ impl Overview {
         let decoded: u64 = m.inputs.iter().map(|i| i.packets_decoded).sum();
         let bytes: u64 = m.inputs.iter().map(|i| i.size).sum();
         let mut s = String::new();
-        s.push_str(&format!("Capture: {} file(s), {}, {} packets ({} decoded)\n", m.inputs.len(), crate::report::human_bytes(bytes), read, decoded));
+        s.push_str(&format!(
+            "Capture: {} file(s), {}, {} packets ({} decoded)\n",
+            m.inputs.len(),
+            crate::report::human_bytes(bytes),
+            read,
+            decoded
+        ));
         s.push_str(&format!("Time span: {} .. {}\n", self.span.0, self.span.1));
-        let t: Vec<String> = self.tables.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let t: Vec<String> = self
+            .tables
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
         s.push_str(&format!("Rows: {}\n", t.join(", ")));
-        let sv: Vec<String> = self.services.iter().take(6).map(|(k, v)| format!("{k} {v}")).collect();
+        let sv: Vec<String> = self
+            .services
+            .iter()
+            .take(6)
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         s.push_str(&format!("Connections by service: {}\n", sv.join(", ")));
-        let tt: Vec<String> = self.top_talkers.iter().take(5).map(|(k, v)| format!("{k} ({})", crate::report::human_bytes(*v as u64))).collect();
+        let tt: Vec<String> = self
+            .top_talkers
+            .iter()
+            .take(5)
+            .map(|(k, v)| format!("{k} ({})", crate::report::human_bytes(*v as u64)))
+            .collect();
         s.push_str(&format!("Top talkers: {}\n", tt.join(", ")));
         for i in &m.inputs {
             if let Some(e) = &i.error {
@@ -45,10 +65,15 @@ fn rows2(b: &[arrow::record_batch::RecordBatch]) -> Vec<(String, f64)> {
     for batch in b {
         for r in 0..batch.num_rows() {
             let k = crate::report::cell(batch.column(0), r);
-            let val = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Float64).ok().and_then(|a| {
-                let f = a.as_any().downcast_ref::<arrow::array::Float64Array>()?.clone();
-                (!f.is_null(r)).then(|| f.value(r))
-            });
+            let val = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Float64)
+                .ok()
+                .and_then(|a| {
+                    let f = a
+                        .as_any()
+                        .downcast_ref::<arrow::array::Float64Array>()?
+                        .clone();
+                    (!f.is_null(r)).then(|| f.value(r))
+                });
             v.push((k, val.unwrap_or(0.0)));
         }
     }
@@ -90,17 +115,39 @@ pub fn report(dataset: &Path, findings: &[Finding], title: &str) -> anyhow::Resu
         "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>{}</title><style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}}.sev-critical{{color:#fff;background:#8b0000}}.sev-high{{background:#f4a6a6}}.sev-medium{{background:#f6deb0}}.sev-low{{background:#e8eef5}}.muted{{color:#777}}pre{{white-space:pre-wrap;font-size:12px;background:#f6f6f6;padding:6px}}details{{margin:2px 0}}</style></head><body>",
         esc(title)
     ));
-    h.push_str(&format!("<h1>{}</h1><pre>{}</pre>", esc(title), esc(&ov.text())));
+    h.push_str(&format!(
+        "<h1>{}</h1><pre>{}</pre>",
+        esc(title),
+        esc(&ov.text())
+    ));
     h.push_str(&format!("<h2>Findings ({})</h2>", findings.len()));
     if findings.is_empty() {
         h.push_str("<p>No detector fired.</p>");
     } else {
         h.push_str("<table><tr><th>#</th><th>score</th><th>severity</th><th>category</th><th>source</th><th>peer</th><th>seen</th><th>summary and evidence</th></tr>");
         for (i, f) in findings.iter().enumerate() {
-            let peer = f.domain.clone().or_else(|| f.dst_ip.as_ref().map(|d| format!("{d}{}", f.dst_port.map(|p| format!(":{p}")).unwrap_or_default()))).unwrap_or_default();
+            let peer = f
+                .domain
+                .clone()
+                .or_else(|| {
+                    f.dst_ip.as_ref().map(|d| {
+                        format!(
+                            "{d}{}",
+                            f.dst_port.map(|p| format!(":{p}")).unwrap_or_default()
+                        )
+                    })
+                })
+                .unwrap_or_default();
             let ev = serde_json::to_string_pretty(&f.evidence).unwrap_or_default();
-            let hist = f.evidence.get("interval_histogram").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_f64()).collect::<Vec<_>>());
-            let chart = hist.filter(|v| !v.is_empty()).map(|v| columns(&v, ("0", "2× period"), "inter-arrival gaps / median period")).unwrap_or_default();
+            let hist = f
+                .evidence
+                .get("interval_histogram")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_f64()).collect::<Vec<_>>());
+            let chart = hist
+                .filter(|v| !v.is_empty())
+                .map(|v| columns(&v, ("0", "2× period"), "inter-arrival gaps / median period"))
+                .unwrap_or_default();
             h.push_str(&format!(
                 "<tr><td>{}</td><td>{:.0}</td><td class=\"sev-{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}<br>{}</td><td>{}<details><summary>evidence</summary>{}<pre>{}</pre></details></td></tr>",
                 i + 1,
@@ -120,14 +167,22 @@ pub fn report(dataset: &Path, findings: &[Finding], title: &str) -> anyhow::Resu
         h.push_str("</table>");
     }
     h.push_str("<h2>Connections over time</h2>");
-    h.push_str(&columns(&ov.timeline, (&ov.span.0, &ov.span.1), "connections per 1/60 of the capture"));
+    h.push_str(&columns(
+        &ov.timeline,
+        (&ov.span.0, &ov.span.1),
+        "connections per 1/60 of the capture",
+    ));
     h.push_str("<h2>Top talkers (bytes)</h2>");
     h.push_str(&bars(&ov.top_talkers, "B"));
     h.push_str("<h2>Connections by service</h2>");
     h.push_str(&bars(&ov.services, "conns"));
     h.push_str("<h2>Inputs</h2><table><tr><th>file</th><th>sha256</th><th>packets read</th><th>decoded</th><th>skipped</th><th>end</th></tr>");
     for i in &ov.manifest.inputs {
-        let sk: Vec<String> = i.packets_skipped.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let sk: Vec<String> = i
+            .packets_skipped
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
         h.push_str(&format!(
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&i.path),
@@ -138,6 +193,10 @@ pub fn report(dataset: &Path, findings: &[Finding], title: &str) -> anyhow::Resu
             esc(&i.end)
         ));
     }
-    h.push_str(&format!("</table><p class=muted>wirehunt {} — schema v{}</p></body></html>\n", esc(&ov.manifest.wirehunt_version), ov.manifest.schema_version));
+    h.push_str(&format!(
+        "</table><p class=muted>wirehunt {} — schema v{}</p></body></html>\n",
+        esc(&ov.manifest.wirehunt_version),
+        ov.manifest.schema_version
+    ));
     Ok(h)
 }

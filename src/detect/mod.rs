@@ -59,11 +59,23 @@ impl ParamValue {
     fn parse(kind: &str, v: &str) -> Result<ParamValue, String> {
         let v = v.trim();
         match kind {
-            "int" => v.replace('_', "").parse().map(ParamValue::Int).map_err(|e| format!("{v:?} is not an int: {e}")),
-            "float" => v.parse().map(ParamValue::Float).map_err(|e| format!("{v:?} is not a float: {e}")),
-            "bool" => v.parse().map(ParamValue::Bool).map_err(|e| format!("{v:?} is not a bool: {e}")),
+            "int" => v
+                .replace('_', "")
+                .parse()
+                .map(ParamValue::Int)
+                .map_err(|e| format!("{v:?} is not an int: {e}")),
+            "float" => v
+                .parse()
+                .map(ParamValue::Float)
+                .map_err(|e| format!("{v:?} is not a float: {e}")),
+            "bool" => v
+                .parse()
+                .map(ParamValue::Bool)
+                .map_err(|e| format!("{v:?} is not a bool: {e}")),
             "string" => Ok(ParamValue::Str(v.trim_matches('\'').to_string())),
-            other => Err(format!("unknown parameter type {other:?} (int, float, string, bool)")),
+            other => Err(format!(
+                "unknown parameter type {other:?} (int, float, string, bool)"
+            )),
         }
     }
     fn scalar(&self) -> ScalarValue {
@@ -109,10 +121,22 @@ pub struct Detector {
 
 /// Built-in detectors, compiled into the binary.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("queries/exfil_volume.sql", include_str!("../../queries/exfil_volume.sql")),
-    ("queries/dns_tunnel.sql", include_str!("../../queries/dns_tunnel.sql")),
-    ("queries/beaconing.sql", include_str!("../../queries/beaconing.sql")),
-    ("queries/dns_encoded_query.sql", include_str!("../../queries/dns_encoded_query.sql")),
+    (
+        "queries/exfil_volume.sql",
+        include_str!("../../queries/exfil_volume.sql"),
+    ),
+    (
+        "queries/dns_tunnel.sql",
+        include_str!("../../queries/dns_tunnel.sql"),
+    ),
+    (
+        "queries/beaconing.sql",
+        include_str!("../../queries/beaconing.sql"),
+    ),
+    (
+        "queries/dns_encoded_query.sql",
+        include_str!("../../queries/dns_encoded_query.sql"),
+    ),
 ];
 
 pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
@@ -121,7 +145,12 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
         category: "other".into(),
         title: String::new(),
         description: String::new(),
-        thresholds: vec![(Severity::Critical, 85.0), (Severity::High, 65.0), (Severity::Medium, 40.0), (Severity::Low, 20.0)],
+        thresholds: vec![
+            (Severity::Critical, 85.0),
+            (Severity::High, 65.0),
+            (Severity::Medium, 40.0),
+            (Severity::Low, 20.0),
+        ],
         summary: String::new(),
         params: Vec::new(),
         sql: String::new(),
@@ -150,9 +179,16 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
                         "severity" => {
                             let mut th = Vec::new();
                             for part in v.split(',') {
-                                let (s, n) = part.split_once(">=").ok_or_else(|| format!("{path}:{}: severity wants 'name >= score'", i + 1))?;
-                                let sev = <Severity as clap::ValueEnum>::from_str(s.trim(), true).map_err(|_| format!("{path}:{}: unknown severity {:?}", i + 1, s.trim()))?;
-                                let n: f64 = n.trim().parse().map_err(|_| format!("{path}:{}: bad score {:?}", i + 1, n.trim()))?;
+                                let (s, n) = part.split_once(">=").ok_or_else(|| {
+                                    format!("{path}:{}: severity wants 'name >= score'", i + 1)
+                                })?;
+                                let sev = <Severity as clap::ValueEnum>::from_str(s.trim(), true)
+                                    .map_err(|_| {
+                                    format!("{path}:{}: unknown severity {:?}", i + 1, s.trim())
+                                })?;
+                                let n: f64 = n.trim().parse().map_err(|_| {
+                                    format!("{path}:{}: bad score {:?}", i + 1, n.trim())
+                                })?;
                                 th.push((sev, n));
                             }
                             th.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -160,14 +196,26 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
                         }
                         "param" => {
                             // name type = default
-                            let (lhs, def) = v.split_once('=').ok_or_else(|| format!("{path}:{}: param wants 'name type = default'", i + 1))?;
+                            let (lhs, def) = v.split_once('=').ok_or_else(|| {
+                                format!("{path}:{}: param wants 'name type = default'", i + 1)
+                            })?;
                             let mut it = lhs.split_whitespace();
                             let (name, kind) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
-                            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                                return Err(format!("{path}:{}: bad parameter name {name:?}", i + 1));
+                            if name.is_empty()
+                                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                            {
+                                return Err(format!(
+                                    "{path}:{}: bad parameter name {name:?}",
+                                    i + 1
+                                ));
                             }
-                            let value = ParamValue::parse(kind, def).map_err(|e| format!("{path}:{}: {e}", i + 1))?;
-                            d.params.push(Param { name: name.into(), kind: kind.into(), value });
+                            let value = ParamValue::parse(kind, def)
+                                .map_err(|e| format!("{path}:{}: {e}", i + 1))?;
+                            d.params.push(Param {
+                                name: name.into(),
+                                kind: kind.into(),
+                                value,
+                            });
                         }
                         _ => {}
                     }
@@ -184,7 +232,10 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
     }
     d.sql = body.join("\n");
     if d.id.is_empty() {
-        d.id = Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        d.id = Path::new(path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
     }
     if d.sql.trim().is_empty() {
         return Err(format!("{path}: no SQL after the header"));
@@ -222,10 +273,21 @@ pub fn load_detectors(extra: Option<&Path>) -> Result<Vec<Detector>, String> {
 /// Apply `ID.NAME=VALUE` overrides (typed by the parameter's declaration).
 pub fn apply_overrides(dets: &mut [Detector], overrides: &[String]) -> Result<(), String> {
     for o in overrides {
-        let (lhs, v) = o.split_once('=').ok_or_else(|| format!("--param {o:?}: want ID.NAME=VALUE"))?;
-        let (id, name) = lhs.split_once('.').ok_or_else(|| format!("--param {o:?}: want ID.NAME=VALUE"))?;
-        let d = dets.iter_mut().find(|d| d.id == id).ok_or_else(|| format!("--param {o:?}: no detector {id:?}"))?;
-        let p = d.params.iter_mut().find(|p| p.name == name).ok_or_else(|| format!("--param {o:?}: detector {id} has no parameter {name:?}"))?;
+        let (lhs, v) = o
+            .split_once('=')
+            .ok_or_else(|| format!("--param {o:?}: want ID.NAME=VALUE"))?;
+        let (id, name) = lhs
+            .split_once('.')
+            .ok_or_else(|| format!("--param {o:?}: want ID.NAME=VALUE"))?;
+        let d = dets
+            .iter_mut()
+            .find(|d| d.id == id)
+            .ok_or_else(|| format!("--param {o:?}: no detector {id:?}"))?;
+        let p = d
+            .params
+            .iter_mut()
+            .find(|p| p.name == name)
+            .ok_or_else(|| format!("--param {o:?}: detector {id} has no parameter {name:?}"))?;
         p.value = ParamValue::parse(&p.kind, v).map_err(|e| format!("--param {o:?}: {e}"))?;
     }
     Ok(())
@@ -247,7 +309,15 @@ pub struct Finding {
     pub evidence: Map<String, Value>,
 }
 
-const CONTRACT: &[&str] = &["score", "src_ip", "dst_ip", "dst_port", "domain", "first_seen", "last_seen"];
+const CONTRACT: &[&str] = &[
+    "score",
+    "src_ip",
+    "dst_ip",
+    "dst_port",
+    "domain",
+    "first_seen",
+    "last_seen",
+];
 
 fn fmt_num(v: &Value, digits: Option<usize>) -> String {
     match v {
@@ -282,8 +352,14 @@ pub fn render_summary(tpl: &str, row: &Map<String, Value>) -> String {
         let (name, fmt) = key.split_once(':').unwrap_or((key, ""));
         let v = row.get(name).cloned().unwrap_or(Value::Null);
         let s = match fmt {
-            "bytes" => v.as_f64().map(|f| report::human_bytes(f.max(0.0) as u64)).unwrap_or_else(|| "?".into()),
-            "pct" => v.as_f64().map(|f| format!("{:.0}%", f * 100.0)).unwrap_or_else(|| "?".into()),
+            "bytes" => v
+                .as_f64()
+                .map(|f| report::human_bytes(f.max(0.0) as u64))
+                .unwrap_or_else(|| "?".into()),
+            "pct" => v
+                .as_f64()
+                .map(|f| format!("{:.0}%", f * 100.0))
+                .unwrap_or_else(|| "?".into()),
             d if d.parse::<usize>().is_ok() => fmt_num(&v, d.parse().ok()),
             _ => fmt_num(&v, None),
         };
@@ -294,10 +370,14 @@ pub fn render_summary(tpl: &str, row: &Map<String, Value>) -> String {
     out
 }
 
-fn batches_to_rows(batches: &[arrow::record_batch::RecordBatch]) -> anyhow::Result<Vec<Map<String, Value>>> {
+fn batches_to_rows(
+    batches: &[arrow::record_batch::RecordBatch],
+) -> anyhow::Result<Vec<Map<String, Value>>> {
     let mut buf = Vec::new();
     {
-        let mut w = arrow::json::writer::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow::json::writer::JsonArray>(&mut buf);
+        let mut w = arrow::json::writer::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow::json::writer::JsonArray>(&mut buf);
         for b in batches {
             w.write(b)?;
         }
@@ -310,6 +390,14 @@ fn batches_to_rows(batches: &[arrow::record_batch::RecordBatch]) -> anyhow::Resu
     Ok(v)
 }
 
+/// Timestamps are UTC throughout; a detector that produced a zone-less timestamp gets the `Z`.
+fn utc(s: String) -> String {
+    let has_zone = s.ends_with('Z')
+        || s.get(10..)
+            .is_some_and(|t| t.contains('+') || t[1..].contains('-'));
+    if has_zone { s } else { format!("{s}Z") }
+}
+
 fn as_string(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::Null => None,
@@ -319,20 +407,41 @@ fn as_string(v: Option<&Value>) -> Option<String> {
 }
 
 /// Run one detector; returns its findings.
-pub async fn run_detector(ctx: &datafusion::prelude::SessionContext, d: &Detector) -> anyhow::Result<Vec<Finding>> {
-    let df = ctx.sql_with_options(&d.sql, crate::query::sql_options(false)).await?;
-    let params: Vec<(String, ScalarValue)> = d.params.iter().map(|p| (p.name.clone(), p.value.scalar())).collect();
-    let df = if params.is_empty() { df } else { df.with_param_values(params)? };
+pub async fn run_detector(
+    ctx: &datafusion::prelude::SessionContext,
+    d: &Detector,
+) -> anyhow::Result<Vec<Finding>> {
+    let df = ctx
+        .sql_with_options(&d.sql, crate::query::sql_options(false))
+        .await?;
+    let params: Vec<(String, ScalarValue)> = d
+        .params
+        .iter()
+        .map(|p| (p.name.clone(), p.value.scalar()))
+        .collect();
+    let df = if params.is_empty() {
+        df
+    } else {
+        df.with_param_values(params)?
+    };
     let batches = df.collect().await?;
     let rows = batches_to_rows(&batches)?;
     let low = d.thresholds.last().map_or(0.0, |t| t.1);
     let mut out = Vec::new();
     for row in rows {
-        let score = row.get("score").and_then(Value::as_f64).unwrap_or(0.0).clamp(0.0, 100.0);
+        let score = row
+            .get("score")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+            .clamp(0.0, 100.0);
         if score < low {
             continue;
         }
-        let severity = d.thresholds.iter().find(|(_, t)| score >= *t).map_or(Severity::Low, |t| t.0);
+        let severity = d
+            .thresholds
+            .iter()
+            .find(|(_, t)| score >= *t)
+            .map_or(Severity::Low, |t| t.0);
         let mut evidence = Map::new();
         for (k, v) in &row {
             if !CONTRACT.contains(&k.as_str()) {
@@ -344,7 +453,11 @@ pub async fn run_detector(ctx: &datafusion::prelude::SessionContext, d: &Detecto
             params.insert(p.name.clone(), p.value.json());
         }
         evidence.insert("parameters".into(), Value::Object(params));
-        let summary = if d.summary.is_empty() { d.title.clone() } else { render_summary(&d.summary, &row) };
+        let summary = if d.summary.is_empty() {
+            d.title.clone()
+        } else {
+            render_summary(&d.summary, &row)
+        };
         out.push(Finding {
             category: d.category.clone(),
             detector: d.id.clone(),
@@ -352,10 +465,13 @@ pub async fn run_detector(ctx: &datafusion::prelude::SessionContext, d: &Detecto
             severity,
             src_ip: as_string(row.get("src_ip")),
             dst_ip: as_string(row.get("dst_ip")),
-            dst_port: row.get("dst_port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok()),
+            dst_port: row
+                .get("dst_port")
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok()),
             domain: as_string(row.get("domain")),
-            first_seen: as_string(row.get("first_seen")),
-            last_seen: as_string(row.get("last_seen")),
+            first_seen: as_string(row.get("first_seen")).map(utc),
+            last_seen: as_string(row.get("last_seen")).map(utc),
             summary,
             evidence,
         });
@@ -364,7 +480,10 @@ pub async fn run_detector(ctx: &datafusion::prelude::SessionContext, d: &Detecto
 }
 
 /// Run every detector over a dataset, findings ranked by score.
-pub fn detect(dataset: &Path, detectors: &[Detector]) -> anyhow::Result<(Vec<Finding>, Vec<String>)> {
+pub fn detect(
+    dataset: &Path,
+    detectors: &[Detector],
+) -> anyhow::Result<(Vec<Finding>, Vec<String>)> {
     let rt = crate::query::shell::runtime()?;
     rt.block_on(async {
         let ctx = crate::query::open_session(dataset).await?;
@@ -376,7 +495,14 @@ pub fn detect(dataset: &Path, detectors: &[Detector]) -> anyhow::Result<(Vec<Fin
                 Err(e) => errors.push(format!("{} (from line {}): {e:#}", d.path, d.sql_line)),
             }
         }
-        all.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.detector.cmp(&b.detector)).then_with(|| a.src_ip.cmp(&b.src_ip)).then_with(|| a.domain.cmp(&b.domain)).then_with(|| a.dst_ip.cmp(&b.dst_ip)));
+        all.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.detector.cmp(&b.detector))
+                .then_with(|| a.src_ip.cmp(&b.src_ip))
+                .then_with(|| a.domain.cmp(&b.domain))
+                .then_with(|| a.dst_ip.cmp(&b.dst_ip))
+        });
         Ok((all, errors))
     })
 }
@@ -394,20 +520,37 @@ pub fn write_jsonl(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<
 pub fn findings_batch(findings: &[Finding]) -> anyhow::Result<arrow::record_batch::RecordBatch> {
     use arrow::array::*;
     use std::sync::Arc;
-    let s = |f: &dyn Fn(&Finding) -> Option<String>| -> ArrayRef { Arc::new(StringArray::from(findings.iter().map(f).collect::<Vec<_>>())) };
+    let s = |f: &dyn Fn(&Finding) -> Option<String>| -> ArrayRef {
+        Arc::new(StringArray::from(
+            findings.iter().map(f).collect::<Vec<_>>(),
+        ))
+    };
     let cols: Vec<(&str, ArrayRef)> = vec![
         ("category", s(&|f| Some(f.category.clone()))),
         ("detector", s(&|f| Some(f.detector.clone()))),
-        ("score", Arc::new(Float64Array::from(findings.iter().map(|f| f.score).collect::<Vec<_>>()))),
+        (
+            "score",
+            Arc::new(Float64Array::from(
+                findings.iter().map(|f| f.score).collect::<Vec<_>>(),
+            )),
+        ),
         ("severity", s(&|f| Some(f.severity.as_str().to_string()))),
         ("src_ip", s(&|f| f.src_ip.clone())),
         ("dst_ip", s(&|f| f.dst_ip.clone())),
-        ("dst_port", Arc::new(UInt16Array::from(findings.iter().map(|f| f.dst_port).collect::<Vec<_>>()))),
+        (
+            "dst_port",
+            Arc::new(UInt16Array::from(
+                findings.iter().map(|f| f.dst_port).collect::<Vec<_>>(),
+            )),
+        ),
         ("domain", s(&|f| f.domain.clone())),
         ("first_seen", s(&|f| f.first_seen.clone())),
         ("last_seen", s(&|f| f.last_seen.clone())),
         ("summary", s(&|f| Some(f.summary.clone()))),
-        ("evidence", s(&|f| Some(Value::Object(f.evidence.clone()).to_string()))),
+        (
+            "evidence",
+            s(&|f| Some(Value::Object(f.evidence.clone()).to_string())),
+        ),
     ];
     Ok(arrow::record_batch::RecordBatch::try_from_iter(cols)?)
 }
@@ -421,7 +564,9 @@ pub fn write_table(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
     t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(vec!["#", "score", "severity", "category", "source", "peer", "summary"]);
+    t.set_header(vec![
+        "#", "score", "severity", "category", "source", "peer", "summary",
+    ]);
     crate::report::fit_width(&mut t);
     for (i, f) in findings.iter().enumerate() {
         let peer = match (&f.domain, &f.dst_ip, f.dst_port) {
@@ -445,9 +590,17 @@ pub fn write_table(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<
 }
 
 /// Write findings in a format (to stdout or a file).
-pub fn emit(findings: &[Finding], format: Format, output: Option<&Path>, title: &str, dataset: &Path) -> anyhow::Result<()> {
+pub fn emit(
+    findings: &[Finding],
+    format: Format,
+    output: Option<&Path>,
+    title: &str,
+    dataset: &Path,
+) -> anyhow::Result<()> {
     let mut sink: Box<dyn Write> = match output {
-        Some(p) if format != Format::Parquet => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
+        Some(p) if format != Format::Parquet => {
+            Box::new(std::io::BufWriter::new(std::fs::File::create(p)?))
+        }
         _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     match format {
@@ -509,13 +662,27 @@ fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String
 
 pub fn run_detect_command(a: DetectArgs, _quiet: bool) -> Result<i32, Exit> {
     if !crate::query::is_dataset(&a.dataset) {
-        return Err(exit(66, anyhow::anyhow!("{} is not a wirehunt dataset (no manifest.json); run wirehunt ingest first", a.dataset.display())));
+        return Err(exit(
+            66,
+            anyhow::anyhow!(
+                "{} is not a wirehunt dataset (no manifest.json); run wirehunt ingest first",
+                a.dataset.display()
+            ),
+        ));
     }
     let dets = prepared(a.queries.as_deref(), &a.params)?;
     let (mut findings, errors) = detect(&a.dataset, &dets)?;
     findings.retain(|f| f.severity >= a.min_severity);
-    let format = a.format.unwrap_or_else(|| default_format(a.output.as_deref()));
-    emit(&findings, format, a.output.as_deref(), "wirehunt findings", &a.dataset)?;
+    let format = a
+        .format
+        .unwrap_or_else(|| default_format(a.output.as_deref()));
+    emit(
+        &findings,
+        format,
+        a.output.as_deref(),
+        "wirehunt findings",
+        &a.dataset,
+    )?;
     Ok(finish_code(&findings, a.fail_on, &errors))
 }
 
@@ -541,14 +708,36 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         let mut out = std::io::stdout().lock();
         let overview = html::overview(&dataset)?;
         write!(out, "{}", sanitize_terminal(&overview.text()))?;
-        writeln!(out, "Dataset: {}", sanitize_terminal(&dataset.display().to_string()))?;
+        writeln!(
+            out,
+            "Dataset: {}",
+            sanitize_terminal(&dataset.display().to_string())
+        )?;
         writeln!(out)?;
         let mut by_cat: BTreeMap<&str, usize> = BTreeMap::new();
         for f in &findings {
             *by_cat.entry(f.category.as_str()).or_insert(0) += 1;
         }
         let cats: Vec<String> = by_cat.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        writeln!(out, "Findings: {} at {} or above ({}){}", findings.len(), a.min_severity.as_str(), if cats.is_empty() { "none".to_string() } else { cats.join(", ") }, if hidden > 0 { format!("; {hidden} below {} hidden (--min-severity low shows them)", a.min_severity.as_str()) } else { String::new() })?;
+        writeln!(
+            out,
+            "Findings: {} at {} or above ({}){}",
+            findings.len(),
+            a.min_severity.as_str(),
+            if cats.is_empty() {
+                "none".to_string()
+            } else {
+                cats.join(", ")
+            },
+            if hidden > 0 {
+                format!(
+                    "; {hidden} below {} hidden (--min-severity low shows them)",
+                    a.min_severity.as_str()
+                )
+            } else {
+                String::new()
+            }
+        )?;
         write_table(&findings, &mut out)?;
     } else {
         emit(&findings, format, None, "wirehunt triage", &dataset)?;
@@ -557,7 +746,10 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         let page = html::report(&dataset, &findings, "wirehunt triage")?;
         std::fs::write(h, page).map_err(|e| exit(74, e.into()))?;
         if !quiet {
-            eprintln!("HTML report: {}", sanitize_terminal(&h.display().to_string()));
+            eprintln!(
+                "HTML report: {}",
+                sanitize_terminal(&h.display().to_string())
+            );
         }
     }
     Ok(finish_code(&findings, a.fail_on, &errors))
@@ -572,7 +764,10 @@ mod tests {
         let text = "-- id: t1\n-- category: beaconing\n-- severity: high >= 70, low >= 10\n-- param: n int = 5\n-- param: name string = x\nSELECT 1 AS score, 'a' AS src_ip WHERE $n > 0";
         let mut d = vec![parse_detector("t.sql", text).unwrap()];
         assert_eq!(d[0].id, "t1");
-        assert_eq!(d[0].thresholds, vec![(Severity::High, 70.0), (Severity::Low, 10.0)]);
+        assert_eq!(
+            d[0].thresholds,
+            vec![(Severity::High, 70.0), (Severity::Low, 10.0)]
+        );
         assert_eq!(d[0].params[0].value, ParamValue::Int(5));
         assert_eq!(d[0].sql_line, 6);
         apply_overrides(&mut d, &["t1.n=7".into()]).unwrap();
@@ -581,7 +776,10 @@ mod tests {
         assert!(apply_overrides(&mut d, &["t1.nope=1".into()]).is_err());
         // a string parameter stays a value: quotes and SQL in it are data, never SQL text
         apply_overrides(&mut d, &["t1.name=x'; DROP TABLE conn; --".into()]).unwrap();
-        assert_eq!(d[0].params[1].value, ParamValue::Str("x'; DROP TABLE conn; --".into()));
+        assert_eq!(
+            d[0].params[1].value,
+            ParamValue::Str("x'; DROP TABLE conn; --".into())
+        );
     }
 
     #[test]
@@ -590,13 +788,20 @@ mod tests {
         row.insert("a".into(), Value::from(1536000.0));
         row.insert("r".into(), Value::from(0.91));
         row.insert("s".into(), Value::from("h"));
-        assert_eq!(render_summary("{s} sent {a:bytes} ({r:pct}, {r:1}) {missing}", &row), "h sent 1.5 MB (91%, 0.9) ?");
+        assert_eq!(
+            render_summary("{s} sent {a:bytes} ({r:pct}, {r:1}) {missing}", &row),
+            "h sent 1.5 MB (91%, 0.9) ?"
+        );
     }
 
     #[test]
     fn builtins_parse() {
         let d = load_detectors(None).unwrap();
         let ids: Vec<&str> = d.iter().map(|d| d.id.as_str()).collect();
-        assert!(ids.contains(&"dns_tunnel") && ids.contains(&"beaconing") && ids.contains(&"exfil_volume"));
+        assert!(
+            ids.contains(&"dns_tunnel")
+                && ids.contains(&"beaconing")
+                && ids.contains(&"exfil_volume")
+        );
     }
 }

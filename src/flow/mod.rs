@@ -61,9 +61,21 @@ struct FlowKey {
 impl FlowKey {
     fn of(p: &Packet<'_>) -> FlowKey {
         if (p.src, p.sport) <= (p.dst, p.dport) {
-            FlowKey { a: p.src, b: p.dst, pa: p.sport, pb: p.dport, proto: p.proto }
+            FlowKey {
+                a: p.src,
+                b: p.dst,
+                pa: p.sport,
+                pb: p.dport,
+                proto: p.proto,
+            }
         } else {
-            FlowKey { a: p.dst, b: p.src, pa: p.dport, pb: p.sport, proto: p.proto }
+            FlowKey {
+                a: p.dst,
+                b: p.src,
+                pa: p.dport,
+                pb: p.sport,
+                proto: p.proto,
+            }
         }
     }
 }
@@ -171,8 +183,17 @@ fn make_uid(serial: u64, ts: i64, key: &FlowKey) -> String {
 /// Private, loopback, link-local or unique-local address.
 pub fn is_local(ip: &IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local() || v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64,
-        IpAddr::V6(v) => v.is_loopback() || (v.segments()[0] & 0xfe00) == 0xfc00 || (v.segments()[0] & 0xffc0) == 0xfe80,
+        IpAddr::V4(v) => {
+            v.is_private()
+                || v.is_loopback()
+                || v.is_link_local()
+                || v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64
+        }
+        IpAddr::V6(v) => {
+            v.is_loopback()
+                || (v.segments()[0] & 0xfe00) == 0xfc00
+                || (v.segments()[0] & 0xffc0) == 0xfe80
+        }
     }
 }
 
@@ -183,7 +204,9 @@ const MAX_DETECT_ATTEMPTS: u8 = 24;
 pub const MAX_BURSTS: usize = 128;
 const BURST_GAP_US: i64 = 300_000;
 
-const SERVER_UDP_PORTS: &[u16] = &[53, 67, 69, 123, 137, 138, 161, 389, 443, 500, 514, 1900, 3478, 4500, 5353, 5355];
+const SERVER_UDP_PORTS: &[u16] = &[
+    53, 67, 69, 123, 137, 138, 161, 389, 443, 500, 514, 1900, 3478, 4500, 5353, 5355,
+];
 
 fn proto_name(p: u8) -> &'static str {
     match p {
@@ -199,7 +222,11 @@ impl Flow {
         let ep = &mut self.ep[dir.idx()];
         if ep.letters & bit == 0 {
             ep.letters |= bit;
-            self.history.push(if dir == Dir::Orig { l as char } else { (l as char).to_ascii_lowercase() });
+            self.history.push(if dir == Dir::Orig {
+                l as char
+            } else {
+                (l as char).to_ascii_lowercase()
+            });
         }
     }
 
@@ -216,7 +243,9 @@ impl Flow {
             let o_inactive = matches!(os, Inactive | Partial);
             let r_inactive = matches!(rs, Inactive | Partial);
             if rs == Reset {
-                if matches!(os, SynSent | SynAckSent) || (os == Reset && self.ep[0].ra.span() == 0 && self.ep[1].ra.span() == 0) {
+                if matches!(os, SynSent | SynAckSent)
+                    || (os == Reset && self.ep[0].ra.span() == 0 && self.ep[1].ra.span() == 0)
+                {
                     "REJ"
                 } else if o_inactive {
                     "RSTRH"
@@ -305,7 +334,9 @@ impl FlowTable {
                 break;
             }
             self.timers.pop();
-            let Some(Some(f)) = self.slots.get(slot as usize) else { continue };
+            let Some(Some(f)) = self.slots.get(slot as usize) else {
+                continue;
+            };
             if f.generation != generation {
                 continue;
             }
@@ -321,7 +352,9 @@ impl FlowTable {
 
     fn evict_one(&mut self, out: &mut Tables) {
         while let Some(Reverse((deadline, slot, generation))) = self.timers.pop() {
-            let Some(Some(f)) = self.slots.get(slot as usize) else { continue };
+            let Some(Some(f)) = self.slots.get(slot as usize) else {
+                continue;
+            };
             if f.generation != generation {
                 continue;
             }
@@ -391,8 +424,14 @@ impl FlowTable {
             }
         };
         let max_stream = self.cfg.max_stream_buffer;
-        let Some(Some(f)) = self.slots.get_mut(slot as usize) else { return };
-        let dir = if p.src == f.ctx.orig_h && p.sport == f.ctx.orig_p { Dir::Orig } else { Dir::Resp };
+        let Some(Some(f)) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let dir = if p.src == f.ctx.orig_h && p.sport == f.ctx.orig_p {
+            Dir::Orig
+        } else {
+            Dir::Resp
+        };
         f.last = f.last.max(p.ts);
         let d = dir.idx();
         f.ep[d].pkts += 1;
@@ -432,31 +471,56 @@ impl FlowTable {
                 Some(Some(f)) => f,
                 _ => return,
             };
-            let Flow { ep, analyzer, ctx, .. } = f;
+            let Flow {
+                ep, analyzer, ctx, ..
+            } = f;
             let e = &mut ep[d];
             e.ra.flush(&mut |c| feed(analyzer, dir, p.ts, c, ctx, out));
-            out.weird(p.ts, Some(&ctx.uid), "reassembly_total_cap", "out-of-order bytes over the global cap; holes skipped", Some(p.frame));
+            out.weird(
+                p.ts,
+                Some(&ctx.uid),
+                "reassembly_total_cap",
+                "out-of-order bytes over the global cap; holes skipped",
+                Some(p.frame),
+            );
             self.buffered -= e.buffered;
             e.buffered = 0;
         }
-        self.counters.max_buffered_bytes = self.counters.max_buffered_bytes.max(self.buffered as u64);
+        self.counters.max_buffered_bytes =
+            self.counters.max_buffered_bytes.max(self.buffered as u64);
     }
 
     fn create(&mut self, key: FlowKey, p: &Packet<'_>, source: &Arc<str>) -> u32 {
         let flags = p.tcp.map_or(0, |t| t.flags);
         // originator: SYN sender; a SYN-ACK first means the receiver is the originator
-        let mut flip = p.proto == 6 && flags & (tcpflags::SYN | tcpflags::ACK) == (tcpflags::SYN | tcpflags::ACK);
-        if p.proto == 17 && SERVER_UDP_PORTS.contains(&p.sport) && !SERVER_UDP_PORTS.contains(&p.dport) && p.dport >= 1024 {
+        let mut flip = p.proto == 6
+            && flags & (tcpflags::SYN | tcpflags::ACK) == (tcpflags::SYN | tcpflags::ACK);
+        if p.proto == 17
+            && SERVER_UDP_PORTS.contains(&p.sport)
+            && !SERVER_UDP_PORTS.contains(&p.dport)
+            && p.dport >= 1024
+        {
             flip = true;
         }
-        let ((oh, op), (rh, rp)) = if flip { ((p.dst, p.dport), (p.src, p.sport)) } else { ((p.src, p.sport), (p.dst, p.dport)) };
+        let ((oh, op), (rh, rp)) = if flip {
+            ((p.dst, p.dport), (p.src, p.sport))
+        } else {
+            ((p.src, p.sport), (p.dst, p.dport))
+        };
         self.serial += 1;
         self.generation = self.generation.wrapping_add(1);
         let uid = make_uid(self.serial, p.ts, &key);
         let mut f = Flow {
             key,
             generation: self.generation,
-            ctx: ConnCtx { uid, orig_h: oh, orig_p: op, resp_h: rh, resp_p: rp, proto: p.proto },
+            ctx: ConnCtx {
+                uid,
+                orig_h: oh,
+                orig_p: op,
+                resp_h: rh,
+                resp_p: rp,
+                proto: p.proto,
+            },
             start: p.ts,
             last: p.ts,
             ep: [Endpoint::default(), Endpoint::default()],
@@ -489,12 +553,23 @@ impl FlowTable {
             17 => self.cfg.udp_timeout_us,
             _ => self.cfg.icmp_timeout_us,
         };
-        self.timers.push(Reverse((p.ts.saturating_add(timeout.min(self.cfg.close_delay_us)), slot, self.generation)));
+        self.timers.push(Reverse((
+            p.ts.saturating_add(timeout.min(self.cfg.close_delay_us)),
+            slot,
+            self.generation,
+        )));
         slot
     }
 }
 
-fn feed(analyzer: &mut Option<Box<dyn StreamAnalyzer>>, dir: Dir, ts: i64, c: Chunk<'_>, ctx: &ConnCtx, out: &mut Tables) {
+fn feed(
+    analyzer: &mut Option<Box<dyn StreamAnalyzer>>,
+    dir: Dir,
+    ts: i64,
+    c: Chunk<'_>,
+    ctx: &ConnCtx,
+    out: &mut Tables,
+) {
     if let Some(a) = analyzer.as_mut() {
         match c {
             Chunk::Data(d) => a.data(dir, ts, d, ctx, out),
@@ -503,11 +578,23 @@ fn feed(analyzer: &mut Option<Box<dyn StreamAnalyzer>>, dir: Dir, ts: i64, c: Ch
     }
 }
 
-fn tcp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, t: crate::decode::TcpInfo, cap: usize, out: &mut Tables) {
+fn tcp_packet(
+    f: &mut Flow,
+    dir: Dir,
+    p: &Packet<'_>,
+    t: crate::decode::TcpInfo,
+    cap: usize,
+    out: &mut Tables,
+) {
     use EpState::*;
     let d = dir.idx();
     let o = 1 - d;
-    let (syn, ack, fin, rst) = (t.flags & tcpflags::SYN != 0, t.flags & tcpflags::ACK != 0, t.flags & tcpflags::FIN != 0, t.flags & tcpflags::RST != 0);
+    let (syn, ack, fin, rst) = (
+        t.flags & tcpflags::SYN != 0,
+        t.flags & tcpflags::ACK != 0,
+        t.flags & tcpflags::FIN != 0,
+        t.flags & tcpflags::RST != 0,
+    );
     if syn && rst {
         f.letter(dir, b'I');
     }
@@ -534,7 +621,8 @@ fn tcp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, t: crate::decode::TcpInfo,
             f.ep[d].state = Partial;
         }
         // handshake completion: the SYN sender acknowledges the SYN-ACK (or sends data)
-        let hs = (f.ep[d].state == SynSent && f.ep[o].state == SynAckSent) || (f.ep[d].state == SynAckSent && f.ep[o].state == SynSent);
+        let hs = (f.ep[d].state == SynSent && f.ep[o].state == SynAckSent)
+            || (f.ep[d].state == SynAckSent && f.ep[o].state == SynSent);
         if hs && ack {
             f.ep[d].state = Established;
             f.ep[o].state = Established;
@@ -545,7 +633,8 @@ fn tcp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, t: crate::decode::TcpInfo,
     }
     if p.payload_len > 0 && !rst {
         f.letter(dir, b'D');
-        if f.analyzer.is_none() && f.detect_attempts < MAX_DETECT_ATTEMPTS && !p.payload.is_empty() {
+        if f.analyzer.is_none() && f.detect_attempts < MAX_DETECT_ATTEMPTS && !p.payload.is_empty()
+        {
             // The first payload picks any protocol; later segments may still start TLS (STARTTLS in
             // SMTP/IMAP/POP/FTP/XMPP, or TLS inside an unparsed tunnel).
             f.analyzer = if f.detect_attempts == 0 {
@@ -561,10 +650,14 @@ fn tcp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, t: crate::decode::TcpInfo,
                 f.ep[1].ra.stop_data();
             }
         }
-        let Flow { ep, analyzer, ctx, .. } = f;
+        let Flow {
+            ep, analyzer, ctx, ..
+        } = f;
         let e = &mut ep[d];
         let retrans_before = e.ra.retransmitted;
-        e.ra.segment(t.seq, p.payload, p.payload_len, cap, &mut |c| feed(analyzer, dir, p.ts, c, ctx, out));
+        e.ra.segment(t.seq, p.payload, p.payload_len, cap, &mut |c| {
+            feed(analyzer, dir, p.ts, c, ctx, out)
+        });
         if let Some(a) = analyzer.as_mut() {
             a.count(dir, p.payload_len as u64);
             if !a.wants(dir) && e.ra.wants_data() {
@@ -599,7 +692,13 @@ fn udp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, out: &mut Tables) {
 
 fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     {
-        let Flow { ep, analyzer, ctx, last, .. } = f;
+        let Flow {
+            ep,
+            analyzer,
+            ctx,
+            last,
+            ..
+        } = f;
         for (i, e) in ep.iter_mut().enumerate() {
             let dir = if i == 0 { Dir::Orig } else { Dir::Resp };
             e.ra.flush(&mut |c| feed(analyzer, dir, *last, c, ctx, out));
@@ -626,7 +725,11 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     c.service.append_option(service);
     c.duration.append_value((f.last - f.start) as f64 / 1e6);
     let (ob, rb, missed) = if f.key.proto == 6 {
-        (f.ep[0].ra.span(), f.ep[1].ra.span(), f.ep[0].ra.missed + f.ep[1].ra.missed)
+        (
+            f.ep[0].ra.span(),
+            f.ep[1].ra.span(),
+            f.ep[0].ra.missed + f.ep[1].ra.missed,
+        )
     } else {
         (f.ep[0].bytes, f.ep[1].bytes, 0)
     };

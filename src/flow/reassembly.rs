@@ -118,7 +118,14 @@ impl Reassembler {
 
     /// Add a segment: `data` is what was captured, `claimed` the length the headers say.
     /// `cap` bounds the bytes held out of order for this stream; `out` receives in-order chunks.
-    pub fn segment(&mut self, seq: u32, data: &[u8], claimed: u32, cap: usize, out: &mut dyn FnMut(Chunk<'_>)) {
+    pub fn segment(
+        &mut self,
+        seq: u32,
+        data: &[u8],
+        claimed: u32,
+        cap: usize,
+        out: &mut dyn FnMut(Chunk<'_>),
+    ) {
         let claimed = (claimed as u64).max(data.len() as u64);
         if claimed == 0 {
             return;
@@ -174,7 +181,11 @@ impl Reassembler {
     }
 
     fn insert(&mut self, off: u64, data: &[u8], claimed: u64) {
-        let data = if self.keep_data { data.to_vec() } else { Vec::new() };
+        let data = if self.keep_data {
+            data.to_vec()
+        } else {
+            Vec::new()
+        };
         self.pending_bytes += data.len();
         self.pending.insert(off, Pending { len: claimed, data });
     }
@@ -262,7 +273,12 @@ mod tests {
     #[test]
     fn in_order_out_of_order_and_retransmission() {
         let isn = 1000u32;
-        let segs = vec![(1001, b"hello ".to_vec()), (1013, b"!".to_vec()), (1007, b"world ".to_vec()), (1001, b"HELLO ".to_vec())];
+        let segs = vec![
+            (1001, b"hello ".to_vec()),
+            (1013, b"!".to_vec()),
+            (1007, b"world ".to_vec()),
+            (1001, b"HELLO ".to_vec()),
+        ];
         let (got, gaps, r) = run(&segs, Some(isn), 1 << 20);
         assert_eq!(got, b"hello world !");
         assert_eq!(gaps, 0);
@@ -273,7 +289,11 @@ mod tests {
     #[test]
     fn sequence_wraparound() {
         let isn = u32::MAX - 3;
-        let segs = vec![(u32::MAX - 2, b"abc".to_vec()), (0, b"def".to_vec()), (3, b"ghi".to_vec())];
+        let segs = vec![
+            (u32::MAX - 2, b"abc".to_vec()),
+            (0, b"def".to_vec()),
+            (3, b"ghi".to_vec()),
+        ];
         let (got, _, _) = run(&segs, Some(isn), 1 << 20);
         assert_eq!(got, b"abcdefghi");
     }
@@ -329,7 +349,12 @@ mod tests {
 
     #[test]
     fn conflicting_duplicate_is_counted_first_wins() {
-        let segs = vec![(1, b"aa".to_vec()), (5, b"cc".to_vec()), (5, b"XX".to_vec()), (3, b"bb".to_vec())];
+        let segs = vec![
+            (1, b"aa".to_vec()),
+            (5, b"cc".to_vec()),
+            (5, b"XX".to_vec()),
+            (3, b"bb".to_vec()),
+        ];
         let (got, _, r) = run(&segs, Some(0), 1 << 20);
         assert_eq!(got, b"aabbcc");
         assert_eq!(r.conflicts, 1);

@@ -127,15 +127,71 @@ fn escape_label(label: &[u8], out: &mut String) {
 
 pub fn qtype_name(t: u16) -> String {
     let s = match t {
-        1 => "A", 2 => "NS", 3 => "MD", 4 => "MF", 5 => "CNAME", 6 => "SOA", 7 => "MB", 8 => "MG", 9 => "MR",
-        10 => "NULL", 11 => "WKS", 12 => "PTR", 13 => "HINFO", 14 => "MINFO", 15 => "MX", 16 => "TXT", 17 => "RP",
-        18 => "AFSDB", 19 => "X25", 20 => "ISDN", 21 => "RT", 22 => "NSAP", 23 => "NSAP-PTR", 24 => "SIG", 25 => "KEY",
-        28 => "AAAA", 29 => "LOC", 33 => "SRV", 35 => "NAPTR", 36 => "KX", 37 => "CERT", 39 => "DNAME", 41 => "OPT",
-        42 => "APL", 43 => "DS", 44 => "SSHFP", 45 => "IPSECKEY", 46 => "RRSIG", 47 => "NSEC", 48 => "DNSKEY",
-        49 => "DHCID", 50 => "NSEC3", 51 => "NSEC3PARAM", 52 => "TLSA", 53 => "SMIMEA", 55 => "HIP", 59 => "CDS",
-        60 => "CDNSKEY", 61 => "OPENPGPKEY", 62 => "CSYNC", 63 => "ZONEMD", 64 => "SVCB", 65 => "HTTPS", 99 => "SPF",
-        249 => "TKEY", 250 => "TSIG", 251 => "IXFR", 252 => "AXFR", 253 => "MAILB", 254 => "MAILA", 255 => "*",
-        256 => "URI", 257 => "CAA", 32768 => "TA", 32769 => "DLV",
+        1 => "A",
+        2 => "NS",
+        3 => "MD",
+        4 => "MF",
+        5 => "CNAME",
+        6 => "SOA",
+        7 => "MB",
+        8 => "MG",
+        9 => "MR",
+        10 => "NULL",
+        11 => "WKS",
+        12 => "PTR",
+        13 => "HINFO",
+        14 => "MINFO",
+        15 => "MX",
+        16 => "TXT",
+        17 => "RP",
+        18 => "AFSDB",
+        19 => "X25",
+        20 => "ISDN",
+        21 => "RT",
+        22 => "NSAP",
+        23 => "NSAP-PTR",
+        24 => "SIG",
+        25 => "KEY",
+        28 => "AAAA",
+        29 => "LOC",
+        33 => "SRV",
+        35 => "NAPTR",
+        36 => "KX",
+        37 => "CERT",
+        39 => "DNAME",
+        41 => "OPT",
+        42 => "APL",
+        43 => "DS",
+        44 => "SSHFP",
+        45 => "IPSECKEY",
+        46 => "RRSIG",
+        47 => "NSEC",
+        48 => "DNSKEY",
+        49 => "DHCID",
+        50 => "NSEC3",
+        51 => "NSEC3PARAM",
+        52 => "TLSA",
+        53 => "SMIMEA",
+        55 => "HIP",
+        59 => "CDS",
+        60 => "CDNSKEY",
+        61 => "OPENPGPKEY",
+        62 => "CSYNC",
+        63 => "ZONEMD",
+        64 => "SVCB",
+        65 => "HTTPS",
+        99 => "SPF",
+        249 => "TKEY",
+        250 => "TSIG",
+        251 => "IXFR",
+        252 => "AXFR",
+        253 => "MAILB",
+        254 => "MAILA",
+        255 => "*",
+        256 => "URI",
+        257 => "CAA",
+        32768 => "TA",
+        32769 => "DLV",
         _ => return format!("TYPE{t}"),
     };
     s.to_string()
@@ -154,8 +210,18 @@ pub fn qclass_name(c: u16) -> String {
 
 pub fn rcode_name(r: u8) -> &'static str {
     match r {
-        0 => "NOERROR", 1 => "FORMERR", 2 => "SERVFAIL", 3 => "NXDOMAIN", 4 => "NOTIMP", 5 => "REFUSED",
-        6 => "YXDOMAIN", 7 => "YXRRSET", 8 => "NXRRSET", 9 => "NOTAUTH", 10 => "NOTZONE", _ => "RCODE_UNKNOWN",
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        _ => "RCODE_UNKNOWN",
     }
 }
 
@@ -242,25 +308,46 @@ pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
         pos = n.end + 4;
     }
     let rr_total = m.counts[1] as usize + m.counts[2] as usize + m.counts[3] as usize;
-    let mut raw_answers: Vec<&[u8]> = Vec::new();
+    // (type, ttl, rdata offset, rdata length) of each answer, from a raw walk of all records
+    let mut raw_answers: Vec<(u16, u32, usize, usize)> = Vec::new();
+    let mut walked = 0;
     for i in 0..rr_total {
         let n = read_name(b, pos);
         if n.err.is_some() {
             break;
         }
         let p = n.end;
-        let (Some(t), Some(class), Some(ttl_hi), Some(rdlen)) = (be16(b, p), be16(b, p + 2), be16(b, p + 4), be16(b, p + 8)) else { break };
+        let (Some(t), Some(class), Some(ttl_hi), Some(ttl_lo), Some(rdlen)) = (
+            be16(b, p),
+            be16(b, p + 2),
+            be16(b, p + 4),
+            be16(b, p + 6),
+            be16(b, p + 8),
+        ) else {
+            break;
+        };
         let rd = p + 10;
+        if rd + rdlen as usize > b.len() {
+            break;
+        }
+        walked += 1;
         if i < m.counts[1] as usize {
-            raw_answers.push(b.get(rd..rd + rdlen as usize).unwrap_or(&[]));
+            raw_answers.push((t, (ttl_hi as u32) << 16 | ttl_lo as u32, rd, rdlen as usize));
         }
         if i >= m.counts[1] as usize + m.counts[2] as usize && t == 41 {
-            let mut e = Edns { udp_size: class, do_bit: be16(b, p + 6).unwrap_or(0) & 0x8000 != 0, client_subnet: None };
+            let mut e = Edns {
+                udp_size: class,
+                do_bit: be16(b, p + 6).unwrap_or(0) & 0x8000 != 0,
+                client_subnet: None,
+            };
             let _ = ttl_hi;
             let mut o = rd;
             let end = (rd + rdlen as usize).min(b.len());
             while o + 4 <= end {
-                let (code, len) = (be16(b, o).unwrap_or(0), be16(b, o + 2).unwrap_or(0) as usize);
+                let (code, len) = (
+                    be16(b, o).unwrap_or(0),
+                    be16(b, o + 2).unwrap_or(0) as usize,
+                );
                 if code == 8 {
                     if let Some(d) = b.get(o + 4..(o + 4 + len).min(end)) {
                         e.client_subnet = ecs_text(d);
@@ -271,24 +358,76 @@ pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
             m.edns = Some(e);
         }
         pos = rd + rdlen as usize;
-        if pos > b.len() {
-            break;
-        }
+    }
+    if walked < rr_total {
+        m.weird = Some((
+            "dns_malformed_records",
+            format!("{walked} of {rr_total} records readable"),
+        ));
+        return Some(m);
+    }
+    if pos < b.len() {
+        m.weird = Some((
+            "dns_trailing_bytes",
+            format!("{} bytes after the last record", b.len() - pos),
+        ));
     }
     if with_answers && m.counts[1] > 0 {
         match simple_dns::Packet::parse(b) {
-            Ok(p) => {
+            Ok(p) if p.answers.len() == raw_answers.len() => {
                 for (i, rr) in p.answers.iter().enumerate() {
                     let code: u16 = rr.rdata.type_code().into();
+                    let (_, _, off, len) = raw_answers[i];
                     m.answer_types.push(qtype_name(code));
                     m.ttls.push(rr.ttl);
-                    m.answers.push(render_rdata(&rr.rdata, code, raw_answers.get(i).copied().unwrap_or(&[])));
+                    m.answers
+                        .push(render_rdata(&rr.rdata, code, &b[off..off + len]));
                 }
             }
-            Err(e) => m.weird = Some(("dns_unparseable_answers", e.to_string())),
+            // simple-dns rejects some valid records (seen: DNSSEC types); the raw walk still
+            // renders every answer, common types in presentation form, the rest per RFC 3597
+            _ => {
+                for &(t, ttl, off, len) in &raw_answers {
+                    m.answer_types.push(qtype_name(t));
+                    m.ttls.push(ttl);
+                    m.answers.push(render_raw(b, t, off, len));
+                }
+            }
         }
     }
     Some(m)
+}
+
+/// Presentation form from raw record data (the fallback when the crate rejects a record).
+fn render_raw(msg: &[u8], t: u16, off: usize, len: usize) -> String {
+    let rd = &msg[off..off + len];
+    match t {
+        1 if len == 4 => std::net::Ipv4Addr::new(rd[0], rd[1], rd[2], rd[3]).to_string(),
+        28 if len == 16 => {
+            let mut o = [0u8; 16];
+            o.copy_from_slice(rd);
+            std::net::Ipv6Addr::from(o).to_string()
+        }
+        2 | 5 | 12 => read_name(msg, off).text,
+        15 if len >= 3 => format!(
+            "{} {}",
+            u16::from_be_bytes([rd[0], rd[1]]),
+            read_name(msg, off + 2).text
+        ),
+        16 => {
+            let mut parts = Vec::new();
+            let mut i = 0;
+            while i < rd.len() {
+                let l = rd[i] as usize;
+                parts.push(char_string(
+                    rd.get(i + 1..(i + 1 + l).min(rd.len())).unwrap_or(&[]),
+                ));
+                i += 1 + l;
+            }
+            parts.join(" ")
+        }
+        _ => rfc3597(t, rd),
+    }
 }
 
 fn ecs_text(d: &[u8]) -> Option<String> {
@@ -359,15 +498,50 @@ pub fn render_rdata(r: &RData<'_>, code: u16, raw: &[u8]) -> String {
         RData::NS(n) => name_text(&n.0),
         RData::PTR(n) => name_text(&n.0),
         RData::MX(m) => format!("{} {}", m.preference, name_text(&m.exchange)),
-        RData::SRV(s) => format!("{} {} {} {}", s.priority, s.weight, s.port, name_text(&s.target)),
-        RData::SOA(s) => format!("{} {} {} {} {} {} {}", name_text(&s.mname), name_text(&s.rname), s.serial, s.refresh, s.retry, s.expire, s.minimum),
-        RData::TXT(t) => t.iter_raw().map(|(k, v)| match v {
-            Some(v) => char_string(&[k, b"=", v].concat()),
-            None => char_string(k),
-        }).collect::<Vec<_>>().join(" "),
+        RData::SRV(s) => format!(
+            "{} {} {} {}",
+            s.priority,
+            s.weight,
+            s.port,
+            name_text(&s.target)
+        ),
+        RData::SOA(s) => format!(
+            "{} {} {} {} {} {} {}",
+            name_text(&s.mname),
+            name_text(&s.rname),
+            s.serial,
+            s.refresh,
+            s.retry,
+            s.expire,
+            s.minimum
+        ),
+        RData::TXT(t) => t
+            .iter_raw()
+            .map(|(k, v)| match v {
+                Some(v) => char_string(&[k, b"=", v].concat()),
+                None => char_string(k),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
         RData::NULL(_, n) => rfc3597(code, n.get_data()),
-        RData::HTTPS(h) => format!("{} {}", h.0.priority, if h.0.target.as_bytes().next().is_none() { ".".to_string() } else { name_text(&h.0.target) }),
-        RData::SVCB(h) => format!("{} {}", h.priority, if h.target.as_bytes().next().is_none() { ".".to_string() } else { name_text(&h.target) }),
+        RData::HTTPS(h) => format!(
+            "{} {}",
+            h.0.priority,
+            if h.0.target.as_bytes().next().is_none() {
+                ".".to_string()
+            } else {
+                name_text(&h.0.target)
+            }
+        ),
+        RData::SVCB(h) => format!(
+            "{} {}",
+            h.priority,
+            if h.target.as_bytes().next().is_none() {
+                ".".to_string()
+            } else {
+                name_text(&h.target)
+            }
+        ),
         RData::CAA(c) => format!("{} {} {}", c.flag, c.tag, char_string(&c.value)),
         _ => rfc3597(code, raw),
     }
@@ -393,24 +567,60 @@ pub struct DnsState {
 }
 
 impl DnsState {
-    fn message(&mut self, ts: i64, frame: Option<u64>, b: &[u8], proto: &'static str, ctx: &ConnCtx, out: &mut Tables) {
-        let Some(m) = parse_msg(b, true) else {
-            out.weird(ts, Some(&ctx.uid), "dns_message_too_short", &format!("{} bytes", b.len()), frame);
+    fn message(
+        &mut self,
+        ts: i64,
+        frame: Option<u64>,
+        b: &[u8],
+        truncated: bool,
+        proto: &'static str,
+        ctx: &ConnCtx,
+        out: &mut Tables,
+    ) {
+        let Some(mut m) = parse_msg(b, true) else {
+            out.weird(
+                ts,
+                Some(&ctx.uid),
+                "dns_message_too_short",
+                &format!("{} bytes", b.len()),
+                frame,
+            );
             return;
         };
+        if truncated && m.weird.is_none() {
+            m.weird = Some((
+                "dns_truncated_message",
+                format!("{} bytes captured of a longer datagram", b.len()),
+            ));
+        }
         if let Some((w, addl)) = &m.weird {
-            out.weird(ts, Some(&ctx.uid), w, &crate::proto::escape_bytes(addl.as_bytes()), frame);
+            out.weird(
+                ts,
+                Some(&ctx.uid),
+                w,
+                &crate::proto::escape_bytes(addl.as_bytes()),
+                frame,
+            );
         }
         if !m.qr {
             if self.pending.len() >= MAX_PENDING {
                 let t = self.pending.remove(0);
                 self.emit(t, proto, ctx, out);
             }
-            self.pending.push(Txn { ts, q: Some(m), r: None, r_ts: 0 });
+            self.pending.push(Txn {
+                ts,
+                q: Some(m),
+                r: None,
+                r_ts: 0,
+            });
         } else {
             let qn = m.qname.as_ref().map(|n| n.text.as_str());
             let found = self.pending.iter().position(|t| {
-                t.q.as_ref().is_some_and(|q| q.id == m.id && q.qname.as_ref().map(|n| n.text.as_str()) == qn && q.qtype == m.qtype)
+                t.q.as_ref().is_some_and(|q| {
+                    q.id == m.id
+                        && q.qname.as_ref().map(|n| n.text.as_str()) == qn
+                        && q.qtype == m.qtype
+                })
             });
             match found {
                 Some(i) => {
@@ -419,7 +629,17 @@ impl DnsState {
                     t.r_ts = ts;
                     self.emit(t, proto, ctx, out);
                 }
-                None => self.emit(Txn { ts, q: None, r: Some(m), r_ts: ts }, proto, ctx, out),
+                None => self.emit(
+                    Txn {
+                        ts,
+                        q: None,
+                        r: Some(m),
+                        r_ts: ts,
+                    },
+                    proto,
+                    ctx,
+                    out,
+                ),
             }
         }
     }
@@ -437,14 +657,20 @@ impl DnsState {
         d.resp_p.append_value(ctx.resp_p);
         d.proto.append_value(proto);
         d.trans_id.append_value(main.id);
-        d.rtt.append_option(if t.q.is_some() && t.r.is_some() { Some((t.r_ts - t.ts) as f64 / 1e6) } else { None });
+        d.rtt.append_option(if t.q.is_some() && t.r.is_some() {
+            Some((t.r_ts - t.ts) as f64 / 1e6)
+        } else {
+            None
+        });
         let qn = main.qname.as_ref();
         d.query.append_option(qn.map(|n| n.text.as_str()));
         let has_q = qn.is_some();
         d.qclass.append_option(has_q.then_some(main.qclass));
-        d.qclass_name.append_option(has_q.then(|| qclass_name(main.qclass)));
+        d.qclass_name
+            .append_option(has_q.then(|| qclass_name(main.qclass)));
         d.qtype.append_option(has_q.then_some(main.qtype));
-        d.qtype_name.append_option(has_q.then(|| qtype_name(main.qtype)));
+        d.qtype_name
+            .append_option(has_q.then(|| qtype_name(main.qtype)));
         let r = t.r.as_ref();
         d.rcode.append_option(r.map(|r| r.rcode));
         d.rcode_name.append_option(r.map(|r| rcode_name(r.rcode)));
@@ -480,10 +706,15 @@ impl DnsState {
         let edns = t.q.as_ref().and_then(|q| q.edns.as_ref());
         d.edns_udp_size.append_option(edns.map(|e| e.udp_size));
         d.edns_do.append_option(edns.map(|e| e.do_bit));
-        d.edns_client_subnet.append_option(edns.and_then(|e| e.client_subnet.as_deref()));
+        d.edns_client_subnet
+            .append_option(edns.and_then(|e| e.client_subnet.as_deref()));
         d.has_query.append_value(t.q.is_some());
         d.has_response.append_value(t.r.is_some());
-        let damage = t.q.as_ref().and_then(|q| q.weird.as_ref()).or_else(|| r.and_then(|r| r.weird.as_ref())).map(|w| w.0);
+        let damage =
+            t.q.as_ref()
+                .and_then(|q| q.weird.as_ref())
+                .or_else(|| r.and_then(|r| r.weird.as_ref()))
+                .map(|w| w.0);
         d.damage.append_option(damage);
         d.source.append_value(&*out.source);
         out.maybe_flush();
@@ -519,7 +750,8 @@ impl DnsUdp {
         if p.payload.is_empty() {
             return;
         }
-        self.state.message(p.ts, Some(p.frame), p.payload, "udp", ctx, out);
+        self.state
+            .message(p.ts, Some(p.frame), p.payload, p.truncated, "udp", ctx, out);
         self.rows = self.state.rows;
     }
 
@@ -532,12 +764,27 @@ impl DnsUdp {
 /// A strict check for DNS on an unusual port: a standard query with one question whose name reads
 /// cleanly to the end of the message (allowing an OPT record).
 pub fn plausible_query(b: &[u8]) -> bool {
-    let Some(m) = parse_msg(b, false) else { return false };
-    if m.qr || m.opcode != 0 || m.counts[0] != 1 || m.counts[1] != 0 || m.counts[2] != 0 || m.counts[3] > 1 || m.z != 0 {
+    let Some(m) = parse_msg(b, false) else {
+        return false;
+    };
+    if m.qr
+        || m.opcode != 0
+        || m.counts[0] != 1
+        || m.counts[1] != 0
+        || m.counts[2] != 0
+        || m.counts[3] > 1
+        || m.z != 0
+    {
         return false;
     }
     match &m.qname {
-        Some(n) => n.err.is_none() && n.labels > 0 && n.end + 4 <= b.len() && (m.counts[3] == 1 || n.end + 4 == b.len()) && m.qclass == 1,
+        Some(n) => {
+            n.err.is_none()
+                && n.labels > 0
+                && n.end + 4 <= b.len()
+                && (m.counts[3] == 1 || n.end + 4 == b.len())
+                && m.qclass == 1
+        }
         None => false,
     }
 }
@@ -551,7 +798,11 @@ pub struct DnsTcp {
 
 impl DnsTcp {
     pub fn new() -> Self {
-        DnsTcp { buf: [Vec::new(), Vec::new()], state: DnsState::default(), broken: [false; 2] }
+        DnsTcp {
+            buf: [Vec::new(), Vec::new()],
+            state: DnsState::default(),
+            broken: [false; 2],
+        }
     }
 }
 
@@ -582,13 +833,19 @@ impl StreamAnalyzer for DnsTcp {
             }
             let msg: Vec<u8> = b[2..2 + len].to_vec();
             self.buf[i].drain(..2 + len);
-            self.state.message(ts, None, &msg, "tcp", ctx, out);
+            self.state.message(ts, None, &msg, false, "tcp", ctx, out);
         }
     }
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables) {
         self.broken[dir.idx()] = true;
         self.buf[dir.idx()].clear();
-        out.weird(ts, Some(&ctx.uid), "dns_tcp_gap", &format!("{len} bytes missing; rest of direction not parsed"), None);
+        out.weird(
+            ts,
+            Some(&ctx.uid),
+            "dns_tcp_gap",
+            &format!("{len} bytes missing; rest of direction not parsed"),
+            None,
+        );
     }
     fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut Tables) {
         self.state.finish("tcp", ctx, out);
@@ -607,7 +864,9 @@ mod tests {
         let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
         q.extend_from_slice(b"\x03www\x07Example\x03com\x00");
         q.extend_from_slice(&[0, 1, 0, 1]);
-        q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2]);
+        q.extend_from_slice(&[
+            0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2,
+        ]);
         q
     }
 
@@ -634,7 +893,9 @@ mod tests {
         // NULL record, pointer to the question name
         r.extend_from_slice(&[0xc0, 12, 0, 10, 0, 1, 0, 0, 0, 60, 0, 3, 0xde, 0xad, 0x01]);
         // TXT with two strings
-        r.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 61, 0, 6, 2, b'h', b'i', 2, b'y', b'o']);
+        r.extend_from_slice(&[
+            0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 61, 0, 6, 2, b'h', b'i', 2, b'y', b'o',
+        ]);
         // CNAME -> a.t.io
         r.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 62, 0, 4, 1, b'a', 0xc0, 12]);
         // unknown type 65280
@@ -642,7 +903,10 @@ mod tests {
         let m = parse_msg(&r, true).unwrap();
         assert!(m.weird.is_none(), "{:?}", m.weird);
         assert_eq!(m.answer_types, vec!["NULL", "TXT", "CNAME", "TYPE65280"]);
-        assert_eq!(m.answers, vec!["\\# 3 dead01", "\"hi\" \"yo\"", "a.t.io", "\\# 2 abcd"]);
+        assert_eq!(
+            m.answers,
+            vec!["\\# 3 dead01", "\"hi\" \"yo\"", "a.t.io", "\\# 2 abcd"]
+        );
         assert_eq!(m.ttls, vec![60, 61, 62, 63]);
         assert_eq!(m.qtype, 10);
     }

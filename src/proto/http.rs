@@ -15,16 +15,53 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 
 const METHODS: &[&str] = &[
-    "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL",
-    "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY", "MKACTIVITY", "CHECKOUT", "MERGE",
-    "BPROPFIND", "BMOVE", "BDELETE", "POLL", "RPC_IN_DATA", "RPC_OUT_DATA",
+    "GET",
+    "POST",
+    "HEAD",
+    "PUT",
+    "DELETE",
+    "OPTIONS",
+    "CONNECT",
+    "TRACE",
+    "PATCH",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "SEARCH",
+    "REPORT",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "NOTIFY",
+    "MKACTIVITY",
+    "CHECKOUT",
+    "MERGE",
+    "BPROPFIND",
+    "BMOVE",
+    "BDELETE",
+    "POLL",
+    "RPC_IN_DATA",
+    "RPC_OUT_DATA",
 ];
 
 /// Does this look like the start of an HTTP request?
 pub fn looks_like_request(b: &[u8]) -> bool {
-    let Some(end) = b.iter().take(25).position(|&c| c == b' ' || c == b'\r' || c == b'\n') else { return false };
+    let Some(end) = b
+        .iter()
+        .take(25)
+        .position(|&c| c == b' ' || c == b'\r' || c == b'\n')
+    else {
+        return false;
+    };
     let method = &b[..end];
-    if method.is_empty() || !method.iter().all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_') {
+    if method.is_empty()
+        || !method
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_')
+    {
         return false;
     }
     if METHODS.iter().any(|m| m.as_bytes() == method) {
@@ -61,7 +98,12 @@ struct Side {
 
 impl Side {
     fn new() -> Self {
-        Side { buf: Vec::new(), line: Vec::new(), state: State::Head, body: 0 }
+        Side {
+            buf: Vec::new(),
+            line: Vec::new(),
+            state: State::Head,
+            body: 0,
+        }
     }
 }
 
@@ -132,12 +174,40 @@ fn find_head_end(b: &[u8]) -> Option<usize> {
     None
 }
 
+/// Header lines read without httparse's strictness (control bytes in values, odd spacing): used when
+/// a head is malformed, so hostile values are still recorded (escaped) rather than lost.
+fn tolerant_headers(b: &[u8]) -> Vec<httparse::Header<'_>> {
+    let mut v = Vec::new();
+    for line in b.split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let Some(colon) = line.iter().position(|&c| c == b':') else {
+            continue;
+        };
+        let Ok(name) = std::str::from_utf8(line[..colon].trim_ascii()) else {
+            continue;
+        };
+        if name.is_empty() || v.len() >= MAX_HEADERS {
+            continue;
+        }
+        v.push(httparse::Header {
+            name,
+            value: &line[colon + 1..],
+        });
+    }
+    v
+}
+
 fn hval(v: &[u8]) -> String {
     escape_bytes(v.trim_ascii())
 }
 
 fn header<'a>(hs: &'a [httparse::Header<'a>], name: &str) -> Option<&'a [u8]> {
-    hs.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    hs.iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
 }
 
 fn basic_user(v: &[u8]) -> Option<String> {
@@ -145,21 +215,42 @@ fn basic_user(v: &[u8]) -> Option<String> {
     if v.len() < 6 || !v[..6].eq_ignore_ascii_case(b"basic ") {
         return None;
     }
-    let dec = base64::engine::general_purpose::STANDARD.decode(v[6..].trim_ascii()).ok()?;
+    let dec = base64::engine::general_purpose::STANDARD
+        .decode(v[6..].trim_ascii())
+        .ok()?;
     let user = dec.split(|&c| c == b':').next()?;
     Some(escape_bytes(user))
 }
 
-const PROXY_HEADERS: &[&str] = &["forwarded", "x-forwarded-for", "x-forwarded-from", "client-ip", "via", "x-real-ip", "proxy-connection", "x-proxyuser-ip", "proxy-authorization"];
+const PROXY_HEADERS: &[&str] = &[
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-from",
+    "client-ip",
+    "via",
+    "x-real-ip",
+    "proxy-connection",
+    "x-proxyuser-ip",
+    "proxy-authorization",
+];
 
 impl HttpAnalyzer {
     pub fn new() -> Self {
-        HttpAnalyzer { sides: [Side::new(), Side::new()], txns: VecDeque::new(), depth: 0, tunnel: false, swap: false }
+        HttpAnalyzer {
+            sides: [Side::new(), Side::new()],
+            txns: VecDeque::new(),
+            depth: 0,
+            tunnel: false,
+            swap: false,
+        }
     }
 
     /// For a connection whose originator turned out to be the server.
     pub fn swapped() -> Self {
-        HttpAnalyzer { swap: true, ..Self::new() }
+        HttpAnalyzer {
+            swap: true,
+            ..Self::new()
+        }
     }
 
     fn role(&self, dir: Dir) -> Dir {
@@ -177,8 +268,18 @@ impl HttpAnalyzer {
             }
         }
         if let Some(cl) = header(headers, "content-length") {
-            if let Some(n) = std::str::from_utf8(cl).ok().and_then(|s| s.trim().parse::<u64>().ok()) {
-                return (if n == 0 { State::Head } else { State::Length(n) }, false);
+            if let Some(n) = std::str::from_utf8(cl)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+            {
+                return (
+                    if n == 0 {
+                        State::Head
+                    } else {
+                        State::Length(n)
+                    },
+                    false,
+                );
             }
         }
         (State::Head, false)
@@ -189,33 +290,56 @@ impl HttpAnalyzer {
         let mut req = httparse::Request::new(&mut hs);
         let strict = matches!(req.parse(head), Ok(httparse::Status::Complete(_)));
         let (method, uri, version) = if strict {
-            (req.method.unwrap_or("").as_bytes().to_vec(), req.path.unwrap_or("").as_bytes().to_vec(), req.version.map(|v| format!("1.{v}")))
+            (
+                req.method.unwrap_or("").as_bytes().to_vec(),
+                req.path.unwrap_or("").as_bytes().to_vec(),
+                req.version.map(|v| format!("1.{v}")),
+            )
         } else {
             // Lenient reading of a malformed request line, as tshark does: tokens split on single
             // spaces (method, target, version), headers parsed after the first line.
-            let line_end = head.iter().position(|&c| c == b'\n').map_or(head.len(), |p| p + 1);
+            let line_end = head
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(head.len(), |p| p + 1);
             let line = head[..line_end].trim_ascii_end();
             if !looks_like_request(head) {
-                out.weird(ts, Some(&ctx.uid), "http_bad_request", &escape_bytes(&line[..line.len().min(120)]), None);
+                out.weird(
+                    ts,
+                    Some(&ctx.uid),
+                    "http_bad_request",
+                    &escape_bytes(&line[..line.len().min(120)]),
+                    None,
+                );
                 self.sides[0].state = State::Stopped;
                 return;
             }
             let mut parts = line.split(|&c| c == b' ');
             let m = parts.next().unwrap_or(&[]).to_vec();
             let u = parts.next().unwrap_or(&[]).to_vec();
-            let v = parts.next().map(|v| String::from_utf8_lossy(v).into_owned());
+            let v = parts
+                .next()
+                .map(|v| String::from_utf8_lossy(v).into_owned());
             let v = match v {
                 Some(v) if v.starts_with("HTTP/") => Some(v[5..].to_string()),
                 Some(v) => Some(v),
                 None => Some("0.9".into()),
             };
-            hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let _ = httparse::parse_headers(&head[line_end..], &mut hs);
             (m, u, v)
         };
         let side = &mut self.sides[0];
-        let hs: &[httparse::Header<'_>] = &hs;
-        let hs: Vec<httparse::Header<'_>> = hs.iter().take_while(|h| !h.name.is_empty()).copied().collect();
+        let hs: Vec<httparse::Header<'_>> = if strict {
+            hs.iter()
+                .take_while(|h| !h.name.is_empty())
+                .copied()
+                .collect()
+        } else {
+            let line_end = head
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(head.len(), |p| p + 1);
+            tolerant_headers(&head[line_end..])
+        };
         let hs = hs.as_slice();
         self.depth += 1;
         let mut t = Txn {
@@ -239,7 +363,11 @@ impl HttpAnalyzer {
         };
         for h in hs.iter() {
             if PROXY_HEADERS.iter().any(|p| h.name.eq_ignore_ascii_case(p)) {
-                t.proxied.push(format!("{}: {}", escape_bytes(h.name.as_bytes()).to_ascii_uppercase(), hval(h.value)));
+                t.proxied.push(format!(
+                    "{}: {}",
+                    escape_bytes(h.name.as_bytes()).to_ascii_uppercase(),
+                    hval(h.value)
+                ));
             }
         }
         let (st, chunked) = Self::body_state(hs);
@@ -256,7 +384,13 @@ impl HttpAnalyzer {
             Ok(httparse::Status::Complete(_)) => {}
             _ => {
                 let line = head.split(|&c| c == b'\n').next().unwrap_or(&[]);
-                out.weird(ts, Some(&ctx.uid), "http_bad_reply", &escape_bytes(&line[..line.len().min(120)]), None);
+                out.weird(
+                    ts,
+                    Some(&ctx.uid),
+                    "http_bad_reply",
+                    &escape_bytes(&line[..line.len().min(120)]),
+                    None,
+                );
                 self.sides[1].state = State::Stopped;
                 return;
             }
@@ -268,7 +402,11 @@ impl HttpAnalyzer {
             Some(i) => i,
             None => {
                 self.depth += 1;
-                self.txns.push_back(Txn { ts, depth: self.depth, ..Default::default() });
+                self.txns.push_back(Txn {
+                    ts,
+                    depth: self.depth,
+                    ..Default::default()
+                });
                 self.txns.len() - 1
             }
         };
@@ -287,7 +425,14 @@ impl HttpAnalyzer {
         let is_head = t.method.as_deref() == Some("HEAD");
         let is_connect = t.method.as_deref() == Some("CONNECT");
         if code == 101 || (is_connect && (200..300).contains(&code)) {
-            t.tunnel = Some(if is_connect { "CONNECT".into() } else { t.upgrade.clone().or_else(|| header(hs, "upgrade").map(hval)).unwrap_or_else(|| "upgrade".into()) });
+            t.tunnel = Some(if is_connect {
+                "CONNECT".into()
+            } else {
+                t.upgrade
+                    .clone()
+                    .or_else(|| header(hs, "upgrade").map(hval))
+                    .unwrap_or_else(|| "upgrade".into())
+            });
             self.tunnel = true;
             self.sides[0].state = State::Stopped;
             self.sides[1].state = State::Stopped;
@@ -298,7 +443,9 @@ impl HttpAnalyzer {
             (State::Head, false)
         } else {
             match Self::body_state(hs) {
-                (State::Head, false) if header(hs, "content-length").is_none() => (State::UntilClose, false),
+                (State::Head, false) if header(hs, "content-length").is_none() => {
+                    (State::UntilClose, false)
+                }
                 x => x,
             }
         };
@@ -313,7 +460,9 @@ impl HttpAnalyzer {
     /// Emit every transaction at the front that has its final response.
     fn emit_front_done(&mut self, out: &mut Tables, ctx: &ConnCtx) {
         while self.txns.front().is_some_and(|t| t.status_code.is_some()) {
-            let Some(t) = self.txns.pop_front() else { break };
+            let Some(t) = self.txns.pop_front() else {
+                break;
+            };
             emit(t, ctx, self.swap, out);
         }
     }
@@ -328,7 +477,11 @@ impl HttpAnalyzer {
                     let n = (left.min((data.len() - pos) as u64)) as usize;
                     side.body += n as u64;
                     pos += n;
-                    side.state = if left == n as u64 { State::Head } else { State::Length(left - n as u64) };
+                    side.state = if left == n as u64 {
+                        State::Head
+                    } else {
+                        State::Length(left - n as u64)
+                    };
                 }
                 State::UntilClose => {
                     side.body += (data.len() - pos) as u64;
@@ -338,13 +491,21 @@ impl HttpAnalyzer {
                     let n = (left.min((data.len() - pos) as u64)) as usize;
                     side.body += n as u64;
                     pos += n;
-                    side.state = State::Chunked(if left == n as u64 { Chunk::Crlf(2) } else { Chunk::Data(left - n as u64) });
+                    side.state = State::Chunked(if left == n as u64 {
+                        Chunk::Crlf(2)
+                    } else {
+                        Chunk::Data(left - n as u64)
+                    });
                 }
                 State::Chunked(Chunk::Crlf(k)) => {
                     let c = data[pos];
                     if c == b'\r' || c == b'\n' {
                         pos += 1;
-                        side.state = State::Chunked(if c == b'\n' || k <= 1 { Chunk::Size } else { Chunk::Crlf(k - 1) });
+                        side.state = State::Chunked(if c == b'\n' || k <= 1 {
+                            Chunk::Size
+                        } else {
+                            Chunk::Crlf(k - 1)
+                        });
                     } else {
                         side.state = State::Chunked(Chunk::Size);
                     }
@@ -369,8 +530,15 @@ impl HttpAnalyzer {
                     if line.is_empty() {
                         continue;
                     }
-                    let hex: Vec<u8> = line.iter().take_while(|c| c.is_ascii_hexdigit()).copied().collect();
-                    match std::str::from_utf8(&hex).ok().and_then(|h| u64::from_str_radix(h, 16).ok()) {
+                    let hex: Vec<u8> = line
+                        .iter()
+                        .take_while(|c| c.is_ascii_hexdigit())
+                        .copied()
+                        .collect();
+                    match std::str::from_utf8(&hex)
+                        .ok()
+                        .and_then(|h| u64::from_str_radix(h, 16).ok())
+                    {
                         Some(0) => side.state = State::Chunked(Chunk::Trailer),
                         Some(n) => side.state = State::Chunked(Chunk::Data(n)),
                         None => {
@@ -430,7 +598,10 @@ impl HttpAnalyzer {
                         }
                         None => {
                             // HTTP/0.9 request: a single line
-                            if i == 0 && buf[pos..].ends_with(b"\n") && !buf[pos..].windows(5).any(|w| w == b"HTTP/") {
+                            if i == 0
+                                && buf[pos..].ends_with(b"\n")
+                                && !buf[pos..].windows(5).any(|w| w == b"HTTP/")
+                            {
                                 let end = buf.len() - pos;
                                 let head = buf[pos..].to_vec();
                                 self.request_head(ts, &head, ctx, out);
@@ -438,7 +609,13 @@ impl HttpAnalyzer {
                                 continue;
                             }
                             if buf.len() - pos > MAX_HEAD {
-                                out.weird(ts, Some(&ctx.uid), "http_head_too_long", &format!("more than {MAX_HEAD} bytes without end of head"), None);
+                                out.weird(
+                                    ts,
+                                    Some(&ctx.uid),
+                                    "http_head_too_long",
+                                    &format!("more than {MAX_HEAD} bytes without end of head"),
+                                    None,
+                                );
                                 self.sides[i].state = State::Stopped;
                                 pos = buf.len();
                             }
@@ -464,7 +641,11 @@ impl HttpAnalyzer {
 
 fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut Tables) {
     let h = &mut out.http;
-    let ((oh, op), (rh, rp)) = if swap { ((ctx.resp_h, ctx.resp_p), (ctx.orig_h, ctx.orig_p)) } else { ((ctx.orig_h, ctx.orig_p), (ctx.resp_h, ctx.resp_p)) };
+    let ((oh, op), (rh, rp)) = if swap {
+        ((ctx.resp_h, ctx.resp_p), (ctx.orig_h, ctx.orig_p))
+    } else {
+        ((ctx.orig_h, ctx.orig_p), (ctx.resp_h, ctx.resp_p))
+    };
     h.ts.append_value(t.ts);
     h.uid.append_value(&ctx.uid);
     h.orig_h.append_value(oh.to_string());
@@ -533,7 +714,11 @@ impl StreamAnalyzer for HttpAnalyzer {
         let dir = self.role(dir);
         let i = dir.idx();
         let mark = |txns: &mut VecDeque<Txn>| {
-            let t = if i == 0 { txns.iter_mut().rev().find(|t| t.has_request) } else { txns.iter_mut().find(|t| t.status_code.is_some()) };
+            let t = if i == 0 {
+                txns.iter_mut().rev().find(|t| t.has_request)
+            } else {
+                txns.iter_mut().find(|t| t.status_code.is_some())
+            };
             if let Some(t) = t {
                 t.gap = true;
                 t.partial = true;
@@ -579,10 +764,18 @@ impl StreamAnalyzer for HttpAnalyzer {
             match self.sides[i].state {
                 State::Length(_) | State::Chunked(_) => {
                     let n = self.sides[i].body;
-                    let t = if i == 0 { self.txns.iter_mut().rev().find(|t| t.has_request) } else { self.txns.iter_mut().find(|t| t.status_code.is_some()) };
+                    let t = if i == 0 {
+                        self.txns.iter_mut().rev().find(|t| t.has_request)
+                    } else {
+                        self.txns.iter_mut().find(|t| t.status_code.is_some())
+                    };
                     if let Some(t) = t {
                         t.partial = true;
-                        if i == 0 { t.req_body = n } else { t.resp_body = n }
+                        if i == 0 {
+                            t.req_body = n
+                        } else {
+                            t.resp_body = n
+                        }
                     }
                 }
                 State::UntilClose => {
@@ -627,7 +820,10 @@ mod tests {
 
     #[test]
     fn head_end() {
-        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nxyz"), Some(24));
+        assert_eq!(
+            find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nxyz"),
+            Some(24)
+        );
         assert_eq!(find_head_end(b"GET / HTTP/1.0\n\nbody"), Some(16));
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n"), None);
     }

@@ -55,14 +55,23 @@ pub trait StreamAnalyzer: Send {
 }
 
 /// Pick an analyzer for a TCP connection from the first payload of either direction.
-pub fn detect_tcp(first: &[u8], dir: Dir, orig_p: u16, resp_p: u16) -> Option<Box<dyn StreamAnalyzer>> {
+pub fn detect_tcp(
+    first: &[u8],
+    dir: Dir,
+    orig_p: u16,
+    resp_p: u16,
+) -> Option<Box<dyn StreamAnalyzer>> {
     if tls::looks_like_tls(first) {
         return Some(Box::new(tls::TlsAnalyzer::new()));
     }
-    if (dir == Dir::Orig && http::looks_like_request(first)) || (dir == Dir::Resp && first.starts_with(b"HTTP/1.")) {
+    if (dir == Dir::Orig && http::looks_like_request(first))
+        || (dir == Dir::Resp && first.starts_with(b"HTTP/1."))
+    {
         return Some(Box::new(http::HttpAnalyzer::new()));
     }
-    if (dir == Dir::Orig && first.starts_with(b"HTTP/1.")) || (dir == Dir::Resp && http::looks_like_request(first)) {
+    if (dir == Dir::Orig && first.starts_with(b"HTTP/1."))
+        || (dir == Dir::Resp && http::looks_like_request(first))
+    {
         // the first packet seen came from the server (capture started mid-connection)
         return Some(Box::new(http::HttpAnalyzer::swapped()));
     }
@@ -81,7 +90,9 @@ pub fn escape_bytes(b: &[u8]) -> String {
         for c in s.chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    out.push_str(&format!("\\x{:02x}", c as u32))
+                }
                 c => out.push(c),
             }
         }

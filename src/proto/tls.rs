@@ -99,7 +99,12 @@ pub fn ja3(h: &HelloInfo) -> (String, String) {
 
 /// JA3S string and md5 (server version, cipher, extensions).
 pub fn ja3s(version: u16, cipher: u16, exts: &[u16]) -> (String, String) {
-    let s = format!("{},{},{}", version, cipher, join(exts.iter().filter(|c| !is_grease(**c))));
+    let s = format!(
+        "{},{},{}",
+        version,
+        cipher,
+        join(exts.iter().filter(|c| !is_grease(**c)))
+    );
     let d = hex(&Md5::digest(s.as_bytes()));
     (s, d)
 }
@@ -115,16 +120,31 @@ fn sha12(s: &str) -> String {
 pub fn ja4_ciphers_raw(ciphers: &[u16]) -> String {
     let mut c: Vec<u16> = ciphers.iter().copied().filter(|c| !is_grease(*c)).collect();
     c.sort_unstable();
-    c.iter().map(|x| format!("{x:04x}")).collect::<Vec<_>>().join(",")
+    c.iter()
+        .map(|x| format!("{x:04x}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// JA4 part c input: sorted extensions without SNI (0000) and ALPN (0010), then `_` and the
 /// signature algorithms in wire order (the `_` part only when there are signature algorithms).
 pub fn ja4_ext_raw(exts: &[u16], sig_algs: &[u16]) -> String {
-    let mut e: Vec<u16> = exts.iter().copied().filter(|x| !is_grease(*x) && *x != 0 && *x != 0x10).collect();
+    let mut e: Vec<u16> = exts
+        .iter()
+        .copied()
+        .filter(|x| !is_grease(*x) && *x != 0 && *x != 0x10)
+        .collect();
     e.sort_unstable();
-    let mut s = e.iter().map(|x| format!("{x:04x}")).collect::<Vec<_>>().join(",");
-    let sa: Vec<String> = sig_algs.iter().filter(|x| !is_grease(**x)).map(|x| format!("{x:04x}")).collect();
+    let mut s = e
+        .iter()
+        .map(|x| format!("{x:04x}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let sa: Vec<String> = sig_algs
+        .iter()
+        .filter(|x| !is_grease(**x))
+        .map(|x| format!("{x:04x}"))
+        .collect();
     if !sa.is_empty() {
         s.push('_');
         s.push_str(&sa.join(","));
@@ -134,7 +154,13 @@ pub fn ja4_ext_raw(exts: &[u16], sig_algs: &[u16]) -> String {
 
 /// FoxIO JA4 (TLS over TCP).
 pub fn ja4(h: &HelloInfo) -> String {
-    let ver = h.supported_versions.iter().copied().filter(|v| !is_grease(*v)).max().unwrap_or(h.version);
+    let ver = h
+        .supported_versions
+        .iter()
+        .copied()
+        .filter(|v| !is_grease(*v))
+        .max()
+        .unwrap_or(h.version);
     let v = match ver {
         0x0304 => "13",
         0x0303 => "12",
@@ -149,7 +175,12 @@ pub fn ja4(h: &HelloInfo) -> String {
     };
     let sni = if h.sni.is_some() { 'd' } else { 'i' };
     let nc = h.ciphers.iter().filter(|c| !is_grease(**c)).count().min(99);
-    let ne = h.extensions.iter().filter(|c| !is_grease(**c)).count().min(99);
+    let ne = h
+        .extensions
+        .iter()
+        .filter(|c| !is_grease(**c))
+        .count()
+        .min(99);
     let alpn = match h.alpn.first() {
         Some(a) if !a.is_empty() => {
             let (f, l) = (a[0], a[a.len() - 1]);
@@ -175,7 +206,9 @@ fn walk_extensions(ext: &[u8]) -> Vec<(u16, &[u8])> {
     while i + 4 <= ext.len() {
         let t = u16::from_be_bytes([ext[i], ext[i + 1]]);
         let l = u16::from_be_bytes([ext[i + 2], ext[i + 3]]) as usize;
-        let Some(body) = ext.get(i + 4..i + 4 + l) else { break };
+        let Some(body) = ext.get(i + 4..i + 4 + l) else {
+            break;
+        };
         v.push((t, body));
         i += 4 + l;
     }
@@ -208,7 +241,11 @@ pub fn client_hello_info(ch: &tls_parser::TlsClientHelloContents<'_>) -> HelloIn
             43 => {
                 // supported_versions (client): 1-byte length then versions
                 if let Some((&n, rest)) = body.split_first() {
-                    h.supported_versions = rest.chunks_exact(2).take(n as usize / 2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+                    h.supported_versions = rest
+                        .chunks_exact(2)
+                        .take(n as usize / 2)
+                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .collect();
                 }
             }
             41 => h.psk = true,
@@ -277,11 +314,18 @@ impl Default for TlsAnalyzer {
 
 impl TlsAnalyzer {
     pub fn new() -> Self {
-        TlsAnalyzer { sides: [Side::default(), Side::default()], row: None, started: false }
+        TlsAnalyzer {
+            sides: [Side::default(), Side::default()],
+            row: None,
+            started: false,
+        }
     }
 
     fn row(&mut self, ts: i64) -> &mut Row {
-        self.row.get_or_insert_with(|| Row { ts, ..Default::default() })
+        self.row.get_or_insert_with(|| Row {
+            ts,
+            ..Default::default()
+        })
     }
 
     fn handshake_msg(&mut self, dir: Dir, ts: i64, msg: &[u8], ctx: &ConnCtx, out: &mut Tables) {
@@ -290,7 +334,18 @@ impl TlsAnalyzer {
             Ok((_, TlsMessage::Handshake(m))) => m,
             _ if msg.first() == Some(&2) && self.server_hello_fallback(ts, &msg[4..]) => return,
             _ => {
-                out.weird(ts, Some(&ctx.uid), "tls_bad_handshake", &format!("handshake type {} ({} bytes) did not parse; starts {}", msg.first().copied().unwrap_or(0), msg.len(), hex(&msg[..msg.len().min(24)])), None);
+                out.weird(
+                    ts,
+                    Some(&ctx.uid),
+                    "tls_bad_handshake",
+                    &format!(
+                        "handshake type {} ({} bytes) did not parse; starts {}",
+                        msg.first().copied().unwrap_or(0),
+                        msg.len(),
+                        hex(&msg[..msg.len().min(24)])
+                    ),
+                    None,
+                );
                 return;
             }
         };
@@ -304,7 +359,15 @@ impl TlsAnalyzer {
                 }
                 r.server_name = h.sni.as_deref().map(escape_bytes);
                 r.alpn_offered = h.alpn.iter().map(|a| escape_bytes(a)).collect();
-                r.client_versions = if h.supported_versions.is_empty() { vec![version_name(h.version)] } else { h.supported_versions.iter().filter(|v| !is_grease(**v)).map(|v| version_name(*v)).collect() };
+                r.client_versions = if h.supported_versions.is_empty() {
+                    vec![version_name(h.version)]
+                } else {
+                    h.supported_versions
+                        .iter()
+                        .filter(|v| !is_grease(**v))
+                        .map(|v| version_name(*v))
+                        .collect()
+                };
                 r.cipher_count = Some(h.ciphers.iter().filter(|c| !is_grease(**c)).count() as u32);
                 r.ext_count = Some(h.extensions.iter().filter(|c| !is_grease(**c)).count() as u32);
                 r.ja3 = Some(ja3(&h));
@@ -324,7 +387,9 @@ impl TlsAnalyzer {
                     exts.push(t);
                     match t {
                         43 if body.len() >= 2 => version = u16::from_be_bytes([body[0], body[1]]),
-                        51 if body.len() >= 2 => group = Some(u16::from_be_bytes([body[0], body[1]])),
+                        51 if body.len() >= 2 => {
+                            group = Some(u16::from_be_bytes([body[0], body[1]]))
+                        }
                         41 => psk = true,
                         16 => {
                             if let Some(TlsExtension::ALPN(a)) = decode_ext(16, body) {
@@ -338,14 +403,21 @@ impl TlsAnalyzer {
                 r.server_hello = true;
                 r.version = Some(version_name(version));
                 r.tls13 = version == 0x0304 || version >> 8 == 0x7f;
-                r.cipher = Some(tls_parser::TlsCipherSuite::from_id(sh.cipher.0).map_or_else(|| format!("0x{:04x}", sh.cipher.0), |c| c.name.to_string()));
+                r.cipher = Some(
+                    tls_parser::TlsCipherSuite::from_id(sh.cipher.0)
+                        .map_or_else(|| format!("0x{:04x}", sh.cipher.0), |c| c.name.to_string()),
+                );
                 r.ja3s = Some(ja3s(sh.version.0, sh.cipher.0, &exts));
                 r.alpn = alpn;
                 if let Some(g) = group {
                     r.curve = Some(group_name(g));
                 }
                 let sid = sh.session_id.unwrap_or(&[]);
-                r.resumed = if r.tls13 { psk } else { !sid.is_empty() && sid == r.session_id.as_slice() };
+                r.resumed = if r.tls13 {
+                    psk
+                } else {
+                    !sid.is_empty() && sid == r.session_id.as_slice()
+                };
                 if r.tls13 {
                     // everything after the ServerHello is encrypted
                     self.sides[1].done = true;
@@ -381,7 +453,9 @@ impl TlsAnalyzer {
                                 }
                             }
                         }
-                        Err(e) => out.weird(ts, Some(&ctx.uid), "x509_unparseable", &e.to_string(), None),
+                        Err(e) => {
+                            out.weird(ts, Some(&ctx.uid), "x509_unparseable", &e.to_string(), None)
+                        }
                     }
                 }
             }
@@ -400,7 +474,8 @@ impl TlsAnalyzer {
     /// ServerHello layouts tls-parser does not take: TLS 1.3 drafts before 22 have no session id
     /// and no compression field. Returns true when it parsed.
     fn server_hello_fallback(&mut self, ts: i64, b: &[u8]) -> bool {
-        let rd16 = |o: usize| -> Option<u16> { Some(u16::from_be_bytes([*b.get(o)?, *b.get(o + 1)?])) };
+        let rd16 =
+            |o: usize| -> Option<u16> { Some(u16::from_be_bytes([*b.get(o)?, *b.get(o + 1)?])) };
         let Some(version) = rd16(0) else { return false };
         let draft = version >> 8 == 0x7f && (version & 0xff) < 22;
         let (cipher_at, ext_at) = if draft {
@@ -409,16 +484,24 @@ impl TlsAnalyzer {
             let Some(&sid) = b.get(34) else { return false };
             (35 + sid as usize, 38 + sid as usize)
         };
-        let Some(cipher) = rd16(cipher_at) else { return false };
+        let Some(cipher) = rd16(cipher_at) else {
+            return false;
+        };
         let exts: Vec<u16> = match rd16(ext_at) {
-            Some(l) => walk_extensions(b.get(ext_at + 2..ext_at + 2 + l as usize).unwrap_or(&[])).into_iter().map(|(t, _)| t).collect(),
+            Some(l) => walk_extensions(b.get(ext_at + 2..ext_at + 2 + l as usize).unwrap_or(&[]))
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect(),
             None => Vec::new(),
         };
         let r = self.row(ts);
         r.server_hello = true;
         r.version = Some(version_name(version));
         r.tls13 = draft || version == 0x0304;
-        r.cipher = Some(tls_parser::TlsCipherSuite::from_id(cipher).map_or_else(|| format!("0x{cipher:04x}"), |c| c.name.to_string()));
+        r.cipher = Some(
+            tls_parser::TlsCipherSuite::from_id(cipher)
+                .map_or_else(|| format!("0x{cipher:04x}"), |c| c.name.to_string()),
+        );
         r.ja3s = Some(ja3s(version, cipher, &exts));
         if r.tls13 {
             self.sides[1].done = true;
@@ -449,7 +532,13 @@ impl TlsAnalyzer {
             self.started = true;
             let (ct, len) = (b[0], u16::from_be_bytes([b[3], b[4]]) as usize);
             if !(20..=24).contains(&ct) || len > 18432 {
-                out.weird(ts, Some(&ctx.uid), "tls_bad_record", &format!("content type {ct}, length {len}"), None);
+                out.weird(
+                    ts,
+                    Some(&ctx.uid),
+                    "tls_bad_record",
+                    &format!("content type {ct}, length {len}"),
+                    None,
+                );
                 self.sides[i].done = true;
                 return;
             }
@@ -462,7 +551,13 @@ impl TlsAnalyzer {
                 22 if !self.sides[i].encrypted => {
                     let side = &mut self.sides[i];
                     if side.hs.len() + body.len() > MAX_HANDSHAKE {
-                        out.weird(ts, Some(&ctx.uid), "tls_handshake_too_long", &format!("over {MAX_HANDSHAKE} bytes"), None);
+                        out.weird(
+                            ts,
+                            Some(&ctx.uid),
+                            "tls_handshake_too_long",
+                            &format!("over {MAX_HANDSHAKE} bytes"),
+                            None,
+                        );
                         side.done = true;
                         return;
                     }
@@ -511,7 +606,13 @@ impl StreamAnalyzer for TlsAnalyzer {
         if !side.done {
             side.done = true;
             side.rec.clear();
-            out.weird(ts, Some(&ctx.uid), "tls_content_gap", &format!("{len} bytes missing in the {dir:?} handshake"), None);
+            out.weird(
+                ts,
+                Some(&ctx.uid),
+                "tls_content_gap",
+                &format!("{len} bytes missing in the {dir:?} handshake"),
+                None,
+            );
         }
     }
     fn count(&mut self, dir: Dir, n: u64) {
@@ -531,16 +632,22 @@ impl StreamAnalyzer for TlsAnalyzer {
         t.curve.append_option(r.curve);
         t.server_name.append_option(r.server_name);
         t.resumed.append_value(r.resumed);
-        t.established.append_value(r.server_hello && self.sides[0].encrypted && (self.sides[1].encrypted || r.tls13 && self.sides[1].bytes > 0));
+        t.established.append_value(
+            r.server_hello
+                && self.sides[0].encrypted
+                && (self.sides[1].encrypted || r.tls13 && self.sides[1].bytes > 0),
+        );
         append_str_list(&mut t.alpn_offered, &r.alpn_offered);
         t.alpn.append_option(r.alpn);
         append_str_list(&mut t.client_versions, &r.client_versions);
         t.client_cipher_count.append_option(r.cipher_count);
         t.client_extension_count.append_option(r.ext_count);
         t.ja3.append_option(r.ja3.as_ref().map(|x| x.1.as_str()));
-        t.ja3_string.append_option(r.ja3.as_ref().map(|x| x.0.as_str()));
+        t.ja3_string
+            .append_option(r.ja3.as_ref().map(|x| x.0.as_str()));
         t.ja3s.append_option(r.ja3s.as_ref().map(|x| x.1.as_str()));
-        t.ja3s_string.append_option(r.ja3s.as_ref().map(|x| x.0.as_str()));
+        t.ja3s_string
+            .append_option(r.ja3s.as_ref().map(|x| x.0.as_str()));
         t.ja4.append_option(r.ja4);
         append_str_list(&mut t.cert_chain_sha256, &r.chain);
         t.subject.append_option(r.subject);
@@ -577,11 +684,22 @@ mod tests {
     /// `t13d1516h2_8daaf6152771_e5627efa2ab1`.
     #[test]
     fn ja4_published_example() {
-        let ciphers = [0x1301u16, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035];
-        assert_eq!(ja4_ciphers_raw(&ciphers), "002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9");
+        let ciphers = [
+            0x1301u16, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+            0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+        ];
+        assert_eq!(
+            ja4_ciphers_raw(&ciphers),
+            "002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9"
+        );
         assert_eq!(sha12(&ja4_ciphers_raw(&ciphers)), "8daaf6152771");
-        let exts = [0x001bu16, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015];
-        let sigs = [0x0403u16, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
+        let exts = [
+            0x001bu16, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023,
+            0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015,
+        ];
+        let sigs = [
+            0x0403u16, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+        ];
         assert_eq!(
             ja4_ext_raw(&exts, &sigs),
             "0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601"
@@ -602,7 +720,14 @@ mod tests {
 
     #[test]
     fn ja3_string_drops_grease() {
-        let h = HelloInfo { version: 771, ciphers: vec![0x0a0a, 4865, 4866], extensions: vec![0x1a1a, 0, 10, 11], groups: vec![0x2a2a, 29, 23], point_formats: vec![0], ..Default::default() };
+        let h = HelloInfo {
+            version: 771,
+            ciphers: vec![0x0a0a, 4865, 4866],
+            extensions: vec![0x1a1a, 0, 10, 11],
+            groups: vec![0x2a2a, 29, 23],
+            point_formats: vec![0],
+            ..Default::default()
+        };
         let (s, d) = ja3(&h);
         assert_eq!(s, "771,4865-4866,0-10-11,29-23,0");
         assert_eq!(d.len(), 32);

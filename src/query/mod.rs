@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 /// A session with the dataset's tables and the UDFs registered.
 pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionContext> {
-    let cfg = SessionConfig::new().with_information_schema(true).with_target_partitions(2);
+    let cfg = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(2);
     let ctx = SessionContext::new_with_config(cfg);
     udf::register(&ctx);
     for (name, schema) in all_schemas() {
@@ -23,19 +25,30 @@ pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionCo
         if !dir.is_dir() {
             continue;
         }
-        let opts = ParquetReadOptions { schema: Some(&schema), ..Default::default() };
-        ctx.register_parquet(name, dir.to_string_lossy().as_ref(), opts).await?;
+        let opts = ParquetReadOptions {
+            schema: Some(&schema),
+            ..Default::default()
+        };
+        ctx.register_parquet(name, dir.to_string_lossy().as_ref(), opts)
+            .await?;
     }
     Ok(ctx)
 }
 
 /// SQL options: read-only unless `allow_write`.
 pub fn sql_options(allow_write: bool) -> datafusion::execution::context::SQLOptions {
-    datafusion::execution::context::SQLOptions::new().with_allow_ddl(allow_write).with_allow_dml(allow_write).with_allow_statements(allow_write)
+    datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(allow_write)
+        .with_allow_dml(allow_write)
+        .with_allow_statements(allow_write)
 }
 
 /// Run one statement and collect its batches.
-pub async fn run_sql(ctx: &SessionContext, sql: &str, allow_write: bool) -> datafusion::error::Result<Vec<RecordBatch>> {
+pub async fn run_sql(
+    ctx: &SessionContext,
+    sql: &str,
+    allow_write: bool,
+) -> datafusion::error::Result<Vec<RecordBatch>> {
     let df = ctx.sql_with_options(sql, sql_options(allow_write)).await?;
     df.collect().await
 }
@@ -101,12 +114,16 @@ pub fn split_statements(script: &str) -> Vec<(usize, String)> {
 }
 
 fn is_blank_sql(s: &str) -> bool {
-    s.lines().map(|l| l.split("--").next().unwrap_or("").trim()).all(|l| l.is_empty())
+    s.lines()
+        .map(|l| l.split("--").next().unwrap_or("").trim())
+        .all(|l| l.is_empty())
 }
 
 /// Validate that a statement parses (gives a position-bearing error early).
 pub fn check_syntax(sql: &str) -> Result<(), String> {
-    DFParser::parse_sql(sql).map(|_| ()).map_err(|e| e.to_string())
+    DFParser::parse_sql(sql)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Where cached datasets live: `$WIREHUNT_CACHE`, else `$XDG_CACHE_HOME/wirehunt`, else `~/.cache/wirehunt`.

@@ -7,13 +7,21 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Resolve `wirehunt sql`/`triage` sources to a dataset directory (ingesting captures when needed).
-pub fn resolve_dataset(sources: &[String], no_cache: bool, flow: &crate::cli::FlowArgs, quiet: bool) -> Result<PathBuf, Exit> {
+pub fn resolve_dataset(
+    sources: &[String],
+    no_cache: bool,
+    flow: &crate::cli::FlowArgs,
+    quiet: bool,
+) -> Result<PathBuf, Exit> {
     if sources.len() == 1 && crate::query::is_dataset(Path::new(&sources[0])) {
         return Ok(PathBuf::from(&sources[0]));
     }
     let files = crate::capture::expand_inputs(sources).map_err(|e| exit(66, e.into()))?;
     if files.is_empty() {
-        return Err(exit(66, anyhow::anyhow!("no capture files in {}", sources.join(", "))));
+        return Err(exit(
+            66,
+            anyhow::anyhow!("no capture files in {}", sources.join(", ")),
+        ));
     }
     let dir = if no_cache || files.iter().any(|f| f == "-") {
         let d = std::env::temp_dir().join(format!("wirehunt-{}", std::process::id()));
@@ -26,7 +34,10 @@ pub fn resolve_dataset(sources: &[String], no_cache: bool, flow: &crate::cli::Fl
     };
     if !no_cache && crate::query::is_dataset(&dir) {
         if !quiet {
-            eprintln!("using cached dataset {}", report::sanitize_terminal(&dir.display().to_string()));
+            eprintln!(
+                "using cached dataset {}",
+                report::sanitize_terminal(&dir.display().to_string())
+            );
         }
         return Ok(dir);
     }
@@ -35,13 +46,19 @@ pub fn resolve_dataset(sources: &[String], no_cache: bool, flow: &crate::cli::Fl
         return Err(exit(66, anyhow::anyhow!("no input could be read")));
     }
     if !quiet && !no_cache {
-        eprintln!("dataset cached at {}", report::sanitize_terminal(&dir.display().to_string()));
+        eprintln!(
+            "dataset cached at {}",
+            report::sanitize_terminal(&dir.display().to_string())
+        );
     }
     Ok(dir)
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 struct Shell {
@@ -55,10 +72,18 @@ struct Shell {
 }
 
 impl Shell {
-    async fn statement(&mut self, sql: &str, origin: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+    async fn statement(
+        &mut self,
+        sql: &str,
+        origin: &str,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
         let t0 = std::time::Instant::now();
         let res = async {
-            let df = self.ctx.sql_with_options(sql, crate::query::sql_options(self.allow_write)).await?;
+            let df = self
+                .ctx
+                .sql_with_options(sql, crate::query::sql_options(self.allow_write))
+                .await?;
             let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await?;
             Ok::<_, datafusion::error::DataFusionError>((schema, batches))
@@ -81,7 +106,11 @@ impl Shell {
             }
             Err(e) => {
                 self.errors += 1;
-                eprintln!("{}: error: {}", origin, report::sanitize_terminal(&e.to_string()));
+                eprintln!(
+                    "{}: error: {}",
+                    origin,
+                    report::sanitize_terminal(&e.to_string())
+                );
             }
         }
         Ok(())
@@ -99,17 +128,27 @@ impl Shell {
             }
             ".schema" => report::print_schema(out, arg, false, false)?,
             ".functions" => report::print_schema(out, None, true, false)?,
-            ".format" => match arg.and_then(|a| <Format as clap::ValueEnum>::from_str(a, true).ok()) {
-                Some(f) => self.format = f,
-                None => writeln!(out, "formats: table csv jsonl json parquet (now {:?})", self.format)?,
-            },
+            ".format" => {
+                match arg.and_then(|a| <Format as clap::ValueEnum>::from_str(a, true).ok()) {
+                    Some(f) => self.format = f,
+                    None => writeln!(
+                        out,
+                        "formats: table csv jsonl json parquet (now {:?})",
+                        self.format
+                    )?,
+                }
+            }
             ".timer" => self.timer = arg != Some("off"),
             ".help" => writeln!(
                 out,
                 ".tables            list tables\n.schema [TABLE]    columns, types and meanings\n.functions         wirehunt SQL functions\n.format FORMAT     table csv jsonl json\n.timer on|off      print query time\n.quit              leave\nStatements end with ';' and may span lines."
             )?,
             ".quit" | ".exit" => return Ok(false),
-            other => writeln!(out, "unknown command {} (.help)", report::sanitize_terminal(other))?,
+            other => writeln!(
+                out,
+                "unknown command {} (.help)",
+                report::sanitize_terminal(other)
+            )?,
         }
         Ok(true)
     }
@@ -123,6 +162,7 @@ impl Shell {
                 if !self.dot(line.trim(), out).await? {
                     return Ok(());
                 }
+                sql.push('\n'); // keep line numbers of later statements
                 continue;
             }
             if sql.trim().is_empty() {
@@ -144,10 +184,16 @@ impl Shell {
         let hist = crate::query::cache_root().join("history");
         let _ = std::fs::create_dir_all(crate::query::cache_root());
         let _ = rl.load_history(&hist);
-        eprintln!("wirehunt sql — tables: conn dns http tls weird. .help for commands; statements end with ';'");
+        eprintln!(
+            "wirehunt sql — tables: conn dns http tls weird. .help for commands; statements end with ';'"
+        );
         let mut buf = String::new();
         loop {
-            let prompt = if buf.is_empty() { "wirehunt> " } else { "     ...> " };
+            let prompt = if buf.is_empty() {
+                "wirehunt> "
+            } else {
+                "     ...> "
+            };
             match rl.readline(prompt) {
                 Ok(line) => {
                     if buf.is_empty() && line.trim_start().starts_with('.') {
@@ -180,18 +226,52 @@ impl Shell {
 }
 
 pub fn run_sql_command(a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
-    let dataset = resolve_dataset(&a.source, a.no_cache, &crate::cli::FlowArgs { tcp_timeout: 300, udp_timeout: 60, max_flows: 200_000 }, quiet)?;
+    let dataset = resolve_dataset(
+        &a.source,
+        a.no_cache,
+        &crate::cli::FlowArgs {
+            tcp_timeout: 300,
+            udp_timeout: 60,
+            max_flows: 200_000,
+        },
+        quiet,
+    )?;
     let rt = runtime()?;
     let stdout_tty = std::io::stdout().is_terminal();
-    let format = a.format.unwrap_or(if stdout_tty || a.output.is_none() && stdout_tty { Format::Table } else if a.output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "parquet")) { Format::Parquet } else if stdout_tty { Format::Table } else { Format::Csv });
+    let format = a
+        .format
+        .unwrap_or(if stdout_tty || a.output.is_none() && stdout_tty {
+            Format::Table
+        } else if a
+            .output
+            .as_ref()
+            .is_some_and(|p| p.extension().is_some_and(|e| e == "parquet"))
+        {
+            Format::Parquet
+        } else if stdout_tty {
+            Format::Table
+        } else {
+            Format::Csv
+        });
     rt.block_on(async {
-        let ctx = crate::query::open_session(&dataset).await.map_err(|e| exit(65, e.into()))?;
-        let mut sh = Shell { ctx, format, timer: false, allow_write: a.allow_write, maxrows: a.maxrows, output: a.output.clone(), errors: 0 };
+        let ctx = crate::query::open_session(&dataset)
+            .await
+            .map_err(|e| exit(65, e.into()))?;
+        let mut sh = Shell {
+            ctx,
+            format,
+            timer: false,
+            allow_write: a.allow_write,
+            maxrows: a.maxrows,
+            output: a.output.clone(),
+            errors: 0,
+        };
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         if let Some(q) = &a.query {
             sh.script(q, "query", &mut out).await?;
         } else if let Some(f) = &a.file {
-            let text = std::fs::read_to_string(f).map_err(|e| exit(66, anyhow::anyhow!("{}: {e}", f.display())))?;
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| exit(66, anyhow::anyhow!("{}: {e}", f.display())))?;
             sh.script(&text, &f.display().to_string(), &mut out).await?;
         } else if std::io::stdin().is_terminal() {
             drop(out);

@@ -17,7 +17,9 @@
 use arrow::array::*;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{Accumulator, ColumnarValue, ScalarUDF, Volatility, create_udaf, create_udf};
+use datafusion::logical_expr::{
+    Accumulator, ColumnarValue, ScalarUDF, Volatility, create_udaf, create_udf,
+};
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -28,23 +30,63 @@ pub const PSL_CRATE_VERSION: &str = "psl 2.1.247";
 
 /// Function documentation for `wirehunt schema --functions` and the README.
 pub const FUNCTIONS: &[(&str, &str, &str)] = &[
-    ("registered_domain(name)", "string", "registrable domain (eTLD+1) from the embedded public suffix list; lower-cased, trailing dot ignored; unknown suffixes count as one label; NULL for a single label"),
-    ("subdomain(name)", "string", "the name minus its registered domain ('' when none), case kept"),
-    ("shannon_entropy(text)", "float64", "Shannon entropy in bits per byte"),
-    ("normalized_entropy(text)", "float64", "entropy / log2(min(length, alphabet size of its charset_class)), in 0..1; fair across lengths"),
-    ("charset_class(text)", "string", "'hex' | 'base32' | 'base64' | 'alnum' | 'other' (dots ignored)"),
+    (
+        "registered_domain(name)",
+        "string",
+        "registrable domain (eTLD+1) from the embedded public suffix list; lower-cased, trailing dot ignored; unknown suffixes count as one label; NULL for a single label",
+    ),
+    (
+        "subdomain(name)",
+        "string",
+        "the name minus its registered domain ('' when none), case kept",
+    ),
+    (
+        "shannon_entropy(text)",
+        "float64",
+        "Shannon entropy in bits per byte",
+    ),
+    (
+        "normalized_entropy(text)",
+        "float64",
+        "entropy / log2(min(length, alphabet size of its charset_class)), in 0..1; fair across lengths",
+    ),
+    (
+        "charset_class(text)",
+        "string",
+        "'hex' | 'base32' | 'base64' | 'alnum' | 'other' (dots ignored)",
+    ),
     ("label_count(name)", "uint32", "number of labels"),
-    ("max_label_len(name)", "uint32", "length of the longest label"),
-    ("is_private_ip(ip)", "bool", "RFC 1918, CGNAT 100.64/10, loopback, link-local, IPv6 ULA"),
+    (
+        "max_label_len(name)",
+        "uint32",
+        "length of the longest label",
+    ),
+    (
+        "is_private_ip(ip)",
+        "bool",
+        "RFC 1918, CGNAT 100.64/10, loopback, link-local, IPv6 ULA",
+    ),
     ("cidr_match(ip, cidr)", "bool", "address inside the prefix"),
-    ("ip_version(ip)", "uint8", "4 or 6; NULL when not an address"),
-    ("info_content(text) [aggregate]", "int64", "zlib-compressed length of the sorted distinct values joined by newlines (Elastic high_info_content)"),
+    (
+        "ip_version(ip)",
+        "uint8",
+        "4 or 6; NULL when not an address",
+    ),
+    (
+        "info_content(text) [aggregate]",
+        "int64",
+        "zlib-compressed length of the sorted distinct values joined by newlines (Elastic high_info_content)",
+    ),
 ];
 
 fn strings(v: &ColumnarValue, n: usize) -> Result<StringArray> {
     let arr = v.to_array(n)?;
     let arr = arrow::compute::cast(&arr, &DataType::Utf8)?;
-    Ok(arr.as_any().downcast_ref::<StringArray>().cloned().unwrap_or_else(|| StringArray::new_null(n)))
+    Ok(arr
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .unwrap_or_else(|| StringArray::new_null(n)))
 }
 
 fn num_rows(args: &[ColumnarValue]) -> usize {
@@ -138,10 +180,15 @@ pub fn shannon_entropy(s: &str) -> f64 {
         counts[c as usize] += 1;
     }
     let n = b.len() as f64;
-    counts.iter().filter(|c| **c > 0).map(|&c| {
-        let p = c as f64 / n;
-        -p * p.log2()
-    }).sum()
+    let h: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    if h > 0.0 { h } else { 0.0 }
 }
 
 /// Character-set class of a string (dots ignored):
@@ -159,16 +206,29 @@ pub fn charset_class(s: &str) -> &'static str {
     let has_lower = b.iter().any(u8::is_ascii_lowercase);
     let has_upper = b.iter().any(u8::is_ascii_uppercase);
     let one_case = !(has_lower && has_upper);
-    if one_case && has_digit && b.iter().all(u8::is_ascii_hexdigit) && b.iter().any(u8::is_ascii_alphabetic) {
+    if one_case
+        && has_digit
+        && b.iter().all(u8::is_ascii_hexdigit)
+        && b.iter().any(u8::is_ascii_alphabetic)
+    {
         return "hex";
     }
-    if one_case && b.iter().all(|c| c.is_ascii_alphabetic() || (b'2'..=b'7').contains(c) || *c == b'=') && b.iter().any(|c| (b'2'..=b'7').contains(c)) {
+    if one_case
+        && b.iter()
+            .all(|c| c.is_ascii_alphabetic() || (b'2'..=b'7').contains(c) || *c == b'=')
+        && b.iter().any(|c| (b'2'..=b'7').contains(c))
+    {
         return "base32";
     }
     if one_case && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
         return "alnum";
     }
-    if b.iter().all(|c| c.is_ascii_alphanumeric() || b"+/_-=".contains(c)) && has_lower && has_upper && (has_digit || b.iter().any(|c| b"+/_-=".contains(c))) {
+    if b.iter()
+        .all(|c| c.is_ascii_alphanumeric() || b"+/_-=".contains(c))
+        && has_lower
+        && has_upper
+        && (has_digit || b.iter().any(|c| b"+/_-=".contains(c)))
+    {
         return "base64";
     }
     "other"
@@ -188,7 +248,11 @@ pub fn normalized_entropy(s: &str) -> f64 {
     };
     let stripped: String = s.chars().filter(|c| *c != '.').collect();
     let max = (n as f64).min(alphabet).log2();
-    if max <= 0.0 { 0.0 } else { (shannon_entropy(&stripped) / max).min(1.0) }
+    if max <= 0.0 {
+        0.0
+    } else {
+        (shannon_entropy(&stripped) / max).min(1.0)
+    }
 }
 
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
@@ -197,17 +261,27 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
 
 pub fn cidr_match(ip: &str, cidr: &str) -> Option<bool> {
     let ip = parse_ip(ip)?;
-    let (net, bits) = cidr.split_once('/').map_or((cidr, None), |(a, b)| (a, b.trim().parse::<u32>().ok()));
+    let (net, bits) = cidr
+        .split_once('/')
+        .map_or((cidr, None), |(a, b)| (a, b.trim().parse::<u32>().ok()));
     let net = parse_ip(net)?;
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
             let bits = bits.unwrap_or(32).min(32);
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             Some(u32::from(a) & mask == u32::from(n) & mask)
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
             let bits = bits.unwrap_or(128).min(128);
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             Some(u128::from(a) & mask == u128::from(n) & mask)
         }
         _ => Some(false),
@@ -216,15 +290,48 @@ pub fn cidr_match(ip: &str, cidr: &str) -> Option<bool> {
 
 fn scalar_udfs() -> Vec<ScalarUDF> {
     vec![
-        str_udf!("registered_domain", DataType::Utf8, StringBuilder, |s: &str| registered_domain(s)),
-        str_udf!("subdomain", DataType::Utf8, StringBuilder, |s: &str| subdomain(s)),
-        str_udf!("shannon_entropy", DataType::Float64, Float64Builder, |s: &str| Some(shannon_entropy(s))),
-        str_udf!("normalized_entropy", DataType::Float64, Float64Builder, |s: &str| Some(normalized_entropy(s))),
-        str_udf!("charset_class", DataType::Utf8, StringBuilder, |s: &str| Some(charset_class(s))),
-        str_udf!("label_count", DataType::UInt32, UInt32Builder, |s: &str| Some(labels(s).len() as u32)),
-        str_udf!("max_label_len", DataType::UInt32, UInt32Builder, |s: &str| Some(labels(s).iter().map(|l| l.len()).max().unwrap_or(0) as u32)),
-        str_udf!("is_private_ip", DataType::Boolean, BooleanBuilder, |s: &str| parse_ip(s).map(|ip| crate::flow::is_local(&ip))),
-        str_udf!("ip_version", DataType::UInt8, UInt8Builder, |s: &str| parse_ip(s).map(|ip| if ip.is_ipv4() { 4u8 } else { 6u8 })),
+        str_udf!(
+            "registered_domain",
+            DataType::Utf8,
+            StringBuilder,
+            |s: &str| registered_domain(s)
+        ),
+        str_udf!("subdomain", DataType::Utf8, StringBuilder, |s: &str| {
+            subdomain(s)
+        }),
+        str_udf!(
+            "shannon_entropy",
+            DataType::Float64,
+            Float64Builder,
+            |s: &str| Some(shannon_entropy(s))
+        ),
+        str_udf!(
+            "normalized_entropy",
+            DataType::Float64,
+            Float64Builder,
+            |s: &str| Some(normalized_entropy(s))
+        ),
+        str_udf!("charset_class", DataType::Utf8, StringBuilder, |s: &str| {
+            Some(charset_class(s))
+        }),
+        str_udf!("label_count", DataType::UInt32, UInt32Builder, |s: &str| {
+            Some(labels(s).len() as u32)
+        }),
+        str_udf!(
+            "max_label_len",
+            DataType::UInt32,
+            UInt32Builder,
+            |s: &str| Some(labels(s).iter().map(|l| l.len()).max().unwrap_or(0) as u32)
+        ),
+        str_udf!(
+            "is_private_ip",
+            DataType::Boolean,
+            BooleanBuilder,
+            |s: &str| parse_ip(s).map(|ip| crate::flow::is_local(&ip))
+        ),
+        str_udf!("ip_version", DataType::UInt8, UInt8Builder, |s: &str| {
+            parse_ip(s).map(|ip| if ip.is_ipv4() { 4u8 } else { 6u8 })
+        }),
         create_udf(
             "cidr_match",
             vec![DataType::Utf8, DataType::Utf8],
@@ -299,8 +406,15 @@ impl Accumulator for InfoContent {
         std::mem::size_of::<Self>() + self.values.iter().map(|v| v.len() + 32).sum::<usize>()
     }
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let vals: Vec<ScalarValue> = self.values.iter().map(|v| ScalarValue::Utf8(Some(v.clone()))).collect();
-        Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(&vals, &DataType::Utf8))])
+        let vals: Vec<ScalarValue> = self
+            .values
+            .iter()
+            .map(|v| ScalarValue::Utf8(Some(v.clone())))
+            .collect();
+        Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(
+            &vals,
+            &DataType::Utf8,
+        ))])
     }
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         if let Some(l) = states[0].as_any().downcast_ref::<ListArray>() {
@@ -319,7 +433,9 @@ pub fn register(ctx: &SessionContext) {
     for f in scalar_udfs() {
         ctx.register_udf(f);
     }
-    let state = Arc::new(vec![DataType::List(Arc::new(arrow::datatypes::Field::new("item", DataType::Utf8, true)))]);
+    let state = Arc::new(vec![DataType::List(Arc::new(
+        arrow::datatypes::Field::new("item", DataType::Utf8, true),
+    ))]);
     ctx.register_udaf(create_udaf(
         "info_content",
         vec![DataType::Utf8],
@@ -336,7 +452,10 @@ mod tests {
 
     #[test]
     fn domains() {
-        assert_eq!(registered_domain("www.Example.CO.UK.").as_deref(), Some("example.co.uk"));
+        assert_eq!(
+            registered_domain("www.Example.CO.UK.").as_deref(),
+            Some("example.co.uk")
+        );
         assert_eq!(subdomain("a.b.Example.co.uk").as_deref(), Some("a.b"));
         assert_eq!(subdomain("example.com").as_deref(), Some(""));
         assert_eq!(registered_domain("localhost"), None);

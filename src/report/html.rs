@@ -25,7 +25,8 @@ pub fn bars(rows: &[(String, f64)], unit: &str) -> String {
     }
     let max = rows.iter().map(|r| r.1).fold(0.0f64, f64::max).max(1e-9);
     let h = 22 * rows.len() + 10;
-    let mut s = format!("<svg class=chart viewBox=\"0 0 640 {h}\" width=\"640\" height=\"{h}\" role=img>");
+    let mut s =
+        format!("<svg class=chart viewBox=\"0 0 640 {h}\" width=\"640\" height=\"{h}\" role=img>");
     for (i, (label, v)) in rows.iter().enumerate() {
         let y = 5 + i * 22;
         let w = (v / max * 360.0).max(1.0);
@@ -52,10 +53,18 @@ pub fn columns(values: &[f64], labels: (&str, &str), caption: &str) -> String {
     }
     let max = values.iter().copied().fold(0.0f64, f64::max).max(1e-9);
     let bw = 600.0 / values.len() as f64;
-    let mut s = String::from("<svg class=chart viewBox=\"0 0 640 170\" width=\"640\" height=\"170\" role=img>");
+    let mut s = String::from(
+        "<svg class=chart viewBox=\"0 0 640 170\" width=\"640\" height=\"170\" role=img>",
+    );
     for (i, v) in values.iter().enumerate() {
         let h = v / max * 130.0;
-        s.push_str(&format!("<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"#a8553b\"/>", 20.0 + i as f64 * bw, 140.0 - h, (bw - 1.0).max(0.5), h));
+        s.push_str(&format!(
+            "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"#a8553b\"/>",
+            20.0 + i as f64 * bw,
+            140.0 - h,
+            (bw - 1.0).max(0.5),
+            h
+        ));
     }
     s.push_str(&format!(
         "<line x1=\"20\" y1=\"140\" x2=\"620\" y2=\"140\" stroke=\"#444\"/><text x=\"20\" y=\"158\" font-size=\"11\">{}</text><text x=\"620\" y=\"158\" font-size=\"11\" text-anchor=\"end\">{}</text><text x=\"320\" y=\"168\" font-size=\"11\" text-anchor=\"middle\">{}</text><text x=\"22\" y=\"12\" font-size=\"11\">max {}</text></svg>",
@@ -72,7 +81,10 @@ mod tests {
     use super::*;
     #[test]
     fn escapes_markup() {
-        assert_eq!(esc("<script>alert('x')</script>&\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;");
+        assert_eq!(
+            esc("<script>alert('x')</script>&\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+        );
         assert!(!bars(&[("<b>".into(), 1.0)], "B").contains("<b>"));
     }
 }

@@ -30,7 +30,11 @@ pub fn sanitize_terminal(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let u = c as u32;
-        if (u < 0x20 && c != '\n' && c != '\t') || (0x7f..=0x9f).contains(&u) || (0x202a..=0x202e).contains(&u) || (0x2066..=0x2069).contains(&u) {
+        if (u < 0x20 && c != '\n' && c != '\t')
+            || (0x7f..=0x9f).contains(&u)
+            || (0x202a..=0x202e).contains(&u)
+            || (0x2066..=0x2069).contains(&u)
+        {
             out.push_str(&format!("\\u{{{u:x}}}"));
         } else {
             out.push(c);
@@ -41,11 +45,15 @@ pub fn sanitize_terminal(s: &str) -> String {
 
 /// Same, but also escapes newlines and tabs (for single-line cells).
 pub fn sanitize_cell(s: &str) -> String {
-    sanitize_terminal(s).replace('\n', "\\n").replace('\t', "\\t")
+    sanitize_terminal(s)
+        .replace('\n', "\\n")
+        .replace('\t', "\\t")
 }
 
 fn fmt_opts() -> FormatOptions<'static> {
-    FormatOptions::default().with_null("").with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    FormatOptions::default()
+        .with_null("")
+        .with_timestamp_tz_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ"))
 }
 
 /// Cell text of one value.
@@ -60,7 +68,14 @@ pub fn cell(col: &ArrayRef, row: usize) -> String {
 }
 
 fn is_text(dt: &DataType) -> bool {
-    matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::List(_) | DataType::Dictionary(_, _))
+    matches!(
+        dt,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::List(_)
+            | DataType::Dictionary(_, _)
+    )
 }
 
 /// CSV field with RFC 4180 quoting; text cells starting with a formula character get a `'` prefix.
@@ -77,7 +92,12 @@ pub fn csv_field(s: &str, text: bool) -> String {
 }
 
 /// Render batches. `maxrows` applies to the table format (0 = all).
-pub fn write_batches(batches: &[RecordBatch], format: Format, out: &mut dyn Write, maxrows: usize) -> anyhow::Result<()> {
+pub fn write_batches(
+    batches: &[RecordBatch],
+    format: Format,
+    out: &mut dyn Write,
+    maxrows: usize,
+) -> anyhow::Result<()> {
     match format {
         Format::Table => {
             let Some(first) = batches.first() else {
@@ -99,27 +119,50 @@ pub fn write_batches(batches: &[RecordBatch], format: Format, out: &mut dyn Writ
                     }
                     t.add_row(b.columns().iter().map(|c| {
                         let s = sanitize_cell(&cell(c, r));
-                        if s.chars().count() > 120 { format!("{}…", s.chars().take(119).collect::<String>()) } else { s }
+                        if s.chars().count() > 120 {
+                            format!("{}…", s.chars().take(119).collect::<String>())
+                        } else {
+                            s
+                        }
                     }));
                     shown += 1;
                 }
             }
             writeln!(out, "{t}")?;
             if shown < total {
-                writeln!(out, "({total} rows, {shown} shown; use --maxrows 0 or --format csv for all)")?;
+                writeln!(
+                    out,
+                    "({total} rows, {shown} shown; use --maxrows 0 or --format csv for all)"
+                )?;
             } else {
                 writeln!(out, "({total} rows)")?;
             }
         }
         Format::Csv => {
-            let Some(first) = batches.first() else { return Ok(()) };
+            let Some(first) = batches.first() else {
+                return Ok(());
+            };
             let schema = first.schema();
-            let header: Vec<String> = schema.fields().iter().map(|f| csv_field(f.name(), true)).collect();
+            let header: Vec<String> = schema
+                .fields()
+                .iter()
+                .map(|f| csv_field(f.name(), true))
+                .collect();
             writeln!(out, "{}", header.join(","))?;
             for b in batches {
-                let text: Vec<bool> = b.schema().fields().iter().map(|f| is_text(f.data_type())).collect();
+                let text: Vec<bool> = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| is_text(f.data_type()))
+                    .collect();
                 for r in 0..b.num_rows() {
-                    let row: Vec<String> = b.columns().iter().zip(&text).map(|(c, t)| csv_field(&cell(c, r), *t)).collect();
+                    let row: Vec<String> = b
+                        .columns()
+                        .iter()
+                        .zip(&text)
+                        .map(|(c, t)| csv_field(&cell(c, r), *t))
+                        .collect();
                     writeln!(out, "{}", row.join(","))?;
                 }
             }
@@ -144,10 +187,16 @@ pub fn write_batches(batches: &[RecordBatch], format: Format, out: &mut dyn Writ
 }
 
 /// Write batches as a Parquet file.
-pub fn write_parquet(batches: &[RecordBatch], schema: arrow::datatypes::SchemaRef, path: &std::path::Path) -> anyhow::Result<()> {
+pub fn write_parquet(
+    batches: &[RecordBatch],
+    schema: arrow::datatypes::SchemaRef,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
     let f = std::fs::File::create(path)?;
     let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(1)?))
+        .set_compression(parquet::basic::Compression::ZSTD(
+            parquet::basic::ZstdLevel::try_new(1)?,
+        ))
         .build();
     let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, Some(props))?;
     for b in batches {
@@ -158,7 +207,12 @@ pub fn write_parquet(batches: &[RecordBatch], schema: arrow::datatypes::SchemaRe
 }
 
 /// `wirehunt schema`.
-pub fn print_schema(out: &mut dyn Write, table: Option<&str>, functions: bool, markdown: bool) -> anyhow::Result<()> {
+pub fn print_schema(
+    out: &mut dyn Write,
+    table: Option<&str>,
+    functions: bool,
+    markdown: bool,
+) -> anyhow::Result<()> {
     if functions {
         if markdown {
             writeln!(out, "| function | returns | meaning |\n|---|---|---|")?;
@@ -190,7 +244,10 @@ pub fn print_schema(out: &mut dyn Write, table: Option<&str>, functions: bool, m
         writeln!(out)?;
     }
     if !found {
-        anyhow::bail!("no table named {:?} (tables: conn, dns, http, tls, weird)", table.unwrap_or(""));
+        anyhow::bail!(
+            "no table named {:?} (tables: conn, dns, http, tls, weird)",
+            table.unwrap_or("")
+        );
     }
     Ok(())
 }
@@ -229,7 +286,10 @@ pub fn ingest_summary(rep: &crate::ingest::IngestReport) -> String {
         rep.seconds,
         rep.bytes as f64 / 1e6 / rep.seconds.max(1e-9)
     ));
-    s.push_str(&format!("  packets: {read} read = {decoded} decoded + {} skipped\n", read - decoded.min(read)));
+    s.push_str(&format!(
+        "  packets: {read} read = {decoded} decoded + {} skipped\n",
+        read - decoded.min(read)
+    ));
     for (k, v) in skipped.iter().take(8) {
         s.push_str(&format!("    skipped {k}: {v}\n"));
     }
@@ -289,7 +349,9 @@ pub fn human_number(v: f64) -> String {
 /// Give a table a usable width when the terminal does not report one (pipes into pagers, `script`,
 /// CI logs): `$COLUMNS`, else 160.
 pub fn fit_width(t: &mut comfy_table::Table) {
-    let env = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok());
+    let env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<u16>().ok());
     match (t.width(), env) {
         (Some(w), _) if w >= 60 => {}
         (_, Some(c)) if c >= 40 => {

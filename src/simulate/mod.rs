@@ -80,10 +80,16 @@ pub fn parse_attacks(s: &str) -> anyhow::Result<Vec<String>> {
         "all" => Ok(ATTACKS.iter().map(|s| s.to_string()).collect()),
         "none" | "" => Ok(Vec::new()),
         list => {
-            let v: Vec<String> = list.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+            let v: Vec<String> = list
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect();
             for a in &v {
                 if !ATTACKS.contains(&a.as_str()) {
-                    anyhow::bail!("unknown attack {a:?} (dns_tunnel, beaconing, http_exfil, tls_exfil, all, none)");
+                    anyhow::bail!(
+                        "unknown attack {a:?} (dns_tunnel, beaconing, http_exfil, tls_exfil, all, none)"
+                    );
                 }
             }
             Ok(v)
@@ -92,7 +98,10 @@ pub fn parse_attacks(s: &str) -> anyhow::Result<Vec<String>> {
 }
 
 pub fn truth_path(p: &Path) -> PathBuf {
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let stem = name.strip_suffix(".pcap").unwrap_or(&name);
     p.with_file_name(format!("{stem}.truth.json"))
 }
@@ -167,15 +176,30 @@ const SITES: &[(&str, &[&str])] = &[
     ("github.com", &[]),
     ("api.github.com", &[]),
     ("news.ycombinator.com", &[]),
-    ("www.bbc.co.uk", &["www.bbc.co.uk.pri.bbc.co.uk", "bbc.map.fastly.net"]),
+    (
+        "www.bbc.co.uk",
+        &["www.bbc.co.uk.pri.bbc.co.uk", "bbc.map.fastly.net"],
+    ),
     ("docs.rust-lang.org", &["d3fz7ebb7jdxyq.cloudfront.net"]),
     ("www.nytimes.com", &["nytimes.map.fastly.net"]),
-    ("outlook.office365.com", &["outlook.ha.office365.com", "outlook.ms-acdc.office.com"]),
+    (
+        "outlook.office365.com",
+        &["outlook.ha.office365.com", "outlook.ms-acdc.office.com"],
+    ),
     ("slack.com", &[]),
     ("zoom.us", &[]),
-    ("www.amazon.com", &["tp.47cf2c8c9-frontier.amazon.com", "d3ag4hukkh62yn.cloudfront.net"]),
+    (
+        "www.amazon.com",
+        &[
+            "tp.47cf2c8c9-frontier.amazon.com",
+            "d3ag4hukkh62yn.cloudfront.net",
+        ],
+    ),
     ("stackoverflow.com", &[]),
-    ("login.microsoftonline.com", &["login.mso.msidentity.com", "ak.privatelink.msidentity.com"]),
+    (
+        "login.microsoftonline.com",
+        &["login.mso.msidentity.com", "ak.privatelink.msidentity.com"],
+    ),
     ("www.reddit.com", &["reddit.map.fastly.net"]),
     ("fonts.googleapis.com", &["googleapis.l.google.com"]),
     ("www.youtube.com", &["youtube-ui.l.google.com"]),
@@ -183,7 +207,28 @@ const SITES: &[(&str, &[&str])] = &[
     ("www.debian.org", &[]),
 ];
 
-const WORDS: &[&str] = &["cloud", "sync", "data", "update", "static", "node", "edge", "relay", "stats", "metric", "telemetry", "cdn", "svc", "api", "secure", "portal", "mail", "img", "assets", "link"];
+const WORDS: &[&str] = &[
+    "cloud",
+    "sync",
+    "data",
+    "update",
+    "static",
+    "node",
+    "edge",
+    "relay",
+    "stats",
+    "metric",
+    "telemetry",
+    "cdn",
+    "svc",
+    "api",
+    "secure",
+    "portal",
+    "mail",
+    "img",
+    "assets",
+    "link",
+];
 const TLDS: &[&str] = &["com", "net", "org", "info", "xyz", "io", "top"];
 const UAS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
@@ -203,38 +248,74 @@ fn hash_str(s: &str) -> u64 {
 /// A stable public-looking IPv4 address for a name (never private, loopback or multicast).
 fn public_v4(name: &str) -> Ipv4Addr {
     let h = hash_str(name);
-    let first = [13u8, 20, 23, 34, 35, 44, 52, 54, 64, 76, 91, 104, 128, 140, 151, 185, 199, 205][(h % 18) as usize];
-    Ipv4Addr::new(first, (h >> 8) as u8, (h >> 16) as u8, ((h >> 24) as u8).clamp(1, 254))
+    let first = [
+        13u8, 20, 23, 34, 35, 44, 52, 54, 64, 76, 91, 104, 128, 140, 151, 185, 199, 205,
+    ][(h % 18) as usize];
+    Ipv4Addr::new(
+        first,
+        (h >> 8) as u8,
+        (h >> 16) as u8,
+        ((h >> 24) as u8).clamp(1, 254),
+    )
 }
 
 fn public_v6(name: &str) -> Ipv6Addr {
     let h = hash_str(name);
-    Ipv6Addr::new(0x2001, 0xdb8, (h >> 48) as u16, (h >> 32) as u16, 0, 0, (h >> 16) as u16, h as u16 | 1)
+    Ipv6Addr::new(
+        0x2001,
+        0xdb8,
+        (h >> 48) as u16,
+        (h >> 32) as u16,
+        0,
+        0,
+        (h >> 16) as u16,
+        h as u16 | 1,
+    )
 }
 
 fn rand_domain(rng: &mut Rng) -> String {
-    format!("{}{}{}.{}", rng.pick(WORDS), rng.pick(WORDS), rng.range(1, 99), rng.pick(TLDS))
+    format!(
+        "{}{}{}.{}",
+        rng.pick(WORDS),
+        rng.pick(WORDS),
+        rng.range(1, 99),
+        rng.pick(TLDS)
+    )
 }
 
 fn alnum(rng: &mut Rng, n: usize) -> String {
     const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    (0..n).map(|_| A[rng.range(0, A.len() as u64) as usize] as char).collect()
+    (0..n)
+        .map(|_| A[rng.range(0, A.len() as u64) as usize] as char)
+        .collect()
 }
 
 impl World {
     fn host_ep(&mut self, h: usize, v6: bool) -> Ep {
-        self.port = if self.port >= 65000 || self.port < 32768 { 32768 + (self.rng.range(0, 2000) as u16) } else { self.port + 1 + self.rng.range(0, 7) as u16 };
+        self.port = if self.port >= 65000 || self.port < 32768 {
+            32768 + (self.rng.range(0, 2000) as u16)
+        } else {
+            self.port + 1 + self.rng.range(0, 7) as u16
+        };
         let hh = self.hosts[h];
         let ip = match (v6, hh.v6) {
             (true, Some(a)) => IpAddr::V6(a),
             _ => IpAddr::V4(hh.v4),
         };
-        Ep { ip, port: self.port, mac: mac_for(&ip) }
+        Ep {
+            ip,
+            port: self.port,
+            mac: mac_for(&ip),
+        }
     }
 
     fn server(&self, ip: IpAddr, port: u16) -> Ep {
         let internal = crate::flow::is_local(&ip);
-        Ep { ip, port, mac: if internal { mac_for(&ip) } else { GATEWAY_MAC } }
+        Ep {
+            ip,
+            port,
+            mac: if internal { mac_for(&ip) } else { GATEWAY_MAC },
+        }
     }
 
     fn next_id(&mut self) -> u16 {
@@ -244,7 +325,16 @@ impl World {
 
     /// One DNS transaction over UDP to the resolver. Returns the time after the answer.
     #[allow(clippy::too_many_arguments)]
-    fn dns<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize, qname_wire: &[u8], qtype: u16, rcode: u8, answers: &[Rr]) -> i64 {
+    fn dns<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        t: i64,
+        host: usize,
+        qname_wire: &[u8],
+        qtype: u16,
+        rcode: u8,
+        answers: &[Rr],
+    ) -> i64 {
         let c = self.host_ep(host, false);
         let id = self.next_id();
         let q = dns_query(id, qname_wire, qtype, self.rng.chance(0.5));
@@ -256,30 +346,79 @@ impl World {
     }
 
     /// Resolve a name with an optional CNAME chain; returns the final address and the time after.
-    fn resolve<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize, name: &str, chain: &[&str], v6: bool) -> (IpAddr, i64) {
+    fn resolve<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        t: i64,
+        host: usize,
+        name: &str,
+        chain: &[&str],
+        v6: bool,
+    ) -> (IpAddr, i64) {
         let last = chain.last().copied().unwrap_or(name);
-        let addr = if v6 { IpAddr::V6(public_v6(last)) } else { IpAddr::V4(public_v4(last)) };
+        let addr = if v6 {
+            IpAddr::V6(public_v6(last))
+        } else {
+            IpAddr::V4(public_v4(last))
+        };
         let mut ans = Vec::new();
         let mut owner: Option<String> = None;
         for c in chain {
-            ans.push(Rr { owner: owner.clone(), rtype: 5, ttl: 300, rdata: encode_name(c) });
+            ans.push(Rr {
+                owner: owner.clone(),
+                rtype: 5,
+                ttl: 300,
+                rdata: encode_name(c),
+            });
             owner = Some(c.to_string());
         }
         let rdata = match addr {
             IpAddr::V4(a) => a.octets().to_vec(),
             IpAddr::V6(a) => a.octets().to_vec(),
         };
-        ans.push(Rr { owner, rtype: if v6 { 28 } else { 1 }, ttl: 60, rdata });
-        let t2 = self.dns(out, t, host, &encode_name(name), if v6 { 28 } else { 1 }, 0, &ans);
+        ans.push(Rr {
+            owner,
+            rtype: if v6 { 28 } else { 1 },
+            ttl: 60,
+            rdata,
+        });
+        let t2 = self.dns(
+            out,
+            t,
+            host,
+            &encode_name(name),
+            if v6 { 28 } else { 1 },
+            0,
+            &ans,
+        );
         (addr, t2)
     }
 
-    fn tls_session<W: Write>(&mut self, out: &mut PcapOut<W>, tcp: &mut Tcp, sni: Option<&str>, profile: ClientProfile, tls13: bool, self_signed: bool, up: usize, down: usize) {
+    fn tls_session<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        tcp: &mut Tcp,
+        sni: Option<&str>,
+        profile: ClientProfile,
+        tls13: bool,
+        self_signed: bool,
+        up: usize,
+        down: usize,
+    ) {
         tcp.open(out);
-        let alpn: &[&str] = if profile == ClientProfile::Minimal { &[] } else { &["h2", "http/1.1"] };
+        let alpn: &[&str] = if profile == ClientProfile::Minimal {
+            &[]
+        } else {
+            &["h2", "http/1.1"]
+        };
         let ch = client_hello(&mut self.rng, profile, sni, alpn, tls13);
         tcp.send(out, true, &ch);
-        let sf = server_flight(&mut self.rng, tls13, if alpn.is_empty() { None } else { Some("h2") }, self_signed);
+        let sf = server_flight(
+            &mut self.rng,
+            tls13,
+            if alpn.is_empty() { None } else { Some("h2") },
+            self_signed,
+        );
         tcp.send(out, false, &sf);
         let cf = client_finish(&mut self.rng, tls13);
         tcp.send(out, true, &cf);
@@ -287,12 +426,20 @@ impl World {
             let f = server_finish(&mut self.rng);
             tcp.send(out, false, &f);
         }
-        let pool = if self.compressible { &self.text } else { &self.pool };
+        let pool = if self.compressible {
+            &self.text
+        } else {
+            &self.pool
+        };
         if up > 0 {
             let d = app_data(&mut self.rng, up, pool);
             tcp.send(out, true, &d);
         }
-        let pool = if self.compressible { &self.text } else { &self.pool };
+        let pool = if self.compressible {
+            &self.text
+        } else {
+            &self.pool
+        };
         if down > 0 {
             let d = app_data(&mut self.rng, down, pool);
             tcp.send(out, false, &d);
@@ -300,8 +447,19 @@ impl World {
         tcp.close(out);
     }
 
-    fn http_exchange<W: Write>(&mut self, out: &mut PcapOut<W>, tcp: &mut Tcp, host: &str, path: &str, ua: &str, down: usize, chunked: bool) {
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {ua}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n\r\n");
+    fn http_exchange<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        tcp: &mut Tcp,
+        host: &str,
+        path: &str,
+        ua: &str,
+        down: usize,
+        chunked: bool,
+    ) {
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {ua}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n\r\n"
+        );
         tcp.send(out, true, req.as_bytes());
         let body = &self.text[..down.min(self.text.len())];
         let mut resp = if chunked {
@@ -335,7 +493,12 @@ impl World {
                 let pace = self.rng.range(80, 1500) as i64;
                 let ua = *self.rng.pick(UAS);
                 if self.rng.chance(0.8) {
-                    let profile = *self.rng.pick(&[ClientProfile::Chrome, ClientProfile::Chrome, ClientProfile::Firefox, ClientProfile::Curl]);
+                    let profile = *self.rng.pick(&[
+                        ClientProfile::Chrome,
+                        ClientProfile::Chrome,
+                        ClientProfile::Firefox,
+                        ClientProfile::Curl,
+                    ]);
                     let mut tcp = Tcp::new(&mut self.rng, c, s, t2, rtt, pace);
                     let down = (self.rng.lognormal(30_000.0, 1.2).min(3e6) * self.scale) as usize;
                     let up = self.rng.range(300, 2500) as usize;
@@ -347,7 +510,8 @@ impl World {
                     let mut tcp = Tcp::new(&mut self.rng, c, s, t2, rtt, pace);
                     tcp.open(out);
                     for i in 0..self.rng.range(1, 5) {
-                        let down = (self.rng.lognormal(12_000.0, 1.0).min(400_000.0) * self.scale) as usize;
+                        let down = (self.rng.lognormal(12_000.0, 1.0).min(400_000.0) * self.scale)
+                            as usize;
                         let chunked = self.rng.chance(0.3);
                         let path = format!("/{}/{}.html", alnum(&mut self.rng, 6), i);
                         self.http_exchange(out, &mut tcp, site, &path, ua, down, chunked);
@@ -360,7 +524,11 @@ impl World {
                 for _ in 0..self.rng.range(0, 3) {
                     let name = match self.rng.range(0, 3) {
                         0 => format!("d{}.cloudfront.net", alnum(&mut self.rng, 13)),
-                        1 => format!("rr{}---sn-{}.googlevideo.com", self.rng.range(1, 9), alnum(&mut self.rng, 8)),
+                        1 => format!(
+                            "rr{}---sn-{}.googlevideo.com",
+                            self.rng.range(1, 9),
+                            alnum(&mut self.rng, 8)
+                        ),
                         _ => format!("e{}.a.akamaiedge.net", self.rng.range(1000, 99999)),
                     };
                     let (ip, t3) = self.resolve(out, t2 + 1000, host, &name, &[], false);
@@ -368,21 +536,52 @@ impl World {
                     let s = self.server(ip, 443);
                     let mut tcp = Tcp::new(&mut self.rng, c, s, t3, rtt, pace);
                     let down = (self.rng.lognormal(80_000.0, 1.0).min(2e6) * self.scale) as usize;
-                    self.tls_session(out, &mut tcp, Some(&name), ClientProfile::Chrome, true, false, 600, down);
+                    self.tls_session(
+                        out,
+                        &mut tcp,
+                        Some(&name),
+                        ClientProfile::Chrome,
+                        true,
+                        false,
+                        600,
+                        down,
+                    );
                 }
             }
             Task::AvLookup { host } => {
                 let mut h = [0u8; 16];
                 self.rng.fill(&mut h);
-                let name = format!("{}.{}.sxl.sophosxl.net", crate::capture::hex(&h), self.rng.range(1, 4));
-                let ans = [Rr { owner: None, rtype: 1, ttl: 300, rdata: vec![127, 0, 0, 1] }];
+                let name = format!(
+                    "{}.{}.sxl.sophosxl.net",
+                    crate::capture::hex(&h),
+                    self.rng.range(1, 4)
+                );
+                let ans = [Rr {
+                    owner: None,
+                    rtype: 1,
+                    ttl: 300,
+                    rdata: vec![127, 0, 0, 1],
+                }];
                 self.dns(out, t, host, &encode_name(&name), 1, 0, &ans);
             }
             Task::Dnsbl { host } => {
                 let o: Vec<u8> = (0..4).map(|_| self.rng.range(1, 255) as u8).collect();
                 let name = format!("{}.{}.{}.{}.zen.spamhaus.org", o[3], o[2], o[1], o[0]);
                 if self.rng.chance(0.15) {
-                    self.dns(out, t, host, &encode_name(&name), 1, 0, &[Rr { owner: None, rtype: 1, ttl: 60, rdata: vec![127, 0, 0, 2] }]);
+                    self.dns(
+                        out,
+                        t,
+                        host,
+                        &encode_name(&name),
+                        1,
+                        0,
+                        &[Rr {
+                            owner: None,
+                            rtype: 1,
+                            ttl: 60,
+                            rdata: vec![127, 0, 0, 2],
+                        }],
+                    );
                 } else {
                     self.dns(out, t, host, &encode_name(&name), 1, 3, &[]);
                 }
@@ -392,23 +591,55 @@ impl World {
                     let o: Vec<u8> = (0..4).map(|_| self.rng.range(1, 255) as u8).collect();
                     format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
                 } else {
-                    let nib: Vec<String> = (0..32).map(|_| format!("{:x}", self.rng.range(0, 16))).collect();
+                    let nib: Vec<String> = (0..32)
+                        .map(|_| format!("{:x}", self.rng.range(0, 16)))
+                        .collect();
                     format!("{}.ip6.arpa", nib.join("."))
                 };
                 let target = format!("host-{}.example.net", self.rng.range(1, 9999));
-                self.dns(out, t, host, &encode_name(&name), 12, 0, &[Rr { owner: None, rtype: 12, ttl: 3600, rdata: encode_name(&target) }]);
+                self.dns(
+                    out,
+                    t,
+                    host,
+                    &encode_name(&name),
+                    12,
+                    0,
+                    &[Rr {
+                        owner: None,
+                        rtype: 12,
+                        ttl: 3600,
+                        rdata: encode_name(&target),
+                    }],
+                );
             }
             Task::Mdns { host } => {
-                let c = Ep { ip: IpAddr::V4(self.hosts[host].v4), port: 5353, mac: mac_for(&IpAddr::V4(self.hosts[host].v4)) };
-                let dst = Ep { ip: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 251)), port: 5353, mac: [0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb] };
-                let name = *self.rng.pick(&["_services._dns-sd._udp.local", "_googlecast._tcp.local", "_airplay._tcp.local", "_ipp._tcp.local"]);
+                let c = Ep {
+                    ip: IpAddr::V4(self.hosts[host].v4),
+                    port: 5353,
+                    mac: mac_for(&IpAddr::V4(self.hosts[host].v4)),
+                };
+                let dst = Ep {
+                    ip: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 251)),
+                    port: 5353,
+                    mac: [0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb],
+                };
+                let name = *self.rng.pick(&[
+                    "_services._dns-sd._udp.local",
+                    "_googlecast._tcp.local",
+                    "_airplay._tcp.local",
+                    "_ipp._tcp.local",
+                ]);
                 let mut q = dns_query(0, &encode_name(name), 12, false);
                 q[2] = 0;
                 q[3] = 0;
                 out.push(t, udp_frame(&c, &dst, &q));
             }
             Task::Ntp { host } => {
-                let c = Ep { ip: IpAddr::V4(self.hosts[host].v4), port: 123, mac: mac_for(&IpAddr::V4(self.hosts[host].v4)) };
+                let c = Ep {
+                    ip: IpAddr::V4(self.hosts[host].v4),
+                    port: 123,
+                    mac: mac_for(&IpAddr::V4(self.hosts[host].v4)),
+                };
                 let s = self.server(IpAddr::V4(Ipv4Addr::new(10, 10, 0, 3)), 123);
                 let mut req = vec![0u8; 48];
                 req[0] = 0x23;
@@ -418,18 +649,34 @@ impl World {
                 resp[1] = 2;
                 self.rng.fill(&mut resp[16..48]);
                 out.push(t, udp_frame(&c, &s, &req));
-                out.push(t + self.rng.range(200, 2000) as i64, udp_frame(&s, &c, &resp));
+                out.push(
+                    t + self.rng.range(200, 2000) as i64,
+                    udp_frame(&s, &c, &resp),
+                );
             }
             Task::Monitor { host } => {
                 let c = self.host_ep(host, false);
                 let s = self.server(IpAddr::V4(Ipv4Addr::new(10, 10, 0, 5)), 8086);
                 let mut tcp = Tcp::new(&mut self.rng, c, s, t, 400, 20);
                 tcp.open(out);
-                let body = format!("cpu,host=h{host} usage_idle={:.2},usage_user={:.2}\nmem,host=h{host} used_percent={:.2}\n", self.rng.uniform(50.0, 99.0), self.rng.uniform(0.0, 30.0), self.rng.uniform(20.0, 80.0));
-                let req = format!("POST /write?db=telegraf HTTP/1.1\r\nHost: 10.10.0.5:8086\r\nUser-Agent: Telegraf/1.30\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{}", body.len(), body);
+                let body = format!(
+                    "cpu,host=h{host} usage_idle={:.2},usage_user={:.2}\nmem,host=h{host} used_percent={:.2}\n",
+                    self.rng.uniform(50.0, 99.0),
+                    self.rng.uniform(0.0, 30.0),
+                    self.rng.uniform(20.0, 80.0)
+                );
+                let req = format!(
+                    "POST /write?db=telegraf HTTP/1.1\r\nHost: 10.10.0.5:8086\r\nUser-Agent: Telegraf/1.30\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{}",
+                    body.len(),
+                    body
+                );
                 tcp.send(out, true, req.as_bytes());
                 tcp.idle(1500);
-                tcp.send(out, false, b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: 1.8.10\r\n\r\n");
+                tcp.send(
+                    out,
+                    false,
+                    b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: 1.8.10\r\n\r\n",
+                );
                 tcp.close(out);
             }
             Task::CloudUpload { host, bytes } => {
@@ -437,20 +684,45 @@ impl World {
                 let c = self.host_ep(host, false);
                 let s = self.server(ip, 443);
                 let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 100);
-                self.tls_session(out, &mut tcp, Some("storage.googleapis.com"), ClientProfile::Chrome, true, false, bytes, 4000);
+                self.tls_session(
+                    out,
+                    &mut tcp,
+                    Some("storage.googleapis.com"),
+                    ClientProfile::Chrome,
+                    true,
+                    false,
+                    bytes,
+                    4000,
+                );
             }
             Task::TunnelQuery { idx } => {
                 let (host, domain, enc, qtype, chunk, seq) = {
                     let tn = &mut self.tunnels[idx];
                     tn.seq += 1;
-                    (tn.host, tn.domain.clone(), tn.encoding, tn.qtype, tn.chunk, tn.seq)
+                    (
+                        tn.host,
+                        tn.domain.clone(),
+                        tn.encoding,
+                        tn.qtype,
+                        tn.chunk,
+                        tn.seq,
+                    )
                 };
                 let data = self.rng.bytes(chunk);
                 let seq_label = format!("{seq:04x}");
                 let qwire = if enc == "iodine" {
                     let mut labels = vec![seq_label.into_bytes()];
                     // iodine-like: bytes outside ASCII, labels up to 63 bytes
-                    let mut raw: Vec<u8> = data.iter().map(|b| if *b == b'.' || *b < 0x21 { b ^ 0x80 } else { *b }).collect();
+                    let mut raw: Vec<u8> = data
+                        .iter()
+                        .map(|b| {
+                            if *b == b'.' || *b < 0x21 {
+                                b ^ 0x80
+                            } else {
+                                *b
+                            }
+                        })
+                        .collect();
                     while !raw.is_empty() {
                         let n = raw.len().min(57);
                         labels.push(raw.drain(..n).collect());
@@ -474,11 +746,47 @@ impl World {
                 let n = self.rng.range(8, 120) as usize;
                 let reply = self.rng.bytes(n);
                 let ans = match qtype {
-                    16 => vec![Rr { owner: None, rtype: 16, ttl: 0, rdata: txt_rdata(base32(&reply).as_bytes()) }],
-                    10 => vec![Rr { owner: None, rtype: 10, ttl: 0, rdata: reply }],
-                    5 => vec![Rr { owner: None, rtype: 5, ttl: 0, rdata: encode_name(&format!("{}.{}", labels_of(&base32(&reply[..reply.len().min(36)]), 63).join("."), domain)) }],
-                    15 => vec![Rr { owner: None, rtype: 15, ttl: 0, rdata: mx_rdata(10, &format!("{}.{}", labels_of(&base32(&reply[..reply.len().min(36)]), 63).join("."), domain)) }],
-                    _ => vec![Rr { owner: None, rtype: 1, ttl: 0, rdata: reply[..4].to_vec() }],
+                    16 => vec![Rr {
+                        owner: None,
+                        rtype: 16,
+                        ttl: 0,
+                        rdata: txt_rdata(base32(&reply).as_bytes()),
+                    }],
+                    10 => vec![Rr {
+                        owner: None,
+                        rtype: 10,
+                        ttl: 0,
+                        rdata: reply,
+                    }],
+                    5 => vec![Rr {
+                        owner: None,
+                        rtype: 5,
+                        ttl: 0,
+                        rdata: encode_name(&format!(
+                            "{}.{}",
+                            labels_of(&base32(&reply[..reply.len().min(36)]), 63).join("."),
+                            domain
+                        )),
+                    }],
+                    15 => vec![Rr {
+                        owner: None,
+                        rtype: 15,
+                        ttl: 0,
+                        rdata: mx_rdata(
+                            10,
+                            &format!(
+                                "{}.{}",
+                                labels_of(&base32(&reply[..reply.len().min(36)]), 63).join("."),
+                                domain
+                            ),
+                        ),
+                    }],
+                    _ => vec![Rr {
+                        owner: None,
+                        rtype: 1,
+                        ttl: 0,
+                        rdata: reply[..4].to_vec(),
+                    }],
                 };
                 self.dns(out, t, host, &qwire, qtype, 0, &ans);
             }
@@ -486,7 +794,14 @@ impl World {
                 let (host, transport, dst, port, domain, beats) = {
                     let b = &mut self.beacons[idx];
                     b.beats += 1;
-                    (b.host, b.transport, b.dst, b.port, b.domain.clone(), b.beats)
+                    (
+                        b.host,
+                        b.transport,
+                        b.dst,
+                        b.port,
+                        b.domain.clone(),
+                        b.beats,
+                    )
                 };
                 let mut t0 = t;
                 if transport != "tcp" && beats % 10 == 1 {
@@ -494,21 +809,49 @@ impl World {
                         IpAddr::V4(a) => a.octets().to_vec(),
                         IpAddr::V6(a) => a.octets().to_vec(),
                     };
-                    t0 = self.dns(out, t, host, &encode_name(&domain), 1, 0, &[Rr { owner: None, rtype: 1, ttl: 300, rdata }]);
+                    t0 = self.dns(
+                        out,
+                        t,
+                        host,
+                        &encode_name(&domain),
+                        1,
+                        0,
+                        &[Rr {
+                            owner: None,
+                            rtype: 1,
+                            ttl: 300,
+                            rdata,
+                        }],
+                    );
                 }
                 let c = self.host_ep(host, false);
                 let s = self.server(dst, port);
                 let mut tcp = Tcp::new(&mut self.rng, c, s, t0, 60_000, 200);
-                let down = if tasking { self.rng.range(5_000, 50_000) as usize } else { self.rng.range(120, 260) as usize };
+                let down = if tasking {
+                    self.rng.range(5_000, 50_000) as usize
+                } else {
+                    self.rng.range(120, 260) as usize
+                };
                 match transport {
                     "tls" => {
                         let up = self.rng.range(180, 320) as usize;
-                        self.tls_session(out, &mut tcp, Some(&domain), ClientProfile::Minimal, false, true, up, down)
+                        self.tls_session(
+                            out,
+                            &mut tcp,
+                            Some(&domain),
+                            ClientProfile::Minimal,
+                            false,
+                            true,
+                            up,
+                            down,
+                        )
                     }
                     "http" => {
                         tcp.open(out);
                         let id = alnum(&mut self.rng, 12);
-                        let req = format!("GET /api/v1/checkin?id={id} HTTP/1.1\r\nHost: {domain}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\nAccept: */*\r\n\r\n");
+                        let req = format!(
+                            "GET /api/v1/checkin?id={id} HTTP/1.1\r\nHost: {domain}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\nAccept: */*\r\n\r\n"
+                        );
                         tcp.send(out, true, req.as_bytes());
                         tcp.idle(2000);
                         let body = self.rng.bytes(down);
@@ -531,7 +874,15 @@ impl World {
             Task::HttpExfil { idx, bytes } => {
                 let (host, dst, port, domain, method, chunked, compressible) = {
                     let e = &self.http_exfil[idx];
-                    (e.host, e.dst, e.port, e.domain.clone(), e.method, e.chunked, e.compressible)
+                    (
+                        e.host,
+                        e.dst,
+                        e.port,
+                        e.domain.clone(),
+                        e.method,
+                        e.chunked,
+                        e.compressible,
+                    )
                 };
                 let c = self.host_ep(host, false);
                 let s = self.server(dst, port);
@@ -540,9 +891,19 @@ impl World {
                 let body: Vec<u8> = if compressible {
                     self.text.iter().cycle().take(bytes).copied().collect()
                 } else {
-                    self.pool.iter().cycle().skip(self.rng.range(0, 1000) as usize).take(bytes).copied().collect()
+                    self.pool
+                        .iter()
+                        .cycle()
+                        .skip(self.rng.range(0, 1000) as usize)
+                        .take(bytes)
+                        .copied()
+                        .collect()
                 };
-                let hostname = if port == 80 { domain.clone() } else { format!("{domain}:{port}") };
+                let hostname = if port == 80 {
+                    domain.clone()
+                } else {
+                    format!("{domain}:{port}")
+                };
                 let mut req = if chunked {
                     format!("{method} /upload/{} HTTP/1.1\r\nHost: {hostname}\r\nUser-Agent: python-requests/2.31.0\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n", alnum(&mut self.rng, 8)).into_bytes()
                 } else {
@@ -571,12 +932,34 @@ impl World {
                     IpAddr::V4(a) => a.octets().to_vec(),
                     IpAddr::V6(a) => a.octets().to_vec(),
                 };
-                let t2 = self.dns(out, t, host, &encode_name(&domain), 1, 0, &[Rr { owner: None, rtype: 1, ttl: 300, rdata }]);
+                let t2 = self.dns(
+                    out,
+                    t,
+                    host,
+                    &encode_name(&domain),
+                    1,
+                    0,
+                    &[Rr {
+                        owner: None,
+                        rtype: 1,
+                        ttl: 300,
+                        rdata,
+                    }],
+                );
                 let c = self.host_ep(host, false);
                 let s = self.server(dst, port);
                 let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 50_000, 120);
                 let down = self.rng.range(500, 6000) as usize;
-                self.tls_session(out, &mut tcp, Some(&domain), ClientProfile::Minimal, false, false, bytes, down);
+                self.tls_session(
+                    out,
+                    &mut tcp,
+                    Some(&domain),
+                    ClientProfile::Minimal,
+                    false,
+                    false,
+                    bytes,
+                    down,
+                );
             }
         }
     }
@@ -590,17 +973,47 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
     let start = START_US + (cfg.seed % 30) as i64 * 86_400_000_000;
     let dur = (cfg.hours.max(0.05) * 3600e6) as i64;
     let hosts: Vec<Host> = (0..cfg.hosts.max(2))
-        .map(|i| Host { v4: Ipv4Addr::new(10, 10, 1 + (i / 200) as u8, 10 + (i % 200) as u8), v6: (i % 4 == 1).then(|| Ipv6Addr::new(0xfd00, 0x10, 0, 1, 0, 0, 0, 0x10 + i as u16)) })
+        .map(|i| Host {
+            v4: Ipv4Addr::new(10, 10, 1 + (i / 200) as u8, 10 + (i % 200) as u8),
+            v6: (i % 4 == 1).then(|| Ipv6Addr::new(0xfd00, 0x10, 0, 1, 0, 0, 0, 0x10 + i as u16)),
+        })
         .collect();
     let mut pool = vec![0u8; 1 << 20];
     rng.fill(&mut pool);
     let mut text = Vec::with_capacity(1 << 20);
     {
-        let words = ["the", "capture", "network", "report", "quarterly", "customer", "invoice", "record", "account", "total", "north", "region", "shipment", "order", "status", "pending", "value", "2026", "id", "name"];
+        let words = [
+            "the",
+            "capture",
+            "network",
+            "report",
+            "quarterly",
+            "customer",
+            "invoice",
+            "record",
+            "account",
+            "total",
+            "north",
+            "region",
+            "shipment",
+            "order",
+            "status",
+            "pending",
+            "value",
+            "2026",
+            "id",
+            "name",
+        ];
         let mut r2 = rng.clone();
         while text.len() < (1 << 20) {
             text.extend_from_slice(r2.pick(&words).as_bytes());
-            text.push(if r2.chance(0.1) { b'\n' } else if r2.chance(0.1) { b',' } else { b' ' });
+            text.push(if r2.chance(0.1) {
+                b'\n'
+            } else if r2.chance(0.1) {
+                b','
+            } else {
+                b' '
+            });
         }
     }
     let resolver_ip = IpAddr::V4(Ipv4Addr::new(10, 10, 0, 2));
@@ -609,7 +1022,11 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
         scale: cfg.background_scale.clamp(0.001, 100.0),
         compressible: cfg.compressible,
         hosts: hosts.clone(),
-        resolver: Ep { ip: resolver_ip, port: 53, mac: mac_for(&resolver_ip) },
+        resolver: Ep {
+            ip: resolver_ip,
+            port: 53,
+            mac: mac_for(&resolver_ip),
+        },
         pool,
         text,
         tunnels: Vec::new(),
@@ -626,7 +1043,11 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
         end: String::new(),
         packets: 0,
         bytes: 0,
-        hosts: hosts.iter().map(|h| h.v4.to_string()).chain(hosts.iter().filter_map(|h| h.v6.map(|a| a.to_string()))).collect(),
+        hosts: hosts
+            .iter()
+            .map(|h| h.v4.to_string())
+            .chain(hosts.iter().filter_map(|h| h.v6.map(|a| a.to_string())))
+            .collect(),
         resolver: resolver_ip.to_string(),
         attacks: Vec::new(),
         lookalikes: Vec::new(),
@@ -638,80 +1059,150 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
         tie += 1;
         tasks.push((t, tie, task));
     };
-    let background = |tasks: &mut Vec<(i64, u64, Task)>, rng: &mut Rng, from: i64, to: i64, add: &mut dyn FnMut(&mut Vec<(i64, u64, Task)>, i64, Task)| {
-        for h in 0..n {
-            // browsing sessions: exponential gaps between sessions, log-normal think times inside
-            let mut t = from + rng.exp(240e6) as i64;
-            while t < to {
-                let visits = rng.range(2, 12);
-                let mut tv = t;
-                for _ in 0..visits {
-                    if tv >= to {
-                        break;
+    let background =
+        |tasks: &mut Vec<(i64, u64, Task)>,
+         rng: &mut Rng,
+         from: i64,
+         to: i64,
+         add: &mut dyn FnMut(&mut Vec<(i64, u64, Task)>, i64, Task)| {
+            for h in 0..n {
+                // browsing sessions: exponential gaps between sessions, log-normal think times inside
+                let mut t = from + rng.exp(240e6) as i64;
+                while t < to {
+                    let visits = rng.range(2, 12);
+                    let mut tv = t;
+                    for _ in 0..visits {
+                        if tv >= to {
+                            break;
+                        }
+                        add(tasks, tv, Task::Visit { host: h });
+                        tv += rng.lognormal(20e6, 1.0) as i64 + 500_000;
                     }
-                    add(tasks, tv, Task::Visit { host: h });
-                    tv += rng.lognormal(20e6, 1.0) as i64 + 500_000;
+                    t = tv + rng.exp(600e6) as i64;
                 }
-                t = tv + rng.exp(600e6) as i64;
-            }
-            // antivirus reputation lookups: bursts during file scans (every host runs the agent)
-            let mut t = from + rng.exp(600e6) as i64;
-            while t < to {
-                for k in 0..rng.range(3, 15) {
-                    add(tasks, t + k as i64 * rng.range(50_000, 2_000_000) as i64, Task::AvLookup { host: h });
+                // antivirus reputation lookups: bursts during file scans (every host runs the agent)
+                let mut t = from + rng.exp(600e6) as i64;
+                while t < to {
+                    for k in 0..rng.range(3, 15) {
+                        add(
+                            tasks,
+                            t + k as i64 * rng.range(50_000, 2_000_000) as i64,
+                            Task::AvLookup { host: h },
+                        );
+                    }
+                    t += rng.exp(1200e6) as i64;
                 }
-                t += rng.exp(1200e6) as i64;
+                // mDNS service discovery
+                let mut t = from + rng.range(0, 120_000_000) as i64;
+                while t < to {
+                    add(tasks, t, Task::Mdns { host: h });
+                    t += rng.lognormal(300e6, 0.5) as i64;
+                }
+                // NTP every 64 s and the monitoring agent every 60 s (fixed periods, every host)
+                let mut t = from + rng.range(0, 64_000_000) as i64;
+                while t < to {
+                    add(tasks, t, Task::Ntp { host: h });
+                    t += 64_000_000 + rng.range(0, 400_000) as i64;
+                }
+                let mut t = from + rng.range(0, 60_000_000) as i64;
+                while t < to {
+                    add(tasks, t, Task::Monitor { host: h });
+                    t += 60_000_000 + rng.range(0, 300_000) as i64;
+                }
+                // reverse lookups
+                let mut t = from + rng.exp(900e6) as i64;
+                while t < to {
+                    add(tasks, t, Task::Reverse { host: h });
+                    t += rng.exp(900e6) as i64;
+                }
             }
-            // mDNS service discovery
-            let mut t = from + rng.range(0, 120_000_000) as i64;
+            // the mail server (host 0) checks DNSBLs for incoming senders
+            let mut t = from + rng.exp(30e6) as i64;
             while t < to {
-                add(tasks, t, Task::Mdns { host: h });
-                t += rng.lognormal(300e6, 0.5) as i64;
+                add(tasks, t, Task::Dnsbl { host: 0 });
+                t += rng.exp(40e6) as i64;
             }
-            // NTP every 64 s and the monitoring agent every 60 s (fixed periods, every host)
-            let mut t = from + rng.range(0, 64_000_000) as i64;
-            while t < to {
-                add(tasks, t, Task::Ntp { host: h });
-                t += 64_000_000 + rng.range(0, 400_000) as i64;
-            }
-            let mut t = from + rng.range(0, 60_000_000) as i64;
-            while t < to {
-                add(tasks, t, Task::Monitor { host: h });
-                t += 60_000_000 + rng.range(0, 300_000) as i64;
-            }
-            // reverse lookups
-            let mut t = from + rng.exp(900e6) as i64;
-            while t < to {
-                add(tasks, t, Task::Reverse { host: h });
-                t += rng.exp(900e6) as i64;
-            }
-        }
-        // the mail server (host 0) checks DNSBLs for incoming senders
-        let mut t = from + rng.exp(30e6) as i64;
-        while t < to {
-            add(tasks, t, Task::Dnsbl { host: 0 });
-            t += rng.exp(40e6) as i64;
-        }
-    };
+        };
     let end = start + dur;
     background(&mut tasks, &mut world.rng, start, end, &mut add);
     // cloud storage uploads by three hosts (benign, large, shared peer)
     let uploaders: Vec<usize> = (0..3).map(|k| (1 + k * 2) % n).collect();
-    let up_bytes = if dur <= 1_200_000_000 { 400_000 } else { 3_000_000 };
+    let up_bytes = if dur <= 1_200_000_000 {
+        400_000
+    } else {
+        3_000_000
+    };
     for &h in &uploaders {
-        let b = ((up_bytes + world.rng.range(0, up_bytes as u64 / 2) as usize) as f64 * world.scale.min(1.0)) as usize;
+        let b = ((up_bytes + world.rng.range(0, up_bytes as u64 / 2) as usize) as f64
+            * world.scale.min(1.0)) as usize;
         let t = start + world.rng.range(0, dur as u64 * 9 / 10) as i64;
         add(&mut tasks, t, Task::CloudUpload { host: h, bytes: b });
     }
-    truth.lookalikes.push(LookalikeTruth { kind: "cloud_storage_upload".into(), resembles: "exfiltration".into(), src_ips: uploaders.iter().map(|h| hosts[*h].v4.to_string()).collect(), dst_ip: Some(public_v4("storage.googleapis.com").to_string()), domain: Some("storage.googleapis.com".into()), parameters: json!({"bytes_each_min": up_bytes}) });
+    truth.lookalikes.push(LookalikeTruth {
+        kind: "cloud_storage_upload".into(),
+        resembles: "exfiltration".into(),
+        src_ips: uploaders.iter().map(|h| hosts[*h].v4.to_string()).collect(),
+        dst_ip: Some(public_v4("storage.googleapis.com").to_string()),
+        domain: Some("storage.googleapis.com".into()),
+        parameters: json!({"bytes_each_min": up_bytes}),
+    });
     let all_hosts: Vec<String> = hosts.iter().map(|h| h.v4.to_string()).collect();
-    truth.lookalikes.push(LookalikeTruth { kind: "cdn_random_labels".into(), resembles: "dns_tunnel".into(), src_ips: all_hosts.clone(), dst_ip: None, domain: Some("cloudfront.net / googlevideo.com / akamaiedge.net".into()), parameters: json!({}) });
-    truth.lookalikes.push(LookalikeTruth { kind: "antivirus_reputation_lookups".into(), resembles: "dns_tunnel".into(), src_ips: all_hosts.clone(), dst_ip: None, domain: Some("sophosxl.net".into()), parameters: json!({"label": "32 hex"}) });
-    truth.lookalikes.push(LookalikeTruth { kind: "dnsbl_lookups".into(), resembles: "dns_tunnel".into(), src_ips: vec![all_hosts[0].clone()], dst_ip: None, domain: Some("spamhaus.org".into()), parameters: json!({}) });
-    truth.lookalikes.push(LookalikeTruth { kind: "reverse_lookups".into(), resembles: "dns_tunnel".into(), src_ips: all_hosts.clone(), dst_ip: None, domain: Some("in-addr.arpa / ip6.arpa".into()), parameters: json!({}) });
-    truth.lookalikes.push(LookalikeTruth { kind: "mdns".into(), resembles: "dns_tunnel".into(), src_ips: all_hosts.clone(), dst_ip: Some("224.0.0.251".into()), domain: Some("local".into()), parameters: json!({}) });
-    truth.lookalikes.push(LookalikeTruth { kind: "ntp".into(), resembles: "beaconing".into(), src_ips: all_hosts.clone(), dst_ip: Some("10.10.0.3".into()), domain: None, parameters: json!({"period_s": 64}) });
-    truth.lookalikes.push(LookalikeTruth { kind: "monitoring_agent".into(), resembles: "beaconing".into(), src_ips: all_hosts.clone(), dst_ip: Some("10.10.0.5".into()), domain: None, parameters: json!({"period_s": 60, "port": 8086}) });
+    truth.lookalikes.push(LookalikeTruth {
+        kind: "cdn_random_labels".into(),
+        resembles: "dns_tunnel".into(),
+        src_ips: all_hosts.clone(),
+        dst_ip: None,
+        domain: Some("cloudfront.net / googlevideo.com / akamaiedge.net".into()),
+        parameters: json!({}),
+    });
+    truth.lookalikes.push(LookalikeTruth {
+        kind: "antivirus_reputation_lookups".into(),
+        resembles: "dns_tunnel".into(),
+        src_ips: all_hosts.clone(),
+        dst_ip: None,
+        domain: Some("sophosxl.net".into()),
+        parameters: json!({"label": "32 hex"}),
+    });
+    truth.lookalikes.push(LookalikeTruth {
+        kind: "dnsbl_lookups".into(),
+        resembles: "dns_tunnel".into(),
+        src_ips: vec![all_hosts[0].clone()],
+        dst_ip: None,
+        domain: Some("spamhaus.org".into()),
+        parameters: json!({}),
+    });
+    truth.lookalikes.push(LookalikeTruth {
+        kind: "reverse_lookups".into(),
+        resembles: "dns_tunnel".into(),
+        src_ips: all_hosts.clone(),
+        dst_ip: None,
+        domain: Some("in-addr.arpa / ip6.arpa".into()),
+        parameters: json!({}),
+    });
+    truth.lookalikes.push(LookalikeTruth {
+        kind: "mdns".into(),
+        resembles: "dns_tunnel".into(),
+        src_ips: all_hosts.clone(),
+        dst_ip: Some("224.0.0.251".into()),
+        domain: Some("local".into()),
+        parameters: json!({}),
+    });
+    truth.lookalikes.push(LookalikeTruth {
+        kind: "ntp".into(),
+        resembles: "beaconing".into(),
+        src_ips: all_hosts.clone(),
+        dst_ip: Some("10.10.0.3".into()),
+        domain: None,
+        parameters: json!({"period_s": 64}),
+    });
+    truth.lookalikes.push(LookalikeTruth {
+        kind: "monitoring_agent".into(),
+        resembles: "beaconing".into(),
+        src_ips: all_hosts.clone(),
+        dst_ip: Some("10.10.0.5".into()),
+        domain: None,
+        parameters: json!({"period_s": 60, "port": 8086}),
+    });
 
     // ---- attacks: victims are distinct hosts where possible ----
     let mut victims: Vec<usize> = (0..n).collect();
@@ -731,13 +1222,34 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
             "dns_tunnel" => {
                 let domain = rand_domain(r);
                 let encoding = *r.pick(&["base32", "hex", "base64url", "iodine"]);
-                let (qtype, qname) = *r.pick(&[(16u16, "TXT"), (10, "NULL"), (5, "CNAME"), (1, "A"), (15, "MX")]);
+                let (qtype, qname) = *r.pick(&[
+                    (16u16, "TXT"),
+                    (10, "NULL"),
+                    (5, "CNAME"),
+                    (1, "A"),
+                    (15, "MX"),
+                ]);
                 let bursty = r.chance(0.5);
-                let chunk = match encoding { "hex" => r.range(30, 60), "iodine" => r.range(80, 140), _ => r.range(45, 90) } as usize;
-                let total = if bursty { r.range(20_000, 120_000) } else { r.range(2_000, 8_000) } as usize;
+                let chunk = match encoding {
+                    "hex" => r.range(30, 60),
+                    "iodine" => r.range(80, 140),
+                    _ => r.range(45, 90),
+                } as usize;
+                let total = if bursty {
+                    r.range(20_000, 120_000)
+                } else {
+                    r.range(2_000, 8_000)
+                } as usize;
                 let total = if small { total.min(30_000) } else { total };
                 let queries = (total / chunk).max(12);
-                world.tunnels.push(Tunnel { host: h, domain: domain.clone(), encoding, qtype, chunk, seq: r.range(0, 4000) as u32 });
+                world.tunnels.push(Tunnel {
+                    host: h,
+                    domain: domain.clone(),
+                    encoding,
+                    qtype,
+                    chunk,
+                    seq: r.range(0, 4000) as u32,
+                });
                 let idx = world.tunnels.len() - 1;
                 if bursty {
                     let bursts = r.range(1, 4);
@@ -763,12 +1275,23 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
                 let transport = *r.pick(&["http", "tls", "tcp"]);
                 let domain = rand_domain(r);
                 let dst = IpAddr::V4(public_v4(&domain));
-                let port = match transport { "http" => *r.pick(&[80u16, 8080]), "tls" => *r.pick(&[443u16, 8443]), _ => *r.pick(&[4444u16, 8000, 5555, 1337]) };
+                let port = match transport {
+                    "http" => *r.pick(&[80u16, 8080]),
+                    "tls" => *r.pick(&[443u16, 8443]),
+                    _ => *r.pick(&[4444u16, 8000, 5555, 1337]),
+                };
                 let max_period = ((a1 - a0) as f64 / 1e6 / 15.0).min(1800.0).max(5.0);
                 let period = r.log_uniform(5.0, max_period);
                 let jitter = r.uniform(0.0, 0.35);
                 let missed = r.uniform(0.0, 0.1);
-                world.beacons.push(Beacon { host: h, transport, dst, port, domain: domain.clone(), beats: 0 });
+                world.beacons.push(Beacon {
+                    host: h,
+                    transport,
+                    dst,
+                    port,
+                    domain: domain.clone(),
+                    beats: 0,
+                });
                 let idx = world.beacons.len() - 1;
                 let mut t = a0 + r.range(0, (period * 1e6) as u64) as i64;
                 let mut beats = 0;
@@ -789,26 +1312,65 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
                 let method = *r.pick(&["POST", "PUT"]);
                 let chunked = r.chance(0.5);
                 let many = r.chance(0.5);
-                let total = if small { r.range(1_300_000, 1_800_000) } else { r.range(2_000_000, 40_000_000) } as usize;
-                world.http_exfil.push(Exfil { host: h, dst, port, domain: domain.clone(), method, chunked, compressible: true });
+                let total = if small {
+                    r.range(1_300_000, 1_800_000)
+                } else {
+                    r.range(2_000_000, 40_000_000)
+                } as usize;
+                world.http_exfil.push(Exfil {
+                    host: h,
+                    dst,
+                    port,
+                    domain: domain.clone(),
+                    method,
+                    chunked,
+                    compressible: true,
+                });
                 let idx = world.http_exfil.len() - 1;
                 let conns = if many { r.range(8, 40) as usize } else { 1 };
                 let t0 = r.range(a0 as u64, (a0 + (a1 - a0) / 2) as u64) as i64;
                 let gap = (a1 - t0) / conns as i64;
                 for k in 0..conns {
-                    add(&mut tasks, t0 + k as i64 * gap, Task::HttpExfil { idx, bytes: total / conns });
+                    add(
+                        &mut tasks,
+                        t0 + k as i64 * gap,
+                        Task::HttpExfil {
+                            idx,
+                            bytes: total / conns,
+                        },
+                    );
                 }
                 truth.attacks.push(AttackTruth { category: "exfiltration".into(), kind: "http_exfil".into(), src_ip: src, dst_ip: Some(dst.to_string()), dst_port: Some(port), domain: Some(if port == 80 { domain } else { format!("{domain}:{port}") }), parameters: json!({"method": method, "chunked": chunked, "connections": conns, "bytes": total}) });
             }
             "tls_exfil" => {
                 let domain = rand_domain(r);
                 let dst = IpAddr::V4(public_v4(&domain));
-                let total = if small { r.range(1_050_000, 1_250_000) } else { r.range(3_000_000, 50_000_000) } as usize;
-                world.tls_exfil.push(Exfil { host: h, dst, port: 443, domain: domain.clone(), method: "", chunked: false, compressible: false });
+                let total = if small {
+                    r.range(1_050_000, 1_250_000)
+                } else {
+                    r.range(3_000_000, 50_000_000)
+                } as usize;
+                world.tls_exfil.push(Exfil {
+                    host: h,
+                    dst,
+                    port: 443,
+                    domain: domain.clone(),
+                    method: "",
+                    chunked: false,
+                    compressible: false,
+                });
                 let idx = world.tls_exfil.len() - 1;
                 let t = r.range(a0 as u64, a1 as u64) as i64;
                 add(&mut tasks, t, Task::TlsExfil { idx, bytes: total });
-                truth.attacks.push(AttackTruth { category: "exfiltration".into(), kind: "tls_exfil".into(), src_ip: src, dst_ip: Some(dst.to_string()), dst_port: Some(443), domain: Some(domain), parameters: json!({"bytes": total}) });
+                truth.attacks.push(AttackTruth {
+                    category: "exfiltration".into(),
+                    kind: "tls_exfil".into(),
+                    src_ip: src,
+                    dst_ip: Some(dst.to_string()),
+                    dst_port: Some(443),
+                    domain: Some(domain),
+                    parameters: json!({"bytes": total}),
+                });
             }
             _ => {}
         }
@@ -823,7 +1385,8 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
     // benchmark captures: more background hours until the size is reached
     let mut t_end = end;
     if let Some(size) = cfg.size {
-        let mut add2 = |tasks: &mut Vec<(i64, u64, Task)>, t: i64, task: Task| tasks.push((t, 0, task));
+        let mut add2 =
+            |tasks: &mut Vec<(i64, u64, Task)>, t: i64, task: Task| tasks.push((t, 0, task));
         while out.bytes < size {
             let mut more: Vec<(i64, u64, Task)> = Vec::new();
             let from = t_end;
@@ -851,13 +1414,20 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
 /// Write `out` (pcap) and its `.truth.json`.
 pub fn simulate_to_file(cfg: &SimConfig, path: &Path) -> anyhow::Result<Truth> {
     let f = std::fs::File::create(path)?;
-    let counting = CountingWriter { inner: std::io::BufWriter::with_capacity(1 << 20, f), packets: 0, bytes: 0 };
+    let counting = CountingWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 20, f),
+        packets: 0,
+        bytes: 0,
+    };
     let (mut truth, w) = simulate(cfg, counting)?;
     truth.bytes = w.bytes;
     truth.packets = w.packets;
     let mut w = w;
     w.inner.flush()?;
-    std::fs::write(truth_path(path), serde_json::to_string_pretty(&truth)? + "\n")?;
+    std::fs::write(
+        truth_path(path),
+        serde_json::to_string_pretty(&truth)? + "\n",
+    )?;
     Ok(truth)
 }
 

@@ -28,7 +28,11 @@ impl Rng {
     }
     /// Uniform in [lo, hi).
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        if hi <= lo { lo } else { lo + self.u64() % (hi - lo) }
+        if hi <= lo {
+            lo
+        } else {
+            lo + self.u64() % (hi - lo)
+        }
     }
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.f64()
@@ -94,12 +98,22 @@ impl<W: Write> PcapOut<W> {
         h.extend_from_slice(&65535u32.to_le_bytes());
         h.extend_from_slice(&1u32.to_le_bytes());
         out.write_all(&h)?;
-        Ok(PcapOut { out, heap: BinaryHeap::new(), seq: 0, packets: 0, bytes: 24 })
+        Ok(PcapOut {
+            out,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            packets: 0,
+            bytes: 24,
+        })
     }
 
     pub fn push(&mut self, ts: i64, frame: Vec<u8>) {
         self.seq += 1;
-        self.heap.push(Reverse(Queued { ts, seq: self.seq, frame }));
+        self.heap.push(Reverse(Queued {
+            ts,
+            seq: self.seq,
+            frame,
+        }));
     }
 
     /// Write every queued packet earlier than `t`.
@@ -163,8 +177,14 @@ fn ip_builder(src: &Ep, dst: &Ep) -> etherparse::PacketBuilderStep<etherparse::I
         (IpAddr::V6(a), IpAddr::V6(b)) => e.ipv6(a.octets(), b.octets(), 64),
         (a, b) => {
             // mixed families never happen in the simulator; map to v6
-            let a6 = match a { IpAddr::V4(x) => x.to_ipv6_mapped(), IpAddr::V6(x) => x };
-            let b6 = match b { IpAddr::V4(x) => x.to_ipv6_mapped(), IpAddr::V6(x) => x };
+            let a6 = match a {
+                IpAddr::V4(x) => x.to_ipv6_mapped(),
+                IpAddr::V6(x) => x,
+            };
+            let b6 = match b {
+                IpAddr::V4(x) => x.to_ipv6_mapped(),
+                IpAddr::V6(x) => x,
+            };
             e.ipv6(a6.octets(), b6.octets(), 64)
         }
     }
@@ -189,10 +209,25 @@ pub struct Flags {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn tcp_frame(src: &Ep, dst: &Ep, seq: u32, ack: u32, f: Flags, window: u16, payload: &[u8]) -> Vec<u8> {
+pub fn tcp_frame(
+    src: &Ep,
+    dst: &Ep,
+    seq: u32,
+    ack: u32,
+    f: Flags,
+    window: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let base = || ip_builder(src, dst).tcp(src.port, dst.port, seq, window);
     let mut b = if f.syn {
-        base().options(&[TcpOptionElement::MaximumSegmentSize(MSS as u16), TcpOptionElement::Noop, TcpOptionElement::WindowScale(7)]).unwrap_or_else(|_| base()).syn()
+        base()
+            .options(&[
+                TcpOptionElement::MaximumSegmentSize(MSS as u16),
+                TcpOptionElement::Noop,
+                TcpOptionElement::WindowScale(7),
+            ])
+            .unwrap_or_else(|_| base())
+            .syn()
     } else {
         base()
     };
@@ -226,22 +261,65 @@ pub struct Tcp {
     pub us_per_kb: i64,
 }
 
-const FL: Flags = Flags { syn: false, ack: true, fin: false, psh: false, rst: false };
+const FL: Flags = Flags {
+    syn: false,
+    ack: true,
+    fin: false,
+    psh: false,
+    rst: false,
+};
 
 impl Tcp {
     pub fn new(rng: &mut Rng, c: Ep, s: Ep, t: i64, rtt: i64, us_per_kb: i64) -> Self {
-        Tcp { c, s, cseq: rng.u64() as u32, sseq: rng.u64() as u32, t, rtt: rtt.max(200), us_per_kb: us_per_kb.max(1) }
+        Tcp {
+            c,
+            s,
+            cseq: rng.u64() as u32,
+            sseq: rng.u64() as u32,
+            t,
+            rtt: rtt.max(200),
+            us_per_kb: us_per_kb.max(1),
+        }
     }
 
     /// SYN, SYN-ACK, ACK. Returns false (after SYN retries) when `refuse` is set: the server answers RST.
     pub fn open<W: Write>(&mut self, out: &mut PcapOut<W>) {
-        out.push(self.t, tcp_frame(&self.c, &self.s, self.cseq, 0, Flags { syn: true, ack: false, ..FL }, 64240, &[]));
+        out.push(
+            self.t,
+            tcp_frame(
+                &self.c,
+                &self.s,
+                self.cseq,
+                0,
+                Flags {
+                    syn: true,
+                    ack: false,
+                    ..FL
+                },
+                64240,
+                &[],
+            ),
+        );
         self.t += self.rtt / 2;
-        out.push(self.t, tcp_frame(&self.s, &self.c, self.sseq, self.cseq.wrapping_add(1), Flags { syn: true, ..FL }, 65160, &[]));
+        out.push(
+            self.t,
+            tcp_frame(
+                &self.s,
+                &self.c,
+                self.sseq,
+                self.cseq.wrapping_add(1),
+                Flags { syn: true, ..FL },
+                65160,
+                &[],
+            ),
+        );
         self.cseq = self.cseq.wrapping_add(1);
         self.sseq = self.sseq.wrapping_add(1);
         self.t += self.rtt / 2;
-        out.push(self.t, tcp_frame(&self.c, &self.s, self.cseq, self.sseq, FL, 502, &[]));
+        out.push(
+            self.t,
+            tcp_frame(&self.c, &self.s, self.cseq, self.sseq, FL, 502, &[]),
+        );
         self.t += 50;
     }
 
@@ -251,8 +329,15 @@ impl Tcp {
         let n = data.chunks(MSS).count();
         for (i, chunk) in data.chunks(MSS).enumerate() {
             let last = i + 1 == n;
-            let (src, dst, seq, ack) = if from_client { (self.c, self.s, self.cseq, self.sseq) } else { (self.s, self.c, self.sseq, self.cseq) };
-            out.push(self.t, tcp_frame(&src, &dst, seq, ack, Flags { psh: last, ..FL }, 502, chunk));
+            let (src, dst, seq, ack) = if from_client {
+                (self.c, self.s, self.cseq, self.sseq)
+            } else {
+                (self.s, self.c, self.sseq, self.cseq)
+            };
+            out.push(
+                self.t,
+                tcp_frame(&src, &dst, seq, ack, Flags { psh: last, ..FL }, 502, chunk),
+            );
             if from_client {
                 self.cseq = self.cseq.wrapping_add(chunk.len() as u32);
             } else {
@@ -260,8 +345,15 @@ impl Tcp {
             }
             self.t += (chunk.len() as i64 * self.us_per_kb / 1000).max(10);
             if i % 2 == 1 || last {
-                let (ack_src, ack_dst, aseq, aack) = if from_client { (self.s, self.c, self.sseq, self.cseq) } else { (self.c, self.s, self.cseq, self.sseq) };
-                out.push(self.t + self.rtt / 2, tcp_frame(&ack_src, &ack_dst, aseq, aack, FL, 502, &[]));
+                let (ack_src, ack_dst, aseq, aack) = if from_client {
+                    (self.s, self.c, self.sseq, self.cseq)
+                } else {
+                    (self.c, self.s, self.cseq, self.sseq)
+                };
+                out.push(
+                    self.t + self.rtt / 2,
+                    tcp_frame(&ack_src, &ack_dst, aseq, aack, FL, 502, &[]),
+                );
             }
         }
         self.t += self.rtt / 2 + 100;
@@ -274,12 +366,37 @@ impl Tcp {
 
     /// FIN from the client, FIN-ACK from the server, final ACK.
     pub fn close<W: Write>(&mut self, out: &mut PcapOut<W>) {
-        out.push(self.t, tcp_frame(&self.c, &self.s, self.cseq, self.sseq, Flags { fin: true, ..FL }, 502, &[]));
+        out.push(
+            self.t,
+            tcp_frame(
+                &self.c,
+                &self.s,
+                self.cseq,
+                self.sseq,
+                Flags { fin: true, ..FL },
+                502,
+                &[],
+            ),
+        );
         self.cseq = self.cseq.wrapping_add(1);
         self.t += self.rtt / 2;
-        out.push(self.t, tcp_frame(&self.s, &self.c, self.sseq, self.cseq, Flags { fin: true, ..FL }, 502, &[]));
+        out.push(
+            self.t,
+            tcp_frame(
+                &self.s,
+                &self.c,
+                self.sseq,
+                self.cseq,
+                Flags { fin: true, ..FL },
+                502,
+                &[],
+            ),
+        );
         self.sseq = self.sseq.wrapping_add(1);
         self.t += self.rtt / 2;
-        out.push(self.t, tcp_frame(&self.c, &self.s, self.cseq, self.sseq, FL, 502, &[]));
+        out.push(
+            self.t,
+            tcp_frame(&self.c, &self.s, self.cseq, self.sseq, FL, 502, &[]),
+        );
     }
 }

@@ -143,7 +143,10 @@ pub fn base64url(data: &[u8]) -> String {
 
 /// Split an encoded string into labels of at most `max` characters.
 pub fn labels_of(s: &str, max: usize) -> Vec<String> {
-    s.as_bytes().chunks(max.max(1)).map(|c| String::from_utf8_lossy(c).into_owned()).collect()
+    s.as_bytes()
+        .chunks(max.max(1))
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
 }
 
 // ---- TLS ----
@@ -169,7 +172,13 @@ fn grease(rng: &mut Rng) -> u16 {
 }
 
 /// A ClientHello record. `tls13` adds supported_versions and key_share.
-pub fn client_hello(rng: &mut Rng, profile: ClientProfile, sni: Option<&str>, alpn: &[&str], tls13: bool) -> Vec<u8> {
+pub fn client_hello(
+    rng: &mut Rng,
+    profile: ClientProfile,
+    sni: Option<&str>,
+    alpn: &[&str],
+    tls13: bool,
+) -> Vec<u8> {
     let mut body = Vec::with_capacity(512);
     u16be(&mut body, 0x0303);
     body.extend_from_slice(&rng.bytes(32));
@@ -177,9 +186,19 @@ pub fn client_hello(rng: &mut Rng, profile: ClientProfile, sni: Option<&str>, al
     body.extend_from_slice(&rng.bytes(32));
     let g = grease(rng);
     let ciphers: Vec<u16> = match profile {
-        ClientProfile::Chrome => vec![g, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035],
-        ClientProfile::Firefox => vec![0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c, 0xc030, 0xc00a, 0xc009, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035],
-        ClientProfile::Curl => vec![0x1302, 0x1303, 0x1301, 0xc02c, 0xc030, 0x009f, 0xcca9, 0xcca8, 0xccaa, 0xc02b, 0xc02f, 0x009e, 0xc024, 0xc028, 0x006b, 0xc023, 0xc027, 0x0067, 0xc00a, 0xc014, 0x0039, 0xc009, 0xc013, 0x0033, 0x009d, 0x009c, 0x003d, 0x003c, 0x0035, 0x002f, 0x00ff],
+        ClientProfile::Chrome => vec![
+            g, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+            0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+        ],
+        ClientProfile::Firefox => vec![
+            0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c, 0xc030, 0xc00a, 0xc009,
+            0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+        ],
+        ClientProfile::Curl => vec![
+            0x1302, 0x1303, 0x1301, 0xc02c, 0xc030, 0x009f, 0xcca9, 0xcca8, 0xccaa, 0xc02b, 0xc02f,
+            0x009e, 0xc024, 0xc028, 0x006b, 0xc023, 0xc027, 0x0067, 0xc00a, 0xc014, 0x0039, 0xc009,
+            0xc013, 0x0033, 0x009d, 0x009c, 0x003d, 0x003c, 0x0035, 0x002f, 0x00ff,
+        ],
         ClientProfile::Minimal => vec![0xc02f, 0xc030, 0xc013, 0xc014, 0x009c, 0x002f],
     };
     u16be(&mut body, (ciphers.len() * 2) as u16);
@@ -229,7 +248,9 @@ pub fn client_hello(rng: &mut Rng, profile: ClientProfile, sni: Option<&str>, al
     if profile == ClientProfile::Chrome || profile == ClientProfile::Firefox {
         ext(&mut exts, 5, &[1, 0, 0, 0, 0]);
     }
-    let sigs: &[u16] = &[0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
+    let sigs: &[u16] = &[
+        0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+    ];
     let mut d = Vec::new();
     u16be(&mut d, (sigs.len() * 2) as u16);
     for s in sigs {
@@ -244,7 +265,11 @@ pub fn client_hello(rng: &mut Rng, profile: ClientProfile, sni: Option<&str>, al
         ks.extend_from_slice(&rng.bytes(32));
         ext(&mut exts, 51, &ks);
         ext(&mut exts, 45, &[1, 1]);
-        let vers: Vec<u16> = if profile == ClientProfile::Chrome { vec![grease(rng), 0x0304, 0x0303] } else { vec![0x0304, 0x0303] };
+        let vers: Vec<u16> = if profile == ClientProfile::Chrome {
+            vec![grease(rng), 0x0304, 0x0303]
+        } else {
+            vec![0x0304, 0x0303]
+        };
         let mut d = vec![(vers.len() * 2) as u8];
         for x in vers {
             u16be(&mut d, x);
@@ -317,7 +342,11 @@ pub fn server_flight(rng: &mut Rng, tls13: bool, alpn: Option<&str>, self_signed
             out.extend_from_slice(&record(23, 0x0303, &rng.bytes(n)));
         }
     } else {
-        let chain: Vec<&[u8]> = if self_signed { vec![SELF_SIGNED_DER] } else { vec![LEAF_DER, CA_DER] };
+        let chain: Vec<&[u8]> = if self_signed {
+            vec![SELF_SIGNED_DER]
+        } else {
+            vec![LEAF_DER, CA_DER]
+        };
         let mut certs = Vec::new();
         for c in &chain {
             u24be(&mut certs, c.len());

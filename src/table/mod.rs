@@ -56,19 +56,97 @@ pub mod kinds {
             }
         };
     }
-    kind!(Ts, TimestampMicrosecondBuilder, "timestamp(us, UTC)", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), TimestampMicrosecondBuilder::new().with_timezone("UTC"));
-    kind!(Str, StringBuilder, "string", DataType::Utf8, StringBuilder::new());
-    kind!(U8, UInt8Builder, "uint8", DataType::UInt8, UInt8Builder::new());
-    kind!(U16, UInt16Builder, "uint16", DataType::UInt16, UInt16Builder::new());
-    kind!(U32, UInt32Builder, "uint32", DataType::UInt32, UInt32Builder::new());
-    kind!(U64, UInt64Builder, "uint64", DataType::UInt64, UInt64Builder::new());
-    kind!(I64, Int64Builder, "int64", DataType::Int64, Int64Builder::new());
-    kind!(F64, Float64Builder, "float64", DataType::Float64, Float64Builder::new());
-    kind!(Bool, BooleanBuilder, "bool", DataType::Boolean, BooleanBuilder::new());
-    kind!(StrList, ListBuilder<StringBuilder>, "list<string>", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), ListBuilder::new(StringBuilder::new()));
-    kind!(U32List, ListBuilder<UInt32Builder>, "list<uint32>", DataType::List(Arc::new(Field::new("item", DataType::UInt32, true))), ListBuilder::new(UInt32Builder::new()));
-    kind!(I64List, ListBuilder<Int64Builder>, "list<int64>", DataType::List(Arc::new(Field::new("item", DataType::Int64, true))), ListBuilder::new(Int64Builder::new()));
-    kind!(U16List, ListBuilder<UInt16Builder>, "list<uint16>", DataType::List(Arc::new(Field::new("item", DataType::UInt16, true))), ListBuilder::new(UInt16Builder::new()));
+    kind!(
+        Ts,
+        TimestampMicrosecondBuilder,
+        "timestamp(us, UTC)",
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        TimestampMicrosecondBuilder::new().with_timezone("UTC")
+    );
+    kind!(
+        Str,
+        StringBuilder,
+        "string",
+        DataType::Utf8,
+        StringBuilder::new()
+    );
+    kind!(
+        U8,
+        UInt8Builder,
+        "uint8",
+        DataType::UInt8,
+        UInt8Builder::new()
+    );
+    kind!(
+        U16,
+        UInt16Builder,
+        "uint16",
+        DataType::UInt16,
+        UInt16Builder::new()
+    );
+    kind!(
+        U32,
+        UInt32Builder,
+        "uint32",
+        DataType::UInt32,
+        UInt32Builder::new()
+    );
+    kind!(
+        U64,
+        UInt64Builder,
+        "uint64",
+        DataType::UInt64,
+        UInt64Builder::new()
+    );
+    kind!(
+        I64,
+        Int64Builder,
+        "int64",
+        DataType::Int64,
+        Int64Builder::new()
+    );
+    kind!(
+        F64,
+        Float64Builder,
+        "float64",
+        DataType::Float64,
+        Float64Builder::new()
+    );
+    kind!(
+        Bool,
+        BooleanBuilder,
+        "bool",
+        DataType::Boolean,
+        BooleanBuilder::new()
+    );
+    kind!(
+        StrList,
+        ListBuilder<StringBuilder>,
+        "list<string>",
+        DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        ListBuilder::new(StringBuilder::new())
+    );
+    kind!(
+        U32List,
+        ListBuilder<UInt32Builder>,
+        "list<uint32>",
+        DataType::List(Arc::new(Field::new("item", DataType::UInt32, true))),
+        ListBuilder::new(UInt32Builder::new())
+    );
+    kind!(
+        I64List,
+        ListBuilder<Int64Builder>,
+        "list<int64>",
+        DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
+        ListBuilder::new(Int64Builder::new())
+    );
+    kind!(
+        U16List,
+        ListBuilder<UInt16Builder>,
+        "list<uint16>",
+        DataType::List(Arc::new(Field::new("item", DataType::UInt16, true))),
+        ListBuilder::new(UInt16Builder::new())
+    );
 }
 
 macro_rules! table {
@@ -264,7 +342,13 @@ table!(WeirdTable, "weird", "Malformed or unusual traffic, one row per event (ra
 
 /// All table docs, in dataset order.
 pub fn all_docs() -> Vec<TableDoc> {
-    vec![ConnTable::doc(), DnsTable::doc(), HttpTable::doc(), TlsTable::doc(), WeirdTable::doc()]
+    vec![
+        ConnTable::doc(),
+        DnsTable::doc(),
+        HttpTable::doc(),
+        TlsTable::doc(),
+        WeirdTable::doc(),
+    ]
 }
 
 /// All table schemas by name.
@@ -282,9 +366,17 @@ pub fn all_schemas() -> Vec<(&'static str, SchemaRef)> {
 pub fn markdown_reference() -> String {
     let mut s = String::new();
     for t in all_docs() {
-        s.push_str(&format!("### `{}`\n\n{}\n\n| column | type | meaning |\n|---|---|---|\n", t.name, t.doc));
+        s.push_str(&format!(
+            "### `{}`\n\n{}\n\n| column | type | meaning |\n|---|---|---|\n",
+            t.name, t.doc
+        ));
         for c in &t.columns {
-            s.push_str(&format!("| `{}` | {} | {} |\n", c.name, c.sql_type, c.doc.replace('|', "\\|")));
+            s.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                c.name,
+                c.sql_type,
+                c.doc.replace('|', "\\|")
+            ));
         }
         s.push('\n');
     }

@@ -19,7 +19,10 @@ pub const FLUSH_ROWS: usize = 128 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("arrow: {0}")]
@@ -36,7 +39,10 @@ pub struct DatasetWriter {
 impl DatasetWriter {
     /// Create (or empty the tables of) a dataset directory.
     pub fn create(dir: &Path) -> Result<Self, WriteError> {
-        let io = |e: std::io::Error, p: &Path| WriteError::Io { path: p.display().to_string(), source: e };
+        let io = |e: std::io::Error, p: &Path| WriteError::Io {
+            path: p.display().to_string(),
+            source: e,
+        };
         std::fs::create_dir_all(dir).map_err(|e| io(e, dir))?;
         for (name, _) in all_schemas() {
             let td = dir.join(name);
@@ -55,13 +61,25 @@ impl DatasetWriter {
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_max_row_group_row_count(Some(FLUSH_ROWS))
             .build();
-        Ok(DatasetWriter { dir: dir.to_path_buf(), parts: HashMap::new(), rows: HashMap::new(), props })
+        Ok(DatasetWriter {
+            dir: dir.to_path_buf(),
+            parts: HashMap::new(),
+            rows: HashMap::new(),
+            props,
+        })
     }
 
     /// Write one batch as a new part file, sorted by its first column (`ts`).
     pub fn write(&mut self, table: &'static str, batch: RecordBatch) -> Result<(), WriteError> {
         let batch = if batch.num_rows() > 1 {
-            let idx = sort_to_indices(batch.column(0), Some(SortOptions { descending: false, nulls_first: true }), None)?;
+            let idx = sort_to_indices(
+                batch.column(0),
+                Some(SortOptions {
+                    descending: false,
+                    nulls_first: true,
+                }),
+                None,
+            )?;
             take_record_batch(&batch, &idx)?
         } else {
             batch
@@ -70,7 +88,10 @@ impl DatasetWriter {
         let path = self.dir.join(table).join(format!("part-{:05}.parquet", *n));
         *n += 1;
         *self.rows.entry(table).or_insert(0) += batch.num_rows() as u64;
-        let file = std::fs::File::create(&path).map_err(|e| WriteError::Io { path: path.display().to_string(), source: e })?;
+        let file = std::fs::File::create(&path).map_err(|e| WriteError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
         let mut w = ArrowWriter::try_new(file, batch.schema(), Some(self.props.clone()))?;
         w.write(&batch)?;
         w.close()?;
@@ -122,7 +143,14 @@ impl Tables {
     }
 
     /// Record a weird event (rate-limited per name and file).
-    pub fn weird(&mut self, ts: i64, uid: Option<&str>, name: &str, addl: &str, frame: Option<u64>) {
+    pub fn weird(
+        &mut self,
+        ts: i64,
+        uid: Option<&str>,
+        name: &str,
+        addl: &str,
+        frame: Option<u64>,
+    ) {
         let c = self.weird_counts.entry(name.to_string()).or_insert(0);
         *c += 1;
         if *c > WEIRD_ROWS_PER_NAME {
@@ -139,7 +167,12 @@ impl Tables {
 
     /// Flush any table over the row threshold.
     pub fn maybe_flush(&mut self) {
-        if self.conn.len() >= FLUSH_ROWS || self.dns.len() >= FLUSH_ROWS || self.http.len() >= FLUSH_ROWS || self.tls.len() >= FLUSH_ROWS || self.weird.len() >= FLUSH_ROWS {
+        if self.conn.len() >= FLUSH_ROWS
+            || self.dns.len() >= FLUSH_ROWS
+            || self.http.len() >= FLUSH_ROWS
+            || self.tls.len() >= FLUSH_ROWS
+            || self.weird.len() >= FLUSH_ROWS
+        {
             self.flush(false);
         }
     }
@@ -148,16 +181,28 @@ impl Tables {
     pub fn flush(&mut self, all: bool) {
         let min = if all { 1 } else { FLUSH_ROWS };
         let mut out: Vec<(&'static str, arrow::error::Result<RecordBatch>)> = Vec::new();
-        if self.conn.len() >= min { out.push((ConnTable::NAME, self.conn.finish())); }
-        if self.dns.len() >= min { out.push((DnsTable::NAME, self.dns.finish())); }
-        if self.http.len() >= min { out.push((HttpTable::NAME, self.http.finish())); }
-        if self.tls.len() >= min { out.push((TlsTable::NAME, self.tls.finish())); }
-        if self.weird.len() >= min { out.push((WeirdTable::NAME, self.weird.finish())); }
+        if self.conn.len() >= min {
+            out.push((ConnTable::NAME, self.conn.finish()));
+        }
+        if self.dns.len() >= min {
+            out.push((DnsTable::NAME, self.dns.finish()));
+        }
+        if self.http.len() >= min {
+            out.push((HttpTable::NAME, self.http.finish()));
+        }
+        if self.tls.len() >= min {
+            out.push((TlsTable::NAME, self.tls.finish()));
+        }
+        if self.weird.len() >= min {
+            out.push((WeirdTable::NAME, self.weird.finish()));
+        }
         for (name, b) in out {
-            let r = b.map_err(WriteError::from).and_then(|b| match self.writer.as_mut() {
-                Some(w) => w.write(name, b),
-                None => Ok(()),
-            });
+            let r = b
+                .map_err(WriteError::from)
+                .and_then(|b| match self.writer.as_mut() {
+                    Some(w) => w.write(name, b),
+                    None => Ok(()),
+                });
             if let Err(e) = r {
                 if self.error.is_none() {
                     self.error = Some(e);

@@ -7,7 +7,9 @@ use etherparse::PacketBuilder;
 use std::path::{Path, PathBuf};
 
 pub fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("WIREHUNT_CORPUS").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps"));
+    let p = std::env::var_os("WIREHUNT_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps"));
     p.is_dir().then_some(p)
 }
 
@@ -19,12 +21,17 @@ pub fn corpus_or_skip() -> Option<PathBuf> {
             eprintln!("corpus not found; skipped (WIREHUNT_SKIP_CORPUS set)");
             None
         }
-        None => panic!("corpus not found at ../shared/pcaps (set WIREHUNT_CORPUS, or WIREHUNT_SKIP_CORPUS=1 to skip)"),
+        None => panic!(
+            "corpus not found at ../shared/pcaps (set WIREHUNT_CORPUS, or WIREHUNT_SKIP_CORPUS=1 to skip)"
+        ),
     }
 }
 
 pub fn tshark() -> bool {
-    let ok = std::process::Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    let ok = std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         eprintln!("tshark not installed: comparison skipped (.ci/run installs it)");
     }
@@ -119,8 +126,19 @@ pub const RST: u8 = 8;
 pub const PSH: u8 = 16;
 
 /// An Ethernet/IPv4/TCP frame.
-pub fn tcp(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(src, dst, 64).tcp(sp, dp, seq, 1000);
+pub fn tcp(
+    src: [u8; 4],
+    sp: u16,
+    dst: [u8; 4],
+    dp: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(src, dst, 64)
+        .tcp(sp, dp, seq, 1000);
     if flags & SYN != 0 {
         b = b.syn();
     }
@@ -163,7 +181,10 @@ pub fn ip6_udp(sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
     v
 }
 
-pub fn ingest_bytes(name: &str, files: &[(&str, Vec<u8>)]) -> (PathBuf, wirehunt::ingest::IngestReport) {
+pub fn ingest_bytes(
+    name: &str,
+    files: &[(&str, Vec<u8>)],
+) -> (PathBuf, wirehunt::ingest::IngestReport) {
     let dir = tmp(name);
     let mut paths = Vec::new();
     for (n, b) in files {
@@ -179,11 +200,17 @@ pub fn ingest_bytes(name: &str, files: &[(&str, Vec<u8>)]) -> (PathBuf, wirehunt
 /// Read every part file of a table with the parquet crate directly.
 pub fn read_table(ds: &Path, table: &str) -> Vec<RecordBatch> {
     let mut out = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(ds.join(table)).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(ds.join(table))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     for f in files {
         let file = std::fs::File::open(&f).unwrap();
-        let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
         for b in r {
             out.push(b.unwrap());
         }
@@ -195,7 +222,9 @@ pub fn read_table(ds: &Path, table: &str) -> Vec<RecordBatch> {
 pub fn column(ds: &Path, table: &str, col: &str) -> Vec<String> {
     let mut v = Vec::new();
     for b in read_table(ds, table) {
-        let c = b.column_by_name(col).unwrap_or_else(|| panic!("no column {col} in {table}"));
+        let c = b
+            .column_by_name(col)
+            .unwrap_or_else(|| panic!("no column {col} in {table}"));
         for i in 0..c.len() {
             v.push(wirehunt::report::cell(c, i));
         }
@@ -207,7 +236,9 @@ pub fn column(ds: &Path, table: &str, col: &str) -> Vec<String> {
 pub fn rows(ds: &Path, table: &str, cols: &[&str]) -> Vec<Vec<String>> {
     let cs: Vec<Vec<String>> = cols.iter().map(|c| column(ds, table, c)).collect();
     let n = cs.first().map_or(0, |c| c.len());
-    (0..n).map(|i| cs.iter().map(|c| c[i].clone()).collect()).collect()
+    (0..n)
+        .map(|i| cs.iter().map(|c| c[i].clone()).collect())
+        .collect()
 }
 
 pub fn wirehunt_bin() -> PathBuf {
@@ -215,5 +246,9 @@ pub fn wirehunt_bin() -> PathBuf {
 }
 
 pub fn run(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(wirehunt_bin()).args(args).env("NO_COLOR", "1").output().unwrap()
+    std::process::Command::new(wirehunt_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
 }
