@@ -57,6 +57,13 @@ pub struct Packet<'a> {
     pub frame: u64,
 }
 
+impl Packet<'_> {
+    /// A packet with addresses and lengths set and no transport fields yet.
+    fn bare(frame: &Frame<'_>, src: IpAddr, dst: IpAddr, proto: u8, ip_bytes: u32, vlan: Option<u16>) -> Self {
+        Packet { ts: frame.ts, src, dst, proto, sport: 0, dport: 0, tcp: None, payload: &[], payload_len: 0, ip_bytes, truncated: false, vlan, frame: frame.number }
+    }
+}
+
 /// Why a frame did not become a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Skip {
@@ -609,21 +616,7 @@ fn transport_from_slice<'a>(
     claimed: usize,
     vlan: Option<u16>,
 ) -> Option<Packet<'a>> {
-    let mut pkt = Packet {
-        ts: frame.ts,
-        src,
-        dst,
-        proto,
-        sport: 0,
-        dport: 0,
-        tcp: None,
-        payload: &[],
-        payload_len: 0,
-        ip_bytes,
-        truncated: false,
-        vlan,
-        frame: frame.number,
-    };
+    let mut pkt = Packet::bare(frame, src, dst, proto, ip_bytes, vlan);
     match t {
         TransportSlice::Tcp(tcp) => fill_tcp(&mut pkt, tcp, claimed),
         TransportSlice::Udp(udp) => fill_udp(&mut pkt, udp, claimed),
@@ -708,21 +701,7 @@ fn transport_from_bytes<'a>(
     claimed: usize,
     vlan: Option<u16>,
 ) -> Option<Packet<'a>> {
-    let mut pkt = Packet {
-        ts: frame.ts,
-        src,
-        dst,
-        proto,
-        sport: 0,
-        dport: 0,
-        tcp: None,
-        payload: &[],
-        payload_len: 0,
-        ip_bytes,
-        truncated: false,
-        vlan,
-        frame: frame.number,
-    };
+    let mut pkt = Packet::bare(frame, src, dst, proto, ip_bytes, vlan);
     match proto {
         6 => {
             let tcp = TcpSlice::from_slice(bytes).ok()?;

@@ -345,6 +345,15 @@ impl World {
         t + rtt + 200
     }
 
+    /// An A/AAAA lookup of `name` answered with `ip`; returns the time after the answer.
+    fn dns_a<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize, name: &str, ip: IpAddr) -> i64 {
+        let (rtype, rdata) = match ip {
+            IpAddr::V4(a) => (1, a.octets().to_vec()),
+            IpAddr::V6(a) => (28, a.octets().to_vec()),
+        };
+        self.dns(out, t, host, &encode_name(name), rtype, 0, &[Rr { owner: None, rtype, ttl: 300, rdata }])
+    }
+
     /// Resolve a name with an optional CNAME chain; returns the final address and the time after.
     fn resolve<W: Write>(
         &mut self,
@@ -805,24 +814,7 @@ impl World {
                 };
                 let mut t0 = t;
                 if transport != "tcp" && beats % 10 == 1 {
-                    let rdata = match dst {
-                        IpAddr::V4(a) => a.octets().to_vec(),
-                        IpAddr::V6(a) => a.octets().to_vec(),
-                    };
-                    t0 = self.dns(
-                        out,
-                        t,
-                        host,
-                        &encode_name(&domain),
-                        1,
-                        0,
-                        &[Rr {
-                            owner: None,
-                            rtype: 1,
-                            ttl: 300,
-                            rdata,
-                        }],
-                    );
+                    t0 = self.dns_a(out, t, host, &domain, dst);
                 }
                 let c = self.host_ep(host, false);
                 let s = self.server(dst, port);
@@ -928,24 +920,7 @@ impl World {
                     let e = &self.tls_exfil[idx];
                     (e.host, e.dst, e.port, e.domain.clone())
                 };
-                let rdata = match dst {
-                    IpAddr::V4(a) => a.octets().to_vec(),
-                    IpAddr::V6(a) => a.octets().to_vec(),
-                };
-                let t2 = self.dns(
-                    out,
-                    t,
-                    host,
-                    &encode_name(&domain),
-                    1,
-                    0,
-                    &[Rr {
-                        owner: None,
-                        rtype: 1,
-                        ttl: 300,
-                        rdata,
-                    }],
-                );
+                let t2 = self.dns_a(out, t, host, &domain, dst);
                 let c = self.host_ep(host, false);
                 let s = self.server(dst, port);
                 let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 50_000, 120);
