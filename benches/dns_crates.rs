@@ -10,11 +10,18 @@ fn payloads() -> Vec<Vec<u8>> {
     let files = wirehunt::capture::expand_inputs(&[corpus]).unwrap_or_default();
     let mut out = Vec::new();
     for f in files {
-        let Ok(src) = wirehunt::capture::open_source(&f) else { continue };
+        let Ok(src) = wirehunt::capture::open_source(&f) else {
+            continue;
+        };
         let mut dec = wirehunt::decode::Decoder::default();
         let _ = wirehunt::capture::read_capture(src, |fr| {
             dec.decode(fr, |p| {
-                if p.proto == 17 && [53u16, 5353, 5355].iter().any(|x| *x == p.sport || *x == p.dport) && !p.payload.is_empty() {
+                if p.proto == 17
+                    && [53u16, 5353, 5355]
+                        .iter()
+                        .any(|x| *x == p.sport || *x == p.dport)
+                    && !p.payload.is_empty()
+                {
                     out.push(p.payload.to_vec());
                 }
             });
@@ -30,19 +37,41 @@ fn main() {
     println!("|---|---|---|---|---|");
     type P = Box<dyn Fn(&[u8]) -> Result<usize, String>>;
     let parsers: Vec<(&str, P)> = vec![
-        ("dns-parser 0.8", Box::new(|b: &[u8]| dns_parser::Packet::parse(b).map(|p| p.answers.len()).map_err(|e| format!("{e:?}").split('(').next().unwrap_or("").to_string()))),
-        ("hickory-proto 0.26", Box::new(|b: &[u8]| {
-            use hickory_proto::serialize::binary::BinDecodable;
-            hickory_proto::op::Message::from_bytes(b).map(|m| m.answers().len()).map_err(|e| e.to_string().chars().take(40).collect())
-        })),
-        ("simple-dns 0.13", Box::new(|b: &[u8]| simple_dns::Packet::parse(b).map(|p| p.answers.len()).map_err(|e| e.to_string().chars().take(40).collect()))),
-        ("wirehunt (simple-dns + own name reader)", Box::new(|b: &[u8]| match wirehunt::proto::dns::parse_msg(b, true) {
-            Some(m) => match m.weird {
-                None => Ok(m.answers.len()),
-                Some((w, _)) => Err(format!("partial: {w}")),
-            },
-            None => Err("shorter than a header".into()),
-        })),
+        (
+            "dns-parser 0.8",
+            Box::new(|b: &[u8]| {
+                dns_parser::Packet::parse(b)
+                    .map(|p| p.answers.len())
+                    .map_err(|e| format!("{e:?}").split('(').next().unwrap_or("").to_string())
+            }),
+        ),
+        (
+            "hickory-proto 0.26",
+            Box::new(|b: &[u8]| {
+                use hickory_proto::serialize::binary::BinDecodable;
+                hickory_proto::op::Message::from_bytes(b)
+                    .map(|m| m.answers.len())
+                    .map_err(|e| e.to_string().chars().take(40).collect())
+            }),
+        ),
+        (
+            "simple-dns 0.13",
+            Box::new(|b: &[u8]| {
+                simple_dns::Packet::parse(b)
+                    .map(|p| p.answers.len())
+                    .map_err(|e| e.to_string().chars().take(40).collect())
+            }),
+        ),
+        (
+            "wirehunt (simple-dns + own name reader)",
+            Box::new(|b: &[u8]| match wirehunt::proto::dns::parse_msg(b, true) {
+                Some(m) => match m.weird {
+                    None => Ok(m.answers.len()),
+                    Some((w, _)) => Err(format!("partial: {w}")),
+                },
+                None => Err("shorter than a header".into()),
+            }),
+        ),
     ];
     for (name, p) in &parsers {
         let mut ok = 0;
@@ -60,7 +89,16 @@ fn main() {
         let us = t.elapsed().as_secs_f64() * 1e6 / (msgs.len() * rounds) as f64;
         let mut r: Vec<_> = reasons.into_iter().collect();
         r.sort_by(|a, b| b.1.cmp(&a.1));
-        let top: Vec<String> = r.iter().take(3).map(|(k, v)| format!("{} ({})", k.replace('|', "/"), v / rounds)).collect();
-        println!("| {name} | {} | {} | {} | {us:.2} |", ok / rounds, msgs.len() - ok / rounds, top.join("; "));
+        let top: Vec<String> = r
+            .iter()
+            .take(3)
+            .map(|(k, v)| format!("{} ({})", k.replace('|', "/"), v / rounds))
+            .collect();
+        println!(
+            "| {name} | {} | {} | {} | {us:.2} |",
+            ok / rounds,
+            msgs.len() - ok / rounds,
+            top.join("; ")
+        );
     }
 }

@@ -89,7 +89,13 @@ pub fn ingest(
             }
         };
         let mut last_expire = i64::MIN;
-        let result = capture::read_capture(src, |frame| {
+        // sha256 of a regular file on a second thread (it reads the file itself, mostly from the
+        // page cache the parser just filled); stdin is hashed inline as it streams by
+        let hasher = (path != "-").then(|| {
+            let p = path.clone();
+            std::thread::spawn(move || capture::sha256_file(&p))
+        });
+        let result = capture::read_capture_opts(src, hasher.is_none(), |frame| {
             let outcome = decoder.decode(frame, |pkt| flows.packet(pkt, &source, &mut tables));
             match outcome {
                 Outcome::Decoded => decoded += 1,
@@ -130,7 +136,10 @@ pub fn ingest(
         match result {
             Ok((stats, end)) => {
                 rec.size = stats.size;
-                rec.sha256 = stats.sha256;
+                rec.sha256 = match hasher {
+                    Some(h) => h.join().ok().and_then(Result::ok).unwrap_or_default(),
+                    None => stats.sha256,
+                };
                 rec.format = stats.format;
                 rec.compression = stats.compression.map(String::from);
                 rec.linktypes = stats

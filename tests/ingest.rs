@@ -350,18 +350,41 @@ fn several_hundred_mb_capture_stays_under_the_caps() {
     };
     let truth = wirehunt::simulate::simulate_to_file(&cfg, &pcap).unwrap();
     assert!(truth.bytes >= 300_000_000);
-    let flow = wirehunt::flow::FlowConfig { max_flows: 2_000, max_total_buffer: 4 << 20, max_stream_buffer: 256 << 10, ..Default::default() };
+    let flow = wirehunt::flow::FlowConfig {
+        max_flows: 2_000,
+        max_total_buffer: 4 << 20,
+        max_stream_buffer: 256 << 10,
+        ..Default::default()
+    };
     let opts = wirehunt::ingest::IngestOptions { flow, quiet: true };
-    let rep = wirehunt::ingest::ingest(&[pcap.to_string_lossy().into_owned()], &dir.join("ds"), &opts, |_, _| {}).unwrap();
+    let rep = wirehunt::ingest::ingest(
+        &[pcap.to_string_lossy().into_owned()],
+        &dir.join("ds"),
+        &opts,
+        |_, _| {},
+    )
+    .unwrap();
     let fs = &rep.manifest.flow_stats;
     assert!(fs.max_concurrent <= 2_000, "{fs:?}");
     assert!(fs.max_buffered_bytes <= (4 << 20) + 64 * 1024, "{fs:?}");
-    assert!(fs.flows > fs.max_concurrent, "the capture has more flows than the cap: {fs:?}");
+    assert!(
+        fs.flows > fs.max_concurrent,
+        "the capture has more flows than the cap: {fs:?}"
+    );
     assert_eq!(rep.manifest.inputs[0].packets_read, truth.packets);
     // peak memory of this whole test process stays far from the capture size
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        let hwm_kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0);
-        eprintln!("peak RSS of the test process: {} MiB for a {} MB capture", hwm_kb / 1024, truth.bytes / 1_000_000);
+        let hwm_kb: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        eprintln!(
+            "peak RSS of the test process: {} MiB for a {} MB capture",
+            hwm_kb / 1024,
+            truth.bytes / 1_000_000
+        );
     }
     let _ = std::fs::remove_file(&pcap);
 }

@@ -14,7 +14,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::{PcapBlockOwned, PcapError};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 
 /// Largest record (pcap) or block (pcapng) we are willing to buffer.
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
@@ -76,13 +76,42 @@ struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
     count: u64,
+    hash: bool,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if self.hash {
+            self.hasher.update(&buf[..n]);
+        }
         self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Fills the caller's buffer completely (or up to EOF) on every read: pcap-parser sizes its first
+/// fill with a single `read`, which a pipe or a chained prefix would otherwise answer short.
+struct FullReader<R> {
+    inner: R,
+}
+
+impl<R: Read> Read for FullReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.inner.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if n > 0 => {
+                    // report what was read; the error surfaces on the next call
+                    let _ = e;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Ok(n)
     }
 }
@@ -104,8 +133,22 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// Read a whole capture from `raw`, calling `on_frame` for each packet. Returns the statistics and how
-/// the file ended. Errors only when nothing at all could be read as a capture.
-pub fn read_capture<R, F>(raw: R, mut on_frame: F) -> Result<(ReadStats, ReadEnd), CaptureError>
+/// the file ended. Errors only when nothing at all could be read as a capture. The raw bytes are
+/// hashed inline; use [`read_capture_opts`] with `hash = false` when the caller hashes the file
+/// itself (ingest does, on a second thread, which takes sha256 off the parsing core).
+pub fn read_capture<R, F>(raw: R, on_frame: F) -> Result<(ReadStats, ReadEnd), CaptureError>
+where
+    R: Read + Send + 'static,
+    F: FnMut(&Frame<'_>),
+{
+    read_capture_opts(raw, true, on_frame)
+}
+
+pub fn read_capture_opts<R, F>(
+    raw: R,
+    hash: bool,
+    mut on_frame: F,
+) -> Result<(ReadStats, ReadEnd), CaptureError>
 where
     R: Read + Send + 'static,
     F: FnMut(&Frame<'_>),
@@ -114,26 +157,40 @@ where
         inner: raw,
         hasher: Sha256::new(),
         count: 0,
+        hash,
     }));
-    let mut buffered = BufReader::with_capacity(
-        256 * 1024,
-        Tap {
-            inner: shared.clone(),
-        },
-    );
-    let head = buffered.fill_buf()?.to_vec();
-    if head.is_empty() {
+    let mut tap = Tap {
+        inner: shared.clone(),
+    };
+    // sniff the magic bytes, then hand them back in front of the stream (no extra buffering layer:
+    // pcap-parser keeps its own buffer, so a BufReader here would copy every byte twice)
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        let n = tap.read(&mut head[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    if got == 0 {
         return Err(CaptureError::Empty);
     }
+    let head = head[..got].to_vec();
     let mut stats = ReadStats::default();
+    let stream = FullReader {
+        inner: io::Cursor::new(head.clone()).chain(tap),
+    };
     let decoded: Box<dyn Read + Send> = if head.starts_with(&GZIP_MAGIC) {
         stats.compression = Some("gzip");
-        Box::new(flate2::read::MultiGzDecoder::new(buffered))
+        Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(256 * 1024, stream),
+        ))
     } else if head.starts_with(&ZSTD_MAGIC) {
         stats.compression = Some("zstd");
-        Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?)
+        Box::new(zstd::stream::read::Decoder::new(stream)?)
     } else {
-        Box::new(buffered)
+        Box::new(stream)
     };
     let end = read_frames(decoded, &mut stats, &mut on_frame);
     // Drain whatever the parser did not need so that size and sha256 cover the whole input.
@@ -148,9 +205,26 @@ where
         .lock()
         .map_err(|_| io::Error::other("reader lock poisoned"))?;
     stats.size = g.count;
-    stats.sha256 = hex(&g.hasher.clone().finalize());
+    if hash {
+        stats.sha256 = hex(&g.hasher.clone().finalize());
+    }
     let end = end?;
     Ok((stats, end))
+}
+
+/// sha256 of a file, read on its own (ingest runs this on a second thread).
+pub fn sha256_file(path: &str) -> io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -59,8 +59,29 @@ pub struct Packet<'a> {
 
 impl Packet<'_> {
     /// A packet with addresses and lengths set and no transport fields yet.
-    fn bare(frame: &Frame<'_>, src: IpAddr, dst: IpAddr, proto: u8, ip_bytes: u32, vlan: Option<u16>) -> Self {
-        Packet { ts: frame.ts, src, dst, proto, sport: 0, dport: 0, tcp: None, payload: &[], payload_len: 0, ip_bytes, truncated: false, vlan, frame: frame.number }
+    fn bare(
+        frame: &Frame<'_>,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        ip_bytes: u32,
+        vlan: Option<u16>,
+    ) -> Self {
+        Packet {
+            ts: frame.ts,
+            src,
+            dst,
+            proto,
+            sport: 0,
+            dport: 0,
+            tcp: None,
+            payload: &[],
+            payload_len: 0,
+            ip_bytes,
+            truncated: false,
+            vlan,
+            frame: frame.number,
+        }
     }
 }
 

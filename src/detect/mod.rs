@@ -484,15 +484,28 @@ pub fn detect(
     dataset: &Path,
     detectors: &[Detector],
 ) -> anyhow::Result<(Vec<Finding>, Vec<String>)> {
+    detect_timed(dataset, detectors, |_, _, _| {})
+}
+
+/// [`detect`], reporting (detector id, findings, seconds) as each detector finishes.
+pub fn detect_timed(
+    dataset: &Path,
+    detectors: &[Detector],
+    mut on_done: impl FnMut(&str, usize, f64),
+) -> anyhow::Result<(Vec<Finding>, Vec<String>)> {
     let rt = crate::query::shell::runtime()?;
     rt.block_on(async {
         let ctx = crate::query::open_session(dataset).await?;
         let mut all = Vec::new();
         let mut errors = Vec::new();
         for d in detectors {
+            let t0 = std::time::Instant::now();
             match run_detector(&ctx, d).await {
-                Ok(f) => all.extend(f),
-                Err(e) => errors.push(format!("{} (from line {}): {e:#}", d.path, d.sql_line)),
+                Ok(f) => {
+                    on_done(&d.id, f.len(), t0.elapsed().as_secs_f64());
+                    all.extend(f)
+                }
+                Err(e) => errors.push(format!("{} (SQL from line {}): {e:#}", d.path, d.sql_line)),
             }
         }
         all.sort_by(|a, b| {
@@ -660,7 +673,7 @@ fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String
     }
 }
 
-pub fn run_detect_command(a: DetectArgs, _quiet: bool) -> Result<i32, Exit> {
+pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
     if !crate::query::is_dataset(&a.dataset) {
         return Err(exit(
             66,
@@ -671,7 +684,11 @@ pub fn run_detect_command(a: DetectArgs, _quiet: bool) -> Result<i32, Exit> {
         ));
     }
     let dets = prepared(a.queries.as_deref(), &a.params)?;
-    let (mut findings, errors) = detect(&a.dataset, &dets)?;
+    let (mut findings, errors) = detect_timed(&a.dataset, &dets, |id, n, secs| {
+        if !quiet {
+            eprintln!("detector {id}: {n} finding(s) in {secs:.3} s");
+        }
+    })?;
     findings.retain(|f| f.severity >= a.min_severity);
     let format = a
         .format

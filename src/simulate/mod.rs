@@ -346,12 +346,32 @@ impl World {
     }
 
     /// An A/AAAA lookup of `name` answered with `ip`; returns the time after the answer.
-    fn dns_a<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize, name: &str, ip: IpAddr) -> i64 {
+    fn dns_a<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        t: i64,
+        host: usize,
+        name: &str,
+        ip: IpAddr,
+    ) -> i64 {
         let (rtype, rdata) = match ip {
             IpAddr::V4(a) => (1, a.octets().to_vec()),
             IpAddr::V6(a) => (28, a.octets().to_vec()),
         };
-        self.dns(out, t, host, &encode_name(name), rtype, 0, &[Rr { owner: None, rtype, ttl: 300, rdata }])
+        self.dns(
+            out,
+            t,
+            host,
+            &encode_name(name),
+            rtype,
+            0,
+            &[Rr {
+                owner: None,
+                rtype,
+                ttl: 300,
+                rdata,
+            }],
+        )
     }
 
     /// Resolve a name with an optional CNAME chain; returns the final address and the time after.
