@@ -63,6 +63,39 @@ fn stages(c: &mut Criterion) {
             black_box(k)
         })
     });
+    // flow table alone: packets decoded once, then fed to the flow table (and the analyzers it drives)
+    let mut owned: Vec<(wirehunt::decode::Packet<'static>, Vec<u8>)> = Vec::new();
+    {
+        let mut d = Decoder::default();
+        for (ts, lt, data) in &fr {
+            let f = wirehunt::capture::Frame {
+                ts: *ts,
+                linktype: *lt,
+                data,
+                orig_len: data.len() as u32,
+                number: 0,
+            };
+            d.decode(&f, |p| {
+                owned.push((
+                    wirehunt::decode::Packet { payload: &[], ..*p },
+                    p.payload.to_vec(),
+                ))
+            });
+        }
+    }
+    g.bench_function("flow_table", |b| {
+        b.iter(|| {
+            let mut flows = FlowTable::new(FlowConfig::default());
+            let mut t = Tables::new(None);
+            let src: std::sync::Arc<str> = "bench".into();
+            for (p, payload) in &owned {
+                let pkt = wirehunt::decode::Packet { payload, ..*p };
+                flows.packet(&pkt, &src, &mut t);
+            }
+            flows.finish(&mut t);
+            black_box(t.conn.len())
+        })
+    });
     g.bench_function("decode+flow+analyzers", |b| {
         b.iter(|| {
             let mut d = Decoder::default();

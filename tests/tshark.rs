@@ -423,3 +423,56 @@ fn conn_counts_match_tshark_conversations() {
         assert!(udp_rows >= t, "{f}");
     }
 }
+
+/// The simulator's output dissects cleanly: DNS, HTTP and TLS are recognised, and tshark reports no
+/// malformed packet, no bad checksum (with checksum validation on) and no TCP analysis problem.
+#[test]
+fn simulated_capture_dissects_cleanly_in_tshark() {
+    if !tshark() {
+        return;
+    }
+    let dir = tmp("sim-tshark");
+    let p = dir.join("s.pcap");
+    let cfg = wirehunt::simulate::SimConfig {
+        seed: 5,
+        hours: 0.2,
+        hosts: 6,
+        attacks: wirehunt::simulate::parse_attacks("all").unwrap(),
+        size: None,
+        background_scale: 0.3,
+        compressible: false,
+    };
+    wirehunt::simulate::simulate_to_file(&cfg, &p).unwrap();
+    let checks = [
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "udp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+    ];
+    let count = |filter: &str| tshark_fields(&p, filter, &["frame.number"], &checks).len();
+    assert_eq!(
+        count("_ws.malformed || _ws.expert.severity >= warning"),
+        0,
+        "expert warnings or malformed packets"
+    );
+    assert_eq!(
+        count("tcp.checksum.status == 0 || udp.checksum.status == 0 || ip.checksum.status == 0"),
+        0,
+        "bad checksums"
+    );
+    assert_eq!(
+        count("tcp.analysis.flags && !tcp.analysis.window_update"),
+        0,
+        "TCP analysis problems"
+    );
+    assert!(count("dns.flags.response == 1") > 50);
+    assert!(count("http.request") > 5);
+    assert!(count("tls.handshake.type == 1") > 10);
+    assert!(
+        count("tls.handshake.type == 11") > 0,
+        "TLS 1.2 certificates"
+    );
+    assert!(count("ipv6") > 0);
+}

@@ -706,6 +706,23 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
         if let Some(a) = analyzer.as_mut() {
             a.finish(*last, ctx, out);
         }
+        for (i, e) in ep.iter().enumerate() {
+            let side = if i == 0 { "originator" } else { "responder" };
+            if e.ra.conflicts > 0 {
+                let addl = format!(
+                    "{} overlapping {side} segments carried different bytes; the first data was kept",
+                    e.ra.conflicts
+                );
+                out.weird(*last, Some(&ctx.uid), "tcp_overlap_conflict", &addl, None);
+            }
+            if e.ra.cap_hits > 0 {
+                let addl = format!(
+                    "{side} stream hit its out-of-order buffer cap {} time(s); holes were skipped",
+                    e.ra.cap_hits
+                );
+                out.weird(*last, Some(&ctx.uid), "reassembly_stream_cap", &addl, None);
+            }
+        }
     }
     let mut service = f.analyzer.as_ref().map(|a| a.service());
     if let Some(d) = f.dns.as_mut() {
