@@ -238,21 +238,23 @@ pub fn run_sql_command(a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
     )?;
     let rt = runtime()?;
     let stdout_tty = std::io::stdout().is_terminal();
-    let format = a
-        .format
-        .unwrap_or(if stdout_tty || a.output.is_none() && stdout_tty {
-            Format::Table
-        } else if a
-            .output
-            .as_ref()
-            .is_some_and(|p| p.extension().is_some_and(|e| e == "parquet"))
-        {
-            Format::Parquet
-        } else if stdout_tty {
-            Format::Table
-        } else {
-            Format::Csv
+    // an output file's extension decides first; then a terminal gets a table, a pipe gets CSV
+    let by_extension = a
+        .output
+        .as_ref()
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .map(|e| match e {
+            "parquet" => Format::Parquet,
+            "json" => Format::Json,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            _ => Format::Csv,
         });
+    let format = a.format.or(by_extension).unwrap_or(if stdout_tty {
+        Format::Table
+    } else {
+        Format::Csv
+    });
     rt.block_on(async {
         let ctx = crate::query::open_session(&dataset)
             .await
