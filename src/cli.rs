@@ -260,7 +260,20 @@ pub fn run_ingest(
         pb.finish_and_clear();
     }
     if !quiet {
-        eprint!("{}", report::ingest_summary(&rep));
+        if std::io::stderr().is_terminal() {
+            eprint!("{}", report::ingest_summary(&rep));
+        } else {
+            // not a terminal: no summary, but damaged or unreadable inputs are always reported
+            for i in &rep.manifest.inputs {
+                if let Some(e) = &i.error {
+                    eprintln!(
+                        "wirehunt: warning: {}: {}",
+                        report::sanitize_terminal(&i.path),
+                        report::sanitize_terminal(e)
+                    );
+                }
+            }
+        }
     }
     Ok(rep)
 }

@@ -63,7 +63,7 @@ pub struct ReadStats {
 pub enum CaptureError {
     #[error("cannot open: {0}")]
     Io(#[from] io::Error),
-    #[error("not a pcap or pcapng capture (unrecognised magic bytes {0})")]
+    #[error("not a pcap or pcapng capture (first bytes {0})")]
     NotACapture(String),
     #[error("empty input")]
     Empty,
@@ -192,7 +192,10 @@ where
     } else {
         Box::new(stream)
     };
-    let end = read_frames(decoded, &mut stats, &mut on_frame);
+    let end = match read_frames(decoded, &mut stats, &mut on_frame) {
+        Err(CaptureError::NotACapture(_)) => Err(CaptureError::NotACapture(hex(&head))),
+        other => other,
+    };
     // Drain whatever the parser did not need so that size and sha256 cover the whole input.
     let drain_result = {
         let mut g = shared

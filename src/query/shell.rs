@@ -33,7 +33,7 @@ pub fn resolve_dataset(
         crate::query::cache_root().join(key)
     };
     if !no_cache && crate::query::is_dataset(&dir) {
-        if !quiet {
+        if !quiet && std::io::stderr().is_terminal() {
             eprintln!(
                 "using cached dataset {}",
                 report::sanitize_terminal(&dir.display().to_string())
@@ -45,7 +45,7 @@ pub fn resolve_dataset(
     if rep.failed == files.len() {
         return Err(exit(66, anyhow::anyhow!("no input could be read")));
     }
-    if !quiet && !no_cache {
+    if !quiet && !no_cache && std::io::stderr().is_terminal() {
         eprintln!(
             "dataset cached at {}",
             report::sanitize_terminal(&dir.display().to_string())
