@@ -398,6 +398,88 @@ pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
     Some(m)
 }
 
+/// HTTPS/SVCB (RFC 9460) presentation form: priority, target and the SvcParams.
+fn render_svcb(rd: &[u8]) -> String {
+    let Some(prio) = be16(rd, 0) else {
+        return rfc3597(64, rd);
+    };
+    let target = read_name(rd, 2);
+    if target.err.is_some() {
+        return rfc3597(64, rd);
+    }
+    let mut out = format!(
+        "{prio} {}",
+        if target.text.is_empty() {
+            "."
+        } else {
+            &target.text
+        }
+    );
+    let mut i = target.end;
+    while i + 4 <= rd.len() {
+        let (key, len) = (
+            be16(rd, i).unwrap_or(0),
+            be16(rd, i + 2).unwrap_or(0) as usize,
+        );
+        let Some(v) = rd.get(i + 4..i + 4 + len) else {
+            break;
+        };
+        let val = match key {
+            0 => format!(
+                "mandatory={}",
+                v.chunks_exact(2)
+                    .map(|c| format!("key{}", u16::from_be_bytes([c[0], c[1]])))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            1 => {
+                let mut ids = Vec::new();
+                let mut j = 0;
+                while j < v.len() {
+                    let l = v[j] as usize;
+                    ids.push(crate::proto::escape_bytes(
+                        v.get(j + 1..(j + 1 + l).min(v.len())).unwrap_or(&[]),
+                    ));
+                    j += 1 + l;
+                }
+                format!("alpn={}", ids.join(","))
+            }
+            2 => "no-default-alpn".to_string(),
+            3 if len == 2 => format!("port={}", u16::from_be_bytes([v[0], v[1]])),
+            4 => format!(
+                "ipv4hint={}",
+                v.chunks_exact(4)
+                    .map(|c| std::net::Ipv4Addr::new(c[0], c[1], c[2], c[3]).to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            5 => {
+                use base64::Engine;
+                format!(
+                    "ech={}",
+                    base64::engine::general_purpose::STANDARD.encode(v)
+                )
+            }
+            6 => format!(
+                "ipv6hint={}",
+                v.chunks_exact(16)
+                    .map(|c| {
+                        let mut o = [0u8; 16];
+                        o.copy_from_slice(c);
+                        std::net::Ipv6Addr::from(o).to_string()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            k => format!("key{k}={}", crate::capture::hex(v)),
+        };
+        out.push(' ');
+        out.push_str(&val);
+        i += 4 + len;
+    }
+    out
+}
+
 /// Presentation form from raw record data (the fallback when the crate rejects a record).
 fn render_raw(msg: &[u8], t: u16, off: usize, len: usize) -> String {
     let rd = &msg[off..off + len];
@@ -414,6 +496,7 @@ fn render_raw(msg: &[u8], t: u16, off: usize, len: usize) -> String {
             u16::from_be_bytes([rd[0], rd[1]]),
             read_name(msg, off + 2).text
         ),
+        64 | 65 => render_svcb(rd),
         16 => {
             let mut parts = Vec::new();
             let mut i = 0;
@@ -524,24 +607,8 @@ pub fn render_rdata(r: &RData<'_>, code: u16, raw: &[u8]) -> String {
             .collect::<Vec<_>>()
             .join(" "),
         RData::NULL(_, n) => rfc3597(code, n.get_data()),
-        RData::HTTPS(h) => format!(
-            "{} {}",
-            h.0.priority,
-            if h.0.target.as_bytes().next().is_none() {
-                ".".to_string()
-            } else {
-                name_text(&h.0.target)
-            }
-        ),
-        RData::SVCB(h) => format!(
-            "{} {}",
-            h.priority,
-            if h.target.as_bytes().next().is_none() {
-                ".".to_string()
-            } else {
-                name_text(&h.target)
-            }
-        ),
+        // SvcParams are private in simple-dns: render HTTPS/SVCB from the raw rdata
+        RData::HTTPS(_) | RData::SVCB(_) => render_svcb(raw),
         RData::CAA(c) => format!("{} {} {}", c.flag, c.tag, char_string(&c.value)),
         _ => rfc3597(code, raw),
     }
@@ -909,6 +976,19 @@ mod tests {
         );
         assert_eq!(m.ttls, vec![60, 61, 62, 63]);
         assert_eq!(m.qtype, 10);
+    }
+
+    #[test]
+    fn https_record_renders_its_params() {
+        // priority 1, target ".", alpn=h2,h3, port=8443, ipv4hint=192.0.2.1
+        let rd = [
+            0, 1, 0, 0, 1, 0, 6, 2, b'h', b'2', 2, b'h', b'3', 0, 3, 0, 2, 0x20, 0xfb, 0, 4, 0, 4,
+            192, 0, 2, 1,
+        ];
+        assert_eq!(
+            render_svcb(&rd),
+            "1 . alpn=h2,h3 port=8443 ipv4hint=192.0.2.1"
+        );
     }
 
     #[test]
