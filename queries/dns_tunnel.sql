@@ -6,7 +6,8 @@
 -- description: length of the sorted distinct subdomains, so repetition and dictionary words compress away and
 -- description: length bias of per-query entropy does not matter - with its rate, length-normalised entropy (weighted
 -- description: by subdomain length, since short strings always look random), label lengths, charset shares, the
--- description: qtype mix, the NXDOMAIN share, answer sizes, the busiest 5-minute window, how many internal sources
+-- description: qtype mix, the NXDOMAIN share, answer sizes, per 5-minute window the busiest window's distinct
+-- description: subdomains, information and rate and the number of active windows, how many internal sources
 -- description: use the domain, and whether the source ever connected to an address the domain answered with.
 -- description: Score: 25*log10(1 + info/200 B), +up to 20 entropy, -15..+10 label length (short numeric labels are
 -- description: reverse/DNSBL-style), +10 encoded charset share, +10 unusual qtype share (TXT NULL CNAME MX SRV ANY,
@@ -57,8 +58,15 @@ qtmix AS (
     SELECT src, domain, array_to_string(array_agg(qtype_name || ':' || CAST(n AS VARCHAR) ORDER BY n DESC, qtype_name), ' ') AS qtype_mix
     FROM qt GROUP BY src, domain
 ),
-win AS (SELECT src, domain, date_bin(INTERVAL '5 minutes', ts) AS w, info_content(sub) AS info FROM q2 GROUP BY src, domain, date_bin(INTERVAL '5 minutes', ts)),
-winmax AS (SELECT src, domain, max(info) AS max_window_info_bytes FROM win GROUP BY src, domain),
+win AS (
+    SELECT src, domain, date_bin(INTERVAL '5 minutes', ts) AS w, info_content(sub) AS info, count(DISTINCT sub) AS distinct_subs
+    FROM q2 GROUP BY src, domain, date_bin(INTERVAL '5 minutes', ts)
+),
+winmax AS (
+    SELECT src, domain, max(info) AS max_window_info_bytes, max(distinct_subs) AS max_window_distinct,
+           max(info) / 300.0 AS max_window_info_rate_bps, count(*) AS active_windows
+    FROM win GROUP BY src, domain
+),
 fan AS (SELECT domain, count(DISTINCT src) AS sources FROM q2 GROUP BY domain),
 ans AS (
     SELECT DISTINCT src, domain, a AS addr
@@ -71,7 +79,7 @@ conn_ans AS (
     GROUP BY a.src, a.domain
 ),
 scored AS (
-    SELECT a.*, f.sources, m.qtype_mix, w.max_window_info_bytes,
+    SELECT a.*, f.sources, m.qtype_mix, w.max_window_info_bytes, w.max_window_distinct, w.max_window_info_rate_bps, w.active_windows,
            coalesce(ca.connections_to_answers, 0) AS connections_to_answers,
            a.info_bytes / greatest(a.duration_s, 60.0) AS info_rate_bps,
            CAST(a.distinct_subdomains AS DOUBLE) / a.queries AS uniqueness
@@ -83,7 +91,7 @@ scored AS (
 )
 SELECT src AS src_ip, domain, first_seen, last_seen, queries, distinct_subdomains, info_bytes,
        round(info_rate_bps, 2) AS info_rate_bps, round(duration_s, 1) AS duration_s,
-       max_window_info_bytes, round(mean_norm_entropy, 3) AS mean_norm_entropy, round(mean_entropy, 3) AS mean_entropy,
+       max_window_info_bytes, max_window_distinct, round(max_window_info_rate_bps, 2) AS max_window_info_rate_bps, active_windows, round(mean_norm_entropy, 3) AS mean_norm_entropy, round(mean_entropy, 3) AS mean_entropy,
        max_label, round(mean_max_label, 1) AS mean_max_label, round(mean_sub_len, 1) AS mean_sub_len,
        round(encoded_share, 3) AS encoded_share, round(hex_share, 3) AS hex_share, round(base32_share, 3) AS base32_share,
        round(base64_share, 3) AS base64_share, qtype_mix, round(unusual_qtype_share, 3) AS unusual_qtype_share,
