@@ -1142,62 +1142,86 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
         parameters: json!({"bytes_each_min": up_bytes}),
     });
     let all_hosts: Vec<String> = hosts.iter().map(|h| h.v4.to_string()).collect();
-    truth.lookalikes.push(LookalikeTruth {
-        kind: "cdn_random_labels".into(),
-        resembles: "dns_tunnel".into(),
-        src_ips: all_hosts.clone(),
-        dst_ip: None,
-        domain: Some("cloudfront.net / googlevideo.com / akamaiedge.net".into()),
-        parameters: json!({}),
-    });
-    truth.lookalikes.push(LookalikeTruth {
-        kind: "antivirus_reputation_lookups".into(),
-        resembles: "dns_tunnel".into(),
-        src_ips: all_hosts.clone(),
-        dst_ip: None,
-        domain: Some("sophosxl.net".into()),
-        parameters: json!({"label": "32 hex"}),
-    });
-    truth.lookalikes.push(LookalikeTruth {
-        kind: "dnsbl_lookups".into(),
-        resembles: "dns_tunnel".into(),
-        src_ips: vec![all_hosts[0].clone()],
-        dst_ip: None,
-        domain: Some("spamhaus.org".into()),
-        parameters: json!({}),
-    });
-    truth.lookalikes.push(LookalikeTruth {
-        kind: "reverse_lookups".into(),
-        resembles: "dns_tunnel".into(),
-        src_ips: all_hosts.clone(),
-        dst_ip: None,
-        domain: Some("in-addr.arpa / ip6.arpa".into()),
-        parameters: json!({}),
-    });
-    truth.lookalikes.push(LookalikeTruth {
-        kind: "mdns".into(),
-        resembles: "dns_tunnel".into(),
-        src_ips: all_hosts.clone(),
-        dst_ip: Some("224.0.0.251".into()),
-        domain: Some("local".into()),
-        parameters: json!({}),
-    });
-    truth.lookalikes.push(LookalikeTruth {
-        kind: "ntp".into(),
-        resembles: "beaconing".into(),
-        src_ips: all_hosts.clone(),
-        dst_ip: Some("10.10.0.3".into()),
-        domain: None,
-        parameters: json!({"period_s": 64}),
-    });
-    truth.lookalikes.push(LookalikeTruth {
-        kind: "monitoring_agent".into(),
-        resembles: "beaconing".into(),
-        src_ips: all_hosts.clone(),
-        dst_ip: Some("10.10.0.5".into()),
-        domain: None,
-        parameters: json!({"period_s": 60, "port": 8086}),
-    });
+    // (kind, resembles, sources: all hosts or the mail host, dst, domain, parameters)
+    let lookalikes: [(
+        &str,
+        &str,
+        bool,
+        Option<&str>,
+        Option<&str>,
+        serde_json::Value,
+    ); 7] = [
+        (
+            "cdn_random_labels",
+            "dns_tunnel",
+            true,
+            None,
+            Some("cloudfront.net / googlevideo.com / akamaiedge.net"),
+            json!({}),
+        ),
+        (
+            "antivirus_reputation_lookups",
+            "dns_tunnel",
+            true,
+            None,
+            Some("sophosxl.net"),
+            json!({"label": "32 hex"}),
+        ),
+        (
+            "dnsbl_lookups",
+            "dns_tunnel",
+            false,
+            None,
+            Some("spamhaus.org"),
+            json!({}),
+        ),
+        (
+            "reverse_lookups",
+            "dns_tunnel",
+            true,
+            None,
+            Some("in-addr.arpa / ip6.arpa"),
+            json!({}),
+        ),
+        (
+            "mdns",
+            "dns_tunnel",
+            true,
+            Some("224.0.0.251"),
+            Some("local"),
+            json!({}),
+        ),
+        (
+            "ntp",
+            "beaconing",
+            true,
+            Some("10.10.0.3"),
+            None,
+            json!({"period_s": 64}),
+        ),
+        (
+            "monitoring_agent",
+            "beaconing",
+            true,
+            Some("10.10.0.5"),
+            None,
+            json!({"period_s": 60, "port": 8086}),
+        ),
+    ];
+    for (kind, resembles, all, dst, domain, parameters) in lookalikes {
+        truth.lookalikes.push(LookalikeTruth {
+            kind: kind.into(),
+            resembles: resembles.into(),
+            src_ips: if all {
+                all_hosts.clone()
+            } else {
+                vec![all_hosts[0].clone()]
+            },
+            dst_ip: dst.map(String::from),
+            domain: domain.map(String::from),
+            parameters,
+        });
+    }
 
     // ---- attacks: victims are distinct hosts where possible ----
     let mut victims: Vec<usize> = (0..n).collect();

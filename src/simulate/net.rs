@@ -282,15 +282,29 @@ impl Tcp {
         }
     }
 
-    /// SYN, SYN-ACK, ACK. Returns false (after SYN retries) when `refuse` is set: the server answers RST.
+    /// A segment from the client (`from_client`) or the server, with the current sequence numbers.
+    fn seg(&self, from_client: bool, f: Flags, window: u16, payload: &[u8]) -> Vec<u8> {
+        if from_client {
+            tcp_frame(&self.c, &self.s, self.cseq, self.sseq, f, window, payload)
+        } else {
+            tcp_frame(&self.s, &self.c, self.sseq, self.cseq, f, window, payload)
+        }
+    }
+
+    fn advance(&mut self, from_client: bool, n: u32) {
+        if from_client {
+            self.cseq = self.cseq.wrapping_add(n);
+        } else {
+            self.sseq = self.sseq.wrapping_add(n);
+        }
+    }
+
+    /// SYN, SYN-ACK, ACK.
     pub fn open<W: Write>(&mut self, out: &mut PcapOut<W>) {
         out.push(
             self.t,
-            tcp_frame(
-                &self.c,
-                &self.s,
-                self.cseq,
-                0,
+            self.seg(
+                true,
                 Flags {
                     syn: true,
                     ack: false,
@@ -300,26 +314,15 @@ impl Tcp {
                 &[],
             ),
         );
+        self.advance(true, 1);
         self.t += self.rtt / 2;
         out.push(
             self.t,
-            tcp_frame(
-                &self.s,
-                &self.c,
-                self.sseq,
-                self.cseq.wrapping_add(1),
-                Flags { syn: true, ..FL },
-                65160,
-                &[],
-            ),
+            self.seg(false, Flags { syn: true, ..FL }, 65160, &[]),
         );
-        self.cseq = self.cseq.wrapping_add(1);
-        self.sseq = self.sseq.wrapping_add(1);
+        self.advance(false, 1);
         self.t += self.rtt / 2;
-        out.push(
-            self.t,
-            tcp_frame(&self.c, &self.s, self.cseq, self.sseq, FL, 502, &[]),
-        );
+        out.push(self.t, self.seg(true, FL, 502, &[]));
         self.t += 50;
     }
 
@@ -329,31 +332,14 @@ impl Tcp {
         let n = data.chunks(MSS).count();
         for (i, chunk) in data.chunks(MSS).enumerate() {
             let last = i + 1 == n;
-            let (src, dst, seq, ack) = if from_client {
-                (self.c, self.s, self.cseq, self.sseq)
-            } else {
-                (self.s, self.c, self.sseq, self.cseq)
-            };
             out.push(
                 self.t,
-                tcp_frame(&src, &dst, seq, ack, Flags { psh: last, ..FL }, 502, chunk),
+                self.seg(from_client, Flags { psh: last, ..FL }, 502, chunk),
             );
-            if from_client {
-                self.cseq = self.cseq.wrapping_add(chunk.len() as u32);
-            } else {
-                self.sseq = self.sseq.wrapping_add(chunk.len() as u32);
-            }
+            self.advance(from_client, chunk.len() as u32);
             self.t += (chunk.len() as i64 * self.us_per_kb / 1000).max(10);
             if i % 2 == 1 || last {
-                let (ack_src, ack_dst, aseq, aack) = if from_client {
-                    (self.s, self.c, self.sseq, self.cseq)
-                } else {
-                    (self.c, self.s, self.cseq, self.sseq)
-                };
-                out.push(
-                    self.t + self.rtt / 2,
-                    tcp_frame(&ack_src, &ack_dst, aseq, aack, FL, 502, &[]),
-                );
+                out.push(self.t + self.rtt / 2, self.seg(!from_client, FL, 502, &[]));
             }
         }
         self.t += self.rtt / 2 + 100;
@@ -366,37 +352,12 @@ impl Tcp {
 
     /// FIN from the client, FIN-ACK from the server, final ACK.
     pub fn close<W: Write>(&mut self, out: &mut PcapOut<W>) {
-        out.push(
-            self.t,
-            tcp_frame(
-                &self.c,
-                &self.s,
-                self.cseq,
-                self.sseq,
-                Flags { fin: true, ..FL },
-                502,
-                &[],
-            ),
-        );
-        self.cseq = self.cseq.wrapping_add(1);
+        out.push(self.t, self.seg(true, Flags { fin: true, ..FL }, 502, &[]));
+        self.advance(true, 1);
         self.t += self.rtt / 2;
-        out.push(
-            self.t,
-            tcp_frame(
-                &self.s,
-                &self.c,
-                self.sseq,
-                self.cseq,
-                Flags { fin: true, ..FL },
-                502,
-                &[],
-            ),
-        );
-        self.sseq = self.sseq.wrapping_add(1);
+        out.push(self.t, self.seg(false, Flags { fin: true, ..FL }, 502, &[]));
+        self.advance(false, 1);
         self.t += self.rtt / 2;
-        out.push(
-            self.t,
-            tcp_frame(&self.c, &self.s, self.cseq, self.sseq, FL, 502, &[]),
-        );
+        out.push(self.t, self.seg(true, FL, 502, &[]));
     }
 }
