@@ -16,7 +16,7 @@
 -- description: (-10 two; three or more: -(20 + 12*log2(sources/3)), at most -50, so a fleet-wide agent such as NTP or
 -- description: monitoring falls while a C2 shared by a few infected hosts stays high) + 5 for 20+ events, - 2 per
 -- description: event under 12 (a short series is weak evidence)
--- description: - 25 for NTP (udp/123, a clock, not a channel).
+-- description: - 25 for NTP and DHCP (udp/123, 67, 68: clocks and address leases, not channels).
 -- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
 -- summary: {src_ip} contacted {peer} {events} times with a median period of {period_s:1} s ({hit_share:pct} of gaps within tolerance, {missed_beats} missed beats, z {z:1} vs random; bytes per check-in median {size_median:0}, dispersion {size_dispersion:2}; {coverage:pct} of the capture; peer used by {sources} source(s))
 -- param: min_events int = 6
@@ -38,27 +38,35 @@ c AS (
 ),
 ev0 AS (
     -- series 1: connection starts, plus further requests inside kept-alive HTTP connections
-    SELECT orig_h AS src, resp_h AS dst, resp_p AS dport, proto, name, 'connections' AS series,
+    SELECT orig_h AS src, resp_h AS dst, resp_p AS dport, proto, name, 'connections' AS series, source,
            CAST(ts AS BIGINT) AS tus, CAST(orig_bytes + resp_bytes AS DOUBLE) AS bytes
     FROM c
     UNION ALL
-    SELECT h.orig_h, h.resp_h, h.resp_p, 'tcp', h.host, 'connections', CAST(h.ts AS BIGINT),
+    SELECT h.orig_h, h.resp_h, h.resp_p, 'tcp', h.host, 'connections', h.source, CAST(h.ts AS BIGINT),
            CAST(h.request_body_len + h.response_body_len AS DOUBLE)
     FROM http h WHERE h.trans_depth > 1
     UNION ALL
     -- series 2: the client's data bursts inside one long-lived session (heartbeats of a persistent C2)
-    SELECT src, dst, dport, proto, name, series, b AS tus, CAST(bb AS DOUBLE) AS bytes
-    FROM (SELECT orig_h AS src, resp_h AS dst, resp_p AS dport, proto, name, 'session ' || uid AS series,
+    SELECT src, dst, dport, proto, name, series, source, b AS tus, CAST(bb AS DOUBLE) AS bytes
+    FROM (SELECT orig_h AS src, resp_h AS dst, resp_p AS dport, proto, name, 'session ' || uid AS series, source,
                  unnest(orig_bursts) AS b, unnest(orig_burst_bytes) AS bb
           FROM c WHERE cardinality(orig_bursts) >= $min_events) x
 ),
 ev1 AS (
     SELECT src, coalesce(name, dst || ':' || CAST(dport AS VARCHAR)) AS peer, dst, dport, proto, name, series,
-           to_timestamp_micros(tus) AS ts, tus / 1e6 AS t, bytes
+           source, to_timestamp_micros(tus) AS ts, tus / 1e6 AS t, bytes
     FROM ev0
 ),
 -- a group is (source, peer, series); the peer's fan-in counts sources over all series
-ev AS (SELECT src, peer || '|' || series AS peer, peer AS peer_name, series, dst, dport, proto, name, ts, t, bytes FROM ev1),
+ev AS (SELECT src, peer || '|' || series AS peer, peer AS peer_name, series, source, dst, dport, proto, name, ts, t, bytes FROM ev1),
+-- the time span of each capture file: coverage is measured against the files a group's events come
+-- from (a dataset may hold unrelated captures; rotated files of one sensor still add up)
+file_span AS (SELECT source, min(CAST(ts AS BIGINT)) / 1e6 AS lo, max(CAST(ts AS BIGINT) / 1e6 + duration) AS hi FROM conn GROUP BY source),
+group_span AS (
+    SELECT e.src, e.peer, min(f.lo) AS c0, max(f.hi) AS c1
+    FROM (SELECT DISTINCT src, peer, source FROM ev) e JOIN file_span f ON f.source = e.source
+    GROUP BY e.src, e.peer
+),
 gaps AS (SELECT src, peer, t - lag(t) OVER (PARTITION BY src, peer ORDER BY t) AS gap FROM ev),
 g AS (SELECT src, peer, gap FROM gaps WHERE gap IS NOT NULL AND gap >= $min_gap_s),
 per AS (SELECT src, peer, median(gap) AS period, count(*) AS n_gaps FROM g GROUP BY src, peer),
@@ -89,7 +97,6 @@ info AS (
            min(t) AS t0, max(t) AS t1
     FROM ev GROUP BY src, peer
 ),
-span AS (SELECT min(CAST(ts AS BIGINT)) / 1e6 AS c0, max(CAST(ts AS BIGINT)) / 1e6 AS c1 FROM conn),
 fan AS (SELECT peer_name, count(DISTINCT src) AS sources FROM ev GROUP BY peer_name),
 stats AS (
     SELECT i.*, h.period, h.n_gaps, h.hit_share, h.multi_share, h.bounded_share, h.missed_beats, h.interval_histogram,
@@ -103,14 +110,14 @@ stats AS (
     JOIN sz s ON s.src = i.src AND s.peer = i.peer
     JOIN szmad m ON m.src = i.src AND m.peer = i.peer
     JOIN fan f ON f.peer_name = i.peer_name
-    CROSS JOIN span sp
+    JOIN group_span sp ON sp.src = i.src AND sp.peer = i.peer
 ),
 scored AS (
     SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer_name AS peer, series, proto,
            first_seen, last_seen, events, distinct_dsts, round(period, 2) AS period_s, n_gaps,
            round(hit_share, 3) AS hit_share, round(multi_share, 3) AS multi_share,
            round(bounded_share, 3) AS bounded_share, missed_beats, round(z, 2) AS z, size_median,
-           round(size_dispersion, 3) AS size_dispersion, round(coverage, 3) AS coverage, sources, interval_histogram,
+           round(size_dispersion, 3) AS size_dispersion, round(least(1.0, coverage), 3) AS coverage, sources, interval_histogram,
            least(100, greatest(0,
                20 + least(40, 8 * z)
                + 15 * least(1.0, coverage)
@@ -118,7 +125,7 @@ scored AS (
                + CASE WHEN sources = 1 THEN 10 WHEN sources = 2 THEN -10 ELSE -least(50, 20 + 12 * log2(sources / 3.0)) END
                + CASE WHEN events >= 20 THEN 5 ELSE 0 END
                - 2 * greatest(0, 12 - events)
-               - CASE WHEN proto = 'udp' AND dport = 123 THEN 25 ELSE 0 END
+               - CASE WHEN proto = 'udp' AND dport IN (123, 67, 68) THEN 25 ELSE 0 END
            )) AS score
     FROM stats
     WHERE events >= $min_events AND z >= $min_z
