@@ -79,7 +79,8 @@ pub struct IngestArgs {
 
 #[derive(Args, Debug)]
 pub struct SqlArgs {
-    /// A dataset directory, or capture files to ingest first.
+    /// A dataset directory, or capture files to ingest first; a last argument that is not a path is
+    /// the query (`wirehunt sql DIR "SELECT ..."`).
     #[arg(required = true, num_args = 1..)]
     pub source: Vec<String>,
     /// The query (omit for an interactive shell when stdin is a terminal, else it is read from stdin).
@@ -133,17 +134,22 @@ pub struct TriageArgs {
     /// Dataset directory (default: the cache).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Findings format (default: a summary and a table on a terminal, JSON lines otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Also write a self-contained HTML report.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Extra or replacement detector directory (files with the same id override the built-ins).
     #[arg(long)]
     pub queries: Option<PathBuf>,
+    /// Override a parameter: DETECTOR.NAME=VALUE (repeatable).
     #[arg(long = "param", value_name = "ID.NAME=VALUE")]
     pub params: Vec<String>,
+    /// Do not use or fill the ingest cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Exit 1 when a finding has at least this severity.
     #[arg(long, value_enum)]
     pub fail_on: Option<crate::detect::Severity>,
     /// Hide findings below this severity (the hidden ones are counted).

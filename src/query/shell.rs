@@ -225,7 +225,15 @@ impl Shell {
     }
 }
 
-pub fn run_sql_command(a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
+pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
+    // `wirehunt sql SOURCE... "QUERY"`: a last positional that is not an existing path is the query
+    if a.query.is_none() && a.source.len() > 1 {
+        if let Some(last) = a.source.last() {
+            if last != "-" && !Path::new(last).exists() && last.contains(char::is_whitespace) {
+                a.query = a.source.pop();
+            }
+        }
+    }
     let dataset = resolve_dataset(
         &a.source,
         a.no_cache,
