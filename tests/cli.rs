@@ -104,6 +104,9 @@ fn sql_formats_and_read_only() {
         lines.contains(&format!("tcp,{expect_tcp}").as_str()),
         "{csv}"
     );
+    // the query may also be the last positional argument
+    let (one, _) = s(&run(&["sql", d, "SELECT 1 AS one", "--format", "csv"]));
+    assert_eq!(one, "one\n1\n");
     let (jsonl, _) = s(&run(&[
         "sql",
         d,
