@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Rows buffered per table before a part file is written.
-pub const FLUSH_ROWS: usize = 128 * 1024;
+pub const FLUSH_ROWS: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -56,8 +56,17 @@ impl DatasetWriter {
             }
             std::fs::create_dir_all(&td).map_err(|e| io(e, &td))?;
         }
+        // zstd level 1 by default (benches/README.md compares the codecs); WIREHUNT_PARQUET_CODEC
+        // (zstd1, zstd3, snappy, lz4, none) exists for that measurement
+        let codec = match std::env::var("WIREHUNT_PARQUET_CODEC").as_deref() {
+            Ok("zstd3") => Compression::ZSTD(ZstdLevel::try_new(3)?),
+            Ok("snappy") => Compression::SNAPPY,
+            Ok("lz4") => Compression::LZ4_RAW,
+            Ok("none") => Compression::UNCOMPRESSED,
+            _ => Compression::ZSTD(ZstdLevel::try_new(1)?),
+        };
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+            .set_compression(codec)
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_max_row_group_row_count(Some(FLUSH_ROWS))
             .build();
