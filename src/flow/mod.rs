@@ -671,7 +671,7 @@ fn tcp_packet(
     }
     if fin && !rst {
         f.letter(dir, b'F');
-        f.ep[d].ra.fin(t.seq, p.payload_len);
+        f.ep[d].ra.fin(t.seq);
         if f.ep[d].state != Reset {
             f.ep[d].state = Closed;
         }

@@ -38,7 +38,6 @@ pub struct Reassembler {
     pub retransmitted: u64,
     pub conflicts: u64,
     pub cap_hits: u64,
-    fin_offset: Option<u64>,
 }
 
 impl Default for Reassembler {
@@ -60,7 +59,6 @@ impl Reassembler {
             retransmitted: 0,
             conflicts: 0,
             cap_hits: 0,
-            fin_offset: None,
         }
     }
 
@@ -71,14 +69,10 @@ impl Reassembler {
         }
     }
 
-    /// Record a FIN at `seq` (end of stream).
-    pub fn fin(&mut self, seq: u32, payload_len: u32) {
+    /// A FIN at `seq`: fixes the stream's origin when neither a SYN nor data was seen.
+    pub fn fin(&mut self, seq: u32) {
         if self.base.is_none() {
             self.base = Some(seq);
-        }
-        let off = self.offset_of(seq.wrapping_add(payload_len));
-        if off >= 0 && self.fin_offset.is_none() {
-            self.fin_offset = Some(off as u64);
         }
     }
 

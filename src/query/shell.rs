@@ -156,8 +156,7 @@ impl Shell {
     /// Run a script: dot-commands on their own lines, SQL statements ending with ';'.
     async fn script(&mut self, text: &str, name: &str, out: &mut dyn Write) -> anyhow::Result<()> {
         let mut sql = String::new();
-        let mut sql_line = 1;
-        for (i, line) in text.lines().enumerate() {
+        for line in text.lines() {
             if sql.trim().is_empty() && line.trim_start().starts_with('.') {
                 if !self.dot(line.trim(), out).await? {
                     return Ok(());
@@ -165,14 +164,10 @@ impl Shell {
                 sql.push('\n'); // keep line numbers of later statements
                 continue;
             }
-            if sql.trim().is_empty() {
-                sql_line = i + 1;
-            }
             sql.push_str(line);
             sql.push('\n');
         }
         for (l, stmt) in crate::query::split_statements(&sql) {
-            let _ = sql_line;
             let origin = format!("{name}:{l}");
             self.statement(&stmt, &origin, out).await?;
         }
