@@ -31,6 +31,17 @@ fn frames(bytes: &[u8]) -> Vec<(i64, u32, Vec<u8>)> {
     v
 }
 
+/// A frame borrowing stored bytes.
+fn frame(ts: i64, linktype: u32, data: &[u8]) -> wirehunt::capture::Frame<'_> {
+    wirehunt::capture::Frame {
+        ts,
+        linktype,
+        data,
+        orig_len: data.len() as u32,
+        number: 0,
+    }
+}
+
 fn stages(c: &mut Criterion) {
     let bytes = capture();
     let n = bytes.len() as u64;
@@ -51,13 +62,7 @@ fn stages(c: &mut Criterion) {
             let mut d = Decoder::default();
             let mut k = 0usize;
             for (ts, lt, data) in &fr {
-                let f = wirehunt::capture::Frame {
-                    ts: *ts,
-                    linktype: *lt,
-                    data,
-                    orig_len: data.len() as u32,
-                    number: 0,
-                };
+                let f = frame(*ts, *lt, data);
                 if let Outcome::Decoded = d.decode(&f, |p| k += p.payload.len()) {}
             }
             black_box(k)
@@ -68,13 +73,7 @@ fn stages(c: &mut Criterion) {
     {
         let mut d = Decoder::default();
         for (ts, lt, data) in &fr {
-            let f = wirehunt::capture::Frame {
-                ts: *ts,
-                linktype: *lt,
-                data,
-                orig_len: data.len() as u32,
-                number: 0,
-            };
+            let f = frame(*ts, *lt, data);
             d.decode(&f, |p| {
                 owned.push((
                     wirehunt::decode::Packet { payload: &[], ..*p },
@@ -103,13 +102,7 @@ fn stages(c: &mut Criterion) {
             let mut t = Tables::new(None);
             let src: std::sync::Arc<str> = "bench".into();
             for (ts, lt, data) in &fr {
-                let f = wirehunt::capture::Frame {
-                    ts: *ts,
-                    linktype: *lt,
-                    data,
-                    orig_len: data.len() as u32,
-                    number: 0,
-                };
+                let f = frame(*ts, *lt, data);
                 d.decode(&f, |p| flows.packet(p, &src, &mut t));
             }
             flows.finish(&mut t);
@@ -166,13 +159,7 @@ fn stages(c: &mut Criterion) {
     let mut dns_msgs = Vec::new();
     let mut d = Decoder::default();
     for (ts, lt, data) in &fr {
-        let f = wirehunt::capture::Frame {
-            ts: *ts,
-            linktype: *lt,
-            data,
-            orig_len: data.len() as u32,
-            number: 0,
-        };
+        let f = frame(*ts, *lt, data);
         d.decode(&f, |p| {
             if p.proto == 17 && (p.sport == 53 || p.dport == 53) {
                 dns_msgs.push(p.payload.to_vec())
