@@ -284,7 +284,7 @@ fn accounting_and_determinism_on_the_demo_capture() {
     assert_eq!(i.packets_read, truth["packets"].as_u64().unwrap());
     assert_eq!(column(&a, "conn", "uid"), column(&b, "conn", "uid"));
     assert_eq!(column(&a, "dns", "query"), column(&b, "dns", "query"));
-    // rows are sorted by ts within every part file
+    // rows are sorted by ts within every row group (one per part file at this size)
     for t in ["conn", "dns", "http", "tls"] {
         let ts = column(&a, t, "ts");
         assert!(ts.windows(2).all(|w| w[0] <= w[1]), "{t} not sorted");

@@ -40,6 +40,33 @@ pub mod kinds {
         const SQL: &'static str;
         fn data_type() -> DataType;
         fn builder() -> Self::Builder;
+        /// Bytes of data appended so far (values and offsets; validity bitmaps ignored): what a
+        /// flush by size looks at.
+        fn bytes(b: &Self::Builder) -> usize;
+    }
+    /// Data bytes held by a builder (see [`Kind::bytes`]).
+    pub trait HeldBytes {
+        fn held_bytes(&self) -> usize;
+    }
+    impl<T: arrow::datatypes::ArrowPrimitiveType> HeldBytes for PrimitiveBuilder<T> {
+        fn held_bytes(&self) -> usize {
+            std::mem::size_of_val(self.values_slice())
+        }
+    }
+    impl HeldBytes for StringBuilder {
+        fn held_bytes(&self) -> usize {
+            self.values_slice().len() + std::mem::size_of_val(self.offsets_slice())
+        }
+    }
+    impl HeldBytes for BooleanBuilder {
+        fn held_bytes(&self) -> usize {
+            self.len() / 8
+        }
+    }
+    impl<T: ArrayBuilder + HeldBytes> HeldBytes for ListBuilder<T> {
+        fn held_bytes(&self) -> usize {
+            self.values_ref().held_bytes() + std::mem::size_of_val(self.offsets_slice())
+        }
     }
     macro_rules! kind {
         ($k:ident, $b:ty, $sql:literal, $dt:expr, $new:expr) => {
@@ -52,6 +79,9 @@ pub mod kinds {
                 }
                 fn builder() -> $b {
                     $new
+                }
+                fn bytes(b: &$b) -> usize {
+                    b.held_bytes()
                 }
             }
         };
@@ -177,6 +207,11 @@ macro_rules! table {
                 lens[0]
             }
             pub fn is_empty(&self) -> bool { self.len() == 0 }
+            /// Data bytes held by the builders (an estimate of their memory, before capacity slack).
+            pub fn held_bytes(&self) -> usize {
+                use kinds::Kind;
+                0 $( + kinds::$kind::bytes(&self.$col) )*
+            }
             /// Finish the builders into a batch (builders are reset).
             pub fn finish(&mut self) -> arrow::error::Result<RecordBatch> {
                 let cols: Vec<ArrayRef> = vec![ $( Arc::new(self.$col.finish()) as ArrayRef ),* ];
