@@ -18,6 +18,8 @@ pub struct IngestOptions {
     pub flow: FlowConfig,
     /// Progress callback granularity: called with bytes read so far (raw).
     pub quiet: bool,
+    /// Do not compute the inputs' sha256 (`--no-hash`; the manifest then records null).
+    pub no_hash: bool,
 }
 
 #[derive(Debug)]
@@ -37,6 +39,15 @@ pub enum IngestError {
     Write(#[from] WriteError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Cores this process may run on (affinity mask and cgroup quota; `WIREHUNT_HASH_THREAD=0` forces
+/// inline hashing, for measuring).
+fn hash_cores() -> usize {
+    if std::env::var_os("WIREHUNT_HASH_THREAD").is_some_and(|v| v == "0") {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Ingest `inputs` (already expanded) into `out_dir`. `on_file` is told each input as it starts.
@@ -89,13 +100,16 @@ pub fn ingest(
             }
         };
         let mut last_expire = i64::MIN;
-        // sha256 of a regular file on a second thread (it reads the file itself, mostly from the
-        // page cache the parser just filled); stdin is hashed inline as it streams by
-        let hasher = (path != "-").then(|| {
+        // sha256 of a regular file on a second thread when there is a second core (it reads the
+        // file itself, mostly from the page cache the parser just filled: no wall time, one more
+        // kernel copy); stdin, or a process limited to one core, hashes inline what the parser reads
+        let threaded = !opts.no_hash && path != "-" && hash_cores() > 1;
+        let hasher = threaded.then(|| {
             let p = path.clone();
             std::thread::spawn(move || capture::sha256_file(&p))
         });
-        let result = capture::read_capture_opts(src, hasher.is_none(), |frame| {
+        let inline_hash = !opts.no_hash && hasher.is_none();
+        let result = capture::read_capture_opts(src, inline_hash, |frame| {
             let outcome = decoder.decode(frame, |pkt| flows.packet(pkt, &source, &mut tables));
             match outcome {
                 Outcome::Decoded => decoded += 1,
@@ -137,8 +151,9 @@ pub fn ingest(
             Ok((stats, end)) => {
                 rec.size = stats.size;
                 rec.sha256 = match hasher {
-                    Some(h) => h.join().ok().and_then(Result::ok).unwrap_or_default(),
-                    None => stats.sha256,
+                    Some(h) => h.join().ok().and_then(Result::ok),
+                    None if inline_hash => Some(stats.sha256),
+                    None => None,
                 };
                 rec.format = stats.format;
                 rec.compression = stats.compression.map(String::from);

@@ -479,3 +479,50 @@ fn simulate_is_deterministic_and_testdata_is_up_to_date() {
         }
     }
 }
+
+#[test]
+fn manifest_sha256_matches_an_independent_hash_threaded_inline_or_skipped() {
+    use sha2::Digest;
+    let cap = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let bytes = std::fs::read(&cap).unwrap();
+    let want: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = tmp("cli-sha");
+    let manifest = |ds: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(ds.join("manifest.json")).unwrap()).unwrap()
+    };
+    let cap = cap.to_str().unwrap();
+    // default: a second thread hashes the file where there is a second core
+    let ds = dir.join("threaded");
+    let o = run(&["-q", "ingest", cap, "-o", ds.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", s(&o).1);
+    let m = manifest(&ds);
+    assert_eq!(m["inputs"][0]["sha256"], want.as_str());
+    assert_eq!(m["inputs"][0]["size"], bytes.len() as u64);
+    // one core: the reading thread hashes what it reads
+    let ds = dir.join("inline");
+    let o = std::process::Command::new(wirehunt_bin())
+        .env("WIREHUNT_HASH_THREAD", "0")
+        .args(["-q", "ingest", cap, "-o", ds.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", s(&o).1);
+    assert_eq!(manifest(&ds)["inputs"][0]["sha256"], want.as_str());
+    // skipped: null, and the tables are the same
+    let ds2 = dir.join("nohash");
+    let o = run(&[
+        "-q",
+        "ingest",
+        "--no-hash",
+        cap,
+        "-o",
+        ds2.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", s(&o).1);
+    let m2 = manifest(&ds2);
+    assert!(m2["inputs"][0]["sha256"].is_null());
+    assert_eq!(m2["tables"], m["tables"]);
+    assert_eq!(column(&ds, "conn", "uid"), column(&ds2, "conn", "uid"));
+}

@@ -313,6 +313,7 @@ fn flow_cap_evicts_and_counts() {
             ..Default::default()
         },
         quiet: true,
+        no_hash: false,
     };
     let rep = wirehunt::ingest::ingest(
         &[p.to_string_lossy().into_owned()],
@@ -356,7 +357,11 @@ fn several_hundred_mb_capture_stays_under_the_caps() {
         max_stream_buffer: 256 << 10,
         ..Default::default()
     };
-    let opts = wirehunt::ingest::IngestOptions { flow, quiet: true };
+    let opts = wirehunt::ingest::IngestOptions {
+        flow,
+        quiet: true,
+        no_hash: false,
+    };
     let rep = wirehunt::ingest::ingest(
         &[pcap.to_string_lossy().into_owned()],
         &dir.join("ds"),

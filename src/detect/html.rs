@@ -186,7 +186,7 @@ pub fn report(dataset: &Path, findings: &[Finding], title: &str) -> anyhow::Resu
         h.push_str(&format!(
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&i.path),
-            esc(&i.sha256.chars().take(16).collect::<String>()),
+            esc(&i.sha256.as_deref().unwrap_or("not computed").chars().take(16).collect::<String>()),
             i.packets_read,
             i.packets_decoded,
             esc(&sk.join(", ")),

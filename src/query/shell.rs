@@ -41,7 +41,7 @@ pub fn resolve_dataset(
         }
         return Ok(dir);
     }
-    let rep = crate::cli::run_ingest(&files, &dir, flow, quiet)?;
+    let rep = crate::cli::run_ingest(&files, &dir, flow, false, quiet)?;
     if rep.failed == files.len() {
         return Err(exit(66, anyhow::anyhow!("no input could be read")));
     }

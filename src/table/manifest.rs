@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 pub struct InputRecord {
     pub path: String,
     pub size: u64,
-    pub sha256: String,
+    /// Hex sha256 of the file as stored (compressed bytes for .gz/.zst); null with `--no-hash`.
+    pub sha256: Option<String>,
     pub format: String,
     pub compression: Option<String>,
     pub linktypes: Vec<u32>,
