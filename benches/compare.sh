@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Side-by-side on one capture: wirehunt ingest (all tables), tshark extracting the same facts with
-# -T fields, and `tcpdump -r F -w /dev/null` (the practical read ceiling). Prints MB/s, ratios and
-# peak RSS (from /usr/bin/time -v). Usage:
+# Side-by-side on one capture: wirehunt ingest (all tables; on all cores, on one core, and on one core
+# without the manifest's sha256), Suricata with no rules logging flow/dns/http/tls to eve.json
+# (`--runmode single`, when installed), tshark extracting the same facts with -T fields, and
+# `tcpdump -r F -w /dev/null` (the practical read ceiling). Prints wall seconds, MB/s, CPU seconds
+# (user + system), MB per CPU-second (throughput per core), the ratio to tshark and to Suricata, and
+# peak RSS (all from /usr/bin/time -v). Usage:
 #   benches/compare.sh [CAPTURE]          (default: a simulated mixed capture, see SIZE)
-# Needs: a release build (cargo build --release), tshark, tcpdump, GNU time (apt-get install tshark tcpdump time).
+# Needs: a release build (cargo build --release), tshark, tcpdump, GNU time (apt-get install tshark
+# tcpdump time), taskset (util-linux); optional: suricata (Debian: bookworm-backports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WH=${WIREHUNT_BIN:-target/release/wirehunt}
@@ -18,20 +22,52 @@ out=$(mktemp -d)
 measure() { # name, command...
   local name=$1; shift
   /usr/bin/time -v "$@" > /dev/null 2> "$out/$name.time" || true
-  local secs rss
+  local secs rss cpu
   secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$out/$name.time")
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/$name.time")
-  printf '%s\t%s\t%s\n' "$name" "$secs" "$rss" >> "$out/results"
+  cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ {c+=$2} END {print c}' "$out/$name.time")
+  printf '%s\t%s\t%s\t%s\n' "$name" "$secs" "$rss" "$cpu" >> "$out/results"
 }
 sync
 measure tcpdump tcpdump -r "$F" -w /dev/null
 measure wirehunt "$WH" -q ingest "$F" -o "$out/ds"
+measure wirehunt_1core taskset -c 0 "$WH" -q ingest "$F" -o "$out/ds"
+measure wirehunt_1core_no_hash taskset -c 0 "$WH" -q ingest --no-hash "$F" -o "$out/ds"
+if command -v suricata > /dev/null; then
+  mkdir -p "$out/suricata"
+  cat > "$out/suricata.yaml" <<'YAML'
+%YAML 1.1
+---
+vars:
+  address-groups:
+    HOME_NET: "[10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7]"
+    EXTERNAL_NET: "!$HOME_NET"
+  port-groups:
+    HTTP_PORTS: "80"
+outputs:
+  - eve-log:
+      enabled: yes
+      filetype: regular
+      filename: eve.json
+      types: [flow, dns, http, tls]
+app-layer:
+  protocols:
+    dns: { tcp: { enabled: yes }, udp: { enabled: yes } }
+    http: { enabled: yes }
+    tls: { enabled: yes }
+logging:
+  default-log-level: warning
+YAML
+  measure suricata_single suricata -c "$out/suricata.yaml" -r "$F" --runmode single -S /dev/null -k none -l "$out/suricata"
+fi
 measure tshark_fields tshark -r "$F" -T fields -e frame.time_epoch -e ip.src -e ip.dst -e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport -e dns.qry.name -e dns.qry.type -e dns.flags.rcode -e http.request.method -e http.host -e http.request.uri -e tls.handshake.extensions_server_name -e tls.handshake.ja3
 echo "capture: $F ($bytes bytes, $(capinfos -c -M "$F" 2>/dev/null | awk -F': +' '/Number of packets/ {print $2}') packets)"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-printf '\n| tool | seconds | MB/s | vs tshark | peak RSS MiB |\n|---|---|---|---|---|\n'
+printf '\n| tool | seconds | MB/s | CPU s | MB per CPU-s | vs tshark | vs Suricata | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n'
 ts=$(awk -F'\t' '$1=="tshark_fields" {print $2}' "$out/results")
-while IFS=$'\t' read -r name secs rss; do
-  awk -v n="$name" -v s="$secs" -v r="$rss" -v b="$bytes" -v t="$ts" 'BEGIN { printf "| %s | %.2f | %.1f | %.1fx | %.0f |\n", n, s, b/1e6/s, t/s, r/1024 }'
+su=$(awk -F'\t' '$1=="suricata_single" {print $2}' "$out/results")
+while IFS=$'\t' read -r name secs rss cpu; do
+  awk -v n="$name" -v s="$secs" -v r="$rss" -v c="$cpu" -v b="$bytes" -v t="$ts" -v u="${su:-0}" 'BEGIN {
+    printf "| %s | %.2f | %.1f | %.2f | %.1f | %.1fx | %s | %.0f |\n", n, s, b/1e6/s, c, b/1e6/c, t/s, (u > 0 ? sprintf("%.1fx", u/s) : "-"), r/1024 }'
 done < "$out/results"
 rm -rf "$out"

@@ -718,9 +718,9 @@ impl DnsState {
         let Some(main) = main else { return };
         d.ts.append_value(t.ts);
         d.uid.append_value(&ctx.uid);
-        d.orig_h.append_value(ctx.orig_h.to_string());
+        crate::table::append_display(&mut d.orig_h, ctx.orig_h);
         d.orig_p.append_value(ctx.orig_p);
-        d.resp_h.append_value(ctx.resp_h.to_string());
+        crate::table::append_display(&mut d.resp_h, ctx.resp_h);
         d.resp_p.append_value(ctx.resp_p);
         d.proto.append_value(proto);
         d.trans_id.append_value(main.id);

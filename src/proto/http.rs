@@ -648,9 +648,9 @@ fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut Tables) {
     };
     h.ts.append_value(t.ts);
     h.uid.append_value(&ctx.uid);
-    h.orig_h.append_value(oh.to_string());
+    crate::table::append_display(&mut h.orig_h, oh);
     h.orig_p.append_value(op);
-    h.resp_h.append_value(rh.to_string());
+    crate::table::append_display(&mut h.resp_h, rh);
     h.resp_p.append_value(rp);
     h.trans_depth.append_value(t.depth);
     h.method.append_option(t.method);

@@ -79,32 +79,56 @@ pub struct HelloInfo {
     pub psk: bool,
 }
 
-fn join<T: ToString>(v: impl Iterator<Item = T>) -> String {
-    v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+/// Append `v` to `s` as decimal numbers separated by `-` (JA3 lists), without GREASE values when
+/// `no_grease`. One buffer, no string per element.
+fn push_dec_list<T: Copy + Into<u16>>(s: &mut String, v: &[T], no_grease: bool) {
+    use std::fmt::Write;
+    let mut first = true;
+    for x in v.iter().map(|x| (*x).into()) {
+        if no_grease && is_grease(x) {
+            continue;
+        }
+        if !first {
+            s.push('-');
+        }
+        first = false;
+        let _ = write!(s, "{x}");
+    }
+}
+
+/// Append `v` to `s` as 4-digit lower-case hex separated by `,` (JA4 lists).
+fn push_hex_list(s: &mut String, v: impl Iterator<Item = u16>) {
+    use std::fmt::Write;
+    for (i, x) in v.enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{x:04x}");
+    }
 }
 
 /// JA3 string and md5.
 pub fn ja3(h: &HelloInfo) -> (String, String) {
-    let s = format!(
-        "{},{},{},{},{}",
-        h.version,
-        join(h.ciphers.iter().filter(|c| !is_grease(**c))),
-        join(h.extensions.iter().filter(|c| !is_grease(**c))),
-        join(h.groups.iter().filter(|c| !is_grease(**c))),
-        join(h.point_formats.iter())
-    );
+    use std::fmt::Write;
+    let mut s = String::with_capacity(256);
+    let _ = write!(s, "{},", h.version);
+    push_dec_list(&mut s, &h.ciphers, true);
+    s.push(',');
+    push_dec_list(&mut s, &h.extensions, true);
+    s.push(',');
+    push_dec_list(&mut s, &h.groups, true);
+    s.push(',');
+    push_dec_list(&mut s, &h.point_formats, false);
     let d = hex(&Md5::digest(s.as_bytes()));
     (s, d)
 }
 
 /// JA3S string and md5 (server version, cipher, extensions).
 pub fn ja3s(version: u16, cipher: u16, exts: &[u16]) -> (String, String) {
-    let s = format!(
-        "{},{},{}",
-        version,
-        cipher,
-        join(exts.iter().filter(|c| !is_grease(**c)))
-    );
+    use std::fmt::Write;
+    let mut s = String::with_capacity(64);
+    let _ = write!(s, "{version},{cipher},");
+    push_dec_list(&mut s, exts, true);
     let d = hex(&Md5::digest(s.as_bytes()));
     (s, d)
 }
@@ -120,10 +144,9 @@ fn sha12(s: &str) -> String {
 pub fn ja4_ciphers_raw(ciphers: &[u16]) -> String {
     let mut c: Vec<u16> = ciphers.iter().copied().filter(|c| !is_grease(*c)).collect();
     c.sort_unstable();
-    c.iter()
-        .map(|x| format!("{x:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut s = String::with_capacity(c.len() * 5);
+    push_hex_list(&mut s, c.into_iter());
+    s
 }
 
 /// JA4 part c input: sorted extensions without SNI (0000) and ALPN (0010), then `_` and the
@@ -135,19 +158,16 @@ pub fn ja4_ext_raw(exts: &[u16], sig_algs: &[u16]) -> String {
         .filter(|x| !is_grease(*x) && *x != 0 && *x != 0x10)
         .collect();
     e.sort_unstable();
-    let mut s = e
+    let mut s = String::with_capacity((e.len() + sig_algs.len()) * 5 + 1);
+    push_hex_list(&mut s, e.into_iter());
+    let mut sa = sig_algs
         .iter()
-        .map(|x| format!("{x:04x}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let sa: Vec<String> = sig_algs
-        .iter()
-        .filter(|x| !is_grease(**x))
-        .map(|x| format!("{x:04x}"))
-        .collect();
-    if !sa.is_empty() {
+        .copied()
+        .filter(|x| !is_grease(*x))
+        .peekable();
+    if sa.peek().is_some() {
         s.push('_');
-        s.push_str(&sa.join(","));
+        push_hex_list(&mut s, sa);
     }
     s
 }
@@ -623,9 +643,9 @@ impl StreamAnalyzer for TlsAnalyzer {
         let t = &mut out.tls;
         t.ts.append_value(r.ts);
         t.uid.append_value(&ctx.uid);
-        t.orig_h.append_value(ctx.orig_h.to_string());
+        crate::table::append_display(&mut t.orig_h, ctx.orig_h);
         t.orig_p.append_value(ctx.orig_p);
-        t.resp_h.append_value(ctx.resp_h.to_string());
+        crate::table::append_display(&mut t.resp_h, ctx.resp_h);
         t.resp_p.append_value(ctx.resp_p);
         t.version.append_option(r.version);
         t.cipher.append_option(r.cipher);

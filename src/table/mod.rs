@@ -13,6 +13,14 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 
+/// Append `v`'s text as the next value of a string column, formatted straight into the column's
+/// buffer (no `String` per row; used for addresses).
+pub fn append_display(b: &mut StringBuilder, v: impl std::fmt::Display) {
+    use std::fmt::Write;
+    let _ = write!(b, "{v}");
+    b.append_value("");
+}
+
 /// Version of the table schemas; bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
