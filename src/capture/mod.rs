@@ -444,7 +444,10 @@ where
                         _ => {}
                     },
                 }
-                reader.consume(offset);
+                // no shift here: `consume` would move the rest of the buffer to its start each time
+                // the position passes half of it (a second copy of the file); `refill` shifts only
+                // the few bytes of the record it is completing
+                reader.consume_noshift(offset);
             }
             Err(PcapError::Eof) => return Ok(ReadEnd::Complete),
             Err(PcapError::Incomplete(_)) => {
