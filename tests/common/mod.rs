@@ -38,8 +38,12 @@ pub fn tshark() -> bool {
     ok
 }
 
+/// A fresh directory per call (tests run in parallel and may share a name, e.g. two tests
+/// ingesting the same corpus file).
 pub fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wirehunt-test-{}-{}", std::process::id(), name));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("wirehunt-test-{}-{n}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
