@@ -77,7 +77,7 @@ ts=$(awk -F'\t' '$1=="tshark_fields" {print $2}' "$out/results")
 su=$(awk -F'\t' '$1=="suricata_single" {print $2}' "$out/results")
 while IFS=$'\t' read -r name secs rss cpu; do
   awk -v n="$name" -v s="$secs" -v r="$rss" -v c="$cpu" -v b="$bytes" -v t="$ts" -v u="${su:-0}" '
-    function x(v) { return v >= 100 ? sprintf("%.0fx", v) : v >= 10 ? sprintf("%.1fx", v) : sprintf("%.2fx", v) }
+    function x(v) { return v >= 100 ? sprintf("%.0fx", v) : v >= 10 ? sprintf("%.1fx", v) : v >= 0.1 ? sprintf("%.2fx", v) : sprintf("%.4fx", v) }
     BEGIN { printf "| %s | %.3f | %.0f | %.2f | %.0f | %s | %s | %.0f |\n", n, s, b/1e6/s, c, b/1e6/c, x(t/s), (u > 0 ? x(u/s) : "-"), r/1024 }'
 done < "$out/results"
 rm -rf "$out"
