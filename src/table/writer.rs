@@ -290,3 +290,71 @@ impl Tables {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    /// Builders are written out by size, as sorted row groups of one open part file, and the
+    /// builders never hold much more than the budget.
+    #[test]
+    fn builders_flush_by_size_into_sorted_row_groups_of_one_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Tables::new(Some(DatasetWriter::create(dir.path()).unwrap()));
+        let addl = "x".repeat(1000);
+        let n: u64 = 6000;
+        let mut max_held = 0;
+        for i in 0..n {
+            // descending timestamps: every row group has to be sorted by the writer
+            t.weird.ts.append_value((n - i) as i64);
+            t.weird.uid.append_null();
+            t.weird.name.append_value("test_row");
+            t.weird.addl.append_value(&addl);
+            t.weird.source.append_value("x.pcap");
+            t.weird.frame.append_value(i);
+            t.maybe_flush();
+            max_held = max_held.max(t.weird.held_bytes());
+        }
+        assert!(
+            max_held < FLUSH_BYTES + BYTES_CHECK_ROWS * 1100,
+            "held {max_held}"
+        );
+        let rows = t.finish().unwrap();
+        assert_eq!(rows["weird"], n);
+        let parts: Vec<_> = std::fs::read_dir(dir.path().join("weird"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(parts.len(), 1, "{parts:?}");
+        let file = std::fs::File::open(&parts[0]).unwrap();
+        let b = ParquetRecordBatchReaderBuilder::try_new(file.try_clone().unwrap()).unwrap();
+        let groups = b.metadata().num_row_groups();
+        // 6000 rows of ~1 KB with a 1 MiB budget: at least five row groups
+        assert!(groups >= 5, "{groups} row groups");
+        let mut seen = 0;
+        for g in 0..groups {
+            let r = ParquetRecordBatchReaderBuilder::try_new(file.try_clone().unwrap())
+                .unwrap()
+                .with_row_groups(vec![g])
+                .build()
+                .unwrap();
+            let mut ts = Vec::new();
+            for batch in r {
+                let batch = batch.unwrap();
+                let c = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .unwrap();
+                ts.extend(c.values().iter().copied());
+            }
+            assert!(
+                ts.windows(2).all(|w| w[0] <= w[1]),
+                "row group {g} unsorted"
+            );
+            seen += ts.len() as u64;
+        }
+        assert_eq!(seen, n);
+    }
+}
