@@ -232,47 +232,43 @@ fn stages(c: &mut Criterion) {
     g.sample_size(10);
     for rows in [100_000usize] {
         g.throughput(Throughput::Elements(rows as u64));
-        g.bench_with_input(
-            BenchmarkId::new("conn_rows_zstd1", rows),
-            &rows,
-            |b, &rows| {
-                let dir = std::env::temp_dir().join("wirehunt-bench-write");
-                b.iter(|| {
-                    let w = wirehunt::table::writer::DatasetWriter::create(&dir).unwrap();
-                    let mut t = Tables::new(Some(w));
-                    for i in 0..rows {
-                        let c = &mut t.conn;
-                        c.ts.append_value(1_700_000_000_000_000 + i as i64 * 1000);
-                        c.uid.append_value("CabcdefghijklmnopQ");
-                        c.orig_h.append_value("10.0.0.1");
-                        c.orig_p.append_value((i % 60000) as u16);
-                        c.resp_h.append_value("192.0.2.7");
-                        c.resp_p.append_value(443);
-                        c.proto.append_value("tcp");
-                        c.service.append_value("ssl");
-                        c.duration.append_value(1.5);
-                        c.orig_bytes.append_value(i as u64);
-                        c.resp_bytes.append_value(2 * i as u64);
-                        c.conn_state.append_value("SF");
-                        c.local_orig.append_value(true);
-                        c.local_resp.append_value(false);
-                        c.missed_bytes.append_value(0);
-                        c.history.append_value("ShADadFf");
-                        c.orig_pkts.append_value(10);
-                        c.orig_ip_bytes.append_value(1000);
-                        c.resp_pkts.append_value(12);
-                        c.resp_ip_bytes.append_value(9000);
-                        c.vlan.append_null();
-                        c.end_reason.append_value("closed");
-                        c.orig_bursts.append(true);
-                        c.orig_burst_bytes.append(true);
-                        c.source.append_value("bench.pcap");
-                        t.maybe_flush();
-                    }
-                    t.finish().unwrap()
-                })
-            },
-        );
+        g.bench_with_input(BenchmarkId::new("conn_rows", rows), &rows, |b, &rows| {
+            let dir = std::env::temp_dir().join("wirehunt-bench-write");
+            b.iter(|| {
+                let w = wirehunt::table::writer::DatasetWriter::create(&dir).unwrap();
+                let mut t = Tables::new(Some(w));
+                for i in 0..rows {
+                    let c = &mut t.conn;
+                    c.ts.append_value(1_700_000_000_000_000 + i as i64 * 1000);
+                    c.uid.append_value("CabcdefghijklmnopQ");
+                    c.orig_h.append_value("10.0.0.1");
+                    c.orig_p.append_value((i % 60000) as u16);
+                    c.resp_h.append_value("192.0.2.7");
+                    c.resp_p.append_value(443);
+                    c.proto.append_value("tcp");
+                    c.service.append_value("ssl");
+                    c.duration.append_value(1.5);
+                    c.orig_bytes.append_value(i as u64);
+                    c.resp_bytes.append_value(2 * i as u64);
+                    c.conn_state.append_value("SF");
+                    c.local_orig.append_value(true);
+                    c.local_resp.append_value(false);
+                    c.missed_bytes.append_value(0);
+                    c.history.append_value("ShADadFf");
+                    c.orig_pkts.append_value(10);
+                    c.orig_ip_bytes.append_value(1000);
+                    c.resp_pkts.append_value(12);
+                    c.resp_ip_bytes.append_value(9000);
+                    c.vlan.append_null();
+                    c.end_reason.append_value("closed");
+                    c.orig_bursts.append(true);
+                    c.orig_burst_bytes.append(true);
+                    c.source.append_value("bench.pcap");
+                    t.maybe_flush();
+                }
+                t.finish().unwrap()
+            })
+        });
     }
     g.finish();
 }
