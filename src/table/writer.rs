@@ -55,6 +55,8 @@ pub struct DatasetWriter {
     open: HashMap<&'static str, OpenPart>,
     pub rows: HashMap<&'static str, u64>,
     props: WriterProperties,
+    /// Rows per part file ([`PART_ROWS`]; smaller in tests).
+    part_rows: u64,
 }
 
 impl DatasetWriter {
@@ -99,6 +101,7 @@ impl DatasetWriter {
             open: HashMap::new(),
             rows: HashMap::new(),
             props,
+            part_rows: PART_ROWS,
         })
     }
 
@@ -118,7 +121,11 @@ impl DatasetWriter {
         } else {
             batch
         };
-        if self.open.get(table).is_some_and(|p| p.rows >= PART_ROWS) {
+        if self
+            .open
+            .get(table)
+            .is_some_and(|p| p.rows >= self.part_rows)
+        {
             if let Some(p) = self.open.remove(table) {
                 p.writer.close()?;
             }
@@ -304,8 +311,50 @@ mod tests {
     fn builders_flush_by_size_into_sorted_row_groups_of_one_part() {
         let dir = tempfile::tempdir().unwrap();
         let mut t = Tables::new(Some(DatasetWriter::create(dir.path()).unwrap()));
+        fill_weird(&mut t, 6000);
+        let rows = t.finish().unwrap();
+        assert_eq!(rows["weird"], 6000);
+        let parts = parts(dir.path());
+        assert_eq!(parts.len(), 1, "{parts:?}");
+        let (groups, seen) = check_sorted_row_groups(&parts[0]);
+        // 6000 rows of ~1 KB with a 1 MiB budget: at least five row groups
+        assert!(groups >= 5, "{groups} row groups");
+        assert_eq!(seen, 6000);
+    }
+
+    /// A full part file is closed and the next one started; every part is complete and readable.
+    #[test]
+    fn parts_roll_over_after_part_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = DatasetWriter::create(dir.path()).unwrap();
+        w.part_rows = 2000;
+        let mut t = Tables::new(Some(w));
+        fill_weird(&mut t, 6000);
+        let rows = t.finish().unwrap();
+        assert_eq!(rows["weird"], 6000);
+        let parts = parts(dir.path());
+        // ~1000 rows per row group, a new part once a part holds 2000 or more
+        assert!((2..=4).contains(&parts.len()), "{parts:?}");
+        let total: u64 = parts.iter().map(|p| check_sorted_row_groups(p).1).sum();
+        assert_eq!(total, 6000);
+        // the tables that got no rows still have one empty, readable part
+        let conn = std::fs::read_dir(dir.path().join("conn")).unwrap().count();
+        assert_eq!(conn, 1);
+    }
+
+    fn parts(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(dir.join("weird"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Append `n` weird rows of ~1 KB with descending timestamps (so every row group has to be
+    /// sorted by the writer); the builders must never hold much more than the budget.
+    fn fill_weird(t: &mut Tables, n: u64) {
         let addl = "x".repeat(1000);
-        let n: u64 = 6000;
         let mut max_held = 0;
         for i in 0..n {
             // descending timestamps: every row group has to be sorted by the writer
@@ -322,18 +371,13 @@ mod tests {
             max_held < FLUSH_BYTES + BYTES_CHECK_ROWS * 1100,
             "held {max_held}"
         );
-        let rows = t.finish().unwrap();
-        assert_eq!(rows["weird"], n);
-        let parts: Vec<_> = std::fs::read_dir(dir.path().join("weird"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        assert_eq!(parts.len(), 1, "{parts:?}");
-        let file = std::fs::File::open(&parts[0]).unwrap();
+    }
+
+    /// (row groups, rows) of a part file, checking that each row group is sorted by `ts`.
+    fn check_sorted_row_groups(path: &Path) -> (usize, u64) {
+        let file = std::fs::File::open(path).unwrap();
         let b = ParquetRecordBatchReaderBuilder::try_new(file.try_clone().unwrap()).unwrap();
         let groups = b.metadata().num_row_groups();
-        // 6000 rows of ~1 KB with a 1 MiB budget: at least five row groups
-        assert!(groups >= 5, "{groups} row groups");
         let mut seen = 0;
         for g in 0..groups {
             let r = ParquetRecordBatchReaderBuilder::try_new(file.try_clone().unwrap())
@@ -357,6 +401,6 @@ mod tests {
             );
             seen += ts.len() as u64;
         }
-        assert_eq!(seen, n);
+        (groups, seen)
     }
 }
