@@ -121,14 +121,13 @@ impl DatasetWriter {
         } else {
             batch
         };
-        if self
+        // a full part is closed (footer written) and the next one started
+        let full = self
             .open
             .get(table)
-            .is_some_and(|p| p.rows >= self.part_rows)
-        {
-            if let Some(p) = self.open.remove(table) {
-                p.writer.close()?;
-            }
+            .is_some_and(|p| p.rows >= self.part_rows);
+        if full && let Some(p) = self.open.remove(table) {
+            p.writer.close()?;
         }
         let part = match self.open.entry(table) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
