@@ -102,8 +102,9 @@ pub fn ingest(
         let mut last_expire = i64::MIN;
         // sha256 of a regular file on a second thread when there is a second core (it reads the
         // file itself, mostly from the page cache the parser just filled: no wall time, one more
-        // kernel copy); stdin, or a process limited to one core, hashes inline what the parser reads
-        let threaded = !opts.no_hash && path != "-" && hash_cores() > 1;
+        // kernel copy); a stream (stdin, a pipe, a FIFO), or a process limited to one core, is
+        // hashed inline as the parser reads it
+        let threaded = !opts.no_hash && capture::is_rereadable(path) && hash_cores() > 1;
         let hasher = threaded.then(|| {
             let p = path.clone();
             std::thread::spawn(move || capture::sha256_file(&p))

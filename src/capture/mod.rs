@@ -521,6 +521,13 @@ pub fn open_source(path: &str) -> io::Result<Box<dyn Read + Send>> {
     }
 }
 
+/// Can `path` be read a second time, independently (a regular file, not stdin, a pipe such as
+/// `<(zcat f.gz)`, a FIFO or a device)? Only such inputs may be hashed by a second reader or hashed
+/// before ingest; reading a stream twice would split its bytes between the two readers.
+pub fn is_rereadable(path: &str) -> bool {
+    path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
 /// Expand inputs: files as given, directories recursively (sorted, hidden files skipped), `-` as stdin.
 pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
     let mut out = Vec::new();

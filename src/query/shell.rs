@@ -23,7 +23,8 @@ pub fn resolve_dataset(
             anyhow::anyhow!("no capture files in {}", sources.join(", ")),
         ));
     }
-    let dir = if no_cache || files.iter().any(|f| f == "-") {
+    // streams (stdin, pipes, FIFOs) cannot be hashed for a cache key without consuming them
+    let dir = if no_cache || !files.iter().all(|f| crate::capture::is_rereadable(f)) {
         let d = std::env::temp_dir().join(format!("wirehunt-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         d
