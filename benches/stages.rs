@@ -230,7 +230,8 @@ fn stages(c: &mut Criterion) {
     // Arrow + Parquet write of conn rows
     let mut g = c.benchmark_group("table_write");
     g.sample_size(10);
-    for rows in [100_000usize] {
+    {
+        let rows = 100_000usize;
         g.throughput(Throughput::Elements(rows as u64));
         g.bench_with_input(BenchmarkId::new("conn_rows", rows), &rows, |b, &rows| {
             let dir = std::env::temp_dir().join("wirehunt-bench-write");

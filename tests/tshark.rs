@@ -106,10 +106,7 @@ fn norm_name(s: &str, ours: bool) -> String {
         let b = s.as_bytes();
         let mut i = 0;
         while i < b.len() {
-            if b[i] == b'\\'
-                && i + 3 < b.len() + 0
-                && b[i + 1..i + 4].iter().all(u8::is_ascii_digit)
-            {
+            if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
                 bytes.push(
                     std::str::from_utf8(&b[i + 1..i + 4])
                         .unwrap()

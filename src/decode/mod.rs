@@ -382,16 +382,15 @@ impl Decoder {
         let sliced = match ip_payload_after_link(frame.linktype, frame.data)? {
             LinkOut::Ethernet(d) => {
                 let p = LaxSlicedPacket::from_ethernet(d).map_err(|_| Skip::TruncatedLink)?;
-                if p.net.is_none() {
-                    if let Some(ep) = p.ether_payload() {
-                        let et = ep.ether_type.0;
-                        if et == 0x8864 || et == 0x8847 || et == 0x8848 {
-                            let (et2, inner) = unwrap_ethertype(et, ep.payload)?;
-                            let vlan = p.vlan_ids().first().map(|v| v.value());
-                            let q =
-                                LaxSlicedPacket::from_ether_type(etherparse::EtherType(et2), inner);
-                            return self.from_sliced(frame, &q, vlan, on_packet);
-                        }
+                if p.net.is_none()
+                    && let Some(ep) = p.ether_payload()
+                {
+                    let et = ep.ether_type.0;
+                    if et == 0x8864 || et == 0x8847 || et == 0x8848 {
+                        let (et2, inner) = unwrap_ethertype(et, ep.payload)?;
+                        let vlan = p.vlan_ids().first().map(|v| v.value());
+                        let q = LaxSlicedPacket::from_ether_type(etherparse::EtherType(et2), inner);
+                        return self.from_sliced(frame, &q, vlan, on_packet);
                     }
                 }
                 let vlan = p.vlan_ids().first().map(|v| v.value());

@@ -96,11 +96,10 @@ pub fn overview(dataset: &Path) -> anyhow::Result<Overview> {
         let tl = rows2(&q("WITH b AS (SELECT min(ts) lo, max(ts) hi FROM conn) SELECT CAST(least(59, floor((to_unixtime(c.ts) - to_unixtime(b.lo)) * 60.0 / greatest(1.0, to_unixtime(b.hi) - to_unixtime(b.lo)))) AS BIGINT) k, CAST(count(*) AS DOUBLE) FROM conn c, b GROUP BY 1 ORDER BY 1").await?);
         let mut timeline = vec![0.0; 60];
         for (k, v) in tl {
-            if let Ok(i) = k.parse::<usize>() {
-                if i < 60 {
+            if let Ok(i) = k.parse::<usize>()
+                && i < 60 {
                     timeline[i] = v;
                 }
-            }
         }
         let tables = manifest.tables.iter().map(|(k, v)| (k.clone(), *v)).collect();
         Ok(Overview { manifest, top_talkers: top, services, timeline, span: (a, b), tables })

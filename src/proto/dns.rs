@@ -348,10 +348,10 @@ pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
                     be16(b, o).unwrap_or(0),
                     be16(b, o + 2).unwrap_or(0) as usize,
                 );
-                if code == 8 {
-                    if let Some(d) = b.get(o + 4..(o + 4 + len).min(end)) {
-                        e.client_subnet = ecs_text(d);
-                    }
+                if code == 8
+                    && let Some(d) = b.get(o + 4..(o + 4 + len).min(end))
+                {
+                    e.client_subnet = ecs_text(d);
                 }
                 o += 4 + len;
             }

@@ -262,25 +262,24 @@ impl HttpAnalyzer {
     }
 
     fn body_state(headers: &[httparse::Header<'_>]) -> (State, bool) {
-        if let Some(te) = header(headers, "transfer-encoding") {
-            if te.to_ascii_lowercase().windows(7).any(|w| w == b"chunked") {
-                return (State::Chunked(Chunk::Size), true);
-            }
+        if let Some(te) = header(headers, "transfer-encoding")
+            && te.to_ascii_lowercase().windows(7).any(|w| w == b"chunked")
+        {
+            return (State::Chunked(Chunk::Size), true);
         }
-        if let Some(cl) = header(headers, "content-length") {
-            if let Some(n) = std::str::from_utf8(cl)
+        if let Some(cl) = header(headers, "content-length")
+            && let Some(n) = std::str::from_utf8(cl)
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok())
-            {
-                return (
-                    if n == 0 {
-                        State::Head
-                    } else {
-                        State::Length(n)
-                    },
-                    false,
-                );
-            }
+        {
+            return (
+                if n == 0 {
+                    State::Head
+                } else {
+                    State::Length(n)
+                },
+                false,
+            );
         }
         (State::Head, false)
     }

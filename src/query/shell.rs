@@ -223,12 +223,14 @@ impl Shell {
 
 pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
     // `wirehunt sql SOURCE... "QUERY"`: a last positional that is not an existing path is the query
-    if a.query.is_none() && a.source.len() > 1 {
-        if let Some(last) = a.source.last() {
-            if last != "-" && !Path::new(last).exists() && last.contains(char::is_whitespace) {
-                a.query = a.source.pop();
-            }
-        }
+    if a.query.is_none()
+        && a.source.len() > 1
+        && let Some(last) = a.source.last()
+        && last != "-"
+        && !Path::new(last).exists()
+        && last.contains(char::is_whitespace)
+    {
+        a.query = a.source.pop();
     }
     let dataset = resolve_dataset(
         &a.source,

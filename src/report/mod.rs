@@ -310,26 +310,6 @@ pub fn ingest_summary(rep: &crate::ingest::IngestReport) -> String {
     sanitize_terminal(&s)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn terminal_escapes() {
-        assert_eq!(sanitize_terminal("a\x1b[31mb"), "a\\u{1b}[31mb");
-        assert_eq!(sanitize_terminal("x\u{9b}y\u{202e}"), "x\\u{9b}y\\u{202e}");
-        assert_eq!(sanitize_cell("a\nb"), "a\\nb");
-    }
-
-    #[test]
-    fn csv_quoting_and_formulas() {
-        assert_eq!(csv_field("a,b", true), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\"", true), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=cmd|' /C calc'!A0", true), "'=cmd|' /C calc'!A0");
-        assert_eq!(csv_field("-5", false), "-5");
-    }
-}
-
 /// Compact number: 1234567 → "1.2M".
 pub fn human_number(v: f64) -> String {
     let a = v.abs();
@@ -360,5 +340,25 @@ pub fn fit_width(t: &mut comfy_table::Table) {
         _ => {
             t.set_width(160);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes() {
+        assert_eq!(sanitize_terminal("a\x1b[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(sanitize_terminal("x\u{9b}y\u{202e}"), "x\\u{9b}y\\u{202e}");
+        assert_eq!(sanitize_cell("a\nb"), "a\\nb");
+    }
+
+    #[test]
+    fn csv_quoting_and_formulas() {
+        assert_eq!(csv_field("a,b", true), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"", true), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd|' /C calc'!A0", true), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_field("-5", false), "-5");
     }
 }

@@ -492,7 +492,7 @@ impl World {
         tcp.send(out, true, req.as_bytes());
         let body = &self.text[..down.min(self.text.len())];
         let mut resp = if chunked {
-            format!("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes()
+            "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n".to_string().into_bytes()
         } else {
             format!("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes()
         };

@@ -275,10 +275,10 @@ impl Tables {
                     Some(w) => w.write(name, b),
                     None => Ok(()),
                 });
-            if let Err(e) = r {
-                if self.error.is_none() {
-                    self.error = Some(e);
-                }
+            if let Err(e) = r
+                && self.error.is_none()
+            {
+                self.error = Some(e);
             }
         }
     }
