@@ -57,7 +57,7 @@ pub struct Packet<'a> {
     pub frame: u64,
 }
 
-impl Packet<'_> {
+impl<'a> Packet<'a> {
     /// A packet with addresses and lengths set and no transport fields yet.
     fn bare(
         frame: &Frame<'_>,
@@ -82,6 +82,43 @@ impl Packet<'_> {
             vlan,
             frame: frame.number,
         }
+    }
+
+    /// Ports, flags and payload from etherparse's transport slice (`claimed`: the IP payload length
+    /// the headers state).
+    fn with_transport_slice(mut self, t: &TransportSlice<'a>, claimed: usize) -> Option<Self> {
+        match t {
+            TransportSlice::Tcp(tcp) => fill_tcp(&mut self, tcp, claimed),
+            TransportSlice::Udp(udp) => fill_udp(&mut self, udp, claimed),
+            TransportSlice::Icmpv4(i) => {
+                (self.sport, self.dport) = icmp_ports(i.type_u8(), i.code_u8(), false);
+                self.payload = i.payload();
+                self.payload_len = claimed.saturating_sub(8) as u32;
+            }
+            TransportSlice::Icmpv6(i) => {
+                (self.sport, self.dport) = icmp_ports(i.type_u8(), i.code_u8(), true);
+                self.payload = i.payload();
+                self.payload_len = claimed.saturating_sub(8) as u32;
+            }
+            _ => return None,
+        }
+        Some(self)
+    }
+
+    /// Ports, flags and payload parsed from the IP payload bytes, by `self.proto`.
+    fn with_transport_bytes(mut self, bytes: &'a [u8], claimed: usize) -> Option<Self> {
+        match self.proto {
+            6 => fill_tcp(&mut self, &TcpSlice::from_slice(bytes).ok()?, claimed),
+            17 => fill_udp(&mut self, &UdpSlice::from_slice_lax(bytes).ok()?, claimed),
+            1 | 58 => {
+                let (t, c) = (*bytes.first()?, *bytes.get(1)?);
+                (self.sport, self.dport) = icmp_ports(t, c, self.proto == 58);
+                self.payload = bytes.get(8..).unwrap_or(&[]);
+                self.payload_len = claimed.saturating_sub(8) as u32;
+            }
+            _ => return None,
+        }
+        Some(self)
     }
 }
 
@@ -527,27 +564,10 @@ impl Decoder {
             );
         }
         // Not fragmented: use etherparse's transport slice when it parsed one.
+        let bare = Packet::bare(frame, src, dst, proto, ip_bytes, vlan);
         let pkt = match &p.transport {
-            Some(t) => transport_from_slice(
-                t,
-                frame,
-                src,
-                dst,
-                proto,
-                ip_bytes,
-                claimed_ip_payload,
-                vlan,
-            ),
-            None => transport_from_bytes(
-                ipp.payload,
-                frame,
-                src,
-                dst,
-                proto,
-                ip_bytes,
-                claimed_ip_payload,
-                vlan,
-            ),
+            Some(t) => bare.with_transport_slice(t, claimed_ip_payload),
+            None => bare.with_transport_bytes(ipp.payload, claimed_ip_payload),
         }
         .ok_or(Skip::TruncatedTransport)?;
         on_packet(&pkt);
@@ -622,16 +642,15 @@ impl Decoder {
         self.scratch = data;
         let hdr = if key.src.is_ipv4() { 20 } else { 40 };
         let total = self.scratch.len();
-        let pkt = transport_from_bytes(
-            &self.scratch,
+        let pkt = Packet::bare(
             frame,
             key.src,
             key.dst,
             key.proto,
             (total + hdr) as u32,
-            total,
             entry.vlan.or(vlan),
         )
+        .with_transport_bytes(&self.scratch, total)
         .ok_or(Skip::TruncatedTransport)?;
         on_packet(&pkt);
         Ok(Outcome::Decoded)
@@ -639,39 +658,6 @@ impl Decoder {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn transport_from_slice<'a>(
-    t: &TransportSlice<'a>,
-    frame: &Frame<'_>,
-    src: IpAddr,
-    dst: IpAddr,
-    proto: u8,
-    ip_bytes: u32,
-    claimed: usize,
-    vlan: Option<u16>,
-) -> Option<Packet<'a>> {
-    let mut pkt = Packet::bare(frame, src, dst, proto, ip_bytes, vlan);
-    match t {
-        TransportSlice::Tcp(tcp) => fill_tcp(&mut pkt, tcp, claimed),
-        TransportSlice::Udp(udp) => fill_udp(&mut pkt, udp, claimed),
-        TransportSlice::Icmpv4(i) => {
-            let (a, b) = icmp_ports(i.type_u8(), i.code_u8(), false);
-            pkt.sport = a;
-            pkt.dport = b;
-            pkt.payload = i.payload();
-            pkt.payload_len = claimed.saturating_sub(8) as u32;
-        }
-        TransportSlice::Icmpv6(i) => {
-            let (a, b) = icmp_ports(i.type_u8(), i.code_u8(), true);
-            pkt.sport = a;
-            pkt.dport = b;
-            pkt.payload = i.payload();
-            pkt.payload_len = claimed.saturating_sub(8) as u32;
-        }
-        _ => return None,
-    }
-    Some(pkt)
-}
-
 fn fill_tcp<'a>(pkt: &mut Packet<'a>, tcp: &TcpSlice<'a>, claimed: usize) {
     pkt.sport = tcp.source_port();
     pkt.dport = tcp.destination_port();
@@ -756,9 +742,8 @@ fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
             {
                 return None;
             }
-            let src = IpAddr::from(h.source());
             (
-                src,
+                IpAddr::from(h.source()),
                 IpAddr::from(h.destination()),
                 h.protocol().0,
                 total,
@@ -772,9 +757,8 @@ fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
             if len == 0 || 40 + len > ip.len() {
                 return None;
             }
-            let src = IpAddr::from(h.source());
             (
-                src,
+                IpAddr::from(h.source()),
                 IpAddr::from(h.destination()),
                 h.next_header().0,
                 40 + len,
@@ -786,52 +770,8 @@ fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
     if !matches!(proto, 6 | 17) {
         return None;
     }
-    let claimed = payload.len();
-    transport_from_bytes(
-        payload,
-        frame,
-        src,
-        dst,
-        proto,
-        ip_bytes as u32,
-        claimed,
-        vlan,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn transport_from_bytes<'a>(
-    bytes: &'a [u8],
-    frame: &Frame<'_>,
-    src: IpAddr,
-    dst: IpAddr,
-    proto: u8,
-    ip_bytes: u32,
-    claimed: usize,
-    vlan: Option<u16>,
-) -> Option<Packet<'a>> {
-    let mut pkt = Packet::bare(frame, src, dst, proto, ip_bytes, vlan);
-    match proto {
-        6 => {
-            let tcp = TcpSlice::from_slice(bytes).ok()?;
-            fill_tcp(&mut pkt, &tcp, claimed);
-        }
-        17 => {
-            let udp = UdpSlice::from_slice_lax(bytes).ok()?;
-            fill_udp(&mut pkt, &udp, claimed);
-        }
-        1 | 58 => {
-            let t = bytes.first()?;
-            let c = bytes.get(1)?;
-            let (a, b) = icmp_ports(*t, *c, proto == 58);
-            pkt.sport = a;
-            pkt.dport = b;
-            pkt.payload = bytes.get(8..).unwrap_or(&[]);
-            pkt.payload_len = claimed.saturating_sub(8) as u32;
-        }
-        _ => return None,
-    }
-    Some(pkt)
+    Packet::bare(frame, src, dst, proto, ip_bytes as u32, vlan)
+        .with_transport_bytes(payload, payload.len())
 }
 
 #[cfg(test)]
