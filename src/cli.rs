@@ -245,7 +245,7 @@ pub fn run_ingest(
     inputs: &[String],
     out: &Path,
     flow: &FlowArgs,
-    no_hash: bool,
+    hashes: crate::ingest::InputHashes,
     quiet: bool,
 ) -> Result<crate::ingest::IngestReport, Exit> {
     let files = crate::capture::expand_inputs(inputs).map_err(|e| exit(66, e.into()))?;
@@ -259,7 +259,7 @@ pub fn run_ingest(
     let opts = crate::ingest::IngestOptions {
         flow: flow.config(),
         quiet,
-        no_hash,
+        hashes,
     };
     let rep = crate::ingest::ingest(&files, out, &opts, |i, f| {
         if let Some(pb) = &pb {
@@ -294,7 +294,17 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
     let quiet = cli.quiet;
     match cli.cmd {
         Cmd::Ingest(a) => {
-            let rep = run_ingest(&a.inputs, &a.output, &a.flow, a.no_hash, quiet)?;
+            let rep = run_ingest(
+                &a.inputs,
+                &a.output,
+                &a.flow,
+                if a.no_hash {
+                    crate::ingest::InputHashes::Skip
+                } else {
+                    crate::ingest::InputHashes::Compute
+                },
+                quiet,
+            )?;
             Ok(if rep.failed > 0 { 66 } else { 0 })
         }
         Cmd::Schema(a) => {

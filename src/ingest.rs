@@ -18,8 +18,20 @@ pub struct IngestOptions {
     pub flow: FlowConfig,
     /// Progress callback granularity: called with bytes read so far (raw).
     pub quiet: bool,
-    /// Do not compute the inputs' sha256 (`--no-hash`; the manifest then records null).
-    pub no_hash: bool,
+    /// How the manifest's sha256 of each input is obtained.
+    pub hashes: InputHashes,
+}
+
+/// How the manifest's sha256 of each input is obtained.
+#[derive(Debug, Clone, Default)]
+pub enum InputHashes {
+    /// Hashed while ingesting (on a second thread for a regular file when there is a second core).
+    #[default]
+    Compute,
+    /// Not at all (`--no-hash`; the manifest records null).
+    Skip,
+    /// Already computed (path → hex; the cache key's): those inputs are not hashed again.
+    Known(std::collections::HashMap<String, String>),
 }
 
 #[derive(Debug)]
@@ -100,16 +112,25 @@ pub fn ingest(
             }
         };
         let mut last_expire = i64::MIN;
+        // hash this input now, or take the hash already known for it
+        let (hash, known) = match &opts.hashes {
+            InputHashes::Compute => (true, None),
+            InputHashes::Skip => (false, None),
+            InputHashes::Known(m) => match m.get(path) {
+                Some(h) => (false, Some(h.clone())),
+                None => (true, None),
+            },
+        };
         // sha256 of a regular file on a second thread when there is a second core (it reads the
         // file itself, mostly from the page cache the parser just filled: no wall time, one more
         // kernel copy); a stream (stdin, a pipe, a FIFO), or a process limited to one core, is
         // hashed inline as the parser reads it
-        let threaded = !opts.no_hash && capture::is_rereadable(path) && hash_cores() > 1;
+        let threaded = hash && capture::is_rereadable(path) && hash_cores() > 1;
         let hasher = threaded.then(|| {
             let p = path.clone();
             std::thread::spawn(move || capture::sha256_file(&p))
         });
-        let inline_hash = !opts.no_hash && hasher.is_none();
+        let inline_hash = hash && hasher.is_none();
         let result = capture::read_capture_opts(src, inline_hash, |frame| {
             let outcome = decoder.decode(frame, |pkt| flows.packet(pkt, &source, &mut tables));
             match outcome {
@@ -154,7 +175,7 @@ pub fn ingest(
                 rec.sha256 = match hasher {
                     Some(h) => h.join().ok().and_then(Result::ok),
                     None if inline_hash => Some(stats.sha256),
-                    None => None,
+                    None => known,
                 };
                 rec.format = stats.format;
                 rec.compression = stats.compression.map(String::from);

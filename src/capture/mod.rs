@@ -215,8 +215,13 @@ where
     Ok((stats, end))
 }
 
-/// sha256 of a file, read on its own (ingest runs this on a second thread).
+/// sha256 of a file, read on its own (ingest runs this on a second thread), as hex.
 pub fn sha256_file(path: &str) -> io::Result<String> {
+    Ok(hex(&sha256_file_digest(path)?))
+}
+
+/// sha256 of a file, read on its own, as bytes.
+pub fn sha256_file_digest(path: &str) -> io::Result<[u8; 32]> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -227,7 +232,7 @@ pub fn sha256_file(path: &str) -> io::Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(hex(&h.finalize()))
+    Ok(h.finalize().into())
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -708,7 +708,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let dataset = match &a.output {
         Some(dir) => {
             let files = crate::capture::expand_inputs(&a.inputs).map_err(|e| exit(66, e.into()))?;
-            let rep = crate::cli::run_ingest(&files, dir, &a.flow, false, quiet)?;
+            let rep = crate::cli::run_ingest(&files, dir, &a.flow, Default::default(), quiet)?;
             if rep.failed == files.len() {
                 return Err(exit(66, anyhow::anyhow!("no input could be read")));
             }

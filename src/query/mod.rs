@@ -141,19 +141,23 @@ pub fn cache_root() -> PathBuf {
 }
 
 /// Cache key of a set of capture files: sha256 over the files' own sha256s, the wirehunt version and
-/// the schema version (so a new release never reads an old layout).
-pub fn cache_key(files: &[String], extra: &str) -> std::io::Result<String> {
+/// the schema version (so a new release never reads an old layout). Also returns each file's sha256
+/// (hex), so the ingest that fills the cache does not hash the files again.
+pub fn cache_key(
+    files: &[String],
+    extra: &str,
+) -> std::io::Result<(String, std::collections::HashMap<String, String>)> {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(crate::table::SCHEMA_VERSION.to_le_bytes());
     h.update(extra.as_bytes());
+    let mut each = std::collections::HashMap::new();
     for f in files {
-        let mut fh = Sha256::new();
-        let mut file = std::fs::File::open(f)?;
-        std::io::copy(&mut file, &mut fh)?;
-        h.update(fh.finalize());
+        let d = crate::capture::sha256_file_digest(f)?;
+        h.update(d);
+        each.insert(f.clone(), crate::capture::hex(&d));
     }
-    Ok(crate::capture::hex(&h.finalize())[..24].to_string())
+    Ok((crate::capture::hex(&h.finalize())[..24].to_string(), each))
 }
 
 /// Is `p` a dataset directory?

@@ -24,14 +24,18 @@ pub fn resolve_dataset(
         ));
     }
     // streams (stdin, pipes, FIFOs) cannot be hashed for a cache key without consuming them
-    let dir = if no_cache || !files.iter().all(|f| crate::capture::is_rereadable(f)) {
+    let (dir, hashes) = if no_cache || !files.iter().all(|f| crate::capture::is_rereadable(f)) {
         let d = std::env::temp_dir().join(format!("wirehunt-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
-        d
+        (d, crate::ingest::InputHashes::Compute)
     } else {
         let extra = format!("{:?}", flow.config());
-        let key = crate::query::cache_key(&files, &extra).map_err(|e| exit(66, e.into()))?;
-        crate::query::cache_root().join(key)
+        let (key, each) =
+            crate::query::cache_key(&files, &extra).map_err(|e| exit(66, e.into()))?;
+        (
+            crate::query::cache_root().join(key),
+            crate::ingest::InputHashes::Known(each),
+        )
     };
     if !no_cache && crate::query::is_dataset(&dir) {
         if !quiet && std::io::stderr().is_terminal() {
@@ -42,7 +46,7 @@ pub fn resolve_dataset(
         }
         return Ok(dir);
     }
-    let rep = crate::cli::run_ingest(&files, &dir, flow, false, quiet)?;
+    let rep = crate::cli::run_ingest(&files, &dir, flow, hashes, quiet)?;
     if rep.failed == files.len() {
         return Err(exit(66, anyhow::anyhow!("no input could be read")));
     }
