@@ -5,60 +5,85 @@
 -- description: connections, heartbeats inside long-lived C2 sessions; connections without client data count once at
 -- description: their start; DNS excluded), grouped per (source, peer) where peer is the TLS SNI or HTTP Host when known (a C2 that
 -- description: rotates addresses stays one group), else dst ip:port. Time is relative to the capture, never to now.
--- description: Gaps come from LAG over each group; gaps under min_gap_s collapse bursts into one check-in. The period
+-- description: Groups with fewer than min_events events are dropped before any window or median is computed (a flood of
+-- description: one-off sources costs one counter each). Gaps come from LAG over each group; gaps under min_gap_s collapse
+-- description: bursts into one check-in. A series spanning less than min_span_s with fewer than min_events_short events is a burst
+-- description: (a page load, an ad refresh), not a beacon. The period
 -- description: is the median gap; hit_share is the share of gaps within +-tolerance of it, compared with the 17.4%
 -- description: expected of Poisson (random) arrivals as a z-score; multi_share also counts gaps near 2-5 periods
 -- description: (missed beats) against the 33.7% Poisson expectation; bounded_share (gaps within 0.2-2 periods, 62.1%
 -- description: under Poisson, near 100% for a timer even with heavy jitter) gives a third z, weighted 0.7 as the
 -- description: weakest evidence; z is the largest. Also: size regularity
 -- description: (MAD/median of bytes per event), coverage of the capture span, and fan-in (how many sources talk to
--- description: the peer). Score: 20 + 8*z (at most 40) + 15*coverage + 10*size regularity + 10 single source
--- description: (-10 two; three or more: -(20 + 12*log2(sources/3)), at most -50, so a fleet-wide agent such as NTP or
--- description: monitoring falls while a C2 shared by a few infected hosts stays high) + 5 for 20+ events, - 2 per
--- description: event under 12 (a short series is weak evidence)
--- description: - 25 for NTP and DHCP (udp/123, 67, 68: clocks and address leases, not channels).
+-- description: the peer). Periodicity score: 20 + 8*z (at most 40) + 15*coverage + 10*size regularity + 10 single source
+-- description: (-10 two; three or more: -(20 + 12*log2(sources/3)), at most -50, so a fleet-wide agent falls while a C2
+-- description: shared by a few infected hosts stays high) + 5 for 20+ events, - 2 per event under 12.
+-- description: Periodicity alone is capped at medium (max_without_evidence): high needs evidence about the endpoint that
+-- description: benign periodic services lack - strong (1 each): a self-signed or expired certificate, an IP literal as
+-- description: HTTP Host, a well-known infrastructure port whose payload is not that protocol (udp/123 that is not NTP);
+-- description: weak (0.5 each): a public peer address no DNS answer in the capture named although the source uses DNS, a
+-- description: TCP payload no analyzer recognised, a TLS client fingerprint (JA4) or User-Agent the source uses for this
+-- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
+-- description: or more). High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
+-- description: port mismatch counts (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
+-- description: heartbeats, cast devices) - without evidence is capped at low; infrastructure recognised by parsing
+-- description: (conn.service ntp, dhcp, dhcpv6, ssdp, netbios) is capped at low: clocks, leases and discovery are periodic
+-- description: by design. The summary names the evidence.
 -- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
--- summary: {src_ip} contacted {peer} {events} times with a median period of {period_s:1} s ({hit_share:pct} of gaps within tolerance, {missed_beats} missed beats, z {z:1} vs random; bytes per check-in median {size_median:0}, dispersion {size_dispersion:2}; {coverage:pct} of the capture; peer used by {sources} source(s))
+-- summary: {src_ip} contacted {peer} {events} times over {span_s:0} s with a median period of {period_s:1} s ({hit_share:pct} of gaps within tolerance, {missed_beats} missed beats, z {z:1} vs random; bytes per check-in median {size_median:0}, dispersion {size_dispersion:2}; {shape}; peer used by {sources} source(s)). Endpoint evidence: {endpoint_evidence}
 -- param: min_events int = 6
 -- param: min_z float = 3.0
 -- param: tolerance float = 0.25
 -- param: min_gap_s float = 0.5
+-- param: min_span_s float = 60.0
+-- param: min_events_short int = 20
+-- param: max_without_evidence float = 69.0
+-- param: max_keepalive_without_evidence float = 49.0
+-- param: max_infrastructure float = 40.0
 WITH names AS (
     SELECT uid, max(server_name) AS name FROM tls GROUP BY uid
     UNION ALL
     SELECT uid, max(host) AS name FROM http GROUP BY uid
 ),
 nm AS (SELECT uid, max(name) AS name FROM names GROUP BY uid),
-c AS (
-    SELECT c.*, nm.name FROM conn c LEFT JOIN nm ON nm.uid = c.uid
-    WHERE coalesce(c.service, '') <> 'dns' AND c.proto IN ('tcp', 'udp')
+-- only the columns used, and the small side of each join first (DataFusion builds its hash table
+-- from the left input): a flood of a million connections is streamed, not held
+c0 AS (
+    SELECT uid, ts, orig_h, resp_h, resp_p, proto, source, orig_seen_bytes, resp_seen_bytes, orig_bursts, orig_burst_bytes
+    FROM conn
+    WHERE coalesce(service, '') <> 'dns' AND proto IN ('tcp', 'udp')
       -- broadcast and multicast cannot carry a session to a controller
-      AND NOT cidr_match(c.resp_h, '224.0.0.0/4') AND NOT cidr_match(c.resp_h, 'ff00::/8')
-      AND c.resp_h <> '255.255.255.255' AND c.resp_h NOT LIKE '%.255'
+      AND NOT cidr_match(resp_h, '224.0.0.0/4') AND NOT cidr_match(resp_h, 'ff00::/8')
+      AND resp_h <> '255.255.255.255' AND resp_h NOT LIKE '%.255'
 ),
+c AS (SELECT c0.*, nm.name FROM nm RIGHT JOIN c0 ON nm.uid = c0.uid),
 ev0 AS (
     -- series 1: connection starts, plus further requests inside kept-alive HTTP connections
-    SELECT orig_h AS src, resp_h AS dst, resp_p AS dport, proto, name, 'connections' AS series, source,
-           CAST(ts AS BIGINT) AS tus, CAST(orig_bytes + resp_bytes AS DOUBLE) AS bytes
+    SELECT orig_h AS src, resp_h AS dst, resp_p AS dport, proto, name, 'connections' AS series, source, uid,
+           CAST(ts AS BIGINT) AS tus, CAST(orig_seen_bytes + resp_seen_bytes AS DOUBLE) AS bytes
     FROM c
     UNION ALL
-    SELECT h.orig_h, h.resp_h, h.resp_p, 'tcp', h.host, 'connections', h.source, CAST(h.ts AS BIGINT),
+    SELECT h.orig_h, h.resp_h, h.resp_p, 'tcp', h.host, 'connections', h.source, h.uid, CAST(h.ts AS BIGINT),
            CAST(h.request_body_len + h.response_body_len AS DOUBLE)
     FROM http h WHERE h.trans_depth > 1
     UNION ALL
     -- series 2: the client's data bursts inside one long-lived session (heartbeats of a persistent C2)
-    SELECT src, dst, dport, proto, name, series, source, b AS tus, CAST(bb AS DOUBLE) AS bytes
-    FROM (SELECT orig_h AS src, resp_h AS dst, resp_p AS dport, proto, name, 'session ' || uid AS series, source,
+    SELECT src, dst, dport, proto, name, series, source, uid, b AS tus, CAST(bb AS DOUBLE) AS bytes
+    FROM (SELECT orig_h AS src, resp_h AS dst, resp_p AS dport, proto, name, 'session ' || uid AS series, source, uid,
                  unnest(orig_bursts) AS b, unnest(orig_burst_bytes) AS bb
           FROM c WHERE cardinality(orig_bursts) >= $min_events) x
 ),
 ev1 AS (
     SELECT src, coalesce(name, dst || ':' || CAST(dport AS VARCHAR)) AS peer, dst, dport, proto, name, series,
-           source, to_timestamp_micros(tus) AS ts, tus / 1e6 AS t, bytes
+           source, uid, to_timestamp_micros(tus) AS ts, tus / 1e6 AS t, bytes
     FROM ev0
 ),
 -- a group is (source, peer, series); the peer's fan-in counts sources over all series
-ev AS (SELECT src, peer || '|' || series AS peer, peer AS peer_name, series, source, dst, dport, proto, name, ts, t, bytes FROM ev1),
+ev_all AS (SELECT src, peer || '|' || series AS peer, peer AS peer_name, series, source, uid, dst, dport, proto, name, ts, t, bytes FROM ev1),
+fan AS (SELECT peer_name, count(DISTINCT src) AS sources FROM ev_all GROUP BY peer_name),
+-- bounded memory on floods: only groups long enough to be a series go on to windows and medians
+big AS (SELECT src, peer FROM ev_all GROUP BY src, peer HAVING count(*) >= $min_events),
+ev AS (SELECT e.* FROM big b JOIN ev_all e ON b.src = e.src AND b.peer = e.peer),
 -- the time span of each capture file: coverage is measured against the files a group's events come
 -- from (a dataset may hold unrelated captures; rotated files of one sensor still add up)
 file_span AS (SELECT source, min(CAST(ts AS BIGINT)) / 1e6 AS lo, max(CAST(ts AS BIGINT) / 1e6 + duration) AS hi FROM conn GROUP BY source),
@@ -86,7 +111,7 @@ hits AS (
            ) AS interval_histogram
     FROM gp GROUP BY src, peer
 ),
-sz AS (SELECT src, peer, median(bytes) AS size_median FROM ev GROUP BY src, peer),
+sz AS (SELECT src, peer, median(bytes) AS size_median, max(bytes) AS size_max FROM ev GROUP BY src, peer),
 szmad AS (
     SELECT e.src, e.peer, median(abs(e.bytes - s.size_median)) AS size_mad
     FROM ev e JOIN sz s ON s.src = e.src AND s.peer = e.peer GROUP BY e.src, e.peer
@@ -97,27 +122,118 @@ info AS (
            min(t) AS t0, max(t) AS t1
     FROM ev GROUP BY src, peer
 ),
-fan AS (SELECT peer_name, count(DISTINCT src) AS sources FROM ev GROUP BY peer_name),
+-- ---- evidence about the endpoint, per group (over the group's connections) ----
+guid AS (SELECT DISTINCT src, peer, uid FROM ev),
+gconn AS (
+    SELECT g.src, g.peer,
+           max(c.service) AS service,
+           bool_or(c.local_resp) AS local_peer,
+           -- payload that was captured (not snapped to headers) and that no analyzer recognised
+           bool_or(c.proto = 'tcp' AND c.service IS NULL AND c.orig_seen_bytes + c.resp_seen_bytes > 0
+                   AND c.missed_bytes < c.orig_seen_bytes + c.resp_seen_bytes) AS unidentified_payload
+    FROM guid g JOIN conn c ON c.uid = g.uid GROUP BY g.src, g.peer
+),
+gtls AS (
+    SELECT g.src, g.peer, bool_or(coalesce(t.self_signed, false)) AS self_signed,
+           bool_or(coalesce(t.expired_at_capture_time, false)) AS expired, max(t.ja4) AS ja4
+    FROM guid g JOIN tls t ON t.uid = g.uid GROUP BY g.src, g.peer
+),
+ghttp AS (
+    SELECT g.src, g.peer, bool_or(ip_version(split_part(h.host, ':', 1)) IS NOT NULL OR h.host LIKE '[%') AS ip_host,
+           max(h.user_agent) AS user_agent
+    FROM guid g JOIN http h ON h.uid = g.uid GROUP BY g.src, g.peer
+),
+answered AS (
+    SELECT DISTINCT a AS addr FROM (SELECT unnest(answers) AS a FROM dns WHERE answers IS NOT NULL) x
+    WHERE ip_version(a) IS NOT NULL
+),
+dns_users AS (SELECT DISTINCT orig_h AS src FROM dns),
+-- how many peers a source reaches with one TLS fingerprint / User-Agent, and how many peers in all
+ja4_use AS (SELECT orig_h AS src, ja4, count(DISTINCT coalesce(server_name, resp_h)) AS peers FROM tls WHERE ja4 IS NOT NULL GROUP BY orig_h, ja4),
+tls_peers AS (SELECT orig_h AS src, count(DISTINCT coalesce(server_name, resp_h)) AS peers FROM tls GROUP BY orig_h),
+ua_use AS (SELECT orig_h AS src, user_agent, count(DISTINCT coalesce(host, resp_h)) AS peers FROM http WHERE user_agent IS NOT NULL GROUP BY orig_h, user_agent),
+http_peers AS (SELECT orig_h AS src, count(DISTINCT coalesce(host, resp_h)) AS peers FROM http GROUP BY orig_h),
 stats AS (
     SELECT i.*, h.period, h.n_gaps, h.hit_share, h.multi_share, h.bounded_share, h.missed_beats, h.interval_histogram,
            s.size_median, m.size_mad / greatest(s.size_median, 1) AS size_dispersion, f.sources,
+           (i.t1 - i.t0) AS span_s,
            (i.t1 - i.t0) / greatest(sp.c1 - sp.c0, 1) AS coverage,
            greatest((h.hit_share - 0.174) / sqrt(0.174 * 0.826 / h.n_gaps),
                     (h.multi_share - 0.337) / sqrt(0.337 * 0.663 / h.n_gaps),
-                    0.7 * (h.bounded_share - 0.621) / sqrt(0.621 * 0.379 / h.n_gaps)) AS z
+                    0.7 * (h.bounded_share - 0.621) / sqrt(0.621 * 0.379 / h.n_gaps)) AS z,
+           gc.service, coalesce(gc.local_peer, false) AS local_peer,
+           coalesce(gc.unidentified_payload, false) AS unidentified_payload,
+           coalesce(gt.self_signed, false) AS self_signed, coalesce(gt.expired, false) AS expired,
+           coalesce(gh.ip_host, false) AS ip_host,
+           (an.addr IS NULL AND du.src IS NOT NULL) AS unnamed_peer,
+           (ju.peers = 1 AND coalesce(tp.peers, 0) >= 3) AS rare_ja4,
+           (uu.peers = 1 AND coalesce(hp.peers, 0) >= 3) AS rare_ua,
+           -- tasking: small idle check-ins, and some that carried much more (commands, payloads)
+           (i.series = 'connections' AND s.size_median <= 2048 AND s.size_max >= greatest(8 * s.size_median, 4096)) AS tasking
     FROM info i
     JOIN hits h ON h.src = i.src AND h.peer = i.peer
     JOIN sz s ON s.src = i.src AND s.peer = i.peer
     JOIN szmad m ON m.src = i.src AND m.peer = i.peer
     JOIN fan f ON f.peer_name = i.peer_name
     JOIN group_span sp ON sp.src = i.src AND sp.peer = i.peer
+    LEFT JOIN gconn gc ON gc.src = i.src AND gc.peer = i.peer
+    LEFT JOIN gtls gt ON gt.src = i.src AND gt.peer = i.peer
+    LEFT JOIN ghttp gh ON gh.src = i.src AND gh.peer = i.peer
+    LEFT JOIN answered an ON an.addr = i.dst
+    LEFT JOIN dns_users du ON du.src = i.src
+    LEFT JOIN ja4_use ju ON ju.src = i.src AND ju.ja4 = gt.ja4
+    LEFT JOIN tls_peers tp ON tp.src = i.src
+    LEFT JOIN ua_use uu ON uu.src = i.src AND uu.user_agent = gh.user_agent
+    LEFT JOIN http_peers hp ON hp.src = i.src
+    WHERE i.events >= $min_events AND ((i.t1 - i.t0) >= $min_span_s OR i.events >= $min_events_short)
+),
+judged AS (
+    SELECT *,
+           coalesce(service, '') IN ('ntp', 'dhcp', 'dhcpv6', 'ssdp', 'netbios-ns', 'netbios-dgm') AS infrastructure,
+           (proto = 'udp' AND dport IN (123, 67, 68, 546, 547, 1900, 137, 138) AND service IS NULL) AS port_mismatch,
+           (series LIKE 'session %' AND size_median <= 512 AND size_dispersion <= 0.25) AS keepalive
+    FROM stats
+),
+evidence AS (
+    SELECT *,
+           -- strong evidence counts 1, weak 0.5; a local (LAN) peer only counts a port whose payload is
+           -- not its protocol (LAN devices - printers, NAS, cast receivers - are found by discovery, not
+           -- DNS, and ship self-signed certificates)
+           CASE WHEN port_mismatch THEN 1 ELSE 0 END
+           + CASE WHEN local_peer THEN 0 ELSE
+               (CASE WHEN self_signed THEN 1 ELSE 0 END + CASE WHEN expired THEN 1 ELSE 0 END
+                + CASE WHEN ip_host THEN 1 ELSE 0 END)
+               + 0.5 * (CASE WHEN unnamed_peer THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
+                      + CASE WHEN rare_ja4 THEN 1 ELSE 0 END + CASE WHEN rare_ua THEN 1 ELSE 0 END
+                      + CASE WHEN tasking THEN 1 ELSE 0 END) END AS evidence_points,
+           concat_ws('; ',
+               CASE WHEN self_signed AND NOT local_peer THEN 'self-signed certificate' END,
+               CASE WHEN expired AND NOT local_peer THEN 'expired certificate' END,
+               CASE WHEN ip_host AND NOT local_peer THEN 'IP literal as HTTP Host' END,
+               CASE WHEN port_mismatch THEN proto || '/' || CAST(dport AS VARCHAR) || ' without that protocol''s payload' END,
+               CASE WHEN unnamed_peer AND NOT local_peer THEN 'peer address named by no DNS answer in the capture' END,
+               CASE WHEN unidentified_payload AND NOT local_peer THEN 'TCP payload of no known protocol' END,
+               CASE WHEN rare_ja4 AND NOT local_peer THEN 'TLS fingerprint (JA4) used for this peer only' END,
+               CASE WHEN rare_ua AND NOT local_peer THEN 'User-Agent used for this peer only' END,
+               CASE WHEN tasking AND NOT local_peer THEN 'some check-ins carried far more than the idle ones (tasking)' END
+           ) AS evidence_list
+    FROM judged
 ),
 scored AS (
-    SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer_name AS peer, series, proto,
-           first_seen, last_seen, events, distinct_dsts, round(period, 2) AS period_s, n_gaps,
+    SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer_name AS peer, series, proto, service,
+           first_seen, last_seen, events, distinct_dsts, round(period, 2) AS period_s, n_gaps, round(span_s, 1) AS span_s,
            round(hit_share, 3) AS hit_share, round(multi_share, 3) AS multi_share,
            round(bounded_share, 3) AS bounded_share, missed_beats, round(z, 2) AS z, size_median,
            round(size_dispersion, 3) AS size_dispersion, round(least(1.0, coverage), 3) AS coverage, sources, interval_histogram,
+           local_peer, keepalive, infrastructure, evidence_points,
+           CASE WHEN infrastructure THEN service || ' recognised by parsing (infrastructure), capped at low'
+                WHEN evidence_points >= 1 THEN evidence_list
+                WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone: capped at ' || CASE WHEN keepalive THEN 'low' ELSE 'medium' END || ')'
+                WHEN keepalive THEN 'none (a keepalive: periodicity alone is capped at low)'
+                ELSE 'none (periodicity alone is capped at medium)' END AS endpoint_evidence,
+           CASE WHEN keepalive THEN 'keepalive: tiny constant bursts inside one session'
+                WHEN series LIKE 'session %' THEN 'bursts inside one long session'
+                ELSE 'a new connection or request per check-in' END AS shape,
            least(100, greatest(0,
                20 + least(40, 8 * z)
                + 15 * least(1.0, coverage)
@@ -125,14 +241,22 @@ scored AS (
                + CASE WHEN sources = 1 THEN 10 WHEN sources = 2 THEN -10 ELSE -least(50, 20 + 12 * log2(sources / 3.0)) END
                + CASE WHEN events >= 20 THEN 5 ELSE 0 END
                - 2 * greatest(0, 12 - events)
-               - CASE WHEN proto = 'udp' AND dport IN (123, 67, 68) THEN 25 ELSE 0 END
-           )) AS score
-    FROM stats
-    WHERE events >= $min_events AND z >= $min_z
+           )) AS periodicity_score
+    FROM evidence
+    WHERE z >= $min_z
 ),
-best AS (SELECT *, row_number() OVER (PARTITION BY src_ip, peer ORDER BY score DESC, series) AS rank FROM scored)
-SELECT src_ip, dst_ip, dst_port, domain, peer, series, proto, first_seen, last_seen, events, distinct_dsts, period_s,
-       n_gaps, hit_share, multi_share, bounded_share, missed_beats, z, size_median, size_dispersion, coverage, sources,
-       interval_histogram, score
+final AS (
+    SELECT *,
+           CASE WHEN infrastructure THEN least(periodicity_score, $max_infrastructure)
+                WHEN evidence_points >= 1 THEN least(100, periodicity_score + 6 * evidence_points)
+                WHEN keepalive THEN least(periodicity_score, $max_keepalive_without_evidence)
+                ELSE least(periodicity_score, $max_without_evidence) END AS score
+    FROM scored
+),
+best AS (SELECT *, row_number() OVER (PARTITION BY src_ip, peer ORDER BY score DESC, series) AS rank FROM final)
+SELECT src_ip, dst_ip, dst_port, domain, peer, series, proto, service, first_seen, last_seen, events, distinct_dsts, period_s,
+       n_gaps, span_s, hit_share, multi_share, bounded_share, missed_beats, z, size_median, size_dispersion, coverage, sources,
+       interval_histogram, shape, local_peer, endpoint_evidence, evidence_points, round(periodicity_score, 1) AS periodicity_score,
+       score
 FROM best WHERE rank = 1
 ORDER BY score DESC, src_ip, peer

@@ -13,10 +13,15 @@
 -- description: reverse/DNSBL-style), +10 encoded charset share, +10 unusual qtype share (TXT NULL CNAME MX SRV ANY,
 -- description: private), +5 uniqueness; -25 domain used by 3+ sources (CDNs, antivirus reputation), -10 by 2; -20
 -- description: when the source connected to an answered address (real name resolution, not a channel).
+-- description: Reputation and DNSBL look-ups (A/AAAA queries answered only with 127.0.0.0/8 codes or NXDOMAIN, some
+-- description: 127.x, no connection to an answer) are capped at medium (max_lookup), at low when 2+ sources use the
+-- description: domain (max_lookup_shared): they carry hashes or reversed addresses, and nothing comes back.
 -- severity: critical >= 85, high >= 65, medium >= 40, low >= 25
--- summary: {src_ip} sent {queries} queries with {distinct_subdomains} distinct subdomains under {domain} carrying about {info_bytes:bytes} of information ({info_rate_bps:1} B/s over {duration_s:0} s; mean normalised entropy {mean_norm_entropy:2}, longest label {max_label} chars, qtypes {qtype_mix}, NXDOMAIN {nxdomain_share:pct}; used by {sources} source(s))
+-- summary: {src_ip} sent {queries} queries with {distinct_subdomains} distinct subdomains under {domain} carrying about {info_bytes:bytes} of information ({info_rate_bps:1} B/s over {duration_s:0} s; mean normalised entropy {mean_norm_entropy:2}, longest label {max_label} chars, qtypes {qtype_mix}, NXDOMAIN {nxdomain_share:pct}; used by {sources} source(s); {answer_shape})
 -- param: min_distinct int = 8
 -- param: min_info_bytes int = 200
+-- param: max_lookup float = 64.0
+-- param: max_lookup_shared float = 39.0
 WITH q0 AS (
     SELECT orig_h AS src, resp_h, ts, CAST(ts AS BIGINT) AS tus, query, qtype_name, rcode_name, response_bytes, answers,
            -- a name whose last label cannot be a TLD (digits, or too long: dnscat2 without a domain) groups by resolver
@@ -49,6 +54,9 @@ agg AS (
            avg(CASE WHEN charset_class(sub) = 'base64' THEN 1.0 ELSE 0.0 END) AS base64_share,
            avg(CASE WHEN qtype_name IN ('TXT', 'NULL', 'CNAME', 'MX', 'SRV', '*') OR qtype_name LIKE 'TYPE%' THEN 1.0 ELSE 0.0 END) AS unusual_qtype_share,
            avg(CASE WHEN rcode_name = 'NXDOMAIN' THEN 1.0 ELSE 0.0 END) AS nxdomain_share,
+           -- RFC 5782 answers: every address in 127.0.0.0/8 (DNSBL / reputation "listed" codes)
+           avg(CASE WHEN regexp_like(array_to_string(answers, ','), '^127[.][0-9]+[.][0-9]+[.][0-9]+(,127[.][0-9]+[.][0-9]+[.][0-9]+)*$')
+                    THEN 1.0 ELSE 0.0 END) AS loopback_answer_share,
            avg(CAST(response_bytes AS DOUBLE)) AS mean_response_bytes,
            array_slice(array_agg(DISTINCT sub ORDER BY sub), 1, 5) AS sample_subdomains
     FROM q2 GROUP BY src, domain
@@ -88,6 +96,29 @@ scored AS (
     JOIN qtmix m ON m.src = a.src AND m.domain = a.domain
     JOIN winmax w ON w.src = a.src AND w.domain = a.domain
     LEFT JOIN conn_ans ca ON ca.src = a.src AND ca.domain = a.domain
+),
+shaped AS (
+    SELECT *,
+           -- the shape of a reputation / DNSBL service: address look-ups answered only with 127.x codes
+           -- or NXDOMAIN ("not listed"), no follow-up connection; its labels are hashes or reversed
+           -- addresses, so they carry information like a tunnel's but nothing comes back
+           (loopback_answer_share > 0 AND loopback_answer_share + nxdomain_share >= 0.9
+            AND unusual_qtype_share = 0 AND connections_to_answers = 0) AS lookup_shape
+    FROM scored
+),
+scored2 AS (
+    SELECT *,
+           least(100, greatest(0,
+               25 * log10(1 + info_bytes / 200.0)
+               + 20 * greatest(0, mean_norm_entropy - 0.6) / 0.4 * least(1.0, mean_sub_len / 32.0)
+               + least(10, greatest(-15, (mean_max_label - 12) * 1.5))
+               + 10 * encoded_share
+               + 10 * unusual_qtype_share
+               + 5 * uniqueness
+               - CASE WHEN sources >= 3 THEN 25 WHEN sources = 2 THEN 10 ELSE 0 END
+               - CASE WHEN connections_to_answers > 0 THEN 20 ELSE 0 END
+           )) AS raw_score
+    FROM shaped
 )
 SELECT src AS src_ip, domain, first_seen, last_seen, queries, distinct_subdomains, info_bytes,
        round(info_rate_bps, 2) AS info_rate_bps, round(duration_s, 1) AS duration_s,
@@ -97,16 +128,13 @@ SELECT src AS src_ip, domain, first_seen, last_seen, queries, distinct_subdomain
        round(base64_share, 3) AS base64_share, qtype_mix, round(unusual_qtype_share, 3) AS unusual_qtype_share,
        round(nxdomain_share, 3) AS nxdomain_share, round(mean_response_bytes, 1) AS mean_response_bytes,
        sources, connections_to_answers, round(uniqueness, 3) AS uniqueness, sample_subdomains,
-       least(100, greatest(0,
-           25 * log10(1 + info_bytes / 200.0)
-           + 20 * greatest(0, mean_norm_entropy - 0.6) / 0.4 * least(1.0, mean_sub_len / 32.0)
-           + least(10, greatest(-15, (mean_max_label - 12) * 1.5))
-           + 10 * encoded_share
-           + 10 * unusual_qtype_share
-           + 5 * uniqueness
-           - CASE WHEN sources >= 3 THEN 25 WHEN sources = 2 THEN 10 ELSE 0 END
-           - CASE WHEN connections_to_answers > 0 THEN 20 ELSE 0 END
-       )) AS score
-FROM scored
+       round(loopback_answer_share, 3) AS loopback_answer_share, lookup_shape,
+       CASE WHEN lookup_shape THEN 'answered only with 127.x codes or NXDOMAIN and never connected to: the shape of a reputation/DNSBL look-up (capped at ' || CASE WHEN sources >= 2 THEN 'low' ELSE 'medium' END || ')'
+            ELSE 'answers: ' || CAST(round(100 * nxdomain_share) AS VARCHAR) || '% NXDOMAIN' END AS answer_shape,
+       round(raw_score, 1) AS raw_score,
+       CASE WHEN lookup_shape AND sources >= 2 THEN least(raw_score, $max_lookup_shared)
+            WHEN lookup_shape THEN least(raw_score, $max_lookup)
+            ELSE raw_score END AS score
+FROM scored2
 WHERE distinct_subdomains >= $min_distinct AND info_bytes >= $min_info_bytes
 ORDER BY score DESC, src_ip, domain

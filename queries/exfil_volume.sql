@@ -2,7 +2,7 @@
 -- category: exfiltration
 -- title: Large one-way upload to a peer (exfiltration by volume)
 -- description: Per (source, peer) where peer is the TLS SNI, else the HTTP Host, else dst ip:port: bytes up and
--- description: down (TCP payload from conn, so TLS counts), upload ratio, POST/PUT count and body-size regularity,
+-- description: down (TCP payload in packets actually seen - conn.orig_seen_bytes, so TLS counts and a forged sequence jump does not), upload ratio, POST/PUT count and body-size regularity,
 -- description: and how many internal sources use the peer. Flags uploads that are large for this capture - a robust
 -- description: z-score of ln(1+bytes_up) against the capture's own source/peer pairs (median and 1.4826*MAD, MAD
 -- description: floored at 0.5 so a uniform population does not explode the score; waived when fewer than
@@ -28,12 +28,14 @@ bodies AS (
 t AS (SELECT uid, max(server_name) AS sni FROM tls GROUP BY uid),
 c AS (
     SELECT c.uid, c.ts, CAST(c.ts AS BIGINT) AS tus, c.orig_h AS src, c.resp_h AS dst, c.resp_p AS dport, c.duration,
-           CAST(c.orig_bytes AS DOUBLE) AS up, CAST(c.resp_bytes AS DOUBLE) AS down,
+           -- bytes in packets actually seen, never the sequence span: one forged sequence jump
+           -- would otherwise "upload" gigabytes
+           CAST(c.orig_seen_bytes AS DOUBLE) AS up, CAST(c.resp_seen_bytes AS DOUBLE) AS down,
            coalesce(t.sni, h.host, c.resp_h || ':' || CAST(c.resp_p AS VARCHAR)) AS peer,
            coalesce(t.sni, h.host) AS name,
            coalesce(h.posts, 0) AS posts
-    FROM conn c LEFT JOIN t ON t.uid = c.uid LEFT JOIN h ON h.uid = c.uid
-    WHERE c.proto = 'tcp'
+    -- the small sides first: DataFusion builds its hash table from the left input
+    FROM h RIGHT JOIN (t RIGHT JOIN (SELECT * FROM conn WHERE proto = 'tcp') c ON t.uid = c.uid) ON h.uid = c.uid
 ),
 pairs AS (
     SELECT src, peer, max(name) AS name, min(dst) AS dst, min(dport) AS dport,

@@ -4,7 +4,9 @@
 //! 0 success (also when inputs were damaged but read, and when detectors fire);
 //! 1 findings at or above `--fail-on` (detect/triage only), or an unexpected error;
 //! 2 usage error (clap); 65 bad data (a query or detector file is invalid);
-//! 66 an input could not be read at all (the others are still processed); 74 output I/O error.
+//! 66 an input could not be read at all (the others are still processed); 73 the output directory
+//! already holds a dataset (without --force) or files wirehunt did not write; 74 output I/O error;
+//! 130 interrupted (the previous dataset is intact).
 
 use crate::report::{self, Format};
 use clap::{Args, Parser, Subcommand};
@@ -23,6 +25,15 @@ pub struct Cli {
     /// No progress or summaries on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Memory for a query (sorts, aggregates and joins spill to disk past it; a query that still
+    /// does not fit fails with a message): 4G, 512M, 25% of RAM. Default: a quarter of the memory the
+    /// process may use.
+    #[arg(long, global = true, env = "WIREHUNT_MEMORY_LIMIT", value_name = "SIZE", value_parser = parse_memory)]
+    pub memory_limit: Option<usize>,
+}
+
+fn parse_memory(s: &str) -> Result<usize, String> {
+    crate::query::parse_size(s)
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +90,10 @@ pub struct IngestArgs {
     /// Hashing runs on a second core when there is one, else it costs about 0.55 s per GB.
     #[arg(long)]
     pub no_hash: bool,
+    /// Replace an existing dataset in DIR (it stays intact until the new one is complete; a
+    /// directory holding files wirehunt did not write is never replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -153,6 +168,9 @@ pub struct TriageArgs {
     /// Do not use or fill the ingest cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Replace an existing dataset given with -o (see `ingest --force`).
+    #[arg(long)]
+    pub force: bool,
     /// Exit 1 when a finding has at least this severity.
     #[arg(long, value_enum)]
     pub fail_on: Option<crate::detect::Severity>,
@@ -246,6 +264,7 @@ pub fn run_ingest(
     out: &Path,
     flow: &FlowArgs,
     hashes: crate::ingest::InputHashes,
+    existing: crate::table::dataset::Existing,
     quiet: bool,
 ) -> Result<crate::ingest::IngestReport, Exit> {
     let files = crate::capture::expand_inputs(inputs).map_err(|e| exit(66, e.into()))?;
@@ -260,14 +279,25 @@ pub fn run_ingest(
         flow: flow.config(),
         quiet,
         hashes,
+        existing,
     };
+    install_interrupt_handler();
     let rep = crate::ingest::ingest(&files, out, &opts, |i, f| {
         if let Some(pb) = &pb {
             pb.set_position(i as u64);
             pb.set_message(report::sanitize_terminal(f));
         }
     })
-    .map_err(|e| exit(74, e.into()))?;
+    .map_err(|e| match e {
+        // refusing to touch an existing or foreign directory is a usage matter, not an I/O failure
+        crate::ingest::IngestError::Dataset(
+            d @ (crate::table::dataset::DatasetError::Exists(_)
+            | crate::table::dataset::DatasetError::Foreign(_)
+            | crate::table::dataset::DatasetError::ForeignFiles { .. }
+            | crate::table::dataset::DatasetError::NotDir(_)),
+        ) => exit(73, d.into()),
+        e => exit(74, e.into()),
+    })?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -290,8 +320,30 @@ pub fn run_ingest(
     Ok(rep)
 }
 
+/// SIGINT (Ctrl-C) while a dataset is being written: remove the staging directory, say that the
+/// previous dataset (if any) is untouched, exit 130.
+fn install_interrupt_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            let removed = crate::table::dataset::remove_live_staging();
+            if removed.is_empty() {
+                eprintln!("wirehunt: interrupted");
+            } else {
+                eprintln!(
+                    "wirehunt: interrupted; the unfinished dataset was removed and any previous dataset is intact"
+                );
+            }
+            std::process::exit(130);
+        });
+    });
+}
+
 pub fn run(cli: Cli) -> Result<i32, Exit> {
     let quiet = cli.quiet;
+    if let Some(m) = cli.memory_limit {
+        crate::query::Limits { memory_bytes: m }.set();
+    }
     match cli.cmd {
         Cmd::Ingest(a) => {
             let rep = run_ingest(
@@ -302,6 +354,11 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                     crate::ingest::InputHashes::Skip
                 } else {
                     crate::ingest::InputHashes::Compute
+                },
+                if a.force {
+                    crate::table::dataset::Existing::Replace
+                } else {
+                    crate::table::dataset::Existing::Refuse
                 },
                 quiet,
             )?;

@@ -7,6 +7,7 @@ use crate::capture::{self, ReadEnd};
 use crate::decode::{DecodeEvent, Decoder, Outcome};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::table::manifest::{FlowStats, InputRecord, Manifest, rfc3339};
+use crate::table::dataset::{Committed, DatasetError, Existing, Staging};
 use crate::table::writer::{DatasetWriter, Tables, WriteError};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,7 +21,10 @@ pub struct IngestOptions {
     pub quiet: bool,
     /// How the manifest's sha256 of each input is obtained.
     pub hashes: InputHashes,
+    /// What to do when the output directory already holds a dataset.
+    pub existing: Existing,
 }
+
 
 /// How the manifest's sha256 of each input is obtained.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +47,8 @@ pub struct IngestReport {
     pub damaged: usize,
     pub seconds: f64,
     pub bytes: u64,
+    /// The dataset was filled by another process first (cache fills) and that one was kept.
+    pub shared: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +57,8 @@ pub enum IngestError {
     Write(#[from] WriteError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Dataset(#[from] DatasetError),
 }
 
 /// Cores this process may run on (affinity mask and cgroup quota; `WIREHUNT_HASH_THREAD=0` forces
@@ -70,7 +78,8 @@ pub fn ingest(
     mut on_file: impl FnMut(usize, &str),
 ) -> Result<IngestReport, IngestError> {
     let t0 = Instant::now();
-    let writer = DatasetWriter::create(out_dir)?;
+    let staging = Staging::begin(out_dir, opts.existing)?;
+    let writer = DatasetWriter::create(staging.path())?;
     let mut tables = Tables::new(Some(writer));
     let mut flows = FlowTable::new(opts.flow);
     let mut decoder = Decoder::default();
@@ -173,8 +182,26 @@ pub fn ingest(
             Ok((stats, end)) => {
                 rec.size = stats.size;
                 rec.sha256 = match hasher {
-                    Some(h) => h.join().ok().and_then(Result::ok),
-                    None if inline_hash => Some(stats.sha256),
+                    // the hash is evidence: a failed hashing read is recorded, never a prefix's hash
+                    Some(h) => match h.join() {
+                        Ok(Ok(d)) => Some(d),
+                        Ok(Err(e)) => {
+                            rec.hash_error = Some(format!("sha256 not computed: {e}"));
+                            None
+                        }
+                        Err(_) => {
+                            rec.hash_error = Some("sha256 not computed: the hashing thread failed".into());
+                            None
+                        }
+                    },
+                    None if inline_hash && matches!(end, ReadEnd::Complete) => Some(stats.sha256),
+                    None if inline_hash => {
+                        rec.hash_error = Some(
+                            "sha256 not computed: the stream ended early, so a hash would cover only a prefix"
+                                .into(),
+                        );
+                        None
+                    }
                     None => known,
                 };
                 rec.format = stats.format;
@@ -233,8 +260,11 @@ pub fn ingest(
         config: serde_json::to_value(opts.flow).unwrap_or_default(),
     };
     let json = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
-    std::fs::write(out_dir.join("manifest.json"), json)?;
+    // manifest last, then the whole directory moves into place in one rename
+    std::fs::write(staging.path().join("manifest.json"), json)?;
+    let shared = staging.commit()? == Committed::Shared;
     Ok(IngestReport {
+        shared,
         manifest,
         failed,
         damaged,

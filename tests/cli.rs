@@ -384,6 +384,7 @@ fn hostile_bytes_are_escaped_in_every_output() {
         cap.to_str().unwrap(),
         "-o",
         ds.to_str().unwrap(),
+        "--force",
         "--queries",
         dir.to_str().unwrap(),
         "--format",

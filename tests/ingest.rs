@@ -313,7 +313,7 @@ fn flow_cap_evicts_and_counts() {
             ..Default::default()
         },
         quiet: true,
-        hashes: Default::default(),
+        ..Default::default()
     };
     let rep = wirehunt::ingest::ingest(
         &[p.to_string_lossy().into_owned()],
@@ -360,7 +360,7 @@ fn several_hundred_mb_capture_stays_under_the_caps() {
     let opts = wirehunt::ingest::IngestOptions {
         flow,
         quiet: true,
-        hashes: Default::default(),
+        ..Default::default()
     };
     let rep = wirehunt::ingest::ingest(
         &[pcap.to_string_lossy().into_owned()],

@@ -4,6 +4,7 @@ mod common;
 mod cli;
 mod corpus;
 mod detection;
+mod hostile;
 mod ingest;
 mod sql;
 mod tshark;

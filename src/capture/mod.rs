@@ -116,6 +116,21 @@ impl<R: Read> Read for FullReader<R> {
     }
 }
 
+/// `read` into an empty buffer is `Ok(0)`, whatever the inner reader thinks of it. pcap-parser reads
+/// into its buffer's free space, which is empty when the first read filled the whole buffer; zstd's
+/// decoder answers an empty read with an error, so any frame decompressing to more than the 1 MiB
+/// buffer failed as "corrupt compressed stream".
+struct EmptyReadOk<R>(R);
+
+impl<R: Read> Read for EmptyReadOk<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.0.read(buf)
+    }
+}
+
 /// Shared counters between the hashing reader and the caller, so the reader can be boxed.
 struct Tap<R> {
     inner: std::sync::Arc<std::sync::Mutex<HashingReader<R>>>,
@@ -188,7 +203,7 @@ where
         ))
     } else if head.starts_with(&ZSTD_MAGIC) {
         stats.compression = Some("zstd");
-        Box::new(zstd::stream::read::Decoder::new(stream)?)
+        Box::new(EmptyReadOk(zstd::stream::read::Decoder::new(stream)?))
     } else {
         Box::new(stream)
     };

@@ -708,14 +708,23 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let dataset = match &a.output {
         Some(dir) => {
             let files = crate::capture::expand_inputs(&a.inputs).map_err(|e| exit(66, e.into()))?;
-            let rep = crate::cli::run_ingest(&files, dir, &a.flow, Default::default(), quiet)?;
+            let existing = if a.force {
+                crate::table::dataset::Existing::Replace
+            } else {
+                crate::table::dataset::Existing::Refuse
+            };
+            let rep = crate::cli::run_ingest(&files, dir, &a.flow, Default::default(), existing, quiet)?;
             if rep.failed == files.len() {
                 return Err(exit(66, anyhow::anyhow!("no input could be read")));
             }
-            dir.clone()
+            (dir.clone(), None)
         }
-        None => crate::query::shell::resolve_dataset(&a.inputs, a.no_cache, &a.flow, quiet)?,
+        None => {
+            let r = crate::query::shell::resolve_dataset(&a.inputs, a.no_cache, &a.flow, quiet)?;
+            (r.path.clone(), Some(r))
+        }
     };
+    let (dataset, _keep) = dataset;
     let (mut findings, errors) = detect(&dataset, &dets)?;
     let total = findings.len();
     findings.retain(|f| f.severity >= a.min_severity);

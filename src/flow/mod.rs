@@ -121,6 +121,11 @@ struct Flow {
     detect_attempts: u8,
     dns: Option<Box<DnsUdp>>,
     udp_tried: bool,
+    /// Infrastructure service recognised by parsing (proto::udp_service), datagrams checked so far,
+    /// and whether one of them failed the check.
+    udp_service: Option<&'static str>,
+    udp_checked: u8,
+    udp_mismatch: bool,
     vlan: Option<u16>,
     source: Arc<str>,
 }
@@ -530,6 +535,9 @@ impl FlowTable {
             detect_attempts: 0,
             dns: None,
             udp_tried: false,
+            udp_service: None,
+            udp_checked: 0,
+            udp_mismatch: false,
             vlan: p.vlan,
             source: source.clone(),
         };
@@ -688,6 +696,18 @@ fn udp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, out: &mut Tables) {
     }
     if let Some(dns) = f.dns.as_mut() {
         dns.datagram(dir, p, &f.ctx, out);
+    } else if f.udp_checked < crate::proto::udp_service::CHECKED
+        && !p.payload.is_empty()
+        && !f.udp_mismatch
+    {
+        f.udp_checked += 1;
+        match crate::proto::udp_service::classify(f.ctx.orig_p, f.ctx.resp_p, p.payload) {
+            Some(s) if f.udp_service.is_none_or(|t| t == s) => f.udp_service = Some(s),
+            _ => {
+                f.udp_service = None;
+                f.udp_mismatch = true;
+            }
+        }
     }
 }
 
@@ -716,6 +736,15 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
                 );
                 out.weird(*last, Some(&ctx.uid), "tcp_overlap_conflict", &addl, None);
             }
+            if e.ra.seq_jumps > 0 {
+                let addl = format!(
+                    "{} {side} segment(s) jumped more than {} MiB past the stream (forged or corrupt sequence numbers, {} bytes claimed); not counted as data, gap or volume",
+                    e.ra.seq_jumps,
+                    crate::flow::reassembly::MAX_SEQ_JUMP >> 20,
+                    e.ra.seq_jump_bytes
+                );
+                out.weird(*last, Some(&ctx.uid), "tcp_seq_jump", &addl, None);
+            }
             if e.ra.cap_hits > 0 {
                 let addl = format!(
                     "{side} stream hit its out-of-order buffer cap {} time(s); holes were skipped",
@@ -725,7 +754,7 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
             }
         }
     }
-    let mut service = f.analyzer.as_ref().map(|a| a.service());
+    let mut service = f.analyzer.as_ref().map(|a| a.service()).or(f.udp_service);
     if let Some(d) = f.dns.as_mut() {
         d.finish(&f.ctx, out);
         if d.rows > 0 {
@@ -773,5 +802,12 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     }
     c.orig_burst_bytes.append(true);
     c.source.append_value(&*f.source);
+    let (os, rs) = if f.key.proto == 6 {
+        (f.ep[0].ra.seen, f.ep[1].ra.seen)
+    } else {
+        (f.ep[0].bytes, f.ep[1].bytes)
+    };
+    c.orig_seen_bytes.append_value(os);
+    c.resp_seen_bytes.append_value(rs);
     out.maybe_flush();
 }

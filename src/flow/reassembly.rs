@@ -11,6 +11,23 @@
 
 use std::collections::BTreeMap;
 
+/// Bookkeeping charged per out-of-order segment against the stream's cap, on top of its bytes: a
+/// map entry costs memory even when no bytes are kept (after [`Reassembler::stop_data`], or for a
+/// segment cut to its headers), so a flood of tiny or byte-less segments after a hole reaches the
+/// cap and is skipped like any other instead of growing without bound.
+pub const ENTRY_COST: usize = 64;
+
+/// A segment starting more than this past the highest offset seen is taken for a forged or corrupt
+/// sequence number (receive windows in practice are a few MiB; 16 MiB is several times the Linux
+/// default maximum): it is counted in `seq_jumps` (a `tcp_seq_jump` weird row), never as volume,
+/// gap or retransmission. A capture that really lost that much of a stream is recognised by what
+/// follows: [`RESYNC_RUN`] segments continuing each other past the jump resynchronise the stream
+/// (the skipped range then counts as missed bytes, as any hole).
+pub const MAX_SEQ_JUMP: u64 = 16 << 20;
+
+/// Contiguous segments past a jump that make it a real continuation of the stream.
+pub const RESYNC_RUN: u32 = 3;
+
 /// What the consumer receives, in stream order.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Chunk<'a> {
@@ -38,6 +55,16 @@ pub struct Reassembler {
     pub retransmitted: u64,
     pub conflicts: u64,
     pub cap_hits: u64,
+    /// Segments dropped as beyond any window ([`MAX_SEQ_JUMP`]), and their claimed bytes.
+    pub seq_jumps: u64,
+    pub seq_jump_bytes: u64,
+    /// End offset of the last segment dropped as a jump, and how many in a row continued it.
+    jump_end: i64,
+    jump_run: u32,
+    /// Payload bytes of the segments actually seen (their headers' lengths, so a capture snapped to
+    /// headers still counts them), new data only: no retransmission, and nothing inferred from
+    /// sequence numbers - one forged segment adds at most its own length. What volume detectors count.
+    pub seen: u64,
 }
 
 impl Default for Reassembler {
@@ -59,6 +86,11 @@ impl Reassembler {
             retransmitted: 0,
             conflicts: 0,
             cap_hits: 0,
+            seq_jumps: 0,
+            seq_jump_bytes: 0,
+            jump_end: -1,
+            jump_run: 0,
+            seen: 0,
         }
     }
 
@@ -82,7 +114,7 @@ impl Reassembler {
         for p in self.pending.values_mut() {
             p.data = Vec::new();
         }
-        self.pending_bytes = 0;
+        self.pending_bytes = self.pending.len() * ENTRY_COST;
     }
 
     pub fn wants_data(&self) -> bool {
@@ -129,6 +161,23 @@ impl Reassembler {
         }
         let off = self.offset_of(seq);
         let end = off + claimed as i64;
+        // beyond any window past what was seen - or so far behind the stream that no retransmission
+        // could be it (a jump of more than 2 GiB wraps to "behind" in 32-bit sequence space): a
+        // forged jump, not data, not a hole, not a retransmission
+        let ahead = off > self.max_end.max(self.next) as i64 + MAX_SEQ_JUMP as i64;
+        let behind = end < self.next as i64 - MAX_SEQ_JUMP as i64;
+        if ahead || behind {
+            self.jump_run = if off == self.jump_end { self.jump_run + 1 } else { 1 };
+            self.jump_end = end;
+            if self.jump_run < RESYNC_RUN {
+                self.seq_jumps += 1;
+                self.seq_jump_bytes += claimed;
+                return;
+            }
+            // a run of segments continuing each other: the capture lost part of a real stream
+            self.jump_run = 0;
+            self.jump_end = -1;
+        }
         if end <= self.next as i64 {
             self.retransmitted += claimed;
             return;
@@ -146,6 +195,7 @@ impl Reassembler {
             (off as u64, data, claimed)
         };
         if off == self.next {
+            self.seen += claimed;
             self.deliver(data, claimed, out);
             self.drain(out);
         } else {
@@ -165,7 +215,10 @@ impl Reassembler {
                         self.insert(extra_off, tail, tail_len);
                     }
                 }
-                None => self.insert(off, data, claimed),
+                None => {
+                    self.seen += claimed;
+                    self.insert(off, data, claimed)
+                }
             }
             if self.pending_bytes > cap {
                 self.cap_hits += 1;
@@ -180,7 +233,7 @@ impl Reassembler {
         } else {
             Vec::new()
         };
-        self.pending_bytes += data.len();
+        self.pending_bytes += data.len() + ENTRY_COST;
         self.pending.insert(off, Pending { len: claimed, data });
     }
 
@@ -205,7 +258,7 @@ impl Reassembler {
                 break;
             }
             let p = entry.remove();
-            self.pending_bytes -= p.data.len();
+            self.pending_bytes = self.pending_bytes.saturating_sub(p.data.len() + ENTRY_COST);
             let end = off + p.len;
             if end <= self.next {
                 self.retransmitted += p.len;

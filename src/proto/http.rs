@@ -150,7 +150,17 @@ pub struct HttpAnalyzer {
     /// The connection's originator is the server (the capture began with its reply): requests
     /// arrive in the responder direction. Rows still name the client as orig_h.
     swap: bool,
+    /// Requests written before their response because [`MAX_PENDING`] were waiting (a pipelining
+    /// flood); responses that arrive for them later are counted in `late_responses`.
+    overflowed: u64,
+    late_responses: u64,
 }
+
+/// Unanswered requests held per connection. One connection with millions of pipelined GETs and no
+/// response would otherwise hold ~590 bytes each: past this, the oldest is written as a
+/// request-only row at once and the excess is counted in an `http_pipeline_overflow` weird row.
+/// Real clients pipeline a handful (browsers gave it up; HTTP/1.1 clients keep under ~10).
+pub const MAX_PENDING: usize = 256;
 
 impl Default for HttpAnalyzer {
     fn default() -> Self {
@@ -242,6 +252,8 @@ impl HttpAnalyzer {
             depth: 0,
             tunnel: false,
             swap: false,
+            overflowed: 0,
+            late_responses: 0,
         }
     }
 
@@ -374,6 +386,12 @@ impl HttpAnalyzer {
         side.state = st;
         side.body = 0;
         self.txns.push_back(t);
+        if self.txns.len() > MAX_PENDING
+            && let Some(old) = self.txns.pop_front()
+        {
+            self.overflowed += 1;
+            emit(old, ctx, self.swap, out);
+        }
     }
 
     fn response_head(&mut self, ts: i64, head: &[u8], ctx: &ConnCtx, out: &mut Tables) {
@@ -396,6 +414,15 @@ impl HttpAnalyzer {
         }
         let code = resp.code.unwrap_or(0);
         let hs = resp.headers;
+        // a response to a request already written by the pipelining cap: counted, not paired
+        // with the wrong (younger) request
+        // (responses come in request order, so the first `overflowed` final ones answer those)
+        if (code >= 200 || code == 101) && self.late_responses < self.overflowed {
+            self.late_responses += 1;
+            self.sides[1].state = Self::body_state(hs).0;
+            self.sides[1].body = 0;
+            return;
+        }
         // the transaction this response answers: the oldest one without a final status
         let idx = match self.txns.iter().position(|t| t.status_code.is_none()) {
             Some(i) => i,
@@ -787,6 +814,18 @@ impl StreamAnalyzer for HttpAnalyzer {
         }
         while let Some(t) = self.txns.pop_front() {
             emit(t, ctx, self.swap, out);
+        }
+        if self.overflowed > 0 {
+            out.weird(
+                _ts,
+                Some(&ctx.uid),
+                "http_pipeline_overflow",
+                &format!(
+                    "more than {MAX_PENDING} requests waited for a response at once: {} were written without their response ({} responses to them arrived later and were not paired)",
+                    self.overflowed, self.late_responses
+                ),
+                None,
+            );
         }
     }
 

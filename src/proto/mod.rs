@@ -8,6 +8,7 @@
 pub mod dns;
 pub mod http;
 pub mod tls;
+pub mod udp_service;
 
 use crate::table::writer::Tables;
 use std::net::IpAddr;

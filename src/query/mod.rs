@@ -13,12 +13,118 @@ use datafusion::sql::parser::DFParser;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// A session with the dataset's tables and the UDFs registered.
+/// Query-time resource limits. Every byte of a capture is attacker-controlled, so a query over a
+/// hostile dataset (a million spoofed sources, a cross join) must fail with a message or spill to disk,
+/// never abort the process: DataFusion runs with a [`FairSpillPool`] of `memory_bytes` (sorts,
+/// aggregates and joins spill into a private temporary directory; an operator that cannot spill
+/// fails with "Resources exhausted").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: usize,
+}
+
+/// The environment variable that sets the query memory limit (same syntax as `--memory-limit`).
+pub const MEMORY_ENV: &str = "WIREHUNT_MEMORY_LIMIT";
+
+static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+
+impl Limits {
+    /// Default: a quarter of the memory this process may use (the cgroup limit when there is one,
+    /// else physical RAM), at least 256 MiB; `$WIREHUNT_MEMORY_LIMIT` overrides it.
+    pub fn from_env() -> Result<Limits, String> {
+        match std::env::var(MEMORY_ENV) {
+            Ok(v) if !v.trim().is_empty() => {
+                parse_size(&v).map(|memory_bytes| Limits { memory_bytes }).map_err(|e| format!("{MEMORY_ENV}: {e}"))
+            }
+            _ => Ok(Limits { memory_bytes: (available_memory() / 4).max(256 << 20) }),
+        }
+    }
+
+    /// The limits of this process: set once by the command line ([`Limits::set`]), else from the
+    /// environment, else the default.
+    pub fn current() -> Limits {
+        *LIMITS.get_or_init(|| Limits::from_env().unwrap_or(Limits { memory_bytes: (available_memory() / 4).max(256 << 20) }))
+    }
+
+    /// Fix the process's limits (first call wins).
+    pub fn set(self) {
+        let _ = LIMITS.set(self);
+    }
+}
+
+/// Memory this process may use: the cgroup v2/v1 limit when set, else MemTotal.
+pub fn available_memory() -> usize {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let cgroup = read("/sys/fs/cgroup/memory.max")
+        .or_else(|| read("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&n| n > 0 && n < (1u64 << 60));
+    let total = read("/proc/meminfo").and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|k| k.parse::<u64>().ok())
+            .map(|k| k * 1024)
+    });
+    let n = match (cgroup, total) {
+        (Some(c), Some(t)) => c.min(t),
+        (Some(c), None) => c,
+        (None, Some(t)) => t,
+        (None, None) => 4 << 30,
+    };
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// `4G`, `512M`, `1.5GiB`, `2000000` (bytes) or `25%` (of [`available_memory`]).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    if let Some(p) = t.strip_suffix('%') {
+        let f: f64 = p.trim().parse().map_err(|_| format!("{s:?} is not a size"))?;
+        if !(f > 0.0 && f <= 100.0) {
+            return Err(format!("{s:?}: a percentage is 1-100"));
+        }
+        return Ok((available_memory() as f64 * f / 100.0) as usize);
+    }
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size (e.g. 4G, 512M, 25%)"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        u => return Err(format!("{s:?}: unknown unit {u:?} (K, M, G, T)")),
+    };
+    let v = n * mult;
+    if !(v >= (16u64 << 20) as f64) {
+        return Err(format!("{s:?}: at least 16M is needed to run a query"));
+    }
+    Ok(v.min(usize::MAX as f64) as usize)
+}
+
+/// A session with the dataset's tables and the UDFs registered, under [`Limits::current`].
 pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionContext> {
+    open_session_with(dataset, Limits::current()).await
+}
+
+/// A session under explicit limits.
+pub async fn open_session_with(dataset: &Path, limits: Limits) -> datafusion::error::Result<SessionContext> {
+    use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let pool = TrackConsumersPool::new(
+        FairSpillPool::new(limits.memory_bytes),
+        std::num::NonZeroUsize::new(5).unwrap_or(std::num::NonZeroUsize::MIN),
+    );
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(std::sync::Arc::new(pool))
+        .build_arc()?;
     let cfg = SessionConfig::new()
         .with_information_schema(true)
-        .with_target_partitions(2);
-    let ctx = SessionContext::new_with_config(cfg);
+        .with_target_partitions(2)
+        // results stream batch by batch; smaller batches keep a wide row's peak memory down
+        .with_batch_size(8192);
+    let ctx = SessionContext::new_with_config_rt(cfg, runtime);
     udf::register(&ctx);
     for (name, schema) in all_schemas() {
         let dir = dataset.join(name);
@@ -160,7 +266,27 @@ pub fn cache_key(
     Ok((crate::capture::hex(&h.finalize())[..24].to_string(), each))
 }
 
-/// Is `p` a dataset directory?
-pub fn is_dataset(p: &Path) -> bool {
-    p.is_dir() && p.join("manifest.json").is_file()
+pub use crate::table::dataset::is_dataset;
+
+/// An error message an analyst can act on: a query over the memory limit says so and how to raise it;
+/// an unknown table lists the tables.
+pub fn explain_error(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    let exhausted = e.chain().any(|c| {
+        c.downcast_ref::<datafusion::error::DataFusionError>()
+            .is_some_and(|d| matches!(d.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)))
+    }) || text.contains("Resources exhausted");
+    if exhausted {
+        let lim = Limits::current().memory_bytes;
+        return format!(
+            "the query needs more memory than its limit of {} MiB and could not spill it to disk ({text}); \
+             raise it with --memory-limit SIZE or {MEMORY_ENV}=SIZE, or narrow the query (WHERE, LIMIT, fewer joined rows)",
+            lim >> 20
+        );
+    }
+    if text.contains("table '") && text.contains("not found") {
+        let names: Vec<&str> = all_schemas().into_iter().map(|(n, _)| n).collect();
+        return format!("{text} (tables: {})", names.join(", "));
+    }
+    text
 }

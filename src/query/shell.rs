@@ -6,57 +6,98 @@ use crate::report::{self, Format};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// A dataset to query, and the private temporary directory holding it when it is not cached
+/// (removed when this is dropped).
+pub struct Resolved {
+    pub path: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
 /// Resolve `wirehunt sql`/`triage` sources to a dataset directory (ingesting captures when needed).
 pub fn resolve_dataset(
     sources: &[String],
     no_cache: bool,
     flow: &crate::cli::FlowArgs,
     quiet: bool,
-) -> Result<PathBuf, Exit> {
+) -> Result<Resolved, Exit> {
     if sources.len() == 1 && crate::query::is_dataset(Path::new(&sources[0])) {
-        return Ok(PathBuf::from(&sources[0]));
+        return Ok(Resolved { path: PathBuf::from(&sources[0]), _tmp: None });
+    }
+    if sources.len() == 1 {
+        let p = Path::new(&sources[0]);
+        if p.is_dir() && crate::table::dataset::foreign_files(p).is_ok_and(|f| {
+            f.iter().all(|n| crate::table::all_schemas().iter().any(|(t, _)| n == t))
+        }) && crate::table::all_schemas().iter().any(|(t, _)| p.join(t).is_dir())
+        {
+            return Err(exit(
+                66,
+                anyhow::anyhow!(
+                    "{} looks like a wirehunt dataset without its manifest.json (an interrupted or foreign copy?); \
+                     wirehunt only reads datasets whose manifest accounts for their tables: ingest the captures again",
+                    report::sanitize_terminal(&p.display().to_string())
+                ),
+            ));
+        }
     }
     let files = crate::capture::expand_inputs(sources).map_err(|e| exit(66, e.into()))?;
     if files.is_empty() {
         return Err(exit(
             66,
-            anyhow::anyhow!("no capture files in {}", sources.join(", ")),
+            anyhow::anyhow!("no capture files in {}", report::sanitize_terminal(&sources.join(", "))),
         ));
     }
     // streams (stdin, pipes, FIFOs) cannot be hashed for a cache key without consuming them
-    let (dir, hashes) = if no_cache || !files.iter().all(|f| crate::capture::is_rereadable(f)) {
-        let d = std::env::temp_dir().join(format!("wirehunt-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        (d, crate::ingest::InputHashes::Compute)
-    } else {
-        let extra = format!("{:?}", flow.config());
-        let (key, each) =
-            crate::query::cache_key(&files, &extra).map_err(|e| exit(66, e.into()))?;
-        (
-            crate::query::cache_root().join(key),
-            crate::ingest::InputHashes::Known(each),
-        )
-    };
-    if !no_cache && crate::query::is_dataset(&dir) {
+    if no_cache || !files.iter().all(|f| crate::capture::is_rereadable(f)) {
+        let tmp = tempfile::Builder::new()
+            .prefix("wirehunt-")
+            .tempdir()
+            .map_err(|e| exit(74, anyhow::anyhow!("cannot create a temporary directory: {e}")))?;
+        let dir = tmp.path().join("dataset");
+        let rep = crate::cli::run_ingest(
+            &files,
+            &dir,
+            flow,
+            crate::ingest::InputHashes::Compute,
+            crate::table::dataset::Existing::Refuse,
+            quiet,
+        )?;
+        if rep.failed == files.len() {
+            return Err(exit(66, anyhow::anyhow!("no input could be read")));
+        }
+        return Ok(Resolved { path: dir, _tmp: Some(tmp) });
+    }
+    let extra = format!("{:?}", flow.config());
+    let (key, each) = crate::query::cache_key(&files, &extra).map_err(|e| exit(66, e.into()))?;
+    let dir = crate::query::cache_root().join(key);
+    if crate::query::is_dataset(&dir) {
         if !quiet && std::io::stderr().is_terminal() {
             eprintln!(
                 "using cached dataset {}",
                 report::sanitize_terminal(&dir.display().to_string())
             );
         }
-        return Ok(dir);
+        return Ok(Resolved { path: dir, _tmp: None });
     }
-    let rep = crate::cli::run_ingest(&files, &dir, flow, hashes, quiet)?;
+    // a cache fill is staged and renamed into place: a concurrent run of the same key either
+    // finds the finished dataset or fills its own copy, and the first rename wins
+    let rep = crate::cli::run_ingest(
+        &files,
+        &dir,
+        flow,
+        crate::ingest::InputHashes::Known(each),
+        crate::table::dataset::Existing::Share,
+        quiet,
+    )?;
     if rep.failed == files.len() {
         return Err(exit(66, anyhow::anyhow!("no input could be read")));
     }
-    if !quiet && !no_cache && std::io::stderr().is_terminal() {
+    if !quiet && std::io::stderr().is_terminal() {
         eprintln!(
             "dataset cached at {}",
             report::sanitize_terminal(&dir.display().to_string())
         );
     }
-    Ok(dir)
+    Ok(Resolved { path: dir, _tmp: None })
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -84,27 +125,8 @@ impl Shell {
         out: &mut dyn Write,
     ) -> anyhow::Result<()> {
         let t0 = std::time::Instant::now();
-        let res = async {
-            let df = self
-                .ctx
-                .sql_with_options(sql, crate::query::sql_options(self.allow_write))
-                .await?;
-            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect().await?;
-            Ok::<_, datafusion::error::DataFusionError>((schema, batches))
-        }
-        .await;
-        match res {
-            Ok((schema, batches)) => {
-                match (self.format, &self.output) {
-                    (Format::Parquet, Some(p)) => report::write_parquet(&batches, schema, p)?,
-                    (_, Some(p)) => {
-                        let mut f = std::io::BufWriter::new(std::fs::File::create(p)?);
-                        report::write_batches(&batches, self.format, &mut f, 0)?;
-                    }
-                    (Format::Parquet, None) => anyhow::bail!("parquet output needs -o FILE"),
-                    _ => report::write_batches(&batches, self.format, out, self.maxrows)?,
-                }
+        match self.stream(sql, out).await {
+            Ok(()) => {
                 if self.timer {
                     eprintln!("time: {:.3}s", t0.elapsed().as_secs_f64());
                 }
@@ -114,10 +136,36 @@ impl Shell {
                 eprintln!(
                     "{}: error: {}",
                     origin,
-                    report::sanitize_terminal(&e.to_string())
+                    report::sanitize_terminal(&crate::query::explain_error(&e))
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Plan, execute and write one statement batch by batch (bounded memory whatever the result size).
+    async fn stream(&mut self, sql: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+        use futures::StreamExt;
+        let df = self
+            .ctx
+            .sql_with_options(sql, crate::query::sql_options(self.allow_write))
+            .await?;
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let mut stream = df.execute_stream().await?;
+        let mut file;
+        let sink: &mut dyn Write = match (&self.output, self.format) {
+            (Some(_), Format::Parquet) | (None, _) => out,
+            (Some(p), _) => {
+                file = std::io::BufWriter::new(std::fs::File::create(p)?);
+                &mut file
+            }
+        };
+        let maxrows = if self.output.is_some() { 0 } else { self.maxrows };
+        let mut w = report::BatchWriter::new(self.format, sink, maxrows, schema, self.output.as_deref())?;
+        while let Some(b) = stream.next().await {
+            w.write(&b?)?;
+        }
+        w.finish()?;
         Ok(())
     }
 
@@ -246,6 +294,7 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
         },
         quiet,
     )?;
+    let dataset_dir = dataset.path.clone();
     let rt = runtime()?;
     let stdout_tty = std::io::stdout().is_terminal();
     // an output file's extension decides first; then a terminal gets a table, a pipe gets CSV
@@ -266,7 +315,7 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
         Format::Csv
     });
     rt.block_on(async {
-        let ctx = crate::query::open_session(&dataset)
+        let ctx = crate::query::open_session(&dataset_dir)
             .await
             .map_err(|e| exit(65, e.into()))?;
         let mut sh = Shell {

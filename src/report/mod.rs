@@ -91,31 +91,74 @@ pub fn csv_field(s: &str, text: bool) -> String {
     }
 }
 
-/// Render batches. `maxrows` applies to the table format (0 = all).
-pub fn write_batches(
-    batches: &[RecordBatch],
+/// One sink for query results, fed batch by batch: nothing is collected before it is written, so a
+/// result of any size streams in bounded memory. The table format keeps only its first `maxrows`
+/// rows (0 = all) and counts the rest; Parquet writes row groups as batches arrive.
+pub struct BatchWriter<'a> {
     format: Format,
-    out: &mut dyn Write,
+    out: &'a mut dyn Write,
     maxrows: usize,
-) -> anyhow::Result<()> {
-    match format {
-        Format::Table => {
-            let Some(first) = batches.first() else {
-                writeln!(out, "(no rows)")?;
-                return Ok(());
-            };
-            let schema = first.schema();
-            let mut t = comfy_table::Table::new();
-            t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-            t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-            t.set_header(schema.fields().iter().map(|f| sanitize_cell(f.name())));
-            fit_width(&mut t);
-            let total: usize = batches.iter().map(|b| b.num_rows()).sum();
-            let mut shown = 0;
-            'outer: for b in batches {
+    rows: u64,
+    table: Option<comfy_table::Table>,
+    shown: usize,
+    csv_header: bool,
+    json_started: bool,
+    parquet: Option<parquet::arrow::ArrowWriter<std::fs::File>>,
+}
+
+impl<'a> BatchWriter<'a> {
+    /// `parquet` is the output file, required for [`Format::Parquet`]; HTML is not a batch format.
+    pub fn new(
+        format: Format,
+        out: &'a mut dyn Write,
+        maxrows: usize,
+        schema: arrow::datatypes::SchemaRef,
+        parquet: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        let mut w = BatchWriter {
+            format,
+            out,
+            maxrows,
+            rows: 0,
+            table: None,
+            shown: 0,
+            csv_header: false,
+            json_started: false,
+            parquet: None,
+        };
+        match format {
+            Format::Table => {
+                let mut t = comfy_table::Table::new();
+                t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+                t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+                t.set_header(schema.fields().iter().map(|f| sanitize_cell(f.name())));
+                fit_width(&mut t);
+                w.table = Some(t);
+            }
+            Format::Parquet => {
+                let p = parquet.ok_or_else(|| anyhow::anyhow!("parquet output needs a file (-o FILE)"))?;
+                let f = std::fs::File::create(p)?;
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::ZSTD(
+                        parquet::basic::ZstdLevel::try_new(1)?,
+                    ))
+                    .build();
+                w.parquet = Some(parquet::arrow::ArrowWriter::try_new(f, schema, Some(props))?);
+            }
+            Format::Html => anyhow::bail!("html is a report, not a query result format (use --html FILE on triage)"),
+            Format::Csv | Format::Jsonl | Format::Json => {}
+        }
+        Ok(w)
+    }
+
+    pub fn write(&mut self, b: &RecordBatch) -> anyhow::Result<()> {
+        self.rows += b.num_rows() as u64;
+        match self.format {
+            Format::Table => {
+                let Some(t) = self.table.as_mut() else { return Ok(()) };
                 for r in 0..b.num_rows() {
-                    if maxrows > 0 && shown >= maxrows {
-                        break 'outer;
+                    if self.maxrows > 0 && self.shown >= self.maxrows {
+                        break;
                     }
                     t.add_row(b.columns().iter().map(|c| {
                         let s = sanitize_cell(&cell(c, r));
@@ -125,37 +168,18 @@ pub fn write_batches(
                             s
                         }
                     }));
-                    shown += 1;
+                    self.shown += 1;
                 }
             }
-            writeln!(out, "{t}")?;
-            if shown < total {
-                writeln!(
-                    out,
-                    "({total} rows, {shown} shown; use --maxrows 0 or --format csv for all)"
-                )?;
-            } else {
-                writeln!(out, "({total} rows)")?;
-            }
-        }
-        Format::Csv => {
-            let Some(first) = batches.first() else {
-                return Ok(());
-            };
-            let schema = first.schema();
-            let header: Vec<String> = schema
-                .fields()
-                .iter()
-                .map(|f| csv_field(f.name(), true))
-                .collect();
-            writeln!(out, "{}", header.join(","))?;
-            for b in batches {
-                let text: Vec<bool> = b
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| is_text(f.data_type()))
-                    .collect();
+            Format::Csv => {
+                if !self.csv_header {
+                    let header: Vec<String> =
+                        b.schema().fields().iter().map(|f| csv_field(f.name(), true)).collect();
+                    writeln!(self.out, "{}", header.join(","))?;
+                    self.csv_header = true;
+                }
+                let text: Vec<bool> =
+                    b.schema().fields().iter().map(|f| is_text(f.data_type())).collect();
                 for r in 0..b.num_rows() {
                     let row: Vec<String> = b
                         .columns()
@@ -163,26 +187,94 @@ pub fn write_batches(
                         .zip(&text)
                         .map(|(c, t)| csv_field(&cell(c, r), *t))
                         .collect();
-                    writeln!(out, "{}", row.join(","))?;
+                    writeln!(self.out, "{}", row.join(","))?;
                 }
             }
-        }
-        Format::Jsonl => {
-            let mut w = arrow::json::LineDelimitedWriter::new(out);
-            for b in batches {
+            Format::Jsonl | Format::Json => {
+                if b.num_rows() == 0 {
+                    return Ok(());
+                }
+                // each batch through arrow's writer into a buffer, then out: bounded by one batch
+                let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
                 w.write(b)?;
+                w.finish()?;
+                let buf = w.into_inner();
+                if self.format == Format::Jsonl {
+                    self.out.write_all(&buf)?;
+                } else {
+                    for line in buf.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+                        self.out.write_all(if self.json_started { b",\n" } else { b"[\n" })?;
+                        self.out.write_all(line)?;
+                        self.json_started = true;
+                    }
+                }
             }
-            w.finish()?;
-        }
-        Format::Json => {
-            let mut w = arrow::json::ArrayWriter::new(out);
-            for b in batches {
-                w.write(b)?;
+            Format::Parquet => {
+                if let Some(p) = self.parquet.as_mut() {
+                    p.write(b)?;
+                }
             }
-            w.finish()?;
+            Format::Html => {}
         }
-        Format::Parquet | Format::Html => anyhow::bail!("{format:?} output needs a file (-o FILE)"),
+        Ok(())
     }
+
+    /// Close the output; returns the number of rows written (or counted, for the table).
+    pub fn finish(mut self) -> anyhow::Result<u64> {
+        match self.format {
+            Format::Table => {
+                if let Some(t) = self.table.take() {
+                    if self.rows == 0 {
+                        writeln!(self.out, "(no rows)")?;
+                    } else {
+                        writeln!(self.out, "{t}")?;
+                        if (self.shown as u64) < self.rows {
+                            writeln!(
+                                self.out,
+                                "({} rows, first {} shown; --maxrows 0 or --format csv for all)",
+                                self.rows, self.shown
+                            )?;
+                        } else {
+                            writeln!(self.out, "({} rows)", self.rows)?;
+                        }
+                    }
+                }
+            }
+            Format::Json => {
+                self.out.write_all(if self.json_started { b"\n]\n" } else { b"[]\n" })?;
+            }
+            Format::Parquet => {
+                if let Some(p) = self.parquet.take() {
+                    p.close()?;
+                }
+            }
+            Format::Csv | Format::Jsonl | Format::Html => {}
+        }
+        self.out.flush()?;
+        Ok(self.rows)
+    }
+}
+
+/// Render collected batches (small results such as findings). `maxrows` applies to the table format.
+pub fn write_batches(
+    batches: &[RecordBatch],
+    format: Format,
+    out: &mut dyn Write,
+    maxrows: usize,
+) -> anyhow::Result<()> {
+    let Some(first) = batches.first() else {
+        if format == Format::Table {
+            writeln!(out, "(no rows)")?;
+        } else if format == Format::Json {
+            writeln!(out, "[]")?;
+        }
+        return Ok(());
+    };
+    let mut w = BatchWriter::new(format, out, maxrows, first.schema(), None)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.finish()?;
     Ok(())
 }
 
@@ -192,17 +284,12 @@ pub fn write_parquet(
     schema: arrow::datatypes::SchemaRef,
     path: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let f = std::fs::File::create(path)?;
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(
-            parquet::basic::ZstdLevel::try_new(1)?,
-        ))
-        .build();
-    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, Some(props))?;
+    let mut sink = std::io::sink();
+    let mut w = BatchWriter::new(Format::Parquet, &mut sink, 0, schema, Some(path))?;
     for b in batches {
         w.write(b)?;
     }
-    w.close()?;
+    w.finish()?;
     Ok(())
 }
 

@@ -26,6 +26,9 @@ pub struct InputRecord {
     /// How the file ended: "complete" or the damage (file_truncated, ...).
     pub end: String,
     pub error: Option<String>,
+    /// Why `sha256` is null although hashing was asked for (the hashing read failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_error: Option<String>,
     pub ingest_seconds: f64,
 }
 

@@ -5,6 +5,7 @@
 //! Conventions (Zeek's): `ts` is UTC microseconds, `uid` joins every row to its `conn` row, the
 //! connection 4-tuple is `orig_h`, `orig_p`, `resp_h`, `resp_p`. Addresses are text so SQL stays simple.
 
+pub mod dataset;
 pub mod manifest;
 pub mod writer;
 
@@ -22,7 +23,7 @@ pub fn append_display(b: &mut StringBuilder, v: impl std::fmt::Display) {
 }
 
 /// Version of the table schemas; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One column's documentation.
 #[derive(Debug, Clone)]
@@ -232,7 +233,7 @@ table!(ConnTable, "conn", "One row per connection (TCP, UDP or ICMP flow), with 
     resp_h: Str = "responder address",
     resp_p: U16 = "responder port (ICMP: code, or the echo reply type)",
     proto: Str = "transport protocol: tcp, udp, icmp",
-    service: Str = "protocol recognised by content: dns, http, ssl (null if none)",
+    service: Str = "protocol recognised by parsing the payload, never by port alone: dns, http, ssl, ntp, dhcp, dhcpv6, ssdp, netbios-ns, netbios-dgm (null if none; a well-known port with another payload stays null)",
     duration: F64 = "seconds from first to last packet",
     orig_bytes: U64 = "payload bytes sent by the originator (TCP: sequence span, so gaps count)",
     resp_bytes: U64 = "payload bytes sent by the responder",
@@ -250,6 +251,8 @@ table!(ConnTable, "conn", "One row per connection (TCP, UDP or ICMP flow), with 
     orig_bursts: I64List = "start times (UTC microseconds) of the originator's data bursts - payload after 0.3 s of originator silence - first 128; heartbeats inside long connections show here",
     orig_burst_bytes: U32List = "payload bytes of each of those bursts",
     source: Str = "capture file the connection started in",
+    orig_seen_bytes: U64 = "payload bytes in the originator's packets actually captured (TCP: new data only - no retransmissions, no range inferred from sequence numbers, so a forged sequence jump adds nothing); volume detectors count these",
+    resp_seen_bytes: U64 = "the same for the responder",
 ]);
 
 table!(DnsTable, "dns", "One row per DNS transaction: a query paired with its response by flow, transaction id and question.", [

@@ -60,23 +60,17 @@ pub struct DatasetWriter {
 }
 
 impl DatasetWriter {
-    /// Create (or empty the tables of) a dataset directory.
+    /// Create the table directories of a (new, staging) dataset directory.
     pub fn create(dir: &Path) -> Result<Self, WriteError> {
         let io = |e: std::io::Error, p: &Path| WriteError::Io {
             path: p.display().to_string(),
             source: e,
         };
+        // the directory is a fresh staging directory (table::dataset): nothing in it to remove, and
+        // wirehunt never deletes files it did not write
         std::fs::create_dir_all(dir).map_err(|e| io(e, dir))?;
         for (name, _) in all_schemas() {
             let td = dir.join(name);
-            if td.exists() {
-                for e in std::fs::read_dir(&td).map_err(|e| io(e, &td))? {
-                    let p = e.map_err(|e| io(e, &td))?.path();
-                    if p.extension().is_some_and(|x| x == "parquet") {
-                        std::fs::remove_file(&p).map_err(|e| io(e, &p))?;
-                    }
-                }
-            }
             std::fs::create_dir_all(&td).map_err(|e| io(e, &td))?;
         }
         // snappy by default: on one core it is 8% faster than zstd level 1 for the whole ingest and

@@ -27,14 +27,17 @@ pub fn corpus_or_skip() -> Option<PathBuf> {
     }
 }
 
+/// tshark is a reference peer: a missing one is a failure, never a silently skipped comparison
+/// (`scripts/test.sh`, which `.ci/run` calls, installs it).
 pub fn tshark() -> bool {
     let ok = std::process::Command::new("tshark")
         .arg("-v")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("tshark not installed: comparison skipped (.ci/run installs it)");
-    }
+    assert!(
+        ok,
+        "tshark is not installed: the comparison tests need it (run `bash scripts/test.sh`, which installs it)"
+    );
     ok
 }
 
@@ -207,6 +210,7 @@ pub fn read_table(ds: &Path, table: &str) -> Vec<RecordBatch> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(ds.join(table))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
         .collect();
     files.sort();
     for f in files {

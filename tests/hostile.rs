@@ -1,0 +1,315 @@
+//! Hostile captures built in the test (no committed binaries): forged sequence jumps, pipelining
+//! floods, segment floods after a hole, memory limits at query time, streamed results, and the
+//! dataset guarantees (never half-written, never silently replaced). Assertions are on counts,
+//! weird rows and caps, never on time.
+use crate::common::*;
+
+fn weird_names(ds: &std::path::Path) -> Vec<String> {
+    column(ds, "weird", "name")
+}
+
+fn conn_col(ds: &std::path::Path, col: &str) -> Vec<String> {
+    column(ds, "conn", col)
+}
+
+/// A client's handshake and one data segment, then a data segment whose sequence number jumps
+/// ~2 GB ahead: the classic "uploaded 2.15 GB" forgery.
+#[test]
+fn a_forged_sequence_jump_is_a_weird_row_not_volume() {
+    let isn = 1000u32;
+    let frames = vec![
+        (1_000_000, tcp(A, 40000, B, 443, isn, 0, SYN, &[])),
+        (1_010_000, tcp(B, 443, A, 40000, 5000, isn + 1, SYN | ACK, &[])),
+        (1_020_000, tcp(A, 40000, B, 443, isn + 1, 5001, ACK, &[])),
+        (1_030_000, tcp(A, 40000, B, 443, isn + 1, 5001, ACK | PSH, &[b'x'; 100])),
+        (
+            1_040_000,
+            tcp(A, 40000, B, 443, isn + 101 + 2_150_000_000, 5001, ACK | PSH, &[b'y'; 100]),
+        ),
+        (1_050_000, tcp(A, 40000, B, 443, isn + 101, 5001, ACK | FIN, &[])),
+    ];
+    let (ds, _) = ingest_bytes("seqjump", &[("j.pcap", pcap(1, &frames))]);
+    assert_eq!(conn_col(&ds, "orig_seen_bytes"), vec!["100"]);
+    // the sequence span no longer carries the jump either
+    assert_eq!(conn_col(&ds, "orig_bytes"), vec!["100"]);
+    assert_eq!(conn_col(&ds, "missed_bytes"), vec!["0"]);
+    assert!(weird_names(&ds).contains(&"tcp_seq_jump".to_string()));
+    // and the exfiltration detector finds nothing
+    let (f, e) = wirehunt::detect::detect(&ds, &wirehunt::detect::load_detectors(None).unwrap()).unwrap();
+    assert!(e.is_empty(), "{e:?}");
+    assert!(f.iter().all(|f| f.category != "exfiltration"), "{f:?}");
+}
+
+/// A real hole (100 bytes never captured) is still a gap of exactly 100 bytes.
+#[test]
+fn a_real_hole_counts_its_own_size() {
+    let isn = 7u32;
+    let frames = vec![
+        (1_000_000, tcp(A, 40001, B, 80, isn, 0, SYN, &[])),
+        (1_010_000, tcp(B, 80, A, 40001, 9, isn + 1, SYN | ACK, &[])),
+        (1_020_000, tcp(A, 40001, B, 80, isn + 1, 10, ACK | PSH, &[b'a'; 50])),
+        // 100 bytes missing, then 50 more
+        (1_030_000, tcp(A, 40001, B, 80, isn + 151, 10, ACK | PSH, &[b'c'; 50])),
+        (1_040_000, tcp(A, 40001, B, 80, isn + 201, 10, ACK | FIN, &[])),
+    ];
+    let (ds, _) = ingest_bytes("hole", &[("h.pcap", pcap(1, &frames))]);
+    assert_eq!(conn_col(&ds, "missed_bytes"), vec!["100"]);
+    assert_eq!(conn_col(&ds, "orig_bytes"), vec!["200"]);
+    assert_eq!(conn_col(&ds, "orig_seen_bytes"), vec!["100"]);
+}
+
+/// One connection with many pipelined GETs and no response: the pending queue is capped, every
+/// request still becomes a row, and the overflow is a weird row.
+#[test]
+fn http_pipelining_flood_is_capped_and_counted() {
+    let n = wirehunt::proto::http::MAX_PENDING * 4;
+    let mut stream = Vec::new();
+    for i in 0..n {
+        stream.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: victim\r\n\r\n").as_bytes());
+    }
+    let isn = 1u32;
+    let mut frames = vec![
+        (1_000_000, tcp(A, 40002, B, 80, isn, 0, SYN, &[])),
+        (1_010_000, tcp(B, 80, A, 40002, 100, isn + 1, SYN | ACK, &[])),
+    ];
+    let mut seq = isn + 1;
+    let mut t = 1_020_000;
+    for chunk in stream.chunks(1400) {
+        frames.push((t, tcp(A, 40002, B, 80, seq, 101, ACK | PSH, chunk)));
+        seq += chunk.len() as u32;
+        t += 100;
+    }
+    let (ds, _) = ingest_bytes("pipeline", &[("p.pcap", pcap(1, &frames))]);
+    let uris = column(&ds, "http", "uri");
+    assert_eq!(uris.len(), n, "every request is a row");
+    assert_eq!(uris[0], "/0");
+    let w = rows(&ds, "weird", &["name", "addl"]);
+    let over: Vec<_> = w.iter().filter(|r| r[0] == "http_pipeline_overflow").collect();
+    assert_eq!(over.len(), 1, "{w:?}");
+    let expect = format!("{} were written without their response", n - wirehunt::proto::http::MAX_PENDING);
+    assert!(over[0][1].contains(&expect), "{}", over[0][1]);
+}
+
+/// After a hole, a flood of out-of-order segments whose bytes are not kept still reaches the
+/// stream's cap (each range costs bookkeeping), instead of growing without bound.
+#[test]
+fn ranges_after_a_hole_reach_the_cap() {
+    use wirehunt::flow::reassembly::{ENTRY_COST, Reassembler};
+    let mut r = Reassembler::new();
+    r.syn(0);
+    r.stop_data();
+    let cap = 64 * 1024;
+    let mut sink = |_c: wirehunt::flow::reassembly::Chunk<'_>| {};
+    // offset 1 is never sent: everything after it is out of order
+    for i in 0..100_000u32 {
+        r.segment(10 + i * 20, &[], 10, cap, &mut sink);
+        assert!(r.buffered() <= cap + ENTRY_COST, "buffered {} after {i}", r.buffered());
+    }
+    assert!(r.cap_hits > 0);
+}
+
+fn syn_flood(n: u32) -> Vec<u8> {
+    let mut frames = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        frames.push((1_000_000 + i as i64 * 10, tcp(src, 1024 + (i % 60000) as u16, B, 80, i, 0, SYN, &[])));
+    }
+    pcap(1, &frames)
+}
+
+/// Triage of a SYN flood from many sources runs every detector under a small memory limit.
+#[test]
+fn detectors_run_on_a_syn_flood_under_a_small_memory_limit() {
+    let (ds, rep) = ingest_bytes("synflood", &[("f.pcap", syn_flood(60_000))]);
+    assert_eq!(rep.manifest.tables.get("conn"), Some(&60_000));
+    let rt = wirehunt::query::shell::runtime().unwrap();
+    let dets = wirehunt::detect::load_detectors(None).unwrap();
+    let lim = wirehunt::query::Limits { memory_bytes: 64 << 20 };
+    rt.block_on(async {
+        let ctx = wirehunt::query::open_session_with(&ds, lim).await.unwrap();
+        for d in &dets {
+            let r = wirehunt::detect::run_detector(&ctx, d).await;
+            assert!(r.is_ok(), "{} failed under 64 MiB: {:?}", d.id, r.err());
+        }
+    });
+}
+
+/// A query beyond the memory limit fails with a message (exit 65), never an abort; a huge result
+/// streams in table format (first rows, then how many followed) without being collected.
+#[test]
+fn query_memory_limit_and_streamed_results() {
+    let (ds, _) = ingest_bytes("qlimit", &[("f.pcap", syn_flood(3000))]);
+    let d = ds.to_string_lossy().into_owned();
+    // 9M strings gathered into one array cannot spill: it must hit the limit, with a message
+    let o = std::process::Command::new(wirehunt_bin())
+        .args(["sql", &d, "-c", "SELECT cardinality(array_agg(a.uid || b.uid)) FROM conn a, conn b", "--memory-limit", "32M"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(err.contains("memory"), "{err}");
+    // streaming: a result larger than the memory limit is written batch by batch
+    let o = std::process::Command::new(wirehunt_bin())
+        .args(["sql", &d, "-c", "SELECT value, repeat('x', 100) AS pad FROM range(2000000)", "--format", "csv", "--memory-limit", "16M"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 2_000_001);
+    let o = std::process::Command::new(wirehunt_bin())
+        .args(["sql", &d, "-c", "SELECT * FROM range(3000000)", "--format", "table", "--maxrows", "5"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("(3000000 rows, first 5 shown"), "{out}");
+}
+
+/// JSON output stays valid JSON whatever the rows hold.
+#[test]
+fn json_output_is_valid_for_empty_and_hostile_results() {
+    let (ds, _) = ingest_bytes("json", &[("f.pcap", syn_flood(10))]);
+    let d = ds.to_string_lossy().into_owned();
+    for q in [
+        "SELECT * FROM conn WHERE false",
+        "SELECT '\"quoted\"' AS a, chr(0) AS b, chr(8238) AS c",
+        "SELECT uid, ts FROM conn",
+    ] {
+        let o = run(&["sql", &d, "-c", q, "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{q}: {e}: {}", String::from_utf8_lossy(&o.stdout)));
+        assert!(v.is_array());
+        let o = run(&["sql", &d, "-c", q, "--format", "jsonl"]);
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+    }
+}
+
+/// `ingest -o DIR`: refuses a foreign directory and an existing dataset without --force, never
+/// deletes files it did not write, and replaces a dataset with --force only when it is complete.
+#[test]
+fn ingest_never_destroys_or_half_writes_a_dataset() {
+    let dir = tmp("atomic");
+    let cap = dir.join("a.pcap");
+    std::fs::write(&cap, syn_flood(50)).unwrap();
+    let cap2 = dir.join("b.pcap");
+    std::fs::write(&cap2, syn_flood(70)).unwrap();
+    let c = cap.to_string_lossy().into_owned();
+    let c2 = cap2.to_string_lossy().into_owned();
+    // a directory with someone else's files: refused, untouched
+    let foreign = dir.join("notes");
+    std::fs::create_dir_all(foreign.join("conn")).unwrap();
+    std::fs::write(foreign.join("conn/mine.parquet"), "not ours").unwrap();
+    let o = run(&["ingest", &c, "-o", &foreign.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(73), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(foreign.join("conn/mine.parquet")).unwrap(), "not ours");
+    // a fresh dataset, then a second ingest into it: refused without --force
+    let ds = dir.join("ds");
+    let d = ds.to_string_lossy().into_owned();
+    assert_eq!(run(&["ingest", &c, "-o", &d]).status.code(), Some(0));
+    let o = run(&["ingest", &c2, "-o", &d]);
+    assert_eq!(o.status.code(), Some(73));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert_eq!(column(&ds, "conn", "uid").len(), 50);
+    // --force replaces it; no staging directory is left beside it
+    assert_eq!(run(&["ingest", &c2, "-o", &d, "--force"]).status.code(), Some(0));
+    assert_eq!(column(&ds, "conn", "uid").len(), 70);
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("wirehunt-staging"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // a dataset holding a file wirehunt did not write is never replaced
+    std::fs::write(ds.join("conn/analyst-notes.txt"), "keep").unwrap();
+    let o = run(&["ingest", &c, "-o", &d, "--force"]);
+    assert_eq!(o.status.code(), Some(73));
+    assert_eq!(column(&ds, "conn", "uid").len(), 70);
+}
+
+/// SIGINT during a re-ingest leaves the previous dataset intact and no staging directory.
+#[test]
+fn interrupting_a_reingest_keeps_the_previous_dataset() {
+    let dir = tmp("sigint");
+    let small = dir.join("a.pcap");
+    std::fs::write(&small, syn_flood(40)).unwrap();
+    let ds = dir.join("ds");
+    let d = ds.to_string_lossy().into_owned();
+    assert_eq!(run(&["ingest", &small.to_string_lossy(), "-o", &d]).status.code(), Some(0));
+    // a capture given as a FIFO that never ends: the ingest is mid-way when interrupted
+    let fifo = dir.join("slow.pcap");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let child = std::process::Command::new(wirehunt_bin())
+        .args(["ingest", &fifo.to_string_lossy(), "-o", &d, "--force"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    use std::io::Write;
+    w.write_all(&syn_flood(2000)).unwrap();
+    w.flush().unwrap();
+    // wait until the staging directory exists, then interrupt
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_dir(&dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("wirehunt-staging")) {
+        assert!(t0.elapsed().as_secs() < 60, "no staging directory appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    drop(w);
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("previous dataset is intact"));
+    assert_eq!(column(&ds, "conn", "uid").len(), 40);
+    let o = run(&["sql", &d, "-c", "SELECT count(*) AS n FROM conn", "--format", "csv"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n40");
+    let left = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("wirehunt-staging"))
+        .count();
+    assert_eq!(left, 0);
+}
+
+/// `--no-cache` ingests into a private temporary directory and removes it.
+#[test]
+fn no_cache_uses_a_private_temporary_directory() {
+    let dir = tmp("nocache");
+    let cap = dir.join("a.pcap");
+    std::fs::write(&cap, syn_flood(20)).unwrap();
+    let tmpdir = dir.join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let o = std::process::Command::new(wirehunt_bin())
+        .args(["sql", &cap.to_string_lossy(), "-c", "SELECT count(*) AS n FROM conn", "--format", "csv", "--no-cache"])
+        .env("TMPDIR", &tmpdir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n20");
+    assert_eq!(std::fs::read_dir(&tmpdir).unwrap().count(), 0, "temporary dataset left behind");
+}
+
+/// zstd: frames of many sizes (a 1.8 MB capture compressed as one frame, many small frames) read
+/// in full; a truncated .zst keeps what came before the cut.
+#[test]
+fn zstd_frames_of_any_size_and_truncated_zstd() {
+    let raw = syn_flood(30_000); // ~1.9 MB
+    assert!(raw.len() > 1 << 20);
+    let one = zstd::encode_all(&raw[..], 3).unwrap();
+    let mut many = Vec::new();
+    for part in raw.chunks(100_000) {
+        many.extend_from_slice(&zstd::encode_all(part, 1).unwrap());
+    }
+    let (ds, rep) = ingest_bytes("zstd", &[("one.pcap.zst", one.clone()), ("many.pcap.zst", many)]);
+    for i in &rep.manifest.inputs {
+        assert_eq!(i.packets_read, 30_000, "{}: {:?}", i.path, i.error);
+        assert_eq!(i.end, "complete");
+    }
+    assert_eq!(column(&ds, "conn", "uid").len(), 30_000);
+    let cut = &one[..one.len() * 2 / 3];
+    let (_, rep) = ingest_bytes("zstdcut", &[("cut.pcap.zst", cut.to_vec())]);
+    let i = &rep.manifest.inputs[0];
+    assert!(i.packets_read > 10_000, "kept only {}", i.packets_read);
+    assert_ne!(i.end, "complete");
+    assert_eq!(i.packets_read, i.packets_decoded + i.packets_skipped.values().sum::<u64>());
+}
