@@ -7,8 +7,8 @@
 -- description: rotates addresses stays one group), else dst ip:port. Time is relative to the capture, never to now.
 -- description: Groups with fewer than min_events events are dropped before any window or median is computed (a flood of
 -- description: one-off sources costs one counter each). Gaps come from LAG over each group; gaps under min_gap_s collapse
--- description: bursts into one check-in. A series spanning less than min_span_s with fewer than min_events_short events is a burst
--- description: (a page load, an ad refresh), not a beacon. The period
+-- description: bursts into one check-in. A series spanning less than min_burst_span_s, or less than min_span_s with fewer than
+-- description: min_events_short events, is a burst (a page load, an ad refresh), not a beacon. The period
 -- description: is the median gap; hit_share is the share of gaps within +-tolerance of it, compared with the 17.4%
 -- description: expected of Poisson (random) arrivals as a z-score; multi_share also counts gaps near 2-5 periods
 -- description: (missed beats) against the 33.7% Poisson expectation; bounded_share (gaps within 0.2-2 periods, 62.1%
@@ -26,7 +26,7 @@
 -- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
 -- description: or more). High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
 -- description: port mismatch counts (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
--- description: heartbeats, cast devices) - without evidence is capped at low; infrastructure recognised by parsing
+-- description: heartbeats, cast devices) - without any evidence is capped at low (with weak evidence alone, at medium); infrastructure recognised by parsing
 -- description: (conn.service ntp, dhcp, dhcpv6, ssdp, netbios) is capped at low: clocks, leases and discovery are periodic
 -- description: by design. The summary names the evidence.
 -- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
@@ -37,6 +37,7 @@
 -- param: min_gap_s float = 0.5
 -- param: min_span_s float = 60.0
 -- param: min_events_short int = 20
+-- param: min_burst_span_s float = 30.0
 -- param: max_without_evidence float = 69.0
 -- param: max_keepalive_without_evidence float = 49.0
 -- param: max_infrastructure float = 40.0
@@ -185,7 +186,8 @@ stats AS (
     LEFT JOIN tls_peers tp ON tp.src = i.src
     LEFT JOIN ua_use uu ON uu.src = i.src AND uu.user_agent = gh.user_agent
     LEFT JOIN http_peers hp ON hp.src = i.src
-    WHERE i.events >= $min_events AND ((i.t1 - i.t0) >= $min_span_s OR i.events >= $min_events_short)
+    WHERE i.events >= $min_events AND (i.t1 - i.t0) >= $min_burst_span_s
+      AND ((i.t1 - i.t0) >= $min_span_s OR i.events >= $min_events_short)
 ),
 judged AS (
     SELECT *,
@@ -228,7 +230,7 @@ scored AS (
            local_peer, keepalive, infrastructure, evidence_points,
            CASE WHEN infrastructure THEN service || ' recognised by parsing (infrastructure), capped at low'
                 WHEN evidence_points >= 1 THEN evidence_list
-                WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone: capped at ' || CASE WHEN keepalive THEN 'low' ELSE 'medium' END || ')'
+                WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone: capped at medium)'
                 WHEN keepalive THEN 'none (a keepalive: periodicity alone is capped at low)'
                 ELSE 'none (periodicity alone is capped at medium)' END AS endpoint_evidence,
            CASE WHEN keepalive THEN 'keepalive: tiny constant bursts inside one session'
@@ -249,7 +251,7 @@ final AS (
     SELECT *,
            CASE WHEN infrastructure THEN least(periodicity_score, $max_infrastructure)
                 WHEN evidence_points >= 1 THEN least(100, periodicity_score + 6 * evidence_points)
-                WHEN keepalive THEN least(periodicity_score, $max_keepalive_without_evidence)
+                WHEN keepalive AND evidence_points = 0 THEN least(periodicity_score, $max_keepalive_without_evidence)
                 ELSE least(periodicity_score, $max_without_evidence) END AS score
     FROM scored
 ),

@@ -15,9 +15,12 @@ use std::path::{Path, PathBuf};
 
 /// Query-time resource limits. Every byte of a capture is attacker-controlled, so a query over a
 /// hostile dataset (a million spoofed sources, a cross join) must fail with a message or spill to disk,
-/// never abort the process: DataFusion runs with a [`FairSpillPool`] of `memory_bytes` (sorts,
-/// aggregates and joins spill into a private temporary directory; an operator that cannot spill
-/// fails with "Resources exhausted").
+/// never abort the process: DataFusion runs with a greedy memory pool of `memory_bytes` (sorts and
+/// aggregates spill into a private temporary directory when the pool is full; an operator that
+/// cannot spill fails with "Resources exhausted"). A fair pool (each spilling operator gets an equal
+/// share) was measured and rejected: a detector plan holds ~100 spilling operators, so under a small
+/// limit each share was below the 1 MiB an aggregate needs to start, and queries failed that a
+/// greedy pool runs (as datafusion-cli does by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub memory_bytes: usize,
@@ -110,10 +113,10 @@ pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionCo
 
 /// A session under explicit limits.
 pub async fn open_session_with(dataset: &Path, limits: Limits) -> datafusion::error::Result<SessionContext> {
-    use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+    use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     let pool = TrackConsumersPool::new(
-        FairSpillPool::new(limits.memory_bytes),
+        GreedyMemoryPool::new(limits.memory_bytes),
         std::num::NonZeroUsize::new(5).unwrap_or(std::num::NonZeroUsize::MIN),
     );
     let runtime = RuntimeEnvBuilder::new()

@@ -120,6 +120,12 @@ enum Task {
     Mdns { host: usize },
     Ntp { host: usize },
     Monitor { host: usize },
+    /// A long-lived TLS session with tiny constant heartbeats (push, websocket, cast): SESSIONS[kind].
+    Session { host: usize, kind: usize, until: i64 },
+    /// An hourly software update check (new TLS connection, constant sizes).
+    UpdateCheck { host: usize },
+    /// An OS connectivity check (plain HTTP, constant answer).
+    ConnCheck { host: usize },
     CloudUpload { host: usize, bytes: usize },
     TunnelQuery { idx: usize },
     Beacon { idx: usize, tasking: bool },
@@ -205,6 +211,18 @@ const SITES: &[(&str, &[&str])] = &[
     ("www.youtube.com", &["youtube-ui.l.google.com"]),
     ("www.theguardian.com", &["guardian.map.fastly.net"]),
     ("www.debian.org", &[]),
+];
+
+/// Benign long sessions with heartbeats: (SNI, port, heartbeat period range in seconds, bytes per
+/// heartbeat each way, server address: None = public (resolved by DNS), Some = a LAN device, self-signed).
+/// Periods from the services' documented behaviour: FCM heartbeats 1-28 min (here capped under the
+/// 300 s TCP timeout so the session stays one flow), Teams/Slack websocket pings every 30-60 s,
+/// Google Cast PING/PONG every 5 s on the LAN.
+const SESSIONS: &[(&str, u16, (f64, f64), (usize, usize), Option<[u8; 4]>, bool)] = &[
+    ("mtalk.google.com", 5228, (60.0, 280.0), (36, 36), None, false),
+    ("teams.microsoft.com", 443, (30.0, 60.0), (70, 60), None, false),
+    ("wss-primary.slack.com", 443, (30.0, 30.0), (50, 50), None, false),
+    ("cast-receiver", 8009, (5.0, 5.0), (110, 110), Some([10, 10, 0, 40]), true),
 ];
 
 const WORDS: &[&str] = &[
@@ -434,6 +452,38 @@ impl World {
         up: usize,
         down: usize,
     ) {
+        self.tls_open(out, tcp, sni, profile, tls13, self_signed);
+        let pool = if self.compressible {
+            &self.text
+        } else {
+            &self.pool
+        };
+        if up > 0 {
+            let d = app_data(&mut self.rng, up, pool);
+            tcp.send(out, true, &d);
+        }
+        let pool = if self.compressible {
+            &self.text
+        } else {
+            &self.pool
+        };
+        if down > 0 {
+            let d = app_data(&mut self.rng, down, pool);
+            tcp.send(out, false, &d);
+        }
+        tcp.close(out);
+    }
+
+    /// TCP and TLS handshakes, no application data yet.
+    fn tls_open<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        tcp: &mut Tcp,
+        sni: Option<&str>,
+        profile: ClientProfile,
+        tls13: bool,
+        self_signed: bool,
+    ) {
         tcp.open(out);
         let alpn: &[&str] = if profile == ClientProfile::Minimal {
             &[]
@@ -455,25 +505,6 @@ impl World {
             let f = server_finish(&mut self.rng);
             tcp.send(out, false, &f);
         }
-        let pool = if self.compressible {
-            &self.text
-        } else {
-            &self.pool
-        };
-        if up > 0 {
-            let d = app_data(&mut self.rng, up, pool);
-            tcp.send(out, true, &d);
-        }
-        let pool = if self.compressible {
-            &self.text
-        } else {
-            &self.pool
-        };
-        if down > 0 {
-            let d = app_data(&mut self.rng, down, pool);
-            tcp.send(out, false, &d);
-        }
-        tcp.close(out);
     }
 
     fn http_exchange<W: Write>(
@@ -669,7 +700,14 @@ impl World {
                     port: 123,
                     mac: mac_for(&IpAddr::V4(self.hosts[host].v4)),
                 };
-                let s = self.server(IpAddr::V4(Ipv4Addr::new(10, 10, 0, 3)), 123);
+                // half the hosts use the LAN's time server, half a public pool server (resolved at boot,
+                // so no DNS answer in the capture names it)
+                let server = if host % 2 == 0 {
+                    IpAddr::V4(Ipv4Addr::new(10, 10, 0, 3))
+                } else {
+                    IpAddr::V4(public_v4("2.pool.ntp.org"))
+                };
+                let s = self.server(server, 123);
                 let mut req = vec![0u8; 48];
                 req[0] = 0x23;
                 self.rng.fill(&mut req[40..48]);
@@ -706,6 +744,44 @@ impl World {
                     false,
                     b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: 1.8.10\r\n\r\n",
                 );
+                tcp.close(out);
+            }
+            Task::Session { host, kind, until } => {
+                let (sni, port, (p0, p1), (up, down), lan, self_signed) = SESSIONS[kind];
+                let (ip, t2) = match lan {
+                    Some(a) => (IpAddr::V4(Ipv4Addr::from(a)), t),
+                    None => self.resolve(out, t, host, sni, &[], false),
+                };
+                let c = self.host_ep(host, false);
+                let s = self.server(ip, port);
+                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 30_000, 50);
+                let profile = if lan.is_some() { ClientProfile::Curl } else { ClientProfile::Chrome };
+                self.tls_open(out, &mut tcp, (lan.is_none()).then_some(sni), profile, true, self_signed);
+                let period = self.rng.uniform(p0, p1);
+                while tcp.t < until {
+                    tcp.idle((period * 1e6 * self.rng.uniform(0.98, 1.02)) as i64);
+                    let d = app_data(&mut self.rng, up, &self.pool);
+                    tcp.send(out, true, &d);
+                    let d = app_data(&mut self.rng, down, &self.pool);
+                    tcp.send(out, false, &d);
+                }
+                tcp.close(out);
+            }
+            Task::UpdateCheck { host } => {
+                let (ip, t2) = self.resolve(out, t, host, "aus5.mozilla.org", &["balrog-aus5.r53-2.services.mozilla.com"], false);
+                let c = self.host_ep(host, false);
+                let s = self.server(ip, 443);
+                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 40_000, 100);
+                self.tls_session(out, &mut tcp, Some("aus5.mozilla.org"), ClientProfile::Firefox, true, false, 900, 1400);
+            }
+            Task::ConnCheck { host } => {
+                let (ip, t2) = self.resolve(out, t, host, "www.msftconnecttest.com", &["www.msftconnecttest.com.edgesuite.net"], false);
+                let c = self.host_ep(host, false);
+                let s = self.server(ip, 80);
+                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 50);
+                tcp.open(out);
+                tcp.send(out, true, b"GET /connecttest.txt HTTP/1.1\r\nConnection: Close\r\nUser-Agent: Microsoft NCSI\r\nHost: www.msftconnecttest.com\r\n\r\n");
+                tcp.send(out, false, b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\nContent-Type: text/plain\r\nCache-Control: max-age=30, must-revalidate\r\n\r\nMicrosoft Connect Test");
                 tcp.close(out);
             }
             Task::CloudUpload { host, bytes } => {
@@ -833,7 +909,7 @@ impl World {
                     )
                 };
                 let mut t0 = t;
-                if transport != "tcp" && beats % 10 == 1 {
+                if transport != "tcp" && transport != "http_ip" && beats % 10 == 1 {
                     t0 = self.dns_a(out, t, host, &domain, dst);
                 }
                 let c = self.host_ep(host, false);
@@ -858,11 +934,16 @@ impl World {
                             down,
                         )
                     }
-                    "http" => {
+                    "http" | "http_ip" => {
                         tcp.open(out);
                         let id = alnum(&mut self.rng, 12);
+                        let host_hdr = if transport == "http_ip" {
+                            format!("{dst}:{port}")
+                        } else {
+                            domain.clone()
+                        };
                         let req = format!(
-                            "GET /api/v1/checkin?id={id} HTTP/1.1\r\nHost: {domain}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\nAccept: */*\r\n\r\n"
+                            "GET /api/v1/checkin?id={id} HTTP/1.1\r\nHost: {host_hdr}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\nAccept: */*\r\n\r\n"
                         );
                         tcp.send(out, true, req.as_bytes());
                         tcp.idle(2000);
@@ -1104,6 +1185,29 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
                     add(tasks, t, Task::Monitor { host: h });
                     t += 60_000_000 + rng.range(0, 300_000) as i64;
                 }
+                // long sessions with heartbeats: push (every other host), websocket pings, cast
+                for (kind, every) in [(0usize, 2usize), (1, 3), (2, 5)] {
+                    if h % every == kind % every {
+                        let t = from + rng.range(0, 30_000_000) as i64;
+                        add(tasks, t, Task::Session { host: h, kind, until: to });
+                    }
+                }
+                if h == 1 {
+                    add(tasks, from + rng.range(0, 10_000_000) as i64, Task::Session { host: h, kind: 3, until: to });
+                }
+                // hourly update checks, and connectivity checks every 300 s
+                if h % 2 == 1 {
+                    let mut t = from + rng.range(0, 3_600_000_000) as i64;
+                    while t < to {
+                        add(tasks, t, Task::UpdateCheck { host: h });
+                        t += 3_600_000_000 + rng.range(0, 20_000_000) as i64;
+                    }
+                }
+                let mut t = from + rng.range(0, 300_000_000) as i64;
+                while t < to {
+                    add(tasks, t, Task::ConnCheck { host: h });
+                    t += 300_000_000 + rng.range(0, 2_000_000) as i64;
+                }
                 // reverse lookups
                 let mut t = from + rng.exp(900e6) as i64;
                 while t < to {
@@ -1150,7 +1254,7 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
         Option<&str>,
         Option<&str>,
         serde_json::Value,
-    ); 7] = [
+    ); 11] = [
         (
             "cdn_random_labels",
             "dns_tunnel",
@@ -1207,6 +1311,38 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
             None,
             json!({"period_s": 60, "port": 8086}),
         ),
+        (
+            "push_and_websocket_keepalives",
+            "beaconing",
+            true,
+            None,
+            Some("mtalk.google.com:5228 / teams.microsoft.com / wss-primary.slack.com"),
+            json!({"period_s": "30-280", "bytes_each_way": "36-110"}),
+        ),
+        (
+            "cast_receiver_keepalive",
+            "beaconing",
+            false,
+            Some("10.10.0.40"),
+            None,
+            json!({"period_s": 5, "port": 8009, "self_signed": true}),
+        ),
+        (
+            "hourly_update_check",
+            "beaconing",
+            true,
+            None,
+            Some("aus5.mozilla.org"),
+            json!({"period_s": 3600}),
+        ),
+        (
+            "connectivity_check",
+            "beaconing",
+            true,
+            None,
+            Some("www.msftconnecttest.com"),
+            json!({"period_s": 300}),
+        ),
     ];
     for (kind, resembles, all, dst, domain, parameters) in lookalikes {
         truth.lookalikes.push(LookalikeTruth {
@@ -1214,6 +1350,8 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
             resembles: resembles.into(),
             src_ips: if all {
                 all_hosts.clone()
+            } else if kind == "cast_receiver_keepalive" {
+                vec![all_hosts[1 % all_hosts.len()].clone()]
             } else {
                 vec![all_hosts[0].clone()]
             },
@@ -1291,11 +1429,11 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
                 truth.attacks.push(AttackTruth { category: "dns_tunnel".into(), kind: format!("dns_tunnel_{encoding}_{qname}"), src_ip: src, dst_ip: Some(resolver_ip.to_string()), dst_port: Some(53), domain: Some(domain), parameters: json!({"encoding": encoding, "qtype": qname, "mode": if bursty {"bursty"} else {"slow"}, "raw_bytes": queries * chunk, "queries": queries, "bytes_per_query": chunk}) });
             }
             "beaconing" => {
-                let transport = *r.pick(&["http", "tls", "tcp"]);
+                let transport = *r.pick(&["http", "http_ip", "tls", "tcp"]);
                 let domain = rand_domain(r);
                 let dst = IpAddr::V4(public_v4(&domain));
                 let port = match transport {
-                    "http" => *r.pick(&[80u16, 8080]),
+                    "http" | "http_ip" => *r.pick(&[80u16, 8080]),
                     "tls" => *r.pick(&[443u16, 8443]),
                     _ => *r.pick(&[4444u16, 8000, 5555, 1337]),
                 };
@@ -1322,7 +1460,7 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
                     }
                     t += (period * 1e6 * (1.0 + jitter * r.uniform(-1.0, 1.0))) as i64;
                 }
-                truth.attacks.push(AttackTruth { category: "beaconing".into(), kind: format!("beacon_{transport}"), src_ip: src, dst_ip: Some(dst.to_string()), dst_port: Some(port), domain: (transport != "tcp").then_some(domain), parameters: json!({"transport": transport, "period_s": (period * 100.0).round() / 100.0, "jitter": (jitter * 1000.0).round() / 1000.0, "missed_probability": (missed * 1000.0).round() / 1000.0, "check_ins": beats}) });
+                truth.attacks.push(AttackTruth { category: "beaconing".into(), kind: format!("beacon_{transport}"), src_ip: src, dst_ip: Some(dst.to_string()), dst_port: Some(port), domain: (transport != "tcp" && transport != "http_ip").then_some(domain), parameters: json!({"transport": transport, "period_s": (period * 100.0).round() / 100.0, "jitter": (jitter * 1000.0).round() / 1000.0, "missed_probability": (missed * 1000.0).round() / 1000.0, "check_ins": beats}) });
             }
             "http_exfil" => {
                 let domain = rand_domain(r);
