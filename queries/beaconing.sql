@@ -27,7 +27,8 @@
 -- description: or more). High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
 -- description: port mismatch counts (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
 -- description: heartbeats, cast devices) - without any evidence is capped at low (with weak evidence alone, at medium); infrastructure recognised by parsing
--- description: (conn.service ntp, dhcp, dhcpv6, ssdp, netbios) is capped at low: clocks, leases and discovery are periodic
+-- description: (conn.service ntp, dhcp, dhcpv6, ssdp, netbios) is capped at low, and so is a schedule to a peer 3+ sources
+-- description: share without 1 point of evidence (fleet software: agents, update and connectivity checks); clocks, leases and discovery are periodic
 -- description: by design. The summary names the evidence.
 -- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
 -- summary: {src_ip} contacted {peer} {events} times over {span_s:0} s with a median period of {period_s:1} s ({hit_share:pct} of gaps within tolerance, {missed_beats} missed beats, z {z:1} vs random; bytes per check-in median {size_median:0}, dispersion {size_dispersion:2}; {shape}; peer used by {sources} source(s)). Endpoint evidence: {endpoint_evidence}
@@ -41,6 +42,7 @@
 -- param: max_without_evidence float = 69.0
 -- param: max_keepalive_without_evidence float = 49.0
 -- param: max_infrastructure float = 40.0
+-- param: max_fleet_without_evidence float = 45.0
 WITH names AS (
     SELECT uid, max(server_name) AS name FROM tls GROUP BY uid
     UNION ALL
@@ -230,8 +232,9 @@ scored AS (
            local_peer, keepalive, infrastructure, evidence_points,
            CASE WHEN infrastructure THEN service || ' recognised by parsing (infrastructure), capped at low'
                 WHEN evidence_points >= 1 THEN evidence_list
-                WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone: capped at medium)'
+                WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone: capped at ' || CASE WHEN sources >= 3 THEN 'low, fleet-wide' ELSE 'medium' END || ')'
                 WHEN keepalive THEN 'none (a keepalive: periodicity alone is capped at low)'
+                WHEN sources >= 3 THEN 'none (the same schedule to a peer 3+ sources share is fleet software: capped at low)'
                 ELSE 'none (periodicity alone is capped at medium)' END AS endpoint_evidence,
            CASE WHEN keepalive THEN 'keepalive: tiny constant bursts inside one session'
                 WHEN series LIKE 'session %' THEN 'bursts inside one long session'
@@ -252,6 +255,7 @@ final AS (
            CASE WHEN infrastructure THEN least(periodicity_score, $max_infrastructure)
                 WHEN evidence_points >= 1 THEN least(100, periodicity_score + 6 * evidence_points)
                 WHEN keepalive AND evidence_points = 0 THEN least(periodicity_score, $max_keepalive_without_evidence)
+                WHEN sources >= 3 THEN least(periodicity_score, $max_fleet_without_evidence)
                 ELSE least(periodicity_score, $max_without_evidence) END AS score
     FROM scored
 ),

@@ -23,18 +23,30 @@ fn matches_attack(f: &Finding, a: &serde_json::Value) -> bool {
     (dom.is_some() && dom == fdom) || (f.dst_ip.is_some() && f.dst_ip == s("dst_ip"))
 }
 
-#[test]
-fn simulated_attacks_are_found_and_lookalikes_stay_below_high() {
-    let seeds: Vec<u64> = (101..=108).collect();
-    let (mut tp, mut attacks, mut high_total, mut high_fp) = (0, 0, 0, 0);
-    let mut missed = Vec::new();
-    for seed in &seeds {
+/// Detection quality over simulated scenarios: recall at high+ and at any severity, precision at
+/// high+, benign findings at medium+ per capture (a "high" or "medium" that is not about attack
+/// traffic counts as benign, whatever its category: a periodic exfiltration loop is also a beacon).
+#[derive(Debug, Default)]
+struct Quality {
+    captures: usize,
+    attacks: usize,
+    found: usize,
+    found_high: usize,
+    high_total: usize,
+    high_benign: usize,
+    medium_benign: Vec<usize>,
+    problems: Vec<String>,
+}
+
+fn evaluate(seeds: &[u64], hours: impl Fn(u64) -> f64, hosts: usize) -> Quality {
+    let mut q = Quality::default();
+    for seed in seeds {
         let dir = tmp(&format!("sim{seed}"));
         let pcap = dir.join("s.pcap");
         let cfg = wirehunt::simulate::SimConfig {
             seed: *seed,
-            hours: if seed % 2 == 0 { 0.5 } else { 0.35 },
-            hosts: 8,
+            hours: hours(*seed),
+            hosts,
             attacks: wirehunt::simulate::parse_attacks("all").unwrap(),
             size: None,
             background_scale: 0.3,
@@ -42,46 +54,102 @@ fn simulated_attacks_are_found_and_lookalikes_stay_below_high() {
         };
         let truth = wirehunt::simulate::simulate_to_file(&cfg, &pcap).unwrap();
         let ds = dir.join("ds");
-        wirehunt::ingest::ingest(
-            &[pcap.to_string_lossy().into_owned()],
-            &ds,
-            &Default::default(),
-            |_, _| {},
-        )
-        .unwrap();
+        wirehunt::ingest::ingest(&[pcap.to_string_lossy().into_owned()], &ds, &Default::default(), |_, _| {})
+            .unwrap();
+        let _ = std::fs::remove_file(&pcap);
         let fs = findings(&ds);
         let truth: serde_json::Value = serde_json::to_value(&truth).unwrap();
         let atk = truth["attacks"].as_array().unwrap();
+        q.captures += 1;
         for a in atk {
-            attacks += 1;
+            q.attacks += 1;
             let cat = a["category"].as_str().unwrap();
-            if fs.iter().any(|f| f.category == cat && matches_attack(f, a)) {
-                tp += 1;
-            } else {
-                missed.push(format!("seed {seed}: {} {}", a["kind"], a["parameters"]));
+            let hit: Vec<&Finding> = fs.iter().filter(|f| f.category == cat && matches_attack(f, a)).collect();
+            if hit.is_empty() {
+                q.problems.push(format!("seed {seed}: MISSED {} {}", a["kind"], a["parameters"]));
+                continue;
             }
-        }
-        for f in fs.iter().filter(|f| f.severity >= Severity::High) {
-            high_total += 1;
-            // a high finding must be about attack traffic (any category: a periodic exfiltration
-            // loop is also a beacon)
-            if !atk.iter().any(|a| matches_attack(f, a)) {
-                high_fp += 1;
-                missed.push(format!(
-                    "seed {seed}: HIGH on benign traffic: {} {:?} {:?} {}",
-                    f.category, f.src_ip, f.domain, f.summary
+            q.found += 1;
+            if hit.iter().any(|f| f.severity >= Severity::High) {
+                q.found_high += 1;
+            } else {
+                q.problems.push(format!(
+                    "seed {seed}: below high: {} {} ({})",
+                    a["kind"], a["parameters"], hit[0].summary
                 ));
             }
         }
+        let mut benign_medium = 0;
+        for f in fs.iter().filter(|f| f.severity >= Severity::Medium) {
+            let attack = atk.iter().any(|a| matches_attack(f, a));
+            if f.severity >= Severity::High {
+                q.high_total += 1;
+                if !attack {
+                    q.high_benign += 1;
+                    q.problems.push(format!(
+                        "seed {seed}: HIGH on benign traffic: {} {:?} {:?} {}",
+                        f.category, f.src_ip, f.domain, f.summary
+                    ));
+                }
+            }
+            if !attack {
+                benign_medium += 1;
+            }
+        }
+        q.medium_benign.push(benign_medium);
     }
-    eprintln!(
-        "simulator: {tp}/{attacks} attacks found (recall {:.3}); {} of {high_total} high/critical findings on attack traffic (precision {:.3}) over seeds {:?}",
-        tp as f64 / attacks as f64,
-        high_total - high_fp,
-        (high_total - high_fp) as f64 / high_total.max(1) as f64,
-        seeds
-    );
-    assert!(missed.is_empty(), "{}", missed.join("\n"));
+    q
+}
+
+impl Quality {
+    fn line(&self) -> String {
+        let mb = self.medium_benign.iter().max().copied().unwrap_or(0);
+        let mean = self.medium_benign.iter().sum::<usize>() as f64 / self.captures.max(1) as f64;
+        format!(
+            "{} captures, {} attacks: recall {:.3} at any severity, {:.3} at high+; precision at high+ {:.3} ({} of {} high/critical findings benign); benign findings at medium+ per capture: mean {:.1}, max {}",
+            self.captures,
+            self.attacks,
+            self.found as f64 / self.attacks.max(1) as f64,
+            self.found_high as f64 / self.attacks.max(1) as f64,
+            (self.high_total - self.high_benign) as f64 / self.high_total.max(1) as f64,
+            self.high_benign,
+            self.high_total,
+            mean,
+            mb
+        )
+    }
+}
+
+#[test]
+fn simulated_attacks_are_found_at_high_and_benign_services_stay_quiet() {
+    let seeds: Vec<u64> = (101..=108).collect();
+    let q = evaluate(&seeds, |s| if s % 2 == 0 { 0.5 } else { 0.35 }, 8);
+    eprintln!("simulator over seeds {seeds:?}: {}", q.line());
+    // every attack found; no benign service (NTP, push/websocket/cast keepalives, update and
+    // connectivity checks, monitoring, AV/DNSBL look-ups, CDN names) at high
+    assert!(q.found == q.attacks && q.high_benign == 0, "{}\n{}", q.line(), q.problems.join("\n"));
+    // severity is a promise: attacks at high, benign noise at medium+ at most 3 per capture
+    assert!(q.found_high as f64 >= 0.9 * q.attacks as f64, "{}\n{}", q.line(), q.problems.join("\n"));
+    assert!(q.medium_benign.iter().all(|&n| n <= 3), "{}\n{}", q.line(), q.problems.join("\n"));
+}
+
+/// The README's detection-quality figures: six-hour scenarios (slow in a debug build; run with
+/// `cargo test --release -- --ignored detection_quality_report --nocapture`). WIREHUNT_EVAL_SEEDS
+/// (a range `A-B`) and WIREHUNT_EVAL_HOURS override the defaults (seeds 301-320, 6 hours).
+#[test]
+#[ignore]
+fn detection_quality_report() {
+    let (a, b) = std::env::var("WIREHUNT_EVAL_SEEDS")
+        .ok()
+        .and_then(|v| v.split_once('-').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))))
+        .unwrap_or((301u64, 320u64));
+    let hours: f64 = std::env::var("WIREHUNT_EVAL_HOURS").ok().and_then(|h| h.parse().ok()).unwrap_or(6.0);
+    let seeds: Vec<u64> = (a..=b).collect();
+    let q = evaluate(&seeds, |_| hours, 8);
+    println!("detection quality, {hours} h scenarios, seeds {a}-{b}: {}", q.line());
+    for p in &q.problems {
+        println!("  {p}");
+    }
 }
 
 fn corpus_findings(files: &[&str]) -> Option<Vec<Finding>> {
@@ -253,4 +321,60 @@ fn dns_and_http_folders_stay_quiet() {
             );
         }
     }
+}
+
+/// Everyday devices idling and browsing (router SSDP every 60 s, cast discovery, Windows Update,
+/// an IoT hub's MQTT keepalive every 60 s for a week, LAN sync and push services): real periodic
+/// traffic that is not C2 gets nothing at high and at most 3 findings at medium.
+#[test]
+fn benign_everyday_captures_get_nothing_at_high() {
+    let Some(c) = corpus_or_skip() else { return };
+    let mut files: Vec<_> = std::fs::read_dir(c.join("benign"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "benign/ holds {} captures", files.len());
+    for f in files {
+        let rel = format!("benign/{}", f.file_name().unwrap().to_string_lossy());
+        let fs = corpus_findings(&[&rel]).unwrap();
+        let loud: Vec<String> = fs
+            .iter()
+            .filter(|f| f.severity >= Severity::Medium)
+            .map(|f| format!("{:?} {} {}", f.severity, f.category, f.summary))
+            .collect();
+        assert!(
+            fs.iter().all(|f| f.severity < Severity::High) && loud.len() <= 3,
+            "{rel}:\n{}",
+            loud.join("\n")
+        );
+    }
+}
+
+/// Attack captures whose evidence is strong keep their findings at high or above.
+const EXPECTED_HIGH: &[(&str, &str, &str, &str)] = &[
+    ("beacon/asyncrat_sandbox_run.pcap", "beaconing", "192.168.100.163", "94.156.71.237"),
+    ("dns_tunnel/iodine_elastic_examples.pcap", "dns_tunnel", "10.0.2.30", "pirate.sea"),
+    ("dns_tunnel/dnscat2_unencrypted_session.pcap", "dns_tunnel", "192.168.14.103", "dccore200.local"),
+    ("dns_tunnel/dns_exfiltration_ndpi.pcap", "dns_tunnel", "192.168.220.56", "(no TLD) via 192.168.203.167"),
+    ("dns_tunnel/dnsexfiltrator_max225_file28657B.pcap", "dns_tunnel", "192.168.1.165", "captechutest.org"),
+];
+
+#[test]
+fn strong_attack_captures_stay_high() {
+    let mut failures = Vec::new();
+    for (file, cat, src, peer) in EXPECTED_HIGH {
+        let Some(fs) = corpus_findings(&[file]) else { return };
+        let ok = fs.iter().any(|f| {
+            f.category == *cat
+                && f.src_ip.as_deref() == Some(src)
+                && f.severity >= Severity::High
+                && (f.domain.as_deref() == Some(peer) || f.dst_ip.as_deref() == Some(peer))
+        });
+        if !ok {
+            failures.push(format!("{file}: no {cat} finding at high for {src} -> {peer}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
