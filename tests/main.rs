@@ -4,6 +4,7 @@ mod common;
 mod cli;
 mod corpus;
 mod detection;
+mod fuzz;
 mod hostile;
 mod ingest;
 mod sql;

@@ -499,12 +499,9 @@ impl Decoder {
                 let h = v6.header();
                 let mut frag = None;
                 if v6.is_payload_fragmented() {
-                    for ext in v6.extensions().clone() {
-                        if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
-                            frag =
-                                Some((f.identification(), f.fragment_offset(), f.more_fragments()));
-                        }
-                    }
+                    // walked with checked reads: etherparse 0.21's extension iterator reads out of
+                    // bounds (unchecked, UB) on some lax-sliced chains the mutation fuzzer built
+                    frag = ipv6_fragment_header(h.next_header().0, v6.extensions().slice()).and_then(|(id, off, more)| Some((id, etherparse::IpFragOffset::try_new(off).ok()?, more)));
                 }
                 (
                     IpAddr::from(h.source()),
@@ -774,6 +771,31 @@ fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
         .with_transport_bytes(payload, payload.len())
 }
 
+/// The fragment header's (identification, offset in 8-byte units, more fragments) from an IPv6
+/// extension header chain (`first` = the IPv6 header's next header), read with checked indexing
+/// only: hop-by-hop (0), routing (43) and destination options (60) are (len + 1) * 8 bytes, AH (51)
+/// (len + 2) * 4, the fragment header (44) 8; anything else ends the chain.
+pub fn ipv6_fragment_header(first: u8, exts: &[u8]) -> Option<(u32, u16, bool)> {
+    let mut nh = first;
+    let mut rest = exts;
+    for _ in 0..16 {
+        let len = match nh {
+            0 | 43 | 60 => (usize::from(*rest.get(1)?) + 1) * 8,
+            51 => (usize::from(*rest.get(1)?) + 2) * 4,
+            44 => {
+                let b = rest.get(..8)?;
+                let off = u16::from_be_bytes([*b.get(2)?, *b.get(3)?]);
+                let id = u32::from_be_bytes([*b.get(4)?, *b.get(5)?, *b.get(6)?, *b.get(7)?]);
+                return Some((id, off >> 3, off & 1 == 1));
+            }
+            _ => return None,
+        };
+        nh = *rest.first()?;
+        rest = rest.get(len..)?;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -999,5 +1021,18 @@ mod tests {
         assert!(d.events.contains(&DecodeEvent::FragmentOverlap));
         d.expire(1_000_000 + 61_000_000);
         assert_eq!(d.held_fragments().0, 0);
+    }
+
+    #[test]
+    fn ipv6_fragment_header_walks_the_chain_with_checked_reads() {
+        // hop-by-hop (8 bytes, next = fragment), then fragment: offset 185 (x8), more, id 0xdeadbeef
+        let mut exts = vec![44u8, 0, 1, 4, 0, 0, 0, 0];
+        exts.extend_from_slice(&[17, 0, 0x05, 0xc9, 0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(ipv6_fragment_header(0, &exts), Some((0xdead_beef, 185, true)));
+        // a length that points past the end, a truncated fragment header, a loop of options
+        assert_eq!(ipv6_fragment_header(0, &[44, 200, 0, 0, 0, 0, 0, 0]), None);
+        assert_eq!(ipv6_fragment_header(44, &[17, 0, 0, 1]), None);
+        assert_eq!(ipv6_fragment_header(60, &[60u8, 0, 0, 0, 0, 0, 0, 0].repeat(40)), None);
+        assert_eq!(ipv6_fragment_header(0, &[]), None);
     }
 }
