@@ -215,6 +215,27 @@ pub fn ingest(
                 rec.last_ts = stats.last_ts.map(rfc3339);
                 rec.packets_read = stats.packets_read;
                 total_bytes += stats.size;
+                if stats.ts_clamped > 0 {
+                    tables.weird(
+                        stats.last_ts.unwrap_or(0),
+                        None,
+                        "timestamp_out_of_range",
+                        &format!(
+                            "{} packet timestamps lay outside 1970-01-01 .. 9999-12-31 (a lying if_tsoffset or if_tsresol?) and were clamped to that range",
+                            stats.ts_clamped
+                        ),
+                        None,
+                    );
+                }
+                if stats.ts_bad_fraction > 0 {
+                    tables.weird(
+                        stats.first_ts.unwrap_or(0),
+                        None,
+                        "timestamp_bad_fraction",
+                        &format!("{} pcap records carry a sub-second field of a second or more", stats.ts_bad_fraction),
+                        None,
+                    );
+                }
                 match end {
                     ReadEnd::Complete => rec.end = "complete".into(),
                     ReadEnd::Damaged { name, detail } => {

@@ -313,3 +313,49 @@ fn zstd_frames_of_any_size_and_truncated_zstd() {
     assert_ne!(i.end, "complete");
     assert_eq!(i.packets_read, i.packets_decoded + i.packets_skipped.values().sum::<u64>());
 }
+
+/// Out-of-range timestamps (if_tsresol of whole seconds with a value near 2^63, a pcap fraction of
+/// more than a second): weird rows, clamped timestamps, and every output format still valid.
+#[test]
+fn out_of_range_timestamps_are_clamped_and_outputs_stay_valid() {
+    let f = tcp(A, 40010, B, 80, 1, 0, SYN, &[]);
+    let ng = pcapng(&[(1, 0)], &[(0, u64::MAX / 2, f.clone()), (0, 1_800_000_000, f.clone())]);
+    // classic pcap, microseconds field 2,500,000
+    let mut p = pcap(1, &[]);
+    p.extend_from_slice(&1_800_000_000u32.to_le_bytes());
+    p.extend_from_slice(&2_500_000u32.to_le_bytes());
+    p.extend_from_slice(&(f.len() as u32).to_le_bytes());
+    p.extend_from_slice(&(f.len() as u32).to_le_bytes());
+    p.extend_from_slice(&f);
+    let (ds, rep) = ingest_bytes("tsrange", &[("a.pcapng", ng), ("b.pcap", p)]);
+    let names = weird_names(&ds);
+    assert!(names.contains(&"timestamp_out_of_range".to_string()), "{names:?}");
+    assert!(names.contains(&"timestamp_bad_fraction".to_string()), "{names:?}");
+    assert_eq!(rep.manifest.inputs[0].last_ts.as_deref(), Some("9999-12-31T23:59:59.999999Z"));
+    let d = ds.to_string_lossy().into_owned();
+    for fmt in ["json", "jsonl", "csv", "table"] {
+        let o = run(&["sql", &d, "-c", "SELECT ts, uid FROM conn UNION ALL SELECT ts, uid FROM weird", "--format", fmt]);
+        assert_eq!(o.status.code(), Some(0), "{fmt}: {}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.contains("ERROR") && !out.contains("Cast error"), "{fmt}: {out}");
+        if fmt == "json" {
+            serde_json::from_str::<serde_json::Value>(&out).unwrap();
+        }
+    }
+}
+
+/// Symlinked captures inside an input directory are followed, and a link loop ends.
+#[test]
+fn symlinks_in_input_directories_are_followed_loop_safe() {
+    let dir = tmp("links");
+    let real = dir.join("archive");
+    std::fs::create_dir_all(&real).unwrap();
+    std::fs::write(real.join("a.pcap"), syn_flood(5)).unwrap();
+    let input = dir.join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::os::unix::fs::symlink(real.join("a.pcap"), input.join("link.pcap")).unwrap();
+    std::os::unix::fs::symlink(&input, input.join("loop")).unwrap();
+    let files = wirehunt::capture::expand_inputs(&[input.to_string_lossy().into_owned()]).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with("link.pcap"));
+}

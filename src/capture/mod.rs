@@ -56,7 +56,18 @@ pub struct ReadStats {
     /// Raw bytes of the input (compressed size for compressed inputs).
     pub size: u64,
     pub sha256: String,
+    /// Timestamps outside [`TS_MIN`, `TS_MAX`] (a hostile if_tsoffset or if_tsresol), clamped.
+    pub ts_clamped: u64,
+    /// pcap records whose sub-second field is not below one second (1e6 us / 1e9 ns).
+    pub ts_bad_fraction: u64,
 }
+
+/// The earliest timestamp kept: 1970-01-01T00:00:00Z (pcap cannot say earlier; pcapng can only
+/// through an offset that lies).
+pub const TS_MIN: i64 = 0;
+/// The latest: 9999-12-31T23:59:59.999999Z, so every timestamp prints in every format (arrow and
+/// chrono fail on years past 262143, and a cast error inside a JSON cell made the output invalid).
+pub const TS_MAX: i64 = 253_402_300_799_999_999;
 
 /// Errors that make an input unreadable as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -327,6 +338,12 @@ where
         *number += 1;
         stats.packets_read += 1;
         stats.linktypes.insert(linktype);
+        let ts = if (TS_MIN..=TS_MAX).contains(&ts) {
+            ts
+        } else {
+            stats.ts_clamped += 1;
+            ts.clamp(TS_MIN, TS_MAX)
+        };
         stats.first_ts = Some(stats.first_ts.map_or(ts, |f| f.min(ts)));
         stats.last_ts = Some(stats.last_ts.map_or(ts, |l| l.max(ts)));
         on_frame(&Frame {
@@ -356,6 +373,9 @@ where
                         }
                     }
                     PcapBlockOwned::Legacy(b) => {
+                        if b.ts_usec >= if legacy_nanos { 1_000_000_000 } else { 1_000_000 } {
+                            stats.ts_bad_fraction += 1;
+                        }
                         let frac = if legacy_nanos {
                             b.ts_usec as i64 / 1000
                         } else {
@@ -558,19 +578,27 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
         }
         let p = std::path::Path::new(i);
         if p.is_dir() {
+            // symlinks are followed (a sensor's rotated files are often links into an archive);
+            // directories are visited once by their canonical path, so a link loop ends
             let mut stack = vec![p.to_path_buf()];
+            let mut seen_dirs = std::collections::HashSet::new();
             let mut files = Vec::new();
             while let Some(d) = stack.pop() {
+                if !seen_dirs.insert(std::fs::canonicalize(&d).unwrap_or_else(|_| d.clone())) {
+                    continue;
+                }
                 for e in std::fs::read_dir(&d)? {
                     let e = e?;
                     let name = e.file_name();
                     if name.to_string_lossy().starts_with('.') {
                         continue;
                     }
-                    let ft = e.file_type()?;
-                    if ft.is_dir() {
-                        stack.push(e.path());
-                    } else if ft.is_file() {
+                    let path = e.path();
+                    // metadata() follows a symlink; a dangling one is skipped
+                    let Ok(md) = std::fs::metadata(&path) else { continue };
+                    if md.is_dir() {
+                        stack.push(path);
+                    } else if md.is_file() {
                         let n = name.to_string_lossy();
                         if n.ends_with(".tsv")
                             || n.ends_with(".md")
@@ -579,7 +607,7 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
                         {
                             continue;
                         }
-                        files.push(e.path().to_string_lossy().into_owned());
+                        files.push(path.to_string_lossy().into_owned());
                     }
                 }
             }
