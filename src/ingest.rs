@@ -159,7 +159,15 @@ pub fn ingest(
                 let (name, addl) = match ev {
                     DecodeEvent::FragmentOverlap => (
                         "fragment_overlap",
-                        String::from("overlapping IP fragments (first data kept)"),
+                        String::from(
+                            "an IP fragment lay entirely inside data already held: dropped (first data kept)",
+                        ),
+                    ),
+                    DecodeEvent::FragmentOverlapMerged => (
+                        "fragment_overlap",
+                        String::from(
+                            "an IP fragment partly overlapped data already held: merged (in the overlap the later bytes were kept)",
+                        ),
                     ),
                     DecodeEvent::FragmentError(e) => ("fragment_error", e),
                     DecodeEvent::FragmentTimeout(n) => (

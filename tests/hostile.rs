@@ -359,3 +359,42 @@ fn symlinks_in_input_directories_are_followed_loop_safe() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with("link.pcap"));
 }
+
+/// A retransmission that changes already-delivered bytes (`GET /good` resent as `GET /evil`), and
+/// an out-of-order segment partly overlapping a held one with other bytes, are conflicts: a
+/// `tcp_overlap_conflict` weird row, first data kept.
+#[test]
+fn conflicting_retransmissions_and_partial_overlaps_are_reported() {
+    let isn = 100u32;
+    let good = b"GET /good HTTP/1.1\r\nHost: a\r\n\r\n";
+    let evil = b"GET /evil HTTP/1.1\r\nHost: a\r\n\r\n";
+    let frames = vec![
+        (1_000_000, tcp(A, 40020, B, 80, isn, 0, SYN, &[])),
+        (1_010_000, tcp(B, 80, A, 40020, 7, isn + 1, SYN | ACK, &[])),
+        (1_020_000, tcp(A, 40020, B, 80, isn + 1, 8, ACK | PSH, good)),
+        (1_030_000, tcp(A, 40020, B, 80, isn + 1, 8, ACK | PSH, evil)),
+        (1_040_000, tcp(A, 40020, B, 80, isn + 1 + good.len() as u32, 8, ACK | FIN, &[])),
+    ];
+    let (ds, _) = ingest_bytes("conflict", &[("c.pcap", pcap(1, &frames))]);
+    assert_eq!(column(&ds, "http", "uri"), vec!["/good"]);
+    assert!(weird_names(&ds).contains(&"tcp_overlap_conflict".to_string()), "{:?}", weird_names(&ds));
+    // partial overlap at another offset while a hole is open
+    let frames = vec![
+        (1_000_000, tcp(A, 40021, B, 80, isn, 0, SYN, &[])),
+        (1_010_000, tcp(B, 80, A, 40021, 7, isn + 1, SYN | ACK, &[])),
+        (1_020_000, tcp(A, 40021, B, 80, isn + 101, 8, ACK | PSH, b"AAAAAAAAAA")),
+        (1_030_000, tcp(A, 40021, B, 80, isn + 105, 8, ACK | PSH, b"BBBBBBBBBB")),
+        (1_040_000, tcp(A, 40021, B, 80, isn + 1, 8, ACK | PSH, &[b'x'; 100])),
+    ];
+    let (ds, _) = ingest_bytes("conflict2", &[("c.pcap", pcap(1, &frames))]);
+    assert!(weird_names(&ds).contains(&"tcp_overlap_conflict".to_string()), "{:?}", weird_names(&ds));
+    // an honest retransmission is not a conflict
+    let frames = vec![
+        (1_000_000, tcp(A, 40022, B, 80, isn, 0, SYN, &[])),
+        (1_010_000, tcp(B, 80, A, 40022, 7, isn + 1, SYN | ACK, &[])),
+        (1_020_000, tcp(A, 40022, B, 80, isn + 1, 8, ACK | PSH, good)),
+        (1_030_000, tcp(A, 40022, B, 80, isn + 1, 8, ACK | PSH, good)),
+    ];
+    let (ds, _) = ingest_bytes("noconflict", &[("c.pcap", pcap(1, &frames))]);
+    assert!(!weird_names(&ds).contains(&"tcp_overlap_conflict".to_string()));
+}

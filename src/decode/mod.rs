@@ -180,7 +180,11 @@ pub enum Outcome {
 /// Events the decoder reports besides the outcome (become weird rows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeEvent {
+    /// A fragment entirely inside data already held: dropped, the first data kept.
     FragmentOverlap,
+    /// A fragment partly overlapping data already held: merged (in the overlap the buffer keeps
+    /// the later bytes).
+    FragmentOverlapMerged,
     FragmentError(String),
     FragmentTimeout(usize),
     FragmentPoolFull,
@@ -611,13 +615,24 @@ impl Decoder {
         };
         let start = offset.byte_offset() as u32;
         let end = start + payload.len() as u32;
-        if entry
-            .buf
-            .sections()
-            .iter()
-            .any(|s| (s.start as u32) < end && start < s.end as u32)
-        {
-            self.events.push(DecodeEvent::FragmentOverlap);
+        let sections = entry.buf.sections();
+        if sections.iter().any(|s| (s.start as u32) < end && start < s.end as u32) {
+            // a fragment entirely inside data already held is dropped: the first data wins (as
+            // tshark shows it) and a flood of copies of one fragment costs nothing in the pool,
+            // which is charged per distinct byte
+            let covered: u32 = sections
+                .iter()
+                .map(|s| (s.end as u32).min(end).saturating_sub((s.start as u32).max(start)))
+                .sum();
+            let last_new = !more && !entry.buf.is_complete() && sections.iter().all(|s| (s.end as u32) <= end);
+            self.events.push(if covered >= end - start && !last_new {
+                DecodeEvent::FragmentOverlap
+            } else {
+                DecodeEvent::FragmentOverlapMerged
+            });
+            if covered >= end - start && !last_new {
+                return Ok(Outcome::FragmentHeld);
+            }
         }
         if let Err(e) = entry.buf.add(offset, more, payload) {
             self.events.push(DecodeEvent::FragmentError(format!("{e}")));
@@ -1018,7 +1033,16 @@ mod tests {
         let f4 = frag(8, true, &udp[8..24]);
         d.decode(&frame(101, &f3), |_| {});
         d.decode(&frame(101, &f4), |_| {});
-        assert!(d.events.contains(&DecodeEvent::FragmentOverlap));
+        assert!(d.events.contains(&DecodeEvent::FragmentOverlapMerged));
+        // exact copies of a held fragment: dropped (first data wins), each counted, and the pool
+        // is charged per distinct byte, so a flood of copies cannot fill it
+        let held = d.held_fragments();
+        d.events.clear();
+        for _ in 0..1000 {
+            d.decode(&frame(101, &f3), |_| {});
+        }
+        assert_eq!(d.events.iter().filter(|e| **e == DecodeEvent::FragmentOverlap).count(), 1000);
+        assert_eq!(d.held_fragments(), held);
         d.expire(1_000_000 + 61_000_000);
         assert_eq!(d.held_fragments().0, 0);
     }

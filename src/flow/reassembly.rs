@@ -25,6 +25,16 @@ pub const ENTRY_COST: usize = 64;
 /// (the skipped range then counts as missed bytes, as any hole).
 pub const MAX_SEQ_JUMP: u64 = 16 << 20;
 
+/// Delivered chunks remembered for conflicting-retransmission checks.
+pub const RECENT: usize = 8;
+
+fn fingerprint(b: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(b);
+    h.finish()
+}
+
 /// Contiguous segments past a jump that make it a real continuation of the stream.
 pub const RESYNC_RUN: u32 = 3;
 
@@ -61,6 +71,11 @@ pub struct Reassembler {
     /// End offset of the last segment dropped as a jump, and how many in a row continued it.
     jump_end: i64,
     jump_run: u32,
+    /// The last [`RECENT`] chunks delivered (offset, length, hash), while bytes are kept: a
+    /// retransmission of one of them that carries other bytes (`GET /good` resent as `GET /evil`,
+    /// an insertion attack on whoever reads the second copy) is a conflict.
+    recent: [(u64, u32, u64); RECENT],
+    recent_at: usize,
     /// Payload bytes of the segments actually seen (their headers' lengths, so a capture snapped to
     /// headers still counts them), new data only: no retransmission, and nothing inferred from
     /// sequence numbers - one forged segment adds at most its own length. What volume detectors count.
@@ -90,6 +105,8 @@ impl Reassembler {
             seq_jump_bytes: 0,
             jump_end: -1,
             jump_run: 0,
+            recent: [(u64::MAX, 0, 0); RECENT],
+            recent_at: 0,
             seen: 0,
         }
     }
@@ -180,6 +197,7 @@ impl Reassembler {
         }
         if end <= self.next as i64 {
             self.retransmitted += claimed;
+            self.check_resent(off, data);
             return;
         }
         if end as u64 > self.max_end {
@@ -188,6 +206,7 @@ impl Reassembler {
         // trim what was already delivered (first data wins)
         let (off, data, claimed) = if off < self.next as i64 {
             let skip = (self.next as i64 - off) as u64;
+            self.check_resent(off, data.get(..(skip as usize).min(data.len())).unwrap_or(&[]));
             self.retransmitted += skip;
             let d = &data[(skip as usize).min(data.len())..];
             (self.next, d, claimed - skip)
@@ -217,6 +236,7 @@ impl Reassembler {
                 }
                 None => {
                     self.seen += claimed;
+                    self.check_pending_overlap(off, data);
                     self.insert(off, data, claimed)
                 }
             }
@@ -237,8 +257,50 @@ impl Reassembler {
         self.pending.insert(off, Pending { len: claimed, data });
     }
 
+    /// A retransmission starting at `off` with `data` (the part already delivered): compare it
+    /// with the delivered chunk it repeats, when that chunk is still remembered.
+    fn check_resent(&mut self, off: i64, data: &[u8]) {
+        if !self.keep_data || data.is_empty() || off < 0 {
+            return;
+        }
+        let off = off as u64;
+        if let Some(&(_, len, h)) = self.recent.iter().find(|(o, l, _)| *o == off && *l as usize == data.len()) {
+            if len > 0 && fingerprint(data) != h {
+                self.conflicts += 1;
+            }
+        }
+    }
+
+    /// A new out-of-order segment that partly overlaps held ones at other offsets: the bytes in
+    /// the overlap must agree.
+    fn check_pending_overlap(&mut self, off: u64, data: &[u8]) {
+        if !self.keep_data || data.is_empty() {
+            return;
+        }
+        let end = off + data.len() as u64;
+        let before = self.pending.range(..off).next_back().map(|(o, p)| (*o, p));
+        let after = self.pending.range(off..end);
+        let mut conflict = false;
+        for (po, p) in before.into_iter().chain(after.map(|(o, p)| (*o, p))) {
+            let (a, b) = (po.max(off), (po + p.data.len() as u64).min(end));
+            if a >= b {
+                continue;
+            }
+            let mine = data.get((a - off) as usize..(b - off) as usize);
+            let theirs = p.data.get((a - po) as usize..(b - po) as usize);
+            if mine.is_some() && theirs.is_some() && mine != theirs {
+                conflict = true;
+            }
+        }
+        if conflict {
+            self.conflicts += 1;
+        }
+    }
+
     fn deliver(&mut self, data: &[u8], claimed: u64, out: &mut dyn FnMut(Chunk<'_>)) {
         if self.keep_data && !data.is_empty() {
+            self.recent[self.recent_at] = (self.next, data.len() as u32, fingerprint(data));
+            self.recent_at = (self.recent_at + 1) % RECENT;
             out(Chunk::Data(data));
         }
         let cut = claimed - data.len() as u64;
