@@ -205,6 +205,13 @@ pub struct SimulateArgs {
     /// Fill TLS application data with compressible filler (keeps demo captures small when gzipped).
     #[arg(long)]
     pub compressible: bool,
+    /// Write a hostile flood instead of a scenario (memory checks, benches/memcheck.sh):
+    /// syn, pipeline, fragment, hole, seqjump.
+    #[arg(long, value_name = "KIND")]
+    pub flood: Option<String>,
+    /// Packets (or connections, for seqjump) in the flood.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub packets: u64,
 }
 
 #[derive(Args, Debug)]
@@ -372,6 +379,15 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         Cmd::Sql(a) => crate::query::shell::run_sql_command(a, quiet),
         Cmd::Detect(a) => crate::detect::run_detect_command(a, quiet),
         Cmd::Triage(a) => crate::detect::run_triage_command(a, quiet),
+        Cmd::Simulate(a) if a.flood.is_some() => {
+            let kind = a.flood.as_deref().unwrap_or_default();
+            if !crate::simulate::flood::KINDS.contains(&kind) {
+                return Err(exit(2, anyhow::anyhow!("--flood {kind:?}: one of {}", crate::simulate::flood::KINDS.join(", "))));
+            }
+            let f = std::fs::File::create(&a.output).map_err(|e| exit(74, e.into()))?;
+            crate::simulate::flood::flood(kind, a.packets, std::io::BufWriter::with_capacity(1 << 20, f))?;
+            Ok(0)
+        }
         Cmd::Simulate(a) => {
             let attacks = crate::simulate::parse_attacks(&a.attacks).map_err(|e| exit(2, e))?;
             let cfg = crate::simulate::SimConfig {

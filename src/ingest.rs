@@ -176,7 +176,9 @@ pub fn ingest(
                     ),
                     DecodeEvent::FragmentPoolFull => (
                         "fragment_pool_full",
-                        String::from("fragment pool at its cap; datagram dropped"),
+                        String::from(
+                            "fragment pool at its cap: the oldest incomplete datagrams were evicted to make room",
+                        ),
                     ),
                 };
                 tables.weird(frame.ts, None, name, &addl, Some(frame.number));

@@ -398,3 +398,32 @@ fn conflicting_retransmissions_and_partial_overlaps_are_reported() {
     let (ds, _) = ingest_bytes("noconflict", &[("c.pcap", pcap(1, &frames))]);
     assert!(!weird_names(&ds).contains(&"tcp_overlap_conflict".to_string()));
 }
+
+fn flood(kind: &str, n: u64) -> Vec<u8> {
+    wirehunt::simulate::flood::flood(kind, n, Vec::new()).unwrap()
+}
+
+/// The flood generators of benches/memcheck.sh, small: a fragment flood (copies of one fragment,
+/// then thousands of datagrams that never complete) does not lock out a later legitimate
+/// fragmented DNS query; the copies are counted and cost nothing.
+#[test]
+fn a_fragment_flood_does_not_lock_out_a_legitimate_datagram() {
+    let (ds, rep) = ingest_bytes("fragflood", &[("f.pcap", flood("fragment", 40_000))]);
+    assert_eq!(column(&ds, "dns", "query"), vec!["example.com"]);
+    let w = &rep.manifest.inputs[0].weird;
+    assert_eq!(w.get("fragment_overlap"), Some(&19_999));
+    assert!(w.get("fragment_pool_full").is_some_and(|n| *n > 0), "{w:?}");
+    let i = &rep.manifest.inputs[0];
+    assert_eq!(i.packets_read, i.packets_decoded + i.packets_skipped.values().sum::<u64>());
+}
+
+#[test]
+fn seqjump_and_hole_floods_are_not_volume() {
+    let (ds, _) = ingest_bytes("jumpflood", &[("f.pcap", flood("seqjump", 300))]);
+    let seen: u64 = column(&ds, "conn", "orig_seen_bytes").iter().map(|v| v.parse::<u64>().unwrap()).sum();
+    let span: u64 = column(&ds, "conn", "orig_bytes").iter().map(|v| v.parse::<u64>().unwrap()).sum();
+    assert_eq!((seen, span), (300 * 100, 300 * 100));
+    let (ds, _) = ingest_bytes("holeflood", &[("f.pcap", flood("hole", 50_000))]);
+    assert!(weird_names(&ds).contains(&"reassembly_stream_cap".to_string()));
+    assert_eq!(column(&ds, "conn", "orig_seen_bytes"), vec![(16 + 50_000).to_string()]);
+}

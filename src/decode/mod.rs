@@ -226,6 +226,10 @@ impl Default for FragLimits {
 /// Stateful decoder (holds the fragment pool).
 pub struct Decoder {
     frags: FxHashMap<FragKey, FragEntry>,
+    /// Datagram keys in arrival order (entries already completed or expired are skipped lazily):
+    /// when the pool is full the oldest incomplete datagram is evicted, so a flood of fragments
+    /// that never complete cannot lock out a later, legitimate fragmented datagram.
+    frag_order: std::collections::VecDeque<(FragKey, i64)>,
     frag_bytes: usize,
     limits: FragLimits,
     pub events: Vec<DecodeEvent>,
@@ -362,6 +366,7 @@ impl Decoder {
     pub fn new(limits: FragLimits) -> Self {
         Decoder {
             frags: FxHashMap::default(),
+            frag_order: std::collections::VecDeque::new(),
             frag_bytes: 0,
             limits,
             events: Vec::new(),
@@ -592,12 +597,34 @@ impl Decoder {
                 || self.frag_bytes + payload.len() > self.limits.max_bytes
             {
                 self.expire(frame.ts);
+                // still full: evict the oldest incomplete datagrams to make room
+                let mut evicted = 0u64;
+                while (self.frags.len() >= self.limits.max_datagrams
+                    || self.frag_bytes + payload.len() > self.limits.max_bytes)
+                    && let Some((k, t)) = self.frag_order.pop_front()
+                {
+                    if let Some(e) = self.frags.get(&k)
+                        && e.first_ts == t
+                        && let Some(e) = self.frags.remove(&k)
+                    {
+                        self.frag_bytes -= e.bytes;
+                        evicted += 1;
+                    }
+                }
+                if evicted > 0 {
+                    self.events.push(DecodeEvent::FragmentPoolFull);
+                }
                 if self.frags.len() >= self.limits.max_datagrams
                     || self.frag_bytes + payload.len() > self.limits.max_bytes
                 {
-                    self.events.push(DecodeEvent::FragmentPoolFull);
                     return Err(Skip::FragmentDropped);
                 }
+            }
+            self.frag_order.push_back((key, frame.ts));
+            if self.frag_order.len() > 4 * self.limits.max_datagrams {
+                // drop keys of datagrams that completed or expired long ago
+                let live = &self.frags;
+                self.frag_order.retain(|(k, t)| live.get(k).is_some_and(|e| e.first_ts == *t));
             }
             self.frags.insert(
                 key,

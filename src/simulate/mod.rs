@@ -12,6 +12,7 @@
 //! periods, and large uploads to a cloud storage service used by several hosts.
 //! Attacks (randomised per seed): DNS tunnel, beaconing, HTTP exfiltration, TLS exfiltration.
 
+pub mod flood;
 pub mod net;
 pub mod proto;
 
