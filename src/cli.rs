@@ -143,6 +143,11 @@ pub struct DetectArgs {
     /// Hide findings below this severity.
     #[arg(long, value_enum, default_value = "low")]
     pub min_severity: crate::detect::Severity,
+    /// Silence known-benign (source, peer) pairs: lines `source,peer,reason[,detector]` (source an
+    /// address, CIDR or *; peer a domain, *.domain, address, address:port or *). Suppressed findings
+    /// are listed last with their reason and do not count for --fail-on.
+    #[arg(long, value_name = "FILE")]
+    pub suppress: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -177,6 +182,9 @@ pub struct TriageArgs {
     /// Hide findings below this severity (the hidden ones are counted).
     #[arg(long, value_enum, default_value = "medium")]
     pub min_severity: crate::detect::Severity,
+    /// Silence known-benign (source, peer) pairs (see `detect --suppress`).
+    #[arg(long, value_name = "FILE")]
+    pub suppress: Option<PathBuf>,
     #[command(flatten)]
     pub flow: FlowArgs,
 }

@@ -378,3 +378,29 @@ fn strong_attack_captures_stay_high() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `--suppress FILE`: a known (source, peer) pair is silenced with a reason that shows in every
+/// output, and it no longer counts for --fail-on.
+#[test]
+fn suppressions_silence_a_pair_with_a_reason() {
+    let Some(c) = corpus_or_skip() else { return };
+    let cap = c.join("beacon/asyncrat_sandbox_run.pcap");
+    let dir = tmp("suppress");
+    let rules = dir.join("known.csv");
+    std::fs::write(&rules, "# known lab traffic\n192.168.100.0/24,94.156.71.237:4782,sandbox detonation by the lab,beaconing\n").unwrap();
+    let cap = cap.to_string_lossy().into_owned();
+    let o = run(&["-q", "triage", &cap, "--format", "jsonl", "--fail-on", "high", "--no-cache"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(&["-q", "triage", &cap, "--format", "jsonl", "--fail-on", "high", "--no-cache", "--suppress", &rules.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let f: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let s: Vec<&serde_json::Value> = f.iter().filter(|f| f["suppressed"].is_string()).collect();
+    assert_eq!(s.len(), 1, "{out}");
+    assert!(s[0]["suppressed"].as_str().unwrap().starts_with("sandbox detonation by the lab ("));
+    assert_eq!(s[0]["severity"], "critical");
+    // a malformed rule is a usage error
+    std::fs::write(&rules, "not-an-address,x,y\n").unwrap();
+    let o = run(&["-q", "triage", &cap, "--format", "jsonl", "--no-cache", "--suppress", &rules.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(2));
+}

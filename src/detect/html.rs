@@ -158,7 +158,10 @@ pub fn report(dataset: &Path, findings: &[Finding], title: &str) -> anyhow::Resu
                 esc(&peer),
                 esc(f.first_seen.as_deref().unwrap_or("")),
                 esc(f.last_seen.as_deref().unwrap_or("")),
-                esc(&f.summary),
+                match &f.suppressed {
+                    Some(r) => format!("<b>suppressed</b>: {}<br><span class=muted>{}</span>", esc(r), esc(&f.summary)),
+                    None => esc(&f.summary),
+                },
                 chart,
                 esc(&ev)
             ));

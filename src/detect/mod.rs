@@ -307,6 +307,111 @@ pub struct Finding {
     pub last_seen: Option<String>,
     pub summary: String,
     pub evidence: Map<String, Value>,
+    /// Why an analyst silenced this finding (`--suppress FILE`): it keeps its score and severity,
+    /// is listed apart, and no longer counts for `--fail-on`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
+}
+
+/// One line of a `--suppress` file: `source,peer,reason[,detector]`. `source` is an address, a
+/// CIDR prefix or `*`; `peer` a domain (`*.example.com` for its subdomains too), an address,
+/// `address:port` or `*`; lines starting with `#` are comments. Values are data, compared as
+/// strings and addresses, never turned into SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suppression {
+    pub source: String,
+    pub peer: String,
+    pub reason: String,
+    pub detector: Option<String>,
+    pub line: usize,
+}
+
+/// Read a suppression file.
+pub fn load_suppressions(path: &Path) -> Result<Vec<Suppression>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let parts: Vec<&str> = t.splitn(4, [',', '\t']).map(str::trim).collect();
+        if parts.len() < 3 || parts[0].is_empty() || parts[1].is_empty() || parts[2].is_empty() {
+            return Err(format!(
+                "{}:{}: want source,peer,reason[,detector]",
+                path.display(),
+                i + 1
+            ));
+        }
+        if parts[0] != "*" && parse_prefix(parts[0]).is_none() {
+            return Err(format!("{}:{}: {:?} is not an address, a CIDR prefix or *", path.display(), i + 1, parts[0]));
+        }
+        out.push(Suppression {
+            source: parts[0].into(),
+            peer: parts[1].into(),
+            reason: parts[2].into(),
+            detector: parts.get(3).filter(|d| !d.is_empty() && **d != "*").map(|d| d.to_string()),
+            line: i + 1,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_prefix(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (a, bits) = match s.split_once('/') {
+        Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
+        None => (s, None),
+    };
+    let ip: std::net::IpAddr = a.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = bits.unwrap_or(max);
+    (bits <= max).then_some((ip, bits))
+}
+
+fn in_prefix(ip: &str, prefix: &str) -> bool {
+    let (Some((net, bits)), Ok(ip)) = (parse_prefix(prefix), ip.parse::<std::net::IpAddr>()) else {
+        return false;
+    };
+    match (net, ip) {
+        (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => {
+            let m = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            u32::from(n) & m == u32::from(a) & m
+        }
+        (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => {
+            let m = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            u128::from(n) & m == u128::from(a) & m
+        }
+        _ => false,
+    }
+}
+
+impl Suppression {
+    pub fn matches(&self, f: &Finding) -> bool {
+        if self.detector.as_ref().is_some_and(|d| d != &f.detector) {
+            return false;
+        }
+        let src_ok = self.source == "*" || f.src_ip.as_deref().is_some_and(|s| in_prefix(s, &self.source));
+        let p = self.peer.as_str();
+        let peer_ok = p == "*"
+            || f.domain.as_deref().is_some_and(|d| {
+                d.eq_ignore_ascii_case(p)
+                    || p.strip_prefix("*.").is_some_and(|suf| {
+                        d.len() > suf.len() && d.to_ascii_lowercase().ends_with(&format!(".{}", suf.to_ascii_lowercase()))
+                    })
+            })
+            || f.dst_ip.as_deref() == Some(p)
+            || (f.dst_ip.is_some() && f.dst_port.is_some() && format!("{}:{}", f.dst_ip.as_deref().unwrap_or(""), f.dst_port.unwrap_or(0)) == p);
+        src_ok && peer_ok
+    }
+}
+
+/// Mark the findings a rule silences (the first matching rule's reason, with its line).
+pub fn apply_suppressions(findings: &mut [Finding], rules: &[Suppression], file: &str) {
+    for f in findings.iter_mut() {
+        if let Some(r) = rules.iter().find(|r| r.matches(f)) {
+            f.suppressed = Some(format!("{} ({file}:{})", r.reason, r.line));
+        }
+    }
 }
 
 const CONTRACT: &[&str] = &[
@@ -474,6 +579,7 @@ pub async fn run_detector(
             last_seen: as_string(row.get("last_seen")).map(utc),
             summary,
             evidence,
+            suppressed: None,
         });
     }
     Ok(out)
@@ -560,6 +666,7 @@ pub fn findings_batch(findings: &[Finding]) -> anyhow::Result<arrow::record_batc
         ("first_seen", s(&|f| f.first_seen.clone())),
         ("last_seen", s(&|f| f.last_seen.clone())),
         ("summary", s(&|f| Some(f.summary.clone()))),
+        ("suppressed", s(&|f| f.suppressed.clone())),
         (
             "evidence",
             s(&|f| Some(Value::Object(f.evidence.clone()).to_string())),
@@ -591,11 +698,17 @@ pub fn write_table(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<
         t.add_row(vec![
             (i + 1).to_string(),
             format!("{:.0}", f.score),
-            f.severity.as_str().to_string(),
+            match &f.suppressed {
+                Some(_) => format!("{} (suppressed)", f.severity.as_str()),
+                None => f.severity.as_str().to_string(),
+            },
             f.category.clone(),
             sanitize_terminal(f.src_ip.as_deref().unwrap_or("")),
             report::sanitize_cell(&peer),
-            report::sanitize_cell(&f.summary),
+            report::sanitize_cell(&match &f.suppressed {
+                Some(r) => format!("suppressed: {r} | {}", f.summary),
+                None => f.summary.clone(),
+            }),
         ]);
     }
     writeln!(out, "{t}")?;
@@ -660,6 +773,15 @@ fn prepared(queries: Option<&Path>, params: &[String]) -> Result<Vec<Detector>, 
     Ok(d)
 }
 
+/// Apply `--suppress FILE`: suppressed findings move after the others, marked with their reason.
+fn suppress(mut findings: Vec<Finding>, file: Option<&Path>) -> Result<Vec<Finding>, Exit> {
+    let Some(file) = file else { return Ok(findings) };
+    let rules = load_suppressions(file).map_err(|e| exit(2, anyhow::anyhow!(e)))?;
+    apply_suppressions(&mut findings, &rules, &file.display().to_string());
+    findings.sort_by_key(|f| f.suppressed.is_some());
+    Ok(findings)
+}
+
 fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String]) -> i32 {
     for e in errors {
         eprintln!("wirehunt: detector error: {}", sanitize_terminal(e));
@@ -668,7 +790,7 @@ fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String
         return 65;
     }
     match fail_on {
-        Some(s) if findings.iter().any(|f| f.severity >= s) => 1,
+        Some(s) if findings.iter().any(|f| f.severity >= s && f.suppressed.is_none()) => 1,
         _ => 0,
     }
 }
@@ -690,6 +812,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
         }
     })?;
     findings.retain(|f| f.severity >= a.min_severity);
+    let findings = suppress(findings, a.suppress.as_deref())?;
     let format = a
         .format
         .unwrap_or_else(|| default_format(a.output.as_deref()));
@@ -729,6 +852,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let total = findings.len();
     findings.retain(|f| f.severity >= a.min_severity);
     let hidden = total - findings.len();
+    let findings = suppress(findings, a.suppress.as_deref())?;
     let format = a.format.unwrap_or_else(|| default_format(None));
     if format == Format::Table {
         let mut out = std::io::stdout().lock();
@@ -741,14 +865,14 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         )?;
         writeln!(out)?;
         let mut by_cat: BTreeMap<&str, usize> = BTreeMap::new();
-        for f in &findings {
+        for f in findings.iter().filter(|f| f.suppressed.is_none()) {
             *by_cat.entry(f.category.as_str()).or_insert(0) += 1;
         }
         let cats: Vec<String> = by_cat.iter().map(|(k, v)| format!("{v} {k}")).collect();
         writeln!(
             out,
-            "Findings: {} at {} or above ({}){}",
-            findings.len(),
+            "Findings: {} at {} or above ({}){}{}",
+            findings.iter().filter(|f| f.suppressed.is_none()).count(),
             a.min_severity.as_str(),
             if cats.is_empty() {
                 "none".to_string()
@@ -762,6 +886,10 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
                 )
             } else {
                 String::new()
+            },
+            match findings.iter().filter(|f| f.suppressed.is_some()).count() {
+                0 => String::new(),
+                n => format!("; {n} suppressed by --suppress (listed last, with their reasons)"),
             }
         )?;
         write_table(&findings, &mut out)?;
