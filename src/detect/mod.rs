@@ -629,7 +629,8 @@ pub fn detect_timed(
 /// Findings as JSON lines.
 pub fn write_jsonl(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<()> {
     for f in findings {
-        serde_json::to_writer(&mut *out, f)?;
+        let line = serde_json::to_vec(f)?;
+        out.write_all(&crate::report::json_escape_invisible(&line))?;
         out.write_all(b"\n")?;
     }
     Ok(())
@@ -733,7 +734,8 @@ pub fn emit(
         Format::Table => write_table(findings, &mut sink)?,
         Format::Jsonl => write_jsonl(findings, &mut sink)?,
         Format::Json => {
-            serde_json::to_writer_pretty(&mut sink, findings)?;
+            let text = serde_json::to_vec_pretty(findings)?;
+            sink.write_all(&crate::report::json_escape_invisible(&text))?;
             writeln!(sink)?;
         }
         Format::Csv => {

@@ -11,7 +11,15 @@ pub fn esc(s: &str) -> String {
             '>' => o.push_str("&gt;"),
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&#39;"),
-            c if (c as u32) < 0x20 && c != '\n' => o.push_str(&format!("&#x{:x};", c as u32)),
+            // controls and bidi overrides become visible text: an entity (&#x202e;) would still
+            // reorder the page for the reader
+            c if ((c as u32) < 0x20 && c != '\n')
+                || (0x7f..=0x9f).contains(&(c as u32))
+                || (0x202a..=0x202e).contains(&(c as u32))
+                || (0x2066..=0x2069).contains(&(c as u32)) =>
+            {
+                o.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => o.push(c),
         }
     }

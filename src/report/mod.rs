@@ -78,9 +78,31 @@ fn is_text(dt: &DataType) -> bool {
     )
 }
 
-/// CSV field with RFC 4180 quoting; text cells starting with a formula character get a `'` prefix.
+/// JSON text with bidi overrides and C1 controls written as `\uXXXX` escapes: the same string to any
+/// JSON reader, but no raw U+202E reaches a terminal or an editor showing the file.
+pub fn json_escape_invisible(buf: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let bidi = |w: &[u8]| matches!(w, [0xe2, 0x80, 0xaa..=0xae] | [0xe2, 0x81, 0xa6..=0xa9]);
+    let c1 = |w: &[u8]| matches!(w, [0xc2, 0x80..=0x9f]);
+    if !buf.windows(3).any(bidi) && !buf.windows(2).any(c1) {
+        return std::borrow::Cow::Borrowed(buf);
+    }
+    let text = String::from_utf8_lossy(buf);
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        let u = c as u32;
+        if (0x80..=0x9f).contains(&u) || (0x202a..=0x202e).contains(&u) || (0x2066..=0x2069).contains(&u) {
+            out.push_str(&format!("\\u{u:04x}"));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out.into_bytes())
+}
+
+/// CSV field with RFC 4180 quoting; text cells starting with a formula character get a `'` prefix,
+/// and control characters, newlines and bidi overrides in text cells become visible escapes.
 pub fn csv_field(s: &str, text: bool) -> String {
-    let mut v = s.to_string();
+    let mut v = if text { sanitize_cell(s) } else { s.to_string() };
     if text && v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         v.insert(0, '\'');
     }
@@ -198,7 +220,8 @@ impl<'a> BatchWriter<'a> {
                 let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
                 w.write(b)?;
                 w.finish()?;
-                let buf = w.into_inner();
+                let raw = w.into_inner();
+                let buf = json_escape_invisible(&raw);
                 if self.format == Format::Jsonl {
                     self.out.write_all(&buf)?;
                 } else {
@@ -439,6 +462,19 @@ mod tests {
         assert_eq!(sanitize_terminal("a\x1b[31mb"), "a\\u{1b}[31mb");
         assert_eq!(sanitize_terminal("x\u{9b}y\u{202e}"), "x\\u{9b}y\\u{202e}");
         assert_eq!(sanitize_cell("a\nb"), "a\\nb");
+    }
+
+    #[test]
+    fn json_keeps_its_meaning_without_raw_bidi_or_c1() {
+        let raw = "{\"a\":\"x\u{202e}y\u{9b}z\u{2066}\"}";
+        let esc = json_escape_invisible(raw.as_bytes()).into_owned();
+        let text = String::from_utf8(esc).unwrap();
+        assert_eq!(text, "{\"a\":\"x\\u202ey\\u009bz\\u2066\"}");
+        let a: serde_json::Value = serde_json::from_str(raw).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(a, b);
+        assert!(matches!(json_escape_invisible(b"{\"plain\":1}"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(csv_field("a\u{202e}b\nc", true), "a\\u{202e}b\\nc");
     }
 
     #[test]
