@@ -137,6 +137,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "queries/dns_encoded_query.sql",
         include_str!("../../queries/dns_encoded_query.sql"),
     ),
+    ("queries/scan.sql", include_str!("../../queries/scan.sql")),
 ];
 
 pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {

@@ -1,0 +1,84 @@
+-- id: scan
+-- category: scan
+-- title: Scans and floods (one source to many addresses or ports, or a flood of one destination)
+-- description: Three shapes over conn. Horizontal: one source to at least min_targets distinct addresses on one
+-- description: (protocol, port) - worms and ransomware fan-out (UDP too). Vertical: one source to at least min_ports
+-- description: distinct ports of one address. Flood: one source sending at least min_flood_packets packets to one
+-- description: address at min_flood_pps or more over min_flood_connections+ connections (a bulk transfer is one
+-- description: connection with full packets, not a flood). A failed attempt is a TCP connection that never completed
+-- description: its handshake (conn_state S0, REJ, RSTOS0, RSTRH, SH, SHR, OTH) or a UDP/ICMP flow nothing answered;
+-- description: browsing reaches many addresses too, but they answer, so the failed share carries most of the score.
+-- description: Score (horizontal, vertical): 30 + 40 * failed share + 10 * log2(breadth / minimum) (at most 30)
+-- description: + 10 when most targets are local addresses (internal spread); a shape with a failed share under
+-- description: min_failed_share is dropped. Flood: 45 + 10 * log10(packets / min_flood_packets) (at most 25) + 10
+-- description: when the destination answered less than a tenth of the packets.
+-- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
+-- summary: {src_ip} {shape}: {breadth} {unit} in {attempts} attempt(s) over {duration_s:1} s, {failed_share:pct} failed ({detail})
+-- param: min_targets int = 50
+-- param: min_ports int = 50
+-- param: min_failed_share float = 0.2
+-- param: min_flood_packets int = 10000
+-- param: min_flood_pps float = 1000.0
+-- param: min_flood_connections int = 20
+WITH c AS (
+    SELECT orig_h, resp_h, resp_p, proto, ts, CAST(ts AS BIGINT) AS tus, duration, local_resp, orig_pkts, resp_pkts,
+           CASE WHEN proto = 'tcp' THEN conn_state IN ('S0', 'REJ', 'RSTOS0', 'RSTRH', 'SH', 'SHR', 'OTH')
+                ELSE resp_pkts = 0 END AS failed
+    FROM conn
+    WHERE proto IN ('tcp', 'udp', 'icmp')
+      -- broadcast and multicast discovery reaches no one in particular
+      AND NOT cidr_match(resp_h, '224.0.0.0/4') AND NOT cidr_match(resp_h, 'ff00::/8')
+      AND resp_h <> '255.255.255.255' AND resp_h NOT LIKE '%.255'
+),
+horiz AS (
+    SELECT orig_h AS src, CAST(NULL AS VARCHAR) AS dst, resp_p AS port, proto, 'horizontal' AS kind,
+           count(DISTINCT resp_h) AS breadth, count(*) AS attempts, avg(CASE WHEN failed THEN 1.0 ELSE 0.0 END) AS failed_share,
+           avg(CASE WHEN local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(ts) AS first_seen, max(ts) AS last_seen,
+           (max(tus) - min(tus)) / 1e6 AS duration_s, sum(orig_pkts) AS packets, sum(resp_pkts) AS answers,
+           array_slice(array_agg(DISTINCT resp_h ORDER BY resp_h), 1, 10) AS sample_targets
+    FROM c GROUP BY orig_h, resp_p, proto
+    HAVING count(DISTINCT resp_h) >= $min_targets
+),
+vert AS (
+    SELECT orig_h AS src, resp_h AS dst, CAST(NULL AS INT) AS port, proto, 'vertical' AS kind,
+           count(DISTINCT resp_p) AS breadth, count(*) AS attempts, avg(CASE WHEN failed THEN 1.0 ELSE 0.0 END) AS failed_share,
+           avg(CASE WHEN local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(ts) AS first_seen, max(ts) AS last_seen,
+           (max(tus) - min(tus)) / 1e6 AS duration_s, sum(orig_pkts) AS packets, sum(resp_pkts) AS answers,
+           array_slice(array_agg(DISTINCT CAST(resp_p AS VARCHAR) ORDER BY CAST(resp_p AS VARCHAR)), 1, 10) AS sample_targets
+    FROM c WHERE proto IN ('tcp', 'udp') GROUP BY orig_h, resp_h, proto
+    HAVING count(DISTINCT resp_p) >= $min_ports
+),
+fl AS (
+    SELECT orig_h AS src, resp_h AS dst, CAST(NULL AS INT) AS port, max(proto) AS proto, 'flood' AS kind,
+           sum(orig_pkts) AS breadth, count(*) AS attempts, avg(CASE WHEN failed THEN 1.0 ELSE 0.0 END) AS failed_share,
+           avg(CASE WHEN local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(ts) AS first_seen, max(ts) AS last_seen,
+           greatest((max(tus) - min(tus)) / 1e6 + max(duration), 0.001) AS duration_s, sum(orig_pkts) AS packets, sum(resp_pkts) AS answers,
+           make_array(CAST(count(DISTINCT resp_p) AS VARCHAR) || ' destination port(s)') AS sample_targets
+    FROM c GROUP BY orig_h, resp_h
+    HAVING sum(orig_pkts) >= $min_flood_packets AND count(*) >= $min_flood_connections
+),
+shapes AS (
+    SELECT * FROM horiz WHERE failed_share >= $min_failed_share
+    UNION ALL
+    SELECT * FROM vert WHERE failed_share >= $min_failed_share
+    UNION ALL
+    SELECT * FROM fl WHERE packets / duration_s >= $min_flood_pps
+)
+SELECT src AS src_ip, dst AS dst_ip, CAST(port AS INT) AS dst_port, proto, kind, first_seen, last_seen, breadth, attempts,
+       round(failed_share, 3) AS failed_share, round(local_share, 3) AS local_share, round(duration_s, 1) AS duration_s,
+       packets, answers, sample_targets,
+       CASE kind WHEN 'horizontal' THEN 'swept ' || proto || '/' || CAST(port AS VARCHAR) || ' across many addresses'
+                 WHEN 'vertical' THEN 'probed many ' || proto || ' ports of ' || dst
+                 ELSE 'flooded ' || dst END AS shape,
+       CASE kind WHEN 'horizontal' THEN 'addresses' WHEN 'vertical' THEN 'ports' ELSE 'packets' END AS unit,
+       CASE kind WHEN 'flood' THEN CAST(round(packets / duration_s) AS VARCHAR) || ' packets/s, ' || CAST(answers AS VARCHAR) || ' answered'
+                 ELSE 'e.g. ' || array_to_string(sample_targets, ' ') END AS detail,
+       least(100, greatest(0, CASE WHEN kind = 'flood' THEN
+               45 + least(25, 10 * log10(packets / $min_flood_packets)) + CASE WHEN answers * 10 < packets THEN 10 ELSE 0 END
+           ELSE
+               30 + 40 * failed_share
+               + least(30, 10 * log2(breadth / CAST(CASE WHEN kind = 'horizontal' THEN $min_targets ELSE $min_ports END AS DOUBLE)))
+               + CASE WHEN local_share >= 0.5 THEN 10 ELSE 0 END
+           END)) AS score
+FROM shapes
+ORDER BY score DESC, src_ip
