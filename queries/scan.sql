@@ -30,30 +30,42 @@ WITH c AS (
       AND NOT cidr_match(resp_h, '224.0.0.0/4') AND NOT cidr_match(resp_h, 'ff00::/8')
       AND resp_h <> '255.255.255.255' AND resp_h NOT LIKE '%.255'
 ),
+-- breadth first, by a two-level aggregate that spills: a flood of a million one-off sources costs one
+-- small group each, and only groups past the minimum go on to the costlier statistics and samples
+hk AS (
+    SELECT orig_h, resp_p, proto, count(*) AS breadth
+    FROM (SELECT DISTINCT orig_h, resp_p, proto, resp_h FROM c) d
+    GROUP BY orig_h, resp_p, proto HAVING count(*) >= $min_targets
+),
+vk AS (
+    SELECT orig_h, resp_h, proto, count(*) AS breadth
+    FROM (SELECT DISTINCT orig_h, resp_h, proto, resp_p FROM c WHERE proto IN ('tcp', 'udp')) d
+    GROUP BY orig_h, resp_h, proto HAVING count(*) >= $min_ports
+),
 horiz AS (
-    SELECT orig_h AS src, CAST(NULL AS VARCHAR) AS dst, resp_p AS port, proto, 'horizontal' AS kind,
-           count(DISTINCT resp_h) AS breadth, count(*) AS attempts, avg(CASE WHEN failed THEN 1.0 ELSE 0.0 END) AS failed_share,
-           avg(CASE WHEN local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(ts) AS first_seen, max(ts) AS last_seen,
-           (max(tus) - min(tus)) / 1e6 AS duration_s, sum(orig_pkts) AS packets, sum(resp_pkts) AS answers,
-           array_slice(array_agg(DISTINCT resp_h ORDER BY resp_h), 1, 10) AS sample_targets
-    FROM c GROUP BY orig_h, resp_p, proto
-    HAVING count(DISTINCT resp_h) >= $min_targets
+    SELECT c.orig_h AS src, CAST(NULL AS VARCHAR) AS dst, c.resp_p AS port, c.proto, 'horizontal' AS kind,
+           max(k.breadth) AS breadth, count(*) AS attempts, avg(CASE WHEN c.failed THEN 1.0 ELSE 0.0 END) AS failed_share,
+           avg(CASE WHEN c.local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(c.ts) AS first_seen, max(c.ts) AS last_seen,
+           (max(c.tus) - min(c.tus)) / 1e6 AS duration_s, sum(c.orig_pkts) AS packets, sum(c.resp_pkts) AS answers,
+           array_slice(array_agg(DISTINCT c.resp_h ORDER BY c.resp_h), 1, 10) AS sample_targets
+    FROM hk k JOIN c ON c.orig_h = k.orig_h AND c.resp_p = k.resp_p AND c.proto = k.proto
+    GROUP BY c.orig_h, c.resp_p, c.proto
 ),
 vert AS (
-    SELECT orig_h AS src, resp_h AS dst, CAST(NULL AS INT) AS port, proto, 'vertical' AS kind,
-           count(DISTINCT resp_p) AS breadth, count(*) AS attempts, avg(CASE WHEN failed THEN 1.0 ELSE 0.0 END) AS failed_share,
-           avg(CASE WHEN local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(ts) AS first_seen, max(ts) AS last_seen,
-           (max(tus) - min(tus)) / 1e6 AS duration_s, sum(orig_pkts) AS packets, sum(resp_pkts) AS answers,
-           array_slice(array_agg(DISTINCT CAST(resp_p AS VARCHAR) ORDER BY CAST(resp_p AS VARCHAR)), 1, 10) AS sample_targets
-    FROM c WHERE proto IN ('tcp', 'udp') GROUP BY orig_h, resp_h, proto
-    HAVING count(DISTINCT resp_p) >= $min_ports
+    SELECT c.orig_h AS src, c.resp_h AS dst, CAST(NULL AS INT) AS port, c.proto, 'vertical' AS kind,
+           max(k.breadth) AS breadth, count(*) AS attempts, avg(CASE WHEN c.failed THEN 1.0 ELSE 0.0 END) AS failed_share,
+           avg(CASE WHEN c.local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(c.ts) AS first_seen, max(c.ts) AS last_seen,
+           (max(c.tus) - min(c.tus)) / 1e6 AS duration_s, sum(c.orig_pkts) AS packets, sum(c.resp_pkts) AS answers,
+           array_slice(array_agg(DISTINCT CAST(c.resp_p AS VARCHAR) ORDER BY CAST(c.resp_p AS VARCHAR)), 1, 10) AS sample_targets
+    FROM vk k JOIN c ON c.orig_h = k.orig_h AND c.resp_h = k.resp_h AND c.proto = k.proto
+    GROUP BY c.orig_h, c.resp_h, c.proto
 ),
 fl AS (
     SELECT orig_h AS src, resp_h AS dst, CAST(NULL AS INT) AS port, max(proto) AS proto, 'flood' AS kind,
            sum(orig_pkts) AS breadth, count(*) AS attempts, avg(CASE WHEN failed THEN 1.0 ELSE 0.0 END) AS failed_share,
            avg(CASE WHEN local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(ts) AS first_seen, max(ts) AS last_seen,
            greatest((max(tus) - min(tus)) / 1e6 + max(duration), 0.001) AS duration_s, sum(orig_pkts) AS packets, sum(resp_pkts) AS answers,
-           make_array(CAST(count(DISTINCT resp_p) AS VARCHAR) || ' destination port(s)') AS sample_targets
+           make_array(CAST(min(resp_p) AS VARCHAR) || '..' || CAST(max(resp_p) AS VARCHAR)) AS sample_targets
     FROM c GROUP BY orig_h, resp_h
     HAVING sum(orig_pkts) >= $min_flood_packets AND count(*) >= $min_flood_connections
 ),

@@ -8,7 +8,7 @@
 //! already holds a dataset (without --force) or files wirehunt did not write; 74 output I/O error;
 //! 130 interrupted (the previous dataset is intact).
 
-use crate::report::{self, Format};
+use wirehunt::report::{self, Format};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -32,8 +32,16 @@ pub struct Cli {
     pub memory_limit: Option<usize>,
 }
 
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+fn parse_severity(s: &str) -> Result<wirehunt::detect::Severity, String> {
+    s.parse()
+}
+
 fn parse_memory(s: &str) -> Result<usize, String> {
-    crate::query::parse_size(s)
+    wirehunt::query::parse_size(s)
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,8 +74,8 @@ pub struct FlowArgs {
 }
 
 impl FlowArgs {
-    pub fn config(&self) -> crate::flow::FlowConfig {
-        crate::flow::FlowConfig {
+    pub fn config(&self) -> wirehunt::flow::FlowConfig {
+        wirehunt::flow::FlowConfig {
             tcp_timeout_us: self.tcp_timeout as i64 * 1_000_000,
             udp_timeout_us: self.udp_timeout as i64 * 1_000_000,
             icmp_timeout_us: self.udp_timeout as i64 * 1_000_000,
@@ -108,7 +116,7 @@ pub struct SqlArgs {
     /// Read statements from a file.
     #[arg(short, long)]
     pub file: Option<PathBuf>,
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
     pub format: Option<Format>,
     /// Write the result to a file (required for parquet).
     #[arg(short, long)]
@@ -133,16 +141,16 @@ pub struct DetectArgs {
     /// Override a parameter: DETECTOR.NAME=VALUE (repeatable).
     #[arg(long = "param", value_name = "ID.NAME=VALUE")]
     pub params: Vec<String>,
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
     pub format: Option<Format>,
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Exit 1 when a finding has at least this severity.
-    #[arg(long, value_enum)]
-    pub fail_on: Option<crate::detect::Severity>,
+    #[arg(long, value_parser = parse_severity, value_name = "SEVERITY")]
+    pub fail_on: Option<wirehunt::detect::Severity>,
     /// Hide findings below this severity.
-    #[arg(long, value_enum, default_value = "low")]
-    pub min_severity: crate::detect::Severity,
+    #[arg(long, value_parser = parse_severity, default_value = "low", value_name = "SEVERITY")]
+    pub min_severity: wirehunt::detect::Severity,
     /// Silence known-benign (source, peer) pairs: lines `source,peer,reason[,detector]` (source an
     /// address, CIDR or *; peer a domain, *.domain, address, address:port or *). Suppressed findings
     /// are listed last with their reason and do not count for --fail-on.
@@ -159,7 +167,7 @@ pub struct TriageArgs {
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Findings format (default: a summary and a table on a terminal, JSON lines otherwise).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
     pub format: Option<Format>,
     /// Also write a self-contained HTML report.
     #[arg(long)]
@@ -177,11 +185,11 @@ pub struct TriageArgs {
     #[arg(long)]
     pub force: bool,
     /// Exit 1 when a finding has at least this severity.
-    #[arg(long, value_enum)]
-    pub fail_on: Option<crate::detect::Severity>,
+    #[arg(long, value_parser = parse_severity, value_name = "SEVERITY")]
+    pub fail_on: Option<wirehunt::detect::Severity>,
     /// Hide findings below this severity (the hidden ones are counted).
-    #[arg(long, value_enum, default_value = "medium")]
-    pub min_severity: crate::detect::Severity,
+    #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
+    pub min_severity: wirehunt::detect::Severity,
     /// Silence known-benign (source, peer) pairs (see `detect --suppress`).
     #[arg(long, value_name = "FILE")]
     pub suppress: Option<PathBuf>,
@@ -278,11 +286,11 @@ pub fn run_ingest(
     inputs: &[String],
     out: &Path,
     flow: &FlowArgs,
-    hashes: crate::ingest::InputHashes,
-    existing: crate::table::dataset::Existing,
+    hashes: wirehunt::ingest::InputHashes,
+    existing: wirehunt::table::dataset::Existing,
     quiet: bool,
-) -> Result<crate::ingest::IngestReport, Exit> {
-    let files = crate::capture::expand_inputs(inputs).map_err(|e| exit(66, e.into()))?;
+) -> Result<wirehunt::ingest::IngestReport, Exit> {
+    let files = wirehunt::capture::expand_inputs(inputs).map_err(|e| exit(66, e.into()))?;
     if files.is_empty() {
         return Err(exit(
             66,
@@ -290,14 +298,14 @@ pub fn run_ingest(
         ));
     }
     let pb = progress(quiet, files.len());
-    let opts = crate::ingest::IngestOptions {
+    let opts = wirehunt::ingest::IngestOptions {
         flow: flow.config(),
         quiet,
         hashes,
         existing,
     };
     install_interrupt_handler();
-    let rep = crate::ingest::ingest(&files, out, &opts, |i, f| {
+    let rep = wirehunt::ingest::ingest(&files, out, &opts, |i, f| {
         if let Some(pb) = &pb {
             pb.set_position(i as u64);
             pb.set_message(report::sanitize_terminal(f));
@@ -305,11 +313,11 @@ pub fn run_ingest(
     })
     .map_err(|e| match e {
         // refusing to touch an existing or foreign directory is a usage matter, not an I/O failure
-        crate::ingest::IngestError::Dataset(
-            d @ (crate::table::dataset::DatasetError::Exists(_)
-            | crate::table::dataset::DatasetError::Foreign(_)
-            | crate::table::dataset::DatasetError::ForeignFiles { .. }
-            | crate::table::dataset::DatasetError::NotDir(_)),
+        wirehunt::ingest::IngestError::Dataset(
+            d @ (wirehunt::table::dataset::DatasetError::Exists(_)
+            | wirehunt::table::dataset::DatasetError::Foreign(_)
+            | wirehunt::table::dataset::DatasetError::ForeignFiles { .. }
+            | wirehunt::table::dataset::DatasetError::NotDir(_)),
         ) => exit(73, d.into()),
         e => exit(74, e.into()),
     })?;
@@ -341,7 +349,7 @@ fn install_interrupt_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = ctrlc::set_handler(|| {
-            let removed = crate::table::dataset::remove_live_staging();
+            let removed = wirehunt::table::dataset::remove_live_staging();
             if removed.is_empty() {
                 eprintln!("wirehunt: interrupted");
             } else {
@@ -357,7 +365,7 @@ fn install_interrupt_handler() {
 pub fn run(cli: Cli) -> Result<i32, Exit> {
     let quiet = cli.quiet;
     if let Some(m) = cli.memory_limit {
-        crate::query::Limits { memory_bytes: m }.set();
+        wirehunt::query::Limits { memory_bytes: m }.set();
     }
     match cli.cmd {
         Cmd::Ingest(a) => {
@@ -366,14 +374,14 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                 &a.output,
                 &a.flow,
                 if a.no_hash {
-                    crate::ingest::InputHashes::Skip
+                    wirehunt::ingest::InputHashes::Skip
                 } else {
-                    crate::ingest::InputHashes::Compute
+                    wirehunt::ingest::InputHashes::Compute
                 },
                 if a.force {
-                    crate::table::dataset::Existing::Replace
+                    wirehunt::table::dataset::Existing::Replace
                 } else {
-                    crate::table::dataset::Existing::Refuse
+                    wirehunt::table::dataset::Existing::Refuse
                 },
                 quiet,
             )?;
@@ -384,21 +392,21 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             report::print_schema(&mut out, a.table.as_deref(), a.functions, a.markdown)?;
             Ok(0)
         }
-        Cmd::Sql(a) => crate::query::shell::run_sql_command(a, quiet),
-        Cmd::Detect(a) => crate::detect::run_detect_command(a, quiet),
-        Cmd::Triage(a) => crate::detect::run_triage_command(a, quiet),
+        Cmd::Sql(a) => crate::shell::run_sql_command(a, quiet),
+        Cmd::Detect(a) => crate::commands::run_detect_command(a, quiet),
+        Cmd::Triage(a) => crate::commands::run_triage_command(a, quiet),
         Cmd::Simulate(a) if a.flood.is_some() => {
             let kind = a.flood.as_deref().unwrap_or_default();
-            if !crate::simulate::flood::KINDS.contains(&kind) {
-                return Err(exit(2, anyhow::anyhow!("--flood {kind:?}: one of {}", crate::simulate::flood::KINDS.join(", "))));
+            if !wirehunt::simulate::flood::KINDS.contains(&kind) {
+                return Err(exit(2, anyhow::anyhow!("--flood {kind:?}: one of {}", wirehunt::simulate::flood::KINDS.join(", "))));
             }
             let f = std::fs::File::create(&a.output).map_err(|e| exit(74, e.into()))?;
-            crate::simulate::flood::flood(kind, a.packets, std::io::BufWriter::with_capacity(1 << 20, f))?;
+            wirehunt::simulate::flood::flood(kind, a.packets, std::io::BufWriter::with_capacity(1 << 20, f))?;
             Ok(0)
         }
         Cmd::Simulate(a) => {
-            let attacks = crate::simulate::parse_attacks(&a.attacks).map_err(|e| exit(2, e))?;
-            let cfg = crate::simulate::SimConfig {
+            let attacks = wirehunt::simulate::parse_attacks(&a.attacks).map_err(|e| exit(2, e))?;
+            let cfg = wirehunt::simulate::SimConfig {
                 seed: a.seed,
                 hours: a.hours,
                 hosts: a.hosts.max(2),
@@ -407,14 +415,14 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                 background_scale: a.background_scale,
                 compressible: a.compressible,
             };
-            let truth = crate::simulate::simulate_to_file(&cfg, &a.output)?;
+            let truth = wirehunt::simulate::simulate_to_file(&cfg, &a.output)?;
             if !quiet {
                 eprintln!(
                     "wrote {} ({} packets, {} bytes) and {}",
                     a.output.display(),
                     truth.packets,
                     truth.bytes,
-                    crate::simulate::truth_path(&a.output).display()
+                    wirehunt::simulate::truth_path(&a.output).display()
                 );
             }
             Ok(0)

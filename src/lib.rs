@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
-pub mod cli;
 pub mod decode;
 pub mod detect;
 pub mod flow;

@@ -2,9 +2,13 @@
 //! treat a closed pipe as success).
 use clap::Parser;
 
+mod cli;
+mod commands;
+mod shell;
+
 fn main() {
-    let cli = wirehunt::cli::Cli::parse();
-    let code = match wirehunt::cli::run(cli) {
+    let cli = cli::Cli::parse();
+    let code = match cli::run(cli) {
         Ok(c) => c,
         Err(e) => {
             if e.code != 0 {

@@ -122,7 +122,7 @@ fn syn_flood(n: u32) -> Vec<u8> {
 fn detectors_run_on_a_syn_flood_under_a_small_memory_limit() {
     let (ds, rep) = ingest_bytes("synflood", &[("f.pcap", syn_flood(60_000))]);
     assert_eq!(rep.manifest.tables.get("conn"), Some(&60_000));
-    let rt = wirehunt::query::shell::runtime().unwrap();
+    let rt = wirehunt::query::runtime().unwrap();
     let dets = wirehunt::detect::load_detectors(None).unwrap();
     let lim = wirehunt::query::Limits { memory_bytes: 64 << 20 };
     rt.block_on(async {

@@ -47,7 +47,7 @@ fn render(batches: &[arrow::record_batch::RecordBatch]) -> Vec<String> {
 #[test]
 fn slt_files() {
     let ds = demo_dataset();
-    let rt = wirehunt::query::shell::runtime().unwrap();
+    let rt = wirehunt::query::runtime().unwrap();
     let ctx = rt.block_on(wirehunt::query::open_session(&ds)).unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql");
     let mut n = 0;
@@ -112,7 +112,7 @@ fn readme_hunting_queries_agree_with_parquet() {
         .collect();
     assert_eq!(queries.len(), 5, "five hunting queries in the README");
     let ds = demo_dataset();
-    let rt = wirehunt::query::shell::runtime().unwrap();
+    let rt = wirehunt::query::runtime().unwrap();
     let ctx = rt.block_on(wirehunt::query::open_session(&ds)).unwrap();
     let results: Vec<Vec<String>> = queries
         .iter()

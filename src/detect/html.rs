@@ -82,7 +82,7 @@ fn rows2(b: &[arrow::record_batch::RecordBatch]) -> Vec<(String, f64)> {
 
 pub fn overview(dataset: &Path) -> anyhow::Result<Overview> {
     let manifest = Manifest::load(dataset)?;
-    let rt = crate::query::shell::runtime()?;
+    let rt = crate::query::runtime()?;
     rt.block_on(async {
         let ctx = crate::query::open_session(dataset).await?;
         let q = |sql: &'static str| {

@@ -18,7 +18,6 @@
 
 pub mod html;
 
-use crate::cli::{DetectArgs, Exit, TriageArgs, exit};
 use crate::report::{self, Format, sanitize_terminal};
 use datafusion::common::ScalarValue;
 use serde::Serialize;
@@ -27,7 +26,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -36,7 +35,22 @@ pub enum Severity {
     Critical,
 }
 
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            "critical" => Ok(Severity::Critical),
+            other => Err(format!("unknown severity {other:?} (low, medium, high, critical)")),
+        }
+    }
+}
+
 impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",
@@ -183,7 +197,7 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
                                 let (s, n) = part.split_once(">=").ok_or_else(|| {
                                     format!("{path}:{}: severity wants 'name >= score'", i + 1)
                                 })?;
-                                let sev = <Severity as clap::ValueEnum>::from_str(s.trim(), true)
+                                let sev = s.trim().parse::<Severity>()
                                     .map_err(|_| {
                                     format!("{path}:{}: unknown severity {:?}", i + 1, s.trim())
                                 })?;
@@ -600,7 +614,7 @@ pub fn detect_timed(
     detectors: &[Detector],
     mut on_done: impl FnMut(&str, usize, f64),
 ) -> anyhow::Result<(Vec<Finding>, Vec<String>)> {
-    let rt = crate::query::shell::runtime()?;
+    let rt = crate::query::runtime()?;
     rt.block_on(async {
         let ctx = crate::query::open_session(dataset).await?;
         let mut all = Vec::new();
@@ -755,161 +769,6 @@ pub fn emit(
     }
     sink.flush()?;
     Ok(())
-}
-
-fn default_format(output: Option<&Path>) -> Format {
-    use std::io::IsTerminal;
-    match output.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
-        Some("parquet") => Format::Parquet,
-        Some("html") => Format::Html,
-        Some("csv") => Format::Csv,
-        Some("json") => Format::Json,
-        Some("jsonl") | Some("ndjson") => Format::Jsonl,
-        _ if output.is_none() && std::io::stdout().is_terminal() => Format::Table,
-        _ => Format::Jsonl,
-    }
-}
-
-fn prepared(queries: Option<&Path>, params: &[String]) -> Result<Vec<Detector>, Exit> {
-    let mut d = load_detectors(queries).map_err(|e| exit(65, anyhow::anyhow!(e)))?;
-    apply_overrides(&mut d, params).map_err(|e| exit(2, anyhow::anyhow!(e)))?;
-    Ok(d)
-}
-
-/// Apply `--suppress FILE`: suppressed findings move after the others, marked with their reason.
-fn suppress(mut findings: Vec<Finding>, file: Option<&Path>) -> Result<Vec<Finding>, Exit> {
-    let Some(file) = file else { return Ok(findings) };
-    let rules = load_suppressions(file).map_err(|e| exit(2, anyhow::anyhow!(e)))?;
-    apply_suppressions(&mut findings, &rules, &file.display().to_string());
-    findings.sort_by_key(|f| f.suppressed.is_some());
-    Ok(findings)
-}
-
-fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String]) -> i32 {
-    for e in errors {
-        eprintln!("wirehunt: detector error: {}", sanitize_terminal(e));
-    }
-    if !errors.is_empty() {
-        return 65;
-    }
-    match fail_on {
-        Some(s) if findings.iter().any(|f| f.severity >= s && f.suppressed.is_none()) => 1,
-        _ => 0,
-    }
-}
-
-pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
-    if !crate::query::is_dataset(&a.dataset) {
-        return Err(exit(
-            66,
-            anyhow::anyhow!(
-                "{} is not a wirehunt dataset (no manifest.json); run wirehunt ingest first",
-                a.dataset.display()
-            ),
-        ));
-    }
-    let dets = prepared(a.queries.as_deref(), &a.params)?;
-    let (mut findings, errors) = detect_timed(&a.dataset, &dets, |id, n, secs| {
-        if !quiet {
-            eprintln!("detector {id}: {n} finding(s) in {secs:.3} s");
-        }
-    })?;
-    findings.retain(|f| f.severity >= a.min_severity);
-    let findings = suppress(findings, a.suppress.as_deref())?;
-    let format = a
-        .format
-        .unwrap_or_else(|| default_format(a.output.as_deref()));
-    emit(
-        &findings,
-        format,
-        a.output.as_deref(),
-        "wirehunt findings",
-        &a.dataset,
-    )?;
-    Ok(finish_code(&findings, a.fail_on, &errors))
-}
-
-pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
-    let dets = prepared(a.queries.as_deref(), &a.params)?;
-    let dataset = match &a.output {
-        Some(dir) => {
-            let files = crate::capture::expand_inputs(&a.inputs).map_err(|e| exit(66, e.into()))?;
-            let existing = if a.force {
-                crate::table::dataset::Existing::Replace
-            } else {
-                crate::table::dataset::Existing::Refuse
-            };
-            let rep = crate::cli::run_ingest(&files, dir, &a.flow, Default::default(), existing, quiet)?;
-            if rep.failed == files.len() {
-                return Err(exit(66, anyhow::anyhow!("no input could be read")));
-            }
-            (dir.clone(), None)
-        }
-        None => {
-            let r = crate::query::shell::resolve_dataset(&a.inputs, a.no_cache, &a.flow, quiet)?;
-            (r.path.clone(), Some(r))
-        }
-    };
-    let (dataset, _keep) = dataset;
-    let (mut findings, errors) = detect(&dataset, &dets)?;
-    let total = findings.len();
-    findings.retain(|f| f.severity >= a.min_severity);
-    let hidden = total - findings.len();
-    let findings = suppress(findings, a.suppress.as_deref())?;
-    let format = a.format.unwrap_or_else(|| default_format(None));
-    if format == Format::Table {
-        let mut out = std::io::stdout().lock();
-        let overview = html::overview(&dataset)?;
-        write!(out, "{}", sanitize_terminal(&overview.text()))?;
-        writeln!(
-            out,
-            "Dataset: {}",
-            sanitize_terminal(&dataset.display().to_string())
-        )?;
-        writeln!(out)?;
-        let mut by_cat: BTreeMap<&str, usize> = BTreeMap::new();
-        for f in findings.iter().filter(|f| f.suppressed.is_none()) {
-            *by_cat.entry(f.category.as_str()).or_insert(0) += 1;
-        }
-        let cats: Vec<String> = by_cat.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        writeln!(
-            out,
-            "Findings: {} at {} or above ({}){}{}",
-            findings.iter().filter(|f| f.suppressed.is_none()).count(),
-            a.min_severity.as_str(),
-            if cats.is_empty() {
-                "none".to_string()
-            } else {
-                cats.join(", ")
-            },
-            if hidden > 0 {
-                format!(
-                    "; {hidden} below {} hidden (--min-severity low shows them)",
-                    a.min_severity.as_str()
-                )
-            } else {
-                String::new()
-            },
-            match findings.iter().filter(|f| f.suppressed.is_some()).count() {
-                0 => String::new(),
-                n => format!("; {n} suppressed by --suppress (listed last, with their reasons)"),
-            }
-        )?;
-        write_table(&findings, &mut out)?;
-    } else {
-        emit(&findings, format, None, "wirehunt triage", &dataset)?;
-    }
-    if let Some(h) = &a.html {
-        let page = html::report(&dataset, &findings, "wirehunt triage")?;
-        std::fs::write(h, page).map_err(|e| exit(74, e.into()))?;
-        if !quiet {
-            eprintln!(
-                "HTML report: {}",
-                sanitize_terminal(&h.display().to_string())
-            );
-        }
-    }
-    Ok(finish_code(&findings, a.fail_on, &errors))
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! declared schema, the security UDFs ([`udf`]), read-only SQL unless asked otherwise, and an ingest
 //! cache so `sql`/`triage` on capture files reuse a dataset when the files' sha256 match.
 
-pub mod shell;
 pub mod udf;
 
 use crate::table::all_schemas;
@@ -12,6 +11,15 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::DFParser;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+
+/// The async runtime every query runs on (one per process; two workers, as the session's
+/// target partitions).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
 
 /// Query-time resource limits. Every byte of a capture is attacker-controlled, so a query over a
 /// hostile dataset (a million spoofed sources, a cross join) must fail with a message or spill to disk,

@@ -15,7 +15,7 @@ use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use std::io::Write;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Format {
     Table,
     Csv,
@@ -23,6 +23,32 @@ pub enum Format {
     Json,
     Parquet,
     Html,
+}
+
+impl Format {
+    pub const ALL: [Format; 6] = [Format::Table, Format::Csv, Format::Jsonl, Format::Json, Format::Parquet, Format::Html];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Json => "json",
+            Format::Parquet => "parquet",
+            Format::Html => "html",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s || (s == "ndjson" && *f == Format::Jsonl))
+            .ok_or_else(|| format!("unknown format {s:?} (table, csv, jsonl, json, parquet, html)"))
+    }
 }
 
 /// Make a string safe to print on a terminal.

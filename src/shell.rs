@@ -2,7 +2,8 @@
 //! shell (rustyline) with history, multi-line statements ending in `;` and dot-commands.
 
 use crate::cli::{Exit, SqlArgs, exit};
-use crate::report::{self, Format};
+use wirehunt::query::runtime;
+use wirehunt::report::{self, Format};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,14 +21,14 @@ pub fn resolve_dataset(
     flow: &crate::cli::FlowArgs,
     quiet: bool,
 ) -> Result<Resolved, Exit> {
-    if sources.len() == 1 && crate::query::is_dataset(Path::new(&sources[0])) {
+    if sources.len() == 1 && wirehunt::query::is_dataset(Path::new(&sources[0])) {
         return Ok(Resolved { path: PathBuf::from(&sources[0]), _tmp: None });
     }
     if sources.len() == 1 {
         let p = Path::new(&sources[0]);
-        if p.is_dir() && crate::table::dataset::foreign_files(p).is_ok_and(|f| {
-            f.iter().all(|n| crate::table::all_schemas().iter().any(|(t, _)| n == t))
-        }) && crate::table::all_schemas().iter().any(|(t, _)| p.join(t).is_dir())
+        if p.is_dir() && wirehunt::table::dataset::foreign_files(p).is_ok_and(|f| {
+            f.iter().all(|n| wirehunt::table::all_schemas().iter().any(|(t, _)| n == t))
+        }) && wirehunt::table::all_schemas().iter().any(|(t, _)| p.join(t).is_dir())
         {
             return Err(exit(
                 66,
@@ -39,7 +40,7 @@ pub fn resolve_dataset(
             ));
         }
     }
-    let files = crate::capture::expand_inputs(sources).map_err(|e| exit(66, e.into()))?;
+    let files = wirehunt::capture::expand_inputs(sources).map_err(|e| exit(66, e.into()))?;
     if files.is_empty() {
         return Err(exit(
             66,
@@ -47,7 +48,7 @@ pub fn resolve_dataset(
         ));
     }
     // streams (stdin, pipes, FIFOs) cannot be hashed for a cache key without consuming them
-    if no_cache || !files.iter().all(|f| crate::capture::is_rereadable(f)) {
+    if no_cache || !files.iter().all(|f| wirehunt::capture::is_rereadable(f)) {
         let tmp = tempfile::Builder::new()
             .prefix("wirehunt-")
             .tempdir()
@@ -57,8 +58,8 @@ pub fn resolve_dataset(
             &files,
             &dir,
             flow,
-            crate::ingest::InputHashes::Compute,
-            crate::table::dataset::Existing::Refuse,
+            wirehunt::ingest::InputHashes::Compute,
+            wirehunt::table::dataset::Existing::Refuse,
             quiet,
         )?;
         if rep.failed == files.len() {
@@ -67,9 +68,9 @@ pub fn resolve_dataset(
         return Ok(Resolved { path: dir, _tmp: Some(tmp) });
     }
     let extra = format!("{:?}", flow.config());
-    let (key, each) = crate::query::cache_key(&files, &extra).map_err(|e| exit(66, e.into()))?;
-    let dir = crate::query::cache_root().join(key);
-    if crate::query::is_dataset(&dir) {
+    let (key, each) = wirehunt::query::cache_key(&files, &extra).map_err(|e| exit(66, e.into()))?;
+    let dir = wirehunt::query::cache_root().join(key);
+    if wirehunt::query::is_dataset(&dir) {
         if !quiet && std::io::stderr().is_terminal() {
             eprintln!(
                 "using cached dataset {}",
@@ -84,8 +85,8 @@ pub fn resolve_dataset(
         &files,
         &dir,
         flow,
-        crate::ingest::InputHashes::Known(each),
-        crate::table::dataset::Existing::Share,
+        wirehunt::ingest::InputHashes::Known(each),
+        wirehunt::table::dataset::Existing::Share,
         quiet,
     )?;
     if rep.failed == files.len() {
@@ -98,13 +99,6 @@ pub fn resolve_dataset(
         );
     }
     Ok(Resolved { path: dir, _tmp: None })
-}
-
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
 }
 
 struct Shell {
@@ -136,7 +130,7 @@ impl Shell {
                 eprintln!(
                     "{}: error: {}",
                     origin,
-                    report::sanitize_terminal(&crate::query::explain_error(&e))
+                    report::sanitize_terminal(&wirehunt::query::explain_error(&e))
                 );
             }
         }
@@ -148,7 +142,7 @@ impl Shell {
         use futures::StreamExt;
         let df = self
             .ctx
-            .sql_with_options(sql, crate::query::sql_options(self.allow_write))
+            .sql_with_options(sql, wirehunt::query::sql_options(self.allow_write))
             .await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let mut stream = df.execute_stream().await?;
@@ -175,14 +169,14 @@ impl Shell {
         let arg = parts.next();
         match cmd {
             ".tables" => {
-                for (n, _) in crate::table::all_schemas() {
+                for (n, _) in wirehunt::table::all_schemas() {
                     writeln!(out, "{n}")?;
                 }
             }
             ".schema" => report::print_schema(out, arg, false, false)?,
             ".functions" => report::print_schema(out, None, true, false)?,
             ".format" => {
-                match arg.and_then(|a| <Format as clap::ValueEnum>::from_str(a, true).ok()) {
+                match arg.and_then(|a| a.parse::<Format>().ok()) {
                     Some(f) => self.format = f,
                     None => writeln!(
                         out,
@@ -220,7 +214,7 @@ impl Shell {
             sql.push_str(line);
             sql.push('\n');
         }
-        for (l, stmt) in crate::query::split_statements(&sql) {
+        for (l, stmt) in wirehunt::query::split_statements(&sql) {
             let origin = format!("{name}:{l}");
             self.statement(&stmt, &origin, out).await?;
         }
@@ -229,8 +223,8 @@ impl Shell {
 
     async fn interactive(&mut self) -> anyhow::Result<()> {
         let mut rl = rustyline::DefaultEditor::new()?;
-        let hist = crate::query::cache_root().join("history");
-        let _ = std::fs::create_dir_all(crate::query::cache_root());
+        let hist = wirehunt::query::cache_root().join("history");
+        let _ = std::fs::create_dir_all(wirehunt::query::cache_root());
         let _ = rl.load_history(&hist);
         eprintln!(
             "wirehunt sql — tables: conn dns http tls weird. .help for commands; statements end with ';'"
@@ -256,7 +250,7 @@ impl Shell {
                     buf.push('\n');
                     if line.trim_end().ends_with(';') {
                         let _ = rl.add_history_entry(buf.trim());
-                        let stmts = crate::query::split_statements(&buf);
+                        let stmts = wirehunt::query::split_statements(&buf);
                         buf.clear();
                         let mut out = std::io::stdout().lock();
                         for (_, s) in stmts {
@@ -315,7 +309,7 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
         Format::Csv
     });
     rt.block_on(async {
-        let ctx = crate::query::open_session(&dataset_dir)
+        let ctx = wirehunt::query::open_session(&dataset_dir)
             .await
             .map_err(|e| exit(65, e.into()))?;
         let mut sh = Shell {
