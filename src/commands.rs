@@ -67,7 +67,8 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
         if !quiet {
             eprintln!("detector {id}: {n} finding(s) in {secs:.3} s");
         }
-    })?;
+    })
+    .map_err(|e| exit(65, e))?;
     findings.retain(|f| f.severity >= a.min_severity);
     let findings = suppress(findings, a.suppress.as_deref())?;
     let format = a
@@ -105,7 +106,9 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         }
     };
     let (dataset, _keep) = dataset;
-    let (mut findings, errors) = detect(&dataset, &dets)?;
+    // a dataset that cannot be read (a corrupt Parquet file, a schema that does not match) is bad
+    // data, exit 65, like a failing detector
+    let (mut findings, errors) = detect(&dataset, &dets).map_err(|e| exit(65, e))?;
     let total = findings.len();
     findings.retain(|f| f.severity >= a.min_severity);
     let hidden = total - findings.len();

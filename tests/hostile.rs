@@ -427,3 +427,21 @@ fn seqjump_and_hole_floods_are_not_volume() {
     assert!(weird_names(&ds).contains(&"reassembly_stream_cap".to_string()));
     assert_eq!(column(&ds, "conn", "orig_seen_bytes"), vec![(16 + 50_000).to_string()]);
 }
+
+/// A corrupt Parquet file in a dataset is bad data: `detect` exits 65 with a message, not 1.
+#[test]
+fn a_corrupt_table_file_is_exit_65() {
+    let (ds, _) = ingest_bytes("corruptpq", &[("f.pcap", syn_flood(10))]);
+    let part = std::fs::read_dir(ds.join("conn")).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&part, b"PAR1 this is not parquet PAR1").unwrap();
+    let o = run(&["detect", &ds.to_string_lossy(), "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    // tables that no longer hold what the manifest accounts for: refused, never "0 rows"
+    let (ds, _) = ingest_bytes("missingpq", &[("f.pcap", syn_flood(10))]);
+    for e in std::fs::read_dir(ds.join("conn")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let o = run(&["sql", &ds.to_string_lossy(), "-c", "SELECT count(*) FROM conn", "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("accounts for 10 conn rows"), "{}", String::from_utf8_lossy(&o.stderr));
+}

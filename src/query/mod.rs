@@ -119,8 +119,60 @@ pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionCo
     open_session_with(dataset, Limits::current()).await
 }
 
+/// Check that a dataset's files are whole Parquet files and hold the rows its manifest accounts for
+/// (a table directory altered after ingest, a truncated copy, a file that is not Parquet). A short or
+/// lying footer is caught before the Parquet reader sees it (parquet 59 panics on some).
+pub fn check_dataset(dataset: &Path) -> Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let manifest: Option<serde_json::Value> = std::fs::read(dataset.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    for (name, _) in all_schemas() {
+        let dir = dataset.join(name);
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let mut rows = 0u64;
+        for e in rd.flatten() {
+            let p = e.path();
+            if !p.extension().is_some_and(|x| x == "parquet") {
+                continue;
+            }
+            let bad = |why: &str| format!("{}: not a whole Parquet file ({why}); the dataset was altered or damaged after ingest", p.display());
+            let mut f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let len = f.metadata().map_err(|e| format!("{}: {e}", p.display()))?.len();
+            if len < 12 {
+                return Err(bad("too short"));
+            }
+            let mut head = [0u8; 4];
+            let mut tail = [0u8; 8];
+            f.read_exact(&mut head).map_err(|e| bad(&e.to_string()))?;
+            f.seek(SeekFrom::End(-8)).map_err(|e| bad(&e.to_string()))?;
+            f.read_exact(&mut tail).map_err(|e| bad(&e.to_string()))?;
+            let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+            if &head != b"PAR1" || &tail[4..] != b"PAR1" || footer + 12 > len {
+                return Err(bad("bad magic or footer length"));
+            }
+            let reader = parquet::file::serialized_reader::SerializedFileReader::new(f)
+                .map_err(|e| bad(&e.to_string()))?;
+            use parquet::file::reader::FileReader;
+            rows += u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+        }
+        if let Some(expected) = manifest.as_ref().and_then(|m| m["tables"][name].as_u64())
+            && expected != rows
+        {
+            return Err(format!(
+                "{}: the manifest accounts for {expected} {name} rows but the table files hold {rows}; the dataset is inconsistent (re-ingest it)",
+                dataset.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A session under explicit limits.
 pub async fn open_session_with(dataset: &Path, limits: Limits) -> datafusion::error::Result<SessionContext> {
+    if dataset.join("manifest.json").is_file() {
+        check_dataset(dataset).map_err(datafusion::error::DataFusionError::Plan)?;
+    }
     use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     let pool = TrackConsumersPool::new(
