@@ -343,12 +343,21 @@ pub fn run_ingest(
     Ok(rep)
 }
 
+/// Set while the interactive shell runs: SIGINT then cancels the running query instead of exiting.
+pub static INTERACTIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Raised by SIGINT in the shell; the running query polls it.
+pub static CANCEL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// SIGINT (Ctrl-C) while a dataset is being written: remove the staging directory, say that the
-/// previous dataset (if any) is untouched, exit 130.
-fn install_interrupt_handler() {
+/// previous dataset (if any) is untouched, exit 130. In the interactive shell it cancels the query.
+pub fn install_interrupt_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = ctrlc::set_handler(|| {
+            if INTERACTIVE.load(std::sync::atomic::Ordering::SeqCst) {
+                CANCEL.store(true, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
             let removed = wirehunt::table::dataset::remove_live_staging();
             if removed.is_empty() {
                 eprintln!("wirehunt: interrupted");

@@ -119,7 +119,20 @@ impl Shell {
         out: &mut dyn Write,
     ) -> anyhow::Result<()> {
         let t0 = std::time::Instant::now();
-        match self.stream(sql, out).await {
+        // Ctrl-C cancels the running query (the SIGINT handler sets the flag while the shell runs)
+        let cancelled = async {
+            loop {
+                if crate::cli::CANCEL.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        let res = tokio::select! {
+            r = self.stream(sql, out) => r,
+            () = cancelled => Err(anyhow::anyhow!("query cancelled (Ctrl-C)")),
+        };
+        match res {
             Ok(()) => {
                 if self.timer {
                     eprintln!("time: {:.3}s", t0.elapsed().as_secs_f64());
@@ -223,6 +236,8 @@ impl Shell {
 
     async fn interactive(&mut self) -> anyhow::Result<()> {
         let mut rl = rustyline::DefaultEditor::new()?;
+        crate::cli::install_interrupt_handler();
+        crate::cli::INTERACTIVE.store(true, std::sync::atomic::Ordering::SeqCst);
         let hist = wirehunt::query::cache_root().join("history");
         let _ = std::fs::create_dir_all(wirehunt::query::cache_root());
         let _ = rl.load_history(&hist);
@@ -238,11 +253,16 @@ impl Shell {
             };
             match rl.readline(prompt) {
                 Ok(line) => {
+                    // nothing typed here ends the shell but .quit / Ctrl-D: errors print and the
+                    // prompt returns; history is appended per entry, so a crash loses nothing
                     if buf.is_empty() && line.trim_start().starts_with('.') {
                         let _ = rl.add_history_entry(line.as_str());
+                        let _ = rl.append_history(&hist);
                         let mut out = std::io::stdout().lock();
-                        if !self.dot(line.trim(), &mut out).await? {
-                            break;
+                        match self.dot(line.trim(), &mut out).await {
+                            Ok(true) => {}
+                            Ok(false) => break,
+                            Err(e) => eprintln!("error: {}", report::sanitize_terminal(&format!("{e:#}"))),
                         }
                         continue;
                     }
@@ -250,11 +270,14 @@ impl Shell {
                     buf.push('\n');
                     if line.trim_end().ends_with(';') {
                         let _ = rl.add_history_entry(buf.trim());
+                        let _ = rl.append_history(&hist);
                         let stmts = wirehunt::query::split_statements(&buf);
                         buf.clear();
                         let mut out = std::io::stdout().lock();
                         for (_, s) in stmts {
-                            self.statement(&s, "query", &mut out).await?;
+                            if let Err(e) = self.statement(&s, "query", &mut out).await {
+                                eprintln!("error: {}", report::sanitize_terminal(&format!("{e:#}")));
+                            }
                         }
                     }
                 }
@@ -262,7 +285,6 @@ impl Shell {
                 Err(_) => break,
             }
         }
-        let _ = rl.save_history(&hist);
         Ok(())
     }
 }

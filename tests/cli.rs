@@ -593,3 +593,54 @@ fn a_fifo_input_is_read_once_and_hashed_inline() {
     assert!(o.status.success(), "{}", s(&o).1);
     assert_eq!(s(&o).0.trim(), "n\n3000");
 }
+
+/// The interactive shell, driven through a pseudo-terminal (`script` from util-linux): errors print
+/// and the prompt returns (`.schema nope`, `.format parquet` then a query), Ctrl-C cancels the
+/// running query and the shell goes on, history is appended per entry.
+#[test]
+fn the_shell_never_throws_the_analyst_out() {
+    let dir = tmp("shellpty");
+    let cap = dir.join("a.pcap");
+    std::fs::write(&cap, pcap(1, &[(1_000_000, tcp(A, 40000, B, 80, 1, 0, SYN, &[]))])).unwrap();
+    let ds = dir.join("ds");
+    assert!(run(&["ingest", &cap.to_string_lossy(), "-o", &ds.to_string_lossy()]).status.success());
+    let cache = dir.join("cache");
+    let cmd = format!("{} sql {} --format csv", wirehunt_bin().display(), ds.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .env("WIREHUNT_CACHE", &cache)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs the shell on a pseudo-terminal");
+    let mut stdin = child.stdin.take().unwrap();
+    let feed = std::thread::spawn(move || {
+        use std::io::Write;
+        let step = |s: &mut std::process::ChildStdin, text: &[u8], ms: u64| {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            s.write_all(text).unwrap();
+            s.flush().unwrap();
+        };
+        step(&mut stdin, b".schema nope\n", 1500);
+        step(&mut stdin, b".format parquet\n", 300);
+        step(&mut stdin, b"SELECT 1 AS x;\n", 300);
+        step(&mut stdin, b".format csv\n", 500);
+        step(&mut stdin, b"SELECT sum(value) FROM range(100000000000);\n", 300);
+        step(&mut stdin, b"\x03", 2000);
+        step(&mut stdin, b"SELECT 42 AS answer;\n", 800);
+        step(&mut stdin, b".quit\n", 1500);
+    });
+    let out = child.wait_with_output().unwrap();
+    feed.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("no table named \"nope\""), "{text}");
+    assert!(text.contains("parquet output needs a file"), "{text}");
+    assert!(text.contains("query cancelled (Ctrl-C)"), "{text}");
+    assert!(text.contains("answer\n42"), "{text}");
+    let hist = std::fs::read_to_string(cache.join("history")).unwrap();
+    for e in [".schema nope", "SELECT 1 AS x;", "SELECT 42 AS answer;"] {
+        assert!(hist.contains(e), "{hist}");
+    }
+}

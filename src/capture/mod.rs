@@ -9,6 +9,8 @@
 //! - Every frame handed to the callback has a 1-based frame number that matches Wireshark's.
 //! - Anything readable before damage is delivered; damage ends the file with a [`ReadEnd`] that says why.
 //! - The raw input bytes (before decompression) are hashed (sha256) and counted in the same pass.
+// wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::{PcapBlockOwned, PcapError};

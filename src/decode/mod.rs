@@ -8,6 +8,8 @@
 //! IPv4/IPv6 through etherparse's lax slicing, so a packet cut by the snap length still counts: the
 //! transport payload is whatever was captured, and `payload_len` is what the headers claim.
 //! Fragments are reassembled in a bounded pool (entries, bytes and a timeout); overlaps are reported.
+// wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use crate::capture::Frame;
 use etherparse::defrag::IpDefragBuf;

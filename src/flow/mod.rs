@@ -6,6 +6,8 @@
 //! Expiry uses a min-heap of (deadline, slot, generation) with lazy revalidation: a popped entry
 //! whose flow saw traffic since is pushed back with its new deadline. The same heap answers "which
 //! flow to evict" when the table is full, so both are O(log n) per event.
+// wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod reassembly;
 

@@ -4,6 +4,8 @@
 //! ports, except DNS over TCP which has no magic bytes).
 //!
 //! Adding a protocol = one file here, one table in `table/`, one line in `detect_tcp`.
+// wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod dns;
 pub mod http;
