@@ -10,6 +10,10 @@ use std::path::Path;
 pub struct Overview {
     pub manifest: Manifest,
     pub top_talkers: Vec<(String, f64)>,
+    /// Destinations by packets (a flood of small packets is invisible by bytes).
+    pub top_destinations: Vec<(String, f64)>,
+    /// proto/port by connections (scans and fan-outs).
+    pub top_ports: Vec<(String, f64)>,
     pub services: Vec<(String, f64)>,
     pub timeline: Vec<f64>,
     pub span: (String, String),
@@ -51,6 +55,34 @@ impl Overview {
             .map(|(k, v)| format!("{k} ({})", crate::report::human_bytes(*v as u64)))
             .collect();
         s.push_str(&format!("Top talkers: {}\n", tt.join(", ")));
+        let td: Vec<String> = self
+            .top_destinations
+            .iter()
+            .take(5)
+            .map(|(k, v)| format!("{k} ({} pkts)", crate::report::human_number(*v)))
+            .collect();
+        s.push_str(&format!("Top destinations by packets: {}\n", td.join(", ")));
+        let tp: Vec<String> = self
+            .top_ports
+            .iter()
+            .take(5)
+            .map(|(k, v)| format!("{k} ({} conns)", crate::report::human_number(*v)))
+            .collect();
+        s.push_str(&format!("Top ports by connections: {}\n", tp.join(", ")));
+        if m.inputs.len() > 1 {
+            for i in m.inputs.iter().take(20) {
+                s.push_str(&format!(
+                    "  input {}: {} packets, {} .. {}\n",
+                    i.path,
+                    i.packets_read,
+                    i.first_ts.as_deref().unwrap_or("?"),
+                    i.last_ts.as_deref().unwrap_or("?")
+                ));
+            }
+            if m.inputs.len() > 20 {
+                s.push_str(&format!("  ... and {} more inputs\n", m.inputs.len() - 20));
+            }
+        }
         for i in &m.inputs {
             if let Some(e) = &i.error {
                 s.push_str(&format!("Warning: {}: {}\n", i.path, e));
@@ -91,8 +123,12 @@ pub fn overview(dataset: &Path) -> anyhow::Result<Overview> {
         };
         let top = rows2(&q("SELECT orig_h, CAST(sum(orig_bytes + resp_bytes) AS DOUBLE) b FROM conn GROUP BY orig_h ORDER BY b DESC, orig_h LIMIT 8").await?);
         let services = rows2(&q("SELECT coalesce(service, proto || '/other') s, CAST(count(*) AS DOUBLE) n FROM conn GROUP BY 1 ORDER BY n DESC, s LIMIT 8").await?);
-        let span = q("SELECT min(ts), max(ts) FROM conn").await?;
-        let (a, b) = span.first().filter(|b| b.num_rows() > 0).map(|b| (crate::report::cell(b.column(0), 0), crate::report::cell(b.column(1), 0))).unwrap_or_default();
+        let top_destinations = rows2(&q("SELECT resp_h, CAST(sum(orig_pkts + resp_pkts) AS DOUBLE) p FROM conn GROUP BY resp_h ORDER BY p DESC, resp_h LIMIT 8").await?);
+        let top_ports = rows2(&q("SELECT proto || '/' || CAST(resp_p AS VARCHAR) k, CAST(count(*) AS DOUBLE) n FROM conn GROUP BY 1 ORDER BY n DESC, k LIMIT 8").await?);
+        // the span runs from the first to the last packet (the manifest's), not to the last
+        // connection's start
+        let a = manifest.inputs.iter().filter_map(|i| i.first_ts.clone()).min().unwrap_or_default();
+        let b = manifest.inputs.iter().filter_map(|i| i.last_ts.clone()).max().unwrap_or_default();
         let tl = rows2(&q("WITH b AS (SELECT min(ts) lo, max(ts) hi FROM conn) SELECT CAST(least(59, floor((to_unixtime(c.ts) - to_unixtime(b.lo)) * 60.0 / greatest(1.0, to_unixtime(b.hi) - to_unixtime(b.lo)))) AS BIGINT) k, CAST(count(*) AS DOUBLE) FROM conn c, b GROUP BY 1 ORDER BY 1").await?);
         let mut timeline = vec![0.0; 60];
         for (k, v) in tl {
@@ -102,7 +138,7 @@ pub fn overview(dataset: &Path) -> anyhow::Result<Overview> {
                 }
         }
         let tables = manifest.tables.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        Ok(Overview { manifest, top_talkers: top, services, timeline, span: (a, b), tables })
+        Ok(Overview { manifest, top_talkers: top, top_destinations, top_ports, services, timeline, span: (a, b), tables })
     })
 }
 
