@@ -3,12 +3,12 @@
 # a SYN flood from 1M spoofed sources, 2M pipelined GETs on one connection, a fragment flood (copies
 # of one fragment + incomplete datagrams), 3M tiny segments after a TCP hole, and 200k connections
 # with forged 2 GB sequence jumps. Target: every run under 1 GiB RSS. Results go in benches/README.md.
-#   benches/memcheck.sh [SCALE]    (SCALE multiplies the packet counts; default 1)
+#   benches/memcheck.sh [SCALE]    (SCALE multiplies the packet counts; default 1; WIREHUNT_BIN=path skips the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale="${1:-1}"
-cargo build --release --quiet
-bin=target/release/wirehunt
+bin=${WIREHUNT_BIN:-target/release/wirehunt}
+[ -n "${WIREHUNT_BIN:-}" ] || cargo build --release --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '%-10s %10s %12s %14s %14s %s\n' flood packets capture_MB ingest_MiB triage_MiB findings
