@@ -11,7 +11,9 @@
 -- description: Score (horizontal, vertical): 30 + 40 * failed share + 10 * log2(breadth / minimum) (at most 30)
 -- description: + 10 when most targets are local addresses (internal spread); a shape with a failed share under
 -- description: min_failed_share is dropped. Flood: 45 + 10 * log10(packets / min_flood_packets) (at most 25) + 10
--- description: when the destination answered less than a tenth of the packets.
+-- description: when the destination answered less than a tenth of the packets. Fan-in: min_flood_sources+ distinct sources to one
+-- description: (address, port) at min_flood_pps, 80%+ failed (a SYN flood from spoofed sources): 50 + 10 * log10(sources /
+-- description: min_flood_sources) (at most 25) + 20 * failed share; its src_ip reads '(N sources)'.
 -- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
 -- summary: {src_ip} {shape}: {breadth} {unit} in {attempts} attempt(s) over {duration_s:1} s, {failed_share:pct} failed ({detail})
 -- param: min_targets int = 50
@@ -20,6 +22,7 @@
 -- param: min_flood_packets int = 10000
 -- param: min_flood_pps float = 1000.0
 -- param: min_flood_connections int = 20
+-- param: min_flood_sources int = 1000
 WITH c AS (
     SELECT orig_h, resp_h, resp_p, proto, ts, CAST(ts AS BIGINT) AS tus, duration, local_resp, orig_pkts, resp_pkts,
            CASE WHEN proto = 'tcp' THEN conn_state IN ('S0', 'REJ', 'RSTOS0', 'RSTRH', 'SH', 'SHR', 'OTH')
@@ -41,6 +44,21 @@ vk AS (
     SELECT orig_h, resp_h, proto, count(*) AS breadth
     FROM (SELECT DISTINCT orig_h, resp_h, proto, resp_p FROM c WHERE proto IN ('tcp', 'udp')) d
     GROUP BY orig_h, resp_h, proto HAVING count(*) >= $min_ports
+),
+-- fan-in: many sources to one (address, port), mostly failing - a SYN flood from spoofed sources
+fk AS (
+    SELECT resp_h, resp_p, proto, count(*) AS breadth
+    FROM (SELECT DISTINCT resp_h, resp_p, proto, orig_h FROM c) d
+    GROUP BY resp_h, resp_p, proto HAVING count(*) >= $min_flood_sources
+),
+fanin AS (
+    SELECT '(' || CAST(max(k.breadth) AS VARCHAR) || ' sources)' AS src, c.resp_h AS dst, c.resp_p AS port, c.proto, 'fan-in' AS kind,
+           max(k.breadth) AS breadth, count(*) AS attempts, avg(CASE WHEN c.failed THEN 1.0 ELSE 0.0 END) AS failed_share,
+           avg(CASE WHEN c.local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(c.ts) AS first_seen, max(c.ts) AS last_seen,
+           greatest((max(c.tus) - min(c.tus)) / 1e6, 0.001) AS duration_s, sum(c.orig_pkts) AS packets, sum(c.resp_pkts) AS answers,
+           make_array(min(c.orig_h), max(c.orig_h)) AS sample_targets
+    FROM fk k JOIN c ON c.resp_h = k.resp_h AND c.resp_p = k.resp_p AND c.proto = k.proto
+    GROUP BY c.resp_h, c.resp_p, c.proto
 ),
 horiz AS (
     SELECT c.orig_h AS src, CAST(NULL AS VARCHAR) AS dst, c.resp_p AS port, c.proto, 'horizontal' AS kind,
@@ -75,17 +93,22 @@ shapes AS (
     SELECT * FROM vert WHERE failed_share >= $min_failed_share
     UNION ALL
     SELECT * FROM fl WHERE packets / duration_s >= $min_flood_pps
+    UNION ALL
+    SELECT * FROM fanin WHERE failed_share >= 0.8 AND packets / duration_s >= $min_flood_pps
 )
 SELECT src AS src_ip, dst AS dst_ip, CAST(port AS INT) AS dst_port, proto, kind, first_seen, last_seen, breadth, attempts,
        round(failed_share, 3) AS failed_share, round(local_share, 3) AS local_share, round(duration_s, 1) AS duration_s,
        packets, answers, sample_targets,
        CASE kind WHEN 'horizontal' THEN 'swept ' || proto || '/' || CAST(port AS VARCHAR) || ' across many addresses'
                  WHEN 'vertical' THEN 'probed many ' || proto || ' ports of ' || dst
+                 WHEN 'fan-in' THEN 'flooded ' || dst || ':' || CAST(port AS VARCHAR) || '/' || proto || ' from many sources (spoofed?)' 
                  ELSE 'flooded ' || dst END AS shape,
-       CASE kind WHEN 'horizontal' THEN 'addresses' WHEN 'vertical' THEN 'ports' ELSE 'packets' END AS unit,
-       CASE kind WHEN 'flood' THEN CAST(round(packets / duration_s) AS VARCHAR) || ' packets/s, ' || CAST(answers AS VARCHAR) || ' answered'
+       CASE kind WHEN 'horizontal' THEN 'addresses' WHEN 'vertical' THEN 'ports' WHEN 'fan-in' THEN 'sources' ELSE 'packets' END AS unit,
+       CASE WHEN kind IN ('flood', 'fan-in') THEN CAST(round(packets / duration_s) AS VARCHAR) || ' packets/s, ' || CAST(answers AS VARCHAR) || ' answered'
                  ELSE 'e.g. ' || array_to_string(sample_targets, ' ') END AS detail,
-       least(100, greatest(0, CASE WHEN kind = 'flood' THEN
+       least(100, greatest(0, CASE WHEN kind = 'fan-in' THEN
+               50 + least(25, 10 * log10(breadth / $min_flood_sources)) + 20 * failed_share
+           WHEN kind = 'flood' THEN
                45 + least(25, 10 * log10(packets / $min_flood_packets)) + CASE WHEN answers * 10 < packets THEN 10 ELSE 0 END
            ELSE
                30 + 40 * failed_share

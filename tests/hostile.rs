@@ -445,3 +445,14 @@ fn a_corrupt_table_file_is_exit_65() {
     assert_eq!(o.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&o.stderr).contains("accounts for 10 conn rows"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A SYN flood from thousands of spoofed sources to one server is a finding (fan-in), not silence.
+#[test]
+fn a_spoofed_syn_flood_is_reported() {
+    let (ds, _) = ingest_bytes("synfanin", &[("f.pcap", flood("syn", 5000))]);
+    let (f, e) = wirehunt::detect::detect(&ds, &wirehunt::detect::load_detectors(None).unwrap()).unwrap();
+    assert!(e.is_empty(), "{e:?}");
+    let hit = f.iter().find(|f| f.detector == "scan" && f.dst_ip.as_deref() == Some("192.0.2.80")).expect("a fan-in finding");
+    assert!(hit.severity >= wirehunt::detect::Severity::High, "{}", hit.summary);
+    assert!(hit.summary.contains("5000 sources"), "{}", hit.summary);
+}
