@@ -68,6 +68,11 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
     ),
     ("cidr_match(ip, cidr)", "bool", "address inside the prefix"),
     (
+        "community_id(orig_h, orig_p, resp_h, resp_p, proto)",
+        "string",
+        "Community ID v1, seed 0 (proto: tcp, udp, icmp, icmp6, sctp or the IP protocol number; for ICMP the ports are type and code): joins rows with Zeek and Suricata records",
+    ),
+    (
         "ip_version(ip)",
         "uint8",
         "4 or 6; NULL when not an address",
@@ -332,6 +337,46 @@ fn scalar_udfs() -> Vec<ScalarUDF> {
         str_udf!("ip_version", DataType::UInt8, UInt8Builder, |s: &str| {
             parse_ip(s).map(|ip| if ip.is_ipv4() { 4u8 } else { 6u8 })
         }),
+        create_udf(
+            "community_id",
+            vec![DataType::Utf8, DataType::Int64, DataType::Utf8, DataType::Int64, DataType::Utf8],
+            DataType::Utf8,
+            Volatility::Immutable,
+            Arc::new(|args: &[ColumnarValue]| {
+                let n = num_rows(args);
+                let (sa, sp, da, dp, pr) = (
+                    strings(&args[0], n)?,
+                    strings(&args[1], n)?,
+                    strings(&args[2], n)?,
+                    strings(&args[3], n)?,
+                    strings(&args[4], n)?,
+                );
+                let mut b = StringBuilder::with_capacity(n, n * 32);
+                for i in 0..n {
+                    let get = |a: &StringArray| (!a.is_null(i)).then(|| a.value(i).to_string());
+                    let v = (|| {
+                        let s: std::net::IpAddr = get(&sa)?.parse().ok()?;
+                        let d: std::net::IpAddr = get(&da)?.parse().ok()?;
+                        let proto: u8 = match get(&pr)?.to_ascii_lowercase().as_str() {
+                            "tcp" => 6,
+                            "udp" => 17,
+                            "icmp" if s.is_ipv6() => 58,
+                            "icmp" => 1,
+                            "icmp6" | "ipv6-icmp" => 58,
+                            "sctp" => 132,
+                            other => other.parse().ok()?,
+                        };
+                        let ports = match (get(&sp).and_then(|p| p.parse::<u16>().ok()), get(&dp).and_then(|p| p.parse::<u16>().ok())) {
+                            (Some(a), Some(b)) if matches!(proto, 1 | 6 | 17 | 58 | 132) => Some((a, b)),
+                            _ => None,
+                        };
+                        Some(crate::flow::community_id::community_id(0, s, d, proto, ports))
+                    })();
+                    b.append_option(v);
+                }
+                finish(Arc::new(b.finish()), args)
+            }),
+        ),
         create_udf(
             "cidr_match",
             vec![DataType::Utf8, DataType::Utf8],

@@ -253,6 +253,7 @@ table!(ConnTable, "conn", "One row per connection (TCP, UDP or ICMP flow), with 
     source: Str = "capture file the connection started in",
     orig_seen_bytes: U64 = "payload bytes in the originator's packets actually captured (TCP: new data only - no retransmissions, no range inferred from sequence numbers, so a forged sequence jump adds nothing); volume detectors count these",
     resp_seen_bytes: U64 = "the same for the responder",
+    community_id: Str = "Community ID v1 (seed 0) of the 5-tuple: joins this row with Zeek's conn.log and Suricata's eve.json records of the same flow",
 ]);
 
 table!(DnsTable, "dns", "One row per DNS transaction: a query paired with its response by flow, transaction id and question.", [
