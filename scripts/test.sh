@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # The test command (README, and .ci/run calls exactly this): install the reference peers the tests compare
-# against, then run `cargo test`. A peer that cannot be installed is a failure, never a skipped comparison.
+# against (tshark, capinfos, Suricata), then run `cargo test`. A peer that cannot be installed is a failure, never a skipped comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v capinfos >/dev/null 2>&1 || need+=(tshark)
 if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-for t in tshark capinfos; do
+# Suricata (Community ID comparison): Debian 12 ships it in bookworm-backports only; add that suite
+# to the system's own Debian source (same mirror) when it is missing
+if ! command -v suricata >/dev/null 2>&1; then
+  src=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$src" ] && grep -q '^Suites: bookworm bookworm-updates$' "$src"; then
+    $SUDO sed -i 's/^Suites: bookworm bookworm-updates$/Suites: bookworm bookworm-updates bookworm-backports/' "$src"
+  fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq -t bookworm-backports suricata >/dev/null 2>&1 || $SUDO apt-get install -y -qq suricata >/dev/null
+fi
+for t in tshark capinfos suricata; do
   command -v "$t" >/dev/null 2>&1 || { echo "scripts/test.sh: $t is required and could not be installed" >&2; exit 1; }
 done
 export WIREHUNT_CORPUS="${WIREHUNT_CORPUS:-$(cd .. && pwd)/shared/pcaps}"

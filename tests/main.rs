@@ -8,4 +8,5 @@ mod fuzz;
 mod hostile;
 mod ingest;
 mod sql;
+mod suricata;
 mod tshark;
