@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 #[command(
     name = "wirehunt",
     version,
-    about = "Offline pcap forensics: Zeek-style Parquet tables, SQL detectors for exfiltration, DNS tunnelling and beaconing"
+    about = "Offline pcap forensics: Zeek-style Parquet tables, SQL detectors for exfiltration, DNS tunnelling and beaconing",
+    after_help = "Examples:\n  wirehunt triage capture.pcap.gz\n  wirehunt ingest sensor/ -o ds && wirehunt detect ds --fail-on high\n  wirehunt sql ds \"SELECT query, count(*) FROM dns GROUP BY 1 ORDER BY 2 DESC LIMIT 20\"\n\nExit codes: 0 success (findings included), 1 a finding at or above --fail-on or an unexpected error,\n2 usage, 65 a query, detector or dataset failed, 66 an input could not be read, 73 the output directory\nholds a dataset (no --force) or foreign files, 74 the dataset could not be written, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -58,6 +59,15 @@ pub enum Cmd {
     Simulate(SimulateArgs),
     /// Print table schemas (or the SQL functions).
     Schema(SchemaArgs),
+    /// List the detectors: id, category, severity thresholds, parameters and their defaults.
+    Detectors(DetectorsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DetectorsArgs {
+    /// Extra or replacement detector directory (as for detect/triage).
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -399,6 +409,22 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         Cmd::Schema(a) => {
             let mut out = std::io::stdout().lock();
             report::print_schema(&mut out, a.table.as_deref(), a.functions, a.markdown)?;
+            Ok(0)
+        }
+        Cmd::Detectors(a) => {
+            let dets = wirehunt::detect::load_detectors(a.queries.as_deref()).map_err(|e| exit(65, anyhow::anyhow!(e)))?;
+            let mut out = std::io::stdout().lock();
+            use std::io::Write;
+            for d in &dets {
+                let th: Vec<String> = d.thresholds.iter().map(|(s, t)| format!("{} >= {t}", s.as_str())).collect();
+                writeln!(out, "{} ({}) - {}", d.id, d.category, d.title)?;
+                writeln!(out, "  file: {}", report::sanitize_terminal(&d.path))?;
+                writeln!(out, "  severity: {}", th.join(", "))?;
+                for p in &d.params {
+                    writeln!(out, "  --param {}.{}={}   ({})", d.id, p.name, p.value, p.kind)?;
+                }
+                writeln!(out)?;
+            }
             Ok(0)
         }
         Cmd::Sql(a) => crate::shell::run_sql_command(a, quiet),

@@ -644,3 +644,27 @@ fn the_shell_never_throws_the_analyst_out() {
         assert!(hist.contains(e), "{hist}");
     }
 }
+
+/// `wirehunt detectors` lists every built-in with its thresholds and parameters; `--help` prints the
+/// exit codes; `ssl` is Zeek's name for the tls table.
+#[test]
+fn detectors_listing_help_and_the_ssl_view() {
+    let o = run(&["detectors"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for id in ["beaconing", "dns_tunnel", "exfil_volume", "dns_encoded_query", "scan"] {
+        assert!(text.contains(&format!("{id} (")), "{text}");
+    }
+    assert!(text.contains("--param beaconing.max_without_evidence=69.0"), "{text}");
+    assert!(text.contains("severity: critical >= 85, high >= 70"), "{text}");
+    let o = run(&["--help"]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(help.contains("Exit codes:") && help.contains("73 the output directory"), "{help}");
+    let dir = tmp("sslview");
+    let cap = dir.join("a.pcap");
+    std::fs::write(&cap, pcap(1, &[(1_000_000, tcp(A, 40000, B, 443, 1, 0, SYN, &[]))])).unwrap();
+    let ds = dir.join("ds");
+    assert!(run(&["ingest", &cap.to_string_lossy(), "-o", &ds.to_string_lossy()]).status.success());
+    let o = run(&["sql", &ds.to_string_lossy(), "-c", "SELECT count(*) AS n FROM ssl", "--format", "csv"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n0");
+}

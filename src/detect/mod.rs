@@ -69,6 +69,17 @@ pub enum ParamValue {
     Bool(bool),
 }
 
+impl std::fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamValue::Int(i) => write!(f, "{i}"),
+            ParamValue::Float(x) => write!(f, "{x:?}"),
+            ParamValue::Str(s) => write!(f, "{s}"),
+            ParamValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
 impl ParamValue {
     fn parse(kind: &str, v: &str) -> Result<ParamValue, String> {
         let v = v.trim();

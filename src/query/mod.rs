@@ -201,6 +201,10 @@ pub async fn open_session_with(dataset: &Path, limits: Limits) -> datafusion::er
         ctx.register_parquet(name, dir.to_string_lossy().as_ref(), opts)
             .await?;
     }
+    // Zeek habits: `ssl` is Zeek's name for the tls log
+    if dataset.join("tls").is_dir() {
+        ctx.sql("CREATE VIEW ssl AS SELECT * FROM tls").await?;
+    }
     Ok(ctx)
 }
 
