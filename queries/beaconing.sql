@@ -24,7 +24,8 @@
 -- description: weak (0.5 each): a public peer address no DNS answer in the capture named although the source uses DNS, a
 -- description: TCP payload no analyzer recognised, a TLS client fingerprint (JA4) or User-Agent the source uses for this
 -- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
--- description: or more). High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
+-- description: or more), a protocol on a port not registered for it (TLS on 4444, HTTP on 7080; the lists are in the SQL).
+-- description: High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
 -- description: port mismatch counts (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
 -- description: heartbeats, cast devices) - without any evidence is capped at low (with weak evidence alone, at medium); infrastructure recognised by parsing
 -- description: (conn.service ntp, dhcp, dhcpv6, ssdp, netbios) is capped at low, and so is a schedule to a peer 3+ sources
@@ -195,6 +196,9 @@ judged AS (
     SELECT *,
            coalesce(service, '') IN ('ntp', 'dhcp', 'dhcpv6', 'ssdp', 'netbios-ns', 'netbios-dgm') AS infrastructure,
            (proto = 'udp' AND dport IN (123, 67, 68, 546, 547, 1900, 137, 138) AND service IS NULL) AS port_mismatch,
+           -- a protocol recognised by content on a port not registered for it (TLS on 4444, HTTP on 7080)
+           ((service = 'ssl' AND dport NOT IN (443, 8443, 9443, 993, 995, 465, 587, 636, 853, 989, 990, 992, 994, 5061, 5223, 5228, 8883, 8009))
+            OR (service = 'http' AND dport NOT IN (80, 8080, 8000, 8008, 8888, 3128, 591, 81))) AS odd_port,
            (series LIKE 'session %' AND size_median <= 512 AND size_dispersion <= 0.25) AS keepalive
     FROM stats
 ),
@@ -209,7 +213,7 @@ evidence AS (
                 + CASE WHEN ip_host THEN 1 ELSE 0 END)
                + 0.5 * (CASE WHEN unnamed_peer THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
                       + CASE WHEN rare_ja4 THEN 1 ELSE 0 END + CASE WHEN rare_ua THEN 1 ELSE 0 END
-                      + CASE WHEN tasking THEN 1 ELSE 0 END) END AS evidence_points,
+                      + CASE WHEN tasking THEN 1 ELSE 0 END + CASE WHEN odd_port THEN 1 ELSE 0 END) END AS evidence_points,
            concat_ws('; ',
                CASE WHEN self_signed AND NOT local_peer THEN 'self-signed certificate' END,
                CASE WHEN expired AND NOT local_peer THEN 'expired certificate' END,
@@ -219,7 +223,8 @@ evidence AS (
                CASE WHEN unidentified_payload AND NOT local_peer THEN 'TCP payload of no known protocol' END,
                CASE WHEN rare_ja4 AND NOT local_peer THEN 'TLS fingerprint (JA4) used for this peer only' END,
                CASE WHEN rare_ua AND NOT local_peer THEN 'User-Agent used for this peer only' END,
-               CASE WHEN tasking AND NOT local_peer THEN 'some check-ins carried far more than the idle ones (tasking)' END
+               CASE WHEN tasking AND NOT local_peer THEN 'some check-ins carried far more than the idle ones (tasking)' END,
+               CASE WHEN odd_port AND NOT local_peer THEN service || ' on port ' || CAST(dport AS VARCHAR) || ', not a port registered for it' END
            ) AS evidence_list
     FROM judged
 ),
