@@ -110,8 +110,12 @@ pub struct IngestArgs {
     pub no_hash: bool,
     /// Replace an existing dataset in DIR (it stays intact until the new one is complete; a
     /// directory holding files wirehunt did not write is never replaced).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "append")]
     pub force: bool,
+    /// Add the inputs to the existing dataset in DIR (an input whose sha256 is already in its
+    /// manifest is skipped and said so); the old dataset stays intact until the new one is complete.
+    #[arg(long)]
+    pub append: bool,
 }
 
 #[derive(Args, Debug)]
@@ -399,11 +403,19 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                 },
                 if a.force {
                     wirehunt::table::dataset::Existing::Replace
+                } else if a.append {
+                    wirehunt::table::dataset::Existing::Append
                 } else {
                     wirehunt::table::dataset::Existing::Refuse
                 },
                 quiet,
             )?;
+            for p in &rep.already_present {
+                eprintln!(
+                    "wirehunt: {}: already in the dataset (same sha256), skipped",
+                    report::sanitize_terminal(p)
+                );
+            }
             Ok(if rep.failed > 0 { 66 } else { 0 })
         }
         Cmd::Schema(a) => {

@@ -49,6 +49,8 @@ pub struct IngestReport {
     pub bytes: u64,
     /// The dataset was filled by another process first (cache fills) and that one was kept.
     pub shared: bool,
+    /// `--append`: inputs not ingested because their sha256 is already in the manifest.
+    pub already_present: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +81,45 @@ pub fn ingest(
 ) -> Result<IngestReport, IngestError> {
     let t0 = Instant::now();
     let staging = Staging::begin(out_dir, opts.existing)?;
-    let writer = DatasetWriter::create(staging.path())?;
+    let mut writer = DatasetWriter::create(staging.path())?;
+    // --append: the earlier dataset's files come along (hard links: same filesystem, no copy), this
+    // run's part files get their own prefix, its uids continue after the earlier serials, and inputs
+    // already in the manifest (same sha256) are skipped and reported
+    let previous = match opts.existing {
+        Existing::Append if crate::table::dataset::is_dataset(out_dir) => Some(Manifest::load(out_dir)?),
+        _ => None,
+    };
+    let mut already_present = Vec::new();
+    let mut inputs_kept: Vec<String> = inputs.to_vec();
+    if let Some(prev) = &previous {
+        for (name, _) in crate::table::all_schemas() {
+            let from = out_dir.join(name);
+            let Ok(rd) = std::fs::read_dir(&from) else { continue };
+            for e in rd.flatten() {
+                let to = staging.path().join(name).join(e.file_name());
+                if std::fs::hard_link(e.path(), &to).is_err() {
+                    std::fs::copy(e.path(), &to)?;
+                }
+            }
+        }
+        writer.part_prefix = format!("r{}-", prev.inputs.len() + 1);
+        let known: std::collections::HashSet<&str> =
+            prev.inputs.iter().filter_map(|i| i.sha256.as_deref()).collect();
+        inputs_kept.retain(|p| {
+            let h = capture::is_rereadable(p).then(|| capture::sha256_file(p).ok()).flatten();
+            let dup = h.as_deref().is_some_and(|h| known.contains(h));
+            if dup {
+                already_present.push(p.clone());
+            }
+            !dup
+        });
+    }
+    let inputs = &inputs_kept[..];
     let mut tables = Tables::new(Some(writer));
     let mut flows = FlowTable::new(opts.flow);
+    if let Some(prev) = &previous {
+        flows.start_serial_after(prev.flow_stats.flows);
+    }
     let mut decoder = Decoder::default();
     let mut records = Vec::new();
     let (mut failed, mut damaged) = (0, 0);
@@ -273,7 +311,7 @@ pub fn ingest(
     flows.finish(&mut tables);
     let rows = tables.finish()?;
     let c = flows.counters;
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         wirehunt_version: env!("CARGO_PKG_VERSION").into(),
         schema_version: crate::table::SCHEMA_VERSION,
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -290,12 +328,29 @@ pub fn ingest(
         },
         config: serde_json::to_value(opts.flow).unwrap_or_default(),
     };
+    if let Some(prev) = previous {
+        // the merged manifest: earlier inputs first, row counts and flow counters added up
+        let mut inputs = prev.inputs;
+        inputs.append(&mut manifest.inputs);
+        manifest.inputs = inputs;
+        for (k, v) in prev.tables {
+            *manifest.tables.entry(k).or_insert(0) += v;
+        }
+        let (a, b) = (&prev.flow_stats, &mut manifest.flow_stats);
+        b.flows += a.flows;
+        b.expired += a.expired;
+        b.evicted += a.evicted;
+        b.max_concurrent = b.max_concurrent.max(a.max_concurrent);
+        b.reassembly_cap_hits += a.reassembly_cap_hits;
+        b.max_buffered_bytes = b.max_buffered_bytes.max(a.max_buffered_bytes);
+    }
     let json = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
     // manifest last, then the whole directory moves into place in one rename
     std::fs::write(staging.path().join("manifest.json"), json)?;
     let shared = staging.commit()? == Committed::Shared;
     Ok(IngestReport {
         shared,
+        already_present,
         manifest,
         failed,
         damaged,

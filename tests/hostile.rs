@@ -456,3 +456,36 @@ fn a_spoofed_syn_flood_is_reported() {
     assert!(hit.severity >= wirehunt::detect::Severity::High, "{}", hit.summary);
     assert!(hit.summary.contains("5000 sources"), "{}", hit.summary);
 }
+
+/// `ingest --append`: adds captures to a dataset (its files kept, the new run's beside them, uids
+/// distinct), skips an input whose sha256 is already in the manifest and says so.
+#[test]
+fn append_adds_captures_and_skips_known_ones() {
+    let dir = tmp("append");
+    let a = dir.join("a.pcap");
+    std::fs::write(&a, syn_flood(30)).unwrap();
+    let b = dir.join("b.pcap");
+    let frames: Vec<(i64, Vec<u8>)> = (0..20u32)
+        .map(|i| (5_000_000 + i as i64, tcp([10, 9, 0, i as u8], 2000, B, 443, i, 0, SYN, &[])))
+        .collect();
+    std::fs::write(&b, pcap(1, &frames)).unwrap();
+    let ds = dir.join("ds");
+    let d = ds.to_string_lossy().into_owned();
+    assert_eq!(run(&["ingest", &a.to_string_lossy(), "-o", &d]).status.code(), Some(0));
+    let o = run(&["ingest", &b.to_string_lossy(), "-o", &d, "--append"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let uids = column(&ds, "conn", "uid");
+    assert_eq!(uids.len(), 50);
+    assert_eq!(uids.iter().collect::<std::collections::BTreeSet<_>>().len(), 50, "uids collide");
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(ds.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["inputs"].as_array().unwrap().len(), 2);
+    assert_eq!(m["tables"]["conn"], 50);
+    // the same capture again: skipped, said so, nothing changes
+    let o = run(&["ingest", &a.to_string_lossy(), "-o", &d, "--append"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already in the dataset"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(column(&ds, "conn", "uid").len(), 50);
+    let o = run(&["sql", &d, "-c", "SELECT count(*) AS n FROM conn", "--format", "csv"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n50");
+    assert_eq!(run(&["ingest", &a.to_string_lossy(), "-o", &d, "--append", "--force"]).status.code(), Some(2));
+}

@@ -388,6 +388,12 @@ impl FlowTable {
     }
 
     /// Finalize every flow (end of input), in order of first packet for deterministic output.
+    /// Continue connection serials after `n` (an `--append` run: uids stay distinct from the
+    /// dataset's earlier ones).
+    pub fn start_serial_after(&mut self, n: u64) {
+        self.serial = self.serial.max(n);
+    }
+
     pub fn finish(&mut self, out: &mut Tables) {
         let mut slots: Vec<(i64, u64, u32)> = Vec::new();
         for (i, s) in self.slots.iter().enumerate() {

@@ -26,6 +26,9 @@ pub enum Existing {
     Replace,
     /// Keep it and use it (cache fills: same key, same content).
     Share,
+    /// Add to it (`--append`): the new dataset is the old one's files (hard links) plus this run's,
+    /// swapped in when complete, like `Replace`.
+    Append,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +153,7 @@ impl Staging {
                     match existing {
                         Existing::Refuse => return Err(DatasetError::Exists(shown)),
                         Existing::Share => {}
-                        Existing::Replace => {
+                        Existing::Replace | Existing::Append => {
                             let f = foreign_files(target)?;
                             if !f.is_empty() {
                                 let mut files = f.iter().take(5).cloned().collect::<Vec<_>>().join(", ");

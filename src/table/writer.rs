@@ -52,6 +52,9 @@ pub struct DatasetWriter {
     dir: PathBuf,
     /// Part files started per table.
     parts: HashMap<&'static str, u32>,
+    /// Prefix of this run's part file names (`part-PREFIXNNNNN.parquet`): empty for a new dataset,
+    /// unique per `--append` run so its files never collide with the earlier ones.
+    pub part_prefix: String,
     open: HashMap<&'static str, OpenPart>,
     pub rows: HashMap<&'static str, u64>,
     props: WriterProperties,
@@ -92,6 +95,7 @@ impl DatasetWriter {
         Ok(DatasetWriter {
             dir: dir.to_path_buf(),
             parts: HashMap::new(),
+            part_prefix: String::new(),
             open: HashMap::new(),
             rows: HashMap::new(),
             props,
@@ -127,7 +131,7 @@ impl DatasetWriter {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let n = self.parts.entry(table).or_insert(0);
-                let path = self.dir.join(table).join(format!("part-{:05}.parquet", *n));
+                let path = self.dir.join(table).join(format!("part-{}{:05}.parquet", self.part_prefix, *n));
                 *n += 1;
                 let file = File::create(&path).map_err(|e| WriteError::Io {
                     path: path.display().to_string(),
