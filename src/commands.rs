@@ -11,6 +11,17 @@ use wirehunt::detect::{
 };
 use wirehunt::report::{Format, sanitize_terminal};
 
+struct LazyOverview(Option<wirehunt::detect::html::Overview>);
+
+impl LazyOverview {
+    fn get_or_init(&mut self, dataset: &Path) -> anyhow::Result<&wirehunt::detect::html::Overview> {
+        if self.0.is_none() {
+            self.0 = Some(wirehunt::detect::html::overview(dataset)?);
+        }
+        self.0.as_ref().ok_or_else(|| anyhow::anyhow!("overview unavailable"))
+    }
+}
+
 pub fn default_format(output: Option<&Path>) -> Format {
     use std::io::IsTerminal;
     match output.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
@@ -114,9 +125,11 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let hidden = total - findings.len();
     let findings = suppress(findings, a.suppress.as_deref())?;
     let format = a.format.unwrap_or_else(|| default_format(None));
+    // the overview is computed once, for the terminal summary and the HTML page alike
+    let mut overview = LazyOverview(None);
     if format == Format::Table {
         let mut out = std::io::stdout().lock();
-        let overview = wirehunt::detect::html::overview(&dataset)?;
+        let overview = overview.get_or_init(&dataset)?;
         write!(out, "{}", sanitize_terminal(&overview.text()))?;
         writeln!(
             out,
@@ -157,7 +170,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         emit(&findings, format, None, "wirehunt triage", &dataset)?;
     }
     if let Some(h) = &a.html {
-        let page = wirehunt::detect::html::report(&dataset, &findings, "wirehunt triage")?;
+        let page = wirehunt::detect::html::render(overview.get_or_init(&dataset)?, &findings, "wirehunt triage");
         std::fs::write(h, page).map_err(|e| exit(74, e.into()))?;
         if !quiet {
             eprintln!(

@@ -144,7 +144,11 @@ pub fn overview(dataset: &Path) -> anyhow::Result<Overview> {
 
 /// Self-contained HTML report (inline CSS and SVG; no scripts, nothing fetched).
 pub fn report(dataset: &Path, findings: &[Finding], title: &str) -> anyhow::Result<String> {
-    let ov = overview(dataset)?;
+    Ok(render(&overview(dataset)?, findings, title))
+}
+
+/// The page from an overview already computed (triage computes it once for the terminal and the page).
+pub fn render(ov: &Overview, findings: &[Finding], title: &str) -> String {
     let mut h = String::new();
     h.push_str(&format!(
         "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>{}</title><style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}}.sev-critical{{color:#fff;background:#8b0000}}.sev-high{{background:#f4a6a6}}.sev-medium{{background:#f6deb0}}.sev-low{{background:#e8eef5}}.muted{{color:#777}}pre{{white-space:pre-wrap;font-size:12px;background:#f6f6f6;padding:6px}}details{{margin:2px 0}}</style></head><body>",
@@ -236,5 +240,5 @@ pub fn report(dataset: &Path, findings: &[Finding], title: &str) -> anyhow::Resu
         esc(&ov.manifest.wirehunt_version),
         ov.manifest.schema_version
     ));
-    Ok(h)
+    h
 }
