@@ -1175,17 +1175,26 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
                     add(tasks, t, Task::Mdns { host: h });
                     t += rng.lognormal(300e6, 0.5) as i64;
                 }
+                // a fixed period with a little jitter, from a random phase
+                let mut periodic = |tasks: &mut Vec<(i64, u64, Task)>,
+                                    rng: &mut Rng,
+                                    period_us: u64,
+                                    jitter_us: u64,
+                                    task: &dyn Fn() -> Task| {
+                    let mut t = from + rng.range(0, period_us) as i64;
+                    while t < to {
+                        add(tasks, t, task());
+                        t += (period_us + rng.range(0, jitter_us)) as i64;
+                    }
+                };
                 // NTP every 64 s and the monitoring agent every 60 s (fixed periods, every host)
-                let mut t = from + rng.range(0, 64_000_000) as i64;
-                while t < to {
-                    add(tasks, t, Task::Ntp { host: h });
-                    t += 64_000_000 + rng.range(0, 400_000) as i64;
+                periodic(tasks, rng, 64_000_000, 400_000, &|| Task::Ntp { host: h });
+                periodic(tasks, rng, 60_000_000, 300_000, &|| Task::Monitor { host: h });
+                // hourly update checks, and connectivity checks every 300 s
+                if h % 2 == 1 {
+                    periodic(tasks, rng, 3_600_000_000, 20_000_000, &|| Task::UpdateCheck { host: h });
                 }
-                let mut t = from + rng.range(0, 60_000_000) as i64;
-                while t < to {
-                    add(tasks, t, Task::Monitor { host: h });
-                    t += 60_000_000 + rng.range(0, 300_000) as i64;
-                }
+                periodic(tasks, rng, 300_000_000, 2_000_000, &|| Task::ConnCheck { host: h });
                 // long sessions with heartbeats: push (every other host), websocket pings, cast
                 for (kind, every) in [(0usize, 2usize), (1, 3), (2, 5)] {
                     if h % every == kind % every {
@@ -1195,19 +1204,6 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
                 }
                 if h == 1 {
                     add(tasks, from + rng.range(0, 10_000_000) as i64, Task::Session { host: h, kind: 3, until: to });
-                }
-                // hourly update checks, and connectivity checks every 300 s
-                if h % 2 == 1 {
-                    let mut t = from + rng.range(0, 3_600_000_000) as i64;
-                    while t < to {
-                        add(tasks, t, Task::UpdateCheck { host: h });
-                        t += 3_600_000_000 + rng.range(0, 20_000_000) as i64;
-                    }
-                }
-                let mut t = from + rng.range(0, 300_000_000) as i64;
-                while t < to {
-                    add(tasks, t, Task::ConnCheck { host: h });
-                    t += 300_000_000 + rng.range(0, 2_000_000) as i64;
                 }
                 // reverse lookups
                 let mut t = from + rng.exp(900e6) as i64;
