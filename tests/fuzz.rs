@@ -38,10 +38,9 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
                     stack.push(p);
                 } else if p.metadata().is_ok_and(|m| m.len() <= 256 * 1024)
                     && !p.extension().is_some_and(|x| x == "tsv" || x == "md")
+                    && let Ok(b) = std::fs::read(&p)
                 {
-                    if let Ok(b) = std::fs::read(&p) {
-                        out.push((p.strip_prefix(&c).unwrap_or(&p).display().to_string(), b));
-                    }
+                    out.push((p.strip_prefix(&c).unwrap_or(&p).display().to_string(), b));
                 }
             }
         }

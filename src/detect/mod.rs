@@ -771,7 +771,7 @@ pub fn emit(
         Format::Parquet => {
             let p = output.ok_or_else(|| anyhow::anyhow!("parquet output needs -o FILE"))?;
             let b = findings_batch(findings)?;
-            report::write_parquet(&[b.clone()], b.schema(), p)?;
+            report::write_parquet(std::slice::from_ref(&b), b.schema(), p)?;
         }
         Format::Html => {
             let page = html::report(dataset, findings, title)?;

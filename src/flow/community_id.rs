@@ -98,7 +98,8 @@ mod tests {
     /// The spec's baseline (baseline/baseline_deflt.json, seed 0): every entry of the file.
     #[test]
     fn spec_baseline_vectors() {
-        let v: &[(u8, &str, &str, Option<(u16, u16)>, &str)] = &[
+        type Vector<'a> = (u8, &'a str, &'a str, Option<(u16, u16)>, &'a str);
+        let v: &[Vector] = &[
             (58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", Some((135, 136)), "1:dGHyGvjMfljg6Bppwm3bg0LO8TY="),
             (58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da", Some((136, 135)), "1:dGHyGvjMfljg6Bppwm3bg0LO8TY="),
             (58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da", Some((135, 136)), "1:zavyT/cezQr1fmImYCwYnMXbgck="),

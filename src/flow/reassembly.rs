@@ -264,10 +264,11 @@ impl Reassembler {
             return;
         }
         let off = off as u64;
-        if let Some(&(_, len, h)) = self.recent.iter().find(|(o, l, _)| *o == off && *l as usize == data.len()) {
-            if len > 0 && fingerprint(data) != h {
-                self.conflicts += 1;
-            }
+        if let Some(&(_, len, h)) = self.recent.iter().find(|(o, l, _)| *o == off && *l as usize == data.len())
+            && len > 0
+            && fingerprint(data) != h
+        {
+            self.conflicts += 1;
         }
     }
 

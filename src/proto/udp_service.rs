@@ -64,7 +64,7 @@ pub fn is_ntp(p: &[u8]) -> bool {
         && (-6..=17).contains(&poll)
         // after the header: nothing, extension fields (multiples of 4) or a MAC (4-byte key id +
         // 16/20-byte digest)
-        && (p.len() - 48) % 4 == 0
+        && (p.len() - 48).is_multiple_of(4)
 }
 
 /// RFC 2131 BOOTP/DHCP: op 1/2, hardware length <= 16, the magic cookie at 236.

@@ -108,7 +108,7 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         u => return Err(format!("{s:?}: unknown unit {u:?} (K, M, G, T)")),
     };
     let v = n * mult;
-    if !(v >= (16u64 << 20) as f64) {
+    if v.is_nan() || v < (16u64 << 20) as f64 {
         return Err(format!("{s:?}: at least 16M is needed to run a query"));
     }
     Ok(v.min(usize::MAX as f64) as usize)
@@ -133,7 +133,7 @@ pub fn check_dataset(dataset: &Path) -> Result<(), String> {
         let mut rows = 0u64;
         for e in rd.flatten() {
             let p = e.path();
-            if !p.extension().is_some_and(|x| x == "parquet") {
+            if p.extension().is_none_or(|x| x != "parquet") {
                 continue;
             }
             let bad = |why: &str| format!("{}: not a whole Parquet file ({why}); the dataset was altered or damaged after ingest", p.display());

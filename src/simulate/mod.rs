@@ -219,7 +219,8 @@ const SITES: &[(&str, &[&str])] = &[
 /// Periods from the services' documented behaviour: FCM heartbeats 1-28 min (here capped under the
 /// 300 s TCP timeout so the session stays one flow), Teams/Slack websocket pings every 30-60 s,
 /// Google Cast PING/PONG every 5 s on the LAN.
-const SESSIONS: &[(&str, u16, (f64, f64), (usize, usize), Option<[u8; 4]>, bool)] = &[
+type SessionKind = (&'static str, u16, (f64, f64), (usize, usize), Option<[u8; 4]>, bool);
+const SESSIONS: &[SessionKind] = &[
     ("mtalk.google.com", 5228, (60.0, 280.0), (36, 36), None, false),
     ("teams.microsoft.com", 443, (30.0, 60.0), (70, 60), None, false),
     ("wss-primary.slack.com", 443, (30.0, 30.0), (50, 50), None, false),
