@@ -85,6 +85,9 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
     let format = a
         .format
         .unwrap_or_else(|| default_format(a.output.as_deref()));
+    if matches!(format, Format::Parquet | Format::Html) && a.output.is_none() {
+        return Err(exit(2, anyhow::anyhow!("--format {} needs -o FILE", format.as_str())));
+    }
     emit(
         &findings,
         format,
@@ -125,6 +128,12 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let hidden = total - findings.len();
     let findings = suppress(findings, a.suppress.as_deref())?;
     let format = a.format.unwrap_or_else(|| default_format(None));
+    if matches!(format, Format::Parquet | Format::Html) {
+        return Err(exit(
+            2,
+            anyhow::anyhow!("triage writes {} only to a file: use detect -o FILE on the dataset, or --html FILE", format.as_str()),
+        ));
+    }
     // the overview is computed once, for the terminal summary and the HTML page alike
     let mut overview = LazyOverview(None);
     if format == Format::Table {

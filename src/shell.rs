@@ -330,6 +330,12 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
     } else {
         Format::Csv
     });
+    if format == Format::Html {
+        return Err(exit(2, anyhow::anyhow!("--format html is the triage report (triage --html FILE), not a query result format")));
+    }
+    if format == Format::Parquet && a.output.is_none() {
+        return Err(exit(2, anyhow::anyhow!("--format parquet needs -o FILE")));
+    }
     rt.block_on(async {
         let ctx = wirehunt::query::open_session(&dataset_dir)
             .await

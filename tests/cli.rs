@@ -668,3 +668,22 @@ fn detectors_listing_help_and_the_ssl_view() {
     let o = run(&["sql", &ds.to_string_lossy(), "-c", "SELECT count(*) AS n FROM ssl", "--format", "csv"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n0");
 }
+
+/// A file format without a file is a usage error (exit 2), before any work.
+#[test]
+fn file_formats_without_a_file_are_usage_errors() {
+    let dir = tmp("fmtusage");
+    let cap = dir.join("a.pcap");
+    std::fs::write(&cap, pcap(1, &[(1_000_000, tcp(A, 40000, B, 80, 1, 0, SYN, &[]))])).unwrap();
+    let ds = dir.join("ds");
+    assert!(run(&["ingest", &cap.to_string_lossy(), "-o", &ds.to_string_lossy()]).status.success());
+    let d = ds.to_string_lossy().into_owned();
+    assert_eq!(run(&["sql", &d, "-c", "SELECT 1", "--format", "parquet"]).status.code(), Some(2));
+    assert_eq!(run(&["sql", &d, "-c", "SELECT 1", "--format", "html"]).status.code(), Some(2));
+    assert_eq!(run(&["detect", &d, "--format", "parquet"]).status.code(), Some(2));
+    assert_eq!(run(&["detect", &d, "--format", "html"]).status.code(), Some(2));
+    assert_eq!(run(&["triage", &d, "--format", "parquet"]).status.code(), Some(2));
+    let out = dir.join("f.parquet");
+    assert_eq!(run(&["detect", &d, "--format", "parquet", "-o", &out.to_string_lossy()]).status.code(), Some(0));
+    assert!(out.is_file());
+}
