@@ -28,10 +28,16 @@ pub const MAX_SEQ_JUMP: u64 = 16 << 20;
 /// Delivered chunks remembered for conflicting-retransmission checks.
 pub const RECENT: usize = 8;
 
+/// Bytes of a delivered chunk that its fingerprint covers: the start of a segment is where an
+/// insertion attack changes meaning (a request line, a header), and hashing every body byte of every
+/// analysed stream would cost ingest speed on bulk transfers.
+pub const FINGERPRINT_BYTES: usize = 256;
+
 fn fingerprint(b: &[u8]) -> u64 {
     use std::hash::Hasher;
     let mut h = rustc_hash::FxHasher::default();
-    h.write(b);
+    h.write(b.get(..FINGERPRINT_BYTES).unwrap_or(b));
+    h.write_usize(b.len());
     h.finish()
 }
 
