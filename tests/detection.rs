@@ -34,6 +34,7 @@ struct Quality {
     found_high: usize,
     high_total: usize,
     high_benign: usize,
+    medium_total: usize,
     medium_benign: Vec<usize>,
     problems: Vec<String>,
 }
@@ -82,6 +83,7 @@ fn evaluate(seeds: &[u64], hours: impl Fn(u64) -> f64, hosts: usize) -> Quality 
         let mut benign_medium = 0;
         for f in fs.iter().filter(|f| f.severity >= Severity::Medium) {
             let attack = atk.iter().any(|a| matches_attack(f, a));
+            q.medium_total += 1;
             if f.severity >= Severity::High {
                 q.high_total += 1;
                 if !attack {
@@ -106,7 +108,7 @@ impl Quality {
         let mb = self.medium_benign.iter().max().copied().unwrap_or(0);
         let mean = self.medium_benign.iter().sum::<usize>() as f64 / self.captures.max(1) as f64;
         format!(
-            "{} captures, {} attacks: recall {:.3} at any severity, {:.3} at high+; precision at high+ {:.3} ({} of {} high/critical findings benign); benign findings at medium+ per capture: mean {:.1}, max {}",
+            "{} captures, {} attacks: recall {:.3} at any severity, {:.3} at high+; precision at high+ {:.3} ({} of {} high/critical findings benign), at medium+ {:.3} ({} of {}); benign findings at medium+ per capture: mean {:.1}, max {}",
             self.captures,
             self.attacks,
             self.found as f64 / self.attacks.max(1) as f64,
@@ -114,6 +116,9 @@ impl Quality {
             (self.high_total - self.high_benign) as f64 / self.high_total.max(1) as f64,
             self.high_benign,
             self.high_total,
+            (self.medium_total - self.medium_benign.iter().sum::<usize>()) as f64 / self.medium_total.max(1) as f64,
+            self.medium_benign.iter().sum::<usize>(),
+            self.medium_total,
             mean,
             mb
         )

@@ -50,6 +50,8 @@ fn a_real_hole_counts_its_own_size() {
         (1_020_000, tcp(A, 40001, B, 80, isn + 1, 10, ACK | PSH, &[b'a'; 50])),
         // 100 bytes missing, then 50 more
         (1_030_000, tcp(A, 40001, B, 80, isn + 151, 10, ACK | PSH, &[b'c'; 50])),
+        // and one segment 300 MB further on: a jump, not 300,000,000 more missed bytes
+        (1_035_000, tcp(A, 40001, B, 80, isn + 201 + 300_000_000, 10, ACK | PSH, &[b'd'; 50])),
         (1_040_000, tcp(A, 40001, B, 80, isn + 201, 10, ACK | FIN, &[])),
     ];
     let (ds, _) = ingest_bytes("hole", &[("h.pcap", pcap(1, &frames))]);
