@@ -123,7 +123,9 @@ szmad AS (
 info AS (
     SELECT src, peer, max(peer_name) AS peer_name, max(series) AS series, count(*) AS events, min(ts) AS first_seen, max(ts) AS last_seen, min(dst) AS dst,
            count(DISTINCT dst) AS distinct_dsts, min(dport) AS dport, max(name) AS name, max(proto) AS proto,
-           min(t) AS t0, max(t) AS t1
+           min(t) AS t0, max(t) AS t1,
+           -- up to 20 connection ids to pivot from the finding to its rows (and packets)
+           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, 20) AS uids
     FROM ev GROUP BY src, peer
 ),
 -- ---- evidence about the endpoint, per group (over the group's connections) ----
@@ -234,7 +236,7 @@ scored AS (
            round(hit_share, 3) AS hit_share, round(multi_share, 3) AS multi_share,
            round(bounded_share, 3) AS bounded_share, missed_beats, round(z, 2) AS z, size_median,
            round(size_dispersion, 3) AS size_dispersion, round(least(1.0, coverage), 3) AS coverage, sources, interval_histogram,
-           local_peer, keepalive, infrastructure, evidence_points,
+           local_peer, keepalive, infrastructure, evidence_points, uids,
            CASE WHEN infrastructure THEN service || ' recognised by parsing (infrastructure), capped at low'
                 WHEN evidence_points >= 1 THEN evidence_list
                 WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone: capped at ' || CASE WHEN sources >= 3 THEN 'low, fleet-wide' ELSE 'medium' END || ')'
@@ -267,7 +269,7 @@ final AS (
 best AS (SELECT *, row_number() OVER (PARTITION BY src_ip, peer ORDER BY score DESC, series) AS rank FROM final)
 SELECT src_ip, dst_ip, dst_port, domain, peer, series, proto, service, first_seen, last_seen, events, distinct_dsts, period_s,
        n_gaps, span_s, hit_share, multi_share, bounded_share, missed_beats, z, size_median, size_dispersion, coverage, sources,
-       interval_histogram, shape, local_peer, endpoint_evidence, evidence_points, round(periodicity_score, 1) AS periodicity_score,
+       interval_histogram, shape, local_peer, endpoint_evidence, evidence_points, round(periodicity_score, 1) AS periodicity_score, uids,
        score
 FROM best WHERE rank = 1
 ORDER BY score DESC, src_ip, peer

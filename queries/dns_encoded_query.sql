@@ -15,12 +15,12 @@
 -- param: min_entropy float = 0.7
 -- param: max_distinct int = 8
 WITH q0 AS (
-    SELECT orig_h AS src, resp_h, ts, query,
+    SELECT uid, orig_h AS src, resp_h, ts, query,
            regexp_like(query, '[.][A-Za-z][A-Za-z-]{0,14}[.]?$') AS has_tld
     FROM dns WHERE query IS NOT NULL AND resp_p = 53
 ),
 q AS (
-    SELECT src, ts, query,
+    SELECT uid, src, ts, query,
            CASE WHEN has_tld THEN registered_domain(query) ELSE '(no TLD) via ' || resp_h END AS domain,
            CASE WHEN has_tld THEN subdomain(query) ELSE query END AS sub
     FROM q0
@@ -28,7 +28,7 @@ q AS (
 all_names AS (SELECT src, domain, count(DISTINCT sub) AS distinct_names FROM q WHERE domain IS NOT NULL GROUP BY src, domain),
 fan AS (SELECT domain, count(DISTINCT src) AS sources FROM q WHERE domain IS NOT NULL GROUP BY domain),
 hits AS (
-    SELECT src, domain, sub, ts, charset_class(sub) AS cs
+    SELECT uid, src, domain, sub, ts, charset_class(sub) AS cs
     FROM q
     WHERE domain IS NOT NULL AND sub <> ''
       AND ((length(replace(sub, '.', '')) >= $min_encoded_chars AND charset_class(sub) IN ('hex', 'base32', 'base64'))
@@ -38,6 +38,7 @@ SELECT h.src AS src_ip, h.domain, min(h.ts) AS first_seen, max(h.ts) AS last_see
        count(DISTINCT h.sub) AS names, max(length(h.sub)) AS longest,
        array_to_string(array_agg(DISTINCT h.cs ORDER BY h.cs), ',') AS charsets,
        min(h.sub) AS example, max(a.distinct_names) AS distinct_names_under_domain, max(f.sources) AS sources,
+       array_slice(array_agg(DISTINCT h.uid ORDER BY h.uid), 1, 20) AS uids,
        least(100, 40 + least(15, 5 * count(DISTINCT h.sub)) + CASE WHEN max(length(h.sub)) >= 100 THEN 5 ELSE 0 END) AS score
 FROM hits h
 JOIN all_names a ON a.src = h.src AND a.domain = h.domain

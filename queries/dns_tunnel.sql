@@ -23,14 +23,14 @@
 -- param: max_lookup float = 64.0
 -- param: max_lookup_shared float = 39.0
 WITH q0 AS (
-    SELECT orig_h AS src, resp_h, ts, CAST(ts AS BIGINT) AS tus, query, qtype_name, rcode_name, response_bytes, answers,
+    SELECT uid, orig_h AS src, resp_h, ts, CAST(ts AS BIGINT) AS tus, query, qtype_name, rcode_name, response_bytes, answers,
            -- a name whose last label cannot be a TLD (digits, or too long: dnscat2 without a domain) groups by resolver
            regexp_like(query, '[.][A-Za-z][A-Za-z-]{0,14}[.]?$') AS has_tld
     FROM dns
     WHERE query IS NOT NULL AND resp_p = 53
 ),
 q AS (
-    SELECT src, ts, tus, query, qtype_name, rcode_name, response_bytes, answers,
+    SELECT uid, src, ts, tus, query, qtype_name, rcode_name, response_bytes, answers,
            CASE WHEN has_tld THEN registered_domain(query) ELSE '(no TLD) via ' || resp_h END AS domain,
            CASE WHEN has_tld THEN subdomain(query) ELSE query END AS sub
     FROM q0
@@ -119,7 +119,8 @@ scored2 AS (
                - CASE WHEN connections_to_answers > 0 THEN 20 ELSE 0 END
            )) AS raw_score
     FROM shaped
-)
+),
+found AS (
 SELECT src AS src_ip, domain, first_seen, last_seen, queries, distinct_subdomains, info_bytes,
        round(info_rate_bps, 2) AS info_rate_bps, round(duration_s, 1) AS duration_s,
        max_window_info_bytes, max_window_distinct, round(max_window_info_rate_bps, 2) AS max_window_info_rate_bps, active_windows, round(mean_norm_entropy, 3) AS mean_norm_entropy, round(mean_entropy, 3) AS mean_entropy,
@@ -137,4 +138,12 @@ SELECT src AS src_ip, domain, first_seen, last_seen, queries, distinct_subdomain
             ELSE raw_score END AS score
 FROM scored2
 WHERE distinct_subdomains >= $min_distinct AND info_bytes >= $min_info_bytes
-ORDER BY score DESC, src_ip, domain
+),
+-- up to 20 connection ids per finding, gathered only for the groups that became findings
+uids AS (
+    SELECT f.src_ip, f.domain, array_slice(array_agg(DISTINCT q2.uid ORDER BY q2.uid), 1, 20) AS uids
+    FROM found f JOIN q2 ON q2.src = f.src_ip AND q2.domain = f.domain
+    GROUP BY f.src_ip, f.domain
+)
+SELECT f.*, u.uids FROM found f LEFT JOIN uids u ON u.src_ip = f.src_ip AND u.domain = f.domain
+ORDER BY f.score DESC, f.src_ip, f.domain

@@ -68,7 +68,8 @@ scored AS (
     CROSS JOIN pop CROSS JOIN popmad
     LEFT JOIN post_med m ON m.src = x.src AND m.peer = x.peer
     LEFT JOIN post_mad d ON d.src = x.src AND d.peer = x.peer
-)
+),
+found AS (
 SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, first_seen, last_seen,
        connections, bytes_up, bytes_down, round(upload_ratio, 3) AS upload_ratio, round(volume_z, 2) AS volume_z,
        population, sources AS peer_sources, posts, post_median, round(post_size_dispersion, 3) AS post_size_dispersion,
@@ -86,4 +87,12 @@ FROM scored
 WHERE bytes_up >= $min_upload_bytes
   AND upload_ratio >= $min_upload_ratio
   AND coalesce(volume_z, $min_z) >= $min_z
-ORDER BY score DESC, src_ip, peer
+),
+-- up to 20 connection ids per finding, gathered only for the pairs that became findings
+uids AS (
+    SELECT f.src_ip, f.peer, array_slice(array_agg(DISTINCT c.uid ORDER BY c.uid), 1, 20) AS uids
+    FROM found f JOIN c ON c.src = f.src_ip AND c.peer = f.peer
+    GROUP BY f.src_ip, f.peer
+)
+SELECT f.*, u.uids FROM found f LEFT JOIN uids u ON u.src_ip = f.src_ip AND u.peer = f.peer
+ORDER BY f.score DESC, f.src_ip, f.peer

@@ -24,7 +24,7 @@
 -- param: min_flood_connections int = 20
 -- param: min_flood_sources int = 1000
 WITH c AS (
-    SELECT orig_h, resp_h, resp_p, proto, ts, CAST(ts AS BIGINT) AS tus, duration, local_resp, orig_pkts, resp_pkts,
+    SELECT uid, orig_h, resp_h, resp_p, proto, ts, CAST(ts AS BIGINT) AS tus, duration, local_resp, orig_pkts, resp_pkts,
            CASE WHEN proto = 'tcp' THEN conn_state IN ('S0', 'REJ', 'RSTOS0', 'RSTRH', 'SH', 'SHR', 'OTH')
                 ELSE resp_pkts = 0 END AS failed
     FROM conn
@@ -56,7 +56,9 @@ fanin AS (
            max(k.breadth) AS breadth, count(*) AS attempts, avg(CASE WHEN c.failed THEN 1.0 ELSE 0.0 END) AS failed_share,
            avg(CASE WHEN c.local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(c.ts) AS first_seen, max(c.ts) AS last_seen,
            greatest((max(c.tus) - min(c.tus)) / 1e6, 0.001) AS duration_s, sum(c.orig_pkts) AS packets, sum(c.resp_pkts) AS answers,
-           make_array(min(c.orig_h), max(c.orig_h)) AS sample_targets
+           make_array(min(c.orig_h), max(c.orig_h)) AS sample_targets,
+           -- floods have millions of rows: two connection ids, not an aggregate of all of them
+           make_array(min(c.uid), max(c.uid)) AS uids
     FROM fk k JOIN c ON c.resp_h = k.resp_h AND c.resp_p = k.resp_p AND c.proto = k.proto
     GROUP BY c.resp_h, c.resp_p, c.proto
 ),
@@ -65,7 +67,8 @@ horiz AS (
            max(k.breadth) AS breadth, count(*) AS attempts, avg(CASE WHEN c.failed THEN 1.0 ELSE 0.0 END) AS failed_share,
            avg(CASE WHEN c.local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(c.ts) AS first_seen, max(c.ts) AS last_seen,
            (max(c.tus) - min(c.tus)) / 1e6 AS duration_s, sum(c.orig_pkts) AS packets, sum(c.resp_pkts) AS answers,
-           array_slice(array_agg(DISTINCT c.resp_h ORDER BY c.resp_h), 1, 10) AS sample_targets
+           array_slice(array_agg(DISTINCT c.resp_h ORDER BY c.resp_h), 1, 10) AS sample_targets,
+           array_slice(array_agg(DISTINCT c.uid ORDER BY c.uid), 1, 20) AS uids
     FROM hk k JOIN c ON c.orig_h = k.orig_h AND c.resp_p = k.resp_p AND c.proto = k.proto
     GROUP BY c.orig_h, c.resp_p, c.proto
 ),
@@ -74,7 +77,8 @@ vert AS (
            max(k.breadth) AS breadth, count(*) AS attempts, avg(CASE WHEN c.failed THEN 1.0 ELSE 0.0 END) AS failed_share,
            avg(CASE WHEN c.local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(c.ts) AS first_seen, max(c.ts) AS last_seen,
            (max(c.tus) - min(c.tus)) / 1e6 AS duration_s, sum(c.orig_pkts) AS packets, sum(c.resp_pkts) AS answers,
-           array_slice(array_agg(DISTINCT CAST(c.resp_p AS VARCHAR) ORDER BY CAST(c.resp_p AS VARCHAR)), 1, 10) AS sample_targets
+           array_slice(array_agg(DISTINCT CAST(c.resp_p AS VARCHAR) ORDER BY CAST(c.resp_p AS VARCHAR)), 1, 10) AS sample_targets,
+           array_slice(array_agg(DISTINCT c.uid ORDER BY c.uid), 1, 20) AS uids
     FROM vk k JOIN c ON c.orig_h = k.orig_h AND c.resp_h = k.resp_h AND c.proto = k.proto
     GROUP BY c.orig_h, c.resp_h, c.proto
 ),
@@ -83,7 +87,8 @@ fl AS (
            sum(orig_pkts) AS breadth, count(*) AS attempts, avg(CASE WHEN failed THEN 1.0 ELSE 0.0 END) AS failed_share,
            avg(CASE WHEN local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(ts) AS first_seen, max(ts) AS last_seen,
            greatest((max(tus) - min(tus)) / 1e6 + max(duration), 0.001) AS duration_s, sum(orig_pkts) AS packets, sum(resp_pkts) AS answers,
-           make_array(CAST(min(resp_p) AS VARCHAR) || '..' || CAST(max(resp_p) AS VARCHAR)) AS sample_targets
+           make_array(CAST(min(resp_p) AS VARCHAR) || '..' || CAST(max(resp_p) AS VARCHAR)) AS sample_targets,
+           make_array(min(uid), max(uid)) AS uids
     FROM c GROUP BY orig_h, resp_h
     HAVING sum(orig_pkts) >= $min_flood_packets AND count(*) >= $min_flood_connections
 ),
@@ -98,7 +103,7 @@ shapes AS (
 )
 SELECT src AS src_ip, dst AS dst_ip, CAST(port AS INT) AS dst_port, proto, kind, first_seen, last_seen, breadth, attempts,
        round(failed_share, 3) AS failed_share, round(local_share, 3) AS local_share, round(duration_s, 1) AS duration_s,
-       packets, answers, sample_targets,
+       packets, answers, sample_targets, uids,
        CASE kind WHEN 'horizontal' THEN 'swept ' || proto || '/' || CAST(port AS VARCHAR) || ' across many addresses'
                  WHEN 'vertical' THEN 'probed many ' || proto || ' ports of ' || dst
                  WHEN 'fan-in' THEN 'flooded ' || dst || ':' || CAST(port AS VARCHAR) || '/' || proto || ' from many sources (spoofed?)' 

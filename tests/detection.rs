@@ -59,6 +59,15 @@ fn evaluate(seeds: &[u64], hours: impl Fn(u64) -> f64, hosts: usize) -> Quality 
             .unwrap();
         let _ = std::fs::remove_file(&pcap);
         let fs = findings(&ds);
+        // every finding pivots to its rows: up to 20 uids, each one a conn row
+        let conn_uids: std::collections::HashSet<String> = column(&ds, "conn", "uid").into_iter().collect();
+        for f in &fs {
+            let uids = f.evidence["uids"].as_array().map(|a| a.len()).unwrap_or(0);
+            assert!((1..=20).contains(&uids), "seed {seed}: {} finding without uids: {}", f.detector, f.summary);
+            for u in f.evidence["uids"].as_array().into_iter().flatten() {
+                assert!(conn_uids.contains(u.as_str().unwrap_or("")), "seed {seed}: uid {u} of {} is no conn row", f.detector);
+            }
+        }
         let truth: serde_json::Value = serde_json::to_value(&truth).unwrap();
         let atk = truth["attacks"].as_array().unwrap();
         q.captures += 1;
