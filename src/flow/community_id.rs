@@ -45,18 +45,23 @@ fn icmp6_counterpart(t: u16) -> Option<u16> {
     })
 }
 
-fn octets(a: &IpAddr) -> Vec<u8> {
+/// An address's bytes in a fixed buffer (no allocation per connection) and their length.
+fn octets(a: &IpAddr) -> ([u8; 16], usize) {
+    let mut b = [0u8; 16];
     match a {
-        IpAddr::V4(v) => v.octets().to_vec(),
-        IpAddr::V6(v) => v.octets().to_vec(),
+        IpAddr::V4(v) => {
+            b[..4].copy_from_slice(&v.octets());
+            (b, 4)
+        }
+        IpAddr::V6(v) => (v.octets(), 16),
     }
 }
 
 /// Community ID v1 with the given seed. For ICMP (1) and ICMPv6 (58) `sport` is the type and
 /// `dport` the code; for protocols without ports pass `None`.
 pub fn community_id(seed: u16, saddr: IpAddr, daddr: IpAddr, proto: u8, ports: Option<(u16, u16)>) -> String {
-    let (s, d) = (octets(&saddr), octets(&daddr));
-    let (mut s, mut d, mut ports) = (s, d, ports);
+    let ((sb, sl), (db, dl)) = (octets(&saddr), octets(&daddr));
+    let (mut s, mut d, mut ports) = (&sb[..sl], &db[..dl], ports);
     let one_way = match (proto, ports) {
         (1 | 58, Some((t, code))) => {
             let other = if proto == 1 { icmp4_counterpart(t) } else { icmp6_counterpart(t) };
@@ -81,8 +86,8 @@ pub fn community_id(seed: u16, saddr: IpAddr, daddr: IpAddr, proto: u8, ports: O
     }
     let mut h = Sha1::new();
     h.update(seed.to_be_bytes());
-    h.update(&s);
-    h.update(&d);
+    h.update(s);
+    h.update(d);
     h.update([proto, 0]);
     if let Some((a, b)) = ports {
         h.update(a.to_be_bytes());

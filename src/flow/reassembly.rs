@@ -28,10 +28,10 @@ pub const MAX_SEQ_JUMP: u64 = 16 << 20;
 /// Delivered chunks remembered for conflicting-retransmission checks.
 pub const RECENT: usize = 8;
 
-/// Bytes of a delivered chunk that its fingerprint covers: the start of a segment is where an
+/// Bytes of a delivered chunk that its fingerprint covers (with its length): the start of a segment is where an
 /// insertion attack changes meaning (a request line, a header), and hashing every body byte of every
 /// analysed stream would cost ingest speed on bulk transfers.
-pub const FINGERPRINT_BYTES: usize = 256;
+pub const FINGERPRINT_BYTES: usize = 64;
 
 fn fingerprint(b: &[u8]) -> u64 {
     use std::hash::Hasher;
