@@ -606,8 +606,9 @@ fn the_shell_never_throws_the_analyst_out() {
     assert!(run(&["ingest", &cap.to_string_lossy(), "-o", &ds.to_string_lossy()]).status.success());
     let cache = dir.join("cache");
     let cmd = format!("{} sql {} --format csv", wirehunt_bin().display(), ds.display());
-    let mut child = std::process::Command::new("script")
-        .args(["-qfec", &cmd, "/dev/null"])
+    // bounded: if the shell ever missed the Ctrl-C, `timeout` ends it and the assertions fail
+    let mut child = std::process::Command::new("timeout")
+        .args(["60", "script", "-qfec", &cmd, "/dev/null"])
         .env("WIREHUNT_CACHE", &cache)
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::piped())
