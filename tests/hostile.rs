@@ -260,6 +260,16 @@ fn interrupting_a_reingest_keeps_the_previous_dataset() {
     }
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    // bounded: a handler that did not exit is killed and the test fails instead of hanging
+    let t1 = std::time::Instant::now();
+    let mut child = child;
+    while child.try_wait().unwrap().is_none() {
+        if t1.elapsed().as_secs() > 30 {
+            let _ = child.kill();
+            panic!("ingest did not exit within 30 s of SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let out = child.wait_with_output().unwrap();
     drop(w);
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
