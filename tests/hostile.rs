@@ -248,21 +248,29 @@ fn interrupting_a_reingest_keeps_the_previous_dataset() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    use std::io::Write;
-    w.write_all(&syn_flood(2000)).unwrap();
-    w.flush().unwrap();
+    // the writer lives on its own thread (opening a FIFO blocks until the reader opens it; if the
+    // ingest failed first, only that thread waits) and keeps the FIFO open past the interrupt
+    let fifo2 = fifo.clone();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        if let Ok(mut w) = std::fs::OpenOptions::new().write(true).open(&fifo2) {
+            let _ = w.write_all(&syn_flood(2000));
+            let _ = w.flush();
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+    });
     // wait until the staging directory exists, then interrupt
     let t0 = std::time::Instant::now();
+    let mut child = child;
     while !std::fs::read_dir(&dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("wirehunt-staging")) {
         assert!(t0.elapsed().as_secs() < 60, "no staging directory appeared");
+        assert!(child.try_wait().unwrap().is_none(), "ingest ended before it was interrupted");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
     // bounded: a handler that did not exit is killed and the test fails instead of hanging
     let t1 = std::time::Instant::now();
-    let mut child = child;
     while child.try_wait().unwrap().is_none() {
         if t1.elapsed().as_secs() > 30 {
             let _ = child.kill();
@@ -271,7 +279,6 @@ fn interrupting_a_reingest_keeps_the_previous_dataset() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    drop(w);
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("previous dataset is intact"));
     assert_eq!(column(&ds, "conn", "uid").len(), 40);
