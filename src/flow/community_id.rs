@@ -4,6 +4,7 @@
 //! with the endpoints ordered (lower address, then lower port, first) and ICMP type/code mapped to
 //! port equivalents as Zeek does (a request and its reply share one id; one-way types keep their
 //! direction). Checked against the spec's baseline vectors in the tests below.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use base64::Engine;
 use sha1::{Digest, Sha1};
@@ -50,7 +51,11 @@ fn octets(a: &IpAddr) -> ([u8; 16], usize) {
     let mut b = [0u8; 16];
     match a {
         IpAddr::V4(v) => {
-            b[..4].copy_from_slice(&v.octets());
+            let [x, y, z, w] = v.octets();
+            b[0] = x;
+            b[1] = y;
+            b[2] = z;
+            b[3] = w;
             (b, 4)
         }
         IpAddr::V6(v) => (v.octets(), 16),
@@ -61,7 +66,7 @@ fn octets(a: &IpAddr) -> ([u8; 16], usize) {
 /// `dport` the code; for protocols without ports pass `None`.
 pub fn community_id(seed: u16, saddr: IpAddr, daddr: IpAddr, proto: u8, ports: Option<(u16, u16)>) -> String {
     let ((sb, sl), (db, dl)) = (octets(&saddr), octets(&daddr));
-    let (mut s, mut d, mut ports) = (&sb[..sl], &db[..dl], ports);
+    let (mut s, mut d, mut ports) = (sb.get(..sl).unwrap_or_default(), db.get(..dl).unwrap_or_default(), ports);
     let one_way = match (proto, ports) {
         (1 | 58, Some((t, code))) => {
             let other = if proto == 1 { icmp4_counterpart(t) } else { icmp6_counterpart(t) };

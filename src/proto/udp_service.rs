@@ -8,6 +8,7 @@
 //! fixed-size headers through `get`, so no input can panic it.
 //!
 //! Adding a protocol = one `fn(&[u8]) -> bool` and one line in [`REGISTRY`].
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 /// Datagrams inspected per flow.
 pub const CHECKED: u8 = 8;
@@ -42,6 +43,10 @@ pub fn expected(orig_p: u16, resp_p: u16) -> bool {
 
 fn byte(p: &[u8], i: usize) -> Option<u8> {
     p.get(i).copied()
+}
+
+fn be16(p: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([byte(p, i)?, byte(p, i + 1)?]))
 }
 
 /// RFC 5905: a 48-byte header (extension fields and a MAC may follow, up to a few hundred bytes),
@@ -85,7 +90,7 @@ pub fn is_dhcpv6(p: &[u8]) -> bool {
     // relay messages carry 34 bytes of addresses before the options
     let mut i = if t == 12 || t == 13 { 34 } else { 4 };
     while i < p.len() {
-        let Some(len) = p.get(i + 2..i + 4).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else {
+        let Some(len) = be16(p, i + 2).map(usize::from) else {
             return false;
         };
         i += 4 + len;
@@ -106,7 +111,7 @@ pub fn is_netbios_ns(p: &[u8]) -> bool {
         return false;
     }
     let opcode = (byte(p, 2).unwrap_or(0) >> 3) & 0x0f;
-    let count = |i: usize| p.get(i..i + 2).map_or(u16::MAX, |b| u16::from_be_bytes([b[0], b[1]]));
+    let count = |i: usize| be16(p, i).unwrap_or(u16::MAX);
     matches!(opcode, 0 | 5 | 6 | 7 | 8) && (4..12).step_by(2).all(|i| count(i) <= 16)
 }
 
