@@ -8,10 +8,10 @@
 //! already holds a dataset (without --force) or files wirehunt did not write; 74 output I/O error;
 //! 130 interrupted (the previous dataset is intact).
 
-use wirehunt::report::{self, Format};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use wirehunt::report::{self, Format};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -424,16 +424,25 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             Ok(0)
         }
         Cmd::Detectors(a) => {
-            let dets = wirehunt::detect::load_detectors(a.queries.as_deref()).map_err(|e| exit(65, anyhow::anyhow!(e)))?;
+            let dets = wirehunt::detect::load_detectors(a.queries.as_deref())
+                .map_err(|e| exit(65, anyhow::anyhow!(e)))?;
             let mut out = std::io::stdout().lock();
             use std::io::Write;
             for d in &dets {
-                let th: Vec<String> = d.thresholds.iter().map(|(s, t)| format!("{} >= {t}", s.as_str())).collect();
+                let th: Vec<String> = d
+                    .thresholds
+                    .iter()
+                    .map(|(s, t)| format!("{} >= {t}", s.as_str()))
+                    .collect();
                 writeln!(out, "{} ({}) - {}", d.id, d.category, d.title)?;
                 writeln!(out, "  file: {}", report::sanitize_terminal(&d.path))?;
                 writeln!(out, "  severity: {}", th.join(", "))?;
                 for p in &d.params {
-                    writeln!(out, "  --param {}.{}={}   ({})", d.id, p.name, p.value, p.kind)?;
+                    writeln!(
+                        out,
+                        "  --param {}.{}={}   ({})",
+                        d.id, p.name, p.value, p.kind
+                    )?;
                 }
                 writeln!(out)?;
             }
@@ -445,10 +454,20 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         Cmd::Simulate(a) if a.flood.is_some() => {
             let kind = a.flood.as_deref().unwrap_or_default();
             if !wirehunt::simulate::flood::KINDS.contains(&kind) {
-                return Err(exit(2, anyhow::anyhow!("--flood {kind:?}: one of {}", wirehunt::simulate::flood::KINDS.join(", "))));
+                return Err(exit(
+                    2,
+                    anyhow::anyhow!(
+                        "--flood {kind:?}: one of {}",
+                        wirehunt::simulate::flood::KINDS.join(", ")
+                    ),
+                ));
             }
             let f = std::fs::File::create(&a.output).map_err(|e| exit(74, e.into()))?;
-            wirehunt::simulate::flood::flood(kind, a.packets, std::io::BufWriter::with_capacity(1 << 20, f))?;
+            wirehunt::simulate::flood::flood(
+                kind,
+                a.packets,
+                std::io::BufWriter::with_capacity(1 << 20, f),
+            )?;
             Ok(0)
         }
         Cmd::Simulate(a) => {

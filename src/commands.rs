@@ -18,7 +18,9 @@ impl LazyOverview {
         if self.0.is_none() {
             self.0 = Some(wirehunt::detect::html::overview(dataset)?);
         }
-        self.0.as_ref().ok_or_else(|| anyhow::anyhow!("overview unavailable"))
+        self.0
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("overview unavailable"))
     }
 }
 
@@ -43,7 +45,9 @@ fn prepared(queries: Option<&Path>, params: &[String]) -> Result<Vec<Detector>, 
 
 /// Apply `--suppress FILE`: suppressed findings move after the others, marked with their reason.
 fn suppress(mut findings: Vec<Finding>, file: Option<&Path>) -> Result<Vec<Finding>, Exit> {
-    let Some(file) = file else { return Ok(findings) };
+    let Some(file) = file else {
+        return Ok(findings);
+    };
     let rules = load_suppressions(file).map_err(|e| exit(2, anyhow::anyhow!(e)))?;
     apply_suppressions(&mut findings, &rules, &file.display().to_string());
     findings.sort_by_key(|f| f.suppressed.is_some());
@@ -58,7 +62,13 @@ fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String
         return 65;
     }
     match fail_on {
-        Some(s) if findings.iter().any(|f| f.severity >= s && f.suppressed.is_none()) => 1,
+        Some(s)
+            if findings
+                .iter()
+                .any(|f| f.severity >= s && f.suppressed.is_none()) =>
+        {
+            1
+        }
         _ => 0,
     }
 }
@@ -86,7 +96,10 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
         .format
         .unwrap_or_else(|| default_format(a.output.as_deref()));
     if matches!(format, Format::Parquet | Format::Html) && a.output.is_none() {
-        return Err(exit(2, anyhow::anyhow!("--format {} needs -o FILE", format.as_str())));
+        return Err(exit(
+            2,
+            anyhow::anyhow!("--format {} needs -o FILE", format.as_str()),
+        ));
     }
     emit(
         &findings,
@@ -102,13 +115,15 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let dets = prepared(a.queries.as_deref(), &a.params)?;
     let dataset = match &a.output {
         Some(dir) => {
-            let files = wirehunt::capture::expand_inputs(&a.inputs).map_err(|e| exit(66, e.into()))?;
+            let files =
+                wirehunt::capture::expand_inputs(&a.inputs).map_err(|e| exit(66, e.into()))?;
             let existing = if a.force {
                 wirehunt::table::dataset::Existing::Replace
             } else {
                 wirehunt::table::dataset::Existing::Refuse
             };
-            let rep = crate::cli::run_ingest(&files, dir, &a.flow, Default::default(), existing, quiet)?;
+            let rep =
+                crate::cli::run_ingest(&files, dir, &a.flow, Default::default(), existing, quiet)?;
             if rep.failed == files.len() {
                 return Err(exit(66, anyhow::anyhow!("no input could be read")));
             }
@@ -131,7 +146,10 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     if matches!(format, Format::Parquet | Format::Html) {
         return Err(exit(
             2,
-            anyhow::anyhow!("triage writes {} only to a file: use detect -o FILE on the dataset, or --html FILE", format.as_str()),
+            anyhow::anyhow!(
+                "triage writes {} only to a file: use detect -o FILE on the dataset, or --html FILE",
+                format.as_str()
+            ),
         ));
     }
     // the overview is computed once, for the terminal summary and the HTML page alike
@@ -179,7 +197,11 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         emit(&findings, format, None, "wirehunt triage", &dataset)?;
     }
     if let Some(h) = &a.html {
-        let page = wirehunt::detect::html::render(overview.get_or_init(&dataset)?, &findings, "wirehunt triage");
+        let page = wirehunt::detect::html::render(
+            overview.get_or_init(&dataset)?,
+            &findings,
+            "wirehunt triage",
+        );
         std::fs::write(h, page).map_err(|e| exit(74, e.into()))?;
         if !quiet {
             eprintln!(
@@ -190,4 +212,3 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     }
     Ok(finish_code(&findings, a.fail_on, &errors))
 }
-

@@ -6,8 +6,8 @@
 use crate::capture::{self, ReadEnd};
 use crate::decode::{DecodeEvent, Decoder, Outcome};
 use crate::flow::{FlowConfig, FlowTable};
-use crate::table::manifest::{FlowStats, InputRecord, Manifest, rfc3339};
 use crate::table::dataset::{Committed, DatasetError, Existing, Staging};
+use crate::table::manifest::{FlowStats, InputRecord, Manifest, rfc3339};
 use crate::table::writer::{DatasetWriter, Tables, WriteError};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,7 +24,6 @@ pub struct IngestOptions {
     /// What to do when the output directory already holds a dataset.
     pub existing: Existing,
 }
-
 
 /// How the manifest's sha256 of each input is obtained.
 #[derive(Debug, Clone, Default)]
@@ -86,7 +85,9 @@ pub fn ingest(
     // run's part files get their own prefix, its uids continue after the earlier serials, and inputs
     // already in the manifest (same sha256) are skipped and reported
     let previous = match opts.existing {
-        Existing::Append if crate::table::dataset::is_dataset(out_dir) => Some(Manifest::load(out_dir)?),
+        Existing::Append if crate::table::dataset::is_dataset(out_dir) => {
+            Some(Manifest::load(out_dir)?)
+        }
         _ => None,
     };
     let mut already_present = Vec::new();
@@ -94,7 +95,9 @@ pub fn ingest(
     if let Some(prev) = &previous {
         for (name, _) in crate::table::all_schemas() {
             let from = out_dir.join(name);
-            let Ok(rd) = std::fs::read_dir(&from) else { continue };
+            let Ok(rd) = std::fs::read_dir(&from) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let to = staging.path().join(name).join(e.file_name());
                 if std::fs::hard_link(e.path(), &to).is_err() {
@@ -103,10 +106,15 @@ pub fn ingest(
             }
         }
         writer.part_prefix = format!("r{}-", prev.inputs.len() + 1);
-        let known: std::collections::HashSet<&str> =
-            prev.inputs.iter().filter_map(|i| i.sha256.as_deref()).collect();
+        let known: std::collections::HashSet<&str> = prev
+            .inputs
+            .iter()
+            .filter_map(|i| i.sha256.as_deref())
+            .collect();
         inputs_kept.retain(|p| {
-            let h = capture::is_rereadable(p).then(|| capture::sha256_file(p).ok()).flatten();
+            let h = capture::is_rereadable(p)
+                .then(|| capture::sha256_file(p).ok())
+                .flatten();
             let dup = h.as_deref().is_some_and(|h| known.contains(h));
             if dup {
                 already_present.push(p.clone());
@@ -238,7 +246,8 @@ pub fn ingest(
                             None
                         }
                         Err(_) => {
-                            rec.hash_error = Some("sha256 not computed: the hashing thread failed".into());
+                            rec.hash_error =
+                                Some("sha256 not computed: the hashing thread failed".into());
                             None
                         }
                     },
@@ -280,7 +289,10 @@ pub fn ingest(
                         stats.first_ts.unwrap_or(0),
                         None,
                         "timestamp_bad_fraction",
-                        &format!("{} pcap records carry a sub-second field of a second or more", stats.ts_bad_fraction),
+                        &format!(
+                            "{} pcap records carry a sub-second field of a second or more",
+                            stats.ts_bad_fraction
+                        ),
                         None,
                     );
                 }

@@ -2,10 +2,10 @@
 //! shell (rustyline) with history, multi-line statements ending in `;` and dot-commands.
 
 use crate::cli::{Exit, SqlArgs, exit};
-use wirehunt::query::runtime;
-use wirehunt::report::{self, Format};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use wirehunt::query::runtime;
+use wirehunt::report::{self, Format};
 
 /// A dataset to query, and the private temporary directory holding it when it is not cached
 /// (removed when this is dropped).
@@ -22,13 +22,21 @@ pub fn resolve_dataset(
     quiet: bool,
 ) -> Result<Resolved, Exit> {
     if sources.len() == 1 && wirehunt::query::is_dataset(Path::new(&sources[0])) {
-        return Ok(Resolved { path: PathBuf::from(&sources[0]), _tmp: None });
+        return Ok(Resolved {
+            path: PathBuf::from(&sources[0]),
+            _tmp: None,
+        });
     }
     if sources.len() == 1 {
         let p = Path::new(&sources[0]);
-        if p.is_dir() && wirehunt::table::dataset::foreign_files(p).is_ok_and(|f| {
-            f.iter().all(|n| wirehunt::table::all_schemas().iter().any(|(t, _)| n == t))
-        }) && wirehunt::table::all_schemas().iter().any(|(t, _)| p.join(t).is_dir())
+        if p.is_dir()
+            && wirehunt::table::dataset::foreign_files(p).is_ok_and(|f| {
+                f.iter()
+                    .all(|n| wirehunt::table::all_schemas().iter().any(|(t, _)| n == t))
+            })
+            && wirehunt::table::all_schemas()
+                .iter()
+                .any(|(t, _)| p.join(t).is_dir())
         {
             return Err(exit(
                 66,
@@ -44,7 +52,10 @@ pub fn resolve_dataset(
     if files.is_empty() {
         return Err(exit(
             66,
-            anyhow::anyhow!("no capture files in {}", report::sanitize_terminal(&sources.join(", "))),
+            anyhow::anyhow!(
+                "no capture files in {}",
+                report::sanitize_terminal(&sources.join(", "))
+            ),
         ));
     }
     // streams (stdin, pipes, FIFOs) cannot be hashed for a cache key without consuming them
@@ -52,7 +63,12 @@ pub fn resolve_dataset(
         let tmp = tempfile::Builder::new()
             .prefix("wirehunt-")
             .tempdir()
-            .map_err(|e| exit(74, anyhow::anyhow!("cannot create a temporary directory: {e}")))?;
+            .map_err(|e| {
+                exit(
+                    74,
+                    anyhow::anyhow!("cannot create a temporary directory: {e}"),
+                )
+            })?;
         let dir = tmp.path().join("dataset");
         let rep = crate::cli::run_ingest(
             &files,
@@ -65,7 +81,10 @@ pub fn resolve_dataset(
         if rep.failed == files.len() {
             return Err(exit(66, anyhow::anyhow!("no input could be read")));
         }
-        return Ok(Resolved { path: dir, _tmp: Some(tmp) });
+        return Ok(Resolved {
+            path: dir,
+            _tmp: Some(tmp),
+        });
     }
     let extra = format!("{:?}", flow.config());
     let (key, each) = wirehunt::query::cache_key(&files, &extra).map_err(|e| exit(66, e.into()))?;
@@ -77,7 +96,10 @@ pub fn resolve_dataset(
                 report::sanitize_terminal(&dir.display().to_string())
             );
         }
-        return Ok(Resolved { path: dir, _tmp: None });
+        return Ok(Resolved {
+            path: dir,
+            _tmp: None,
+        });
     }
     // a cache fill is staged and renamed into place: a concurrent run of the same key either
     // finds the finished dataset or fills its own copy, and the first rename wins
@@ -98,7 +120,10 @@ pub fn resolve_dataset(
             report::sanitize_terminal(&dir.display().to_string())
         );
     }
-    Ok(Resolved { path: dir, _tmp: None })
+    Ok(Resolved {
+        path: dir,
+        _tmp: None,
+    })
 }
 
 struct Shell {
@@ -167,8 +192,13 @@ impl Shell {
                 &mut file
             }
         };
-        let maxrows = if self.output.is_some() { 0 } else { self.maxrows };
-        let mut w = report::BatchWriter::new(self.format, sink, maxrows, schema, self.output.as_deref())?;
+        let maxrows = if self.output.is_some() {
+            0
+        } else {
+            self.maxrows
+        };
+        let mut w =
+            report::BatchWriter::new(self.format, sink, maxrows, schema, self.output.as_deref())?;
         while let Some(b) = stream.next().await {
             w.write(&b?)?;
         }
@@ -188,16 +218,14 @@ impl Shell {
             }
             ".schema" => report::print_schema(out, arg, false, false)?,
             ".functions" => report::print_schema(out, None, true, false)?,
-            ".format" => {
-                match arg.and_then(|a| a.parse::<Format>().ok()) {
-                    Some(f) => self.format = f,
-                    None => writeln!(
-                        out,
-                        "formats: table csv jsonl json parquet (now {:?})",
-                        self.format
-                    )?,
-                }
-            }
+            ".format" => match arg.and_then(|a| a.parse::<Format>().ok()) {
+                Some(f) => self.format = f,
+                None => writeln!(
+                    out,
+                    "formats: table csv jsonl json parquet (now {:?})",
+                    self.format
+                )?,
+            },
             ".timer" => self.timer = arg != Some("off"),
             ".help" => writeln!(
                 out,
@@ -262,7 +290,9 @@ impl Shell {
                         match self.dot(line.trim(), &mut out).await {
                             Ok(true) => {}
                             Ok(false) => break,
-                            Err(e) => eprintln!("error: {}", report::sanitize_terminal(&format!("{e:#}"))),
+                            Err(e) => {
+                                eprintln!("error: {}", report::sanitize_terminal(&format!("{e:#}")))
+                            }
                         }
                         continue;
                     }
@@ -276,7 +306,10 @@ impl Shell {
                         let mut out = std::io::stdout().lock();
                         for (_, s) in stmts {
                             if let Err(e) = self.statement(&s, "query", &mut out).await {
-                                eprintln!("error: {}", report::sanitize_terminal(&format!("{e:#}")));
+                                eprintln!(
+                                    "error: {}",
+                                    report::sanitize_terminal(&format!("{e:#}"))
+                                );
                             }
                         }
                     }
@@ -331,7 +364,12 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
         Format::Csv
     });
     if format == Format::Html {
-        return Err(exit(2, anyhow::anyhow!("--format html is the triage report (triage --html FILE), not a query result format")));
+        return Err(exit(
+            2,
+            anyhow::anyhow!(
+                "--format html is the triage report (triage --html FILE), not a query result format"
+            ),
+        ));
     }
     if format == Format::Parquet && a.output.is_none() {
         return Err(exit(2, anyhow::anyhow!("--format parquet needs -o FILE")));

@@ -601,11 +601,28 @@ fn a_fifo_input_is_read_once_and_hashed_inline() {
 fn the_shell_never_throws_the_analyst_out() {
     let dir = tmp("shellpty");
     let cap = dir.join("a.pcap");
-    std::fs::write(&cap, pcap(1, &[(1_000_000, tcp(A, 40000, B, 80, 1, 0, SYN, &[]))])).unwrap();
+    std::fs::write(
+        &cap,
+        pcap(1, &[(1_000_000, tcp(A, 40000, B, 80, 1, 0, SYN, &[]))]),
+    )
+    .unwrap();
     let ds = dir.join("ds");
-    assert!(run(&["ingest", &cap.to_string_lossy(), "-o", &ds.to_string_lossy()]).status.success());
+    assert!(
+        run(&[
+            "ingest",
+            &cap.to_string_lossy(),
+            "-o",
+            &ds.to_string_lossy()
+        ])
+        .status
+        .success()
+    );
     let cache = dir.join("cache");
-    let cmd = format!("{} sql {} --format csv", wirehunt_bin().display(), ds.display());
+    let cmd = format!(
+        "{} sql {} --format csv",
+        wirehunt_bin().display(),
+        ds.display()
+    );
     // bounded: if the shell ever missed the Ctrl-C, `timeout` ends it and the assertions fail
     let mut child = std::process::Command::new("timeout")
         .args(["60", "script", "-qfec", &cmd, "/dev/null"])
@@ -627,7 +644,11 @@ fn the_shell_never_throws_the_analyst_out() {
         step(&mut stdin, b".format parquet\n", 300);
         step(&mut stdin, b"SELECT 1 AS x;\n", 300);
         step(&mut stdin, b".format csv\n", 500);
-        step(&mut stdin, b"SELECT sum(value) FROM range(100000000000);\n", 300);
+        step(
+            &mut stdin,
+            b"SELECT sum(value) FROM range(100000000000);\n",
+            300,
+        );
         step(&mut stdin, b"\x03", 2000);
         step(&mut stdin, b"SELECT 42 AS answer;\n", 800);
         step(&mut stdin, b".quit\n", 1500);
@@ -653,20 +674,55 @@ fn detectors_listing_help_and_the_ssl_view() {
     let o = run(&["detectors"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for id in ["beaconing", "dns_tunnel", "exfil_volume", "dns_encoded_query", "scan"] {
+    for id in [
+        "beaconing",
+        "dns_tunnel",
+        "exfil_volume",
+        "dns_encoded_query",
+        "scan",
+    ] {
         assert!(text.contains(&format!("{id} (")), "{text}");
     }
-    assert!(text.contains("--param beaconing.max_without_evidence=69.0"), "{text}");
-    assert!(text.contains("severity: critical >= 85, high >= 70"), "{text}");
+    assert!(
+        text.contains("--param beaconing.max_without_evidence=69.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("severity: critical >= 85, high >= 70"),
+        "{text}"
+    );
     let o = run(&["--help"]);
     let help = String::from_utf8_lossy(&o.stdout);
-    assert!(help.contains("Exit codes:") && help.contains("73 the output directory"), "{help}");
+    assert!(
+        help.contains("Exit codes:") && help.contains("73 the output directory"),
+        "{help}"
+    );
     let dir = tmp("sslview");
     let cap = dir.join("a.pcap");
-    std::fs::write(&cap, pcap(1, &[(1_000_000, tcp(A, 40000, B, 443, 1, 0, SYN, &[]))])).unwrap();
+    std::fs::write(
+        &cap,
+        pcap(1, &[(1_000_000, tcp(A, 40000, B, 443, 1, 0, SYN, &[]))]),
+    )
+    .unwrap();
     let ds = dir.join("ds");
-    assert!(run(&["ingest", &cap.to_string_lossy(), "-o", &ds.to_string_lossy()]).status.success());
-    let o = run(&["sql", &ds.to_string_lossy(), "-c", "SELECT count(*) AS n FROM ssl", "--format", "csv"]);
+    assert!(
+        run(&[
+            "ingest",
+            &cap.to_string_lossy(),
+            "-o",
+            &ds.to_string_lossy()
+        ])
+        .status
+        .success()
+    );
+    let o = run(&[
+        "sql",
+        &ds.to_string_lossy(),
+        "-c",
+        "SELECT count(*) AS n FROM ssl",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n0");
 }
 
@@ -675,16 +731,60 @@ fn detectors_listing_help_and_the_ssl_view() {
 fn file_formats_without_a_file_are_usage_errors() {
     let dir = tmp("fmtusage");
     let cap = dir.join("a.pcap");
-    std::fs::write(&cap, pcap(1, &[(1_000_000, tcp(A, 40000, B, 80, 1, 0, SYN, &[]))])).unwrap();
+    std::fs::write(
+        &cap,
+        pcap(1, &[(1_000_000, tcp(A, 40000, B, 80, 1, 0, SYN, &[]))]),
+    )
+    .unwrap();
     let ds = dir.join("ds");
-    assert!(run(&["ingest", &cap.to_string_lossy(), "-o", &ds.to_string_lossy()]).status.success());
+    assert!(
+        run(&[
+            "ingest",
+            &cap.to_string_lossy(),
+            "-o",
+            &ds.to_string_lossy()
+        ])
+        .status
+        .success()
+    );
     let d = ds.to_string_lossy().into_owned();
-    assert_eq!(run(&["sql", &d, "-c", "SELECT 1", "--format", "parquet"]).status.code(), Some(2));
-    assert_eq!(run(&["sql", &d, "-c", "SELECT 1", "--format", "html"]).status.code(), Some(2));
-    assert_eq!(run(&["detect", &d, "--format", "parquet"]).status.code(), Some(2));
-    assert_eq!(run(&["detect", &d, "--format", "html"]).status.code(), Some(2));
-    assert_eq!(run(&["triage", &d, "--format", "parquet"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["sql", &d, "-c", "SELECT 1", "--format", "parquet"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["sql", &d, "-c", "SELECT 1", "--format", "html"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["detect", &d, "--format", "parquet"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["detect", &d, "--format", "html"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["triage", &d, "--format", "parquet"]).status.code(),
+        Some(2)
+    );
     let out = dir.join("f.parquet");
-    assert_eq!(run(&["detect", &d, "--format", "parquet", "-o", &out.to_string_lossy()]).status.code(), Some(0));
+    assert_eq!(
+        run(&[
+            "detect",
+            &d,
+            "--format",
+            "parquet",
+            "-o",
+            &out.to_string_lossy()
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
     assert!(out.is_file());
 }

@@ -55,17 +55,32 @@ fn evaluate(seeds: &[u64], hours: impl Fn(u64) -> f64, hosts: usize) -> Quality 
         };
         let truth = wirehunt::simulate::simulate_to_file(&cfg, &pcap).unwrap();
         let ds = dir.join("ds");
-        wirehunt::ingest::ingest(&[pcap.to_string_lossy().into_owned()], &ds, &Default::default(), |_, _| {})
-            .unwrap();
+        wirehunt::ingest::ingest(
+            &[pcap.to_string_lossy().into_owned()],
+            &ds,
+            &Default::default(),
+            |_, _| {},
+        )
+        .unwrap();
         let _ = std::fs::remove_file(&pcap);
         let fs = findings(&ds);
         // every finding pivots to its rows: up to 20 uids, each one a conn row
-        let conn_uids: std::collections::HashSet<String> = column(&ds, "conn", "uid").into_iter().collect();
+        let conn_uids: std::collections::HashSet<String> =
+            column(&ds, "conn", "uid").into_iter().collect();
         for f in &fs {
             let uids = f.evidence["uids"].as_array().map(|a| a.len()).unwrap_or(0);
-            assert!((1..=20).contains(&uids), "seed {seed}: {} finding without uids: {}", f.detector, f.summary);
+            assert!(
+                (1..=20).contains(&uids),
+                "seed {seed}: {} finding without uids: {}",
+                f.detector,
+                f.summary
+            );
             for u in f.evidence["uids"].as_array().into_iter().flatten() {
-                assert!(conn_uids.contains(u.as_str().unwrap_or("")), "seed {seed}: uid {u} of {} is no conn row", f.detector);
+                assert!(
+                    conn_uids.contains(u.as_str().unwrap_or("")),
+                    "seed {seed}: uid {u} of {} is no conn row",
+                    f.detector
+                );
             }
         }
         let truth: serde_json::Value = serde_json::to_value(&truth).unwrap();
@@ -74,9 +89,15 @@ fn evaluate(seeds: &[u64], hours: impl Fn(u64) -> f64, hosts: usize) -> Quality 
         for a in atk {
             q.attacks += 1;
             let cat = a["category"].as_str().unwrap();
-            let hit: Vec<&Finding> = fs.iter().filter(|f| f.category == cat && matches_attack(f, a)).collect();
+            let hit: Vec<&Finding> = fs
+                .iter()
+                .filter(|f| f.category == cat && matches_attack(f, a))
+                .collect();
             if hit.is_empty() {
-                q.problems.push(format!("seed {seed}: MISSED {} {}", a["kind"], a["parameters"]));
+                q.problems.push(format!(
+                    "seed {seed}: MISSED {} {}",
+                    a["kind"], a["parameters"]
+                ));
                 continue;
             }
             q.found += 1;
@@ -125,7 +146,8 @@ impl Quality {
             (self.high_total - self.high_benign) as f64 / self.high_total.max(1) as f64,
             self.high_benign,
             self.high_total,
-            (self.medium_total - self.medium_benign.iter().sum::<usize>()) as f64 / self.medium_total.max(1) as f64,
+            (self.medium_total - self.medium_benign.iter().sum::<usize>()) as f64
+                / self.medium_total.max(1) as f64,
             self.medium_benign.iter().sum::<usize>(),
             self.medium_total,
             mean,
@@ -141,10 +163,25 @@ fn simulated_attacks_are_found_at_high_and_benign_services_stay_quiet() {
     eprintln!("simulator over seeds {seeds:?}: {}", q.line());
     // every attack found; no benign service (NTP, push/websocket/cast keepalives, update and
     // connectivity checks, monitoring, AV/DNSBL look-ups, CDN names) at high
-    assert!(q.found == q.attacks && q.high_benign == 0, "{}\n{}", q.line(), q.problems.join("\n"));
+    assert!(
+        q.found == q.attacks && q.high_benign == 0,
+        "{}\n{}",
+        q.line(),
+        q.problems.join("\n")
+    );
     // severity is a promise: attacks at high, benign noise at medium+ at most 3 per capture
-    assert!(q.found_high as f64 >= 0.9 * q.attacks as f64, "{}\n{}", q.line(), q.problems.join("\n"));
-    assert!(q.medium_benign.iter().all(|&n| n <= 3), "{}\n{}", q.line(), q.problems.join("\n"));
+    assert!(
+        q.found_high as f64 >= 0.9 * q.attacks as f64,
+        "{}\n{}",
+        q.line(),
+        q.problems.join("\n")
+    );
+    assert!(
+        q.medium_benign.iter().all(|&n| n <= 3),
+        "{}\n{}",
+        q.line(),
+        q.problems.join("\n")
+    );
 }
 
 /// The README's detection-quality figures: six-hour scenarios (slow in a debug build; run with
@@ -155,12 +192,21 @@ fn simulated_attacks_are_found_at_high_and_benign_services_stay_quiet() {
 fn detection_quality_report() {
     let (a, b) = std::env::var("WIREHUNT_EVAL_SEEDS")
         .ok()
-        .and_then(|v| v.split_once('-').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))))
+        .and_then(|v| {
+            v.split_once('-')
+                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        })
         .unwrap_or((301u64, 320u64));
-    let hours: f64 = std::env::var("WIREHUNT_EVAL_HOURS").ok().and_then(|h| h.parse().ok()).unwrap_or(6.0);
+    let hours: f64 = std::env::var("WIREHUNT_EVAL_HOURS")
+        .ok()
+        .and_then(|h| h.parse().ok())
+        .unwrap_or(6.0);
     let seeds: Vec<u64> = (a..=b).collect();
     let q = evaluate(&seeds, |_| hours, 8);
-    println!("detection quality, {hours} h scenarios, seeds {a}-{b}: {}", q.line());
+    println!(
+        "detection quality, {hours} h scenarios, seeds {a}-{b}: {}",
+        q.line()
+    );
     for p in &q.problems {
         println!("  {p}");
     }
@@ -180,7 +226,12 @@ fn corpus_findings(files: &[&str]) -> Option<Vec<Finding>> {
 /// (file, category, source, peer: SNI/Host/domain or dst ip) found at medium or above.
 const EXPECTED: &[(&str, &str, &str, &str)] = &[
     // 82k packets between one host pair in 6.5 s: a flood is visible
-    ("large/echo_flood_741_conns_82k_pkts.pcap", "scan", "127.0.0.1", "127.0.0.1"),
+    (
+        "large/echo_flood_741_conns_82k_pkts.pcap",
+        "scan",
+        "127.0.0.1",
+        "127.0.0.1",
+    ),
     (
         "beacon/tls_c2_297_conns_2.2s_slips.pcap",
         "beaconing",
@@ -371,29 +422,70 @@ fn benign_everyday_captures_get_nothing_at_high() {
 /// Attack captures whose evidence is strong keep their findings at high or above.
 const EXPECTED_HIGH: &[(&str, &str, &str, &str)] = &[
     // Cerber's UDP fan-out: one source, one port, ~1,100 addresses, nothing answered
-    ("large/cerber_ransomware_infection_6MB.pcap", "scan", "192.168.1.46", ""),
+    (
+        "large/cerber_ransomware_infection_6MB.pcap",
+        "scan",
+        "192.168.1.46",
+        "",
+    ),
     // an infected IoT device sweeping telnet across public addresses
-    ("beacon/iot_malware_telnet_scan_slips.pcap", "scan", "192.168.2.16", ""),
-    ("beacon/asyncrat_sandbox_run.pcap", "beaconing", "192.168.100.163", "94.156.71.237"),
-    ("dns_tunnel/iodine_elastic_examples.pcap", "dns_tunnel", "10.0.2.30", "pirate.sea"),
-    ("dns_tunnel/dnscat2_unencrypted_session.pcap", "dns_tunnel", "192.168.14.103", "dccore200.local"),
-    ("dns_tunnel/dns_exfiltration_ndpi.pcap", "dns_tunnel", "192.168.220.56", "(no TLD) via 192.168.203.167"),
-    ("dns_tunnel/dnsexfiltrator_max225_file28657B.pcap", "dns_tunnel", "192.168.1.165", "captechutest.org"),
+    (
+        "beacon/iot_malware_telnet_scan_slips.pcap",
+        "scan",
+        "192.168.2.16",
+        "",
+    ),
+    (
+        "beacon/asyncrat_sandbox_run.pcap",
+        "beaconing",
+        "192.168.100.163",
+        "94.156.71.237",
+    ),
+    (
+        "dns_tunnel/iodine_elastic_examples.pcap",
+        "dns_tunnel",
+        "10.0.2.30",
+        "pirate.sea",
+    ),
+    (
+        "dns_tunnel/dnscat2_unencrypted_session.pcap",
+        "dns_tunnel",
+        "192.168.14.103",
+        "dccore200.local",
+    ),
+    (
+        "dns_tunnel/dns_exfiltration_ndpi.pcap",
+        "dns_tunnel",
+        "192.168.220.56",
+        "(no TLD) via 192.168.203.167",
+    ),
+    (
+        "dns_tunnel/dnsexfiltrator_max225_file28657B.pcap",
+        "dns_tunnel",
+        "192.168.1.165",
+        "captechutest.org",
+    ),
 ];
 
 #[test]
 fn strong_attack_captures_stay_high() {
     let mut failures = Vec::new();
     for (file, cat, src, peer) in EXPECTED_HIGH {
-        let Some(fs) = corpus_findings(&[file]) else { return };
+        let Some(fs) = corpus_findings(&[file]) else {
+            return;
+        };
         let ok = fs.iter().any(|f| {
             f.category == *cat
                 && f.src_ip.as_deref() == Some(src)
                 && f.severity >= Severity::High
-                && (peer.is_empty() || f.domain.as_deref() == Some(peer) || f.dst_ip.as_deref() == Some(peer))
+                && (peer.is_empty()
+                    || f.domain.as_deref() == Some(peer)
+                    || f.dst_ip.as_deref() == Some(peer))
         });
         if !ok {
-            failures.push(format!("{file}: no {cat} finding at high for {src} -> {peer}"));
+            failures.push(format!(
+                "{file}: no {cat} finding at high for {src} -> {peer}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -409,18 +501,60 @@ fn suppressions_silence_a_pair_with_a_reason() {
     let rules = dir.join("known.csv");
     std::fs::write(&rules, "# known lab traffic\n192.168.100.0/24,94.156.71.237:4782,sandbox detonation by the lab,beaconing\n").unwrap();
     let cap = cap.to_string_lossy().into_owned();
-    let o = run(&["-q", "triage", &cap, "--format", "jsonl", "--fail-on", "high", "--no-cache"]);
+    let o = run(&[
+        "-q",
+        "triage",
+        &cap,
+        "--format",
+        "jsonl",
+        "--fail-on",
+        "high",
+        "--no-cache",
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    let o = run(&["-q", "triage", &cap, "--format", "jsonl", "--fail-on", "high", "--no-cache", "--suppress", &rules.to_string_lossy()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&[
+        "-q",
+        "triage",
+        &cap,
+        "--format",
+        "jsonl",
+        "--fail-on",
+        "high",
+        "--no-cache",
+        "--suppress",
+        &rules.to_string_lossy(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = String::from_utf8_lossy(&o.stdout);
-    let f: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let f: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let s: Vec<&serde_json::Value> = f.iter().filter(|f| f["suppressed"].is_string()).collect();
     assert_eq!(s.len(), 1, "{out}");
-    assert!(s[0]["suppressed"].as_str().unwrap().starts_with("sandbox detonation by the lab ("));
+    assert!(
+        s[0]["suppressed"]
+            .as_str()
+            .unwrap()
+            .starts_with("sandbox detonation by the lab (")
+    );
     assert_eq!(s[0]["severity"], "critical");
     // a malformed rule is a usage error
     std::fs::write(&rules, "not-an-address,x,y\n").unwrap();
-    let o = run(&["-q", "triage", &cap, "--format", "jsonl", "--no-cache", "--suppress", &rules.to_string_lossy()]);
+    let o = run(&[
+        "-q",
+        "triage",
+        &cap,
+        "--format",
+        "jsonl",
+        "--no-cache",
+        "--suppress",
+        &rules.to_string_lossy(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }

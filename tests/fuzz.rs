@@ -20,7 +20,11 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
@@ -31,7 +35,9 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     if let Some(c) = corpus() {
         let mut stack = vec![c.clone()];
         while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else { continue };
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let p = e.path();
                 if p.is_dir() {
@@ -49,11 +55,27 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     let mut frames = Vec::new();
     for i in 0..40u32 {
         let payload = format!("GET /{i} HTTP/1.1\r\nHost: h\r\n\r\n");
-        frames.push((i as i64 * 1000, tcp(A, 40000, B, 80, 1 + i * 30, 1, ACK | PSH, payload.as_bytes())));
+        frames.push((
+            i as i64 * 1000,
+            tcp(
+                A,
+                40000,
+                B,
+                80,
+                1 + i * 30,
+                1,
+                ACK | PSH,
+                payload.as_bytes(),
+            ),
+        ));
     }
     out.push(("generated/tcp.pcap".into(), pcap(1, &frames)));
-    let q = [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1];
-    let udp: Vec<(u32, u64, Vec<u8>)> = (0..10).map(|i| (0u32, i as u64 * 1000, ip_udp(A, 5353, B, 53, &q))).collect();
+    let q = [
+        0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+    ];
+    let udp: Vec<(u32, u64, Vec<u8>)> = (0..10)
+        .map(|i| (0u32, i as u64 * 1000, ip_udp(A, 5353, B, 53, &q)))
+        .collect();
     out.push(("generated/dns.pcapng".into(), pcapng(&[(101, 6)], &udp)));
     out
 }
@@ -85,8 +107,21 @@ fn mutate(rng: &mut Rng, data: &[u8], other: &[u8]) -> Vec<u8> {
             4 => {
                 // a length field that lies: 16 or 32 bits of a big or small value, both byte orders
                 let i = rng.below(len);
-                let val: u32 = [0xffff_ffff, 0x7fff_ffff, 0x0001_0000, 0xffff, 0, 1, 65535 + 1, 0x0100_0000][rng.below(8)];
-                let bytes = if rng.below(2) == 0 { val.to_le_bytes() } else { val.to_be_bytes() };
+                let val: u32 = [
+                    0xffff_ffff,
+                    0x7fff_ffff,
+                    0x0001_0000,
+                    0xffff,
+                    0,
+                    1,
+                    65535 + 1,
+                    0x0100_0000,
+                ][rng.below(8)];
+                let bytes = if rng.below(2) == 0 {
+                    val.to_le_bytes()
+                } else {
+                    val.to_be_bytes()
+                };
                 let w = if rng.below(2) == 0 { 2 } else { 4 };
                 for k in 0..w {
                     if let Some(b) = v.get_mut(i + k) {
@@ -163,14 +198,20 @@ fn fuzz(seconds: f64, seed: u64) -> (u64, Vec<String>) {
         cases += 1;
         if std::env::var_os("WIREHUNT_FUZZ_TRACE").is_some() {
             eprintln!("case {case_seed:#x} from {name}");
-            let _ = std::fs::write(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-last.pcap"), &m);
+            let _ = std::fs::write(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-last.pcap"),
+                &m,
+            );
         }
         if std::panic::catch_unwind(|| drive(&m)).is_err() {
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-crashes");
             let _ = std::fs::create_dir_all(&dir);
             let f = dir.join(format!("{case_seed:016x}.pcap"));
             let _ = std::fs::write(&f, &m);
-            crashes.push(format!("{name} mutated with case seed {case_seed:#x}: {}", f.display()));
+            crashes.push(format!(
+                "{name} mutated with case seed {case_seed:#x}: {}",
+                f.display()
+            ));
         }
     }
     std::panic::set_hook(prev);
@@ -187,7 +228,10 @@ fn fuzz_replay() {
 
 #[test]
 fn mutation_fuzzing_finds_no_panic() {
-    let seed = std::env::var("WIREHUNT_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
+    let seed = std::env::var("WIREHUNT_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
     let (cases, crashes) = fuzz(6.0, seed);
     eprintln!("fuzz: {cases} cases in 6 s, {} panics", crashes.len());
     assert!(cases > 50, "only {cases} cases ran");
@@ -198,10 +242,19 @@ fn mutation_fuzzing_finds_no_panic() {
 #[test]
 #[ignore]
 fn fuzz_for_a_while() {
-    let secs: f64 = std::env::var("WIREHUNT_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3600.0);
-    let seed = std::env::var("WIREHUNT_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let secs: f64 = std::env::var("WIREHUNT_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3600.0);
+    let seed = std::env::var("WIREHUNT_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let (cases, crashes) = fuzz(secs, seed);
-    println!("fuzz: {cases} cases in {secs} s from seed {seed}, {} panics", crashes.len());
+    println!(
+        "fuzz: {cases} cases in {secs} s from seed {seed}, {} panics",
+        crashes.len()
+    );
     for c in &crashes {
         println!("  {c}");
     }

@@ -19,14 +19,32 @@ fn a_forged_sequence_jump_is_a_weird_row_not_volume() {
     let isn = 1000u32;
     let frames = vec![
         (1_000_000, tcp(A, 40000, B, 443, isn, 0, SYN, &[])),
-        (1_010_000, tcp(B, 443, A, 40000, 5000, isn + 1, SYN | ACK, &[])),
+        (
+            1_010_000,
+            tcp(B, 443, A, 40000, 5000, isn + 1, SYN | ACK, &[]),
+        ),
         (1_020_000, tcp(A, 40000, B, 443, isn + 1, 5001, ACK, &[])),
-        (1_030_000, tcp(A, 40000, B, 443, isn + 1, 5001, ACK | PSH, &[b'x'; 100])),
+        (
+            1_030_000,
+            tcp(A, 40000, B, 443, isn + 1, 5001, ACK | PSH, &[b'x'; 100]),
+        ),
         (
             1_040_000,
-            tcp(A, 40000, B, 443, isn + 101 + 2_150_000_000, 5001, ACK | PSH, &[b'y'; 100]),
+            tcp(
+                A,
+                40000,
+                B,
+                443,
+                isn + 101 + 2_150_000_000,
+                5001,
+                ACK | PSH,
+                &[b'y'; 100],
+            ),
         ),
-        (1_050_000, tcp(A, 40000, B, 443, isn + 101, 5001, ACK | FIN, &[])),
+        (
+            1_050_000,
+            tcp(A, 40000, B, 443, isn + 101, 5001, ACK | FIN, &[]),
+        ),
     ];
     let (ds, _) = ingest_bytes("seqjump", &[("j.pcap", pcap(1, &frames))]);
     assert_eq!(conn_col(&ds, "orig_seen_bytes"), vec!["100"]);
@@ -35,7 +53,8 @@ fn a_forged_sequence_jump_is_a_weird_row_not_volume() {
     assert_eq!(conn_col(&ds, "missed_bytes"), vec!["0"]);
     assert!(weird_names(&ds).contains(&"tcp_seq_jump".to_string()));
     // and the exfiltration detector finds nothing
-    let (f, e) = wirehunt::detect::detect(&ds, &wirehunt::detect::load_detectors(None).unwrap()).unwrap();
+    let (f, e) =
+        wirehunt::detect::detect(&ds, &wirehunt::detect::load_detectors(None).unwrap()).unwrap();
     assert!(e.is_empty(), "{e:?}");
     assert!(f.iter().all(|f| f.category != "exfiltration"), "{f:?}");
 }
@@ -47,12 +66,33 @@ fn a_real_hole_counts_its_own_size() {
     let frames = vec![
         (1_000_000, tcp(A, 40001, B, 80, isn, 0, SYN, &[])),
         (1_010_000, tcp(B, 80, A, 40001, 9, isn + 1, SYN | ACK, &[])),
-        (1_020_000, tcp(A, 40001, B, 80, isn + 1, 10, ACK | PSH, &[b'a'; 50])),
+        (
+            1_020_000,
+            tcp(A, 40001, B, 80, isn + 1, 10, ACK | PSH, &[b'a'; 50]),
+        ),
         // 100 bytes missing, then 50 more
-        (1_030_000, tcp(A, 40001, B, 80, isn + 151, 10, ACK | PSH, &[b'c'; 50])),
+        (
+            1_030_000,
+            tcp(A, 40001, B, 80, isn + 151, 10, ACK | PSH, &[b'c'; 50]),
+        ),
         // and one segment 300 MB further on: a jump, not 300,000,000 more missed bytes
-        (1_035_000, tcp(A, 40001, B, 80, isn + 201 + 300_000_000, 10, ACK | PSH, &[b'd'; 50])),
-        (1_040_000, tcp(A, 40001, B, 80, isn + 201, 10, ACK | FIN, &[])),
+        (
+            1_035_000,
+            tcp(
+                A,
+                40001,
+                B,
+                80,
+                isn + 201 + 300_000_000,
+                10,
+                ACK | PSH,
+                &[b'd'; 50],
+            ),
+        ),
+        (
+            1_040_000,
+            tcp(A, 40001, B, 80, isn + 201, 10, ACK | FIN, &[]),
+        ),
     ];
     let (ds, _) = ingest_bytes("hole", &[("h.pcap", pcap(1, &frames))]);
     assert_eq!(conn_col(&ds, "missed_bytes"), vec!["100"]);
@@ -72,7 +112,10 @@ fn http_pipelining_flood_is_capped_and_counted() {
     let isn = 1u32;
     let mut frames = vec![
         (1_000_000, tcp(A, 40002, B, 80, isn, 0, SYN, &[])),
-        (1_010_000, tcp(B, 80, A, 40002, 100, isn + 1, SYN | ACK, &[])),
+        (
+            1_010_000,
+            tcp(B, 80, A, 40002, 100, isn + 1, SYN | ACK, &[]),
+        ),
     ];
     let mut seq = isn + 1;
     let mut t = 1_020_000;
@@ -86,9 +129,15 @@ fn http_pipelining_flood_is_capped_and_counted() {
     assert_eq!(uris.len(), n, "every request is a row");
     assert_eq!(uris[0], "/0");
     let w = rows(&ds, "weird", &["name", "addl"]);
-    let over: Vec<_> = w.iter().filter(|r| r[0] == "http_pipeline_overflow").collect();
+    let over: Vec<_> = w
+        .iter()
+        .filter(|r| r[0] == "http_pipeline_overflow")
+        .collect();
     assert_eq!(over.len(), 1, "{w:?}");
-    let expect = format!("{} were written without their response", n - wirehunt::proto::http::MAX_PENDING);
+    let expect = format!(
+        "{} were written without their response",
+        n - wirehunt::proto::http::MAX_PENDING
+    );
     assert!(over[0][1].contains(&expect), "{}", over[0][1]);
 }
 
@@ -105,7 +154,11 @@ fn ranges_after_a_hole_reach_the_cap() {
     // offset 1 is never sent: everything after it is out of order
     for i in 0..100_000u32 {
         r.segment(10 + i * 20, &[], 10, cap, &mut sink);
-        assert!(r.buffered() <= cap + ENTRY_COST, "buffered {} after {i}", r.buffered());
+        assert!(
+            r.buffered() <= cap + ENTRY_COST,
+            "buffered {} after {i}",
+            r.buffered()
+        );
     }
     assert!(r.cap_hits > 0);
 }
@@ -114,7 +167,10 @@ fn syn_flood(n: u32) -> Vec<u8> {
     let mut frames = Vec::with_capacity(n as usize);
     for i in 0..n {
         let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
-        frames.push((1_000_000 + i as i64 * 10, tcp(src, 1024 + (i % 60000) as u16, B, 80, i, 0, SYN, &[])));
+        frames.push((
+            1_000_000 + i as i64 * 10,
+            tcp(src, 1024 + (i % 60000) as u16, B, 80, i, 0, SYN, &[]),
+        ));
     }
     pcap(1, &frames)
 }
@@ -126,7 +182,9 @@ fn detectors_run_on_a_syn_flood_under_a_small_memory_limit() {
     assert_eq!(rep.manifest.tables.get("conn"), Some(&60_000));
     let rt = wirehunt::query::runtime().unwrap();
     let dets = wirehunt::detect::load_detectors(None).unwrap();
-    let lim = wirehunt::query::Limits { memory_bytes: 64 << 20 };
+    let lim = wirehunt::query::Limits {
+        memory_bytes: 64 << 20,
+    };
     rt.block_on(async {
         let ctx = wirehunt::query::open_session_with(&ds, lim).await.unwrap();
         for d in &dets {
@@ -144,7 +202,14 @@ fn query_memory_limit_and_streamed_results() {
     let d = ds.to_string_lossy().into_owned();
     // 9M strings gathered into one array cannot spill: it must hit the limit, with a message
     let o = std::process::Command::new(wirehunt_bin())
-        .args(["sql", &d, "-c", "SELECT cardinality(array_agg(a.uid || b.uid)) FROM conn a, conn b", "--memory-limit", "32M"])
+        .args([
+            "sql",
+            &d,
+            "-c",
+            "SELECT cardinality(array_agg(a.uid || b.uid)) FROM conn a, conn b",
+            "--memory-limit",
+            "32M",
+        ])
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -153,14 +218,37 @@ fn query_memory_limit_and_streamed_results() {
     assert!(err.contains("memory"), "{err}");
     // streaming: a result larger than the memory limit is written batch by batch
     let o = std::process::Command::new(wirehunt_bin())
-        .args(["sql", &d, "-c", "SELECT value, repeat('x', 100) AS pad FROM range(2000000)", "--format", "csv", "--memory-limit", "16M"])
+        .args([
+            "sql",
+            &d,
+            "-c",
+            "SELECT value, repeat('x', 100) AS pad FROM range(2000000)",
+            "--format",
+            "csv",
+            "--memory-limit",
+            "16M",
+        ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(out.lines().count(), 2_000_001);
     let o = std::process::Command::new(wirehunt_bin())
-        .args(["sql", &d, "-c", "SELECT * FROM range(3000000)", "--format", "table", "--maxrows", "5"])
+        .args([
+            "sql",
+            &d,
+            "-c",
+            "SELECT * FROM range(3000000)",
+            "--format",
+            "table",
+            "--maxrows",
+            "5",
+        ])
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -180,7 +268,8 @@ fn json_output_is_valid_for_empty_and_hostile_results() {
     ] {
         let o = run(&["sql", &d, "-c", q, "--format", "json"]);
         assert_eq!(o.status.code(), Some(0));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{q}: {e}: {}", String::from_utf8_lossy(&o.stdout)));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{q}: {e}: {}", String::from_utf8_lossy(&o.stdout)));
         assert!(v.is_array());
         let o = run(&["sql", &d, "-c", q, "--format", "jsonl"]);
         for line in String::from_utf8_lossy(&o.stdout).lines() {
@@ -205,8 +294,16 @@ fn ingest_never_destroys_or_half_writes_a_dataset() {
     std::fs::create_dir_all(foreign.join("conn")).unwrap();
     std::fs::write(foreign.join("conn/mine.parquet"), "not ours").unwrap();
     let o = run(&["ingest", &c, "-o", &foreign.to_string_lossy()]);
-    assert_eq!(o.status.code(), Some(73), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(std::fs::read_to_string(foreign.join("conn/mine.parquet")).unwrap(), "not ours");
+    assert_eq!(
+        o.status.code(),
+        Some(73),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("conn/mine.parquet")).unwrap(),
+        "not ours"
+    );
     // a fresh dataset, then a second ingest into it: refused without --force
     let ds = dir.join("ds");
     let d = ds.to_string_lossy().into_owned();
@@ -216,7 +313,10 @@ fn ingest_never_destroys_or_half_writes_a_dataset() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
     assert_eq!(column(&ds, "conn", "uid").len(), 50);
     // --force replaces it; no staging directory is left beside it
-    assert_eq!(run(&["ingest", &c2, "-o", &d, "--force"]).status.code(), Some(0));
+    assert_eq!(
+        run(&["ingest", &c2, "-o", &d, "--force"]).status.code(),
+        Some(0)
+    );
     assert_eq!(column(&ds, "conn", "uid").len(), 70);
     let left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -239,10 +339,21 @@ fn interrupting_a_reingest_keeps_the_previous_dataset() {
     std::fs::write(&small, syn_flood(40)).unwrap();
     let ds = dir.join("ds");
     let d = ds.to_string_lossy().into_owned();
-    assert_eq!(run(&["ingest", &small.to_string_lossy(), "-o", &d]).status.code(), Some(0));
+    assert_eq!(
+        run(&["ingest", &small.to_string_lossy(), "-o", &d])
+            .status
+            .code(),
+        Some(0)
+    );
     // a capture given as a FIFO that never ends: the ingest is mid-way when interrupted
     let fifo = dir.join("slow.pcap");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let child = std::process::Command::new(wirehunt_bin())
         .args(["ingest", &fifo.to_string_lossy(), "-o", &d, "--force"])
         .stderr(std::process::Stdio::piped())
@@ -262,13 +373,27 @@ fn interrupting_a_reingest_keeps_the_previous_dataset() {
     // wait until the staging directory exists, then interrupt
     let t0 = std::time::Instant::now();
     let mut child = child;
-    while !std::fs::read_dir(&dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("wirehunt-staging")) {
+    while !std::fs::read_dir(&dir).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("wirehunt-staging")
+    }) {
         assert!(t0.elapsed().as_secs() < 60, "no staging directory appeared");
-        assert!(child.try_wait().unwrap().is_none(), "ingest ended before it was interrupted");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ingest ended before it was interrupted"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     // bounded: a handler that did not exit is killed and the test fails instead of hanging
     let t1 = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
@@ -279,14 +404,32 @@ fn interrupting_a_reingest_keeps_the_previous_dataset() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("previous dataset is intact"));
     assert_eq!(column(&ds, "conn", "uid").len(), 40);
-    let o = run(&["sql", &d, "-c", "SELECT count(*) AS n FROM conn", "--format", "csv"]);
+    let o = run(&[
+        "sql",
+        &d,
+        "-c",
+        "SELECT count(*) AS n FROM conn",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n40");
     let left = std::fs::read_dir(&dir)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("wirehunt-staging"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("wirehunt-staging")
+        })
         .count();
     assert_eq!(left, 0);
 }
@@ -300,12 +443,24 @@ fn no_cache_uses_a_private_temporary_directory() {
     let tmpdir = dir.join("tmp");
     std::fs::create_dir_all(&tmpdir).unwrap();
     let o = std::process::Command::new(wirehunt_bin())
-        .args(["sql", &cap.to_string_lossy(), "-c", "SELECT count(*) AS n FROM conn", "--format", "csv", "--no-cache"])
+        .args([
+            "sql",
+            &cap.to_string_lossy(),
+            "-c",
+            "SELECT count(*) AS n FROM conn",
+            "--format",
+            "csv",
+            "--no-cache",
+        ])
         .env("TMPDIR", &tmpdir)
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n20");
-    assert_eq!(std::fs::read_dir(&tmpdir).unwrap().count(), 0, "temporary dataset left behind");
+    assert_eq!(
+        std::fs::read_dir(&tmpdir).unwrap().count(),
+        0,
+        "temporary dataset left behind"
+    );
 }
 
 /// zstd: frames of many sizes (a 1.8 MB capture compressed as one frame, many small frames) read
@@ -319,7 +474,10 @@ fn zstd_frames_of_any_size_and_truncated_zstd() {
     for part in raw.chunks(100_000) {
         many.extend_from_slice(&zstd::encode_all(part, 1).unwrap());
     }
-    let (ds, rep) = ingest_bytes("zstd", &[("one.pcap.zst", one.clone()), ("many.pcap.zst", many)]);
+    let (ds, rep) = ingest_bytes(
+        "zstd",
+        &[("one.pcap.zst", one.clone()), ("many.pcap.zst", many)],
+    );
     for i in &rep.manifest.inputs {
         assert_eq!(i.packets_read, 30_000, "{}: {:?}", i.path, i.error);
         assert_eq!(i.end, "complete");
@@ -330,7 +488,10 @@ fn zstd_frames_of_any_size_and_truncated_zstd() {
     let i = &rep.manifest.inputs[0];
     assert!(i.packets_read > 10_000, "kept only {}", i.packets_read);
     assert_ne!(i.end, "complete");
-    assert_eq!(i.packets_read, i.packets_decoded + i.packets_skipped.values().sum::<u64>());
+    assert_eq!(
+        i.packets_read,
+        i.packets_decoded + i.packets_skipped.values().sum::<u64>()
+    );
 }
 
 /// Out-of-range timestamps (if_tsresol of whole seconds with a value near 2^63, a pcap fraction of
@@ -338,7 +499,10 @@ fn zstd_frames_of_any_size_and_truncated_zstd() {
 #[test]
 fn out_of_range_timestamps_are_clamped_and_outputs_stay_valid() {
     let f = tcp(A, 40010, B, 80, 1, 0, SYN, &[]);
-    let ng = pcapng(&[(1, 0)], &[(0, u64::MAX / 2, f.clone()), (0, 1_800_000_000, f.clone())]);
+    let ng = pcapng(
+        &[(1, 0)],
+        &[(0, u64::MAX / 2, f.clone()), (0, 1_800_000_000, f.clone())],
+    );
     // classic pcap, microseconds field 2,500,000
     let mut p = pcap(1, &[]);
     p.extend_from_slice(&1_800_000_000u32.to_le_bytes());
@@ -348,15 +512,39 @@ fn out_of_range_timestamps_are_clamped_and_outputs_stay_valid() {
     p.extend_from_slice(&f);
     let (ds, rep) = ingest_bytes("tsrange", &[("a.pcapng", ng), ("b.pcap", p)]);
     let names = weird_names(&ds);
-    assert!(names.contains(&"timestamp_out_of_range".to_string()), "{names:?}");
-    assert!(names.contains(&"timestamp_bad_fraction".to_string()), "{names:?}");
-    assert_eq!(rep.manifest.inputs[0].last_ts.as_deref(), Some("9999-12-31T23:59:59.999999Z"));
+    assert!(
+        names.contains(&"timestamp_out_of_range".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"timestamp_bad_fraction".to_string()),
+        "{names:?}"
+    );
+    assert_eq!(
+        rep.manifest.inputs[0].last_ts.as_deref(),
+        Some("9999-12-31T23:59:59.999999Z")
+    );
     let d = ds.to_string_lossy().into_owned();
     for fmt in ["json", "jsonl", "csv", "table"] {
-        let o = run(&["sql", &d, "-c", "SELECT ts, uid FROM conn UNION ALL SELECT ts, uid FROM weird", "--format", fmt]);
-        assert_eq!(o.status.code(), Some(0), "{fmt}: {}", String::from_utf8_lossy(&o.stderr));
+        let o = run(&[
+            "sql",
+            &d,
+            "-c",
+            "SELECT ts, uid FROM conn UNION ALL SELECT ts, uid FROM weird",
+            "--format",
+            fmt,
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{fmt}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let out = String::from_utf8_lossy(&o.stdout);
-        assert!(!out.contains("ERROR") && !out.contains("Cast error"), "{fmt}: {out}");
+        assert!(
+            !out.contains("ERROR") && !out.contains("Cast error"),
+            "{fmt}: {out}"
+        );
         if fmt == "json" {
             serde_json::from_str::<serde_json::Value>(&out).unwrap();
         }
@@ -392,21 +580,50 @@ fn conflicting_retransmissions_and_partial_overlaps_are_reported() {
         (1_010_000, tcp(B, 80, A, 40020, 7, isn + 1, SYN | ACK, &[])),
         (1_020_000, tcp(A, 40020, B, 80, isn + 1, 8, ACK | PSH, good)),
         (1_030_000, tcp(A, 40020, B, 80, isn + 1, 8, ACK | PSH, evil)),
-        (1_040_000, tcp(A, 40020, B, 80, isn + 1 + good.len() as u32, 8, ACK | FIN, &[])),
+        (
+            1_040_000,
+            tcp(
+                A,
+                40020,
+                B,
+                80,
+                isn + 1 + good.len() as u32,
+                8,
+                ACK | FIN,
+                &[],
+            ),
+        ),
     ];
     let (ds, _) = ingest_bytes("conflict", &[("c.pcap", pcap(1, &frames))]);
     assert_eq!(column(&ds, "http", "uri"), vec!["/good"]);
-    assert!(weird_names(&ds).contains(&"tcp_overlap_conflict".to_string()), "{:?}", weird_names(&ds));
+    assert!(
+        weird_names(&ds).contains(&"tcp_overlap_conflict".to_string()),
+        "{:?}",
+        weird_names(&ds)
+    );
     // partial overlap at another offset while a hole is open
     let frames = vec![
         (1_000_000, tcp(A, 40021, B, 80, isn, 0, SYN, &[])),
         (1_010_000, tcp(B, 80, A, 40021, 7, isn + 1, SYN | ACK, &[])),
-        (1_020_000, tcp(A, 40021, B, 80, isn + 101, 8, ACK | PSH, b"AAAAAAAAAA")),
-        (1_030_000, tcp(A, 40021, B, 80, isn + 105, 8, ACK | PSH, b"BBBBBBBBBB")),
-        (1_040_000, tcp(A, 40021, B, 80, isn + 1, 8, ACK | PSH, &[b'x'; 100])),
+        (
+            1_020_000,
+            tcp(A, 40021, B, 80, isn + 101, 8, ACK | PSH, b"AAAAAAAAAA"),
+        ),
+        (
+            1_030_000,
+            tcp(A, 40021, B, 80, isn + 105, 8, ACK | PSH, b"BBBBBBBBBB"),
+        ),
+        (
+            1_040_000,
+            tcp(A, 40021, B, 80, isn + 1, 8, ACK | PSH, &[b'x'; 100]),
+        ),
     ];
     let (ds, _) = ingest_bytes("conflict2", &[("c.pcap", pcap(1, &frames))]);
-    assert!(weird_names(&ds).contains(&"tcp_overlap_conflict".to_string()), "{:?}", weird_names(&ds));
+    assert!(
+        weird_names(&ds).contains(&"tcp_overlap_conflict".to_string()),
+        "{:?}",
+        weird_names(&ds)
+    );
     // an honest retransmission is not a conflict
     let frames = vec![
         (1_000_000, tcp(A, 40022, B, 80, isn, 0, SYN, &[])),
@@ -433,46 +650,87 @@ fn a_fragment_flood_does_not_lock_out_a_legitimate_datagram() {
     assert_eq!(w.get("fragment_overlap"), Some(&19_999));
     assert!(w.get("fragment_pool_full").is_some_and(|n| *n > 0), "{w:?}");
     let i = &rep.manifest.inputs[0];
-    assert_eq!(i.packets_read, i.packets_decoded + i.packets_skipped.values().sum::<u64>());
+    assert_eq!(
+        i.packets_read,
+        i.packets_decoded + i.packets_skipped.values().sum::<u64>()
+    );
 }
 
 #[test]
 fn seqjump_and_hole_floods_are_not_volume() {
     let (ds, _) = ingest_bytes("jumpflood", &[("f.pcap", flood("seqjump", 300))]);
-    let seen: u64 = column(&ds, "conn", "orig_seen_bytes").iter().map(|v| v.parse::<u64>().unwrap()).sum();
-    let span: u64 = column(&ds, "conn", "orig_bytes").iter().map(|v| v.parse::<u64>().unwrap()).sum();
+    let seen: u64 = column(&ds, "conn", "orig_seen_bytes")
+        .iter()
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum();
+    let span: u64 = column(&ds, "conn", "orig_bytes")
+        .iter()
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum();
     assert_eq!((seen, span), (300 * 100, 300 * 100));
     let (ds, _) = ingest_bytes("holeflood", &[("f.pcap", flood("hole", 50_000))]);
     assert!(weird_names(&ds).contains(&"reassembly_stream_cap".to_string()));
-    assert_eq!(column(&ds, "conn", "orig_seen_bytes"), vec![(16 + 50_000).to_string()]);
+    assert_eq!(
+        column(&ds, "conn", "orig_seen_bytes"),
+        vec![(16 + 50_000).to_string()]
+    );
 }
 
 /// A corrupt Parquet file in a dataset is bad data: `detect` exits 65 with a message, not 1.
 #[test]
 fn a_corrupt_table_file_is_exit_65() {
     let (ds, _) = ingest_bytes("corruptpq", &[("f.pcap", syn_flood(10))]);
-    let part = std::fs::read_dir(ds.join("conn")).unwrap().next().unwrap().unwrap().path();
+    let part = std::fs::read_dir(ds.join("conn"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&part, b"PAR1 this is not parquet PAR1").unwrap();
     let o = run(&["detect", &ds.to_string_lossy(), "--format", "jsonl"]);
-    assert_eq!(o.status.code(), Some(65), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(65),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // tables that no longer hold what the manifest accounts for: refused, never "0 rows"
     let (ds, _) = ingest_bytes("missingpq", &[("f.pcap", syn_flood(10))]);
     for e in std::fs::read_dir(ds.join("conn")).unwrap() {
         std::fs::remove_file(e.unwrap().path()).unwrap();
     }
-    let o = run(&["sql", &ds.to_string_lossy(), "-c", "SELECT count(*) FROM conn", "--format", "csv"]);
+    let o = run(&[
+        "sql",
+        &ds.to_string_lossy(),
+        "-c",
+        "SELECT count(*) FROM conn",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(o.status.code(), Some(65));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("accounts for 10 conn rows"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("accounts for 10 conn rows"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// A SYN flood from thousands of spoofed sources to one server is a finding (fan-in), not silence.
 #[test]
 fn a_spoofed_syn_flood_is_reported() {
     let (ds, _) = ingest_bytes("synfanin", &[("f.pcap", flood("syn", 5000))]);
-    let (f, e) = wirehunt::detect::detect(&ds, &wirehunt::detect::load_detectors(None).unwrap()).unwrap();
+    let (f, e) =
+        wirehunt::detect::detect(&ds, &wirehunt::detect::load_detectors(None).unwrap()).unwrap();
     assert!(e.is_empty(), "{e:?}");
-    let hit = f.iter().find(|f| f.detector == "scan" && f.dst_ip.as_deref() == Some("192.0.2.80")).expect("a fan-in finding");
-    assert!(hit.severity >= wirehunt::detect::Severity::High, "{}", hit.summary);
+    let hit = f
+        .iter()
+        .find(|f| f.detector == "scan" && f.dst_ip.as_deref() == Some("192.0.2.80"))
+        .expect("a fan-in finding");
+    assert!(
+        hit.severity >= wirehunt::detect::Severity::High,
+        "{}",
+        hit.summary
+    );
     assert!(hit.summary.contains("5000 sources"), "{}", hit.summary);
 }
 
@@ -485,26 +743,69 @@ fn append_adds_captures_and_skips_known_ones() {
     std::fs::write(&a, syn_flood(30)).unwrap();
     let b = dir.join("b.pcap");
     let frames: Vec<(i64, Vec<u8>)> = (0..20u32)
-        .map(|i| (5_000_000 + i as i64, tcp([10, 9, 0, i as u8], 2000, B, 443, i, 0, SYN, &[])))
+        .map(|i| {
+            (
+                5_000_000 + i as i64,
+                tcp([10, 9, 0, i as u8], 2000, B, 443, i, 0, SYN, &[]),
+            )
+        })
         .collect();
     std::fs::write(&b, pcap(1, &frames)).unwrap();
     let ds = dir.join("ds");
     let d = ds.to_string_lossy().into_owned();
-    assert_eq!(run(&["ingest", &a.to_string_lossy(), "-o", &d]).status.code(), Some(0));
+    assert_eq!(
+        run(&["ingest", &a.to_string_lossy(), "-o", &d])
+            .status
+            .code(),
+        Some(0)
+    );
     let o = run(&["ingest", &b.to_string_lossy(), "-o", &d, "--append"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let uids = column(&ds, "conn", "uid");
     assert_eq!(uids.len(), 50);
-    assert_eq!(uids.iter().collect::<std::collections::BTreeSet<_>>().len(), 50, "uids collide");
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(ds.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        uids.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        50,
+        "uids collide"
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["inputs"].as_array().unwrap().len(), 2);
     assert_eq!(m["tables"]["conn"], 50);
     // the same capture again: skipped, said so, nothing changes
     let o = run(&["ingest", &a.to_string_lossy(), "-o", &d, "--append"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("already in the dataset"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("already in the dataset"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(column(&ds, "conn", "uid").len(), 50);
-    let o = run(&["sql", &d, "-c", "SELECT count(*) AS n FROM conn", "--format", "csv"]);
+    let o = run(&[
+        "sql",
+        &d,
+        "-c",
+        "SELECT count(*) AS n FROM conn",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n50");
-    assert_eq!(run(&["ingest", &a.to_string_lossy(), "-o", &d, "--append", "--force"]).status.code(), Some(2));
+    assert_eq!(
+        run(&[
+            "ingest",
+            &a.to_string_lossy(),
+            "-o",
+            &d,
+            "--append",
+            "--force"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
 }

@@ -16,7 +16,18 @@ fn suricata_ids(cap: &std::path::Path, dir: &std::path::Path) -> BTreeSet<(Strin
     )
     .unwrap();
     let o = std::process::Command::new("suricata")
-        .args(["-c", &yaml.to_string_lossy(), "-r", &cap.to_string_lossy(), "-l", &dir.to_string_lossy(), "--runmode", "single", "-k", "none"])
+        .args([
+            "-c",
+            &yaml.to_string_lossy(),
+            "-r",
+            &cap.to_string_lossy(),
+            "-l",
+            &dir.to_string_lossy(),
+            "--runmode",
+            "single",
+            "-k",
+            "none",
+        ])
         .output()
         .expect("suricata is installed (scripts/test.sh installs it)");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -25,8 +36,14 @@ fn suricata_ids(cap: &std::path::Path, dir: &std::path::Path) -> BTreeSet<(Strin
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|e| e["event_type"] == "flow")
         .map(|e| {
-            let flow = format!("{} {}:{} -> {}:{}", e["proto"], e["src_ip"], e["src_port"], e["dest_ip"], e["dest_port"]);
-            (e["community_id"].as_str().unwrap_or_default().to_string(), flow)
+            let flow = format!(
+                "{} {}:{} -> {}:{}",
+                e["proto"], e["src_ip"], e["src_port"], e["dest_ip"], e["dest_port"]
+            );
+            (
+                e["community_id"].as_str().unwrap_or_default().to_string(),
+                flow,
+            )
         })
         .collect()
 }
@@ -49,13 +66,29 @@ fn community_ids_equal_suricatas() {
         let theirs = suricata_ids(&cap, &dir);
         let (ds, _) = {
             let out = dir.join("ds");
-            let rep = wirehunt::ingest::ingest(&[cap.to_string_lossy().into_owned()], &out, &Default::default(), |_, _| {}).unwrap();
+            let rep = wirehunt::ingest::ingest(
+                &[cap.to_string_lossy().into_owned()],
+                &out,
+                &Default::default(),
+                |_, _| {},
+            )
+            .unwrap();
             (out, rep)
         };
         let ours: BTreeSet<String> = column(&ds, "conn", "community_id").into_iter().collect();
-        let missing: Vec<&String> = theirs.iter().filter(|(id, _)| !ours.contains(id)).map(|(_, f)| f).collect();
+        let missing: Vec<&String> = theirs
+            .iter()
+            .filter(|(id, _)| !ours.contains(id))
+            .map(|(_, f)| f)
+            .collect();
         assert!(!theirs.is_empty(), "{f}: suricata wrote no flows");
-        assert!(missing.is_empty(), "{f}: {} of {} Suricata flows have a Community ID no conn row has: {:?}", missing.len(), theirs.len(), &missing[..missing.len().min(5)]);
+        assert!(
+            missing.is_empty(),
+            "{f}: {} of {} Suricata flows have a Community ID no conn row has: {:?}",
+            missing.len(),
+            theirs.len(),
+            &missing[..missing.len().min(5)]
+        );
         total += theirs.len();
     }
     eprintln!("community id: {total} Suricata flows matched");

@@ -375,7 +375,13 @@ where
                         }
                     }
                     PcapBlockOwned::Legacy(b) => {
-                        if b.ts_usec >= if legacy_nanos { 1_000_000_000 } else { 1_000_000 } {
+                        if b.ts_usec
+                            >= if legacy_nanos {
+                                1_000_000_000
+                            } else {
+                                1_000_000
+                            }
+                        {
                             stats.ts_bad_fraction += 1;
                         }
                         let frac = if legacy_nanos {
@@ -597,7 +603,9 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
                     }
                     let path = e.path();
                     // metadata() follows a symlink; a dangling one is skipped
-                    let Ok(md) = std::fs::metadata(&path) else { continue };
+                    let Ok(md) = std::fs::metadata(&path) else {
+                        continue;
+                    };
                     if md.is_dir() {
                         stack.push(path);
                     } else if md.is_file() {

@@ -512,7 +512,10 @@ impl Decoder {
                 if v6.is_payload_fragmented() {
                     // walked with checked reads: etherparse 0.21's extension iterator reads out of
                     // bounds (unchecked, UB) on some lax-sliced chains the mutation fuzzer built
-                    frag = ipv6_fragment_header(h.next_header().0, v6.extensions().slice()).and_then(|(id, off, more)| Some((id, etherparse::IpFragOffset::try_new(off).ok()?, more)));
+                    frag = ipv6_fragment_header(h.next_header().0, v6.extensions().slice())
+                        .and_then(|(id, off, more)| {
+                            Some((id, etherparse::IpFragOffset::try_new(off).ok()?, more))
+                        });
                 }
                 (
                     IpAddr::from(h.source()),
@@ -626,7 +629,8 @@ impl Decoder {
             if self.frag_order.len() > 4 * self.limits.max_datagrams {
                 // drop keys of datagrams that completed or expired long ago
                 let live = &self.frags;
-                self.frag_order.retain(|(k, t)| live.get(k).is_some_and(|e| e.first_ts == *t));
+                self.frag_order
+                    .retain(|(k, t)| live.get(k).is_some_and(|e| e.first_ts == *t));
             }
             self.frags.insert(
                 key,
@@ -645,15 +649,23 @@ impl Decoder {
         let start = offset.byte_offset() as u32;
         let end = start + payload.len() as u32;
         let sections = entry.buf.sections();
-        if sections.iter().any(|s| (s.start as u32) < end && start < s.end as u32) {
+        if sections
+            .iter()
+            .any(|s| (s.start as u32) < end && start < s.end as u32)
+        {
             // a fragment entirely inside data already held is dropped: the first data wins (as
             // tshark shows it) and a flood of copies of one fragment costs nothing in the pool,
             // which is charged per distinct byte
             let covered: u32 = sections
                 .iter()
-                .map(|s| (s.end as u32).min(end).saturating_sub((s.start as u32).max(start)))
+                .map(|s| {
+                    (s.end as u32)
+                        .min(end)
+                        .saturating_sub((s.start as u32).max(start))
+                })
                 .sum();
-            let last_new = !more && !entry.buf.is_complete() && sections.iter().all(|s| (s.end as u32) <= end);
+            let last_new =
+                !more && !entry.buf.is_complete() && sections.iter().all(|s| (s.end as u32) <= end);
             self.events.push(if covered >= end - start && !last_new {
                 DecodeEvent::FragmentOverlap
             } else {
@@ -888,13 +900,19 @@ mod tests {
         crate::capture::read_capture(std::fs::File::open(cap).unwrap(), |f| {
             // the first 2,700 frames and up to 300 IPv6 ones from anywhere in the capture
             let is_v6 = f.data.get(12..14) == Some(&[0x86, 0xdd][..]);
-            if f.linktype == 1 && (frames.len() < 2700 || (is_v6 && v6 < 300 && frames.len() < 3000)) {
+            if f.linktype == 1
+                && (frames.len() < 2700 || (is_v6 && v6 < 300 && frames.len() < 3000))
+            {
                 v6 += usize::from(is_v6);
                 frames.push(f.data.to_vec());
             }
         })
         .unwrap();
-        assert!(frames.len() >= 2700 && v6 > 0, "{} frames, {v6} IPv6", frames.len());
+        assert!(
+            frames.len() >= 2700 && v6 > 0,
+            "{} frames, {v6} IPv6",
+            frames.len()
+        );
         let mut variants: Vec<Vec<u8>> = Vec::new();
         for (i, f) in frames.iter().enumerate() {
             variants.push(f.clone());
@@ -1074,7 +1092,13 @@ mod tests {
         for _ in 0..1000 {
             d.decode(&frame(101, &f3), |_| {});
         }
-        assert_eq!(d.events.iter().filter(|e| **e == DecodeEvent::FragmentOverlap).count(), 1000);
+        assert_eq!(
+            d.events
+                .iter()
+                .filter(|e| **e == DecodeEvent::FragmentOverlap)
+                .count(),
+            1000
+        );
         assert_eq!(d.held_fragments(), held);
         d.expire(1_000_000 + 61_000_000);
         assert_eq!(d.held_fragments().0, 0);
@@ -1085,11 +1109,17 @@ mod tests {
         // hop-by-hop (8 bytes, next = fragment), then fragment: offset 185 (x8), more, id 0xdeadbeef
         let mut exts = vec![44u8, 0, 1, 4, 0, 0, 0, 0];
         exts.extend_from_slice(&[17, 0, 0x05, 0xc9, 0xde, 0xad, 0xbe, 0xef]);
-        assert_eq!(ipv6_fragment_header(0, &exts), Some((0xdead_beef, 185, true)));
+        assert_eq!(
+            ipv6_fragment_header(0, &exts),
+            Some((0xdead_beef, 185, true))
+        );
         // a length that points past the end, a truncated fragment header, a loop of options
         assert_eq!(ipv6_fragment_header(0, &[44, 200, 0, 0, 0, 0, 0, 0]), None);
         assert_eq!(ipv6_fragment_header(44, &[17, 0, 0, 1]), None);
-        assert_eq!(ipv6_fragment_header(60, &[60u8, 0, 0, 0, 0, 0, 0, 0].repeat(40)), None);
+        assert_eq!(
+            ipv6_fragment_header(60, &[60u8, 0, 0, 0, 0, 0, 0, 0].repeat(40)),
+            None
+        );
         assert_eq!(ipv6_fragment_header(0, &[]), None);
     }
 }

@@ -43,13 +43,20 @@ impl std::str::FromStr for Severity {
             "medium" => Ok(Severity::Medium),
             "high" => Ok(Severity::High),
             "critical" => Ok(Severity::Critical),
-            other => Err(format!("unknown severity {other:?} (low, medium, high, critical)")),
+            other => Err(format!(
+                "unknown severity {other:?} (low, medium, high, critical)"
+            )),
         }
     }
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -208,8 +215,7 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
                                 let (s, n) = part.split_once(">=").ok_or_else(|| {
                                     format!("{path}:{}: severity wants 'name >= score'", i + 1)
                                 })?;
-                                let sev = s.trim().parse::<Severity>()
-                                    .map_err(|_| {
+                                let sev = s.trim().parse::<Severity>().map_err(|_| {
                                     format!("{path}:{}: unknown severity {:?}", i + 1, s.trim())
                                 })?;
                                 let n: f64 = n.trim().parse().map_err(|_| {
@@ -370,13 +376,21 @@ pub fn load_suppressions(path: &Path) -> Result<Vec<Suppression>, String> {
             ));
         }
         if parts[0] != "*" && parse_prefix(parts[0]).is_none() {
-            return Err(format!("{}:{}: {:?} is not an address, a CIDR prefix or *", path.display(), i + 1, parts[0]));
+            return Err(format!(
+                "{}:{}: {:?} is not an address, a CIDR prefix or *",
+                path.display(),
+                i + 1,
+                parts[0]
+            ));
         }
         out.push(Suppression {
             source: parts[0].into(),
             peer: parts[1].into(),
             reason: parts[2].into(),
-            detector: parts.get(3).filter(|d| !d.is_empty() && **d != "*").map(|d| d.to_string()),
+            detector: parts
+                .get(3)
+                .filter(|d| !d.is_empty() && **d != "*")
+                .map(|d| d.to_string()),
             line: i + 1,
         });
     }
@@ -400,11 +414,19 @@ fn in_prefix(ip: &str, prefix: &str) -> bool {
     };
     match (net, ip) {
         (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => {
-            let m = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let m = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(n) & m == u32::from(a) & m
         }
         (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => {
-            let m = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let m = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(n) & m == u128::from(a) & m
         }
         _ => false,
@@ -416,17 +438,28 @@ impl Suppression {
         if self.detector.as_ref().is_some_and(|d| d != &f.detector) {
             return false;
         }
-        let src_ok = self.source == "*" || f.src_ip.as_deref().is_some_and(|s| in_prefix(s, &self.source));
+        let src_ok = self.source == "*"
+            || f.src_ip
+                .as_deref()
+                .is_some_and(|s| in_prefix(s, &self.source));
         let p = self.peer.as_str();
         let peer_ok = p == "*"
             || f.domain.as_deref().is_some_and(|d| {
                 d.eq_ignore_ascii_case(p)
                     || p.strip_prefix("*.").is_some_and(|suf| {
-                        d.len() > suf.len() && d.to_ascii_lowercase().ends_with(&format!(".{}", suf.to_ascii_lowercase()))
+                        d.len() > suf.len()
+                            && d.to_ascii_lowercase()
+                                .ends_with(&format!(".{}", suf.to_ascii_lowercase()))
                     })
             })
             || f.dst_ip.as_deref() == Some(p)
-            || (f.dst_ip.is_some() && f.dst_port.is_some() && format!("{}:{}", f.dst_ip.as_deref().unwrap_or(""), f.dst_port.unwrap_or(0)) == p);
+            || (f.dst_ip.is_some()
+                && f.dst_port.is_some()
+                && format!(
+                    "{}:{}",
+                    f.dst_ip.as_deref().unwrap_or(""),
+                    f.dst_port.unwrap_or(0)
+                ) == p);
         src_ok && peer_ok
     }
 }

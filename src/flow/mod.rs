@@ -818,7 +818,14 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     };
     c.orig_seen_bytes.append_value(os);
     c.resp_seen_bytes.append_value(rs);
-    let ports = matches!(f.key.proto, 1 | 6 | 17 | 58 | 132).then_some((f.ctx.orig_p, f.ctx.resp_p));
-    c.community_id.append_value(community_id::community_id(0, f.ctx.orig_h, f.ctx.resp_h, f.key.proto, ports));
+    let ports =
+        matches!(f.key.proto, 1 | 6 | 17 | 58 | 132).then_some((f.ctx.orig_p, f.ctx.resp_p));
+    c.community_id.append_value(community_id::community_id(
+        0,
+        f.ctx.orig_h,
+        f.ctx.resp_h,
+        f.key.proto,
+        ports,
+    ));
     out.maybe_flush();
 }

@@ -190,7 +190,11 @@ impl Reassembler {
         let ahead = off > self.max_end.max(self.next) as i64 + MAX_SEQ_JUMP as i64;
         let behind = end < self.next as i64 - MAX_SEQ_JUMP as i64;
         if ahead || behind {
-            self.jump_run = if off == self.jump_end { self.jump_run + 1 } else { 1 };
+            self.jump_run = if off == self.jump_end {
+                self.jump_run + 1
+            } else {
+                1
+            };
             self.jump_end = end;
             if self.jump_run < RESYNC_RUN {
                 self.seq_jumps += 1;
@@ -212,7 +216,10 @@ impl Reassembler {
         // trim what was already delivered (first data wins)
         let (off, data, claimed) = if off < self.next as i64 {
             let skip = (self.next as i64 - off) as u64;
-            self.check_resent(off, data.get(..(skip as usize).min(data.len())).unwrap_or(&[]));
+            self.check_resent(
+                off,
+                data.get(..(skip as usize).min(data.len())).unwrap_or(&[]),
+            );
             self.retransmitted += skip;
             let d = &data[(skip as usize).min(data.len())..];
             (self.next, d, claimed - skip)
@@ -270,7 +277,10 @@ impl Reassembler {
             return;
         }
         let off = off as u64;
-        if let Some(&(_, len, h)) = self.recent.iter().find(|(o, l, _)| *o == off && *l as usize == data.len())
+        if let Some(&(_, len, h)) = self
+            .recent
+            .iter()
+            .find(|(o, l, _)| *o == off && *l as usize == data.len())
             && len > 0
             && fingerprint(data) != h
         {

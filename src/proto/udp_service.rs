@@ -100,9 +100,13 @@ pub fn is_dhcpv6(p: &[u8]) -> bool {
 
 /// UPnP discovery: an HTTP-over-UDP start line.
 pub fn is_ssdp(p: &[u8]) -> bool {
-    [&b"M-SEARCH * HTTP/1."[..], b"NOTIFY * HTTP/1.", b"HTTP/1.1 200"]
-        .iter()
-        .any(|m| p.starts_with(m))
+    [
+        &b"M-SEARCH * HTTP/1."[..],
+        b"NOTIFY * HTTP/1.",
+        b"HTTP/1.1 200",
+    ]
+    .iter()
+    .any(|m| p.starts_with(m))
 }
 
 /// RFC 1002 name service: a DNS-shaped header with a known opcode and small section counts.
@@ -144,7 +148,9 @@ mod tests {
         assert!(!is_ntp(&ntp(0x17, 0, 0, 48)));
         assert!(!is_ntp(&ntp(0x24, 200, 6, 48)));
         assert!(!is_ntp(&ntp(0x23, 0, 6, 40)));
-        assert!(!is_ntp(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n0123456789012345678901"));
+        assert!(!is_ntp(
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n0123456789012345678901"
+        ));
         assert_eq!(classify(50000, 123, &ntp(0x23, 0, 6, 48)), Some("ntp"));
         assert_eq!(classify(50000, 123, &[0xde; 300]), None);
         assert!(expected(123, 40000));
@@ -163,7 +169,9 @@ mod tests {
         // DHCPv6 SOLICIT: type 1, xid, one option (client id, 4 bytes)
         assert!(is_dhcpv6(&[1, 0, 0, 1, 0, 1, 0, 4, 9, 9, 9, 9]));
         assert!(!is_dhcpv6(&[1, 0, 0, 1, 0, 1, 0, 40, 9]));
-        assert!(is_ssdp(b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"));
+        assert!(is_ssdp(
+            b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"
+        ));
         assert!(!is_ssdp(b"\x00\x01binary"));
         assert!(is_netbios_dgm(&[0x11, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
         let mut ns = vec![0u8; 50];

@@ -44,17 +44,23 @@ impl Limits {
     /// else physical RAM), at least 256 MiB; `$WIREHUNT_MEMORY_LIMIT` overrides it.
     pub fn from_env() -> Result<Limits, String> {
         match std::env::var(MEMORY_ENV) {
-            Ok(v) if !v.trim().is_empty() => {
-                parse_size(&v).map(|memory_bytes| Limits { memory_bytes }).map_err(|e| format!("{MEMORY_ENV}: {e}"))
-            }
-            _ => Ok(Limits { memory_bytes: (available_memory() / 4).max(256 << 20) }),
+            Ok(v) if !v.trim().is_empty() => parse_size(&v)
+                .map(|memory_bytes| Limits { memory_bytes })
+                .map_err(|e| format!("{MEMORY_ENV}: {e}")),
+            _ => Ok(Limits {
+                memory_bytes: (available_memory() / 4).max(256 << 20),
+            }),
         }
     }
 
     /// The limits of this process: set once by the command line ([`Limits::set`]), else from the
     /// environment, else the default.
     pub fn current() -> Limits {
-        *LIMITS.get_or_init(|| Limits::from_env().unwrap_or(Limits { memory_bytes: (available_memory() / 4).max(256 << 20) }))
+        *LIMITS.get_or_init(|| {
+            Limits::from_env().unwrap_or(Limits {
+                memory_bytes: (available_memory() / 4).max(256 << 20),
+            })
+        })
     }
 
     /// Fix the process's limits (first call wins).
@@ -90,15 +96,22 @@ pub fn available_memory() -> usize {
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
     if let Some(p) = t.strip_suffix('%') {
-        let f: f64 = p.trim().parse().map_err(|_| format!("{s:?} is not a size"))?;
+        let f: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size"))?;
         if !(f > 0.0 && f <= 100.0) {
             return Err(format!("{s:?}: a percentage is 1-100"));
         }
         return Ok((available_memory() as f64 * f / 100.0) as usize);
     }
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size (e.g. 4G, 512M, 25%)"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 4G, 512M, 25%)"))?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" | "kib" => 1024.0,
@@ -129,16 +142,26 @@ pub fn check_dataset(dataset: &Path) -> Result<(), String> {
         .and_then(|b| serde_json::from_slice(&b).ok());
     for (name, _) in all_schemas() {
         let dir = dataset.join(name);
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut rows = 0u64;
         for e in rd.flatten() {
             let p = e.path();
             if p.extension().is_none_or(|x| x != "parquet") {
                 continue;
             }
-            let bad = |why: &str| format!("{}: not a whole Parquet file ({why}); the dataset was altered or damaged after ingest", p.display());
+            let bad = |why: &str| {
+                format!(
+                    "{}: not a whole Parquet file ({why}); the dataset was altered or damaged after ingest",
+                    p.display()
+                )
+            };
             let mut f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let len = f.metadata().map_err(|e| format!("{}: {e}", p.display()))?.len();
+            let len = f
+                .metadata()
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .len();
             if len < 12 {
                 return Err(bad("too short"));
             }
@@ -169,7 +192,10 @@ pub fn check_dataset(dataset: &Path) -> Result<(), String> {
 }
 
 /// A session under explicit limits.
-pub async fn open_session_with(dataset: &Path, limits: Limits) -> datafusion::error::Result<SessionContext> {
+pub async fn open_session_with(
+    dataset: &Path,
+    limits: Limits,
+) -> datafusion::error::Result<SessionContext> {
     if dataset.join("manifest.json").is_file() {
         check_dataset(dataset).map_err(datafusion::error::DataFusionError::Plan)?;
     }
@@ -341,7 +367,12 @@ pub fn explain_error(e: &anyhow::Error) -> String {
     let text = format!("{e:#}");
     let exhausted = e.chain().any(|c| {
         c.downcast_ref::<datafusion::error::DataFusionError>()
-            .is_some_and(|d| matches!(d.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)))
+            .is_some_and(|d| {
+                matches!(
+                    d.find_root(),
+                    datafusion::error::DataFusionError::ResourcesExhausted(_)
+                )
+            })
     }) || text.contains("Resources exhausted");
     if exhausted {
         let lim = Limits::current().memory_bytes;

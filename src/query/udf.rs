@@ -339,7 +339,13 @@ fn scalar_udfs() -> Vec<ScalarUDF> {
         }),
         create_udf(
             "community_id",
-            vec![DataType::Utf8, DataType::Int64, DataType::Utf8, DataType::Int64, DataType::Utf8],
+            vec![
+                DataType::Utf8,
+                DataType::Int64,
+                DataType::Utf8,
+                DataType::Int64,
+                DataType::Utf8,
+            ],
             DataType::Utf8,
             Volatility::Immutable,
             Arc::new(|args: &[ColumnarValue]| {
@@ -366,11 +372,18 @@ fn scalar_udfs() -> Vec<ScalarUDF> {
                             "sctp" => 132,
                             other => other.parse().ok()?,
                         };
-                        let ports = match (get(&sp).and_then(|p| p.parse::<u16>().ok()), get(&dp).and_then(|p| p.parse::<u16>().ok())) {
-                            (Some(a), Some(b)) if matches!(proto, 1 | 6 | 17 | 58 | 132) => Some((a, b)),
+                        let ports = match (
+                            get(&sp).and_then(|p| p.parse::<u16>().ok()),
+                            get(&dp).and_then(|p| p.parse::<u16>().ok()),
+                        ) {
+                            (Some(a), Some(b)) if matches!(proto, 1 | 6 | 17 | 58 | 132) => {
+                                Some((a, b))
+                            }
                             _ => None,
                         };
-                        Some(crate::flow::community_id::community_id(0, s, d, proto, ports))
+                        Some(crate::flow::community_id::community_id(
+                            0, s, d, proto, ports,
+                        ))
                     })();
                     b.append_option(v);
                 }

@@ -26,7 +26,14 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [Format::Table, Format::Csv, Format::Jsonl, Format::Json, Format::Parquet, Format::Html];
+    pub const ALL: [Format; 6] = [
+        Format::Table,
+        Format::Csv,
+        Format::Jsonl,
+        Format::Json,
+        Format::Parquet,
+        Format::Html,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -116,7 +123,10 @@ pub fn json_escape_invisible(buf: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
         let u = c as u32;
-        if (0x80..=0x9f).contains(&u) || (0x202a..=0x202e).contains(&u) || (0x2066..=0x2069).contains(&u) {
+        if (0x80..=0x9f).contains(&u)
+            || (0x202a..=0x202e).contains(&u)
+            || (0x2066..=0x2069).contains(&u)
+        {
             out.push_str(&format!("\\u{u:04x}"));
         } else {
             out.push(c);
@@ -128,7 +138,11 @@ pub fn json_escape_invisible(buf: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// CSV field with RFC 4180 quoting; text cells starting with a formula character get a `'` prefix,
 /// and control characters, newlines and bidi overrides in text cells become visible escapes.
 pub fn csv_field(s: &str, text: bool) -> String {
-    let mut v = if text { sanitize_cell(s) } else { s.to_string() };
+    let mut v = if text {
+        sanitize_cell(s)
+    } else {
+        s.to_string()
+    };
     if text && v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         v.insert(0, '\'');
     }
@@ -184,16 +198,23 @@ impl<'a> BatchWriter<'a> {
                 w.table = Some(t);
             }
             Format::Parquet => {
-                let p = parquet.ok_or_else(|| anyhow::anyhow!("parquet output needs a file (-o FILE)"))?;
+                let p = parquet
+                    .ok_or_else(|| anyhow::anyhow!("parquet output needs a file (-o FILE)"))?;
                 let f = std::fs::File::create(p)?;
                 let props = parquet::file::properties::WriterProperties::builder()
                     .set_compression(parquet::basic::Compression::ZSTD(
                         parquet::basic::ZstdLevel::try_new(1)?,
                     ))
                     .build();
-                w.parquet = Some(parquet::arrow::ArrowWriter::try_new(f, schema, Some(props))?);
+                w.parquet = Some(parquet::arrow::ArrowWriter::try_new(
+                    f,
+                    schema,
+                    Some(props),
+                )?);
             }
-            Format::Html => anyhow::bail!("html is a report, not a query result format (use --html FILE on triage)"),
+            Format::Html => anyhow::bail!(
+                "html is a report, not a query result format (use --html FILE on triage)"
+            ),
             Format::Csv | Format::Jsonl | Format::Json => {}
         }
         Ok(w)
@@ -203,7 +224,9 @@ impl<'a> BatchWriter<'a> {
         self.rows += b.num_rows() as u64;
         match self.format {
             Format::Table => {
-                let Some(t) = self.table.as_mut() else { return Ok(()) };
+                let Some(t) = self.table.as_mut() else {
+                    return Ok(());
+                };
                 for r in 0..b.num_rows() {
                     if self.maxrows > 0 && self.shown >= self.maxrows {
                         break;
@@ -221,13 +244,21 @@ impl<'a> BatchWriter<'a> {
             }
             Format::Csv => {
                 if !self.csv_header {
-                    let header: Vec<String> =
-                        b.schema().fields().iter().map(|f| csv_field(f.name(), true)).collect();
+                    let header: Vec<String> = b
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| csv_field(f.name(), true))
+                        .collect();
                     writeln!(self.out, "{}", header.join(","))?;
                     self.csv_header = true;
                 }
-                let text: Vec<bool> =
-                    b.schema().fields().iter().map(|f| is_text(f.data_type())).collect();
+                let text: Vec<bool> = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| is_text(f.data_type()))
+                    .collect();
                 for r in 0..b.num_rows() {
                     let row: Vec<String> = b
                         .columns()
@@ -252,7 +283,8 @@ impl<'a> BatchWriter<'a> {
                     self.out.write_all(&buf)?;
                 } else {
                     for line in buf.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-                        self.out.write_all(if self.json_started { b",\n" } else { b"[\n" })?;
+                        self.out
+                            .write_all(if self.json_started { b",\n" } else { b"[\n" })?;
                         self.out.write_all(line)?;
                         self.json_started = true;
                     }
@@ -290,7 +322,8 @@ impl<'a> BatchWriter<'a> {
                 }
             }
             Format::Json => {
-                self.out.write_all(if self.json_started { b"\n]\n" } else { b"[]\n" })?;
+                self.out
+                    .write_all(if self.json_started { b"\n]\n" } else { b"[]\n" })?;
             }
             Format::Parquet => {
                 if let Some(p) = self.parquet.take() {
@@ -499,7 +532,10 @@ mod tests {
         let a: serde_json::Value = serde_json::from_str(raw).unwrap();
         let b: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(a, b);
-        assert!(matches!(json_escape_invisible(b"{\"plain\":1}"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            json_escape_invisible(b"{\"plain\":1}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
         assert_eq!(csv_field("a\u{202e}b\nc", true), "a\\u{202e}b\\nc");
     }
 

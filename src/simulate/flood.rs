@@ -17,15 +17,44 @@ const T0: i64 = 1_796_115_600_000_000;
 
 fn ep(ip: [u8; 4], port: u16) -> Ep {
     let ip = IpAddr::V4(Ipv4Addr::from(ip));
-    Ep { ip, port, mac: mac_for(&ip) }
+    Ep {
+        ip,
+        port,
+        mac: mac_for(&ip),
+    }
 }
 
-const PA: Flags = Flags { syn: false, ack: true, fin: false, psh: true, rst: false };
-const S: Flags = Flags { syn: true, ack: false, fin: false, psh: false, rst: false };
-const SA: Flags = Flags { syn: true, ack: true, fin: false, psh: false, rst: false };
+const PA: Flags = Flags {
+    syn: false,
+    ack: true,
+    fin: false,
+    psh: true,
+    rst: false,
+};
+const S: Flags = Flags {
+    syn: true,
+    ack: false,
+    fin: false,
+    psh: false,
+    rst: false,
+};
+const SA: Flags = Flags {
+    syn: true,
+    ack: true,
+    fin: false,
+    psh: false,
+    rst: false,
+};
 
 /// An Ethernet + IPv4 fragment (UDP inside), by hand: id, offset in 8-byte units, more fragments.
-fn ipv4_fragment(src: [u8; 4], dst: [u8; 4], id: u16, offset8: u16, more: bool, data: &[u8]) -> Vec<u8> {
+fn ipv4_fragment(
+    src: [u8; 4],
+    dst: [u8; 4],
+    id: u16,
+    offset8: u16,
+    more: bool,
+    data: &[u8],
+) -> Vec<u8> {
     let mut v = Vec::with_capacity(34 + data.len());
     v.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
     let total = (20 + data.len()) as u16;
@@ -62,7 +91,10 @@ pub fn flood<W: Write>(kind: &str, n: u64, w: W) -> anyhow::Result<W> {
             for i in 0..n {
                 let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
                 let c = ep(src, 1024 + (rng.u64() % 60000) as u16);
-                out.push(T0 + i as i64 * 5, tcp_frame(&c, &ep(server, 80), rng.u64() as u32, 0, S, 1024, &[]));
+                out.push(
+                    T0 + i as i64 * 5,
+                    tcp_frame(&c, &ep(server, 80), rng.u64() as u32, 0, S, 1024, &[]),
+                );
                 if i % 4096 == 0 {
                     out.flush_until(T0 + i as i64 * 5)?;
                 }
@@ -83,7 +115,9 @@ pub fn flood<W: Write>(kind: &str, n: u64, w: W) -> anyhow::Result<W> {
                     "pipeline" => {
                         let mut buf = Vec::new();
                         for i in 0..n {
-                            buf.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: v\r\n\r\n").as_bytes());
+                            buf.extend_from_slice(
+                                format!("GET /{i} HTTP/1.1\r\nHost: v\r\n\r\n").as_bytes(),
+                            );
                             if buf.len() >= 1400 || i + 1 == n {
                                 out.push(t, tcp_frame(&c, &s, seq, 5001, PA, 1024, &buf));
                                 seq = seq.wrapping_add(buf.len() as u32);
@@ -94,7 +128,10 @@ pub fn flood<W: Write>(kind: &str, n: u64, w: W) -> anyhow::Result<W> {
                         }
                     }
                     "hole" => {
-                        out.push(t, tcp_frame(&c, &s, seq, 5001, PA, 1024, b"GET / HTTP/1.1\r\n"));
+                        out.push(
+                            t,
+                            tcp_frame(&c, &s, seq, 5001, PA, 1024, b"GET / HTTP/1.1\r\n"),
+                        );
                         // 100 bytes never sent, then n tiny segments after the hole
                         let mut s2 = seq.wrapping_add(16 + 100);
                         for _ in 0..n {
@@ -124,7 +161,14 @@ pub fn flood<W: Write>(kind: &str, n: u64, w: W) -> anyhow::Result<W> {
                 out.push(T0 + i as i64, copy.clone());
             }
             for i in 0..half {
-                let f = ipv4_fragment(a, server, (1000 + i) as u16, (i % 4000) as u16, true, &[0x66; 64]);
+                let f = ipv4_fragment(
+                    a,
+                    server,
+                    (1000 + i) as u16,
+                    (i % 4000) as u16,
+                    true,
+                    &[0x66; 64],
+                );
                 out.push(T0 + (half + i) as i64, f);
                 if i % 4096 == 0 {
                     out.flush_until(T0 + (half + i) as i64)?;
@@ -132,15 +176,23 @@ pub fn flood<W: Write>(kind: &str, n: u64, w: W) -> anyhow::Result<W> {
             }
             // a legitimate DNS query split in two fragments at the end
             let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1];
-            q.extend_from_slice(&[7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0, 0, 1, 0, 1]);
+            q.extend_from_slice(&[
+                7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm', 0, 0, 1, 0, 1,
+            ]);
             q.extend_from_slice(&[0, 0, 41, 16, 0, 0, 0, 0, 0, 0, 40]);
             q.extend_from_slice(&[0u8; 40]);
             let c = ep(a, 53000);
             let whole = udp_frame(&c, &ep([192, 0, 2, 53], 53), &q);
             let udp = &whole[34..];
             let t = T0 + n as i64 + 1000;
-            out.push(t, ipv4_fragment(a, [192, 0, 2, 53], 4242, 0, true, &udp[..48]));
-            out.push(t + 1, ipv4_fragment(a, [192, 0, 2, 53], 4242, 6, false, &udp[48..]));
+            out.push(
+                t,
+                ipv4_fragment(a, [192, 0, 2, 53], 4242, 0, true, &udp[..48]),
+            );
+            out.push(
+                t + 1,
+                ipv4_fragment(a, [192, 0, 2, 53], 4242, 6, false, &udp[48..]),
+            );
         }
         other => anyhow::bail!("unknown flood {other:?} (one of {})", KINDS.join(", ")),
     }

@@ -114,24 +114,60 @@ struct Host {
 }
 
 enum Task {
-    Visit { host: usize },
-    AvLookup { host: usize },
-    Dnsbl { host: usize },
-    Reverse { host: usize },
-    Mdns { host: usize },
-    Ntp { host: usize },
-    Monitor { host: usize },
+    Visit {
+        host: usize,
+    },
+    AvLookup {
+        host: usize,
+    },
+    Dnsbl {
+        host: usize,
+    },
+    Reverse {
+        host: usize,
+    },
+    Mdns {
+        host: usize,
+    },
+    Ntp {
+        host: usize,
+    },
+    Monitor {
+        host: usize,
+    },
     /// A long-lived TLS session with tiny constant heartbeats (push, websocket, cast): SESSIONS[kind].
-    Session { host: usize, kind: usize, until: i64 },
+    Session {
+        host: usize,
+        kind: usize,
+        until: i64,
+    },
     /// An hourly software update check (new TLS connection, constant sizes).
-    UpdateCheck { host: usize },
+    UpdateCheck {
+        host: usize,
+    },
     /// An OS connectivity check (plain HTTP, constant answer).
-    ConnCheck { host: usize },
-    CloudUpload { host: usize, bytes: usize },
-    TunnelQuery { idx: usize },
-    Beacon { idx: usize, tasking: bool },
-    HttpExfil { idx: usize, bytes: usize },
-    TlsExfil { idx: usize, bytes: usize },
+    ConnCheck {
+        host: usize,
+    },
+    CloudUpload {
+        host: usize,
+        bytes: usize,
+    },
+    TunnelQuery {
+        idx: usize,
+    },
+    Beacon {
+        idx: usize,
+        tasking: bool,
+    },
+    HttpExfil {
+        idx: usize,
+        bytes: usize,
+    },
+    TlsExfil {
+        idx: usize,
+        bytes: usize,
+    },
 }
 
 struct Tunnel {
@@ -219,12 +255,47 @@ const SITES: &[(&str, &[&str])] = &[
 /// Periods from the services' documented behaviour: FCM heartbeats 1-28 min (here capped under the
 /// 300 s TCP timeout so the session stays one flow), Teams/Slack websocket pings every 30-60 s,
 /// Google Cast PING/PONG every 5 s on the LAN.
-type SessionKind = (&'static str, u16, (f64, f64), (usize, usize), Option<[u8; 4]>, bool);
+type SessionKind = (
+    &'static str,
+    u16,
+    (f64, f64),
+    (usize, usize),
+    Option<[u8; 4]>,
+    bool,
+);
 const SESSIONS: &[SessionKind] = &[
-    ("mtalk.google.com", 5228, (60.0, 280.0), (36, 36), None, false),
-    ("teams.microsoft.com", 443, (30.0, 60.0), (70, 60), None, false),
-    ("wss-primary.slack.com", 443, (30.0, 30.0), (50, 50), None, false),
-    ("cast-receiver", 8009, (5.0, 5.0), (110, 110), Some([10, 10, 0, 40]), true),
+    (
+        "mtalk.google.com",
+        5228,
+        (60.0, 280.0),
+        (36, 36),
+        None,
+        false,
+    ),
+    (
+        "teams.microsoft.com",
+        443,
+        (30.0, 60.0),
+        (70, 60),
+        None,
+        false,
+    ),
+    (
+        "wss-primary.slack.com",
+        443,
+        (30.0, 30.0),
+        (50, 50),
+        None,
+        false,
+    ),
+    (
+        "cast-receiver",
+        8009,
+        (5.0, 5.0),
+        (110, 110),
+        Some([10, 10, 0, 40]),
+        true,
+    ),
 ];
 
 const WORDS: &[&str] = &[
@@ -757,8 +828,19 @@ impl World {
                 let c = self.host_ep(host, false);
                 let s = self.server(ip, port);
                 let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 30_000, 50);
-                let profile = if lan.is_some() { ClientProfile::Curl } else { ClientProfile::Chrome };
-                self.tls_open(out, &mut tcp, (lan.is_none()).then_some(sni), profile, true, self_signed);
+                let profile = if lan.is_some() {
+                    ClientProfile::Curl
+                } else {
+                    ClientProfile::Chrome
+                };
+                self.tls_open(
+                    out,
+                    &mut tcp,
+                    (lan.is_none()).then_some(sni),
+                    profile,
+                    true,
+                    self_signed,
+                );
                 let period = self.rng.uniform(p0, p1);
                 while tcp.t < until {
                     tcp.idle((period * 1e6 * self.rng.uniform(0.98, 1.02)) as i64);
@@ -770,14 +852,37 @@ impl World {
                 tcp.close(out);
             }
             Task::UpdateCheck { host } => {
-                let (ip, t2) = self.resolve(out, t, host, "aus5.mozilla.org", &["balrog-aus5.r53-2.services.mozilla.com"], false);
+                let (ip, t2) = self.resolve(
+                    out,
+                    t,
+                    host,
+                    "aus5.mozilla.org",
+                    &["balrog-aus5.r53-2.services.mozilla.com"],
+                    false,
+                );
                 let c = self.host_ep(host, false);
                 let s = self.server(ip, 443);
                 let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 40_000, 100);
-                self.tls_session(out, &mut tcp, Some("aus5.mozilla.org"), ClientProfile::Firefox, true, false, 900, 1400);
+                self.tls_session(
+                    out,
+                    &mut tcp,
+                    Some("aus5.mozilla.org"),
+                    ClientProfile::Firefox,
+                    true,
+                    false,
+                    900,
+                    1400,
+                );
             }
             Task::ConnCheck { host } => {
-                let (ip, t2) = self.resolve(out, t, host, "www.msftconnecttest.com", &["www.msftconnecttest.com.edgesuite.net"], false);
+                let (ip, t2) = self.resolve(
+                    out,
+                    t,
+                    host,
+                    "www.msftconnecttest.com",
+                    &["www.msftconnecttest.com.edgesuite.net"],
+                    false,
+                );
                 let c = self.host_ep(host, false);
                 let s = self.server(ip, 80);
                 let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 50);
@@ -1190,21 +1295,43 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
                 };
                 // NTP every 64 s and the monitoring agent every 60 s (fixed periods, every host)
                 periodic(tasks, rng, 64_000_000, 400_000, &|| Task::Ntp { host: h });
-                periodic(tasks, rng, 60_000_000, 300_000, &|| Task::Monitor { host: h });
+                periodic(tasks, rng, 60_000_000, 300_000, &|| Task::Monitor {
+                    host: h,
+                });
                 // hourly update checks, and connectivity checks every 300 s
                 if h % 2 == 1 {
-                    periodic(tasks, rng, 3_600_000_000, 20_000_000, &|| Task::UpdateCheck { host: h });
+                    periodic(tasks, rng, 3_600_000_000, 20_000_000, &|| {
+                        Task::UpdateCheck { host: h }
+                    });
                 }
-                periodic(tasks, rng, 300_000_000, 2_000_000, &|| Task::ConnCheck { host: h });
+                periodic(tasks, rng, 300_000_000, 2_000_000, &|| Task::ConnCheck {
+                    host: h,
+                });
                 // long sessions with heartbeats: push (every other host), websocket pings, cast
                 for (kind, every) in [(0usize, 2usize), (1, 3), (2, 5)] {
                     if h % every == kind % every {
                         let t = from + rng.range(0, 30_000_000) as i64;
-                        add(tasks, t, Task::Session { host: h, kind, until: to });
+                        add(
+                            tasks,
+                            t,
+                            Task::Session {
+                                host: h,
+                                kind,
+                                until: to,
+                            },
+                        );
                     }
                 }
                 if h == 1 {
-                    add(tasks, from + rng.range(0, 10_000_000) as i64, Task::Session { host: h, kind: 3, until: to });
+                    add(
+                        tasks,
+                        from + rng.range(0, 10_000_000) as i64,
+                        Task::Session {
+                            host: h,
+                            kind: 3,
+                            until: to,
+                        },
+                    );
                 }
                 // reverse lookups
                 let mut t = from + rng.exp(900e6) as i64;

@@ -41,7 +41,9 @@ pub enum DatasetError {
         "{0} is not empty and is not a wirehunt dataset (no manifest.json); refusing to write into it"
     )]
     Foreign(String),
-    #[error("{path} holds files wirehunt did not write ({files}); move them away or choose another directory")]
+    #[error(
+        "{path} holds files wirehunt did not write ({files}); move them away or choose another directory"
+    )]
     ForeignFiles { path: String, files: String },
     #[error("{0} exists and is not a directory")]
     NotDir(String),
@@ -104,7 +106,10 @@ static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Remove every staging directory of this process (the SIGINT handler calls this, then exits).
 pub fn remove_live_staging() -> Vec<PathBuf> {
-    let dirs = LIVE.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+    let dirs = LIVE
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default();
     for d in &dirs {
         // the ingest thread may still be adding a file: retry a few times
         for _ in 0..5 {
@@ -156,7 +161,8 @@ impl Staging {
                         Existing::Replace | Existing::Append => {
                             let f = foreign_files(target)?;
                             if !f.is_empty() {
-                                let mut files = f.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+                                let mut files =
+                                    f.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
                                 if f.len() > 5 {
                                     files.push_str(&format!(" and {} more", f.len() - 5));
                                 }
@@ -182,10 +188,15 @@ impl Staging {
         let mut tries = 0;
         let tmp = loop {
             let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let t = parent.join(format!(".{name}.wirehunt-staging-{}-{n}", std::process::id()));
+            let t = parent.join(format!(
+                ".{name}.wirehunt-staging-{}-{n}",
+                std::process::id()
+            ));
             match std::fs::create_dir(&t) {
                 Ok(()) => break t,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 100 => tries += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 100 => {
+                    tries += 1
+                }
                 Err(e) => return Err(io(&t)(e)),
             }
         };
@@ -283,22 +294,37 @@ mod tests {
         std::fs::create_dir_all(&target).unwrap();
         std::fs::write(target.join("notes.txt"), "mine").unwrap();
         for mode in [Existing::Refuse, Existing::Replace, Existing::Share] {
-            assert!(matches!(Staging::begin(&target, mode), Err(DatasetError::Foreign(_))));
+            assert!(matches!(
+                Staging::begin(&target, mode),
+                Err(DatasetError::Foreign(_))
+            ));
         }
-        assert_eq!(std::fs::read_to_string(target.join("notes.txt")).unwrap(), "mine");
+        assert_eq!(
+            std::fs::read_to_string(target.join("notes.txt")).unwrap(),
+            "mine"
+        );
         std::fs::remove_file(target.join("notes.txt")).unwrap();
         // empty directory: fine
         let s = Staging::begin(&target, Existing::Refuse).unwrap();
         fake_dataset(s.path(), "one");
         assert_eq!(s.commit().unwrap(), Committed::Written { replaced: false });
-        assert_eq!(std::fs::read_to_string(target.join("manifest.json")).unwrap(), "one");
+        assert_eq!(
+            std::fs::read_to_string(target.join("manifest.json")).unwrap(),
+            "one"
+        );
         // an existing dataset: refused without --force
-        assert!(matches!(Staging::begin(&target, Existing::Refuse), Err(DatasetError::Exists(_))));
+        assert!(matches!(
+            Staging::begin(&target, Existing::Refuse),
+            Err(DatasetError::Exists(_))
+        ));
         // replaced with it; nothing left beside it
         let s = Staging::begin(&target, Existing::Replace).unwrap();
         fake_dataset(s.path(), "two");
         assert_eq!(s.commit().unwrap(), Committed::Written { replaced: true });
-        assert_eq!(std::fs::read_to_string(target.join("manifest.json")).unwrap(), "two");
+        assert_eq!(
+            std::fs::read_to_string(target.join("manifest.json")).unwrap(),
+            "two"
+        );
         let left: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "staging or old copies left behind");
         // a dataset holding a foreign file is not replaced, even with --force
@@ -317,7 +343,10 @@ mod tests {
             fake_dataset(s.path(), "half");
             // dropped without commit: an error or an interrupt mid-ingest
         }
-        assert_eq!(std::fs::read_to_string(target.join("manifest.json")).unwrap(), "old");
+        assert_eq!(
+            std::fs::read_to_string(target.join("manifest.json")).unwrap(),
+            "old"
+        );
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
         // the interrupt handler's path: staging dirs of the process removed
         let s = Staging::begin(&target, Existing::Replace).unwrap();
@@ -326,7 +355,10 @@ mod tests {
         assert_eq!(removed, vec![s.path().to_path_buf()]);
         assert!(!s.path().exists());
         drop(s);
-        assert_eq!(std::fs::read_to_string(target.join("manifest.json")).unwrap(), "old");
+        assert_eq!(
+            std::fs::read_to_string(target.join("manifest.json")).unwrap(),
+            "old"
+        );
     }
 
     #[test]
@@ -339,7 +371,10 @@ mod tests {
         fake_dataset(b.path(), "b");
         assert_eq!(a.commit().unwrap(), Committed::Written { replaced: false });
         assert_eq!(b.commit().unwrap(), Committed::Shared);
-        assert_eq!(std::fs::read_to_string(target.join("manifest.json")).unwrap(), "a");
+        assert_eq!(
+            std::fs::read_to_string(target.join("manifest.json")).unwrap(),
+            "a"
+        );
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
     }
 }

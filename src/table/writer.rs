@@ -131,7 +131,10 @@ impl DatasetWriter {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let n = self.parts.entry(table).or_insert(0);
-                let path = self.dir.join(table).join(format!("part-{}{:05}.parquet", self.part_prefix, *n));
+                let path = self
+                    .dir
+                    .join(table)
+                    .join(format!("part-{}{:05}.parquet", self.part_prefix, *n));
                 *n += 1;
                 let file = File::create(&path).map_err(|e| WriteError::Io {
                     path: path.display().to_string(),
