@@ -71,6 +71,64 @@ fn hash_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// What `--append` learned before ingesting: the inputs still to read (None = all), their sha256
+/// (so they are not hashed twice), and the ones already in the dataset.
+#[derive(Default)]
+struct Appended {
+    inputs: Option<Vec<String>>,
+    hashes: std::collections::HashMap<String, String>,
+    already_present: Vec<String>,
+}
+
+impl Appended {
+    fn inputs_or(&self, all: &[String]) -> Vec<String> {
+        self.inputs.clone().unwrap_or_else(|| all.to_vec())
+    }
+}
+
+/// `--append`: the earlier dataset's files come along into the staging directory (hard links: same
+/// filesystem, no copy), and inputs whose sha256 is already in its manifest are left out.
+fn prepare_append(
+    prev: &Manifest,
+    out_dir: &Path,
+    staging: &Path,
+    inputs: &[String],
+) -> Result<Appended, IngestError> {
+    for (name, _) in crate::table::all_schemas() {
+        let Ok(rd) = std::fs::read_dir(out_dir.join(name)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let to = staging.join(name).join(e.file_name());
+            if std::fs::hard_link(e.path(), &to).is_err() {
+                std::fs::copy(e.path(), &to)?;
+            }
+        }
+    }
+    let known: std::collections::HashSet<&str> = prev
+        .inputs
+        .iter()
+        .filter_map(|i| i.sha256.as_deref())
+        .collect();
+    let mut a = Appended::default();
+    let mut kept = Vec::new();
+    for p in inputs {
+        let h = capture::is_rereadable(p)
+            .then(|| capture::sha256_file(p).ok())
+            .flatten();
+        match h {
+            Some(h) if known.contains(h.as_str()) => a.already_present.push(p.clone()),
+            Some(h) => {
+                a.hashes.insert(p.clone(), h);
+                kept.push(p.clone());
+            }
+            None => kept.push(p.clone()),
+        }
+    }
+    a.inputs = Some(kept);
+    Ok(a)
+}
+
 /// Ingest `inputs` (already expanded) into `out_dir`. `on_file` is told each input as it starts.
 pub fn ingest(
     inputs: &[String],
@@ -81,48 +139,18 @@ pub fn ingest(
     let t0 = Instant::now();
     let staging = Staging::begin(out_dir, opts.existing)?;
     let mut writer = DatasetWriter::create(staging.path())?;
-    // --append: the earlier dataset's files come along (hard links: same filesystem, no copy), this
-    // run's part files get their own prefix, its uids continue after the earlier serials, and inputs
-    // already in the manifest (same sha256) are skipped and reported
     let previous = match opts.existing {
         Existing::Append if crate::table::dataset::is_dataset(out_dir) => {
             Some(Manifest::load(out_dir)?)
         }
         _ => None,
     };
-    let mut already_present = Vec::new();
-    let mut inputs_kept: Vec<String> = inputs.to_vec();
+    let mut appended = Appended::default();
     if let Some(prev) = &previous {
-        for (name, _) in crate::table::all_schemas() {
-            let from = out_dir.join(name);
-            let Ok(rd) = std::fs::read_dir(&from) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let to = staging.path().join(name).join(e.file_name());
-                if std::fs::hard_link(e.path(), &to).is_err() {
-                    std::fs::copy(e.path(), &to)?;
-                }
-            }
-        }
+        appended = prepare_append(prev, out_dir, staging.path(), inputs)?;
         writer.part_prefix = format!("r{}-", prev.inputs.len() + 1);
-        let known: std::collections::HashSet<&str> = prev
-            .inputs
-            .iter()
-            .filter_map(|i| i.sha256.as_deref())
-            .collect();
-        inputs_kept.retain(|p| {
-            let h = capture::is_rereadable(p)
-                .then(|| capture::sha256_file(p).ok())
-                .flatten();
-            let dup = h.as_deref().is_some_and(|h| known.contains(h));
-            if dup {
-                already_present.push(p.clone());
-            }
-            !dup
-        });
     }
-    let inputs = &inputs_kept[..];
+    let inputs = &appended.inputs_or(inputs)[..];
     let mut tables = Tables::new(Some(writer));
     let mut flows = FlowTable::new(opts.flow);
     if let Some(prev) = &previous {
@@ -169,6 +197,8 @@ pub fn ingest(
         let mut last_expire = i64::MIN;
         // hash this input now, or take the hash already known for it
         let (hash, known) = match &opts.hashes {
+            // --append already hashed it to compare with the manifest
+            _ if appended.hashes.contains_key(path) => (false, appended.hashes.get(path).cloned()),
             InputHashes::Compute => (true, None),
             InputHashes::Skip => (false, None),
             InputHashes::Known(m) => match m.get(path) {
@@ -341,20 +371,7 @@ pub fn ingest(
         config: serde_json::to_value(opts.flow).unwrap_or_default(),
     };
     if let Some(prev) = previous {
-        // the merged manifest: earlier inputs first, row counts and flow counters added up
-        let mut inputs = prev.inputs;
-        inputs.append(&mut manifest.inputs);
-        manifest.inputs = inputs;
-        for (k, v) in prev.tables {
-            *manifest.tables.entry(k).or_insert(0) += v;
-        }
-        let (a, b) = (&prev.flow_stats, &mut manifest.flow_stats);
-        b.flows += a.flows;
-        b.expired += a.expired;
-        b.evicted += a.evicted;
-        b.max_concurrent = b.max_concurrent.max(a.max_concurrent);
-        b.reassembly_cap_hits += a.reassembly_cap_hits;
-        b.max_buffered_bytes = b.max_buffered_bytes.max(a.max_buffered_bytes);
+        manifest.follow(prev);
     }
     let json = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
     // manifest last, then the whole directory moves into place in one rename
@@ -362,7 +379,7 @@ pub fn ingest(
     let shared = staging.commit()? == Committed::Shared;
     Ok(IngestReport {
         shared,
-        already_present,
+        already_present: appended.already_present,
         manifest,
         failed,
         damaged,

@@ -666,14 +666,12 @@ impl Decoder {
                 .sum();
             let last_new =
                 !more && !entry.buf.is_complete() && sections.iter().all(|s| (s.end as u32) <= end);
-            self.events.push(if covered >= end - start && !last_new {
-                DecodeEvent::FragmentOverlap
-            } else {
-                DecodeEvent::FragmentOverlapMerged
-            });
-            if covered >= end - start && !last_new {
+            let duplicate = covered >= end - start && !last_new;
+            if duplicate {
+                self.events.push(DecodeEvent::FragmentOverlap);
                 return Ok(Outcome::FragmentHeld);
             }
+            self.events.push(DecodeEvent::FragmentOverlapMerged);
         }
         if let Err(e) = entry.buf.add(offset, more, payload) {
             self.events.push(DecodeEvent::FragmentError(format!("{e}")));

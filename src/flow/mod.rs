@@ -124,11 +124,10 @@ struct Flow {
     detect_attempts: u8,
     dns: Option<Box<DnsUdp>>,
     udp_tried: bool,
-    /// Infrastructure service recognised by parsing (proto::udp_service), datagrams checked so far,
-    /// and whether one of them failed the check.
+    /// Infrastructure service recognised by parsing (proto::udp_service), and datagrams checked so
+    /// far (set to the limit when one failed the check: the flow stays unclassified).
     udp_service: Option<&'static str>,
     udp_checked: u8,
-    udp_mismatch: bool,
     vlan: Option<u16>,
     source: Arc<str>,
 }
@@ -546,7 +545,6 @@ impl FlowTable {
             udp_tried: false,
             udp_service: None,
             udp_checked: 0,
-            udp_mismatch: false,
             vlan: p.vlan,
             source: source.clone(),
         };
@@ -705,16 +703,13 @@ fn udp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, out: &mut Tables) {
     }
     if let Some(dns) = f.dns.as_mut() {
         dns.datagram(dir, p, &f.ctx, out);
-    } else if f.udp_checked < crate::proto::udp_service::CHECKED
-        && !p.payload.is_empty()
-        && !f.udp_mismatch
-    {
+    } else if f.udp_checked < crate::proto::udp_service::CHECKED && !p.payload.is_empty() {
         f.udp_checked += 1;
         match crate::proto::udp_service::classify(f.ctx.orig_p, f.ctx.resp_p, p.payload) {
             Some(s) if f.udp_service.is_none_or(|t| t == s) => f.udp_service = Some(s),
             _ => {
                 f.udp_service = None;
-                f.udp_mismatch = true;
+                f.udp_checked = crate::proto::udp_service::CHECKED;
             }
         }
     }
@@ -780,14 +775,13 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     c.proto.append_value(proto_name(f.key.proto));
     c.service.append_option(service);
     c.duration.append_value((f.last - f.start) as f64 / 1e6);
-    let (ob, rb, missed) = if f.key.proto == 6 {
-        (
-            f.ep[0].ra.span(),
-            f.ep[1].ra.span(),
-            f.ep[0].ra.missed + f.ep[1].ra.missed,
-        )
+    // TCP: the sequence span (Zeek's orig_bytes) and, for volume, the new data actually seen
+    let (ob, rb, missed, os, rs) = if f.key.proto == 6 {
+        let (o, r) = (&f.ep[0].ra, &f.ep[1].ra);
+        (o.span(), r.span(), o.missed + r.missed, o.seen, r.seen)
     } else {
-        (f.ep[0].bytes, f.ep[1].bytes, 0)
+        let (o, r) = (f.ep[0].bytes, f.ep[1].bytes);
+        (o, r, 0, o, r)
     };
     c.orig_bytes.append_value(ob);
     c.resp_bytes.append_value(rb);
@@ -811,11 +805,6 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     }
     c.orig_burst_bytes.append(true);
     c.source.append_value(&*f.source);
-    let (os, rs) = if f.key.proto == 6 {
-        (f.ep[0].ra.seen, f.ep[1].ra.seen)
-    } else {
-        (f.ep[0].bytes, f.ep[1].bytes)
-    };
     c.orig_seen_bytes.append_value(os);
     c.resp_seen_bytes.append_value(rs);
     let ports =

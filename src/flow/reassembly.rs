@@ -297,18 +297,20 @@ impl Reassembler {
         let end = off + data.len() as u64;
         let before = self.pending.range(..off).next_back().map(|(o, p)| (*o, p));
         let after = self.pending.range(off..end);
-        let mut conflict = false;
-        for (po, p) in before.into_iter().chain(after.map(|(o, p)| (*o, p))) {
-            let (a, b) = (po.max(off), (po + p.data.len() as u64).min(end));
-            if a >= b {
-                continue;
-            }
-            let mine = data.get((a - off) as usize..(b - off) as usize);
-            let theirs = p.data.get((a - po) as usize..(b - po) as usize);
-            if mine.is_some() && theirs.is_some() && mine != theirs {
-                conflict = true;
-            }
-        }
+        let conflict = before
+            .into_iter()
+            .chain(after.map(|(o, p)| (*o, p)))
+            .any(|(po, p)| {
+                let (a, b) = (po.max(off), (po + p.data.len() as u64).min(end));
+                a < b
+                    && match (
+                        data.get((a - off) as usize..(b - off) as usize),
+                        p.data.get((a - po) as usize..(b - po) as usize),
+                    ) {
+                        (Some(mine), Some(theirs)) => mine != theirs,
+                        _ => false,
+                    }
+            });
         if conflict {
             self.conflicts += 1;
         }

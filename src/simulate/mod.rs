@@ -531,18 +531,11 @@ impl World {
         } else {
             &self.pool
         };
-        if up > 0 {
-            let d = app_data(&mut self.rng, up, pool);
-            tcp.send(out, true, &d);
-        }
-        let pool = if self.compressible {
-            &self.text
-        } else {
-            &self.pool
-        };
-        if down > 0 {
-            let d = app_data(&mut self.rng, down, pool);
-            tcp.send(out, false, &d);
+        for (from_client, n) in [(true, up), (false, down)] {
+            if n > 0 {
+                let d = app_data(&mut self.rng, n, pool);
+                tcp.send(out, from_client, &d);
+            }
         }
         tcp.close(out);
     }

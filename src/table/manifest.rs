@@ -55,6 +55,24 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// This run's manifest continuing `prev` (`--append`): earlier inputs first, row counts and
+    /// flow counters added up.
+    pub fn follow(&mut self, prev: Manifest) {
+        let mut inputs = prev.inputs;
+        inputs.append(&mut self.inputs);
+        self.inputs = inputs;
+        for (k, v) in prev.tables {
+            *self.tables.entry(k).or_insert(0) += v;
+        }
+        let (a, b) = (&prev.flow_stats, &mut self.flow_stats);
+        b.flows += a.flows;
+        b.expired += a.expired;
+        b.evicted += a.evicted;
+        b.max_concurrent = b.max_concurrent.max(a.max_concurrent);
+        b.reassembly_cap_hits += a.reassembly_cap_hits;
+        b.max_buffered_bytes = b.max_buffered_bytes.max(a.max_buffered_bytes);
+    }
+
     pub fn load(dir: &std::path::Path) -> std::io::Result<Manifest> {
         let s = std::fs::read_to_string(dir.join("manifest.json"))?;
         serde_json::from_str(&s).map_err(std::io::Error::other)
