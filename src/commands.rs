@@ -26,14 +26,10 @@ impl LazyOverview {
 
 pub fn default_format(output: Option<&Path>) -> Format {
     use std::io::IsTerminal;
-    match output.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
-        Some("parquet") => Format::Parquet,
-        Some("html") => Format::Html,
-        Some("csv") => Format::Csv,
-        Some("json") => Format::Json,
-        Some("jsonl") | Some("ndjson") => Format::Jsonl,
-        _ if output.is_none() && std::io::stdout().is_terminal() => Format::Table,
-        _ => Format::Jsonl,
+    match output.and_then(Format::from_extension) {
+        Some(f) => f,
+        None if output.is_none() && std::io::stdout().is_terminal() => Format::Table,
+        None => Format::Jsonl,
     }
 }
 

@@ -347,16 +347,13 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
     let rt = runtime()?;
     let stdout_tty = std::io::stdout().is_terminal();
     // an output file's extension decides first; then a terminal gets a table, a pipe gets CSV
+    // a query result is never HTML: any other extension means CSV
     let by_extension = a
         .output
-        .as_ref()
-        .and_then(|p| p.extension())
-        .and_then(|e| e.to_str())
-        .map(|e| match e {
-            "parquet" => Format::Parquet,
-            "json" => Format::Json,
-            "jsonl" | "ndjson" => Format::Jsonl,
-            _ => Format::Csv,
+        .as_deref()
+        .map(|p| match Format::from_extension(p) {
+            Some(Format::Html) | None => Format::Csv,
+            Some(f) => f,
         });
     let format = a.format.or(by_extension).unwrap_or(if stdout_tty {
         Format::Table

@@ -397,6 +397,7 @@ pub fn load_suppressions(path: &Path) -> Result<Vec<Suppression>, String> {
     Ok(out)
 }
 
+/// A valid address or CIDR prefix (the matching itself is the `cidr_match` UDF's function).
 fn parse_prefix(s: &str) -> Option<(std::net::IpAddr, u8)> {
     let (a, bits) = match s.split_once('/') {
         Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
@@ -408,31 +409,6 @@ fn parse_prefix(s: &str) -> Option<(std::net::IpAddr, u8)> {
     (bits <= max).then_some((ip, bits))
 }
 
-fn in_prefix(ip: &str, prefix: &str) -> bool {
-    let (Some((net, bits)), Ok(ip)) = (parse_prefix(prefix), ip.parse::<std::net::IpAddr>()) else {
-        return false;
-    };
-    match (net, ip) {
-        (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => {
-            let m = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            u32::from(n) & m == u32::from(a) & m
-        }
-        (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => {
-            let m = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            u128::from(n) & m == u128::from(a) & m
-        }
-        _ => false,
-    }
-}
-
 impl Suppression {
     pub fn matches(&self, f: &Finding) -> bool {
         if self.detector.as_ref().is_some_and(|d| d != &f.detector) {
@@ -441,7 +417,7 @@ impl Suppression {
         let src_ok = self.source == "*"
             || f.src_ip
                 .as_deref()
-                .is_some_and(|s| in_prefix(s, &self.source));
+                .is_some_and(|s| crate::query::udf::cidr_match(s, &self.source) == Some(true));
         let p = self.peer.as_str();
         let peer_ok = p == "*"
             || f.domain.as_deref().is_some_and(|d| {

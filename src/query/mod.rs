@@ -40,27 +40,28 @@ pub const MEMORY_ENV: &str = "WIREHUNT_MEMORY_LIMIT";
 static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
 
 impl Limits {
-    /// Default: a quarter of the memory this process may use (the cgroup limit when there is one,
-    /// else physical RAM), at least 256 MiB; `$WIREHUNT_MEMORY_LIMIT` overrides it.
+    /// A quarter of the memory this process may use (the cgroup limit when there is one, else
+    /// physical RAM), at least 256 MiB.
+    pub fn default_for_machine() -> Limits {
+        Limits {
+            memory_bytes: (available_memory() / 4).max(256 << 20),
+        }
+    }
+
+    /// `$WIREHUNT_MEMORY_LIMIT` when set, else [`Limits::default_for_machine`].
     pub fn from_env() -> Result<Limits, String> {
         match std::env::var(MEMORY_ENV) {
             Ok(v) if !v.trim().is_empty() => parse_size(&v)
                 .map(|memory_bytes| Limits { memory_bytes })
                 .map_err(|e| format!("{MEMORY_ENV}: {e}")),
-            _ => Ok(Limits {
-                memory_bytes: (available_memory() / 4).max(256 << 20),
-            }),
+            _ => Ok(Limits::default_for_machine()),
         }
     }
 
     /// The limits of this process: set once by the command line ([`Limits::set`]), else from the
     /// environment, else the default.
     pub fn current() -> Limits {
-        *LIMITS.get_or_init(|| {
-            Limits::from_env().unwrap_or(Limits {
-                memory_bytes: (available_memory() / 4).max(256 << 20),
-            })
-        })
+        *LIMITS.get_or_init(|| Limits::from_env().unwrap_or_else(|_| Limits::default_for_machine()))
     }
 
     /// Fix the process's limits (first call wins).

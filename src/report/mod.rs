@@ -47,6 +47,21 @@ impl Format {
     }
 }
 
+impl Format {
+    /// The format an output file's extension names (`.parquet`, `.html`, `.csv`, `.json`,
+    /// `.jsonl`/`.ndjson`), if any.
+    pub fn from_extension(p: &std::path::Path) -> Option<Format> {
+        match p.extension()?.to_str()? {
+            "parquet" => Some(Format::Parquet),
+            "html" => Some(Format::Html),
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "jsonl" | "ndjson" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+}
+
 impl std::str::FromStr for Format {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
