@@ -149,27 +149,36 @@ pub struct SqlArgs {
 #[derive(Args, Debug)]
 pub struct DetectArgs {
     pub dataset: PathBuf,
+    /// Findings format (default: by the output file's extension, a table on a terminal, else JSON lines).
+    #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Write the findings to a file (required for parquet and html).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Hide findings below this severity.
+    #[arg(long, value_parser = parse_severity, default_value = "low", value_name = "SEVERITY")]
+    pub min_severity: wirehunt::detect::Severity,
+    #[command(flatten)]
+    pub detectors: DetectorOpts,
+}
+
+/// What detect and triage share: which detectors, their parameters, suppressions, the failing severity.
+#[derive(Args, Debug)]
+pub struct DetectorOpts {
     /// Extra or replacement detector directory (files with the same id override the built-ins).
     #[arg(long)]
     pub queries: Option<PathBuf>,
     /// Override a parameter: DETECTOR.NAME=VALUE (repeatable).
     #[arg(long = "param", value_name = "ID.NAME=VALUE")]
     pub params: Vec<String>,
-    #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
-    pub format: Option<Format>,
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Exit 1 when a finding has at least this severity.
-    #[arg(long, value_parser = parse_severity, value_name = "SEVERITY")]
-    pub fail_on: Option<wirehunt::detect::Severity>,
-    /// Hide findings below this severity.
-    #[arg(long, value_parser = parse_severity, default_value = "low", value_name = "SEVERITY")]
-    pub min_severity: wirehunt::detect::Severity,
     /// Silence known-benign (source, peer) pairs: lines `source,peer,reason[,detector]` (source an
     /// address, CIDR or *; peer a domain, *.domain, address, address:port or *). Suppressed findings
     /// are listed last with their reason and do not count for --fail-on.
     #[arg(long, value_name = "FILE")]
     pub suppress: Option<PathBuf>,
+    /// Exit 1 when a finding (not suppressed) has at least this severity.
+    #[arg(long, value_parser = parse_severity, value_name = "SEVERITY")]
+    pub fail_on: Option<wirehunt::detect::Severity>,
 }
 
 #[derive(Args, Debug)]
@@ -186,27 +195,17 @@ pub struct TriageArgs {
     /// Also write a self-contained HTML report.
     #[arg(long)]
     pub html: Option<PathBuf>,
-    /// Extra or replacement detector directory (files with the same id override the built-ins).
-    #[arg(long)]
-    pub queries: Option<PathBuf>,
-    /// Override a parameter: DETECTOR.NAME=VALUE (repeatable).
-    #[arg(long = "param", value_name = "ID.NAME=VALUE")]
-    pub params: Vec<String>,
     /// Do not use or fill the ingest cache.
     #[arg(long)]
     pub no_cache: bool,
     /// Replace an existing dataset given with -o (see `ingest --force`).
     #[arg(long)]
     pub force: bool,
-    /// Exit 1 when a finding has at least this severity.
-    #[arg(long, value_parser = parse_severity, value_name = "SEVERITY")]
-    pub fail_on: Option<wirehunt::detect::Severity>,
     /// Hide findings below this severity (the hidden ones are counted).
     #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
     pub min_severity: wirehunt::detect::Severity,
-    /// Silence known-benign (source, peer) pairs (see `detect --suppress`).
-    #[arg(long, value_name = "FILE")]
-    pub suppress: Option<PathBuf>,
+    #[command(flatten)]
+    pub detectors: DetectorOpts,
     #[command(flatten)]
     pub flow: FlowArgs,
 }

@@ -79,7 +79,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
             ),
         ));
     }
-    let dets = prepared(a.queries.as_deref(), &a.params)?;
+    let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
     let (mut findings, errors) = detect_timed(&a.dataset, &dets, |id, n, secs| {
         if !quiet {
             eprintln!("detector {id}: {n} finding(s) in {secs:.3} s");
@@ -87,7 +87,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
     })
     .map_err(|e| exit(65, e))?;
     findings.retain(|f| f.severity >= a.min_severity);
-    let findings = suppress(findings, a.suppress.as_deref())?;
+    let findings = suppress(findings, a.detectors.suppress.as_deref())?;
     let format = a
         .format
         .unwrap_or_else(|| default_format(a.output.as_deref()));
@@ -104,11 +104,11 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
         "wirehunt findings",
         &a.dataset,
     )?;
-    Ok(finish_code(&findings, a.fail_on, &errors))
+    Ok(finish_code(&findings, a.detectors.fail_on, &errors))
 }
 
 pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
-    let dets = prepared(a.queries.as_deref(), &a.params)?;
+    let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
     let dataset = match &a.output {
         Some(dir) => {
             let files =
@@ -137,7 +137,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let total = findings.len();
     findings.retain(|f| f.severity >= a.min_severity);
     let hidden = total - findings.len();
-    let findings = suppress(findings, a.suppress.as_deref())?;
+    let findings = suppress(findings, a.detectors.suppress.as_deref())?;
     let format = a.format.unwrap_or_else(|| default_format(None));
     if matches!(format, Format::Parquet | Format::Html) {
         return Err(exit(
@@ -206,5 +206,5 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
             );
         }
     }
-    Ok(finish_code(&findings, a.fail_on, &errors))
+    Ok(finish_code(&findings, a.detectors.fail_on, &errors))
 }
