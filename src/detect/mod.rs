@@ -51,13 +51,6 @@ impl std::str::FromStr for Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",

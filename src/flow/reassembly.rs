@@ -154,10 +154,6 @@ impl Reassembler {
         self.pending_bytes
     }
 
-    pub fn next_offset(&self) -> u64 {
-        self.next
-    }
-
     fn offset_of(&self, seq: u32) -> i64 {
         let base = self.base.unwrap_or(seq);
         let rel = seq.wrapping_sub(base);

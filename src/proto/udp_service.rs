@@ -34,13 +34,6 @@ pub fn classify(orig_p: u16, resp_p: u16, payload: &[u8]) -> Option<&'static str
         .and_then(|(name, _, check)| check(payload).then_some(*name))
 }
 
-/// Is any registry protocol expected on these ports?
-pub fn expected(orig_p: u16, resp_p: u16) -> bool {
-    REGISTRY
-        .iter()
-        .any(|(_, ports, _)| ports.contains(&orig_p) || ports.contains(&resp_p))
-}
-
 fn byte(p: &[u8], i: usize) -> Option<u8> {
     p.get(i).copied()
 }
@@ -153,7 +146,6 @@ mod tests {
         ));
         assert_eq!(classify(50000, 123, &ntp(0x23, 0, 6, 48)), Some("ntp"));
         assert_eq!(classify(50000, 123, &[0xde; 300]), None);
-        assert!(expected(123, 40000));
     }
 
     #[test]

@@ -8,7 +8,6 @@ use crate::table::all_schemas;
 use arrow::record_batch::RecordBatch;
 use datafusion::execution::options::ParquetReadOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion::sql::parser::DFParser;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -317,13 +316,6 @@ fn is_blank_sql(s: &str) -> bool {
     s.lines()
         .map(|l| l.split("--").next().unwrap_or("").trim())
         .all(|l| l.is_empty())
-}
-
-/// Validate that a statement parses (gives a position-bearing error early).
-pub fn check_syntax(sql: &str) -> Result<(), String> {
-    DFParser::parse_sql(sql)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 
 /// Where cached datasets live: `$WIREHUNT_CACHE`, else `$XDG_CACHE_HOME/wirehunt`, else `~/.cache/wirehunt`.

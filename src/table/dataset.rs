@@ -216,11 +216,6 @@ impl Staging {
         &self.tmp
     }
 
-    /// The final directory.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     fn forget(&self) {
         if let Ok(mut v) = LIVE.lock() {
             v.retain(|p| p != &self.tmp);
