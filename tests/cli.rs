@@ -618,8 +618,11 @@ fn the_shell_never_throws_the_analyst_out() {
         .success()
     );
     let cache = dir.join("cache");
+    // `script` runs the command through $SHELL -c; `exec` makes the shell become wirehunt, so the
+    // pty's SIGINT reaches wirehunt alone (a shell left waiting in between, as dash does, would
+    // die of the Ctrl-C itself and `script -e` would report 130)
     let cmd = format!(
-        "{} sql {} --format csv",
+        "exec {} sql {} --format csv",
         wirehunt_bin().display(),
         ds.display()
     );
@@ -628,6 +631,7 @@ fn the_shell_never_throws_the_analyst_out() {
         .args(["60", "script", "-qfec", &cmd, "/dev/null"])
         .env("WIREHUNT_CACHE", &cache)
         .env("NO_COLOR", "1")
+        .env("SHELL", "/bin/sh")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
