@@ -45,6 +45,10 @@ fn parse_memory(s: &str) -> Result<usize, String> {
     wirehunt::query::parse_size(s)
 }
 
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    wirehunt::query::parse_size(s).map(|n| n as u64)
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Read captures (pcap, pcapng; gzip/zstd ok; directories recurse; - is stdin) into a Parquet dataset.
@@ -116,6 +120,13 @@ pub struct IngestArgs {
     /// manifest is skipped and said so); the old dataset stays intact until the new one is complete.
     #[arg(long)]
     pub append: bool,
+    /// Write every HTTP body (decoded) to DIR as FUID-SHA256 (FUID-partial when cut), mode 0600;
+    /// names never come from the wire. The `files` table's `extracted` column names each one.
+    #[arg(long, value_name = "DIR")]
+    pub extract_files: Option<PathBuf>,
+    /// Bytes written per extracted file at most (the hashes still cover the whole body).
+    #[arg(long, value_name = "SIZE", default_value = "100MiB", value_parser = parse_bytes)]
+    pub extract_max_bytes: u64,
 }
 
 #[derive(Args, Debug)]
@@ -301,6 +312,7 @@ pub fn run_ingest(
     flow: &FlowArgs,
     hashes: wirehunt::ingest::InputHashes,
     existing: wirehunt::table::dataset::Existing,
+    extract: Option<wirehunt::proto::files::Extract>,
     quiet: bool,
 ) -> Result<wirehunt::ingest::IngestReport, Exit> {
     let files = wirehunt::capture::expand_inputs(inputs).map_err(|e| exit(66, e.into()))?;
@@ -316,6 +328,7 @@ pub fn run_ingest(
         quiet,
         hashes,
         existing,
+        extract,
     };
     install_interrupt_handler();
     let rep = wirehunt::ingest::ingest(&files, out, &opts, |i, f| {
@@ -407,6 +420,10 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                 } else {
                     wirehunt::table::dataset::Existing::Refuse
                 },
+                a.extract_files.map(|dir| wirehunt::proto::files::Extract {
+                    dir,
+                    max_bytes: a.extract_max_bytes,
+                }),
                 quiet,
             )?;
             for p in &rep.already_present {

@@ -118,8 +118,15 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
             } else {
                 wirehunt::table::dataset::Existing::Refuse
             };
-            let rep =
-                crate::cli::run_ingest(&files, dir, &a.flow, Default::default(), existing, quiet)?;
+            let rep = crate::cli::run_ingest(
+                &files,
+                dir,
+                &a.flow,
+                Default::default(),
+                existing,
+                None,
+                quiet,
+            )?;
             if rep.failed == files.len() {
                 return Err(exit(66, anyhow::anyhow!("no input could be read")));
             }

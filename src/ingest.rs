@@ -23,6 +23,8 @@ pub struct IngestOptions {
     pub hashes: InputHashes,
     /// What to do when the output directory already holds a dataset.
     pub existing: Existing,
+    /// `--extract-files`: write HTTP bodies there.
+    pub extract: Option<crate::proto::files::Extract>,
 }
 
 /// How the manifest's sha256 of each input is obtained.
@@ -60,6 +62,8 @@ pub enum IngestError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Dataset(#[from] DatasetError),
+    #[error("--extract-files {0}: {1}")]
+    Extract(String, std::io::Error),
 }
 
 /// Cores this process may run on (affinity mask and cgroup quota; `WIREHUNT_HASH_THREAD=0` forces
@@ -152,6 +156,11 @@ pub fn ingest(
     }
     let inputs = &appended.inputs_or(inputs)[..];
     let mut tables = Tables::new(Some(writer));
+    if let Some(x) = &opts.extract {
+        std::fs::create_dir_all(&x.dir)
+            .map_err(|e| IngestError::Extract(x.dir.display().to_string(), e))?;
+        tables.extract = Some(std::sync::Arc::new(x.clone()));
+    }
     let mut flows = FlowTable::new(opts.flow);
     if let Some(prev) = &previous {
         flows.start_serial_after(prev.flow_stats.flows);

@@ -76,6 +76,7 @@ pub fn resolve_dataset(
             flow,
             wirehunt::ingest::InputHashes::Compute,
             wirehunt::table::dataset::Existing::Refuse,
+            None,
             quiet,
         )?;
         if rep.failed == files.len() {
@@ -109,6 +110,7 @@ pub fn resolve_dataset(
         flow,
         wirehunt::ingest::InputHashes::Known(each),
         wirehunt::table::dataset::Existing::Share,
+        None,
         quiet,
     )?;
     if rep.failed == files.len() {
@@ -270,7 +272,7 @@ impl Shell {
         let _ = std::fs::create_dir_all(wirehunt::query::cache_root());
         let _ = rl.load_history(&hist);
         eprintln!(
-            "wirehunt sql — tables: conn dns http tls weird. .help for commands; statements end with ';'"
+            "wirehunt sql — tables: conn dns http tls files weird. .help for commands; statements end with ';'"
         );
         let mut buf = String::new();
         loop {

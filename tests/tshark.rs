@@ -473,3 +473,88 @@ fn simulated_capture_dissects_cleanly_in_tshark() {
     );
     assert!(count("ipv6") > 0);
 }
+
+/// The `files` table against `tshark --export-objects http`: for every HTTP capture of the corpus,
+/// the set of sha256 of wirehunt's complete bodies equals the set of sha256 of the files tshark
+/// writes (both decode gzip/deflate and de-chunk), except files explained in
+/// tests/data/tshark_differences.tsv. Also: the corpus exercises a gzip body, a chunked body and a
+/// cut body, and extraction writes exactly the bytes the sha256 names.
+#[test]
+fn file_hashes_match_tshark_export_objects() {
+    if !tshark() {
+        return;
+    }
+    let sha_of_dir = |dir: &Path| -> BTreeSet<String> {
+        use sha2::Digest;
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .filter(|b| !b.is_empty())
+            .map(|b| format!("{:x}", sha2::Sha256::digest(&b)))
+            .collect()
+    };
+    let (mut gzip, mut chunked, mut cut) = (0, 0, 0);
+    compare("files", &["http", "http_exfil"], |name, path| {
+        let base = tmp(&format!("fx-{}", name.replace('/', "_")));
+        let ds = base.join("ds");
+        let x = base.join("x");
+        let o = run(&[
+            "ingest",
+            &path.to_string_lossy(),
+            "-o",
+            &ds.to_string_lossy(),
+            "--extract-files",
+            &x.to_string_lossy(),
+            "-q",
+        ]);
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r = rows(
+            &ds,
+            "files",
+            &["sha256", "seen_bytes", "complete", "decoded", "extracted"],
+        );
+        let ours: BTreeSet<String> = r
+            .iter()
+            .filter(|x| x[2] == "true" && x[1] != "0")
+            .map(|x| x[0].clone())
+            .collect();
+        // extraction: each complete body's file holds exactly the bytes its sha256 names
+        for row in r.iter().filter(|x| x[2] == "true") {
+            let f = x.join(&row[4]);
+            assert!(row[4].ends_with(&row[0]), "{name}: {row:?}");
+            use sha2::Digest;
+            let got = format!("{:x}", sha2::Sha256::digest(std::fs::read(&f).unwrap()));
+            assert_eq!(got, row[0], "{name}: {}", f.display());
+        }
+        gzip += r
+            .iter()
+            .filter(|x| x[3] == "true" && x[2] == "true")
+            .count();
+        cut += r.iter().filter(|x| x[2] == "false").count();
+        chunked += rows(&ds, "http", &["chunked_response"])
+            .iter()
+            .filter(|x| x[0] == "true")
+            .count();
+        let obj = base.join("tshark");
+        std::fs::create_dir_all(&obj).unwrap();
+        let t = Command::new("tshark")
+            .arg("-r")
+            .arg(path)
+            .args(["-q", "--export-objects"])
+            .arg(format!("http,{}", obj.display()))
+            .output()
+            .unwrap();
+        assert!(t.status.success(), "{name}: tshark failed");
+        (ours, sha_of_dir(&obj))
+    });
+    if corpus().is_some() {
+        assert!(
+            gzip > 0 && chunked > 0 && cut > 0,
+            "gzip {gzip} chunked {chunked} cut {cut}"
+        );
+    }
+}

@@ -5,6 +5,7 @@
 //! CONNECT (2xx) and Upgrade (101) end HTTP parsing for the connection. A gap inside a body is counted
 //! and flagged; a gap inside a head stops parsing that direction.
 
+use super::files::{BodyMeta, FileBody};
 use super::{ConnCtx, Dir, StreamAnalyzer, escape_bytes};
 use crate::table::append_str_list;
 use crate::table::writer::Tables;
@@ -94,6 +95,8 @@ struct Side {
     line: Vec<u8>,
     state: State,
     body: u64,
+    /// The body being read, as a `files` row in the making.
+    file: Option<FileBody>,
 }
 
 impl Side {
@@ -103,6 +106,7 @@ impl Side {
             line: Vec::new(),
             state: State::Head,
             body: 0,
+            file: None,
         }
     }
 }
@@ -154,6 +158,9 @@ pub struct HttpAnalyzer {
     /// flood); responses that arrive for them later are counted in `late_responses`.
     overflowed: u64,
     late_responses: u64,
+    /// An HTTP/0.9 request was seen (its depth and URI): a reply not starting with a status line is
+    /// its bare body.
+    expect_09: Option<(u32, Option<String>)>,
 }
 
 /// Unanswered requests held per connection. One connection with millions of pipelined GETs and no
@@ -254,6 +261,7 @@ impl HttpAnalyzer {
             swap: false,
             overflowed: 0,
             late_responses: 0,
+            expect_09: None,
         }
     }
 
@@ -383,8 +391,19 @@ impl HttpAnalyzer {
         }
         let (st, chunked) = Self::body_state(hs);
         t.chunked_req = chunked;
+        if st != State::Head {
+            side.file = Some(FileBody::new(
+                body_meta(ts, t.depth, true, hs, t.uri.as_deref()),
+                ctx,
+                out.extract.as_ref(),
+            ));
+        }
         side.state = st;
         side.body = 0;
+        // HTTP/0.9 (a request line without a version): the reply may be a bare body until close
+        if t.version.as_deref() == Some("0.9") && !head.windows(5).any(|w| w == b"HTTP/") {
+            self.expect_09 = Some((t.depth, t.uri.clone()));
+        }
         self.txns.push_back(t);
         if self.txns.len() > MAX_PENDING
             && let Some(old) = self.txns.pop_front()
@@ -476,6 +495,13 @@ impl HttpAnalyzer {
             }
         };
         t.chunked_resp = chunked;
+        if st != State::Head {
+            self.sides[1].file = Some(FileBody::new(
+                body_meta(ts, t.depth, false, hs, t.uri.as_deref()),
+                ctx,
+                out.extract.as_ref(),
+            ));
+        }
         self.sides[1].body = 0;
         self.sides[1].state = st.clone();
         if st == State::Head {
@@ -502,6 +528,9 @@ impl HttpAnalyzer {
                 State::Length(left) => {
                     let n = (left.min((data.len() - pos) as u64)) as usize;
                     side.body += n as u64;
+                    if let Some(f) = side.file.as_mut() {
+                        f.write(&data[pos..pos + n]);
+                    }
                     pos += n;
                     side.state = if left == n as u64 {
                         State::Head
@@ -511,11 +540,17 @@ impl HttpAnalyzer {
                 }
                 State::UntilClose => {
                     side.body += (data.len() - pos) as u64;
+                    if let Some(f) = side.file.as_mut() {
+                        f.write(&data[pos..]);
+                    }
                     pos = data.len();
                 }
                 State::Chunked(Chunk::Data(left)) => {
                     let n = (left.min((data.len() - pos) as u64)) as usize;
                     side.body += n as u64;
+                    if let Some(f) = side.file.as_mut() {
+                        f.write(&data[pos..pos + n]);
+                    }
                     pos += n;
                     side.state = State::Chunked(if left == n as u64 {
                         Chunk::Crlf(2)
@@ -581,6 +616,9 @@ impl HttpAnalyzer {
 
     fn body_done(&mut self, i: usize, ctx: &ConnCtx, out: &mut Tables) {
         let n = self.sides[i].body;
+        if let Some(f) = self.sides[i].file.take() {
+            f.finish(true, ctx, self.swap, out);
+        }
         if i == 0 {
             if let Some(t) = self.txns.iter_mut().rev().find(|t| t.has_request) {
                 t.req_body = n;
@@ -665,6 +703,27 @@ impl HttpAnalyzer {
     }
 }
 
+/// What a head says about the body that follows it.
+fn body_meta(
+    ts: i64,
+    depth: u32,
+    is_orig: bool,
+    hs: &[httparse::Header<'_>],
+    uri: Option<&str>,
+) -> BodyMeta {
+    BodyMeta {
+        ts,
+        depth,
+        is_orig,
+        declared_type: header(hs, "content-type").map(hval),
+        filename: super::files::body_filename(header(hs, "content-disposition"), uri),
+        content_encoding: header(hs, "content-encoding").map(hval),
+        total_bytes: header(hs, "content-length")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse().ok()),
+    }
+}
+
 fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut Tables) {
     let h = &mut out.http;
     let ((oh, op), (rh, rp)) = if swap {
@@ -721,6 +780,20 @@ impl StreamAnalyzer for HttpAnalyzer {
         if self.sides[i].state == State::Stopped {
             return;
         }
+        if i == 1
+            && self.sides[1].state == State::Head
+            && self.sides[1].buf.is_empty()
+            && !data.starts_with(b"HTTP/")
+            && let Some((depth, uri)) = self.expect_09.take()
+        {
+            self.sides[1].file = Some(FileBody::new(
+                body_meta(ts, depth, false, &[], uri.as_deref()),
+                ctx,
+                out.extract.as_ref(),
+            ));
+            self.sides[1].state = State::UntilClose;
+            self.sides[1].body = 0;
+        }
         // fast path: body bytes straight from the segment, no copy
         if self.sides[i].buf.is_empty() && !matches!(self.sides[i].state, State::Head) {
             let n = self.body(i, data);
@@ -754,6 +827,9 @@ impl StreamAnalyzer for HttpAnalyzer {
             State::Length(left) => {
                 mark(&mut self.txns);
                 let n = left.min(len);
+                if let Some(f) = self.sides[i].file.as_mut() {
+                    f.gap(n);
+                }
                 self.sides[i].body += n;
                 if n == left {
                     self.sides[i].state = State::Head;
@@ -768,15 +844,25 @@ impl StreamAnalyzer for HttpAnalyzer {
             State::UntilClose => {
                 mark(&mut self.txns);
                 self.sides[i].body += len;
+                if let Some(f) = self.sides[i].file.as_mut() {
+                    f.gap(len);
+                }
             }
             State::Chunked(Chunk::Data(left)) if len < left => {
                 mark(&mut self.txns);
                 self.sides[i].body += len;
+                if let Some(f) = self.sides[i].file.as_mut() {
+                    f.gap(len);
+                }
                 self.sides[i].state = State::Chunked(Chunk::Data(left - len));
             }
             State::Stopped => {}
             _ => {
                 mark(&mut self.txns);
+                if let Some(mut f) = self.sides[i].file.take() {
+                    f.gap(len);
+                    f.finish(false, ctx, self.swap, out);
+                }
                 out.weird(ts, Some(&ctx.uid), "http_content_gap", &format!("{len} bytes missing in {dir:?} head or chunk framing; direction no longer parsed"), None);
                 self.sides[i].state = State::Stopped;
             }
@@ -810,6 +896,13 @@ impl StreamAnalyzer for HttpAnalyzer {
                     }
                 }
                 _ => {}
+            }
+        }
+        // bodies still open: read-until-close ends normally at close, any other was cut
+        for i in 0..2 {
+            if let Some(f) = self.sides[i].file.take() {
+                let whole = self.sides[i].state == State::UntilClose;
+                f.finish(whole, ctx, self.swap, out);
             }
         }
         while let Some(t) = self.txns.pop_front() {

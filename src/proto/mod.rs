@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod dns;
+pub mod files;
 pub mod http;
 pub mod tls;
 pub mod udp_service;

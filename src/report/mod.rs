@@ -428,9 +428,11 @@ pub fn print_schema(
         writeln!(out)?;
     }
     if !found {
+        let names: Vec<&str> = crate::table::all_docs().iter().map(|t| t.name).collect();
         anyhow::bail!(
-            "no table named {:?} (tables: conn, dns, http, tls, weird)",
-            table.unwrap_or("")
+            "no table named {:?} (tables: {})",
+            table.unwrap_or(""),
+            names.join(", ")
         );
     }
     Ok(())

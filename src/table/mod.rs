@@ -23,7 +23,7 @@ pub fn append_display(b: &mut StringBuilder, v: impl std::fmt::Display) {
 }
 
 /// Version of the table schemas; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One column's documentation.
 #[derive(Debug, Clone)]
@@ -373,6 +373,37 @@ table!(TlsTable, "tls", "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA
     source: Str = "capture file",
 ]);
 
+table!(FilesTable, "files", "One row per HTTP body in either direction (Zeek files.log in spirit): content encodings undone, hashes computed while streaming, MIME type sniffed from the first bytes. Join `http` on (uid, trans_depth).", [
+    ts: Ts = "time of the head that announced the body",
+    uid: Str = "connection id (joins conn; with trans_depth, the http row)",
+    fuid: Str = "file id: F + 17 base62 characters (deterministic: same input, same fuids)",
+    orig_h: Str = "client address",
+    orig_p: U16 = "client port",
+    resp_h: Str = "server address",
+    resp_p: U16 = "server port",
+    trans_depth: U32 = "the HTTP transaction in its connection (joins http.trans_depth)",
+    is_orig: Bool = "the client sent it (a request body: an upload); false: a response body (a download)",
+    declared_type: Str = "Content-Type the head declared",
+    mime_type: Str = "MIME type sniffed from the decoded body's first bytes (infer crate's magic numbers, then wirehunt's text rules for scripts: text/x-powershell, application/x-jscript, text/vbscript, application/hta, application/x-bat; text/html, text/plain ...)",
+    file_class: Str = "what the body is for triage: executable (PE, ELF, Mach-O, DEX, wasm), script, java, flash, office_macro (VBA project inside OLE or OOXML), archive_executable (a ZIP entry that runs when opened: .exe .js .vbs .hta .lnk ...), archive, document, media, html, text, unknown (binary of no known magic: encrypted or custom), empty",
+    filename: Str = "Content-Disposition file name, else the URI path's last segment (escaped text; never used as a path)",
+    content_encoding: Str = "Content-Encoding the head declared",
+    decoded: Bool = "the content encoding was undone (gzip, deflate, br); false: unsupported, or over the concurrent-decoder limit, and the hashes are of the bytes as sent; null: none declared",
+    seen_bytes: U64 = "decoded body bytes seen (what the hashes cover)",
+    wire_bytes: U64 = "body bytes as sent, after de-chunking, before content decoding",
+    total_bytes: U64 = "Content-Length the head declared",
+    missing_bytes: U64 = "body bytes lost in capture gaps",
+    complete: Bool = "the whole body was seen and decoded",
+    cut_reason: Str = "why it is not complete: gap, end_of_capture, decode_error, decode_cap (decoded size past 1 GiB or 1024x the bytes sent: a decompression bomb)",
+    md5: Str = "md5 of the decoded body (complete bodies only)",
+    sha1: Str = "sha1 of the decoded body (complete bodies only)",
+    sha256: Str = "sha256 of the decoded body (complete bodies only; equals the file tshark --export-objects http writes)",
+    entropy: F64 = "Shannon entropy, bits per byte, of the first 64 KiB decoded (near 8: compressed or encrypted)",
+    archive_entries: StrList = "names of a ZIP body's first 32 entries, read from its local headers as it streamed",
+    extracted: Str = "file name under --extract-files DIR (FUID-SHA256, or FUID-partial), when extracted",
+    source: Str = "capture file",
+]);
+
 table!(WeirdTable, "weird", "Malformed or unusual traffic, one row per event (rate-limited per file and name; totals in the manifest).", [
     ts: Ts = "time of the event",
     uid: Str = "connection id when known",
@@ -389,6 +420,7 @@ pub fn all_docs() -> Vec<TableDoc> {
         DnsTable::doc(),
         HttpTable::doc(),
         TlsTable::doc(),
+        FilesTable::doc(),
         WeirdTable::doc(),
     ]
 }
@@ -400,6 +432,7 @@ pub fn all_schemas() -> Vec<(&'static str, SchemaRef)> {
         (DnsTable::NAME, DnsTable::schema()),
         (HttpTable::NAME, HttpTable::schema()),
         (TlsTable::NAME, TlsTable::schema()),
+        (FilesTable::NAME, FilesTable::schema()),
         (WeirdTable::NAME, WeirdTable::schema()),
     ]
 }

@@ -179,8 +179,11 @@ pub struct Tables {
     pub dns: DnsTable,
     pub http: HttpTable,
     pub tls: TlsTable,
+    pub files: FilesTable,
     pub weird: WeirdTable,
     writer: Option<DatasetWriter>,
+    /// `--extract-files`: where HTTP bodies are written (None: off).
+    pub extract: Option<std::sync::Arc<crate::proto::files::Extract>>,
     /// Name of the capture file being read (for the `source` columns).
     pub source: std::sync::Arc<str>,
     /// Weird events by name for the current file (including rate-limited ones).
@@ -195,8 +198,10 @@ impl Tables {
             dns: DnsTable::default(),
             http: HttpTable::default(),
             tls: TlsTable::default(),
+            files: FilesTable::default(),
             weird: WeirdTable::default(),
             writer,
+            extract: None,
             source: "".into(),
             weird_counts: Default::default(),
             error: None,
@@ -241,6 +246,7 @@ impl Tables {
             full!(self.dns),
             full!(self.http),
             full!(self.tls),
+            full!(self.files),
             full!(self.weird),
         ];
         if full.contains(&true) {
@@ -248,8 +254,8 @@ impl Tables {
         }
     }
 
-    /// Flush the chosen non-empty tables (conn, dns, http, tls, weird).
-    fn flush_tables(&mut self, which: [bool; 5]) {
+    /// Flush the chosen non-empty tables (conn, dns, http, tls, files, weird).
+    fn flush_tables(&mut self, which: [bool; 6]) {
         let mut out: Vec<(&'static str, arrow::error::Result<RecordBatch>)> = Vec::new();
         if which[0] && !self.conn.is_empty() {
             out.push((ConnTable::NAME, self.conn.finish()));
@@ -263,7 +269,10 @@ impl Tables {
         if which[3] && !self.tls.is_empty() {
             out.push((TlsTable::NAME, self.tls.finish()));
         }
-        if which[4] && !self.weird.is_empty() {
+        if which[4] && !self.files.is_empty() {
+            out.push((FilesTable::NAME, self.files.finish()));
+        }
+        if which[5] && !self.weird.is_empty() {
             out.push((WeirdTable::NAME, self.weird.finish()));
         }
         for (name, b) in out {
@@ -283,7 +292,7 @@ impl Tables {
 
     /// Flush everything and close the dataset; returns rows written per table.
     pub fn finish(mut self) -> Result<HashMap<&'static str, u64>, WriteError> {
-        self.flush_tables([true; 5]);
+        self.flush_tables([true; 6]);
         if let Some(e) = self.error.take() {
             return Err(e);
         }
