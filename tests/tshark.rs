@@ -541,14 +541,14 @@ fn file_hashes_match_tshark_export_objects() {
             .count();
         let obj = base.join("tshark");
         std::fs::create_dir_all(&obj).unwrap();
-        let t = Command::new("tshark")
+        // (tshark exits 2 on a capture cut short, after exporting what it read)
+        let _ = Command::new("tshark")
             .arg("-r")
             .arg(path)
             .args(["-q", "--export-objects"])
             .arg(format!("http,{}", obj.display()))
             .output()
             .unwrap();
-        assert!(t.status.success(), "{name}: tshark failed");
         (ours, sha_of_dir(&obj))
     });
     if corpus().is_some() {
