@@ -177,10 +177,14 @@ fn make_uid(serial: u64, ts: i64, key: &FlowKey) -> String {
     h = mix(h ^ addr(&key.b) as u64 ^ (addr(&key.b) >> 64) as u64);
     h = mix(h ^ ((key.pa as u64) << 24 | (key.pb as u64) << 8 | key.proto as u64));
     let h2 = mix(h ^ serial);
-    const ALPHA: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut v = (h as u128) << 64 | h2 as u128;
+    base62_id('C', (h as u128) << 64 | h2 as u128)
+}
+
+/// Zeek-style id: `tag` + 17 base62 characters of `v` (connection uids, file fuids).
+pub fn base62_id(tag: char, mut v: u128) -> String {
+    const ALPHA: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut s = String::with_capacity(18);
-    s.push('C');
+    s.push(tag);
     for _ in 0..17 {
         s.push(ALPHA[(v % 62) as usize] as char);
         v /= 62;

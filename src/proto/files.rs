@@ -21,6 +21,7 @@
 )]
 
 use super::{ConnCtx, escape_bytes};
+use crate::capture::hex;
 use crate::table::writer::Tables;
 use sha1::Digest;
 use std::io::Write;
@@ -101,6 +102,25 @@ enum Decoder {
     /// Decoding failed or hit its cap: the sink kept what came before.
     Broken(Sink),
     Taken,
+}
+
+impl Decoder {
+    /// Feed a live decoder (its sink's decoded-size cap raised to `cap` first).
+    fn write_capped(&mut self, b: &[u8], cap: u64) -> std::io::Result<()> {
+        macro_rules! capped {
+            ($d:expr) => {{
+                $d.get_mut().cap = cap;
+                $d.write_all(b)
+            }};
+        }
+        match self {
+            Decoder::Gzip(d, _) => capped!(d),
+            Decoder::Zlib(d, _) => capped!(d),
+            Decoder::Raw(d, _) => capped!(d),
+            Decoder::Brotli(d, _) => capped!(d),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// One body being read.
@@ -383,18 +403,11 @@ pub fn make_fuid(uid: &str, depth: u32, is_orig: bool) -> String {
         .chain_update(depth.to_le_bytes())
         .chain_update([is_orig as u8])
         .finalize();
-    let mut v = d
+    let v = d
         .iter()
         .take(16)
         .fold(0u128, |acc, &b| (acc << 8) | b as u128);
-    const ALPHA: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut s = String::with_capacity(18);
-    s.push('F');
-    for _ in 0..17 {
-        s.push(ALPHA.get((v % 62) as usize).map_or('0', |&c| c as char));
-        v /= 62;
-    }
-    s
+    crate::flow::base62_id('F', v)
 }
 
 /// The file name a head gives a body: Content-Disposition's `filename*=` or `filename=`, else the
@@ -688,21 +701,9 @@ impl FileBody {
                     r
                 }
             }
-            Decoder::Gzip(d, _) => {
-                d.get_mut().cap = cap;
-                d.write_all(b)
-            }
-            Decoder::Zlib(d, _) => {
-                d.get_mut().cap = cap;
-                d.write_all(b)
-            }
-            Decoder::Raw(d, _) => {
-                d.get_mut().cap = cap;
-                d.write_all(b)
-            }
-            Decoder::Brotli(d, _) => {
-                d.get_mut().cap = cap;
-                d.write_all(b)
+            d
+            @ (Decoder::Gzip(..) | Decoder::Zlib(..) | Decoder::Raw(..) | Decoder::Brotli(..)) => {
+                d.write_capped(b, cap)
             }
             Decoder::Broken(_) | Decoder::Taken => Ok(()),
         };
@@ -747,11 +748,8 @@ impl FileBody {
         let dec = std::mem::replace(&mut self.dec, Decoder::Taken);
         let (sink, ok) = match dec {
             Decoder::Identity(s) | Decoder::Broken(s) => (s, true),
-            Decoder::DeflateUndecided(mut s, head, _) => {
-                // fewer than 2 bytes: nothing decodable
-                let _ = s.write_all(&[]);
-                (s, head.is_empty())
-            }
+            // fewer than 2 bytes: nothing decodable
+            Decoder::DeflateUndecided(s, head, _) => (s, head.is_empty()),
             Decoder::Gzip(mut d, _) => {
                 let ok = d.try_finish().is_ok();
                 (d.into_inner_sink(), ok)
@@ -884,15 +882,6 @@ macro_rules! into_sink {
 into_sink!(flate2::write::GzDecoder<Sink>);
 into_sink!(flate2::write::ZlibDecoder<Sink>);
 into_sink!(flate2::write::DeflateDecoder<Sink>);
-
-fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
-}
 
 fn open_extract(x: &Arc<Extract>, fuid: &str) -> Option<ExtractFile> {
     let slot = Slot::take(&OPEN_EXTRACTS, MAX_OPEN_EXTRACTS)?;

@@ -287,11 +287,7 @@ impl HttpAnalyzer {
         {
             return (State::Chunked(Chunk::Size), true);
         }
-        if let Some(cl) = header(headers, "content-length")
-            && let Some(n) = std::str::from_utf8(cl)
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-        {
+        if let Some(n) = content_length(headers) {
             return (
                 if n == 0 {
                     State::Head
@@ -703,6 +699,12 @@ impl HttpAnalyzer {
     }
 }
 
+fn content_length(hs: &[httparse::Header<'_>]) -> Option<u64> {
+    header(hs, "content-length")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// What a head says about the body that follows it.
 fn body_meta(
     ts: i64,
@@ -718,9 +720,7 @@ fn body_meta(
         declared_type: header(hs, "content-type").map(hval),
         filename: super::files::body_filename(header(hs, "content-disposition"), uri),
         content_encoding: header(hs, "content-encoding").map(hval),
-        total_bytes: header(hs, "content-length")
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.trim().parse().ok()),
+        total_bytes: content_length(hs),
     }
 }
 
