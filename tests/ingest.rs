@@ -393,3 +393,43 @@ fn several_hundred_mb_capture_stays_under_the_caps() {
     }
     let _ = std::fs::remove_file(&pcap);
 }
+
+/// Several captures in one dataset: every protocol row names the capture its connection started in
+/// (the conn row's source), even when it is written while a later file is read (connections still
+/// open at the end of a file are finished at the end of the input).
+#[test]
+fn protocol_rows_name_their_connections_capture() {
+    let Some(c) = corpus_or_skip() else { return };
+    let files = [
+        "beacon/emotet_ndpi.pcap",
+        "beacon/merlin_c2_http3_quic.pcapng",
+        "http/bro_org_browsing.pcap",
+    ];
+    let dir = tmp("multi-source");
+    let inputs: Vec<String> = files
+        .iter()
+        .map(|f| c.join(f).to_string_lossy().into_owned())
+        .collect();
+    wirehunt::ingest::ingest(&inputs, &dir.join("ds"), &Default::default(), |_, _| {}).unwrap();
+    let conn: std::collections::HashMap<String, String> =
+        rows(&dir.join("ds"), "conn", &["uid", "source"])
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+    let mut checked = 0;
+    for table in ["dns", "http", "tls", "files"] {
+        for r in rows(&dir.join("ds"), table, &["uid", "source"]) {
+            assert_eq!(conn.get(&r[0]), Some(&r[1]), "{table} row of {}", r[0]);
+            checked += 1;
+        }
+    }
+    // emotet's downloads are written while merlin is read: they were the rows that went wrong
+    let emotet_files = rows(&dir.join("ds"), "files", &["source"])
+        .into_iter()
+        .filter(|r| r[0].ends_with("emotet_ndpi.pcap"))
+        .count();
+    assert!(
+        checked > 50 && emotet_files >= 2,
+        "{checked} rows, {emotet_files} emotet files"
+    );
+}

@@ -129,7 +129,6 @@ struct Flow {
     udp_service: Option<&'static str>,
     udp_checked: u8,
     vlan: Option<u16>,
-    source: Arc<str>,
 }
 
 /// Counters for the manifest and the bounded-memory test.
@@ -538,6 +537,7 @@ impl FlowTable {
                 resp_h: rh,
                 resp_p: rp,
                 proto: p.proto,
+                source: source.clone(),
             },
             start: p.ts,
             last: p.ts,
@@ -550,7 +550,6 @@ impl FlowTable {
             udp_service: None,
             udp_checked: 0,
             vlan: p.vlan,
-            source: source.clone(),
         };
         if flip && p.proto == 6 {
             f.history.push('^');
@@ -808,7 +807,7 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
         c.orig_burst_bytes.values().append_value(*b);
     }
     c.orig_burst_bytes.append(true);
-    c.source.append_value(&*f.source);
+    c.source.append_value(&*f.ctx.source);
     c.orig_seen_bytes.append_value(os);
     c.resp_seen_bytes.append_value(rs);
     let ports =

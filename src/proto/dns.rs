@@ -783,7 +783,7 @@ impl DnsState {
                 .or_else(|| r.and_then(|r| r.weird.as_ref()))
                 .map(|w| w.0);
         d.damage.append_option(damage);
-        d.source.append_value(&*out.source);
+        d.source.append_value(&*ctx.source);
         out.maybe_flush();
     }
 

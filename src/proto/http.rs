@@ -765,7 +765,7 @@ fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut Tables) {
     h.tunnel.append_option(t.tunnel);
     h.partial.append_value(t.partial);
     h.gap.append_value(t.gap);
-    h.source.append_value(&*out.source);
+    h.source.append_value(&*ctx.source);
     out.maybe_flush();
 }
 

@@ -40,6 +40,9 @@ pub struct ConnCtx {
     pub resp_h: IpAddr,
     pub resp_p: u16,
     pub proto: u8,
+    /// The capture file holding the connection's first packet: every row about the connection
+    /// (conn, dns, http, tls, files) names it, whichever file is being read when the row is written.
+    pub source: std::sync::Arc<str>,
 }
 
 pub trait StreamAnalyzer: Send {

@@ -679,7 +679,7 @@ impl StreamAnalyzer for TlsAnalyzer {
         t.expired_at_capture_time.append_option(r.expired);
         t.orig_bytes.append_value(self.sides[0].bytes);
         t.resp_bytes.append_value(self.sides[1].bytes);
-        t.source.append_value(&*out.source);
+        t.source.append_value(&*ctx.source);
         out.maybe_flush();
     }
     fn wants(&self, dir: Dir) -> bool {
