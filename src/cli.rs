@@ -152,6 +152,9 @@ pub struct SqlArgs {
     /// Allow DDL, DML and COPY.
     #[arg(long)]
     pub allow_write: bool,
+    /// Indicator files to query as the `intel` table (repeatable; formats as for triage --intel).
+    #[arg(long, value_name = "FILE")]
+    pub intel: Vec<PathBuf>,
     /// Maximum rows printed in table format (0 = all).
     #[arg(long, default_value_t = 200)]
     pub maxrows: usize,
@@ -187,6 +190,11 @@ pub struct DetectorOpts {
     /// are listed last with their reason and do not count for --fail-on.
     #[arg(long, value_name = "FILE")]
     pub suppress: Option<PathBuf>,
+    /// Indicators to match (repeatable): CSV `type,value,source,note` (or a header naming them, or one
+    /// value per line), JSON lines with those keys, or a STIX 2.1 bundle. The `intel` table in SQL;
+    /// the intel_match detector reports hits at high and raises other findings on the same host or peer.
+    #[arg(long, value_name = "FILE")]
+    pub intel: Vec<PathBuf>,
     /// Exit 1 when a finding (not suppressed) has at least this severity.
     #[arg(long, value_parser = parse_severity, value_name = "SEVERITY")]
     pub fail_on: Option<wirehunt::detect::Severity>,
@@ -233,7 +241,7 @@ pub struct SimulateArgs {
     /// Internal hosts.
     #[arg(long, default_value_t = 20)]
     pub hosts: usize,
-    /// dns_tunnel,beaconing,http_exfil,tls_exfil | all | none
+    /// dns_tunnel,beaconing,http_exfil,tls_exfil,dropper,reverse_shell | all | none
     #[arg(long, default_value = "all")]
     pub attacks: String,
     /// Grow the background until the capture reaches this many bytes (benchmark captures).

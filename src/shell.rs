@@ -335,6 +335,7 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
     {
         a.query = a.source.pop();
     }
+    crate::commands::load_intel(&a.intel, quiet)?;
     let dataset = resolve_dataset(
         &a.source,
         a.no_cache,

@@ -439,7 +439,15 @@ fn simulated_capture_dissects_cleanly_in_tshark() {
         background_scale: 0.3,
         compressible: false,
     };
-    wirehunt::simulate::simulate_to_file(&cfg, &p).unwrap();
+    let truth = wirehunt::simulate::simulate_to_file(&cfg, &p).unwrap();
+    // a dropper that serves a PE as image/jpeg is malformed JPEG on purpose: tshark's image
+    // dissector may fail on that one body and on nothing else
+    let disguised: Vec<String> = truth
+        .attacks
+        .iter()
+        .filter(|a| a.kind == "dropper_pe_as_image")
+        .filter_map(|a| a.dst_ip.clone())
+        .collect();
     let checks = [
         "-o",
         "tcp.check_checksum:TRUE",
@@ -449,11 +457,14 @@ fn simulated_capture_dissects_cleanly_in_tshark() {
         "ip.check_checksum:TRUE",
     ];
     let count = |filter: &str| tshark_fields(&p, filter, &["frame.number"], &checks).len();
-    assert_eq!(
-        count("_ws.malformed || _ws.expert.severity >= warning"),
-        0,
-        "expert warnings or malformed packets"
-    );
+    let problems = "_ws.malformed || _ws.expert.severity >= warning";
+    let mut clean = problems.to_string();
+    for ip in &disguised {
+        let on_purpose = format!("(ip.src == {ip} && http.content_type == \"image/jpeg\")");
+        assert!(count(&format!("({problems}) && {on_purpose}")) <= 1);
+        clean = format!("({clean}) && !{on_purpose}");
+    }
+    assert_eq!(count(&clean), 0, "expert warnings or malformed packets");
     assert_eq!(
         count("tcp.checksum.status == 0 || udp.checksum.status == 0 || ip.checksum.status == 0"),
         0,

@@ -163,6 +163,22 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../queries/dns_encoded_query.sql"),
     ),
     ("queries/scan.sql", include_str!("../../queries/scan.sql")),
+    (
+        "queries/executable_download.sql",
+        include_str!("../../queries/executable_download.sql"),
+    ),
+    (
+        "queries/long_connection.sql",
+        include_str!("../../queries/long_connection.sql"),
+    ),
+    (
+        "queries/suspicious_tls.sql",
+        include_str!("../../queries/suspicious_tls.sql"),
+    ),
+    (
+        "queries/intel_match.sql",
+        include_str!("../../queries/intel_match.sql"),
+    ),
 ];
 
 pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
@@ -613,6 +629,126 @@ pub async fn run_detector(
     Ok(out)
 }
 
+/// Points an intel hit adds to another finding on the same peer, and on the same host.
+pub const INTEL_PEER_RAISE: f64 = 15.0;
+pub const INTEL_HOST_RAISE: f64 = 10.0;
+
+/// Does indicator (`kind`, `value`) name this finding's peer?
+fn indicator_names_peer(kind: &str, value: &str, f: &Finding) -> bool {
+    let dst = f.dst_ip.as_deref();
+    let dom = f
+        .domain
+        .as_deref()
+        .map(|d| d.trim_end_matches('.').to_ascii_lowercase());
+    let on_domain = |v: &str| {
+        dom.as_deref().is_some_and(|d| {
+            d == v
+                || d.ends_with(&format!(".{v}"))
+                // a finding about a registered domain (a DNS tunnel's zone) that the indicator names a host of
+                || v.ends_with(&format!(".{d}"))
+        })
+    };
+    match kind {
+        "ip" => dst == Some(value),
+        "cidr" => dst.is_some_and(|d| crate::query::udf::cidr_match(d, value) == Some(true)),
+        "domain" => on_domain(value),
+        "url" => {
+            let host = value.split('/').next().unwrap_or(value);
+            let host = host.rsplit_once(':').map_or(host, |(h, p)| {
+                if p.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    host
+                }
+            });
+            on_domain(host)
+        }
+        _ => false,
+    }
+}
+
+/// Raise findings that an `intel` hit corroborates: the same peer (+15: the indicator names the
+/// address, prefix, domain or URL host the finding is about, or the hit and the finding share host
+/// and peer) or else the same host (+10: a host that matched an indicator is more likely doing what
+/// the finding says). Severity follows the raised score through the detector's thresholds; the
+/// evidence lists the indicators under `intel`.
+pub fn apply_intel(findings: &mut [Finding], detectors: &[Detector]) {
+    let hits: Vec<(
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> = findings
+        .iter()
+        .filter(|f| f.category == "intel")
+        .map(|f| {
+            let e = |k: &str| {
+                f.evidence
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            (
+                e("kind"),
+                e("indicator"),
+                e("intel_source"),
+                f.src_ip.clone(),
+                f.dst_ip.clone(),
+                f.domain.clone(),
+            )
+        })
+        .collect();
+    if hits.is_empty() {
+        return;
+    }
+    for f in findings.iter_mut().filter(|f| f.category != "intel") {
+        let mut raise = 0.0f64;
+        let mut names = Vec::new();
+        for (kind, value, source, src, dst, dom) in &hits {
+            let same_host = src.is_some() && *src == f.src_ip;
+            let peer = indicator_names_peer(kind, value, f)
+                || (same_host
+                    && ((dst.is_some() && *dst == f.dst_ip)
+                        || (dom.is_some() && *dom == f.domain)));
+            let r = if peer {
+                INTEL_PEER_RAISE
+            } else if same_host {
+                INTEL_HOST_RAISE
+            } else {
+                continue;
+            };
+            raise = raise.max(r);
+            let n = format!("{kind} {value} ({source})");
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        if raise == 0.0 {
+            continue;
+        }
+        f.score = (f.score + raise).min(100.0);
+        if let Some(d) = detectors.iter().find(|d| d.id == f.detector) {
+            f.severity = d
+                .thresholds
+                .iter()
+                .find(|(_, t)| f.score >= *t)
+                .map_or(f.severity, |t| t.0)
+                .max(f.severity);
+        }
+        f.summary
+            .push_str(&format!(" [intel: {}]", names.join("; ")));
+        names.truncate(20);
+        f.evidence.insert(
+            "intel".into(),
+            Value::Array(names.into_iter().map(Value::String).collect()),
+        );
+        f.evidence.insert("intel_raise".into(), Value::from(raise));
+    }
+}
+
 /// Run every detector over a dataset, findings ranked by score.
 pub fn detect(
     dataset: &Path,
@@ -642,6 +778,7 @@ pub fn detect_timed(
                 Err(e) => errors.push(format!("{} (SQL from line {}): {e:#}", d.path, d.sql_line)),
             }
         }
+        apply_intel(&mut all, detectors);
         all.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)

@@ -540,6 +540,8 @@ fn sniff(prefix: &[u8], zip_names: &[String], ole_vba: bool) -> Sniffed {
         | "application/vnd.ms-powerpoint"
         | "application/rtf"
         | "application/pdf" => "document",
+        // DER: OCSP responses, CRLs and certificates that CryptoAPI and browsers fetch over HTTP
+        "application/x-x509-ca-cert" => "certificate",
         m if m.starts_with("application/vnd.openxmlformats")
             || m.starts_with("application/vnd.oasis") =>
         {
@@ -859,7 +861,7 @@ impl FileBody {
         f.entropy.append_option(entropy);
         crate::table::append_str_list(&mut f.archive_entries, &names);
         f.extracted.append_option(extracted);
-        f.source.append_value(&*out.source);
+        f.source.append_value(&*ctx.source);
         out.maybe_flush();
     }
 }
@@ -1065,6 +1067,7 @@ mod tests {
             resp_h: "192.0.2.1".parse().unwrap(),
             resp_p: 80,
             proto: 6,
+            source: "t.pcap".into(),
         }
     }
 

@@ -127,6 +127,23 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     Ok(v.min(usize::MAX as f64) as usize)
 }
 
+static INTEL: std::sync::RwLock<Option<arrow::record_batch::RecordBatch>> =
+    std::sync::RwLock::new(None);
+
+/// Indicators (`--intel`) for the sessions opened from now on: the `intel` table (empty until set).
+pub fn set_intel(batch: arrow::record_batch::RecordBatch) {
+    if let Ok(mut g) = INTEL.write() {
+        *g = Some(batch);
+    }
+}
+
+fn intel_batch() -> datafusion::error::Result<arrow::record_batch::RecordBatch> {
+    if let Some(b) = INTEL.read().ok().and_then(|g| g.clone()) {
+        return Ok(b);
+    }
+    Ok(crate::table::IntelTable::default().finish()?)
+}
+
 /// A session with the dataset's tables and the UDFs registered, under [`Limits::current`].
 pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionContext> {
     open_session_with(dataset, Limits::current()).await
@@ -227,6 +244,7 @@ pub async fn open_session_with(
         ctx.register_parquet(name, dir.to_string_lossy().as_ref(), opts)
             .await?;
     }
+    ctx.register_batch("intel", intel_batch()?)?;
     // Zeek habits: `ssl` is Zeek's name for the tls log
     if dataset.join("tls").is_dir() {
         ctx.sql("CREATE VIEW ssl AS SELECT * FROM tls").await?;

