@@ -24,6 +24,64 @@ impl LazyOverview {
     }
 }
 
+/// A POSIX shell word for `s`: single-quoted, embedded quotes closed and escaped.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The evidence ids of a finding that are ours (base62 uids and fuids, never free text), quoted for SQL.
+fn ids(f: &Finding, key: &str) -> Vec<String> {
+    f.evidence
+        .get(key)
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .filter(|s| {
+                    !s.is_empty() && s.len() <= 24 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+                })
+                .take(5)
+                .map(|s| format!("'{s}'"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// "Open next": for the first findings, the command that shows their rows.
+fn open_next(findings: &[Finding], dataset: &Path) -> Vec<String> {
+    let ds = shell_word(&dataset.display().to_string());
+    findings
+        .iter()
+        .filter(|f| f.suppressed.is_none())
+        .take(3)
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let fuids = ids(f, "fuids");
+            let uids = ids(f, "uids");
+            let q = if !fuids.is_empty() {
+                format!(
+                    "SELECT ts, uid, fuid, file_class, mime_type, filename, seen_bytes, sha256 FROM files WHERE fuid IN ({})",
+                    fuids.join(", ")
+                )
+            } else if !uids.is_empty() {
+                format!(
+                    "SELECT ts, uid, orig_h, resp_h, resp_p, proto, service, duration, orig_bytes, resp_bytes, conn_state FROM conn WHERE uid IN ({})",
+                    uids.join(", ")
+                )
+            } else {
+                return None;
+            };
+            Some(format!("  #{}: wirehunt sql {ds} \"{q}\"", i + 1))
+        })
+        .collect()
+}
+
 pub fn default_format(output: Option<&Path>) -> Format {
     use std::io::IsTerminal;
     match output.and_then(Format::from_extension) {
@@ -31,6 +89,46 @@ pub fn default_format(output: Option<&Path>) -> Format {
         None if output.is_none() && std::io::stdout().is_terminal() => Format::Table,
         None => Format::Jsonl,
     }
+}
+
+/// Load `--intel` files into the `intel` table of the sessions to come; what was read (and skipped)
+/// is said on stderr.
+pub fn load_intel(files: &[std::path::PathBuf], quiet: bool) -> Result<(), Exit> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let l = wirehunt::table::intel::load_all(files).map_err(|e| exit(66, anyhow::anyhow!(e)))?;
+    if l.indicators.is_empty() {
+        return Err(exit(
+            66,
+            anyhow::anyhow!(
+                "--intel: no usable indicator in {} file(s) ({} skipped{})",
+                files.len(),
+                l.skipped,
+                l.reasons
+                    .first()
+                    .map(|r| format!("; first: {r}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    if !quiet {
+        eprintln!(
+            "intel: {} indicator(s) from {} file(s){}",
+            l.indicators.len(),
+            files.len(),
+            if l.skipped > 0 {
+                format!(", {} skipped", l.skipped)
+            } else {
+                String::new()
+            }
+        );
+        for r in &l.reasons {
+            eprintln!("intel: skipped {}", sanitize_terminal(r));
+        }
+    }
+    wirehunt::query::set_intel(l.batch().map_err(|e| exit(65, e.into()))?);
+    Ok(())
 }
 
 fn prepared(queries: Option<&Path>, params: &[String]) -> Result<Vec<Detector>, Exit> {
@@ -80,6 +178,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
         ));
     }
     let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
+    load_intel(&a.detectors.intel, quiet)?;
     let (mut findings, errors) = detect_timed(&a.dataset, &dets, |id, n, secs| {
         if !quiet {
             eprintln!("detector {id}: {n} finding(s) in {secs:.3} s");
@@ -109,6 +208,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
 
 pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
+    load_intel(&a.detectors.intel, quiet)?;
     let dataset = match &a.output {
         Some(dir) => {
             let files =
@@ -196,6 +296,13 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
             }
         )?;
         write_table(&findings, &mut out)?;
+        let next = open_next(&findings, &dataset);
+        if !next.is_empty() {
+            writeln!(out, "Open next (the rows behind the first findings):")?;
+            for l in next {
+                writeln!(out, "{}", sanitize_terminal(&l))?;
+            }
+        }
     } else {
         emit(&findings, format, None, "wirehunt triage", &dataset)?;
     }

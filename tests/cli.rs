@@ -792,3 +792,51 @@ fn file_formats_without_a_file_are_usage_errors() {
     );
     assert!(out.is_file());
 }
+
+/// The terminal triage ends with the commands that open the rows behind the first findings; each one,
+/// run as printed, answers with those rows.
+#[test]
+fn triage_says_what_to_open_next_and_the_commands_work() {
+    let dir = tmp("open-next");
+    let ds = dir.join("ds 'quoted'");
+    let cap = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let o = run(&[
+        "-q",
+        "triage",
+        &cap.to_string_lossy(),
+        "-o",
+        &ds.to_string_lossy(),
+        "--format",
+        "table",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let lines: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Open next"))
+        .skip(1)
+        .collect();
+    assert!(!lines.is_empty(), "{out}");
+    for l in lines {
+        let cmd = l
+            .trim()
+            .split_once(": wirehunt ")
+            .unwrap_or_else(|| panic!("{l}"))
+            .1;
+        // run it through a real shell, as an analyst pasting it would
+        let sh = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("\"$WH\" {cmd}"))
+            .env("WH", wirehunt_bin())
+            .output()
+            .unwrap();
+        assert_eq!(
+            sh.status.code(),
+            Some(0),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&sh.stderr)
+        );
+        let rows = String::from_utf8_lossy(&sh.stdout).lines().count();
+        assert!(rows >= 2, "{cmd} gave no rows");
+    }
+}
