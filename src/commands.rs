@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use wirehunt::detect::{
     Detector, Finding, Severity, apply_overrides, apply_suppressions, detect, detect_timed, emit,
-    load_detectors, load_suppressions, write_table,
+    group_similar, load_detectors, load_suppressions, write_table,
 };
 use wirehunt::report::{Format, sanitize_terminal};
 
@@ -186,7 +186,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
     })
     .map_err(|e| exit(65, e))?;
     findings.retain(|f| f.severity >= a.min_severity);
-    let findings = suppress(findings, a.detectors.suppress.as_deref())?;
+    let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
     let format = a
         .format
         .unwrap_or_else(|| default_format(a.output.as_deref()));
@@ -244,7 +244,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let total = findings.len();
     findings.retain(|f| f.severity >= a.min_severity);
     let hidden = total - findings.len();
-    let findings = suppress(findings, a.detectors.suppress.as_deref())?;
+    let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
     let format = a.format.unwrap_or_else(|| default_format(None));
     if matches!(format, Format::Parquet | Format::Html) {
         return Err(exit(

@@ -844,3 +844,76 @@ fn intel_indicators_match_every_table_and_raise_findings_on_their_peer() {
         "kind,value,source\ncidr,138.197.147.0/24,CERT-Lab"
     );
 }
+
+/// Near-identical findings below high (one detector, one source, one severity, 3 or more) come out
+/// as one finding listing its members; high and critical findings are never grouped.
+#[test]
+fn similar_low_findings_from_one_source_are_grouped() {
+    let cap = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "-q",
+            "triage",
+            cap.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "--min-severity",
+            "low",
+        ];
+        v.extend_from_slice(extra);
+        let o = run(&v);
+        assert_eq!(o.status.code(), Some(0));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let fs = args(&[]);
+    let raw: Vec<Finding> = {
+        let dir = tmp("group");
+        wirehunt::ingest::ingest(
+            &[cap.to_string_lossy().into_owned()],
+            &dir.join("ds"),
+            &Default::default(),
+            |_, _| {},
+        )
+        .unwrap();
+        findings(&dir.join("ds"))
+    };
+    let grouped: Vec<&serde_json::Value> = fs
+        .iter()
+        .filter(|f| f["evidence"]["grouped"].is_u64())
+        .collect();
+    assert!(!grouped.is_empty());
+    let mut accounted = fs.len() - grouped.len();
+    for g in &grouped {
+        let n = g["evidence"]["grouped"].as_u64().unwrap() as usize;
+        assert!(n >= 3);
+        assert_eq!(g["evidence"]["group"].as_array().unwrap().len(), n);
+        assert!(matches!(g["severity"].as_str(), Some("low" | "medium")));
+        let same = raw
+            .iter()
+            .filter(|f| {
+                f.detector == g["detector"].as_str().unwrap()
+                    && f.src_ip.as_deref() == g["src_ip"].as_str()
+                    && f.severity.as_str() == g["severity"].as_str().unwrap()
+            })
+            .count();
+        assert_eq!(same, n, "{g}");
+        assert!(
+            g["summary"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("and {} more like it", n - 1))
+        );
+        accounted += n;
+    }
+    // every raw finding is either shown or a member of a group
+    assert_eq!(accounted, raw.len());
+    assert_eq!(
+        fs.iter()
+            .filter(|f| matches!(f["severity"].as_str(), Some("high" | "critical")))
+            .count(),
+        raw.iter().filter(|f| f.severity >= Severity::High).count()
+    );
+}

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -747,6 +747,113 @@ pub fn apply_intel(findings: &mut [Finding], detectors: &[Detector]) {
         );
         f.evidence.insert("intel_raise".into(), Value::from(raise));
     }
+}
+
+/// Findings of one detector, one source and one severity below high that are grouped into one.
+pub const GROUP_MIN: usize = 3;
+
+/// Group near-identical findings: at medium and low, 3 or more findings of one detector from one
+/// source (one host, many peers of one kind: a client whose every certificate looks expired, a
+/// browser's many CDN downloads) become one finding, the best-scored member's fields and score with
+/// "and N more" in its summary, the members' peers, scores and summaries under `evidence.group` and
+/// their uids (up to 20) under `evidence.uids`. High and critical findings each stay on their own:
+/// each one is a "look now". Suppressed findings are left as they are. Order is kept (by score).
+pub fn group_similar(findings: Vec<Finding>) -> Vec<Finding> {
+    use std::collections::HashMap;
+    let key = |f: &Finding| (f.detector.clone(), f.src_ip.clone(), f.severity);
+    let mut counts: HashMap<(String, Option<String>, Severity), usize> = HashMap::new();
+    for f in findings
+        .iter()
+        .filter(|f| f.severity < Severity::High && f.suppressed.is_none() && f.src_ip.is_some())
+    {
+        *counts.entry(key(f)).or_insert(0) += 1;
+    }
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut head: HashMap<(String, Option<String>, Severity), usize> = HashMap::new();
+    for f in findings {
+        let k = key(&f);
+        let grouped = f.severity < Severity::High
+            && f.suppressed.is_none()
+            && counts.get(&k).is_some_and(|n| *n >= GROUP_MIN);
+        if !grouped {
+            out.push(f);
+            continue;
+        }
+        let member = serde_json::json!({
+            "peer": f.domain.clone().or_else(|| f.dst_ip.clone()),
+            "dst_ip": f.dst_ip,
+            "score": f.score,
+            "summary": f.summary,
+        });
+        let uids: Vec<Value> = f
+            .evidence
+            .get("uids")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        match head.get(&k) {
+            None => {
+                head.insert(k, out.len());
+                let mut g = f;
+                g.evidence
+                    .insert("group".into(), Value::Array(vec![member]));
+                out.push(g);
+            }
+            Some(&i) => {
+                let g = &mut out[i];
+                if let Some(Value::Array(m)) = g.evidence.get_mut("group")
+                    && m.len() < 100
+                {
+                    m.push(member);
+                }
+                let mut all: Vec<Value> = g
+                    .evidence
+                    .get("uids")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for u in uids {
+                    if all.len() < 20 && !all.contains(&u) {
+                        all.push(u);
+                    }
+                }
+                g.evidence.insert("uids".into(), Value::Array(all));
+                g.first_seen = match (g.first_seen.take(), f.first_seen) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                g.last_seen = match (g.last_seen.take(), f.last_seen) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+    }
+    for &i in head.values() {
+        let g = &mut out[i];
+        let n = counts.get(&key(g)).copied().unwrap_or(1);
+        g.evidence.insert("grouped".into(), Value::from(n));
+        let peers: Vec<String> = g
+            .evidence
+            .get("group")
+            .and_then(Value::as_array)
+            .map(|m| {
+                m.iter()
+                    .skip(1)
+                    .take(5)
+                    .filter_map(|x| x["peer"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        g.summary = format!(
+            "{} [and {} more like it from this source: {}{}]",
+            g.summary,
+            n - 1,
+            peers.join(", "),
+            if n - 1 > peers.len() { ", ..." } else { "" }
+        );
+    }
+    out
 }
 
 /// Run every detector over a dataset, findings ranked by score.
