@@ -191,6 +191,26 @@ pub fn base62_id(tag: char, mut v: u128) -> String {
     s
 }
 
+/// The network address of `ip`'s prefix of `len` bits (None past 32 for IPv4, 128 for IPv6).
+pub fn network(ip: IpAddr, len: u32) -> Option<IpAddr> {
+    let mask = |bits: u32| {
+        if len == 0 {
+            0
+        } else {
+            u128::MAX << (bits - len)
+        }
+    };
+    match ip {
+        IpAddr::V4(a) if len <= 32 => Some(IpAddr::V4(std::net::Ipv4Addr::from(
+            (u128::from(u32::from(a)) & mask(32)) as u32,
+        ))),
+        IpAddr::V6(a) if len <= 128 => Some(IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(a) & mask(128),
+        ))),
+        _ => None,
+    }
+}
+
 /// Private, loopback, link-local or unique-local address.
 pub fn is_local(ip: &IpAddr) -> bool {
     match ip {

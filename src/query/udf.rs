@@ -484,32 +484,14 @@ fn list_udf(name: &str, f: fn(&str) -> Option<Vec<String>>) -> ScalarUDF {
 /// (`198.51.100.7/32`, `198.51.100.6/31`, ... `0.0.0.0/0`): `unnest(ip_prefixes(a))` equi-joins
 /// addresses with a CIDR list where a range join would compare every pair.
 pub fn ip_prefixes(s: &str) -> Option<Vec<String>> {
-    match parse_ip(s)? {
-        IpAddr::V4(a) => {
-            let a = u32::from(a);
-            Some(
-                (0..=32u32)
-                    .rev()
-                    .map(|n| {
-                        let m = if n == 0 { 0 } else { u32::MAX << (32 - n) };
-                        format!("{}/{n}", std::net::Ipv4Addr::from(a & m))
-                    })
-                    .collect(),
-            )
-        }
-        IpAddr::V6(a) => {
-            let a = u128::from(a);
-            Some(
-                (0..=128u32)
-                    .rev()
-                    .map(|n| {
-                        let m = if n == 0 { 0 } else { u128::MAX << (128 - n) };
-                        format!("{}/{n}", std::net::Ipv6Addr::from(a & m))
-                    })
-                    .collect(),
-            )
-        }
-    }
+    let ip = parse_ip(s)?;
+    let bits = if ip.is_ipv4() { 32 } else { 128 };
+    Some(
+        (0..=bits)
+            .rev()
+            .filter_map(|n| crate::flow::network(ip, n).map(|net| format!("{net}/{n}")))
+            .collect(),
+    )
 }
 
 /// The name and each parent with two labels or more, lower-cased, trailing dot dropped

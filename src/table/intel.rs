@@ -132,19 +132,8 @@ fn domain_ok(d: &str) -> bool {
 
 fn cidr(v: &str) -> Option<String> {
     let (a, n) = v.split_once('/')?;
-    let a: IpAddr = a.parse().ok()?;
-    let n: u8 = n.parse().ok()?;
-    Some(match a {
-        IpAddr::V4(a) if n <= 32 => {
-            let m = if n == 0 { 0 } else { u32::MAX << (32 - n) };
-            format!("{}/{n}", std::net::Ipv4Addr::from(u32::from(a) & m))
-        }
-        IpAddr::V6(a) if n <= 128 => {
-            let m = if n == 0 { 0 } else { u128::MAX << (128 - n) };
-            format!("{}/{n}", std::net::Ipv6Addr::from(u128::from(a) & m))
-        }
-        _ => return None,
-    })
+    let n: u32 = n.parse().ok()?;
+    Some(format!("{}/{n}", crate::flow::network(a.parse().ok()?, n)?))
 }
 
 /// `host/path?query` with the scheme, userinfo and default port dropped, host lower-cased.
