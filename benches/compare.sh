@@ -26,8 +26,15 @@ measure() { # name, command... : best wall time of REPS runs (tshark: one), with
   [ "$name" = tshark_fields ] && reps=1
   for _ in $(seq "$reps"); do
     t0=$(date +%s%N)
-    /usr/bin/time -v "$@" > /dev/null 2> "$out/$name.try" || true
+    local rc=0
+    /usr/bin/time -v "$@" > /dev/null 2> "$out/$name.try" || rc=$?
     t1=$(date +%s%N)
+    # a failed run is not a fast run: stop and say why (a missing tool, a refused output directory)
+    if [ "$rc" != 0 ]; then
+      echo "benches/compare.sh: $name failed (exit $rc): $*" >&2
+      tail -5 "$out/$name.try" >&2
+      exit 1
+    fi
     wall=$(( (t1 - t0) / 1000 )) # microseconds
     if [ -z "$best" ] || [ "$wall" -lt "$best" ]; then best=$wall; cp "$out/$name.try" "$out/$name.time"; fi
   done
@@ -39,9 +46,10 @@ measure() { # name, command... : best wall time of REPS runs (tshark: one), with
 sync
 cat "$F" > /dev/null # into the page cache: every tool reads it from memory
 measure tcpdump tcpdump -r "$F" -w /dev/null
-measure wirehunt "$WH" -q ingest "$F" -o "$out/ds"
-measure wirehunt_1core taskset -c 0 "$WH" -q ingest "$F" -o "$out/ds"
-measure wirehunt_1core_no_hash taskset -c 0 "$WH" -q ingest --no-hash "$F" -o "$out/ds"
+# --force: each run replaces the previous run's dataset (ingest refuses to overwrite one silently)
+measure wirehunt "$WH" -q ingest --force "$F" -o "$out/ds"
+measure wirehunt_1core taskset -c 0 "$WH" -q ingest --force "$F" -o "$out/ds"
+measure wirehunt_1core_no_hash taskset -c 0 "$WH" -q ingest --force --no-hash "$F" -o "$out/ds"
 if command -v suricata > /dev/null; then
   mkdir -p "$out/suricata"
   cat > "$out/suricata.yaml" <<'YAML'
