@@ -181,6 +181,16 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+impl Detector {
+    /// The severity a score earns under this detector's thresholds (None below the lowest).
+    pub fn severity_for(&self, score: f64) -> Option<Severity> {
+        self.thresholds
+            .iter()
+            .find(|(_, t)| score >= *t)
+            .map(|t| t.0)
+    }
+}
+
 pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
     let mut d = Detector {
         id: String::new(),
@@ -586,11 +596,7 @@ pub async fn run_detector(
         if score < low {
             continue;
         }
-        let severity = d
-            .thresholds
-            .iter()
-            .find(|(_, t)| score >= *t)
-            .map_or(Severity::Low, |t| t.0);
+        let severity = d.severity_for(score).unwrap_or(Severity::Low);
         let mut evidence = Map::new();
         for (k, v) in &row {
             if !CONTRACT.contains(&k.as_str()) {
@@ -732,11 +738,8 @@ pub fn apply_intel(findings: &mut [Finding], detectors: &[Detector]) {
         f.score = (f.score + raise).min(100.0);
         if let Some(d) = detectors.iter().find(|d| d.id == f.detector) {
             f.severity = d
-                .thresholds
-                .iter()
-                .find(|(_, t)| f.score >= *t)
-                .map_or(f.severity, |t| t.0)
-                .max(f.severity);
+                .severity_for(f.score)
+                .map_or(f.severity, |s| s.max(f.severity));
         }
         f.summary
             .push_str(&format!(" [intel: {}]", names.join("; ")));
