@@ -33,6 +33,14 @@ pub struct Cli {
     pub memory_limit: Option<usize>,
 }
 
+/// Input paths as names (`capture::name`): any bytes the OS allows, escaped so they are safe to print
+/// and store, and turned back into the exact path when a file is opened.
+fn input_name() -> impl clap::builder::TypedValueParser<Value = String> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new()
+        .map(|s| wirehunt::capture::path_name(std::path::Path::new(&s)))
+}
+
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
@@ -101,7 +109,8 @@ impl FlowArgs {
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
-    #[arg(required = true)]
+    /// Capture files, directories (recursive) or globs; - is stdin.
+    #[arg(required = true, value_parser = input_name())]
     pub inputs: Vec<String>,
     /// Dataset directory to write.
     #[arg(short, long)]
@@ -133,7 +142,7 @@ pub struct IngestArgs {
 pub struct SqlArgs {
     /// A dataset directory, or capture files to ingest first; a last argument that is not a path is
     /// the query (`wirehunt sql DIR "SELECT ..."`).
-    #[arg(required = true, num_args = 1..)]
+    #[arg(required = true, num_args = 1.., value_parser = input_name())]
     pub source: Vec<String>,
     /// The query (omit for an interactive shell when stdin is a terminal, else it is read from stdin).
     #[arg(short = 'c', long = "command")]
@@ -203,7 +212,7 @@ pub struct DetectorOpts {
 #[derive(Args, Debug)]
 pub struct TriageArgs {
     /// Capture files or directories.
-    #[arg(required = true)]
+    #[arg(required = true, value_parser = input_name())]
     pub inputs: Vec<String>,
     /// Dataset directory (default: the cache).
     #[arg(short, long)]

@@ -3,7 +3,7 @@
 
 use crate::cli::{Exit, SqlArgs, exit};
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use wirehunt::query::runtime;
 use wirehunt::report::{self, Format};
 
@@ -21,14 +21,16 @@ pub fn resolve_dataset(
     flow: &crate::cli::FlowArgs,
     quiet: bool,
 ) -> Result<Resolved, Exit> {
-    if sources.len() == 1 && wirehunt::query::is_dataset(Path::new(&sources[0])) {
+    if sources.len() == 1 && wirehunt::query::is_dataset(&wirehunt::capture::name_path(&sources[0]))
+    {
         return Ok(Resolved {
-            path: PathBuf::from(&sources[0]),
+            path: wirehunt::capture::name_path(&sources[0]),
             _tmp: None,
         });
     }
     if sources.len() == 1 {
-        let p = Path::new(&sources[0]);
+        let p = wirehunt::capture::name_path(&sources[0]);
+        let p = p.as_path();
         if p.is_dir()
             && wirehunt::table::dataset::foreign_files(p).is_ok_and(|f| {
                 f.iter()
@@ -330,10 +332,13 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
         && a.source.len() > 1
         && let Some(last) = a.source.last()
         && last != "-"
-        && !Path::new(last).exists()
-        && last.contains(char::is_whitespace)
+        && !wirehunt::capture::name_path(last).exists()
+        && let Ok(q) = String::from_utf8(wirehunt::capture::name::unescape_name(last))
+        && q.contains(char::is_whitespace)
     {
-        a.query = a.source.pop();
+        // the arguments arrive as input names (escaped); the query gets its exact text back
+        a.source.pop();
+        a.query = Some(q);
     }
     crate::commands::load_intel(&a.intel, quiet)?;
     let dataset = resolve_dataset(

@@ -809,3 +809,141 @@ fn append_adds_captures_and_skips_known_ones() {
         Some(2)
     );
 }
+
+/// File names are attacker-influenced too: a name that is not UTF-8 is read (not "No such file"),
+/// given directly or found in a directory, and a newline or U+202E in a name reaches no output raw.
+/// Every output names the file by its escape, which leads back to the same file.
+#[test]
+fn hostile_file_names_are_read_and_escaped_everywhere() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    let dir = tmp("names");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let bad = input.join(OsString::from_vec(b"sensor-\xff\xfe.pcap".to_vec()));
+    let trick = input.join("evil\n\u{202e}pacp.pcap");
+    std::fs::write(&bad, syn_flood(3)).unwrap();
+    // other sources than the first file's: its connections must not continue those
+    let frames: Vec<(i64, Vec<u8>)> = (0..4u8)
+        .map(|i| {
+            (
+                2_000_000 + i as i64,
+                tcp([10, 9, 9, i], 2000, B, 80, 7, 0, SYN, &[]),
+            )
+        })
+        .collect();
+    std::fs::write(&trick, pcap(1, &frames)).unwrap();
+    let raw = |o: &std::process::Output| {
+        let mut all = o.stdout.clone();
+        all.extend_from_slice(&o.stderr);
+        all
+    };
+    let clean = |bytes: &[u8], what: &str| {
+        let text =
+            String::from_utf8(bytes.to_vec()).unwrap_or_else(|_| panic!("{what}: not UTF-8"));
+        assert!(!text.contains('\u{202e}'), "{what}: raw U+202E");
+        assert!(!text.contains("evil\n"), "{what}: raw newline from a name");
+        text
+    };
+
+    // a directory holding both, and the non-UTF-8 file named on the command line
+    let ds = dir.join("ds");
+    let o = std::process::Command::new(wirehunt_bin())
+        .arg("ingest")
+        .arg(&input)
+        .arg("-o")
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    clean(&raw(&o), "ingest output");
+    let manifest = clean(
+        &std::fs::read(ds.join("manifest.json")).unwrap(),
+        "manifest",
+    );
+    let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let mut paths: Vec<String> = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    assert_eq!(paths.len(), 2);
+    assert!(
+        paths[0].ends_with("/evil\\x0a\\u{202e}pacp.pcap"),
+        "{paths:?}"
+    );
+    assert!(paths[1].ends_with("/sensor-\\xff\\xfe.pcap"), "{paths:?}");
+    for i in m["inputs"].as_array().unwrap() {
+        assert_eq!(i["end"], "complete", "{i}");
+        assert!(i["packets_read"].as_u64().unwrap() > 0);
+    }
+    // the escape names the file: it leads back to the exact path
+    assert_eq!(wirehunt::capture::name_path(&paths[1]), bad);
+    assert_eq!(wirehunt::capture::name_path(&paths[0]), trick);
+    let mut sources = column(&ds, "conn", "source");
+    sources.sort();
+    sources.dedup();
+    assert_eq!(sources, paths);
+
+    // every output format of a query over the names, and sql straight on the non-UTF-8 file
+    for fmt in ["table", "csv", "json", "jsonl"] {
+        let o = std::process::Command::new(wirehunt_bin())
+            .args(["sql", "--format", fmt])
+            .arg(&ds)
+            .arg("SELECT source, count(*) AS n FROM conn GROUP BY source ORDER BY source")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{fmt}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let text = clean(&raw(&o), fmt);
+        assert!(
+            text.contains("sensor-\\xff\\xfe.pcap") || text.contains("sensor-\\\\xff"),
+            "{fmt}: {text}"
+        );
+        if fmt == "json" {
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(v[1]["source"].as_str().unwrap(), paths[1]);
+            assert_eq!(v[1]["n"], 3);
+        }
+    }
+    let o = std::process::Command::new(wirehunt_bin())
+        .args(["sql", "--no-cache", "--format", "csv"])
+        .arg(&bad)
+        .arg("SELECT count(*) AS n FROM conn")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().nth(1), Some("3"));
+    // triage of the directory: findings and the HTML report name the files by their escapes
+    let page = dir.join("report.html");
+    let o = std::process::Command::new(wirehunt_bin())
+        .args(["triage", "--no-cache", "--format", "jsonl", "--html"])
+        .arg(&page)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    clean(&raw(&o), "triage output");
+    let html = clean(&std::fs::read(&page).unwrap(), "html report");
+    assert!(
+        html.contains(r"sensor-\xff\xfe.pcap"),
+        "the report names its inputs"
+    );
+    // a name that does not exist is reported by its escape, with the input exit code
+    let o = std::process::Command::new(wirehunt_bin())
+        .arg("ingest")
+        .arg(input.join(OsString::from_vec(b"gone-\xff\n\xe2\x80\xae.pcap".to_vec())))
+        .arg("-o")
+        .arg(dir.join("ds2"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(66));
+    let err = clean(&o.stderr, "missing-file error");
+    assert!(err.contains("gone-\\xff\\x0a\\u{202e}.pcap"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

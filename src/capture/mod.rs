@@ -12,6 +12,9 @@
 // wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod name;
+pub use name::{name_path, path_name};
+
 use pcap_parser::pcapng::Block;
 use pcap_parser::{PcapBlockOwned, PcapError};
 use sha2::{Digest, Sha256};
@@ -250,7 +253,7 @@ pub fn sha256_file(path: &str) -> io::Result<String> {
 
 /// sha256 of a file, read on its own, as bytes.
 pub fn sha256_file_digest(path: &str) -> io::Result<[u8; 32]> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = std::fs::File::open(name_path(path))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -565,7 +568,7 @@ pub fn open_source(path: &str) -> io::Result<Box<dyn Read + Send>> {
     if path == "-" {
         Ok(Box::new(io::stdin()))
     } else {
-        Ok(Box::new(std::fs::File::open(path)?))
+        Ok(Box::new(std::fs::File::open(name_path(path))?))
     }
 }
 
@@ -573,10 +576,11 @@ pub fn open_source(path: &str) -> io::Result<Box<dyn Read + Send>> {
 /// `<(zcat f.gz)`, a FIFO or a device)? Only such inputs may be hashed by a second reader or hashed
 /// before ingest; reading a stream twice would split its bytes between the two readers.
 pub fn is_rereadable(path: &str) -> bool {
-    path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+    path != "-" && std::fs::metadata(name_path(path)).is_ok_and(|m| m.is_file())
 }
 
-/// Expand inputs: files as given, directories recursively (sorted, hidden files skipped), `-` as stdin.
+/// Expand inputs (names, see [`name`]): files as given, directories recursively (sorted, hidden
+/// files skipped), `-` as stdin. Every name returned is a [`path_name`].
 pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
     let mut out = Vec::new();
     for i in inputs {
@@ -584,7 +588,8 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
             out.push(i.clone());
             continue;
         }
-        let p = std::path::Path::new(i);
+        let p = name_path(i);
+        let p = p.as_path();
         if p.is_dir() {
             // symlinks are followed (a sensor's rotated files are often links into an archive);
             // directories are visited once by their canonical path, so a link loop ends
@@ -617,7 +622,7 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
                         {
                             continue;
                         }
-                        files.push(path.to_string_lossy().into_owned());
+                        files.push(path_name(&path));
                     }
                 }
             }
@@ -627,11 +632,7 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
             out.push(i.clone());
         } else {
             let matches: Vec<String> = glob::glob(i)
-                .map(|g| {
-                    g.filter_map(Result::ok)
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .collect()
-                })
+                .map(|g| g.filter_map(Result::ok).map(|p| path_name(&p)).collect())
                 .unwrap_or_default();
             if matches.is_empty() {
                 return Err(io::Error::new(

@@ -247,7 +247,7 @@ pub fn normalize(kind: &str, value: &str) -> Result<(&'static str, String), Stri
 
 /// Load one intel file (CSV, JSON lines or a STIX 2.1 bundle).
 pub fn load(path: &Path) -> Result<Loaded, String> {
-    let name = path.display().to_string();
+    let name = crate::capture::path_name(path);
     let len = std::fs::metadata(path)
         .map_err(|e| format!("{name}: {e}"))?
         .len();
@@ -266,7 +266,7 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let default_source = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| crate::capture::path_name(Path::new(n)))
         .unwrap_or_else(|| name.clone());
     let mut out = Loaded::default();
     let first = text.trim_start().chars().next();
