@@ -182,10 +182,7 @@ impl Shell {
     /// Plan, execute and write one statement batch by batch (bounded memory whatever the result size).
     async fn stream(&mut self, sql: &str, out: &mut dyn Write) -> anyhow::Result<()> {
         use futures::StreamExt;
-        let df = self
-            .ctx
-            .sql_with_options(sql, wirehunt::query::sql_options(self.allow_write))
-            .await?;
+        let df = wirehunt::query::dataframe(&self.ctx, sql, self.allow_write).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let mut stream = df.execute_stream().await?;
         let mut file;
@@ -222,18 +219,18 @@ impl Shell {
             }
             ".schema" => report::print_schema(out, arg, false, false)?,
             ".functions" => report::print_schema(out, None, true, false)?,
-            ".format" => match arg.and_then(|a| a.parse::<Format>().ok()) {
+            ".format" | ".mode" => match arg.and_then(|a| a.parse::<Format>().ok()) {
                 Some(f) => self.format = f,
                 None => writeln!(
                     out,
-                    "formats: table csv jsonl json parquet (now {:?})",
+                    "formats: table line csv jsonl json parquet (now {:?})",
                     self.format
                 )?,
             },
             ".timer" => self.timer = arg != Some("off"),
             ".help" => writeln!(
                 out,
-                ".tables            list tables\n.schema [TABLE]    columns, types and meanings\n.functions         wirehunt SQL functions\n.format FORMAT     table csv jsonl json\n.timer on|off      print query time\n.quit              leave\nStatements end with ';' and may span lines."
+                ".tables            list tables\n.schema [TABLE]    columns, types and meanings\n.functions         wirehunt SQL functions\n.format FORMAT     table line csv jsonl json (.mode too)\n.timer on|off      print query time\n.quit              leave\nStatements end with ';' and may span lines."
             )?,
             ".quit" | ".exit" => return Ok(false),
             other => writeln!(
@@ -245,21 +242,35 @@ impl Shell {
         Ok(true)
     }
 
-    /// Run a script: dot-commands on their own lines, SQL statements ending with ';'.
+    /// Run a script: dot-commands on their own lines, SQL statements ending with ';', in order (a
+    /// `.format` between two statements applies to the second).
     async fn script(&mut self, text: &str, name: &str, out: &mut dyn Write) -> anyhow::Result<()> {
+        // `sql` keeps one line per line read (consumed ones blank), so statements keep their numbers
         let mut sql = String::new();
         for line in text.lines() {
-            if sql.trim().is_empty() && line.trim_start().starts_with('.') {
+            let pending_done = sql.trim().is_empty() || sql.trim_end().ends_with(';');
+            if pending_done && line.trim_start().starts_with('.') {
+                self.statements(&sql, name, out).await?;
+                sql = "\n".repeat(sql.lines().count());
                 if !self.dot(line.trim(), out).await? {
                     return Ok(());
                 }
-                sql.push('\n'); // keep line numbers of later statements
+                sql.push('\n');
                 continue;
             }
             sql.push_str(line);
             sql.push('\n');
         }
-        for (l, stmt) in wirehunt::query::split_statements(&sql) {
+        self.statements(&sql, name, out).await
+    }
+
+    async fn statements(
+        &mut self,
+        sql: &str,
+        name: &str,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        for (l, stmt) in wirehunt::query::split_statements(sql) {
             let origin = format!("{name}:{l}");
             self.statement(&stmt, &origin, out).await?;
         }
@@ -267,14 +278,20 @@ impl Shell {
     }
 
     async fn interactive(&mut self) -> anyhow::Result<()> {
-        let mut rl = rustyline::DefaultEditor::new()?;
+        let mut rl = rustyline::Editor::<Completion, rustyline::history::DefaultHistory>::new()?;
+        rl.set_helper(Some(Completion::new(&self.ctx)));
         crate::cli::install_interrupt_handler();
         crate::cli::INTERACTIVE.store(true, std::sync::atomic::Ordering::SeqCst);
         let hist = wirehunt::query::cache_root().join("history");
         let _ = std::fs::create_dir_all(wirehunt::query::cache_root());
         let _ = rl.load_history(&hist);
+        let tables: Vec<&str> = wirehunt::table::all_schemas()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
         eprintln!(
-            "wirehunt sql — tables: conn dns http tls files weird. .help for commands; statements end with ';'"
+            "wirehunt sql — tables: {}. .help for commands; statements end with ';'",
+            tables.join(" ")
         );
         let mut buf = String::new();
         loop {
@@ -411,4 +428,216 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
         out.flush()?;
         Ok(if sh.errors > 0 { 65 } else { 0 })
     })
+}
+
+/// Tab completion in the shell: dot-commands at the start of an entry, table names after
+/// FROM/JOIN, `table.column` after a table name and a dot, else columns, functions, tables and
+/// keywords (case-insensitive prefix; a keyword or function is offered in the case typed).
+struct Completion {
+    tables: Vec<String>,
+    /// (table, column)
+    columns: Vec<(String, String)>,
+    functions: Vec<String>,
+}
+
+const DOT_COMMANDS: &[&str] = &[
+    ".tables",
+    ".schema",
+    ".functions",
+    ".format",
+    ".mode",
+    ".timer",
+    ".help",
+    ".quit",
+    ".exit",
+];
+
+const KEYWORDS: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "LIMIT",
+    "JOIN",
+    "LEFT JOIN",
+    "ON",
+    "USING",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS NULL",
+    "IS NOT NULL",
+    "LIKE",
+    "ILIKE",
+    "BETWEEN",
+    "DISTINCT",
+    "COUNT",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "DESC",
+    "ASC",
+    "WITH",
+    "UNION ALL",
+    "OVER",
+    "PARTITION BY",
+    "EXPLAIN",
+];
+
+impl Completion {
+    fn new(ctx: &datafusion::prelude::SessionContext) -> Completion {
+        let mut tables = Vec::new();
+        let mut columns = Vec::new();
+        for (t, schema) in wirehunt::table::all_schemas() {
+            tables.push(t.to_string());
+            for f in schema.fields() {
+                columns.push((t.to_string(), f.name().clone()));
+            }
+        }
+        tables.extend(["ssl".to_string(), "intel".to_string()]);
+        let state = ctx.state();
+        let mut functions: Vec<String> = state
+            .scalar_functions()
+            .keys()
+            .chain(state.aggregate_functions().keys())
+            .chain(state.window_functions().keys())
+            .cloned()
+            .collect();
+        functions.sort();
+        functions.dedup();
+        Completion {
+            tables,
+            columns,
+            functions,
+        }
+    }
+
+    /// The start of the word before `pos` and its candidates.
+    fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let head = &line[..pos];
+        let start = head
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '.')
+            .last()
+            .map_or(pos, |(i, _)| i);
+        let word = &head[start..];
+        let lower = word.to_lowercase();
+        let fits = |c: &str| c.to_lowercase().starts_with(&lower) && c.len() > word.len();
+        if head.trim_start().starts_with('.') && !head.trim_start().contains(' ') {
+            let w = head.trim_start();
+            let s = pos - w.len();
+            return (
+                s,
+                DOT_COMMANDS
+                    .iter()
+                    .filter(|c| c.starts_with(w))
+                    .map(|c| c.to_string())
+                    .collect(),
+            );
+        }
+        // table.column
+        if let Some((t, col)) = word.split_once('.') {
+            let col = col.to_lowercase();
+            let table = match t.to_lowercase().as_str() {
+                "ssl" => "tls".to_string(),
+                other => other.to_string(),
+            };
+            let mut v: Vec<String> = self
+                .columns
+                .iter()
+                .filter(|(tt, c)| *tt == table && c.to_lowercase().starts_with(&col))
+                .map(|(_, c)| format!("{t}.{c}"))
+                .collect();
+            v.dedup();
+            return (start, v);
+        }
+        let before: Vec<String> = head[..start]
+            .split_whitespace()
+            .rev()
+            .take(1)
+            .map(|w| w.to_ascii_uppercase())
+            .collect();
+        if matches!(before.first().map(String::as_str), Some("FROM" | "JOIN")) {
+            return (
+                start,
+                self.tables.iter().filter(|t| fits(t)).cloned().collect(),
+            );
+        }
+        let upper = word.chars().next().is_some_and(char::is_uppercase);
+        let mut v: Vec<String> = Vec::new();
+        let mut cols: Vec<&String> = self.columns.iter().map(|(_, c)| c).collect();
+        cols.sort();
+        cols.dedup();
+        v.extend(cols.into_iter().filter(|c| fits(c)).cloned());
+        v.extend(self.tables.iter().filter(|t| fits(t)).cloned());
+        v.extend(
+            self.functions
+                .iter()
+                .filter(|f| fits(f))
+                .map(|f| if upper { f.to_uppercase() } else { f.clone() }),
+        );
+        v.extend(KEYWORDS.iter().filter(|k| fits(k)).map(|k| {
+            if upper {
+                k.to_string()
+            } else {
+                k.to_lowercase()
+            }
+        }));
+        let mut seen = std::collections::HashSet::new();
+        v.retain(|c| seen.insert(c.to_lowercase()));
+        (start, v)
+    }
+}
+
+impl rustyline::completion::Completer for Completion {
+    type Candidate = String;
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(self.candidates(line, pos))
+    }
+}
+impl rustyline::hint::Hinter for Completion {
+    type Hint = String;
+}
+impl rustyline::highlight::Highlighter for Completion {}
+impl rustyline::validate::Validator for Completion {}
+impl rustyline::Helper for Completion {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_offers_what_fits_where_the_cursor_is() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        wirehunt::query::udf::register(&ctx);
+        let c = Completion::new(&ctx);
+        let at = |l: &str| c.candidates(l, l.len());
+        assert_eq!(
+            at("SELECT count(*) FROM con"),
+            (21, vec!["conn".to_string()])
+        );
+        assert_eq!(at(".sch"), (0, vec![".schema".to_string()]));
+        let (s, v) = at("SELECT dns.TT");
+        assert_eq!((s, v), (7, vec!["dns.TTLs".to_string()]));
+        let (_, v) = at("SELECT qtype_n");
+        assert_eq!(v, vec!["qtype_name".to_string()]);
+        let (_, v) = at("SELECT registered_dom");
+        assert!(v.contains(&"registered_domain".to_string()), "{v:?}");
+        let (_, v) = at("SELECT x FROM conn WHE");
+        assert_eq!(v, vec!["WHERE".to_string(), "WHEN".to_string()]);
+        let (_, v) = at("select shannon_en");
+        assert_eq!(v, vec!["shannon_entropy".to_string()]);
+    }
 }

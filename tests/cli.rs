@@ -655,6 +655,10 @@ fn the_shell_never_throws_the_analyst_out() {
         );
         step(&mut stdin, b"\x03", 2000);
         step(&mut stdin, b"SELECT 42 AS answer;\n", 800);
+        // Tab completes the table name
+        step(&mut stdin, b"SELECT count(*) AS n FROM con\t;\n", 800);
+        step(&mut stdin, b".mode line\n", 800);
+        step(&mut stdin, b"SELECT 7 AS seven;\n", 300);
         step(&mut stdin, b".quit\n", 1500);
     });
     let out = child.wait_with_output().unwrap();
@@ -665,6 +669,8 @@ fn the_shell_never_throws_the_analyst_out() {
     assert!(text.contains("parquet output needs a file"), "{text}");
     assert!(text.contains("query cancelled (Ctrl-C)"), "{text}");
     assert!(text.contains("answer\n42"), "{text}");
+    assert!(text.contains("\nn\n1\n"), "{text}");
+    assert!(text.contains("seven = 7"), "{text}");
     let hist = std::fs::read_to_string(cache.join("history")).unwrap();
     for e in [".schema nope", "SELECT 1 AS x;", "SELECT 42 AS answer;"] {
         assert!(hist.contains(e), "{hist}");

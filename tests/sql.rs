@@ -202,3 +202,57 @@ fn readme_hunting_queries_agree_with_parquet() {
         assert!(!answers.contains(resp), "{resp} was resolved");
     }
 }
+
+/// duckdb habits: Zeek's mixed-case dns columns answer unquoted in any case, and a minute-precision
+/// timestamp literal compares with `ts`; both give what the exact forms give (counted independently
+/// from the Parquet files).
+#[test]
+fn unquoted_zeek_columns_and_minute_timestamps() {
+    let ds = demo_dataset();
+    let q = |sql: &str| {
+        let o = run(&["sql", "--format", "csv", &ds.to_string_lossy(), sql]);
+        assert!(
+            o.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let rd = column(&ds, "dns", "RD")
+        .iter()
+        .filter(|v| *v == "true")
+        .count();
+    assert!(rd > 0);
+    assert_eq!(q("SELECT count(*) FROM dns WHERE rd"), rd.to_string());
+    assert_eq!(
+        q("SELECT count(*) FROM dns WHERE Rd AND \"RD\""),
+        rd.to_string()
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM dns WHERE ttls IS NOT NULL"),
+        q("SELECT count(*) FROM dns WHERE \"TTLs\" IS NOT NULL")
+    );
+    let first: i64 = column(&ds, "conn", "ts")
+        .iter()
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp())
+        .min()
+        .unwrap();
+    // a literal five minutes after the first connection, at minute precision
+    let at = chrono::DateTime::from_timestamp(first - first % 60 + 300, 0).unwrap();
+    let lit = at.format("%Y-%m-%d %H:%M").to_string();
+    let later = column(&ds, "conn", "ts")
+        .iter()
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .filter(|t| t.timestamp_micros() > at.timestamp_micros())
+        .count();
+    assert!(later > 0);
+    assert_eq!(
+        q(&format!("SELECT count(*) FROM conn WHERE ts > '{lit}'")),
+        later.to_string()
+    );
+}

@@ -1013,9 +1013,9 @@ pub fn emit(
             sink.write_all(&crate::report::json_escape_invisible(&text))?;
             writeln!(sink)?;
         }
-        Format::Csv => {
+        Format::Csv | Format::Line => {
             let b = findings_batch(findings)?;
-            report::write_batches(&[b], Format::Csv, &mut sink, 0)?;
+            report::write_batches(&[b], format, &mut sink, 0)?;
         }
         Format::Parquet => {
             let p = output.ok_or_else(|| anyhow::anyhow!("parquet output needs -o FILE"))?;

@@ -2,6 +2,7 @@
 //! declared schema, the security UDFs ([`udf`]), read-only SQL unless asked otherwise, and an ingest
 //! cache so `sql`/`triage` on capture files reuse a dataset when the files' sha256 match.
 
+pub mod rewrite;
 pub mod udf;
 
 use crate::table::all_schemas;
@@ -260,14 +261,29 @@ pub fn sql_options(allow_write: bool) -> datafusion::execution::context::SQLOpti
         .with_allow_statements(allow_write)
 }
 
+/// Plan one statement an analyst typed: parsed, mended ([`rewrite`]: unquoted mixed-case columns,
+/// minute-precision timestamp literals), planned and checked against [`sql_options`].
+pub async fn dataframe(
+    ctx: &SessionContext,
+    sql: &str,
+    allow_write: bool,
+) -> datafusion::error::Result<datafusion::dataframe::DataFrame> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let mut stmt = state.sql_to_statement(sql, &dialect)?;
+    rewrite::mend(&mut stmt, sql);
+    let plan = state.statement_to_plan(stmt).await?;
+    sql_options(allow_write).verify_plan(&plan)?;
+    ctx.execute_logical_plan(plan).await
+}
+
 /// Run one statement and collect its batches.
 pub async fn run_sql(
     ctx: &SessionContext,
     sql: &str,
     allow_write: bool,
 ) -> datafusion::error::Result<Vec<RecordBatch>> {
-    let df = ctx.sql_with_options(sql, sql_options(allow_write)).await?;
-    df.collect().await
+    dataframe(ctx, sql, allow_write).await?.collect().await
 }
 
 /// Split a script into statements with DataFusion's own parser (quotes, comments and semicolons in
@@ -375,7 +391,16 @@ pub use crate::table::dataset::is_dataset;
 /// An error message an analyst can act on: a query over the memory limit says so and how to raise it;
 /// an unknown table lists the tables.
 pub fn explain_error(e: &anyhow::Error) -> String {
-    let text = format!("{e:#}");
+    // DataFusion's errors repeat their source's message in their own: say each part once
+    let mut text = String::new();
+    for part in e.chain().map(|c| c.to_string()) {
+        if !text.contains(part.trim_end_matches('.')) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
     let exhausted = e.chain().any(|c| {
         c.downcast_ref::<datafusion::error::DataFusionError>()
             .is_some_and(|d| {

@@ -23,11 +23,14 @@ pub enum Format {
     Json,
     Parquet,
     Html,
+    /// One `column = value` per line, a blank line between rows (duckdb's `.mode line`).
+    Line,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Table,
+        Format::Line,
         Format::Csv,
         Format::Jsonl,
         Format::Json,
@@ -43,6 +46,7 @@ impl Format {
             Format::Json => "json",
             Format::Parquet => "parquet",
             Format::Html => "html",
+            Format::Line => "line",
         }
     }
 }
@@ -69,7 +73,9 @@ impl std::str::FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.as_str() == s || (s == "ndjson" && *f == Format::Jsonl))
-            .ok_or_else(|| format!("unknown format {s:?} (table, csv, jsonl, json, parquet, html)"))
+            .ok_or_else(|| {
+                format!("unknown format {s:?} (table, line, csv, jsonl, json, parquet, html)")
+            })
     }
 }
 
@@ -181,6 +187,10 @@ pub struct BatchWriter<'a> {
     csv_header: bool,
     json_started: bool,
     parquet: Option<parquet::arrow::ArrowWriter<std::fs::File>>,
+    /// Column names right-aligned for [`Format::Line`].
+    names: Vec<String>,
+    /// Set when a table too wide for the terminal is shown one column per line instead.
+    too_wide: Option<(usize, u16)>,
 }
 
 impl<'a> BatchWriter<'a> {
@@ -202,7 +212,20 @@ impl<'a> BatchWriter<'a> {
             csv_header: false,
             json_started: false,
             parquet: None,
+            names: Vec::new(),
+            too_wide: None,
         };
+        let width = schema
+            .fields()
+            .iter()
+            .map(|f| sanitize_cell(f.name()).chars().count())
+            .max()
+            .unwrap_or(0);
+        w.names = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{:>width$}", sanitize_cell(f.name())))
+            .collect();
         match format {
             Format::Table => {
                 let mut t = comfy_table::Table::new();
@@ -210,8 +233,18 @@ impl<'a> BatchWriter<'a> {
                 t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
                 t.set_header(schema.fields().iter().map(|f| sanitize_cell(f.name())));
                 fit_width(&mut t);
-                w.table = Some(t);
+                let cols = schema.fields().len();
+                let term = t.width().unwrap_or(160);
+                // under ~10 characters a column, a table squeezes every value to a few letters:
+                // such a result reads better one column per line
+                if cols > 1 && usize::from(term) / cols < 10 {
+                    w.format = Format::Line;
+                    w.too_wide = Some((cols, term));
+                } else {
+                    w.table = Some(t);
+                }
             }
+            Format::Line => {}
             Format::Parquet => {
                 let p = parquet
                     .ok_or_else(|| anyhow::anyhow!("parquet output needs a file (-o FILE)"))?;
@@ -310,6 +343,20 @@ impl<'a> BatchWriter<'a> {
                     p.write(b)?;
                 }
             }
+            Format::Line => {
+                for r in 0..b.num_rows() {
+                    if self.maxrows > 0 && self.shown >= self.maxrows {
+                        break;
+                    }
+                    if self.shown > 0 {
+                        writeln!(self.out)?;
+                    }
+                    for (name, c) in self.names.iter().zip(b.columns()) {
+                        writeln!(self.out, "{name} = {}", sanitize_cell(&cell(c, r)))?;
+                    }
+                    self.shown += 1;
+                }
+            }
             Format::Html => {}
         }
         Ok(())
@@ -345,6 +392,25 @@ impl<'a> BatchWriter<'a> {
                     p.close()?;
                 }
             }
+            Format::Line => {
+                if self.rows == 0 {
+                    writeln!(self.out, "(no rows)")?;
+                } else if (self.shown as u64) < self.rows {
+                    writeln!(
+                        self.out,
+                        "\n({} rows, first {} shown; --maxrows 0 or --format csv for all)",
+                        self.rows, self.shown
+                    )?;
+                } else {
+                    writeln!(self.out, "\n({} rows)", self.rows)?;
+                }
+                if let Some((cols, term)) = self.too_wide {
+                    writeln!(
+                        self.out,
+                        "({cols} columns do not fit {term} characters as a table: one column per line; .format csv or fewer columns for a table)"
+                    )?;
+                }
+            }
             Format::Csv | Format::Jsonl | Format::Html => {}
         }
         self.out.flush()?;
@@ -360,7 +426,7 @@ pub fn write_batches(
     maxrows: usize,
 ) -> anyhow::Result<()> {
     let Some(first) = batches.first() else {
-        if format == Format::Table {
+        if matches!(format, Format::Table | Format::Line) {
             writeln!(out, "(no rows)")?;
         } else if format == Format::Json {
             writeln!(out, "[]")?;
