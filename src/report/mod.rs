@@ -362,6 +362,18 @@ impl<'a> BatchWriter<'a> {
         Ok(())
     }
 
+    /// "(N rows)", or how many of them the table/line formats showed.
+    fn rows_shown(&self) -> String {
+        if (self.shown as u64) < self.rows {
+            format!(
+                "({} rows, first {} shown; --maxrows 0 or --format csv for all)",
+                self.rows, self.shown
+            )
+        } else {
+            format!("({} rows)", self.rows)
+        }
+    }
+
     /// Close the output; returns the number of rows written (or counted, for the table).
     pub fn finish(mut self) -> anyhow::Result<u64> {
         match self.format {
@@ -371,15 +383,7 @@ impl<'a> BatchWriter<'a> {
                         writeln!(self.out, "(no rows)")?;
                     } else {
                         writeln!(self.out, "{t}")?;
-                        if (self.shown as u64) < self.rows {
-                            writeln!(
-                                self.out,
-                                "({} rows, first {} shown; --maxrows 0 or --format csv for all)",
-                                self.rows, self.shown
-                            )?;
-                        } else {
-                            writeln!(self.out, "({} rows)", self.rows)?;
-                        }
+                        writeln!(self.out, "{}", self.rows_shown())?;
                     }
                 }
             }
@@ -395,14 +399,8 @@ impl<'a> BatchWriter<'a> {
             Format::Line => {
                 if self.rows == 0 {
                     writeln!(self.out, "(no rows)")?;
-                } else if (self.shown as u64) < self.rows {
-                    writeln!(
-                        self.out,
-                        "\n({} rows, first {} shown; --maxrows 0 or --format csv for all)",
-                        self.rows, self.shown
-                    )?;
                 } else {
-                    writeln!(self.out, "\n({} rows)", self.rows)?;
+                    writeln!(self.out, "\n{}", self.rows_shown())?;
                 }
                 if let Some((cols, term)) = self.too_wide {
                     writeln!(
