@@ -76,13 +76,7 @@ fn tcp_edge_cases_have_sensible_missed_bytes() {
     let Some(c) = corpus_or_skip() else { return };
     let run = |f: &str| {
         let out = tmp(&format!("edge-{}", f.replace('/', "_"))).join("ds");
-        wirehunt::ingest::ingest(
-            &[c.join(f).to_string_lossy().into_owned()],
-            &out,
-            &Default::default(),
-            |_, _| {},
-        )
-        .unwrap();
+        ingest_into(&c.join(f), &out);
         rows(
             &out,
             "conn",

@@ -55,13 +55,7 @@ fn evaluate(seeds: &[u64], hours: impl Fn(u64) -> f64, hosts: usize) -> Quality 
         };
         let truth = wirehunt::simulate::simulate_to_file(&cfg, &pcap).unwrap();
         let ds = dir.join("ds");
-        wirehunt::ingest::ingest(
-            &[pcap.to_string_lossy().into_owned()],
-            &ds,
-            &Default::default(),
-            |_, _| {},
-        )
-        .unwrap();
+        ingest_into(&pcap, &ds);
         let _ = std::fs::remove_file(&pcap);
         let fs = findings(&ds);
         // every finding pivots to its rows: up to 20 uids, each one a conn row
@@ -640,13 +634,7 @@ fn dropper_variants_are_high_and_vendor_downloads_stay_low() {
             continue;
         }
         let ds = dir.join("ds");
-        wirehunt::ingest::ingest(
-            &[pcap.to_string_lossy().into_owned()],
-            &ds,
-            &Default::default(),
-            |_, _| {},
-        )
-        .unwrap();
+        ingest_into(&pcap, &ds);
         let fs = findings(&ds);
         let fuids: std::collections::HashSet<String> =
             column(&ds, "files", "fuid").into_iter().collect();

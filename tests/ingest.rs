@@ -262,13 +262,7 @@ fn accounting_and_determinism_on_the_demo_capture() {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
     let run = |name: &str| {
         let out = tmp(name).join("ds");
-        let rep = wirehunt::ingest::ingest(
-            &[p.to_string_lossy().into_owned()],
-            &out,
-            &Default::default(),
-            |_, _| {},
-        )
-        .unwrap();
+        let rep = ingest_into(&p, &out);
         (out, rep)
     };
     let (a, ra) = run("det_a");

@@ -10,13 +10,7 @@ pub fn demo_dataset() -> PathBuf {
     DS.get_or_init(|| {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
         let out = tmp("demo").join("ds");
-        wirehunt::ingest::ingest(
-            &[p.to_string_lossy().into_owned()],
-            &out,
-            &Default::default(),
-            |_, _| {},
-        )
-        .unwrap();
+        ingest_into(&p, &out);
         out
     })
     .clone()

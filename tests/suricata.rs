@@ -66,13 +66,7 @@ fn community_ids_equal_suricatas() {
         let theirs = suricata_ids(&cap, &dir);
         let (ds, _) = {
             let out = dir.join("ds");
-            let rep = wirehunt::ingest::ingest(
-                &[cap.to_string_lossy().into_owned()],
-                &out,
-                &Default::default(),
-                |_, _| {},
-            )
-            .unwrap();
+            let rep = ingest_into(&cap, &out);
             (out, rep)
         };
         let ours: BTreeSet<String> = column(&ds, "conn", "community_id").into_iter().collect();

@@ -56,13 +56,7 @@ fn files(dir: &str) -> Vec<(String, std::path::PathBuf)> {
 
 fn ingest_one(name: &str, path: &Path) -> std::path::PathBuf {
     let out = tmp(&format!("ts-{}", name.replace('/', "_"))).join("ds");
-    wirehunt::ingest::ingest(
-        &[path.to_string_lossy().into_owned()],
-        &out,
-        &Default::default(),
-        |_, _| {},
-    )
-    .unwrap();
+    ingest_into(&path, &out);
     out
 }
 

@@ -260,3 +260,14 @@ pub fn run(args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// Ingest one capture into `ds` with the default options (a test's setup step).
+pub fn ingest_into(capture: &Path, ds: &Path) -> wirehunt::ingest::IngestReport {
+    wirehunt::ingest::ingest(
+        &[wirehunt::capture::path_name(capture)],
+        ds,
+        &Default::default(),
+        |_, _| {},
+    )
+    .unwrap()
+}
