@@ -660,14 +660,7 @@ fn indicator_names_peer(kind: &str, value: &str, f: &Finding) -> bool {
         "domain" => on_domain(value),
         "url" => {
             let host = value.split('/').next().unwrap_or(value);
-            let host = host.rsplit_once(':').map_or(host, |(h, p)| {
-                if p.bytes().all(|b| b.is_ascii_digit()) {
-                    h
-                } else {
-                    host
-                }
-            });
-            on_domain(host)
+            on_domain(crate::table::intel::strip_port(host))
         }
         _ => false,
     }

@@ -136,6 +136,14 @@ fn cidr(v: &str) -> Option<String> {
     Some(format!("{}/{n}", crate::flow::network(a.parse().ok()?, n)?))
 }
 
+/// `host` without a trailing numeric `:port` (`a.example.net:8080` -> `a.example.net`).
+pub fn strip_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
 /// `host/path?query` with the scheme, userinfo and default port dropped, host lower-cased.
 fn url(v: &str) -> Option<String> {
     let rest = match v.split_once("://") {
@@ -157,13 +165,7 @@ fn url(v: &str) -> Option<String> {
         .or_else(|| auth.strip_suffix(":443"))
         .unwrap_or(&auth)
         .to_string();
-    let host = auth.rsplit_once(':').map_or(auth.as_str(), |(h, p)| {
-        if p.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            &auth
-        }
-    });
+    let host = strip_port(&auth);
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if !(domain_ok(host) || host.parse::<IpAddr>().is_ok()) {
         return None;
