@@ -9,6 +9,7 @@
 //! (terminal, JSON lines, CSV, Parquet, HTML). [`simulate`] writes labelled scenario captures.
 #![forbid(unsafe_code)]
 
+pub mod bytes;
 pub mod capture;
 pub mod decode;
 pub mod detect;

@@ -10,11 +10,15 @@
 //! - Anything readable before damage is delivered; damage ends the file with a [`ReadEnd`] that says why.
 //! - The raw input bytes (before decompression) are hashed (sha256) and counted in the same pass.
 // wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod name;
 pub use name::{name_path, path_name};
 
+use crate::bytes::head;
 use pcap_parser::pcapng::Block;
 use pcap_parser::{PcapBlockOwned, PcapError};
 use sha2::{Digest, Sha256};
@@ -99,7 +103,7 @@ impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if self.hash {
-            self.hasher.update(&buf[..n]);
+            self.hasher.update(head(buf, n));
         }
         self.count += n as u64;
         Ok(n)
@@ -116,7 +120,7 @@ impl<R: Read> Read for FullReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut n = 0;
         while n < buf.len() {
-            match self.inner.read(&mut buf[n..]) {
+            match self.inner.read(buf.get_mut(n..).unwrap_or(&mut [])) {
                 Ok(0) => break,
                 Ok(k) => n += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -198,7 +202,7 @@ where
     let mut head = [0u8; 4];
     let mut got = 0;
     while got < head.len() {
-        let n = tap.read(&mut head[got..])?;
+        let n = tap.read(head.get_mut(got..).unwrap_or(&mut []))?;
         if n == 0 {
             break;
         }
@@ -207,7 +211,7 @@ where
     if got == 0 {
         return Err(CaptureError::Empty);
     }
-    let head = head[..got].to_vec();
+    let head = self::head(&head, got).to_vec();
     let mut stats = ReadStats::default();
     let stream = FullReader {
         inner: io::Cursor::new(head.clone()).chain(tap),
@@ -261,7 +265,7 @@ pub fn sha256_file_digest(path: &str) -> io::Result<[u8; 32]> {
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        h.update(head(&buf, n));
     }
     Ok(h.finalize().into())
 }
@@ -399,7 +403,7 @@ where
                             stats,
                             ts,
                             legacy_linktype,
-                            &b.data[..len],
+                            head(b.data, len),
                             b.origlen,
                             &mut number,
                         );
@@ -429,7 +433,7 @@ where
                                     stats,
                                     ts,
                                     iface.linktype,
-                                    &epb.data[..len],
+                                    head(epb.data, len),
                                     epb.origlen,
                                     &mut number,
                                 );
@@ -451,7 +455,7 @@ where
                                 stats,
                                 last_ts,
                                 linktype,
-                                &spb.data[..len],
+                                head(spb.data, len),
                                 spb.origlen,
                                 &mut number,
                             );
@@ -487,7 +491,7 @@ where
                                     last_ts = ts;
                                     let body = d.get(20..).unwrap_or(&[]);
                                     let len = (cap as usize).min(body.len());
-                                    emit(stats, ts, linktype, &body[..len], orig, &mut number);
+                                    emit(stats, ts, linktype, head(body, len), orig, &mut number);
                                 }
                                 _ => emit(stats, last_ts, u32::MAX, &[], 0, &mut number),
                             }

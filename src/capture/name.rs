@@ -53,10 +53,11 @@ pub fn escape_name_bytes(mut b: &[u8]) -> String {
                     s.chars().for_each(|c| push_char(&mut out, c));
                 }
                 let bad = e.error_len().unwrap_or(rest.len()).max(1).min(rest.len());
-                for x in &rest[..bad] {
+                let (bad, after) = rest.split_at(bad);
+                for x in bad {
                     out.push_str(&format!("\\x{x:02x}"));
                 }
-                b = &rest[bad..];
+                b = after;
             }
         }
     }
@@ -81,8 +82,8 @@ pub fn unescape_name(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
+    while let Some(&c) = b.get(i) {
+        if c == b'\\' {
             let rest = &s[i + 1..];
             if rest.starts_with('\\') {
                 out.push(b'\\');
@@ -108,7 +109,7 @@ pub fn unescape_name(s: &str) -> Vec<u8> {
                 continue;
             }
         }
-        out.push(b[i]);
+        out.push(c);
         i += 1;
     }
     out

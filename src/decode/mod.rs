@@ -9,8 +9,12 @@
 //! transport payload is whatever was captured, and `payload_len` is what the headers claim.
 //! Fragments are reassembled in a bounded pool (entries, bytes and a timeout); overlaps are reported.
 // wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
+use crate::bytes::{array, be16, le16, tail};
 use crate::capture::Frame;
 use etherparse::defrag::IpDefragBuf;
 use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice, UdpSlice};
@@ -252,9 +256,8 @@ fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip
         101 | 12 | 14 | 228 | 229 => Ok(LinkOut::Ip(data)),
         0 | 108 => {
             // BSD null (host byte order) / loopback (network byte order) address family
-            let fam = data.get(..4).ok_or(Skip::TruncatedLink)?;
-            let le = u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]);
-            let be = u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]);
+            let fam: [u8; 4] = array(data, 0).ok_or(Skip::TruncatedLink)?;
+            let (le, be) = (u32::from_le_bytes(fam), u32::from_be_bytes(fam));
             let af = if linktype == 108 {
                 be
             } else if le < 256 {
@@ -263,39 +266,28 @@ fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip
                 be
             };
             match af {
-                2 | 24 | 28 | 30 => Ok(LinkOut::Ip(&data[4..])),
+                2 | 24 | 28 | 30 => Ok(LinkOut::Ip(tail(data, 4))),
                 other => Err(Skip::NonIp(other as u16)),
             }
         }
         113 => {
             // Linux cooked v1: 16-byte header, protocol at 14..16
-            let p = data.get(14..16).ok_or(Skip::TruncatedLink)?;
-            Ok(LinkOut::EtherType(
-                u16::from_be_bytes([p[0], p[1]]),
-                &data[16..],
-            ))
+            let p = be16(data, 14).ok_or(Skip::TruncatedLink)?;
+            Ok(LinkOut::EtherType(p, tail(data, 16)))
         }
         276 => {
             // Linux cooked v2: 20-byte header, protocol at 0..2
-            let p = data.get(0..2).ok_or(Skip::TruncatedLink)?;
+            let p = be16(data, 0).ok_or(Skip::TruncatedLink)?;
             if data.len() < 20 {
                 return Err(Skip::TruncatedLink);
             }
-            Ok(LinkOut::EtherType(
-                u16::from_be_bytes([p[0], p[1]]),
-                &data[20..],
-            ))
+            Ok(LinkOut::EtherType(p, tail(data, 20)))
         }
         9 | 50 => {
             // PPP (optionally with HDLC address/control ff 03)
-            let d = if data.starts_with(&[0xff, 0x03]) {
-                &data[2..]
-            } else {
-                data
-            };
-            let p = d.get(0..2).ok_or(Skip::TruncatedLink)?;
-            match u16::from_be_bytes([p[0], p[1]]) {
-                0x0021 | 0x0057 => Ok(LinkOut::Ip(&d[2..])),
+            let d = data.strip_prefix(&[0xff, 0x03]).unwrap_or(data);
+            match be16(d, 0).ok_or(Skip::TruncatedLink)? {
+                0x0021 | 0x0057 => Ok(LinkOut::Ip(tail(d, 2))),
                 other => Err(Skip::NonIp(other)),
             }
         }
@@ -305,15 +297,14 @@ fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip
             if data.len() < 4 {
                 return Err(Skip::TruncatedLink);
             }
-            while off + 4 <= data.len() {
-                let len = u16::from_le_bytes([data[off], data[off + 1]]) as usize;
-                let typ = u16::from_le_bytes([data[off + 2], data[off + 3]]);
+            while let (Some(len), Some(typ)) = (le16(data, off), le16(data, off + 2)) {
+                let len = usize::from(len);
                 if len < 4 {
                     break;
                 }
                 if typ == 9 {
                     let end = (off + len).min(data.len());
-                    return Ok(LinkOut::Ip(&data[off + 4..end]));
+                    return Ok(LinkOut::Ip(data.get(off + 4..end).unwrap_or(&[])));
                 }
                 off += (len + 3) & !3;
             }
@@ -335,19 +326,18 @@ fn unwrap_ethertype(mut ether_type: u16, mut data: &[u8]) -> Result<(u16, &[u8])
         match ether_type {
             0x8864 => {
                 // PPPoE session: 6-byte header, then PPP protocol
-                let p = data.get(6..8).ok_or(Skip::TruncatedLink)?;
-                ether_type = match u16::from_be_bytes([p[0], p[1]]) {
+                ether_type = match be16(data, 6).ok_or(Skip::TruncatedLink)? {
                     0x0021 => 0x0800,
                     0x0057 => 0x86dd,
                     other => return Err(Skip::NonIp(other)),
                 };
-                data = &data[8..];
+                data = tail(data, 8);
             }
             0x8847 | 0x8848 => {
                 // MPLS: pop labels to the bottom of stack, then guess IP by version nibble
                 loop {
-                    let l = data.get(0..4).ok_or(Skip::TruncatedLink)?;
-                    data = &data[4..];
+                    let l: [u8; 4] = array(data, 0).ok_or(Skip::TruncatedLink)?;
+                    data = tail(data, 4);
                     if l[2] & 1 == 1 {
                         break;
                     }
@@ -772,17 +762,13 @@ fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
     if frame.linktype != 1 || d.len() < 14 {
         return None;
     }
-    let (ether_type, vlan, ip) = match d[12..14] {
+    let (ether_type, vlan, ip) = match be16(d, 12)? {
         // one 802.1Q tag (a SPAN or trunk port); stacked tags take the general path
-        [0x81, 0x00] if d.len() >= 18 => (
-            [d[16], d[17]],
-            Some(u16::from_be_bytes([d[14], d[15]]) & 0x0fff),
-            &d[18..],
-        ),
-        _ => ([d[12], d[13]], None, &d[14..]),
+        0x8100 if d.len() >= 18 => (be16(d, 16)?, Some(be16(d, 14)? & 0x0fff), tail(d, 18)),
+        t => (t, None, tail(d, 14)),
     };
     let (src, dst, proto, ip_bytes, payload) = match ether_type {
-        [0x08, 0x00] => {
+        0x0800 => {
             let h = etherparse::Ipv4HeaderSlice::from_slice(ip).ok()?;
             let hl = h.slice().len();
             let total = h.total_len() as usize;
@@ -798,10 +784,10 @@ fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
                 IpAddr::from(h.destination()),
                 h.protocol().0,
                 total,
-                &ip[hl..total],
+                ip.get(hl..total)?,
             )
         }
-        [0x86, 0xdd] => {
+        0x86dd => {
             let h = etherparse::Ipv6HeaderSlice::from_slice(ip).ok()?;
             let len = h.payload_length() as usize;
             // 0: a jumbogram or a TSO capture; the general path decides
@@ -813,7 +799,7 @@ fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
                 IpAddr::from(h.destination()),
                 h.next_header().0,
                 40 + len,
-                &ip[40..40 + len],
+                ip.get(40..40 + len)?,
             )
         }
         _ => return None,

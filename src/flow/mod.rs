@@ -7,14 +7,17 @@
 //! whose flow saw traffic since is pushed back with its new deadline. The same heap answers "which
 //! flow to evict" when the table is full, so both are O(log n) per event.
 // wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod community_id;
 pub mod reassembly;
 
 use crate::decode::{Packet, tcpflags};
 use crate::proto::dns::DnsUdp;
-use crate::proto::{ConnCtx, Dir, StreamAnalyzer, detect_tcp};
+use crate::proto::{ConnCtx, Dir, PerDir, StreamAnalyzer, detect_tcp};
 use crate::table::append_display;
 use crate::table::writer::Tables;
 use reassembly::{Chunk, Reassembler};
@@ -117,7 +120,7 @@ struct Flow {
     ctx: ConnCtx,
     start: i64,
     last: i64,
-    ep: [Endpoint; 2],
+    ep: PerDir<Endpoint>,
     history: String,
     analyzer: Option<Box<dyn StreamAnalyzer>>,
     /// Payload segments inspected for a protocol so far (TLS is retried for STARTTLS upgrades).
@@ -185,7 +188,9 @@ pub fn base62_id(tag: char, mut v: u128) -> String {
     let mut s = String::with_capacity(18);
     s.push(tag);
     for _ in 0..17 {
-        s.push(ALPHA[(v % 62) as usize] as char);
+        s.push(char::from(
+            ALPHA.get((v % 62) as usize).copied().unwrap_or(b'0'),
+        ));
         v /= 62;
     }
     s
@@ -250,7 +255,7 @@ fn proto_name(p: u8) -> &'static str {
 impl Flow {
     fn letter(&mut self, dir: Dir, l: u8) {
         let bit = 1u32 << (l - b'A');
-        let ep = &mut self.ep[dir.idx()];
+        let ep = &mut self.ep[dir];
         if ep.letters & bit == 0 {
             ep.letters |= bit;
             self.history.push(if dir == Dir::Orig {
@@ -262,20 +267,20 @@ impl Flow {
     }
 
     fn closed(&self) -> bool {
-        let (o, r) = (self.ep[0].state, self.ep[1].state);
+        let (o, r) = (self.ep.orig.state, self.ep.resp.state);
         o == EpState::Reset || r == EpState::Reset || (o == EpState::Closed && r == EpState::Closed)
     }
 
     /// Zeek's conn_state function (base/protocols/conn/main.zeek).
     fn conn_state(&self) -> &'static str {
         use EpState::*;
-        let (os, rs) = (self.ep[0].state, self.ep[1].state);
+        let (os, rs) = (self.ep.orig.state, self.ep.resp.state);
         if self.key.proto == 6 {
             let o_inactive = matches!(os, Inactive | Partial);
             let r_inactive = matches!(rs, Inactive | Partial);
             if rs == Reset {
                 if matches!(os, SynSent | SynAckSent)
-                    || (os == Reset && self.ep[0].ra.span() == 0 && self.ep[1].ra.span() == 0)
+                    || (os == Reset && self.ep.orig.ra.span() == 0 && self.ep.resp.ra.span() == 0)
                 {
                     "REJ"
                 } else if o_inactive {
@@ -307,7 +312,7 @@ impl Flow {
                 "OTH"
             }
         } else if self.key.proto == 17 {
-            let (o, r) = (self.ep[0].pkts > 0, self.ep[1].pkts > 0);
+            let (o, r) = (self.ep.orig.pkts > 0, self.ep.resp.pkts > 0);
             match (o, r) {
                 (true, true) => "SF",
                 (true, false) => "S0",
@@ -404,7 +409,7 @@ impl FlowTable {
         if let Some(mut f) = self.slots.get_mut(slot as usize).and_then(Option::take) {
             self.map.remove(&f.key);
             self.free.push(slot);
-            self.buffered -= f.ep[0].buffered + f.ep[1].buffered;
+            self.buffered -= f.ep.orig.buffered + f.ep.resp.buffered;
             finalize(&mut f, reason, out);
         }
     }
@@ -444,7 +449,7 @@ impl FlowTable {
             // A new SYN on a finished connection starts a new one (port reuse).
             if let Some(Some(f)) = self.slots.get(s as usize) {
                 let from_orig = p.src == f.ctx.orig_h && p.sport == f.ctx.orig_p;
-                let isn_differs = f.ep[0].state == EpState::SynSent && !from_orig;
+                let isn_differs = f.ep.orig.state == EpState::SynSent && !from_orig;
                 if f.closed() || isn_differs {
                     self.remove(s, "reused", out);
                     slot = None;
@@ -470,11 +475,10 @@ impl FlowTable {
             Dir::Resp
         };
         f.last = f.last.max(p.ts);
-        let d = dir.idx();
-        f.ep[d].pkts += 1;
-        f.ep[d].ip_bytes += p.ip_bytes as u64;
-        if d == 0 && p.payload_len > 0 {
-            let e = &mut f.ep[0];
+        f.ep[dir].pkts += 1;
+        f.ep[dir].ip_bytes += p.ip_bytes as u64;
+        if dir == Dir::Orig && p.payload_len > 0 {
+            let e = &mut f.ep.orig;
             let new_burst = e.bursts.is_empty() || p.ts - e.last_payload > BURST_GAP_US;
             if new_burst {
                 if e.bursts.len() < MAX_BURSTS {
@@ -485,11 +489,11 @@ impl FlowTable {
             }
             e.last_payload = p.ts;
         }
-        let before = f.ep[d].buffered;
+        let before = f.ep[dir].buffered;
         match p.tcp {
             Some(t) => tcp_packet(f, dir, p, t, max_stream, out),
             None => {
-                f.ep[d].bytes += p.payload_len as u64;
+                f.ep[dir].bytes += p.payload_len as u64;
                 if p.payload_len > 0 {
                     f.letter(dir, b'D');
                 }
@@ -498,8 +502,8 @@ impl FlowTable {
                 }
             }
         }
-        let after = f.ep[d].ra.buffered();
-        f.ep[d].buffered = after;
+        let after = f.ep[dir].ra.buffered();
+        f.ep[dir].buffered = after;
         self.buffered = self.buffered + after - before;
         if self.buffered > self.cfg.max_total_buffer {
             // over the global cap: this stream skips its holes now
@@ -511,7 +515,7 @@ impl FlowTable {
             let Flow {
                 ep, analyzer, ctx, ..
             } = f;
-            let e = &mut ep[d];
+            let e = &mut ep[dir];
             e.ra.flush(&mut |c| feed(analyzer, dir, p.ts, c, ctx, out));
             out.weird(
                 p.ts,
@@ -561,7 +565,7 @@ impl FlowTable {
             },
             start: p.ts,
             last: p.ts,
-            ep: [Endpoint::default(), Endpoint::default()],
+            ep: PerDir::default(),
             history: String::new(),
             analyzer: None,
             detect_attempts: 0,
@@ -576,7 +580,9 @@ impl FlowTable {
         }
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slots[s as usize] = Some(f);
+                if let Some(slot) = self.slots.get_mut(s as usize) {
+                    *slot = Some(f);
+                }
                 s
             }
             None => {
@@ -626,8 +632,6 @@ fn tcp_packet(
     out: &mut Tables,
 ) {
     use EpState::*;
-    let d = dir.idx();
-    let o = 1 - d;
     let (syn, ack, fin, rst) = (
         t.flags & tcpflags::SYN != 0,
         t.flags & tcpflags::ACK != 0,
@@ -639,32 +643,32 @@ fn tcp_packet(
     }
     if rst {
         f.letter(dir, b'R');
-        f.ep[d].state = Reset;
+        f.ep[dir].state = Reset;
     } else if syn && !ack {
         f.letter(dir, b'S');
-        f.ep[d].ra.syn(t.seq);
-        if f.ep[d].state == Inactive {
-            f.ep[d].state = SynSent;
+        f.ep[dir].ra.syn(t.seq);
+        if f.ep[dir].state == Inactive {
+            f.ep[dir].state = SynSent;
         }
     } else if syn && ack {
         f.letter(dir, b'H');
-        f.ep[d].ra.syn(t.seq);
-        if matches!(f.ep[d].state, Inactive | Partial) {
-            f.ep[d].state = SynAckSent;
+        f.ep[dir].ra.syn(t.seq);
+        if matches!(f.ep[dir].state, Inactive | Partial) {
+            f.ep[dir].state = SynAckSent;
         }
     } else {
         if ack && p.payload_len == 0 && !fin {
             f.letter(dir, b'A');
         }
-        if f.ep[d].state == Inactive {
-            f.ep[d].state = Partial;
+        if f.ep[dir].state == Inactive {
+            f.ep[dir].state = Partial;
         }
         // handshake completion: the SYN sender acknowledges the SYN-ACK (or sends data)
-        let hs = (f.ep[d].state == SynSent && f.ep[o].state == SynAckSent)
-            || (f.ep[d].state == SynAckSent && f.ep[o].state == SynSent);
+        let hs = (f.ep[dir].state == SynSent && f.ep[dir.opposite()].state == SynAckSent)
+            || (f.ep[dir].state == SynAckSent && f.ep[dir.opposite()].state == SynSent);
         if hs && ack {
-            f.ep[d].state = Established;
-            f.ep[o].state = Established;
+            f.ep[dir].state = Established;
+            f.ep[dir.opposite()].state = Established;
         }
     }
     if t.window == 0 && !syn && !rst {
@@ -685,14 +689,14 @@ fn tcp_packet(
             };
             f.detect_attempts += 1;
             if f.analyzer.is_none() && f.detect_attempts >= MAX_DETECT_ATTEMPTS {
-                f.ep[0].ra.stop_data();
-                f.ep[1].ra.stop_data();
+                f.ep.orig.ra.stop_data();
+                f.ep.resp.ra.stop_data();
             }
         }
         let Flow {
             ep, analyzer, ctx, ..
         } = f;
-        let e = &mut ep[d];
+        let e = &mut ep[dir];
         let retrans_before = e.ra.retransmitted;
         e.ra.segment(t.seq, p.payload, p.payload_len, cap, &mut |c| {
             feed(analyzer, dir, p.ts, c, ctx, out)
@@ -710,9 +714,9 @@ fn tcp_packet(
     }
     if fin && !rst {
         f.letter(dir, b'F');
-        f.ep[d].ra.fin(t.seq);
-        if f.ep[d].state != Reset {
-            f.ep[d].state = Closed;
+        f.ep[dir].ra.fin(t.seq);
+        if f.ep[dir].state != Reset {
+            f.ep[dir].state = Closed;
         }
     }
 }
@@ -747,15 +751,15 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
             last,
             ..
         } = f;
-        for (i, e) in ep.iter_mut().enumerate() {
-            let dir = if i == 0 { Dir::Orig } else { Dir::Resp };
-            e.ra.flush(&mut |c| feed(analyzer, dir, *last, c, ctx, out));
+        for dir in Dir::BOTH {
+            ep[dir]
+                .ra
+                .flush(&mut |c| feed(analyzer, dir, *last, c, ctx, out));
         }
         if let Some(a) = analyzer.as_mut() {
             a.finish(*last, ctx, out);
         }
-        for (i, e) in ep.iter().enumerate() {
-            let side = if i == 0 { "originator" } else { "responder" };
+        for (e, side) in [(&ep.orig, "originator"), (&ep.resp, "responder")] {
             if e.ra.conflicts > 0 {
                 let addl = format!(
                     "{} overlapping {side} segments carried different bytes; the first data was kept",
@@ -800,10 +804,10 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     c.duration.append_value((f.last - f.start) as f64 / 1e6);
     // TCP: the sequence span (Zeek's orig_bytes) and, for volume, the new data actually seen
     let (ob, rb, missed, os, rs) = if f.key.proto == 6 {
-        let (o, r) = (&f.ep[0].ra, &f.ep[1].ra);
+        let (o, r) = (&f.ep.orig.ra, &f.ep.resp.ra);
         (o.span(), r.span(), o.missed + r.missed, o.seen, r.seen)
     } else {
-        let (o, r) = (f.ep[0].bytes, f.ep[1].bytes);
+        let (o, r) = (f.ep.orig.bytes, f.ep.resp.bytes);
         (o, r, 0, o, r)
     };
     c.orig_bytes.append_value(ob);
@@ -813,17 +817,17 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     c.local_resp.append_value(is_local(&f.ctx.resp_h));
     c.missed_bytes.append_value(missed);
     c.history.append_value(&f.history);
-    c.orig_pkts.append_value(f.ep[0].pkts);
-    c.orig_ip_bytes.append_value(f.ep[0].ip_bytes);
-    c.resp_pkts.append_value(f.ep[1].pkts);
-    c.resp_ip_bytes.append_value(f.ep[1].ip_bytes);
+    c.orig_pkts.append_value(f.ep.orig.pkts);
+    c.orig_ip_bytes.append_value(f.ep.orig.ip_bytes);
+    c.resp_pkts.append_value(f.ep.resp.pkts);
+    c.resp_ip_bytes.append_value(f.ep.resp.ip_bytes);
     c.vlan.append_option(f.vlan);
     c.end_reason.append_value(reason);
-    for (t, _) in &f.ep[0].bursts {
+    for (t, _) in &f.ep.orig.bursts {
         c.orig_bursts.values().append_value(*t);
     }
     c.orig_bursts.append(true);
-    for (_, b) in &f.ep[0].bursts {
+    for (_, b) in &f.ep.orig.bursts {
         c.orig_burst_bytes.values().append_value(*b);
     }
     c.orig_burst_bytes.append(true);

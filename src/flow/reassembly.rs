@@ -217,7 +217,7 @@ impl Reassembler {
                 data.get(..(skip as usize).min(data.len())).unwrap_or(&[]),
             );
             self.retransmitted += skip;
-            let d = &data[(skip as usize).min(data.len())..];
+            let d = crate::bytes::tail(data, skip as usize);
             (self.next, d, claimed - skip)
         } else {
             (off as u64, data, claimed)
@@ -231,14 +231,14 @@ impl Reassembler {
                 Some(p) => {
                     // duplicate of a pending segment: keep the first; note conflicting bytes
                     let n = p.data.len().min(data.len());
-                    if self.keep_data && p.data[..n] != data[..n] {
+                    if self.keep_data && p.data.get(..n) != data.get(..n) {
                         self.conflicts += 1;
                     }
                     if claimed > p.len {
                         // the longer tail is new; store it as its own segment
                         let extra_off = off + p.len;
                         let cut = (p.len as usize).min(data.len());
-                        let tail = &data[cut..];
+                        let tail = crate::bytes::tail(data, cut);
                         let tail_len = claimed - p.len;
                         self.insert(extra_off, tail, tail_len);
                     }
@@ -314,7 +314,9 @@ impl Reassembler {
 
     fn deliver(&mut self, data: &[u8], claimed: u64, out: &mut dyn FnMut(Chunk<'_>)) {
         if self.keep_data && !data.is_empty() {
-            self.recent[self.recent_at] = (self.next, data.len() as u32, fingerprint(data));
+            if let Some(r) = self.recent.get_mut(self.recent_at) {
+                *r = (self.next, data.len() as u32, fingerprint(data));
+            }
             self.recent_at = (self.recent_at + 1) % RECENT;
             out(Chunk::Data(data));
         }
@@ -342,7 +344,7 @@ impl Reassembler {
                 continue;
             }
             let skip = self.next - off;
-            let d = &p.data[(skip as usize).min(p.data.len())..];
+            let d = crate::bytes::tail(&p.data, skip as usize);
             self.deliver(d, p.len - skip, out);
         }
     }

@@ -8,7 +8,7 @@
 //! hunter needs the *exact* wire name (escaped, case kept, never truncated) and the best partial name
 //! when a packet is damaged, which no crate returns.
 
-use super::{ConnCtx, Dir, StreamAnalyzer};
+use super::{ConnCtx, Dir, PerDir, StreamAnalyzer};
 use crate::decode::Packet;
 use crate::table::append_str_list;
 use crate::table::writer::Tables;
@@ -257,9 +257,7 @@ pub struct Msg {
     pub weird: Option<(&'static str, String)>,
 }
 
-fn be16(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(o)?, *b.get(o + 1)?]))
-}
+use crate::bytes::{array, be16};
 
 /// Parse a message. `None` only when there is not even a header.
 pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
@@ -375,13 +373,15 @@ pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
     if with_answers && m.counts[1] > 0 {
         match simple_dns::Packet::parse(b) {
             Ok(p) if p.answers.len() == raw_answers.len() => {
-                for (i, rr) in p.answers.iter().enumerate() {
+                for (rr, &(_, _, off, len)) in p.answers.iter().zip(&raw_answers) {
                     let code: u16 = rr.rdata.type_code().into();
-                    let (_, _, off, len) = raw_answers[i];
                     m.answer_types.push(qtype_name(code));
                     m.ttls.push(rr.ttl);
-                    m.answers
-                        .push(render_rdata(&rr.rdata, code, &b[off..off + len]));
+                    m.answers.push(render_rdata(
+                        &rr.rdata,
+                        code,
+                        b.get(off..off + len).unwrap_or(&[]),
+                    ));
                 }
             }
             // simple-dns rejects some valid records (seen: DNSSEC types); the raw walk still
@@ -428,15 +428,16 @@ fn render_svcb(rd: &[u8]) -> String {
             0 => format!(
                 "mandatory={}",
                 v.chunks_exact(2)
-                    .map(|c| format!("key{}", u16::from_be_bytes([c[0], c[1]])))
+                    .filter_map(|c| be16(c, 0))
+                    .map(|k| format!("key{k}"))
                     .collect::<Vec<_>>()
                     .join(",")
             ),
             1 => {
                 let mut ids = Vec::new();
                 let mut j = 0;
-                while j < v.len() {
-                    let l = v[j] as usize;
+                while let Some(&l) = v.get(j) {
+                    let l = l as usize;
                     ids.push(crate::proto::escape_bytes(
                         v.get(j + 1..(j + 1 + l).min(v.len())).unwrap_or(&[]),
                     ));
@@ -445,11 +446,12 @@ fn render_svcb(rd: &[u8]) -> String {
                 format!("alpn={}", ids.join(","))
             }
             2 => "no-default-alpn".to_string(),
-            3 if len == 2 => format!("port={}", u16::from_be_bytes([v[0], v[1]])),
+            3 if len == 2 => format!("port={}", be16(v, 0).unwrap_or(0)),
             4 => format!(
                 "ipv4hint={}",
                 v.chunks_exact(4)
-                    .map(|c| std::net::Ipv4Addr::new(c[0], c[1], c[2], c[3]).to_string())
+                    .filter_map(|c| array::<4>(c, 0))
+                    .map(|a| std::net::Ipv4Addr::from(a).to_string())
                     .collect::<Vec<_>>()
                     .join(",")
             ),
@@ -463,11 +465,8 @@ fn render_svcb(rd: &[u8]) -> String {
             6 => format!(
                 "ipv6hint={}",
                 v.chunks_exact(16)
-                    .map(|c| {
-                        let mut o = [0u8; 16];
-                        o.copy_from_slice(c);
-                        std::net::Ipv6Addr::from(o).to_string()
-                    })
+                    .filter_map(|c| array::<16>(c, 0))
+                    .map(|a| std::net::Ipv6Addr::from(a).to_string())
                     .collect::<Vec<_>>()
                     .join(",")
             ),
@@ -482,26 +481,26 @@ fn render_svcb(rd: &[u8]) -> String {
 
 /// Presentation form from raw record data (the fallback when the crate rejects a record).
 fn render_raw(msg: &[u8], t: u16, off: usize, len: usize) -> String {
-    let rd = &msg[off..off + len];
-    match t {
-        1 if len == 4 => std::net::Ipv4Addr::new(rd[0], rd[1], rd[2], rd[3]).to_string(),
-        28 if len == 16 => {
-            let mut o = [0u8; 16];
-            o.copy_from_slice(rd);
-            std::net::Ipv6Addr::from(o).to_string()
+    let rd = msg.get(off..off + len).unwrap_or(&[]);
+    match (t, rd.len()) {
+        (1, 4) => {
+            array::<4>(rd, 0).map_or_else(String::new, |a| std::net::Ipv4Addr::from(a).to_string())
         }
-        2 | 5 | 12 => read_name(msg, off).text,
-        15 if len >= 3 => format!(
+        (28, 16) => {
+            array::<16>(rd, 0).map_or_else(String::new, |a| std::net::Ipv6Addr::from(a).to_string())
+        }
+        (2 | 5 | 12, _) => read_name(msg, off).text,
+        (15, 3..) => format!(
             "{} {}",
-            u16::from_be_bytes([rd[0], rd[1]]),
+            be16(rd, 0).unwrap_or(0),
             read_name(msg, off + 2).text
         ),
-        64 | 65 => render_svcb(rd),
-        16 => {
+        (64 | 65, _) => render_svcb(rd),
+        (16, _) => {
             let mut parts = Vec::new();
             let mut i = 0;
-            while i < rd.len() {
-                let l = rd[i] as usize;
+            while let Some(&l) = rd.get(i) {
+                let l = l as usize;
                 parts.push(char_string(
                     rd.get(i + 1..(i + 1 + l).min(rd.len())).unwrap_or(&[]),
                 ));
@@ -520,15 +519,15 @@ fn ecs_text(d: &[u8]) -> Option<String> {
     match family {
         1 => {
             let mut o = [0u8; 4];
-            for (i, x) in addr.iter().take(4).enumerate() {
-                o[i] = *x;
+            for (o, x) in o.iter_mut().zip(addr) {
+                *o = *x;
             }
             Some(format!("{}/{}", std::net::Ipv4Addr::from(o), prefix))
         }
         2 => {
             let mut o = [0u8; 16];
-            for (i, x) in addr.iter().take(16).enumerate() {
-                o[i] = *x;
+            for (o, x) in o.iter_mut().zip(addr) {
+                *o = *x;
             }
             Some(format!("{}/{}", std::net::Ipv6Addr::from(o), prefix))
         }
@@ -858,17 +857,17 @@ pub fn plausible_query(b: &[u8]) -> bool {
 
 /// DNS over TCP: 2-byte length-prefixed messages on the reassembled stream.
 pub struct DnsTcp {
-    buf: [Vec<u8>; 2],
+    buf: PerDir<Vec<u8>>,
     state: DnsState,
-    broken: [bool; 2],
+    broken: PerDir<bool>,
 }
 
 impl DnsTcp {
     pub fn new() -> Self {
         DnsTcp {
-            buf: [Vec::new(), Vec::new()],
+            buf: PerDir::default(),
             state: DnsState::default(),
-            broken: [false; 2],
+            broken: PerDir::default(),
         }
     }
 }
@@ -884,28 +883,25 @@ impl StreamAnalyzer for DnsTcp {
         "dns"
     }
     fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut Tables) {
-        let i = dir.idx();
-        if self.broken[i] {
+        if self.broken[dir] {
             return;
         }
-        self.buf[i].extend_from_slice(data);
+        self.buf[dir].extend_from_slice(data);
         loop {
-            let b = &self.buf[i];
-            if b.len() < 2 {
+            let b = &self.buf[dir];
+            let Some(len) = be16(b, 0).map(usize::from) else {
                 break;
-            }
-            let len = u16::from_be_bytes([b[0], b[1]]) as usize;
-            if b.len() < 2 + len {
+            };
+            let Some(msg) = b.get(2..2 + len).map(<[u8]>::to_vec) else {
                 break;
-            }
-            let msg: Vec<u8> = b[2..2 + len].to_vec();
-            self.buf[i].drain(..2 + len);
+            };
+            self.buf[dir].drain(..2 + len);
             self.state.message(ts, None, &msg, false, "tcp", ctx, out);
         }
     }
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables) {
-        self.broken[dir.idx()] = true;
-        self.buf[dir.idx()].clear();
+        self.broken[dir] = true;
+        self.buf[dir].clear();
         out.weird(
             ts,
             Some(&ctx.uid),
@@ -918,7 +914,7 @@ impl StreamAnalyzer for DnsTcp {
         self.state.finish("tcp", ctx, out);
     }
     fn wants(&self, dir: Dir) -> bool {
-        !self.broken[dir.idx()]
+        !self.broken[dir]
     }
 }
 

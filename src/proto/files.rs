@@ -332,14 +332,8 @@ impl ZipWalk {
                         return;
                     }
                     let h = std::mem::take(&mut self.head);
-                    let u16at = |i: usize| {
-                        h.get(i..i + 2)
-                            .map_or(0, |x| u16::from_le_bytes([x[0], x[1]]) as usize)
-                    };
-                    let u32at = |i: usize| {
-                        h.get(i..i + 4)
-                            .map_or(0, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-                    };
+                    let u16at = |i: usize| crate::bytes::le16(&h, i).map_or(0, usize::from);
+                    let u32at = |i: usize| crate::bytes::le32(&h, i).unwrap_or(0);
                     if !h.starts_with(b"PK\x03\x04") {
                         self.done = true;
                         return;

@@ -6,7 +6,8 @@
 //! and flagged; a gap inside a head stops parsing that direction.
 
 use super::files::{BodyMeta, FileBody};
-use super::{ConnCtx, Dir, StreamAnalyzer, escape_bytes};
+use super::{ConnCtx, Dir, PerDir, StreamAnalyzer, escape_bytes};
+use crate::bytes::{head, tail};
 use crate::table::append_str_list;
 use crate::table::writer::Tables;
 use base64::Engine;
@@ -57,7 +58,7 @@ pub fn looks_like_request(b: &[u8]) -> bool {
     else {
         return false;
     };
-    let method = &b[..end];
+    let (method, after) = b.split_at(end);
     if method.is_empty()
         || !method
             .iter()
@@ -70,7 +71,7 @@ pub fn looks_like_request(b: &[u8]) -> bool {
     }
     // an unknown method token still counts when its line names an HTTP version
     let line_end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
-    b[end] == b' ' && b[..line_end].windows(5).any(|w| w == b"HTTP/")
+    after.first() == Some(&b' ') && head(b, line_end).windows(5).any(|w| w == b"HTTP/")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +148,7 @@ struct Txn {
 }
 
 pub struct HttpAnalyzer {
-    sides: [Side; 2],
+    sides: PerDir<Side>,
     txns: VecDeque<Txn>,
     depth: u32,
     tunnel: bool,
@@ -176,19 +177,12 @@ impl Default for HttpAnalyzer {
 }
 
 fn find_head_end(b: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i + 1 < b.len() {
-        if b[i] == b'\n' {
-            if b[i + 1] == b'\n' {
-                return Some(i + 2);
-            }
-            if b[i + 1] == b'\r' && b.get(i + 2) == Some(&b'\n') {
-                return Some(i + 3);
-            }
-        }
-        i += 1;
-    }
-    None
+    // every line feed is a candidate: the head ends at "\n\n" or "\n\r\n"
+    memchr::memchr_iter(b'\n', b).find_map(|i| match (b.get(i + 1), b.get(i + 2)) {
+        (Some(b'\n'), _) => Some(i + 2),
+        (Some(b'\r'), Some(b'\n')) => Some(i + 3),
+        _ => None,
+    })
 }
 
 /// Header lines read without httparse's strictness (control bytes in values, odd spacing): used when
@@ -203,7 +197,8 @@ fn tolerant_headers(b: &[u8]) -> Vec<httparse::Header<'_>> {
         let Some(colon) = line.iter().position(|&c| c == b':') else {
             continue;
         };
-        let Ok(name) = std::str::from_utf8(line[..colon].trim_ascii()) else {
+        let (name, value) = line.split_at(colon);
+        let Ok(name) = std::str::from_utf8(name.trim_ascii()) else {
             continue;
         };
         if name.is_empty() || v.len() >= MAX_HEADERS {
@@ -211,7 +206,7 @@ fn tolerant_headers(b: &[u8]) -> Vec<httparse::Header<'_>> {
         }
         v.push(httparse::Header {
             name,
-            value: &line[colon + 1..],
+            value: tail(value, 1),
         });
     }
     v
@@ -229,11 +224,12 @@ fn header<'a>(hs: &'a [httparse::Header<'a>], name: &str) -> Option<&'a [u8]> {
 
 fn basic_user(v: &[u8]) -> Option<String> {
     let v = v.trim_ascii();
-    if v.len() < 6 || !v[..6].eq_ignore_ascii_case(b"basic ") {
+    let (scheme, cred) = v.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"basic ") {
         return None;
     }
     let dec = base64::engine::general_purpose::STANDARD
-        .decode(v[6..].trim_ascii())
+        .decode(cred.trim_ascii())
         .ok()?;
     let user = dec.split(|&c| c == b':').next()?;
     Some(escape_bytes(user))
@@ -254,7 +250,7 @@ const PROXY_HEADERS: &[&str] = &[
 impl HttpAnalyzer {
     pub fn new() -> Self {
         HttpAnalyzer {
-            sides: [Side::new(), Side::new()],
+            sides: PerDir::new(Side::new(), Side::new()),
             txns: VecDeque::new(),
             depth: 0,
             tunnel: false,
@@ -317,16 +313,16 @@ impl HttpAnalyzer {
                 .iter()
                 .position(|&c| c == b'\n')
                 .map_or(head.len(), |p| p + 1);
-            let line = head[..line_end].trim_ascii_end();
+            let line = self::head(head, line_end).trim_ascii_end();
             if !looks_like_request(head) {
                 out.weird(
                     ts,
                     Some(&ctx.uid),
                     "http_bad_request",
-                    &escape_bytes(&line[..line.len().min(120)]),
+                    &escape_bytes(self::head(line, 120)),
                     None,
                 );
-                self.sides[0].state = State::Stopped;
+                self.sides.orig.state = State::Stopped;
                 return;
             }
             let mut parts = line.split(|&c| c == b' ');
@@ -342,7 +338,7 @@ impl HttpAnalyzer {
             };
             (m, u, v)
         };
-        let side = &mut self.sides[0];
+        let side = &mut self.sides.orig;
         let hs: Vec<httparse::Header<'_>> = if strict {
             hs.iter()
                 .take_while(|h| !h.name.is_empty())
@@ -353,7 +349,7 @@ impl HttpAnalyzer {
                 .iter()
                 .position(|&c| c == b'\n')
                 .map_or(head.len(), |p| p + 1);
-            tolerant_headers(&head[line_end..])
+            tolerant_headers(tail(head, line_end))
         };
         let hs = hs.as_slice();
         self.depth += 1;
@@ -420,10 +416,10 @@ impl HttpAnalyzer {
                     ts,
                     Some(&ctx.uid),
                     "http_bad_reply",
-                    &escape_bytes(&line[..line.len().min(120)]),
+                    &escape_bytes(self::head(line, 120)),
                     None,
                 );
-                self.sides[1].state = State::Stopped;
+                self.sides.resp.state = State::Stopped;
                 return;
             }
         }
@@ -434,8 +430,8 @@ impl HttpAnalyzer {
         // (responses come in request order, so the first `overflowed` final ones answer those)
         if (code >= 200 || code == 101) && self.late_responses < self.overflowed {
             self.late_responses += 1;
-            self.sides[1].state = Self::body_state(hs).0;
-            self.sides[1].body = 0;
+            self.sides.resp.state = Self::body_state(hs).0;
+            self.sides.resp.body = 0;
             return;
         }
         // the transaction this response answers: the oldest one without a final status
@@ -451,10 +447,12 @@ impl HttpAnalyzer {
                 self.txns.len() - 1
             }
         };
-        let t = &mut self.txns[idx];
+        let Some(t) = self.txns.get_mut(idx) else {
+            return;
+        };
         if (100..200).contains(&code) && code != 101 {
             t.info_code = Some(code);
-            self.sides[1].state = State::Head;
+            self.sides.resp.state = State::Head;
             return;
         }
         t.status_code = Some(code);
@@ -475,8 +473,8 @@ impl HttpAnalyzer {
                     .unwrap_or_else(|| "upgrade".into())
             });
             self.tunnel = true;
-            self.sides[0].state = State::Stopped;
-            self.sides[1].state = State::Stopped;
+            self.sides.orig.state = State::Stopped;
+            self.sides.resp.state = State::Stopped;
             self.emit_front_done(out, ctx);
             return;
         }
@@ -492,14 +490,14 @@ impl HttpAnalyzer {
         };
         t.chunked_resp = chunked;
         if st != State::Head {
-            self.sides[1].file = Some(FileBody::new(
+            self.sides.resp.file = Some(FileBody::new(
                 body_meta(ts, t.depth, false, hs, t.uri.as_deref()),
                 ctx,
                 out.extract.as_ref(),
             ));
         }
-        self.sides[1].body = 0;
-        self.sides[1].state = st.clone();
+        self.sides.resp.body = 0;
+        self.sides.resp.state = st.clone();
         if st == State::Head {
             self.emit_front_done(out, ctx);
         }
@@ -516,8 +514,8 @@ impl HttpAnalyzer {
     }
 
     /// Consume body bytes of side `i`; returns bytes used. Sets state to Head when the body ends.
-    fn body(&mut self, i: usize, data: &[u8]) -> usize {
-        let side = &mut self.sides[i];
+    fn body(&mut self, dir: Dir, data: &[u8]) -> usize {
+        let side = &mut self.sides[dir];
         let mut pos = 0;
         while pos < data.len() {
             match side.state {
@@ -525,7 +523,7 @@ impl HttpAnalyzer {
                     let n = (left.min((data.len() - pos) as u64)) as usize;
                     side.body += n as u64;
                     if let Some(f) = side.file.as_mut() {
-                        f.write(&data[pos..pos + n]);
+                        f.write(data.get(pos..pos + n).unwrap_or(&[]));
                     }
                     pos += n;
                     side.state = if left == n as u64 {
@@ -537,7 +535,7 @@ impl HttpAnalyzer {
                 State::UntilClose => {
                     side.body += (data.len() - pos) as u64;
                     if let Some(f) = side.file.as_mut() {
-                        f.write(&data[pos..]);
+                        f.write(tail(data, pos));
                     }
                     pos = data.len();
                 }
@@ -545,7 +543,7 @@ impl HttpAnalyzer {
                     let n = (left.min((data.len() - pos) as u64)) as usize;
                     side.body += n as u64;
                     if let Some(f) = side.file.as_mut() {
-                        f.write(&data[pos..pos + n]);
+                        f.write(data.get(pos..pos + n).unwrap_or(&[]));
                     }
                     pos += n;
                     side.state = State::Chunked(if left == n as u64 {
@@ -555,7 +553,7 @@ impl HttpAnalyzer {
                     });
                 }
                 State::Chunked(Chunk::Crlf(k)) => {
-                    let c = data[pos];
+                    let Some(&c) = data.get(pos) else { break };
                     if c == b'\r' || c == b'\n' {
                         pos += 1;
                         side.state = State::Chunked(if c == b'\n' || k <= 1 {
@@ -568,7 +566,7 @@ impl HttpAnalyzer {
                     }
                 }
                 State::Chunked(Chunk::Size) | State::Chunked(Chunk::Trailer) => {
-                    let c = data[pos];
+                    let Some(&c) = data.get(pos) else { break };
                     pos += 1;
                     if c != b'\n' {
                         if side.line.len() < 256 {
@@ -610,12 +608,12 @@ impl HttpAnalyzer {
         pos
     }
 
-    fn body_done(&mut self, i: usize, ctx: &ConnCtx, out: &mut Tables) {
-        let n = self.sides[i].body;
-        if let Some(f) = self.sides[i].file.take() {
+    fn body_done(&mut self, dir: Dir, ctx: &ConnCtx, out: &mut Tables) {
+        let n = self.sides[dir].body;
+        if let Some(f) = self.sides[dir].file.take() {
             f.finish(true, ctx, self.swap, out);
         }
-        if i == 0 {
+        if dir == Dir::Orig {
             if let Some(t) = self.txns.iter_mut().rev().find(|t| t.has_request) {
                 t.req_body = n;
             }
@@ -627,43 +625,45 @@ impl HttpAnalyzer {
         }
     }
 
-    fn process(&mut self, i: usize, ts: i64, ctx: &ConnCtx, out: &mut Tables) {
-        let mut buf = std::mem::take(&mut self.sides[i].buf);
+    fn process(&mut self, dir: Dir, ts: i64, ctx: &ConnCtx, out: &mut Tables) {
+        let mut buf = std::mem::take(&mut self.sides[dir].buf);
         let mut pos = 0;
         loop {
-            match self.sides[i].state {
+            match self.sides[dir].state {
                 State::Stopped => {
                     pos = buf.len();
                     break;
                 }
                 State::Head => {
-                    while pos < buf.len() && (buf[pos] == b'\r' || buf[pos] == b'\n') {
-                        pos += 1;
-                    }
+                    pos += tail(&buf, pos)
+                        .iter()
+                        .take_while(|&&c| c == b'\r' || c == b'\n')
+                        .count();
                     if pos >= buf.len() {
                         break;
                     }
-                    match find_head_end(&buf[pos..]) {
+                    let rest = tail(&buf, pos);
+                    match find_head_end(rest) {
                         Some(end) => {
-                            let head = &buf[pos..pos + end];
-                            if i == 0 {
+                            let head = self::head(rest, end);
+                            if dir == Dir::Orig {
                                 self.request_head(ts, head, ctx, out);
                             } else {
                                 self.response_head(ts, head, ctx, out);
                             }
                             pos += end;
-                            if self.sides[i].state == State::Head && !self.tunnel {
-                                self.body_done(i, ctx, out);
+                            if self.sides[dir].state == State::Head && !self.tunnel {
+                                self.body_done(dir, ctx, out);
                             }
                         }
                         None => {
                             // HTTP/0.9 request: a single line
-                            if i == 0
-                                && buf[pos..].ends_with(b"\n")
-                                && !buf[pos..].windows(5).any(|w| w == b"HTTP/")
+                            if dir == Dir::Orig
+                                && rest.ends_with(b"\n")
+                                && !rest.windows(5).any(|w| w == b"HTTP/")
                             {
-                                let end = buf.len() - pos;
-                                let head = buf[pos..].to_vec();
+                                let end = rest.len();
+                                let head = rest.to_vec();
                                 self.request_head(ts, &head, ctx, out);
                                 pos += end;
                                 continue;
@@ -676,7 +676,7 @@ impl HttpAnalyzer {
                                     &format!("more than {MAX_HEAD} bytes without end of head"),
                                     None,
                                 );
-                                self.sides[i].state = State::Stopped;
+                                self.sides[dir].state = State::Stopped;
                                 pos = buf.len();
                             }
                             break;
@@ -684,10 +684,10 @@ impl HttpAnalyzer {
                     }
                 }
                 _ => {
-                    let n = self.body(i, &buf[pos..]);
+                    let n = self.body(dir, tail(&buf, pos));
                     pos += n;
-                    if self.sides[i].state == State::Head {
-                        self.body_done(i, ctx, out);
+                    if self.sides[dir].state == State::Head {
+                        self.body_done(dir, ctx, out);
                     } else if pos >= buf.len() {
                         break;
                     }
@@ -695,7 +695,7 @@ impl HttpAnalyzer {
             }
         }
         buf.drain(..pos);
-        self.sides[i].buf = buf;
+        self.sides[dir].buf = buf;
     }
 }
 
@@ -776,44 +776,42 @@ impl StreamAnalyzer for HttpAnalyzer {
 
     fn data(&mut self, dir: Dir, ts: i64, mut data: &[u8], ctx: &ConnCtx, out: &mut Tables) {
         let dir = self.role(dir);
-        let i = dir.idx();
-        if self.sides[i].state == State::Stopped {
+        if self.sides[dir].state == State::Stopped {
             return;
         }
-        if i == 1
-            && self.sides[1].state == State::Head
-            && self.sides[1].buf.is_empty()
+        if dir == Dir::Resp
+            && self.sides.resp.state == State::Head
+            && self.sides.resp.buf.is_empty()
             && !data.starts_with(b"HTTP/")
             && let Some((depth, uri)) = self.expect_09.take()
         {
-            self.sides[1].file = Some(FileBody::new(
+            self.sides.resp.file = Some(FileBody::new(
                 body_meta(ts, depth, false, &[], uri.as_deref()),
                 ctx,
                 out.extract.as_ref(),
             ));
-            self.sides[1].state = State::UntilClose;
-            self.sides[1].body = 0;
+            self.sides.resp.state = State::UntilClose;
+            self.sides.resp.body = 0;
         }
         // fast path: body bytes straight from the segment, no copy
-        if self.sides[i].buf.is_empty() && !matches!(self.sides[i].state, State::Head) {
-            let n = self.body(i, data);
-            data = &data[n..];
-            if self.sides[i].state == State::Head {
-                self.body_done(i, ctx, out);
+        if self.sides[dir].buf.is_empty() && !matches!(self.sides[dir].state, State::Head) {
+            let n = self.body(dir, data);
+            data = tail(data, n);
+            if self.sides[dir].state == State::Head {
+                self.body_done(dir, ctx, out);
             }
             if data.is_empty() {
                 return;
             }
         }
-        self.sides[i].buf.extend_from_slice(data);
-        self.process(i, ts, ctx, out);
+        self.sides[dir].buf.extend_from_slice(data);
+        self.process(dir, ts, ctx, out);
     }
 
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables) {
         let dir = self.role(dir);
-        let i = dir.idx();
         let mark = |txns: &mut VecDeque<Txn>| {
-            let t = if i == 0 {
+            let t = if dir == Dir::Orig {
                 txns.iter_mut().rev().find(|t| t.has_request)
             } else {
                 txns.iter_mut().find(|t| t.status_code.is_some())
@@ -823,67 +821,67 @@ impl StreamAnalyzer for HttpAnalyzer {
                 t.partial = true;
             }
         };
-        match self.sides[i].state.clone() {
+        match self.sides[dir].state.clone() {
             State::Length(left) => {
                 mark(&mut self.txns);
                 let n = left.min(len);
-                if let Some(f) = self.sides[i].file.as_mut() {
+                if let Some(f) = self.sides[dir].file.as_mut() {
                     f.gap(n);
                 }
-                self.sides[i].body += n;
+                self.sides[dir].body += n;
                 if n == left {
-                    self.sides[i].state = State::Head;
-                    self.body_done(i, ctx, out);
+                    self.sides[dir].state = State::Head;
+                    self.body_done(dir, ctx, out);
                     if len > n {
-                        self.sides[i].state = State::Stopped;
+                        self.sides[dir].state = State::Stopped;
                     }
                 } else {
-                    self.sides[i].state = State::Length(left - n);
+                    self.sides[dir].state = State::Length(left - n);
                 }
             }
             State::UntilClose => {
                 mark(&mut self.txns);
-                self.sides[i].body += len;
-                if let Some(f) = self.sides[i].file.as_mut() {
+                self.sides[dir].body += len;
+                if let Some(f) = self.sides[dir].file.as_mut() {
                     f.gap(len);
                 }
             }
             State::Chunked(Chunk::Data(left)) if len < left => {
                 mark(&mut self.txns);
-                self.sides[i].body += len;
-                if let Some(f) = self.sides[i].file.as_mut() {
+                self.sides[dir].body += len;
+                if let Some(f) = self.sides[dir].file.as_mut() {
                     f.gap(len);
                 }
-                self.sides[i].state = State::Chunked(Chunk::Data(left - len));
+                self.sides[dir].state = State::Chunked(Chunk::Data(left - len));
             }
             State::Stopped => {}
             _ => {
                 mark(&mut self.txns);
-                if let Some(mut f) = self.sides[i].file.take() {
+                if let Some(mut f) = self.sides[dir].file.take() {
                     f.gap(len);
                     f.finish(false, ctx, self.swap, out);
                 }
                 out.weird(ts, Some(&ctx.uid), "http_content_gap", &format!("{len} bytes missing in {dir:?} head or chunk framing; direction no longer parsed"), None);
-                self.sides[i].state = State::Stopped;
+                self.sides[dir].state = State::Stopped;
             }
         }
-        self.sides[i].buf.clear();
+        self.sides[dir].buf.clear();
     }
 
     fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut Tables) {
         // bodies still open at the end are partial (read-until-close bodies end normally at close)
-        for i in 0..2 {
-            match self.sides[i].state {
+        for dir in Dir::BOTH {
+            match self.sides[dir].state {
                 State::Length(_) | State::Chunked(_) => {
-                    let n = self.sides[i].body;
-                    let t = if i == 0 {
+                    let n = self.sides[dir].body;
+                    let t = if dir == Dir::Orig {
                         self.txns.iter_mut().rev().find(|t| t.has_request)
                     } else {
                         self.txns.iter_mut().find(|t| t.status_code.is_some())
                     };
                     if let Some(t) = t {
                         t.partial = true;
-                        if i == 0 {
+                        if dir == Dir::Orig {
                             t.req_body = n
                         } else {
                             t.resp_body = n
@@ -892,16 +890,16 @@ impl StreamAnalyzer for HttpAnalyzer {
                 }
                 State::UntilClose => {
                     if let Some(t) = self.txns.iter_mut().find(|t| t.status_code.is_some()) {
-                        t.resp_body = self.sides[1].body;
+                        t.resp_body = self.sides.resp.body;
                     }
                 }
                 _ => {}
             }
         }
         // bodies still open: read-until-close ends normally at close, any other was cut
-        for i in 0..2 {
-            if let Some(f) = self.sides[i].file.take() {
-                let whole = self.sides[i].state == State::UntilClose;
+        for dir in Dir::BOTH {
+            if let Some(f) = self.sides[dir].file.take() {
+                let whole = self.sides[dir].state == State::UntilClose;
                 f.finish(whole, ctx, self.swap, out);
             }
         }
@@ -923,7 +921,7 @@ impl StreamAnalyzer for HttpAnalyzer {
     }
 
     fn wants(&self, dir: Dir) -> bool {
-        !self.tunnel && self.sides[self.role(dir).idx()].state != State::Stopped
+        !self.tunnel && self.sides[self.role(dir)].state != State::Stopped
     }
 }
 

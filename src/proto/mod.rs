@@ -5,7 +5,10 @@
 //!
 //! Adding a protocol = one file here, one table in `table/`, one line in `detect_tcp`.
 // wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod dns;
 pub mod files;
@@ -27,6 +30,49 @@ impl Dir {
         match self {
             Dir::Orig => 0,
             Dir::Resp => 1,
+        }
+    }
+
+    /// The other direction.
+    pub fn opposite(self) -> Dir {
+        match self {
+            Dir::Orig => Dir::Resp,
+            Dir::Resp => Dir::Orig,
+        }
+    }
+
+    pub const BOTH: [Dir; 2] = [Dir::Orig, Dir::Resp];
+}
+
+/// One value per direction of a connection, indexed by [`Dir`]: the per-direction state of an
+/// analyzer or endpoint with no integer index that could be out of range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PerDir<T> {
+    pub orig: T,
+    pub resp: T,
+}
+
+impl<T> PerDir<T> {
+    pub fn new(orig: T, resp: T) -> Self {
+        PerDir { orig, resp }
+    }
+}
+
+impl<T> std::ops::Index<Dir> for PerDir<T> {
+    type Output = T;
+    fn index(&self, d: Dir) -> &T {
+        match d {
+            Dir::Orig => &self.orig,
+            Dir::Resp => &self.resp,
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<Dir> for PerDir<T> {
+    fn index_mut(&mut self, d: Dir) -> &mut T {
+        match d {
+            Dir::Orig => &mut self.orig,
+            Dir::Resp => &mut self.resp,
         }
     }
 }

@@ -9,7 +9,8 @@
 //!
 //! GREASE values (RFC 8701: 0x?a?a) are ignored in JA3, JA3S and JA4 as their specifications say.
 
-use super::{ConnCtx, Dir, StreamAnalyzer, escape_bytes};
+use super::{ConnCtx, Dir, PerDir, StreamAnalyzer, escape_bytes};
+use crate::bytes::{array, be16, be32, head, tail};
 use crate::capture::hex;
 use crate::table::append_str_list;
 use crate::table::writer::Tables;
@@ -20,11 +21,13 @@ use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
 const MAX_HANDSHAKE: usize = 256 * 1024;
 
 pub fn looks_like_tls(b: &[u8]) -> bool {
-    if b.len() >= 3 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4 {
+    if let Some([0x16, 3, minor]) = array::<3>(b, 0)
+        && minor <= 4
+    {
         return true;
     }
     // SSLv2-compatible ClientHello: 2-byte length with the high bit, message type 1, version 2 or 3.x
-    b.len() >= 5 && b[0] & 0x80 != 0 && b[2] == 1 && (b[3] == 0 && b[4] == 2 || b[3] == 3)
+    matches!(array::<5>(b, 0), Some([l, _, 1, v0, v1]) if l & 0x80 != 0 && (v0 == 0 && v1 == 2 || v0 == 3))
 }
 
 pub fn is_grease(v: u16) -> bool {
@@ -203,13 +206,18 @@ pub fn ja4(h: &HelloInfo) -> String {
         .min(99);
     let alpn = match h.alpn.first() {
         Some(a) if !a.is_empty() => {
-            let (f, l) = (a[0], a[a.len() - 1]);
-            if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() {
-                format!("{}{}", f as char, l as char)
-            } else {
-                let hx = hex(a);
-                let b = hx.as_bytes();
-                format!("{}{}", b[0] as char, b[b.len() - 1] as char)
+            let (f, l) = (a.first().copied(), a.last().copied());
+            match (f, l) {
+                (Some(f), Some(l)) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
+                    format!("{}{}", f as char, l as char)
+                }
+                _ => {
+                    // first and last characters of the hex form (JA4's rule for non-alphanumeric ALPN)
+                    let hx = hex(a);
+                    let mut cs = hx.chars();
+                    let f = cs.next().unwrap_or('0');
+                    format!("{f}{}", cs.next_back().unwrap_or(f))
+                }
             }
         }
         _ => "00".into(),
@@ -223,9 +231,8 @@ pub fn ja4(h: &HelloInfo) -> String {
 fn walk_extensions(ext: &[u8]) -> Vec<(u16, &[u8])> {
     let mut v = Vec::new();
     let mut i = 0;
-    while i + 4 <= ext.len() {
-        let t = u16::from_be_bytes([ext[i], ext[i + 1]]);
-        let l = u16::from_be_bytes([ext[i + 2], ext[i + 3]]) as usize;
+    while let (Some(t), Some(l)) = (be16(ext, i), be16(ext, i + 2)) {
+        let l = usize::from(l);
         let Some(body) = ext.get(i + 4..i + 4 + l) else {
             break;
         };
@@ -264,7 +271,7 @@ pub fn client_hello_info(ch: &tls_parser::TlsClientHelloContents<'_>) -> HelloIn
                     h.supported_versions = rest
                         .chunks_exact(2)
                         .take(n as usize / 2)
-                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .filter_map(|c| be16(c, 0))
                         .collect();
                 }
             }
@@ -321,7 +328,7 @@ struct Row {
 }
 
 pub struct TlsAnalyzer {
-    sides: [Side; 2],
+    sides: PerDir<Side>,
     row: Option<Row>,
     started: bool,
 }
@@ -335,7 +342,7 @@ impl Default for TlsAnalyzer {
 impl TlsAnalyzer {
     pub fn new() -> Self {
         TlsAnalyzer {
-            sides: [Side::default(), Side::default()],
+            sides: PerDir::default(),
             row: None,
             started: false,
         }
@@ -352,7 +359,7 @@ impl TlsAnalyzer {
         let parsed = tls_parser::parse_tls_message_handshake(msg);
         let m = match parsed {
             Ok((_, TlsMessage::Handshake(m))) => m,
-            _ if msg.first() == Some(&2) && self.server_hello_fallback(ts, &msg[4..]) => return,
+            _ if msg.first() == Some(&2) && self.server_hello_fallback(ts, tail(msg, 4)) => return,
             _ => {
                 out.weird(
                     ts,
@@ -362,7 +369,7 @@ impl TlsAnalyzer {
                         "handshake type {} ({} bytes) did not parse; starts {}",
                         msg.first().copied().unwrap_or(0),
                         msg.len(),
-                        hex(&msg[..msg.len().min(24)])
+                        hex(head(msg, 24))
                     ),
                     None,
                 );
@@ -406,10 +413,8 @@ impl TlsAnalyzer {
                 for (t, body) in walk_extensions(sh.ext.unwrap_or(&[])) {
                     exts.push(t);
                     match t {
-                        43 if body.len() >= 2 => version = u16::from_be_bytes([body[0], body[1]]),
-                        51 if body.len() >= 2 => {
-                            group = Some(u16::from_be_bytes([body[0], body[1]]))
-                        }
+                        43 if body.len() >= 2 => version = be16(body, 0).unwrap_or(version),
+                        51 if body.len() >= 2 => group = be16(body, 0),
                         41 => psk = true,
                         16 => {
                             if let Some(TlsExtension::ALPN(a)) = decode_ext(16, body) {
@@ -440,7 +445,7 @@ impl TlsAnalyzer {
                 };
                 if r.tls13 {
                     // everything after the ServerHello is encrypted
-                    self.sides[1].done = true;
+                    self.sides.resp.done = true;
                 }
             }
             TlsMessageHandshake::Certificate(c) => {
@@ -481,8 +486,10 @@ impl TlsAnalyzer {
             }
             TlsMessageHandshake::ServerKeyExchange(ske) => {
                 let p = ske.parameters;
-                if p.len() >= 3 && p[0] == 3 {
-                    let g = u16::from_be_bytes([p[1], p[2]]);
+                // ECParameters: curve_type 3 (named_curve), then the 2-byte group
+                if p.first() == Some(&3)
+                    && let Some(g) = be16(p, 1)
+                {
                     self.row(ts).curve = Some(group_name(g));
                 }
             }
@@ -524,33 +531,32 @@ impl TlsAnalyzer {
         );
         r.ja3s = Some(ja3s(version, cipher, &exts));
         if r.tls13 {
-            self.sides[1].done = true;
+            self.sides.resp.done = true;
         }
         true
     }
 
     fn records(&mut self, dir: Dir, ts: i64, ctx: &ConnCtx, out: &mut Tables) {
-        let i = dir.idx();
         loop {
-            let side = &mut self.sides[i];
+            let side = &mut self.sides[dir];
             if side.done {
                 side.rec.clear();
                 return;
             }
             let b = &side.rec;
-            if b.len() < 5 {
+            let Some([ct, _, _, l0, l1]) = array::<5>(b, 0) else {
                 return;
-            }
-            if b[0] & 0x80 != 0 && !self.started {
+            };
+            if ct & 0x80 != 0 && !self.started {
                 // SSLv2 record
                 self.started = true;
                 let r = self.row(ts);
                 r.version = Some("SSLv2".into());
-                self.sides[i].done = true;
+                self.sides[dir].done = true;
                 return;
             }
             self.started = true;
-            let (ct, len) = (b[0], u16::from_be_bytes([b[3], b[4]]) as usize);
+            let len = usize::from(u16::from_be_bytes([l0, l1]));
             if !(20..=24).contains(&ct) || len > 18432 {
                 out.weird(
                     ts,
@@ -559,17 +565,16 @@ impl TlsAnalyzer {
                     &format!("content type {ct}, length {len}"),
                     None,
                 );
-                self.sides[i].done = true;
+                self.sides[dir].done = true;
                 return;
             }
-            if b.len() < 5 + len {
+            let Some(body) = b.get(5..5 + len).map(<[u8]>::to_vec) else {
                 return;
-            }
-            let body: Vec<u8> = b[5..5 + len].to_vec();
-            self.sides[i].rec.drain(..5 + len);
+            };
+            self.sides[dir].rec.drain(..5 + len);
             match ct {
-                22 if !self.sides[i].encrypted => {
-                    let side = &mut self.sides[i];
+                22 if !self.sides[dir].encrypted => {
+                    let side = &mut self.sides[dir];
                     if side.hs.len() + body.len() > MAX_HANDSHAKE {
                         out.weird(
                             ts,
@@ -583,25 +588,24 @@ impl TlsAnalyzer {
                     }
                     side.hs.extend_from_slice(&body);
                     loop {
-                        let hs = &self.sides[i].hs;
-                        if hs.len() < 4 {
+                        let hs = &self.sides[dir].hs;
+                        // handshake header: type, then a 24-bit length
+                        let Some(l) = be32(hs, 0).map(|h| (h & 0x00ff_ffff) as usize) else {
                             break;
-                        }
-                        let l = ((hs[1] as usize) << 16) | ((hs[2] as usize) << 8) | hs[3] as usize;
-                        if hs.len() < 4 + l {
+                        };
+                        let Some(msg) = hs.get(..4 + l).map(<[u8]>::to_vec) else {
                             break;
-                        }
-                        let msg: Vec<u8> = hs[..4 + l].to_vec();
-                        self.sides[i].hs.drain(..4 + l);
+                        };
+                        self.sides[dir].hs.drain(..4 + l);
                         self.handshake_msg(dir, ts, &msg, ctx, out);
-                        if self.sides[i].done {
+                        if self.sides[dir].done {
                             break;
                         }
                     }
                 }
                 20 | 23 => {
-                    self.sides[i].encrypted = true;
-                    self.sides[i].done = true;
+                    self.sides[dir].encrypted = true;
+                    self.sides[dir].done = true;
                 }
                 _ => {}
             }
@@ -614,15 +618,14 @@ impl StreamAnalyzer for TlsAnalyzer {
         "ssl"
     }
     fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut Tables) {
-        let i = dir.idx();
-        if self.sides[i].done {
+        if self.sides[dir].done {
             return;
         }
-        self.sides[i].rec.extend_from_slice(data);
+        self.sides[dir].rec.extend_from_slice(data);
         self.records(dir, ts, ctx, out);
     }
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables) {
-        let side = &mut self.sides[dir.idx()];
+        let side = &mut self.sides[dir];
         if !side.done {
             side.done = true;
             side.rec.clear();
@@ -636,7 +639,7 @@ impl StreamAnalyzer for TlsAnalyzer {
         }
     }
     fn count(&mut self, dir: Dir, n: u64) {
-        self.sides[dir.idx()].bytes += n;
+        self.sides[dir].bytes += n;
     }
     fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut Tables) {
         let Some(r) = self.row.take() else { return };
@@ -654,8 +657,8 @@ impl StreamAnalyzer for TlsAnalyzer {
         t.resumed.append_value(r.resumed);
         t.established.append_value(
             r.server_hello
-                && self.sides[0].encrypted
-                && (self.sides[1].encrypted || r.tls13 && self.sides[1].bytes > 0),
+                && self.sides.orig.encrypted
+                && (self.sides.resp.encrypted || r.tls13 && self.sides.resp.bytes > 0),
         );
         append_str_list(&mut t.alpn_offered, &r.alpn_offered);
         t.alpn.append_option(r.alpn);
@@ -677,13 +680,13 @@ impl StreamAnalyzer for TlsAnalyzer {
         append_str_list(&mut t.san_dns, &r.san);
         t.self_signed.append_option(r.self_signed);
         t.expired_at_capture_time.append_option(r.expired);
-        t.orig_bytes.append_value(self.sides[0].bytes);
-        t.resp_bytes.append_value(self.sides[1].bytes);
+        t.orig_bytes.append_value(self.sides.orig.bytes);
+        t.resp_bytes.append_value(self.sides.resp.bytes);
         t.source.append_value(&*ctx.source);
         out.maybe_flush();
     }
     fn wants(&self, dir: Dir) -> bool {
-        !self.sides[dir.idx()].done
+        !self.sides[dir].done
     }
 }
 
