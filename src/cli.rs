@@ -73,6 +73,35 @@ pub enum Cmd {
     Schema(SchemaArgs),
     /// List the detectors: id, category, severity thresholds, parameters and their defaults.
     Detectors(DetectorsArgs),
+    /// Write the original frames of chosen connections to a pcap or pcapng (a row or a finding's
+    /// uids, opened in Wireshark).
+    Extract(ExtractArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExtractArgs {
+    /// A dataset directory, or the capture files to ingest first (cached, as for sql).
+    #[arg(required = true, num_args = 1.., value_parser = input_name())]
+    pub source: Vec<String>,
+    /// A connection uid (repeatable): conn.uid, or the uid of any row or finding.
+    #[arg(long = "uid", value_name = "UID")]
+    pub uids: Vec<String>,
+    /// A read-only query whose `uid` column names the connections (added to --uid).
+    #[arg(long, value_name = "SQL")]
+    pub query: Option<String>,
+    /// The capture to write: a .pcapng name writes pcapng (any mix of link types), anything else
+    /// classic pcap; - writes pcap to stdout.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Read these captures instead of the paths the manifest names (the captures were moved).
+    #[arg(long = "input", value_name = "FILE", value_parser = input_name())]
+    pub inputs: Vec<String>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Do not use or fill the ingest cache (when SOURCE is captures).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Args, Debug)]
@@ -93,6 +122,17 @@ pub struct FlowArgs {
     /// Maximum concurrent flows (the least recently active are evicted past it).
     #[arg(long, default_value_t = 200_000)]
     pub max_flows: usize,
+}
+
+impl Default for FlowArgs {
+    /// The flag defaults (sql and extract ingest captures with them).
+    fn default() -> Self {
+        FlowArgs {
+            tcp_timeout: 300,
+            udp_timeout: 60,
+            max_flows: 200_000,
+        }
+    }
 }
 
 impl FlowArgs {
@@ -484,6 +524,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         Cmd::Sql(a) => crate::shell::run_sql_command(a, quiet),
         Cmd::Detect(a) => crate::commands::run_detect_command(a, quiet),
         Cmd::Triage(a) => crate::commands::run_triage_command(a, quiet),
+        Cmd::Extract(a) => crate::commands::run_extract_command(a, quiet),
         Cmd::Simulate(a) if a.flood.is_some() => {
             let kind = a.flood.as_deref().unwrap_or_default();
             if !wirehunt::simulate::flood::KINDS.contains(&kind) {

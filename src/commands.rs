@@ -77,8 +77,24 @@ fn open_next(findings: &[Finding], dataset: &Path) -> Vec<String> {
             } else {
                 return None;
             };
-            Some(format!("  #{}: wirehunt sql {ds} \"{q}\"", i + 1))
+            let mut lines = vec![format!("  #{}: wirehunt sql {ds} \"{q}\"", i + 1)];
+            // and the packets behind it, for Wireshark
+            let conns = ids(f, "uids");
+            if !conns.is_empty() {
+                let args: Vec<String> = conns
+                    .iter()
+                    .map(|u| format!("--uid {}", u.trim_matches('\'')))
+                    .collect();
+                lines.push(format!(
+                    "  #{} packets: wirehunt extract {ds} {} -o finding-{}.pcap",
+                    i + 1,
+                    args.join(" "),
+                    i + 1
+                ));
+            }
+            Some(lines)
         })
+        .flatten()
         .collect()
 }
 
@@ -321,4 +337,147 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         }
     }
     Ok(finish_code(&findings, a.detectors.fail_on, &errors))
+}
+
+/// `extract`: the chosen connections' frames to a pcap/pcapng, written under a temporary name in
+/// the output's directory and renamed into place, so no half-written capture is left behind.
+pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i32, Exit> {
+    use wirehunt::capture::write::CaptureFormat;
+    use wirehunt::extract::ExtractError;
+    let to_stdout = a.output.as_os_str() == "-";
+    let shown = sanitize_terminal(&a.output.display().to_string());
+    if !to_stdout && !a.force && a.output.exists() {
+        return Err(exit(
+            73,
+            anyhow::anyhow!("{shown} exists (use --force to replace it)"),
+        ));
+    }
+    if a.uids.is_empty() && a.query.is_none() {
+        return Err(exit(
+            2,
+            anyhow::anyhow!("name the connections: --uid UID (repeatable) or --query SQL"),
+        ));
+    }
+    let dataset = crate::shell::resolve_dataset(
+        &a.source,
+        a.no_cache,
+        &crate::cli::FlowArgs::default(),
+        quiet,
+    )?;
+    let code = |e: &ExtractError| match e {
+        ExtractError::Query(_) | ExtractError::Dataset(_) | ExtractError::UnknownUid(_) => 65,
+        ExtractError::Input { .. } | ExtractError::Changed { .. } => 66,
+        ExtractError::Write(_) => 74,
+    };
+    let fail = |e: ExtractError| exit(code(&e), anyhow::anyhow!("{e}"));
+    let rt = wirehunt::query::runtime()?;
+    let wanted = rt.block_on(async {
+        let ctx = wirehunt::query::open_session(&dataset.path)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        let mut uids = a.uids.clone();
+        if let Some(q) = &a.query {
+            let batches = wirehunt::query::run_sql(&ctx, q, false)
+                .await
+                .map_err(|e| {
+                    exit(
+                        65,
+                        anyhow::anyhow!("--query: {}", wirehunt::query::explain_error(&e.into())),
+                    )
+                })?;
+            for b in &batches {
+                let Some(c) = b.column_by_name("uid") else {
+                    return Err(exit(
+                        65,
+                        anyhow::anyhow!("--query: the result has no uid column"),
+                    ));
+                };
+                let c = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)
+                    .map_err(|e| exit(65, e.into()))?;
+                let c = arrow::array::AsArray::as_string::<i32>(&c);
+                uids.extend(c.iter().flatten().map(str::to_string));
+            }
+            if uids.is_empty() {
+                return Err(exit(65, anyhow::anyhow!("--query returned no uid")));
+            }
+        }
+        wirehunt::extract::lookup(&ctx, &uids).await.map_err(fail)
+    })?;
+    let format = if to_stdout {
+        CaptureFormat::Pcap
+    } else {
+        CaptureFormat::for_path(&a.output)
+    };
+    let report = if to_stdout {
+        let out = std::io::BufWriter::new(std::io::stdout().lock());
+        let (mut out, r) =
+            wirehunt::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
+                .map_err(fail)?;
+        out.flush()?;
+        r
+    } else {
+        let dir = match a.output.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".wirehunt-extract-")
+            .tempfile_in(&dir)
+            .map_err(|e| {
+                exit(
+                    74,
+                    anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
+                )
+            })?;
+        let out = std::io::BufWriter::new(tmp);
+        let (out, r) = wirehunt::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
+            .map_err(fail)?;
+        let tmp = out
+            .into_inner()
+            .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {}", e.error())))?;
+        tmp.as_file().sync_all().map_err(|e| exit(74, e.into()))?;
+        let persisted = if a.force {
+            tmp.persist(&a.output)
+        } else {
+            tmp.persist_noclobber(&a.output)
+        };
+        persisted.map_err(|e| {
+            let code = if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                73
+            } else {
+                74
+            };
+            exit(code, anyhow::anyhow!("{shown}: {}", e.error))
+        })?;
+        r
+    };
+    if report.written == 0 {
+        return Err(exit(
+            65,
+            anyhow::anyhow!(
+                "no frame of {} found in the captures read ({})",
+                if wanted.len() == 1 {
+                    "that connection".to_string()
+                } else {
+                    format!("those {} connections", wanted.len())
+                },
+                sanitize_terminal(&report.inputs_read.join(", "))
+            ),
+        ));
+    }
+    if !quiet {
+        eprintln!(
+            "wrote {} frames of {} connections to {shown} (read {} of {} captures)",
+            report.written,
+            wanted.len(),
+            report.inputs_read.len(),
+            report.inputs_read.len() + report.inputs_skipped
+        );
+        for (uid, n) in &report.packets {
+            if *n == 0 {
+                eprintln!("  {}: no frame found", sanitize_terminal(uid));
+            }
+        }
+    }
+    Ok(0)
 }

@@ -13,6 +13,7 @@ pub mod bytes;
 pub mod capture;
 pub mod decode;
 pub mod detect;
+pub mod extract;
 pub mod flow;
 pub mod ingest;
 pub mod proto;

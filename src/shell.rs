@@ -361,11 +361,7 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
     let dataset = resolve_dataset(
         &a.source,
         a.no_cache,
-        &crate::cli::FlowArgs {
-            tcp_timeout: 300,
-            udp_timeout: 60,
-            max_flows: 200_000,
-        },
+        &crate::cli::FlowArgs::default(),
         quiet,
     )?;
     let dataset_dir = dataset.path.clone();

@@ -823,17 +823,20 @@ fn triage_says_what_to_open_next_and_the_commands_work() {
         .skip(1)
         .collect();
     assert!(!lines.is_empty(), "{out}");
+    let mut extracts = 0;
     for l in lines {
         let cmd = l
             .trim()
             .split_once(": wirehunt ")
             .unwrap_or_else(|| panic!("{l}"))
             .1;
-        // run it through a real shell, as an analyst pasting it would
+        // run it through a real shell, as an analyst pasting it would (in a scratch directory:
+        // the extract lines write finding-N.pcap there)
         let sh = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!("\"$WH\" {cmd}"))
             .env("WH", wirehunt_bin())
+            .current_dir(&dir)
             .output()
             .unwrap();
         assert_eq!(
@@ -842,7 +845,23 @@ fn triage_says_what_to_open_next_and_the_commands_work() {
             "{cmd}: {}",
             String::from_utf8_lossy(&sh.stderr)
         );
-        let rows = String::from_utf8_lossy(&sh.stdout).lines().count();
-        assert!(rows >= 2, "{cmd} gave no rows");
+        if let Some(file) = cmd
+            .strip_prefix("extract ")
+            .and_then(|c| c.rsplit_once(" -o "))
+        {
+            // the slice holds the frames of those connections: re-ingested, the same uids' tuples
+            let slice = dir.join(file.1);
+            let ds2 = dir.join(format!("{}.ds", file.1));
+            let rep = ingest_into(&slice, &ds2);
+            assert!(
+                rep.manifest.inputs[0].packets_read > 0,
+                "{cmd}: empty slice"
+            );
+            extracts += 1;
+        } else {
+            let rows = String::from_utf8_lossy(&sh.stdout).lines().count();
+            assert!(rows >= 2, "{cmd} gave no rows");
+        }
     }
+    assert!(extracts > 0, "no extract line in {out}");
 }

@@ -563,3 +563,200 @@ fn file_hashes_match_tshark_export_objects() {
         );
     }
 }
+
+/// `extract` writes exactly the frames of the chosen connections: for a TCP, a UDP and an ICMP
+/// connection (the busiest of each, plus the quietest TCP one), tshark's frames of the 5-tuple in
+/// the connection's time window in the original capture (time and length of each frame) equal
+/// tshark's frames of the slice; ingesting the slice gives the same conn rows (tuple, packets,
+/// bytes). Exit statuses: an existing output is kept (73), an unknown uid is 65, a capture changed
+/// since ingest is refused (66), and --input reads a moved capture.
+#[test]
+fn extract_slices_equal_tsharks_frames_of_each_connection() {
+    if !tshark() {
+        return;
+    }
+    let Some(c) = corpus_or_skip() else { return };
+    let f = "large/cerber_ransomware_infection_6MB.pcap";
+    let dir = tmp("extract");
+    let orig = dir.join("capture.pcap");
+    std::fs::copy(c.join(f), &orig).unwrap();
+    let ds = dir.join("ds");
+    ingest_into(&orig, &ds);
+    let cols = [
+        "uid",
+        "proto",
+        "orig_h",
+        "orig_p",
+        "resp_h",
+        "resp_p",
+        "orig_pkts",
+        "resp_pkts",
+        "orig_bytes",
+        "resp_bytes",
+        "ts",
+        "duration",
+    ];
+    let conns: Vec<Vec<String>> = rows(&ds, "conn", &cols)
+        .into_iter()
+        .filter(|r| !r[2].contains(':'))
+        .collect();
+    let pkts = |r: &Vec<String>| r[6].parse::<u64>().unwrap() + r[7].parse::<u64>().unwrap();
+    let busiest = |proto: &str| {
+        conns
+            .iter()
+            .filter(|r| r[1] == proto && (proto != "icmp" || r[3] == "8"))
+            .max_by_key(|r| (pkts(r), r[0].clone()))
+            .unwrap_or_else(|| panic!("{f}: no {proto} connection"))
+            .clone()
+    };
+    let quiet_tcp = conns
+        .iter()
+        .filter(|r| r[1] == "tcp")
+        .min_by_key(|r| (pkts(r), r[0].clone()))
+        .unwrap()
+        .clone();
+    let chosen = vec![busiest("tcp"), busiest("udp"), busiest("icmp"), quiet_tcp];
+    assert!(pkts(&chosen[0]) > 50 && pkts(&chosen[1]) > 1, "{chosen:?}");
+
+    // the truth: tshark's frames of each tuple inside the connection's window, in the original
+    let us = |ts: &str| -> i64 {
+        // conn.ts as read back is "YYYY-MM-DDTHH:MM:SS.ffffff"
+        let t =
+            chrono::NaiveDateTime::parse_from_str(ts.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+                .unwrap_or_else(|e| panic!("ts {ts}: {e}"));
+        t.and_utc().timestamp_micros()
+    };
+    let mut want: Vec<(String, String)> = Vec::new();
+    for r in &chosen {
+        let (first, dur) = (us(&r[10]), r[11].parse::<f64>().unwrap_or(0.0));
+        let last = first + (dur * 1e6).ceil() as i64 + 1;
+        let l4 = match r[1].as_str() {
+            "icmp" => "icmp && (icmp.type == 0 || icmp.type == 8)".to_string(),
+            p => format!("{p}.port == {} && {p}.port == {} && !icmp", r[3], r[5]),
+        };
+        let filter = format!(
+            "ip.addr == {} && ip.addr == {} && {l4} && frame.time_epoch >= {}.{:06} && frame.time_epoch <= {}.{:06}",
+            r[2],
+            r[4],
+            first / 1_000_000,
+            first % 1_000_000,
+            last / 1_000_000,
+            last % 1_000_000
+        );
+        let frames = tshark_fields(&orig, &filter, &["frame.time_epoch", "frame.len"], &[]);
+        assert_eq!(frames.len() as u64, pkts(r), "{f}: tshark frames of {r:?}");
+        want.extend(frames.into_iter().map(|v| (v[0].clone(), v[1].clone())));
+    }
+    want.sort();
+
+    let slice = dir.join("slice.pcapng");
+    let mut args: Vec<String> = vec!["extract".into(), ds.display().to_string()];
+    for r in &chosen {
+        args.extend(["--uid".to_string(), r[0].clone()]);
+    }
+    args.extend(["-o".to_string(), slice.display().to_string()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&argv);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut got: Vec<(String, String)> =
+        tshark_fields(&slice, "frame", &["frame.time_epoch", "frame.len"], &[])
+            .into_iter()
+            .map(|v| (v[0].clone(), v[1].clone()))
+            .collect();
+    got.sort();
+    assert_eq!(
+        got, want,
+        "slice frames = tshark's frames of the four connections"
+    );
+
+    // the slice ingests to the same connections
+    let ds2 = dir.join("ds2");
+    ingest_into(&slice, &ds2);
+    let key = |r: &Vec<String>| r[1..10].to_vec();
+    let mut a: Vec<Vec<String>> = chosen.iter().map(key).collect();
+    let mut b: Vec<Vec<String>> = rows(&ds2, "conn", &cols).iter().map(key).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "conn rows of the slice");
+
+    // exit statuses
+    let uid = chosen[0][0].as_str();
+    let ds_s = ds.display().to_string();
+    let slice_s = slice.display().to_string();
+    let before = std::fs::read(&slice).unwrap();
+    let o = run(&["extract", &ds_s, "--uid", uid, "-o", &slice_s]);
+    assert_eq!(o.status.code(), Some(73), "existing output");
+    assert_eq!(
+        std::fs::read(&slice).unwrap(),
+        before,
+        "existing output untouched"
+    );
+    let pcap = dir.join("one.pcap");
+    let pcap_s = pcap.display().to_string();
+    let o = run(&[
+        "extract",
+        &ds_s,
+        "--uid",
+        "Cnotauid0000000000",
+        "-o",
+        &pcap_s,
+    ]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(!pcap.exists(), "no output for an unknown uid");
+    // moved: the manifest's path is gone, --input names the new place
+    let moved = dir.join("moved.pcap");
+    std::fs::rename(&orig, &moved).unwrap();
+    let o = run(&["extract", &ds_s, "--uid", uid, "-o", &pcap_s]);
+    assert_eq!(
+        o.status.code(),
+        Some(66),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!pcap.exists());
+    let o = run(&[
+        "extract",
+        &ds_s,
+        "--uid",
+        uid,
+        "-o",
+        &pcap_s,
+        "--input",
+        &moved.display().to_string(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let n = tshark_fields(&pcap, "frame", &["frame.number"], &[]).len() as u64;
+    assert_eq!(n, pkts(&chosen[0]), "classic pcap via --input");
+    // changed since ingest: refused, nothing written
+    std::fs::rename(&moved, &orig).unwrap();
+    let mut bytes = std::fs::read(&orig).unwrap();
+    bytes.extend_from_slice(&[0u8; 16]);
+    std::fs::write(&orig, bytes).unwrap();
+    let changed = dir.join("changed.pcap");
+    let o = run(&[
+        "extract",
+        &ds_s,
+        "--uid",
+        uid,
+        "-o",
+        &changed.display().to_string(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(66),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("changed since it was ingested"));
+    assert!(!changed.exists());
+}

@@ -16,6 +16,7 @@
 )]
 
 pub mod name;
+pub mod write;
 pub use name::{name_path, path_name};
 
 use crate::bytes::head;

@@ -2,6 +2,7 @@
 //! and TCP/UDP conversation builders with correct handshakes, MSS segmentation, ACKs, teardown and
 //! checksums (etherparse's `PacketBuilder` writes the headers and checksums).
 
+use crate::capture::write::CaptureWriter;
 use etherparse::{PacketBuilder, TcpOptionElement};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -80,7 +81,7 @@ struct Queued {
 
 /// Writes a classic pcap (Ethernet, microseconds) in timestamp order.
 pub struct PcapOut<W: Write> {
-    out: W,
+    out: CaptureWriter<W>,
     heap: BinaryHeap<Reverse<Queued>>,
     seq: u64,
     pub packets: u64,
@@ -88,22 +89,15 @@ pub struct PcapOut<W: Write> {
 }
 
 impl<W: Write> PcapOut<W> {
-    pub fn new(mut out: W) -> std::io::Result<Self> {
-        let mut h = Vec::with_capacity(24);
-        h.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-        h.extend_from_slice(&2u16.to_le_bytes());
-        h.extend_from_slice(&4u16.to_le_bytes());
-        h.extend_from_slice(&0i32.to_le_bytes());
-        h.extend_from_slice(&0u32.to_le_bytes());
-        h.extend_from_slice(&65535u32.to_le_bytes());
-        h.extend_from_slice(&1u32.to_le_bytes());
-        out.write_all(&h)?;
+    pub fn new(out: W) -> std::io::Result<Self> {
+        let out = CaptureWriter::pcap(out, 1, 65535)?;
+        let bytes = out.bytes;
         Ok(PcapOut {
             out,
             heap: BinaryHeap::new(),
             seq: 0,
             packets: 0,
-            bytes: 24,
+            bytes,
         })
     }
 
@@ -120,29 +114,19 @@ impl<W: Write> PcapOut<W> {
     pub fn flush_until(&mut self, t: i64) -> std::io::Result<()> {
         while self.heap.peek().is_some_and(|Reverse(q)| q.ts < t) {
             if let Some(Reverse(q)) = self.heap.pop() {
-                self.write(q.ts, &q.frame)?;
+                self.out
+                    .write(q.ts, 1, &q.frame, q.frame.len() as u32)
+                    .map_err(std::io::Error::other)?;
+                self.packets = self.out.packets;
+                self.bytes = self.out.bytes;
             }
         }
         Ok(())
     }
 
-    fn write(&mut self, ts: i64, frame: &[u8]) -> std::io::Result<()> {
-        let mut h = [0u8; 16];
-        h[0..4].copy_from_slice(&((ts / 1_000_000) as u32).to_le_bytes());
-        h[4..8].copy_from_slice(&((ts % 1_000_000) as u32).to_le_bytes());
-        h[8..12].copy_from_slice(&(frame.len() as u32).to_le_bytes());
-        h[12..16].copy_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.out.write_all(&h)?;
-        self.out.write_all(frame)?;
-        self.packets += 1;
-        self.bytes += 16 + frame.len() as u64;
-        Ok(())
-    }
-
     pub fn finish(mut self) -> std::io::Result<W> {
         self.flush_until(i64::MAX)?;
-        self.out.flush()?;
-        Ok(self.out)
+        self.out.finish()
     }
 }
 

@@ -1,0 +1,287 @@
+//! `extract`: the original frames of chosen connections, written to a pcap or pcapng for Wireshark.
+//!
+//! The pivot back from a finding to packets: the `conn` rows of the chosen uids give each
+//! connection's 5-tuple and time window; the dataset's manifest names the captures (and their
+//! sha256); those captures are read again and every frame that decodes to one of the connections
+//! (either direction, inside its window) is written unchanged, with its timestamp and link type.
+//! Inputs whose time span misses every window are not read. A capture whose hash no longer matches
+//! the manifest is refused: the packets would not be the ones the rows describe.
+//!
+//! Limits, said in the report: fragments of a reassembled datagram are written as the one frame that
+//! completed it; a connection whose capture was read from stdin cannot be re-read.
+
+use crate::capture::write::{CaptureFormat, CaptureWriter, WriteError};
+use crate::capture::{self, CaptureError};
+use crate::decode::{Decoder, FragLimits};
+use crate::table::manifest::Manifest;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt16Type};
+use datafusion::prelude::{SessionContext, cast, col, lit};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// One connection to extract, from its `conn` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wanted {
+    pub uid: String,
+    pub proto: u8,
+    pub orig: (IpAddr, u16),
+    pub resp: (IpAddr, u16),
+    /// First and last packet, UTC microseconds (inclusive).
+    pub first: i64,
+    pub last: i64,
+    pub source: String,
+}
+
+/// What went wrong, by what the user should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("{0}")]
+    Query(#[from] datafusion::error::DataFusionError),
+    #[error("{0}")]
+    Dataset(String),
+    #[error("no connection with uid {0} in the dataset")]
+    UnknownUid(String),
+    #[error("{path}: {err}")]
+    Input { path: String, err: String },
+    #[error("{path} changed since it was ingested (sha256 {now}, the manifest says {then})")]
+    Changed {
+        path: String,
+        now: String,
+        then: String,
+    },
+    #[error("{0}")]
+    Write(#[from] WriteError),
+}
+
+/// The `conn` rows of `uids` (each uid once, in the order given).
+pub async fn lookup(ctx: &SessionContext, uids: &[String]) -> Result<Vec<Wanted>, ExtractError> {
+    let mut order: Vec<String> = Vec::new();
+    for u in uids {
+        if !order.contains(u) {
+            order.push(u.clone());
+        }
+    }
+    let list = order.iter().map(|u| lit(u.as_str())).collect();
+    let df = ctx
+        .table("conn")
+        .await?
+        .filter(col("uid").in_list(list, false))?
+        .select(vec![
+            col("uid"),
+            col("proto"),
+            col("orig_h"),
+            cast(col("orig_p"), DataType::UInt16).alias("orig_p"),
+            col("resp_h"),
+            cast(col("resp_p"), DataType::UInt16).alias("resp_p"),
+            cast(col("ts"), DataType::Int64).alias("ts"),
+            cast(col("duration"), DataType::Float64).alias("duration"),
+            col("source"),
+        ])?;
+    let mut found: BTreeMap<String, Wanted> = BTreeMap::new();
+    for b in df.collect().await? {
+        let s = |i: usize| {
+            let a = b.column(i);
+            let a = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
+            Ok::<_, datafusion::error::DataFusionError>(a.as_string::<i32>().clone())
+        };
+        let (uid, proto, oh, rh, src) = (s(0)?, s(1)?, s(2)?, s(4)?, s(8)?);
+        let op = b.column(3).as_primitive::<UInt16Type>();
+        let rp = b.column(5).as_primitive::<UInt16Type>();
+        let ts = b.column(6).as_primitive::<Int64Type>();
+        let dur = b.column(7).as_primitive::<Float64Type>();
+        for r in 0..b.num_rows() {
+            let addr = |a: &datafusion::arrow::array::StringArray| -> Result<IpAddr, ExtractError> {
+                a.value(r).parse().map_err(|_| {
+                    ExtractError::Dataset(format!(
+                        "conn row {} has an unreadable address {:?}",
+                        uid.value(r),
+                        a.value(r)
+                    ))
+                })
+            };
+            let proto = match proto.value(r) {
+                "tcp" => 6,
+                "udp" => 17,
+                "icmp" if addr(&oh)?.is_ipv6() => 58,
+                "icmp" => 1,
+                other => other.parse().unwrap_or(0),
+            };
+            let first = ts.value(r);
+            let span = if dur.is_null(r) { 0.0 } else { dur.value(r) };
+            // duration is seconds as f64: round up to the microsecond so the last packet is inside
+            let last = first.saturating_add((span * 1e6).ceil().max(0.0) as i64 + 1);
+            found.insert(
+                uid.value(r).to_string(),
+                Wanted {
+                    uid: uid.value(r).to_string(),
+                    proto,
+                    orig: (addr(&oh)?, op.value(r)),
+                    resp: (addr(&rh)?, rp.value(r)),
+                    first,
+                    last,
+                    source: src.value(r).to_string(),
+                },
+            );
+        }
+    }
+    order
+        .into_iter()
+        .map(|u| found.remove(&u).ok_or(ExtractError::UnknownUid(u)))
+        .collect()
+}
+
+/// What an extraction wrote and read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExtractReport {
+    /// Frames written per uid (0 when none was found in the captures).
+    pub packets: BTreeMap<String, u64>,
+    pub written: u64,
+    pub inputs_read: Vec<String>,
+    /// Inputs the manifest names that were not read because no window touches their time span.
+    pub inputs_skipped: usize,
+}
+
+/// The manifest inputs to read for `wanted`, in ingest order (rotated files continue connections,
+/// so every input whose span touches a window is read, not only the one named in `source`).
+/// `override_paths` replaces the manifest's paths (the captures were moved), matched by position
+/// when counts agree, else read all of them.
+fn inputs_for(
+    manifest: &Manifest,
+    wanted: &[Wanted],
+    override_paths: &[String],
+) -> (Vec<(String, Option<String>)>, usize) {
+    if !override_paths.is_empty() {
+        return (
+            override_paths.iter().map(|p| (p.clone(), None)).collect(),
+            0,
+        );
+    }
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|d| d.timestamp_micros())
+    };
+    let mut v = Vec::new();
+    let mut skipped = 0;
+    for i in &manifest.inputs {
+        let (a, b) = (parse(&i.first_ts), parse(&i.last_ts));
+        let touches = match (a, b) {
+            (Some(a), Some(b)) => wanted.iter().any(|w| w.first <= b && w.last >= a),
+            _ => wanted.iter().any(|w| w.source == i.path),
+        };
+        if touches {
+            v.push((i.path.clone(), i.sha256.clone()));
+        } else {
+            skipped += 1;
+        }
+    }
+    (v, skipped)
+}
+
+/// Read the captures again and write the frames of `wanted` to `out`.
+pub fn extract<W: Write>(
+    dataset: &Path,
+    wanted: &[Wanted],
+    override_paths: &[String],
+    out: W,
+    format: CaptureFormat,
+) -> Result<(W, ExtractReport), ExtractError> {
+    let manifest = Manifest::load(dataset)
+        .map_err(|e| ExtractError::Dataset(format!("{}: manifest.json: {e}", dataset.display())))?;
+    let (inputs, inputs_skipped) = inputs_for(&manifest, wanted, override_paths);
+    // (proto, low endpoint, high endpoint) -> the wanted connections on that tuple
+    type Key = (u8, (IpAddr, u16), (IpAddr, u16));
+    let key = |proto: u8, a: (IpAddr, u16), b: (IpAddr, u16)| -> Key {
+        if matches!(proto, 1 | 58) {
+            // ICMP "ports" are (type, code), and an echo and its reply both carry (request, reply)
+            // type from the sender's side: addresses and types pair up independently
+            let (lo, hi) = (a.0.min(b.0), a.0.max(b.0));
+            (proto, (lo, a.1.min(b.1)), (hi, a.1.max(b.1)))
+        } else if a <= b {
+            (proto, a, b)
+        } else {
+            (proto, b, a)
+        }
+    };
+    let mut by_key: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+    for (i, w) in wanted.iter().enumerate() {
+        by_key
+            .entry(key(w.proto, w.orig, w.resp))
+            .or_default()
+            .push(i);
+    }
+    let mut writer = CaptureWriter::new(out, format).map_err(WriteError::Io)?;
+    let mut counts = vec![0u64; wanted.len()];
+    let mut report = ExtractReport {
+        inputs_skipped,
+        ..Default::default()
+    };
+    for (path, sha) in inputs {
+        if path == "-" {
+            return Err(ExtractError::Input {
+                path,
+                err: "was read from stdin and cannot be read again; pass the capture with --input"
+                    .into(),
+            });
+        }
+        let src = capture::open_source(&path).map_err(|e| ExtractError::Input {
+            path: path.clone(),
+            err: format!("{e} (moved? pass the captures with --input)"),
+        })?;
+        let mut decoder = Decoder::new(FragLimits::default());
+        let mut failed: Option<WriteError> = None;
+        let result = capture::read_capture_opts(src, sha.is_some(), |frame| {
+            if failed.is_some() {
+                return;
+            }
+            let mut hit: Option<usize> = None;
+            decoder.decode(frame, |p| {
+                if let Some(ids) = by_key.get(&key(p.proto, (p.src, p.sport), (p.dst, p.dport))) {
+                    hit = ids.iter().copied().find(|&i| {
+                        wanted
+                            .get(i)
+                            .is_some_and(|w| (w.first..=w.last).contains(&p.ts))
+                    });
+                }
+            });
+            if let Some(i) = hit {
+                match writer.write(frame.ts, frame.linktype, frame.data, frame.orig_len) {
+                    Ok(()) => {
+                        if let Some(c) = counts.get_mut(i) {
+                            *c += 1;
+                        }
+                    }
+                    Err(e) => failed = Some(e),
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        let (stats, _end) = result.map_err(|e: CaptureError| ExtractError::Input {
+            path: path.clone(),
+            err: e.to_string(),
+        })?;
+        if let Some(then) = sha
+            && stats.sha256 != then
+        {
+            return Err(ExtractError::Changed {
+                path,
+                now: stats.sha256,
+                then,
+            });
+        }
+        report.inputs_read.push(path);
+    }
+    report.written = writer.packets;
+    report.packets = wanted
+        .iter()
+        .zip(counts)
+        .map(|(w, c)| (w.uid.clone(), c))
+        .collect();
+    let out = writer.finish().map_err(WriteError::Io)?;
+    Ok((out, report))
+}
