@@ -89,6 +89,10 @@ pub struct ExtractArgs {
     /// A read-only query whose `uid` column names the connections (added to --uid).
     #[arg(long, value_name = "SQL")]
     pub query: Option<String>,
+    /// Finding N as `triage` numbers it with its defaults (built-in detectors, medium and above):
+    /// all the connections in its evidence (added to --uid).
+    #[arg(long, value_name = "N")]
+    pub finding: Option<usize>,
     /// The capture to write: a .pcapng name writes pcapng (any mix of link types), anything else
     /// classic pcap; - writes pcap to stdout.
     #[arg(short, long)]

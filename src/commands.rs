@@ -352,10 +352,12 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
             anyhow::anyhow!("{shown} exists (use --force to replace it)"),
         ));
     }
-    if a.uids.is_empty() && a.query.is_none() {
+    if a.uids.is_empty() && a.query.is_none() && a.finding.is_none() {
         return Err(exit(
             2,
-            anyhow::anyhow!("name the connections: --uid UID (repeatable) or --query SQL"),
+            anyhow::anyhow!(
+                "name the connections: --uid UID (repeatable), --query SQL or --finding N"
+            ),
         ));
     }
     let dataset = crate::shell::resolve_dataset(
@@ -370,12 +372,51 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         ExtractError::Write(_) => 74,
     };
     let fail = |e: ExtractError| exit(code(&e), anyhow::anyhow!("{e}"));
+    let mut from_finding: Vec<String> = Vec::new();
+    if let Some(n) = a.finding {
+        let (mut findings, errors) =
+            detect(&dataset.path, &prepared(None, &[])?).map_err(|e| exit(65, e))?;
+        if let Some(e) = errors.first() {
+            return Err(exit(65, anyhow::anyhow!("detector error: {e}")));
+        }
+        findings.retain(|f| f.severity >= Severity::Medium);
+        let findings = group_similar(findings);
+        let Some(f) = n.checked_sub(1).and_then(|i| findings.get(i)) else {
+            return Err(exit(
+                65,
+                anyhow::anyhow!(
+                    "--finding {n}: triage lists {} finding(s) at medium or above",
+                    findings.len()
+                ),
+            ));
+        };
+        from_finding = f
+            .evidence
+            .get("uids")
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if from_finding.is_empty() {
+            return Err(exit(
+                65,
+                anyhow::anyhow!(
+                    "--finding {n} ({}) names no connection in its evidence",
+                    f.detector
+                ),
+            ));
+        }
+    }
     let rt = wirehunt::query::runtime()?;
     let wanted = rt.block_on(async {
         let ctx = wirehunt::query::open_session(&dataset.path)
             .await
             .map_err(|e| fail(e.into()))?;
         let mut uids = a.uids.clone();
+        uids.extend(from_finding);
         if let Some(q) = &a.query {
             let batches = wirehunt::query::run_sql(&ctx, q, false)
                 .await

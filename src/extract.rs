@@ -7,8 +7,9 @@
 //! Inputs whose time span misses every window are not read. A capture whose hash no longer matches
 //! the manifest is refused: the packets would not be the ones the rows describe.
 //!
-//! Limits, said in the report: fragments of a reassembled datagram are written as the one frame that
-//! completed it; a connection whose capture was read from stdin cannot be re-read.
+//! Two passes per capture: the first decodes and marks the frames (every fragment of a reassembled
+//! datagram included), the second writes them unchanged in capture order. A capture read from stdin
+//! at ingest cannot be read again (`--input` names it).
 
 use crate::capture::write::{CaptureFormat, CaptureWriter, WriteError};
 use crate::capture::{self, CaptureError};
@@ -17,7 +18,7 @@ use crate::table::manifest::Manifest;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt16Type};
 use datafusion::prelude::{SessionContext, cast, col, lit};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
@@ -227,16 +228,11 @@ pub fn extract<W: Write>(
                     .into(),
             });
         }
-        let src = capture::open_source(&path).map_err(|e| ExtractError::Input {
-            path: path.clone(),
-            err: format!("{e} (moved? pass the captures with --input)"),
-        })?;
+        // pass 1: which frames belong to the connections (a reassembled datagram names all of
+        // its fragments, which come before the frame that completed it)
         let mut decoder = Decoder::new(FragLimits::default());
-        let mut failed: Option<WriteError> = None;
-        let result = capture::read_capture_opts(src, sha.is_some(), |frame| {
-            if failed.is_some() {
-                return;
-            }
+        let mut frames: BTreeSet<u64> = BTreeSet::new();
+        read_checked(&path, sha.as_deref(), |frame| {
             let mut hit: Option<usize> = None;
             decoder.decode(frame, |p| {
                 if let Some(ids) = by_key.get(&key(p.proto, (p.src, p.sport), (p.dst, p.dport))) {
@@ -248,31 +244,29 @@ pub fn extract<W: Write>(
                 }
             });
             if let Some(i) = hit {
-                match writer.write(frame.ts, frame.linktype, frame.data, frame.orig_len) {
-                    Ok(()) => {
-                        if let Some(c) = counts.get_mut(i) {
-                            *c += 1;
-                        }
-                    }
-                    Err(e) => failed = Some(e),
+                let before = frames.len();
+                frames.insert(frame.number);
+                frames.extend(decoder.reassembled_from().iter().copied());
+                if let Some(c) = counts.get_mut(i) {
+                    *c += (frames.len() - before) as u64;
                 }
             }
-        });
-        if let Some(e) = failed {
-            return Err(e.into());
-        }
-        let (stats, _end) = result.map_err(|e: CaptureError| ExtractError::Input {
-            path: path.clone(),
-            err: e.to_string(),
         })?;
-        if let Some(then) = sha
-            && stats.sha256 != then
-        {
-            return Err(ExtractError::Changed {
-                path,
-                now: stats.sha256,
-                then,
-            });
+        // pass 2: write them, unchanged, in capture order
+        if !frames.is_empty() {
+            let mut failed: Option<WriteError> = None;
+            read_checked(&path, sha.as_deref(), |frame| {
+                if failed.is_none()
+                    && frames.contains(&frame.number)
+                    && let Err(e) =
+                        writer.write(frame.ts, frame.linktype, frame.data, frame.orig_len)
+                {
+                    failed = Some(e);
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
         }
         report.inputs_read.push(path);
     }
@@ -284,4 +278,32 @@ pub fn extract<W: Write>(
         .collect();
     let out = writer.finish().map_err(WriteError::Io)?;
     Ok((out, report))
+}
+
+/// Read one capture, refusing it when its sha256 is not the manifest's (checked on every read: the
+/// frames written must be the ones the rows describe).
+fn read_checked(
+    path: &str,
+    sha: Option<&str>,
+    on_frame: impl FnMut(&crate::capture::Frame<'_>),
+) -> Result<(), ExtractError> {
+    let src = capture::open_source(path).map_err(|e| ExtractError::Input {
+        path: path.to_string(),
+        err: format!("{e} (moved? pass the captures with --input)"),
+    })?;
+    let (stats, _end) =
+        capture::read_capture_opts(src, sha.is_some(), on_frame).map_err(|e: CaptureError| {
+            ExtractError::Input {
+                path: path.to_string(),
+                err: e.to_string(),
+            }
+        })?;
+    match sha {
+        Some(then) if stats.sha256 != then => Err(ExtractError::Changed {
+            path: path.to_string(),
+            now: stats.sha256,
+            then: then.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }

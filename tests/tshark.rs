@@ -759,4 +759,74 @@ fn extract_slices_equal_tsharks_frames_of_each_connection() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("changed since it was ingested"));
     assert!(!changed.exists());
+    // restored, the capture is accepted again; --finding 1 takes triage's first finding's uids
+    std::fs::copy(c.join(f), &orig).unwrap();
+    let o = run(&[
+        "detect",
+        &ds_s,
+        "--format",
+        "jsonl",
+        "--min-severity",
+        "medium",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    let uids: Vec<&str> = first["evidence"]["uids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let by_finding = dir.join("finding-1.pcap");
+    let o = run(&[
+        "extract",
+        &ds_s,
+        "--finding",
+        "1",
+        "-o",
+        &by_finding.display().to_string(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ds4 = dir.join("ds4");
+    ingest_into(&by_finding, &ds4);
+    assert_eq!(column(&ds4, "conn", "uid").len(), uids.len(), "{first}");
+    let none = dir.join("none.pcap").display().to_string();
+    let o = run(&["extract", &ds_s, "--finding", "99", "-o", &none]);
+    assert_eq!(o.status.code(), Some(65));
+
+    // fragments: every frame of an IP-fragmented DNS capture belongs to a connection, and the
+    // slice of all its connections holds all of them (the fragments before each reassembled
+    // datagram's last one included), as tshark counts IP frames
+    let frag = c.join("tcp_edge/dns_fragmented_ndpi.pcap");
+    let ds3 = dir.join("ds3");
+    let rep = ingest_into(&frag, &ds3);
+    assert!(
+        rep.manifest.inputs[0].fragments > 0,
+        "the capture holds fragments"
+    );
+    let all = dir.join("all.pcap");
+    let o = run(&[
+        "extract",
+        &ds3.display().to_string(),
+        "--query",
+        "SELECT uid FROM conn",
+        "-o",
+        &all.display().to_string(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ip_frames = tshark_fields(&frag, "ip || ipv6", &["frame.number"], &[]).len();
+    let slice_frames = tshark_fields(&all, "frame", &["frame.number"], &[]).len();
+    assert_eq!(slice_frames, ip_frames, "all IP frames, fragments included");
+    assert!(slice_frames as u64 > rep.manifest.inputs[0].fragments);
 }

@@ -206,6 +206,8 @@ struct FragKey {
 
 struct FragEntry {
     buf: IpDefragBuf,
+    /// Frame numbers of the fragments kept (for [`Decoder::reassembled_from`]).
+    frames: Vec<u64>,
     first_ts: i64,
     bytes: usize,
     vlan: Option<u16>,
@@ -241,6 +243,7 @@ pub struct Decoder {
     pub events: Vec<DecodeEvent>,
     scratch: Vec<u8>,
     depth: u8,
+    reassembled_from: Vec<u64>,
 }
 
 impl Default for Decoder {
@@ -364,7 +367,15 @@ impl Decoder {
             events: Vec::new(),
             scratch: Vec::new(),
             depth: 0,
+            reassembled_from: Vec::new(),
         }
+    }
+
+    /// After a [`Decoder::decode`] that completed a fragmented datagram: the frame numbers of its
+    /// fragments (the last one included), in arrival order; empty otherwise. `extract` writes them
+    /// all for a connection it slices.
+    pub fn reassembled_from(&self) -> &[u64] {
+        &self.reassembled_from
     }
 
     /// Fragments currently held.
@@ -404,6 +415,9 @@ impl Decoder {
         frame: &Frame<'_>,
         mut on_packet: F,
     ) -> Result<Outcome, Skip> {
+        if !self.reassembled_from.is_empty() {
+            self.reassembled_from.clear();
+        }
         if let Some(pkt) = fast_ethernet_ip(frame) {
             on_packet(&pkt);
             return Ok(Outcome::Decoded);
@@ -626,6 +640,7 @@ impl Decoder {
                 key,
                 FragEntry {
                     buf: IpDefragBuf::new(IpNumber(key.proto), Vec::new(), Vec::new()),
+                    frames: Vec::new(),
                     first_ts: frame.ts,
                     bytes: 0,
                     vlan,
@@ -671,6 +686,7 @@ impl Decoder {
             return Err(Skip::FragmentDropped);
         }
         entry.bytes += payload.len();
+        entry.frames.push(frame.number);
         self.frag_bytes += payload.len();
         if !entry.buf.is_complete() {
             return Ok(Outcome::FragmentHeld);
@@ -679,6 +695,7 @@ impl Decoder {
             return Err(Skip::FragmentDropped);
         };
         self.frag_bytes -= entry.bytes;
+        self.reassembled_from = entry.frames;
         let (data, _) = entry.buf.take_bufs();
         self.scratch = data;
         let hdr = if key.src.is_ipv4() { 20 } else { 40 };
