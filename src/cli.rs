@@ -76,6 +76,25 @@ pub enum Cmd {
     /// Write the original frames of chosen connections to a pcap or pcapng (a row or a finding's
     /// uids, opened in Wireshark).
     Extract(ExtractArgs),
+    /// Render the HTML report of an existing dataset (the detectors run again; nothing is ingested).
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt report ds --html report.html\n  wirehunt report ds --html report.html --min-severity low --suppress benign.csv"
+)]
+pub struct ReportArgs {
+    /// The dataset directory (from ingest, or triage -o DIR).
+    pub dataset: PathBuf,
+    /// The page to write (self-contained; replaced atomically).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub html: PathBuf,
+    /// Hide findings below this severity.
+    #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
+    pub min_severity: wirehunt::detect::Severity,
+    #[command(flatten)]
+    pub detectors: DetectorOpts,
 }
 
 #[derive(Args, Debug)]
@@ -529,6 +548,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         Cmd::Detect(a) => crate::commands::run_detect_command(a, quiet),
         Cmd::Triage(a) => crate::commands::run_triage_command(a, quiet),
         Cmd::Extract(a) => crate::commands::run_extract_command(a, quiet),
+        Cmd::Report(a) => crate::commands::run_report_command(a, quiet),
         Cmd::Simulate(a) if a.flood.is_some() => {
             let kind = a.flood.as_deref().unwrap_or_default();
             if !wirehunt::simulate::flood::KINDS.contains(&kind) {

@@ -24,77 +24,20 @@ impl LazyOverview {
     }
 }
 
-/// A POSIX shell word for `s`: single-quoted, embedded quotes closed and escaped.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// The evidence ids of a finding that are ours (base62 uids and fuids, never free text), quoted for SQL.
-fn ids(f: &Finding, key: &str) -> Vec<String> {
-    f.evidence
-        .get(key)
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str())
-                .filter(|s| {
-                    !s.is_empty() && s.len() <= 24 && s.bytes().all(|b| b.is_ascii_alphanumeric())
-                })
-                .take(5)
-                .map(|s| format!("'{s}'"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// "Open next": for the first findings, the command that shows their rows.
+/// "Open next": for the first findings, the commands that show their rows and write their packets.
 fn open_next(findings: &[Finding], dataset: &Path) -> Vec<String> {
-    let ds = shell_word(&dataset.display().to_string());
+    use wirehunt::detect::pivot::{extract_command, sql_command};
     findings
         .iter()
         .filter(|f| f.suppressed.is_none())
         .take(3)
         .enumerate()
-        .filter_map(|(i, f)| {
-            let fuids = ids(f, "fuids");
-            let uids = ids(f, "uids");
-            let q = if !fuids.is_empty() {
-                format!(
-                    "SELECT ts, uid, fuid, file_class, mime_type, filename, seen_bytes, sha256 FROM files WHERE fuid IN ({})",
-                    fuids.join(", ")
-                )
-            } else if !uids.is_empty() {
-                format!(
-                    "SELECT ts, uid, orig_h, resp_h, resp_p, proto, service, duration, orig_bytes, resp_bytes, conn_state FROM conn WHERE uid IN ({})",
-                    uids.join(", ")
-                )
-            } else {
-                return None;
-            };
-            let mut lines = vec![format!("  #{}: wirehunt sql {ds} \"{q}\"", i + 1)];
-            // and the packets behind it, for Wireshark
-            let conns = ids(f, "uids");
-            if !conns.is_empty() {
-                let args: Vec<String> = conns
-                    .iter()
-                    .map(|u| format!("--uid {}", u.trim_matches('\'')))
-                    .collect();
-                lines.push(format!(
-                    "  #{} packets: wirehunt extract {ds} {} -o finding-{}.pcap",
-                    i + 1,
-                    args.join(" "),
-                    i + 1
-                ));
-            }
-            Some(lines)
+        .flat_map(|(i, f)| {
+            let rows = sql_command(f, dataset).map(|c| format!("  #{}: {c}", i + 1));
+            let packets =
+                extract_command(f, i + 1, dataset).map(|c| format!("  #{} packets: {c}", i + 1));
+            rows.into_iter().chain(packets)
         })
-        .flatten()
         .collect()
 }
 
@@ -323,12 +266,14 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         emit(&findings, format, None, "wirehunt triage", &dataset)?;
     }
     if let Some(h) = &a.html {
-        let page = wirehunt::detect::html::render(
+        let page = wirehunt::detect::html::page(
             overview.get_or_init(&dataset)?,
+            &dataset,
             &findings,
             "wirehunt triage",
-        );
-        std::fs::write(h, page).map_err(|e| exit(74, e.into()))?;
+        )
+        .map_err(|e| exit(65, e))?;
+        write_file_atomic(h, page.as_bytes())?;
         if !quiet {
             eprintln!(
                 "HTML report: {}",
@@ -476,7 +421,9 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         let tmp = out
             .into_inner()
             .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {}", e.error())))?;
-        tmp.as_file().sync_all().map_err(|e| exit(74, e.into()))?;
+        readable(tmp.as_file())
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| exit(74, e.into()))?;
         let persisted = if a.force {
             tmp.persist(&a.output)
         } else {
@@ -521,4 +468,72 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         }
     }
     Ok(0)
+}
+
+/// Write `bytes` to `path` under a temporary name beside it, then rename: a reader never sees half a
+/// report, and a failed write leaves the previous file.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), Exit> {
+    let shown = sanitize_terminal(&path.display().to_string());
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".wirehunt-")
+        .tempfile_in(&dir)
+        .map_err(|e| {
+            exit(
+                74,
+                anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
+            )
+        })?;
+    tmp.write_all(bytes)
+        .and_then(|_| readable(tmp.as_file()))
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {e}")))?;
+    tmp.persist(path)
+        .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {}", e.error)))?;
+    Ok(())
+}
+
+/// `report`: the HTML page of an existing dataset.
+pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32, Exit> {
+    if !wirehunt::query::is_dataset(&a.dataset) {
+        return Err(exit(
+            66,
+            anyhow::anyhow!(
+                "{} is not a wirehunt dataset (no manifest.json); run wirehunt ingest first",
+                sanitize_terminal(&a.dataset.display().to_string())
+            ),
+        ));
+    }
+    let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
+    load_intel(&a.detectors.intel, quiet)?;
+    let (mut findings, errors) = detect(&a.dataset, &dets).map_err(|e| exit(65, e))?;
+    findings.retain(|f| f.severity >= a.min_severity);
+    let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
+    let page = wirehunt::detect::html::report(&a.dataset, &findings, "wirehunt report")
+        .map_err(|e| exit(65, e))?;
+    write_file_atomic(&a.html, page.as_bytes())?;
+    if !quiet {
+        eprintln!(
+            "HTML report: {} ({} findings)",
+            sanitize_terminal(&a.html.display().to_string()),
+            findings.len()
+        );
+    }
+    Ok(finish_code(&findings, a.detectors.fail_on, &errors))
+}
+
+/// A temporary file is created owner-only; what it becomes (a report, a slice) gets the usual
+/// rw-r--r-- (the umask is not readable without changing it).
+fn readable(f: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = f;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! wirehunt's integration tests: one binary (autotests = false) with a module per area.
 mod common;
 
+mod browser;
 mod cli;
 mod corpus;
 mod detection;

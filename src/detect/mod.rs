@@ -17,6 +17,7 @@
 //! The summary template takes `{column}`, `{column:bytes}`, `{column:pct}` and `{column:1}` (one decimal).
 
 pub mod html;
+pub mod pivot;
 
 use crate::report::{self, Format, sanitize_terminal};
 use datafusion::common::ScalarValue;
