@@ -371,14 +371,23 @@ pub fn exit(code: i32, err: anyhow::Error) -> Exit {
     Exit { code, err }
 }
 
-fn progress(quiet: bool, n: usize) -> Option<indicatif::ProgressBar> {
+/// A progress bar on a terminal: bytes of the inputs read, rate and ETA (a spinner with bytes and
+/// rate when the total is unknown: stdin, pipes).
+fn progress(quiet: bool, total: Option<u64>) -> Option<indicatif::ProgressBar> {
     if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
-    let pb = indicatif::ProgressBar::new(n as u64);
-    if let Ok(st) =
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {pos}/{len} {wide_msg}")
-    {
+    let (pb, template) = match total {
+        Some(t) => (
+            indicatif::ProgressBar::new(t),
+            "{spinner} [{elapsed}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_msg}",
+        ),
+        None => (
+            indicatif::ProgressBar::no_length(),
+            "{spinner} [{elapsed}] {bytes} {binary_bytes_per_sec} {wide_msg}",
+        ),
+    };
+    if let Ok(st) = indicatif::ProgressStyle::with_template(template) {
         pb.set_style(st);
     }
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -402,22 +411,48 @@ pub fn run_ingest(
             anyhow::anyhow!("no input files found in {}", inputs.join(", ")),
         ));
     }
-    let pb = progress(quiet, files.len());
+    // the total is known when every input is a file with a size (not stdin or a pipe)
+    let total: Option<u64> = files
+        .iter()
+        .map(|f| {
+            (f != "-")
+                .then(|| std::fs::metadata(wirehunt::capture::name_path(f)).ok())
+                .flatten()
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+        })
+        .sum();
+    let pb = progress(quiet, total);
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let opts = wirehunt::ingest::IngestOptions {
         flow: flow.config(),
-        quiet,
+        progress: pb.as_ref().map(|_| read.clone()),
         hashes,
         existing,
         extract,
     };
     install_interrupt_handler();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = pb.clone().map(|pb| {
+        let (read, done) = (read.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                pb.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    });
+    let n = files.len();
     let rep = wirehunt::ingest::ingest(&files, out, &opts, |i, f| {
         if let Some(pb) = &pb {
-            pb.set_position(i as u64);
-            pb.set_message(report::sanitize_terminal(f));
+            pb.set_message(format!("{}/{n} {}", i + 1, report::sanitize_terminal(f)));
         }
-    })
-    .map_err(|e| match e {
+    });
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = ticker {
+        let _ = t.join();
+    }
+    let rep = rep.map_err(|e| match e {
         // refusing to touch an existing or foreign directory is a usage matter, not an I/O failure
         wirehunt::ingest::IngestError::Dataset(
             d @ (wirehunt::table::dataset::DatasetError::Exists(_)

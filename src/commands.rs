@@ -254,7 +254,11 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
                 n => format!("; {n} suppressed by --suppress (listed last, with their reasons)"),
             }
         )?;
-        write_table(&findings, &mut out)?;
+        write_table(
+            &findings,
+            &mut out,
+            wirehunt::report::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+        )?;
         let next = open_next(&findings, &dataset);
         if !next.is_empty() {
             writeln!(out, "Open next (the rows behind the first findings):")?;

@@ -17,8 +17,9 @@ use std::time::Instant;
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
     pub flow: FlowConfig,
-    /// Progress callback granularity: called with bytes read so far (raw).
-    pub quiet: bool,
+    /// Raw bytes read from the inputs so far (as stored: compressed bytes for .gz/.zst), added to as
+    /// ingest reads, for a progress display with rate and ETA on another thread.
+    pub progress: Option<Arc<std::sync::atomic::AtomicU64>>,
     /// How the manifest's sha256 of each input is obtained.
     pub hashes: InputHashes,
     /// What to do when the output directory already holds a dataset.
@@ -171,6 +172,7 @@ pub fn ingest(
     let mut total_bytes = 0u64;
     for (i, path) in inputs.iter().enumerate() {
         on_file(i, path);
+        flows.next_input();
         let tf = Instant::now();
         let source: Arc<str> = Arc::from(if path == "-" {
             "<stdin>"
@@ -187,7 +189,13 @@ pub fn ingest(
         let mut fragments = 0u64;
         let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
         let src = match capture::open_source(path) {
-            Ok(s) => s,
+            Ok(s) => match &opts.progress {
+                Some(c) => Box::new(Counting {
+                    inner: s,
+                    bytes: c.clone(),
+                }) as Box<dyn std::io::Read + Send>,
+                None => s,
+            },
             Err(e) => {
                 failed += 1;
                 rec.error = Some(format!("cannot open: {e}"));
@@ -395,4 +403,19 @@ pub fn ingest(
         seconds: t0.elapsed().as_secs_f64(),
         bytes: total_bytes,
     })
+}
+
+/// A reader that adds the bytes passing through it to a shared counter (progress).
+struct Counting<R> {
+    inner: R,
+    bytes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }

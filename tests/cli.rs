@@ -865,3 +865,92 @@ fn triage_says_what_to_open_next_and_the_commands_work() {
     }
     assert!(extracts > 0, "no extract line in {out}");
 }
+
+/// On a terminal (a pseudo-terminal made by util-linux `script`), triage shows ingest progress in
+/// bytes with a rate and an ETA, and paints the severities; `NO_COLOR` turns the colours off (the
+/// progress stays); piped, nothing is painted (checked by the escaping test above).
+#[test]
+fn a_terminal_gets_byte_progress_and_coloured_severities_unless_no_color() {
+    let cap = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let dir = tmp("pty");
+    let on_pty = |no_color: bool| -> String {
+        let cmd = format!(
+            "'{}' triage '{}' --no-cache --format table",
+            wirehunt_bin().display(),
+            cap.display()
+        );
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"])
+            .current_dir(&dir)
+            .env("COLUMNS", "160")
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let o = c.output().expect("util-linux script");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let painted = on_pty(false);
+    // the bar: bytes of the input read out of its size, the rate, the time left
+    assert!(painted.contains("ETA"), "{painted}");
+    assert!(painted.contains("/s"), "{painted}");
+    assert!(painted.contains("critical"), "{painted}");
+    // crossterm's SGR for the severity colours (38;5;N foreground)
+    assert!(painted.contains("\x1b[38;5;"), "no colour on a terminal");
+    let plain = on_pty(true);
+    assert!(plain.contains("critical") && plain.contains("ETA"));
+    assert!(
+        !plain.contains("\x1b[38;5;") && !plain.contains("\x1b[1m"),
+        "NO_COLOR ignored"
+    );
+}
+
+/// Unrelated captures triaged together are summarised per input too: each with its own span,
+/// connections and top talker (the corpus's Cerber capture of 2016 beside the 2026 demo). The counts
+/// are each capture's own (3829 connections is Cerber ingested alone): a capture from an earlier time
+/// does not continue the previous one's flows (before, its UDP flows never timed out and 18
+/// connections were merged into others).
+#[test]
+fn triage_of_unrelated_captures_summarises_each_input() {
+    let Some(c) = corpus_or_skip() else { return };
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let cerber = c.join("large/cerber_ransomware_infection_6MB.pcap");
+    let o = run(&[
+        "-q",
+        "triage",
+        demo.to_str().unwrap(),
+        cerber.to_str().unwrap(),
+        "--no-cache",
+        "--format",
+        "table",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {out}"))
+            .to_string()
+    };
+    assert!(out.contains("Per input:"), "{out}");
+    let d = line(demo.to_str().unwrap());
+    assert!(
+        d.contains("2026-12-02T09:00:00") && d.contains("top talker 10.10.1.10"),
+        "{d}"
+    );
+    assert!(
+        d.contains("12046 packets") && d.contains("1863 connections"),
+        "{d}"
+    );
+    let k = line(cerber.to_str().unwrap());
+    assert!(
+        k.contains("2016-11-24T15:28:42") && k.contains("top talker 192.168.1.46"),
+        "{k}"
+    );
+    assert!(
+        k.contains("15236 packets") && k.contains("3829 connections"),
+        "{k}"
+    );
+}

@@ -306,7 +306,6 @@ fn flow_cap_evicts_and_counts() {
             max_flows: 10,
             ..Default::default()
         },
-        quiet: true,
         ..Default::default()
     };
     let rep = wirehunt::ingest::ingest(
@@ -353,7 +352,6 @@ fn several_hundred_mb_capture_stays_under_the_caps() {
     };
     let opts = wirehunt::ingest::IngestOptions {
         flow,
-        quiet: true,
         ..Default::default()
     };
     let rep = wirehunt::ingest::ingest(

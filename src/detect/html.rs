@@ -33,6 +33,8 @@ pub struct Overview {
     pub dns_shape: Vec<(f64, f64, f64)>,
     /// Per source host: (bytes sent + received, connections).
     pub hosts: std::collections::BTreeMap<String, (f64, f64)>,
+    /// Per input (conn.source): connections, IP bytes, the top talker by bytes and its bytes.
+    pub per_input: std::collections::BTreeMap<String, (f64, f64, String, f64)>,
 }
 
 /// Buckets of the time series.
@@ -88,13 +90,30 @@ impl Overview {
             .collect();
         s.push_str(&format!("Top ports by connections: {}\n", tp.join(", ")));
         if m.inputs.len() > 1 {
+            // unrelated captures triaged together: each one's own span, size and top talker
+            s.push_str("Per input:\n");
             for i in m.inputs.iter().take(20) {
+                let (conns, bytes, top, top_b) =
+                    self.per_input
+                        .get(&i.path)
+                        .cloned()
+                        .unwrap_or((0.0, 0.0, String::new(), 0.0));
                 s.push_str(&format!(
-                    "  input {}: {} packets, {} .. {}\n",
+                    "  {}: {} packets, {} connections, {}, {} .. {}{}\n",
                     i.path,
                     i.packets_read,
+                    crate::report::human_number(conns),
+                    crate::report::human_bytes(bytes as u64),
                     i.first_ts.as_deref().unwrap_or("?"),
-                    i.last_ts.as_deref().unwrap_or("?")
+                    i.last_ts.as_deref().unwrap_or("?"),
+                    if top.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; top talker {top} ({})",
+                            crate::report::human_bytes(top_b as u64)
+                        )
+                    }
                 ));
             }
             if m.inputs.len() > 20 {
@@ -174,6 +193,18 @@ pub fn overview(dataset: &Path) -> anyhow::Result<Overview> {
             .into_iter()
             .map(|r| (r[0].clone(), (num(&r[1]), num(&r[2]))))
             .collect();
+        let mut per_input: std::collections::BTreeMap<String, (f64, f64, String, f64)> = Default::default();
+        if manifest.inputs.len() > 1 {
+            for r in rows_n(&q("SELECT source, CAST(count(*) AS DOUBLE), CAST(sum(orig_ip_bytes + resp_ip_bytes) AS DOUBLE) FROM conn GROUP BY source".into()).await?) {
+                per_input.insert(r[0].clone(), (num(&r[1]), num(&r[2]), String::new(), 0.0));
+            }
+            for r in rows_n(&q("SELECT source, orig_h, b FROM (SELECT source, orig_h, b, row_number() OVER (PARTITION BY source ORDER BY b DESC, orig_h) k FROM (SELECT source, orig_h, CAST(sum(orig_bytes + resp_bytes) AS DOUBLE) b FROM conn GROUP BY source, orig_h)) WHERE k = 1".into()).await?) {
+                if let Some(e) = per_input.get_mut(&r[0]) {
+                    e.2 = r[1].clone();
+                    e.3 = num(&r[2]);
+                }
+            }
+        }
         // the span runs from the first to the last packet (the manifest's), not to the last
         // connection's start
         let a = manifest.inputs.iter().filter_map(|i| i.first_ts.clone()).min().unwrap_or_default();
@@ -215,7 +246,7 @@ pub fn overview(dataset: &Path) -> anyhow::Result<Overview> {
         Ok(Overview {
             manifest, top_talkers: top, top_destinations, top_ports, services, timeline, span: (a, b), tables,
             conn_span: (lo, hi), bytes_series, packets_series, service_series, top_domains, top_sni,
-            top_user_agents, dns_shape, hosts,
+            top_user_agents, dns_shape, hosts, per_input,
         })
     })
 }

@@ -946,7 +946,9 @@ pub fn findings_batch(findings: &[Finding]) -> anyhow::Result<arrow::record_batc
 }
 
 /// Terminal rendering: one block per finding, ranked.
-pub fn write_table(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<()> {
+/// The findings as a terminal table; `color` paints the severities (the caller decides: a terminal,
+/// and `NO_COLOR` unset, see [`crate::report::use_color`]).
+pub fn write_table(findings: &[Finding], out: &mut dyn Write, color: bool) -> anyhow::Result<()> {
     if findings.is_empty() {
         writeln!(out, "no findings")?;
         return Ok(());
@@ -965,21 +967,34 @@ pub fn write_table(findings: &[Finding], out: &mut dyn Write) -> anyhow::Result<
             (None, Some(ip), None) => ip.clone(),
             _ => String::new(),
         };
+        let severity = comfy_table::Cell::new(match &f.suppressed {
+            Some(_) => format!("{} (suppressed)", f.severity.as_str()),
+            None => f.severity.as_str().to_string(),
+        });
+        let severity = match (color, f.severity) {
+            (false, _) => severity,
+            (true, Severity::Critical) => severity
+                .fg(comfy_table::Color::Red)
+                .add_attribute(comfy_table::Attribute::Bold),
+            (true, Severity::High) => severity.fg(comfy_table::Color::Red),
+            (true, Severity::Medium) => severity.fg(comfy_table::Color::Yellow),
+            (true, _) => severity.fg(comfy_table::Color::Blue),
+        };
         t.add_row(vec![
-            (i + 1).to_string(),
-            format!("{:.0}", f.score),
-            match &f.suppressed {
-                Some(_) => format!("{} (suppressed)", f.severity.as_str()),
-                None => f.severity.as_str().to_string(),
-            },
-            f.category.clone(),
-            sanitize_terminal(f.src_ip.as_deref().unwrap_or("")),
-            report::sanitize_cell(&peer),
-            report::sanitize_cell(&match &f.suppressed {
+            comfy_table::Cell::new((i + 1).to_string()),
+            comfy_table::Cell::new(format!("{:.0}", f.score)),
+            severity,
+            comfy_table::Cell::new(f.category.clone()),
+            comfy_table::Cell::new(sanitize_terminal(f.src_ip.as_deref().unwrap_or(""))),
+            comfy_table::Cell::new(report::sanitize_cell(&peer)),
+            comfy_table::Cell::new(report::sanitize_cell(&match &f.suppressed {
                 Some(r) => format!("suppressed: {r} | {}", f.summary),
                 None => f.summary.clone(),
-            }),
+            })),
         ]);
+    }
+    if color {
+        t.enforce_styling();
     }
     writeln!(out, "{t}")?;
     Ok(())
@@ -1000,7 +1015,12 @@ pub fn emit(
         _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     match format {
-        Format::Table => write_table(findings, &mut sink)?,
+        Format::Table => write_table(
+            findings,
+            &mut sink,
+            output.is_none()
+                && report::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+        )?,
         Format::Jsonl => write_jsonl(findings, &mut sink)?,
         Format::Json => {
             let text = serde_json::to_vec_pretty(findings)?;

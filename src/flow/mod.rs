@@ -154,6 +154,8 @@ pub struct FlowTable {
     serial: u64,
     generation: u32,
     now: i64,
+    /// The next packet is its input's first (see [`FlowTable::next_input`]).
+    input_start: bool,
     buffered: usize,
     pub counters: FlowCounters,
 }
@@ -336,6 +338,7 @@ impl FlowTable {
             serial: 0,
             generation: 0,
             now: i64::MIN,
+            input_start: false,
             buffered: 0,
             counters: FlowCounters::default(),
         }
@@ -435,8 +438,28 @@ impl FlowTable {
         self.timers.clear();
     }
 
+    /// The next packets come from the next input. Rotated files of one sensor continue each other's
+    /// connections; an input that starts earlier than the clock by more than the longest timeout
+    /// is from another time (unrelated captures triaged together), so the flows still open end with
+    /// their input (`end_of_input`) instead of absorbing its packets and never timing out.
+    pub fn next_input(&mut self) {
+        self.input_start = true;
+    }
+
     /// Account one decoded packet.
     pub fn packet(&mut self, p: &Packet<'_>, source: &Arc<str>, out: &mut Tables) {
+        if self.input_start {
+            self.input_start = false;
+            let longest = self
+                .cfg
+                .tcp_timeout_us
+                .max(self.cfg.udp_timeout_us)
+                .max(self.cfg.icmp_timeout_us);
+            if self.now != i64::MIN && p.ts.saturating_add(longest) < self.now {
+                self.finish(out);
+                self.now = p.ts;
+            }
+        }
         if p.ts > self.now {
             self.now = p.ts;
             self.expire(p.ts, out);

@@ -628,3 +628,8 @@ mod tests {
         assert_eq!(csv_field("-5", false), "-5");
     }
 }
+
+/// Colour on a terminal unless `NO_COLOR` is set to anything non-empty (no-color.org).
+pub fn use_color(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
