@@ -31,6 +31,10 @@ pub struct Cli {
     /// process may use.
     #[arg(long, global = true, env = "WIREHUNT_MEMORY_LIMIT", value_name = "SIZE", value_parser = parse_memory)]
     pub memory_limit: Option<usize>,
+    /// MaxMind DB files (GeoLite2-Country/City, GeoLite2-ASN, DB-IP lite; repeatable) for
+    /// geo_country(ip), geo_asn(ip), geo_as_org(ip) and the report's country and ASN panels.
+    #[arg(long, global = true, value_name = "FILE.mmdb")]
+    pub geoip: Vec<PathBuf>,
 }
 
 /// Input paths as names (`capture::name`): any bytes the OS allows, escaped so they are safe to print
@@ -516,6 +520,13 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
     let quiet = cli.quiet;
     if let Some(m) = cli.memory_limit {
         wirehunt::query::Limits { memory_bytes: m }.set();
+    }
+    if !cli.geoip.is_empty() {
+        let kinds =
+            wirehunt::query::geo::load(&cli.geoip).map_err(|e| exit(66, anyhow::anyhow!(e)))?;
+        if !quiet && std::io::stderr().is_terminal() {
+            eprintln!("geoip: {}", report::sanitize_terminal(&kinds.join(", ")));
+        }
     }
     match cli.cmd {
         Cmd::Ingest(a) => {

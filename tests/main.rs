@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod detection;
 mod fuzz;
+mod geo;
 mod hostile;
 mod ingest;
 mod sql;

@@ -33,6 +33,9 @@ pub struct Overview {
     pub dns_shape: Vec<(f64, f64, f64)>,
     /// Per source host: (bytes sent + received, connections).
     pub hosts: std::collections::BTreeMap<String, (f64, f64)>,
+    /// With `--geoip`: responder countries and ASNs of connections to public peers.
+    pub top_countries: Vec<(String, f64)>,
+    pub top_asns: Vec<(String, f64)>,
     /// Per input (conn.source): connections, IP bytes, the top talker by bytes and its bytes.
     pub per_input: std::collections::BTreeMap<String, (f64, f64, String, f64)>,
 }
@@ -193,6 +196,11 @@ pub fn overview(dataset: &Path) -> anyhow::Result<Overview> {
             .into_iter()
             .map(|r| (r[0].clone(), (num(&r[1]), num(&r[2]))))
             .collect();
+        let (mut top_countries, mut top_asns) = (Vec::new(), Vec::new());
+        if crate::query::geo::loaded() {
+            top_countries = rows2(&q("SELECT geo_country(resp_h) c, CAST(count(*) AS DOUBLE) n FROM conn WHERE geo_country(resp_h) IS NOT NULL GROUP BY 1 ORDER BY n DESC, c LIMIT 10".into()).await?);
+            top_asns = rows2(&q("SELECT 'AS' || CAST(geo_asn(resp_h) AS VARCHAR) || coalesce(' ' || geo_as_org(resp_h), '') a, CAST(count(*) AS DOUBLE) n FROM conn WHERE geo_asn(resp_h) IS NOT NULL GROUP BY 1 ORDER BY n DESC, a LIMIT 10".into()).await?);
+        }
         let mut per_input: std::collections::BTreeMap<String, (f64, f64, String, f64)> = Default::default();
         if manifest.inputs.len() > 1 {
             for r in rows_n(&q("SELECT source, CAST(count(*) AS DOUBLE), CAST(sum(orig_ip_bytes + resp_ip_bytes) AS DOUBLE) FROM conn GROUP BY source".into()).await?) {
@@ -246,7 +254,7 @@ pub fn overview(dataset: &Path) -> anyhow::Result<Overview> {
         Ok(Overview {
             manifest, top_talkers: top, top_destinations, top_ports, services, timeline, span: (a, b), tables,
             conn_span: (lo, hi), bytes_series, packets_series, service_series, top_domains, top_sni,
-            top_user_agents, dns_shape, hosts, per_input,
+            top_user_agents, dns_shape, hosts, per_input, top_countries, top_asns,
         })
     })
 }
@@ -581,7 +589,25 @@ pub fn render(
             &ov.top_user_agents,
             "requests",
         ),
-    ] {
+    ]
+    .into_iter()
+    .chain(
+        crate::query::geo::loaded()
+            .then_some([
+                (
+                    "Responder countries (connections, --geoip)",
+                    &ov.top_countries,
+                    "conns",
+                ),
+                (
+                    "Responder ASNs (connections, --geoip)",
+                    &ov.top_asns,
+                    "conns",
+                ),
+            ])
+            .into_iter()
+            .flatten(),
+    ) {
         h.push_str(&format!(
             "<div class=panel><h3>{}</h3>{}</div>",
             esc(name),

@@ -2,6 +2,7 @@
 //! declared schema, the security UDFs ([`udf`]), read-only SQL unless asked otherwise, and an ingest
 //! cache so `sql`/`triage` on capture files reuse a dataset when the files' sha256 match.
 
+pub mod geo;
 pub mod rewrite;
 pub mod udf;
 

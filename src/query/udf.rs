@@ -13,6 +13,7 @@
 //! | `cidr_match(ip, cidr)` | bool | address inside the prefix (v4 or v6) |
 //! | `ip_prefixes(ip)` | list<string> | every prefix holding the address, `/32` (`/128`) down to `/0`, network address first: equi-join with CIDR lists |
 //! | `domain_suffixes(name)` | list<string> | the name and its parents of two labels or more, lower-cased: equi-join with domain lists that cover subdomains |
+//! | `geo_country(ip)`, `geo_asn(ip)`, `geo_as_org(ip)` | string, uint32, string | from `--geoip` MaxMind DBs ([`super::geo`]) |
 //! | `host_address(host)` | string | the address a Host header names literally (`1.2.3.4:8080`, `[::1]:80`); NULL for a name |
 //! | `ip_version(ip)` | uint8 | 4 or 6, NULL when not an address |
 //! | `info_content(text)` (aggregate) | int64 | zlib-compressed length of the sorted distinct values joined by newlines (Elastic's high_info_content semantics) |
@@ -94,6 +95,21 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
         "ip_version(ip)",
         "uint8",
         "4 or 6; NULL when not an address",
+    ),
+    (
+        "geo_country(ip)",
+        "string",
+        "ISO country code of a public address from the --geoip database(s); NULL for private addresses, unknown ones, or without --geoip",
+    ),
+    (
+        "geo_asn(ip)",
+        "uint32",
+        "autonomous system number of a public address from the --geoip database(s) (an ASN database); NULL otherwise",
+    ),
+    (
+        "geo_as_org(ip)",
+        "string",
+        "autonomous system organisation of a public address (an ASN database); NULL otherwise",
     ),
     (
         "info_content(text) [aggregate]",
@@ -372,6 +388,15 @@ fn scalar_udfs() -> Vec<ScalarUDF> {
         ),
         str_udf!("host_address", DataType::Utf8, StringBuilder, |s: &str| {
             host_address(s).map(|ip| ip.to_string())
+        }),
+        str_udf!("geo_country", DataType::Utf8, StringBuilder, |s: &str| {
+            parse_ip(s).and_then(super::geo::country)
+        }),
+        str_udf!("geo_asn", DataType::UInt32, UInt32Builder, |s: &str| {
+            parse_ip(s).and_then(super::geo::asn)
+        }),
+        str_udf!("geo_as_org", DataType::Utf8, StringBuilder, |s: &str| {
+            parse_ip(s).and_then(super::geo::as_org)
         }),
         str_udf!("ip_version", DataType::UInt8, UInt8Builder, |s: &str| {
             parse_ip(s).map(|ip| if ip.is_ipv4() { 4u8 } else { 6u8 })
