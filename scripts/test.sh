@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, and .ci/run calls exactly this): install the reference peers the tests compare
-# against (tshark, capinfos, Suricata) and the browser the HTML report is checked in (Chromium and
-# chromedriver), then run `cargo test`. A peer that cannot be installed is a failure, never a skipped comparison.
+# against (tshark, capinfos, Suricata), the browser the HTML report is checked in (Chromium and
+# chromedriver) and the terminal the shell is driven in (tmux; util-linux script), then run `cargo test`. A peer that cannot be installed is a failure, never a skipped comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -12,6 +12,8 @@ command -v capinfos >/dev/null 2>&1 || need+=(tshark)
 # the HTML report is checked in a real browser (tests/browser.rs)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# the interactive shell is driven in a real terminal (tests/sql.rs)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
   $SUDO apt-get update -qq
@@ -27,7 +29,7 @@ if ! command -v suricata >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq -t bookworm-backports suricata >/dev/null 2>&1 || $SUDO apt-get install -y -qq suricata >/dev/null
 fi
-for t in tshark capinfos suricata chromium chromedriver; do
+for t in tshark capinfos suricata chromium chromedriver tmux script; do
   command -v "$t" >/dev/null 2>&1 || { echo "scripts/test.sh: $t is required and could not be installed" >&2; exit 1; }
 done
 export WIREHUNT_CORPUS="${WIREHUNT_CORPUS:-$(cd .. && pwd)/shared/pcaps}"

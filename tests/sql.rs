@@ -250,3 +250,122 @@ fn unquoted_zeek_columns_and_minute_timestamps() {
         later.to_string()
     );
 }
+
+/// The interactive shell in a real terminal (tmux, a private server): a query answers, an error
+/// prints and the prompt returns, Tab completes a table name, Ctrl-C cancels a running query and
+/// the shell stays, `.quit` ends it, and the history holds what was typed.
+#[test]
+fn the_shell_in_a_terminal_answers_recovers_completes_and_cancels() {
+    let dir = tmp("tmux");
+    let ds = dir.join("ds");
+    let cap = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    ingest_into(&cap, &ds);
+    let cache = dir.join("cache");
+    let sock = format!("wirehunt-test-{}", std::process::id());
+    let tmux = |args: &[&str]| -> String {
+        let o = std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .expect("tmux (apt-get install tmux; scripts/test.sh installs it)");
+        if !o.status.success() && args.first() != Some(&"list-sessions") {
+            eprintln!("tmux {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let cmd = format!(
+        "WIREHUNT_CACHE='{}' NO_COLOR=1 '{}' sql '{}'",
+        cache.display(),
+        wirehunt_bin().display(),
+        ds.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "180",
+        "-y",
+        "50",
+        &cmd,
+    ]);
+    let screen = || tmux(&["capture-pane", "-p", "-t", "t", "-S", "-200"]);
+    // typed literally; tmux reads an argument ending in ';' as a command separator unless escaped
+    let type_line = |text: &str, enter: bool| {
+        let t = match text.strip_suffix(';') {
+            Some(head) => format!("{head}\\;"),
+            None => text.to_string(),
+        };
+        tmux(&["send-keys", "-t", "t", "-l", &t]);
+        if enter {
+            tmux(&["send-keys", "-t", "t", "Enter"]);
+        }
+    };
+    let wait_for = |what: &dyn Fn(&str) -> bool, why: &str| -> String {
+        let t0 = std::time::Instant::now();
+        loop {
+            let s = screen();
+            if what(&s) {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                return s;
+            }
+            if t0.elapsed() > std::time::Duration::from_secs(60) {
+                tmux(&["kill-server"]);
+                panic!("{why}; screen:\n{s}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // capture-pane drops trailing blanks: the bare prompt is "wirehunt>"
+    let prompts = |s: &str| s.matches("wirehunt>").count();
+    wait_for(&|s| prompts(s) >= 1, "no prompt");
+    type_line("SELECT count(*) AS n FROM conn;", true);
+    let s = wait_for(&|s| prompts(s) >= 2, "no answer");
+    assert!(s.contains("1863"), "{s}");
+    type_line("SELECT nonsense FROM conn;", true);
+    let s = wait_for(
+        &|s| prompts(s) >= 3,
+        "the prompt did not return after an error",
+    );
+    assert!(s.contains("error:"), "{s}");
+    // Tab after FROM offers the tables: "dn" completes to "dns"
+    type_line("SELECT count(*) AS q FROM dn", false);
+    tmux(&["send-keys", "-t", "t", "Tab"]);
+    wait_for(
+        &|s| s.contains("FROM dns"),
+        "Tab did not complete the table",
+    );
+    type_line(";", true);
+    let s = wait_for(&|s| prompts(s) >= 4, "no answer after completion");
+    assert!(s.contains("1370"), "{s}");
+    // a query that runs long, cancelled with Ctrl-C; the shell stays
+    type_line(
+        "SELECT count(*) FROM conn a, conn b, conn c WHERE a.orig_bytes + b.orig_bytes + c.orig_bytes = 7;",
+        true,
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    tmux(&["send-keys", "-t", "t", "C-c"]);
+    let s = wait_for(
+        &|s| s.contains("cancelled"),
+        "Ctrl-C did not cancel the query",
+    );
+    assert!(s.contains("query cancelled"), "{s}");
+    wait_for(&|s| prompts(s) >= 5, "no prompt after Ctrl-C");
+    type_line(".quit", true);
+    let t0 = std::time::Instant::now();
+    while tmux(&["list-sessions"]).contains("t:") {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            ".quit did not end the shell"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    let hist = std::fs::read_to_string(cache.join("history")).unwrap();
+    assert!(
+        hist.contains("SELECT count(*) AS n FROM conn;") && hist.contains(".quit"),
+        "{hist}"
+    );
+}
