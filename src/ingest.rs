@@ -7,7 +7,7 @@ use crate::capture::{self, ReadEnd};
 use crate::decode::{DecodeEvent, Decoder, Outcome};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::table::dataset::{Committed, DatasetError, Existing, Staging};
-use crate::table::manifest::{FlowStats, InputRecord, Manifest, rfc3339};
+use crate::table::manifest::{InputRecord, Manifest, rfc3339};
 use crate::table::writer::{DatasetWriter, Tables, WriteError};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -313,7 +313,7 @@ pub fn ingest(
                 rec.linktypes = stats
                     .linktypes
                     .into_iter()
-                    .filter(|l| *l != u32::MAX)
+                    .filter(|l| *l != capture::NO_INTERFACE)
                     .collect();
                 rec.first_ts = stats.first_ts.map(rfc3339);
                 rec.last_ts = stats.last_ts.map(rfc3339);
@@ -377,14 +377,7 @@ pub fn ingest(
         psl_version: crate::query::udf::PSL_CRATE_VERSION.into(),
         inputs: records,
         tables: rows.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        flow_stats: FlowStats {
-            flows: c.flows,
-            expired: c.expired,
-            evicted: c.evicted,
-            max_concurrent: c.max_concurrent,
-            reassembly_cap_hits: c.reassembly_cap_hits,
-            max_buffered_bytes: c.max_buffered_bytes,
-        },
+        flow_stats: c,
         config: serde_json::to_value(opts.flow).unwrap_or_default(),
     };
     if let Some(prev) = previous {

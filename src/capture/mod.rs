@@ -72,6 +72,10 @@ pub struct ReadStats {
     pub ts_bad_fraction: u64,
 }
 
+/// The link type given to a pcapng packet whose interface the file never described (no IDB for its
+/// interface id): decode skips it as `no_interface`, counted, never guessed.
+pub const NO_INTERFACE: u32 = u32::MAX;
+
 /// The earliest timestamp kept: 1970-01-01T00:00:00Z (pcap cannot say earlier; pcapng can only
 /// through an offset that lies).
 pub const TS_MIN: i64 = 0;
@@ -441,13 +445,13 @@ where
                             }
                             None => {
                                 // A packet on an undeclared interface: still a packet read; link type unknown.
-                                emit(stats, last_ts, u32::MAX, &[], epb.origlen, &mut number);
+                                emit(stats, last_ts, NO_INTERFACE, &[], epb.origlen, &mut number);
                             }
                         },
                         Block::SimplePacket(spb) => {
                             let (linktype, snap) = interfaces
                                 .first()
-                                .map_or((u32::MAX, 0), |i| (i.linktype, i.snaplen));
+                                .map_or((NO_INTERFACE, 0), |i| (i.linktype, i.snaplen));
                             let mut len = (spb.origlen as usize).min(spb.data.len());
                             if snap > 0 {
                                 len = len.min(snap as usize);
@@ -487,14 +491,14 @@ where
                                     let iface = interfaces.get(ifid as usize).copied();
                                     let (linktype, ts) = match iface {
                                         Some(i) => (i.linktype, ng_ts_us(hi, lo, &i)),
-                                        None => (u32::MAX, last_ts),
+                                        None => (NO_INTERFACE, last_ts),
                                     };
                                     last_ts = ts;
                                     let body = d.get(20..).unwrap_or(&[]);
                                     let len = (cap as usize).min(body.len());
                                     emit(stats, ts, linktype, head(body, len), orig, &mut number);
                                 }
-                                _ => emit(stats, last_ts, u32::MAX, &[], 0, &mut number),
+                                _ => emit(stats, last_ts, NO_INTERFACE, &[], 0, &mut number),
                             }
                         }
                         _ => {}

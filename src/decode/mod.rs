@@ -22,6 +22,50 @@ use rustc_hash::FxHashMap;
 use std::fmt;
 use std::net::IpAddr;
 
+/// IP protocol numbers (IANA) the decoder and flow table name.
+pub mod ipproto {
+    pub const ICMP: u8 = 1;
+    pub const IPIP: u8 = 4;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    pub const IPV6: u8 = 41;
+    pub const ICMPV6: u8 = 58;
+}
+
+/// EtherTypes (IEEE) the decoder unwraps.
+pub mod ethertype {
+    pub const IPV4: u16 = 0x0800;
+    pub const IPV6: u16 = 0x86dd;
+    pub const VLAN: u16 = 0x8100;
+    pub const PPPOE_SESSION: u16 = 0x8864;
+    pub const MPLS_UNICAST: u16 = 0x8847;
+    pub const MPLS_MULTICAST: u16 = 0x8848;
+}
+
+/// PPP protocol numbers (inside PPP and PPPoE).
+mod pppproto {
+    pub const IPV4: u16 = 0x0021;
+    pub const IPV6: u16 = 0x0057;
+}
+
+/// Link types (tcpdump.org LINKTYPE_*) the decoder reads.
+pub mod linktype {
+    pub const NULL: u32 = 0;
+    pub const ETHERNET: u32 = 1;
+    pub const PPP: u32 = 9;
+    /// DLT_RAW as some systems number it.
+    pub const RAW_12: u32 = 12;
+    pub const RAW_14: u32 = 14;
+    pub const PPP_HDLC: u32 = 50;
+    pub const RAW: u32 = 101;
+    pub const LOOP: u32 = 108;
+    pub const LINUX_SLL: u32 = 113;
+    pub const NFLOG: u32 = 239;
+    pub const IPV4: u32 = 228;
+    pub const IPV6: u32 = 229;
+    pub const LINUX_SLL2: u32 = 276;
+}
+
 pub mod tcpflags {
     pub const FIN: u8 = 0x01;
     pub const SYN: u8 = 0x02;
@@ -116,9 +160,9 @@ impl<'a> Packet<'a> {
         match self.proto {
             6 => fill_tcp(&mut self, &TcpSlice::from_slice(bytes).ok()?, claimed),
             17 => fill_udp(&mut self, &UdpSlice::from_slice_lax(bytes).ok()?, claimed),
-            1 | 58 => {
+            ipproto::ICMP | ipproto::ICMPV6 => {
                 let (t, c) = (*bytes.first()?, *bytes.get(1)?);
-                (self.sport, self.dport) = icmp_ports(t, c, self.proto == 58);
+                (self.sport, self.dport) = icmp_ports(t, c, self.proto == ipproto::ICMPV6);
                 self.payload = bytes.get(8..).unwrap_or(&[]);
                 self.payload_len = claimed.saturating_sub(8) as u32;
             }
@@ -145,7 +189,7 @@ pub enum Skip {
 impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Skip::UnknownLinktype(l) if *l == u32::MAX => write!(f, "no_interface"),
+            Skip::UnknownLinktype(crate::capture::NO_INTERFACE) => write!(f, "no_interface"),
             Skip::UnknownLinktype(l) => write!(f, "unknown_linktype_{l}"),
             Skip::NonIp(t) => write!(f, "non_ip_ethertype_0x{t:04x}"),
             Skip::Arp => write!(f, "arp"),
@@ -254,14 +298,16 @@ impl Default for Decoder {
 
 fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip> {
     match linktype {
-        1 => Ok(LinkOut::Ethernet(data)),
+        linktype::ETHERNET => Ok(LinkOut::Ethernet(data)),
         // raw IP: LINKTYPE_RAW, DLT_RAW (12 / 14 on some systems), LINKTYPE_IPV4, LINKTYPE_IPV6
-        101 | 12 | 14 | 228 | 229 => Ok(LinkOut::Ip(data)),
-        0 | 108 => {
+        linktype::RAW | linktype::RAW_12 | linktype::RAW_14 | linktype::IPV4 | linktype::IPV6 => {
+            Ok(LinkOut::Ip(data))
+        }
+        linktype::NULL | linktype::LOOP => {
             // BSD null (host byte order) / loopback (network byte order) address family
             let fam: [u8; 4] = array(data, 0).ok_or(Skip::TruncatedLink)?;
             let (le, be) = (u32::from_le_bytes(fam), u32::from_be_bytes(fam));
-            let af = if linktype == 108 {
+            let af = if linktype == linktype::LOOP {
                 be
             } else if le < 256 {
                 le
@@ -273,12 +319,12 @@ fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip
                 other => Err(Skip::NonIp(other as u16)),
             }
         }
-        113 => {
+        linktype::LINUX_SLL => {
             // Linux cooked v1: 16-byte header, protocol at 14..16
             let p = be16(data, 14).ok_or(Skip::TruncatedLink)?;
             Ok(LinkOut::EtherType(p, tail(data, 16)))
         }
-        276 => {
+        linktype::LINUX_SLL2 => {
             // Linux cooked v2: 20-byte header, protocol at 0..2
             let p = be16(data, 0).ok_or(Skip::TruncatedLink)?;
             if data.len() < 20 {
@@ -286,15 +332,15 @@ fn ip_payload_after_link(linktype: u32, data: &[u8]) -> Result<LinkOut<'_>, Skip
             }
             Ok(LinkOut::EtherType(p, tail(data, 20)))
         }
-        9 | 50 => {
+        linktype::PPP | linktype::PPP_HDLC => {
             // PPP (optionally with HDLC address/control ff 03)
             let d = data.strip_prefix(&[0xff, 0x03]).unwrap_or(data);
             match be16(d, 0).ok_or(Skip::TruncatedLink)? {
-                0x0021 | 0x0057 => Ok(LinkOut::Ip(tail(d, 2))),
+                pppproto::IPV4 | pppproto::IPV6 => Ok(LinkOut::Ip(tail(d, 2))),
                 other => Err(Skip::NonIp(other)),
             }
         }
-        239 => {
+        linktype::NFLOG => {
             // NFLOG: 4-byte header then TLVs (length and type little-endian); type 9 is the payload.
             let mut off = 4usize;
             if data.len() < 4 {
@@ -327,16 +373,16 @@ enum LinkOut<'a> {
 fn unwrap_ethertype(mut ether_type: u16, mut data: &[u8]) -> Result<(u16, &[u8]), Skip> {
     for _ in 0..8 {
         match ether_type {
-            0x8864 => {
+            ethertype::PPPOE_SESSION => {
                 // PPPoE session: 6-byte header, then PPP protocol
                 ether_type = match be16(data, 6).ok_or(Skip::TruncatedLink)? {
-                    0x0021 => 0x0800,
-                    0x0057 => 0x86dd,
+                    pppproto::IPV4 => ethertype::IPV4,
+                    pppproto::IPV6 => ethertype::IPV6,
                     other => return Err(Skip::NonIp(other)),
                 };
                 data = tail(data, 8);
             }
-            0x8847 | 0x8848 => {
+            ethertype::MPLS_UNICAST | ethertype::MPLS_MULTICAST => {
                 // MPLS: pop labels to the bottom of stack, then guess IP by version nibble
                 loop {
                     let l: [u8; 4] = array(data, 0).ok_or(Skip::TruncatedLink)?;
@@ -346,9 +392,9 @@ fn unwrap_ethertype(mut ether_type: u16, mut data: &[u8]) -> Result<(u16, &[u8])
                     }
                 }
                 ether_type = match data.first().map(|b| b >> 4) {
-                    Some(4) => 0x0800,
-                    Some(6) => 0x86dd,
-                    _ => return Err(Skip::NonIp(0x8847)),
+                    Some(4) => ethertype::IPV4,
+                    Some(6) => ethertype::IPV6,
+                    _ => return Err(Skip::NonIp(ethertype::MPLS_UNICAST)),
                 };
             }
             _ => return Ok((ether_type, data)),
@@ -438,7 +484,12 @@ impl Decoder {
                     && let Some(ep) = p.ether_payload()
                 {
                     let et = ep.ether_type.0;
-                    if et == 0x8864 || et == 0x8847 || et == 0x8848 {
+                    if matches!(
+                        et,
+                        ethertype::PPPOE_SESSION
+                            | ethertype::MPLS_UNICAST
+                            | ethertype::MPLS_MULTICAST
+                    ) {
                         let (et2, inner) = unwrap_ethertype(et, ep.payload)?;
                         let vlan = p.vlan_ids().first().map(|v| v.value());
                         let q = LaxSlicedPacket::from_ether_type(etherparse::EtherType(et2), inner);
@@ -474,7 +525,7 @@ impl Decoder {
                 if let Some(ep) = p.ether_payload() {
                     return Err(match ep.ether_type.0 {
                         0x0806 => Skip::Arp,
-                        0x0800 | 0x86dd => {
+                        ethertype::IPV4 | ethertype::IPV6 => {
                             if p.stop_err.is_some() {
                                 Skip::TruncatedIp
                             } else {
@@ -536,7 +587,7 @@ impl Decoder {
             LaxNetSlice::Arp(_) => return Err(Skip::Arp),
         };
         let proto = ipp.ip_number.0;
-        if matches!(proto, 4 | 41) && frag.is_none() && self.depth < 2 {
+        if matches!(proto, ipproto::IPIP | ipproto::IPV6) && frag.is_none() && self.depth < 2 {
             // IP-in-IP (IPv4 or IPv6 inside IPv4/IPv6): decode the inner packet
             self.depth += 1;
             let inner = LaxSlicedPacket::from_ip(ipp.payload);
@@ -547,7 +598,10 @@ impl Decoder {
             self.depth -= 1;
             return r;
         }
-        if !matches!(proto, 6 | 17 | 1 | 58) {
+        if !matches!(
+            proto,
+            ipproto::TCP | ipproto::UDP | ipproto::ICMP | ipproto::ICMPV6
+        ) {
             return Err(Skip::IpProto(proto));
         }
         let claimed_ip_payload = match net {
@@ -776,16 +830,18 @@ fn icmp_ports(typ: u8, code: u8, v6: bool) -> (u16, u16) {
 /// which also decides skips.
 fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
     let d = frame.data;
-    if frame.linktype != 1 || d.len() < 14 {
+    if frame.linktype != linktype::ETHERNET || d.len() < 14 {
         return None;
     }
     let (ether_type, vlan, ip) = match be16(d, 12)? {
         // one 802.1Q tag (a SPAN or trunk port); stacked tags take the general path
-        0x8100 if d.len() >= 18 => (be16(d, 16)?, Some(be16(d, 14)? & 0x0fff), tail(d, 18)),
+        ethertype::VLAN if d.len() >= 18 => {
+            (be16(d, 16)?, Some(be16(d, 14)? & 0x0fff), tail(d, 18))
+        }
         t => (t, None, tail(d, 14)),
     };
     let (src, dst, proto, ip_bytes, payload) = match ether_type {
-        0x0800 => {
+        ethertype::IPV4 => {
             let h = etherparse::Ipv4HeaderSlice::from_slice(ip).ok()?;
             let hl = h.slice().len();
             let total = h.total_len() as usize;
@@ -804,7 +860,7 @@ fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
                 ip.get(hl..total)?,
             )
         }
-        0x86dd => {
+        ethertype::IPV6 => {
             let h = etherparse::Ipv6HeaderSlice::from_slice(ip).ok()?;
             let len = h.payload_length() as usize;
             // 0: a jumbogram or a TSO capture; the general path decides
@@ -821,7 +877,7 @@ fn fast_ethernet_ip<'a>(frame: &Frame<'a>) -> Option<Packet<'a>> {
         }
         _ => return None,
     };
-    if !matches!(proto, 6 | 17) {
+    if !matches!(proto, ipproto::TCP | ipproto::UDP) {
         return None;
     }
     Packet::bare(frame, src, dst, proto, ip_bytes as u32, vlan)

@@ -15,7 +15,7 @@
 pub mod community_id;
 pub mod reassembly;
 
-use crate::decode::{Packet, tcpflags};
+use crate::decode::{Packet, ipproto, tcpflags};
 use crate::proto::dns::DnsUdp;
 use crate::proto::{ConnCtx, Dir, PerDir, StreamAnalyzer, detect_tcp};
 use crate::table::append_display;
@@ -134,8 +134,8 @@ struct Flow {
     vlan: Option<u16>,
 }
 
-/// Counters for the manifest and the bounded-memory test.
-#[derive(Debug, Default, Clone, Copy)]
+/// Counters for the manifest (`flow_stats`) and the bounded-memory test.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct FlowCounters {
     pub flows: u64,
     pub expired: u64,
@@ -248,8 +248,8 @@ const SERVER_UDP_PORTS: &[u16] = &[
 
 fn proto_name(p: u8) -> &'static str {
     match p {
-        6 => "tcp",
-        17 => "udp",
+        ipproto::TCP => "tcp",
+        ipproto::UDP => "udp",
         _ => "icmp",
     }
 }
@@ -277,7 +277,7 @@ impl Flow {
     fn conn_state(&self) -> &'static str {
         use EpState::*;
         let (os, rs) = (self.ep.orig.state, self.ep.resp.state);
-        if self.key.proto == 6 {
+        if self.key.proto == ipproto::TCP {
             let o_inactive = matches!(os, Inactive | Partial);
             let r_inactive = matches!(rs, Inactive | Partial);
             if rs == Reset {
@@ -313,7 +313,7 @@ impl Flow {
             } else {
                 "OTH"
             }
-        } else if self.key.proto == 17 {
+        } else if self.key.proto == ipproto::UDP {
             let (o, r) = (self.ep.orig.pkts > 0, self.ep.resp.pkts > 0);
             match (o, r) {
                 (true, true) => "SF",
@@ -360,8 +360,8 @@ impl FlowTable {
     fn timeout(&self, f: &Flow) -> i64 {
         match f.key.proto {
             6 if f.closed() => self.cfg.close_delay_us,
-            6 => self.cfg.tcp_timeout_us,
-            17 => self.cfg.udp_timeout_us,
+            ipproto::TCP => self.cfg.tcp_timeout_us,
+            ipproto::UDP => self.cfg.udp_timeout_us,
             _ => self.cfg.icmp_timeout_us,
         }
     }
@@ -520,7 +520,7 @@ impl FlowTable {
                 if p.payload_len > 0 {
                     f.letter(dir, b'D');
                 }
-                if p.proto == 17 {
+                if p.proto == ipproto::UDP {
                     udp_packet(f, dir, p, out);
                 }
             }
@@ -557,9 +557,9 @@ impl FlowTable {
     fn create(&mut self, key: FlowKey, p: &Packet<'_>, source: &Arc<str>) -> u32 {
         let flags = p.tcp.map_or(0, |t| t.flags);
         // originator: SYN sender; a SYN-ACK first means the receiver is the originator
-        let mut flip = p.proto == 6
+        let mut flip = p.proto == ipproto::TCP
             && flags & (tcpflags::SYN | tcpflags::ACK) == (tcpflags::SYN | tcpflags::ACK);
-        if p.proto == 17
+        if p.proto == ipproto::UDP
             && SERVER_UDP_PORTS.contains(&p.sport)
             && !SERVER_UDP_PORTS.contains(&p.dport)
             && p.dport >= 1024
@@ -598,7 +598,7 @@ impl FlowTable {
             udp_checked: 0,
             vlan: p.vlan,
         };
-        if flip && p.proto == 6 {
+        if flip && p.proto == ipproto::TCP {
             f.history.push('^');
         }
         let slot = match self.free.pop() {
@@ -617,8 +617,8 @@ impl FlowTable {
         self.counters.flows += 1;
         self.counters.max_concurrent = self.counters.max_concurrent.max(self.map.len() as u64);
         let timeout = match p.proto {
-            6 => self.cfg.tcp_timeout_us,
-            17 => self.cfg.udp_timeout_us,
+            ipproto::TCP => self.cfg.tcp_timeout_us,
+            ipproto::UDP => self.cfg.udp_timeout_us,
             _ => self.cfg.icmp_timeout_us,
         };
         self.timers.push(Reverse((
@@ -826,7 +826,7 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     c.service.append_option(service);
     c.duration.append_value((f.last - f.start) as f64 / 1e6);
     // TCP: the sequence span (Zeek's orig_bytes) and, for volume, the new data actually seen
-    let (ob, rb, missed, os, rs) = if f.key.proto == 6 {
+    let (ob, rb, missed, os, rs) = if f.key.proto == ipproto::TCP {
         let (o, r) = (&f.ep.orig.ra, &f.ep.resp.ra);
         (o.span(), r.span(), o.missed + r.missed, o.seen, r.seen)
     } else {

@@ -287,8 +287,10 @@ pub async fn run_sql(
     dataframe(ctx, sql, allow_write).await?.collect().await
 }
 
-/// Split a script into statements with DataFusion's own parser (quotes, comments and semicolons in
-/// strings handled); each statement keeps its starting line for error messages.
+/// Split a script into statements at top-level semicolons: a small scanner that knows SQL's quoting
+/// ('...', "...") and comments (--, /* */), so a semicolon inside them does not split; each
+/// statement keeps its starting line for error messages. Each statement is then parsed by
+/// DataFusion's parser.
 pub fn split_statements(script: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut cur = String::new();

@@ -32,15 +32,8 @@ pub struct InputRecord {
     pub ingest_seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct FlowStats {
-    pub flows: u64,
-    pub expired: u64,
-    pub evicted: u64,
-    pub max_concurrent: u64,
-    pub reassembly_cap_hits: u64,
-    pub max_buffered_bytes: u64,
-}
+/// The flow table's counters, as the manifest's `flow_stats` (one struct for both).
+pub use crate::flow::FlowCounters as FlowStats;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Manifest {

@@ -43,7 +43,29 @@ pub fn tshark() -> bool {
 
 /// A fresh directory per call (tests run in parallel and may share a name, e.g. two tests
 /// ingesting the same corpus file).
+/// A fresh scratch directory for a test. The first call also removes what earlier test runs left
+/// (directories of test processes that no longer run), so scratch space stays one run's worth; the
+/// last run's stays for a look after a failure.
 pub fn tmp(name: &str) -> PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = n
+                .strip_prefix("wirehunt-test-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    });
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let d = std::env::temp_dir().join(format!("wirehunt-test-{}-{n}-{name}", std::process::id()));
