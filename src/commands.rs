@@ -398,53 +398,9 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
     } else {
         CaptureFormat::for_path(&a.output)
     };
-    let report = if to_stdout {
-        let out = std::io::BufWriter::new(std::io::stdout().lock());
-        let (mut out, r) =
-            wirehunt::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
-                .map_err(fail)?;
-        out.flush()?;
-        r
-    } else {
-        let dir = match a.output.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".wirehunt-extract-")
-            .tempfile_in(&dir)
-            .map_err(|e| {
-                exit(
-                    74,
-                    anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
-                )
-            })?;
-        let out = std::io::BufWriter::new(tmp);
-        let (out, r) = wirehunt::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
-            .map_err(fail)?;
-        let tmp = out
-            .into_inner()
-            .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {}", e.error())))?;
-        readable(tmp.as_file())
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| exit(74, e.into()))?;
-        let persisted = if a.force {
-            tmp.persist(&a.output)
-        } else {
-            tmp.persist_noclobber(&a.output)
-        };
-        persisted.map_err(|e| {
-            let code = if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                73
-            } else {
-                74
-            };
-            exit(code, anyhow::anyhow!("{shown}: {}", e.error))
-        })?;
-        r
-    };
-    if report.written == 0 {
-        return Err(exit(
+    // nothing found is an error, and no empty capture is left behind
+    let none_found = |r: &wirehunt::extract::ExtractReport| {
+        exit(
             65,
             anyhow::anyhow!(
                 "no frame of {} found in the captures read ({})",
@@ -453,10 +409,46 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
                 } else {
                     format!("those {} connections", wanted.len())
                 },
-                sanitize_terminal(&report.inputs_read.join(", "))
+                sanitize_terminal(&r.inputs_read.join(", "))
             ),
-        ));
-    }
+        )
+    };
+    let report = if to_stdout {
+        let out = std::io::BufWriter::new(std::io::stdout().lock());
+        let (mut out, r) =
+            wirehunt::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
+                .map_err(fail)?;
+        out.flush()?;
+        if r.written == 0 {
+            return Err(none_found(&r));
+        }
+        r
+    } else {
+        let tmp = wirehunt::report::OutputFile::create(&a.output).map_err(|e| {
+            exit(
+                74,
+                anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
+            )
+        })?;
+        let out = std::io::BufWriter::new(tmp);
+        let (out, r) = wirehunt::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
+            .map_err(fail)?;
+        let tmp = out
+            .into_inner()
+            .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {}", e.error())))?;
+        if r.written == 0 {
+            return Err(none_found(&r));
+        }
+        tmp.commit_with(a.force).map_err(|e| {
+            let code = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                73
+            } else {
+                74
+            };
+            exit(code, anyhow::anyhow!("{shown}: {e}"))
+        })?;
+        r
+    };
     if !quiet {
         eprintln!(
             "wrote {} frames of {} connections to {shown} (read {} of {} captures)",
@@ -474,30 +466,18 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
     Ok(0)
 }
 
-/// Write `bytes` to `path` under a temporary name beside it, then rename: a reader never sees half a
-/// report, and a failed write leaves the previous file.
+/// Write `bytes` to `path` whole or not at all (report::OutputFile).
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), Exit> {
     let shown = sanitize_terminal(&path.display().to_string());
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".wirehunt-")
-        .tempfile_in(&dir)
-        .map_err(|e| {
-            exit(
-                74,
-                anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
-            )
-        })?;
-    tmp.write_all(bytes)
-        .and_then(|_| readable(tmp.as_file()))
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {e}")))?;
-    tmp.persist(path)
-        .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {}", e.error)))?;
-    Ok(())
+    let mut f = wirehunt::report::OutputFile::create(path).map_err(|e| {
+        exit(
+            74,
+            anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
+        )
+    })?;
+    f.write_all(bytes)
+        .and_then(|_| f.commit())
+        .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {e}")))
 }
 
 /// `report`: the HTML page of an existing dataset.
@@ -527,17 +507,4 @@ pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32,
         );
     }
     Ok(finish_code(&findings, a.detectors.fail_on, &errors))
-}
-
-/// A temporary file is created owner-only; what it becomes (a report, a slice) gets the usual
-/// rw-r--r-- (the umask is not readable without changing it).
-fn readable(f: &std::fs::File) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    #[cfg(not(unix))]
-    let _ = f;
-    Ok(())
 }

@@ -185,13 +185,14 @@ impl Shell {
         let df = wirehunt::query::dataframe(&self.ctx, sql, self.allow_write).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let mut stream = df.execute_stream().await?;
-        let mut file;
-        let sink: &mut dyn Write = match (&self.output, self.format) {
-            (Some(_), Format::Parquet) | (None, _) => out,
-            (Some(p), _) => {
-                file = std::io::BufWriter::new(std::fs::File::create(p)?);
-                &mut file
-            }
+        // a result file appears whole or not at all (report::OutputFile)
+        let mut file = match (&self.output, self.format) {
+            (Some(_), Format::Parquet) | (None, _) => None,
+            (Some(p), _) => Some(std::io::BufWriter::new(report::OutputFile::create(p)?)),
+        };
+        let sink: &mut dyn Write = match file.as_mut() {
+            Some(f) => f,
+            None => out,
         };
         let maxrows = if self.output.is_some() {
             0
@@ -204,6 +205,9 @@ impl Shell {
             w.write(&b?)?;
         }
         w.finish()?;
+        if let Some(f) = file {
+            f.into_inner().map_err(|e| e.into_error())?.commit()?;
+        }
         Ok(())
     }
 

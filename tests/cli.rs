@@ -954,3 +954,66 @@ fn triage_of_unrelated_captures_summarises_each_input() {
         "{k}"
     );
 }
+
+/// A result file appears whole or not at all: a query that fails while its rows stream (a cast that
+/// breaks on the first row) leaves the file it would have replaced as it was and no temporary file;
+/// a query that succeeds replaces it, readable by others (0644).
+#[test]
+fn a_failing_query_leaves_the_previous_result_file_untouched() {
+    let dir = tmp("atomic-out");
+    let ds = dir.join("ds");
+    let cap = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    ingest_into(&cap, &ds);
+    let out = dir.join("out.csv");
+    std::fs::write(&out, "previous\n").unwrap();
+    for fmt in ["csv", "parquet"] {
+        let file = dir.join(format!("out.{fmt}"));
+        std::fs::write(&file, "previous\n").unwrap();
+        let o = run(&[
+            "sql",
+            ds.to_str().unwrap(),
+            "-c",
+            "SELECT CAST(uid AS INT) FROM conn",
+            "--format",
+            fmt,
+            "-o",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(65),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "previous\n",
+            "{fmt}"
+        );
+    }
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".wirehunt-"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    let o = run(&[
+        "sql",
+        ds.to_str().unwrap(),
+        "-c",
+        "SELECT count(*) AS n FROM conn",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "n\n1863\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+}

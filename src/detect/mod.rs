@@ -1008,11 +1008,14 @@ pub fn emit(
     title: &str,
     dataset: &Path,
 ) -> anyhow::Result<()> {
-    let mut sink: Box<dyn Write> = match output {
-        Some(p) if format != Format::Parquet => {
-            Box::new(std::io::BufWriter::new(std::fs::File::create(p)?))
-        }
-        _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    // a findings file appears whole or not at all (report::OutputFile)
+    let mut file = match output {
+        Some(p) if format != Format::Parquet => Some(report::OutputFile::create(p)?),
+        _ => None,
+    };
+    let mut sink: Box<dyn Write + '_> = match file.as_mut() {
+        Some(f) => Box::new(std::io::BufWriter::new(f)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     match format {
         Format::Table => write_table(
@@ -1042,6 +1045,10 @@ pub fn emit(
         }
     }
     sink.flush()?;
+    drop(sink);
+    if let Some(f) = file {
+        f.commit()?;
+    }
     Ok(())
 }
 

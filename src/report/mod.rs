@@ -186,7 +186,7 @@ pub struct BatchWriter<'a> {
     shown: usize,
     csv_header: bool,
     json_started: bool,
-    parquet: Option<parquet::arrow::ArrowWriter<std::fs::File>>,
+    parquet: Option<parquet::arrow::ArrowWriter<OutputFile>>,
     /// Column names right-aligned for [`Format::Line`].
     names: Vec<String>,
     /// Set when a table too wide for the terminal is shown one column per line instead.
@@ -248,7 +248,7 @@ impl<'a> BatchWriter<'a> {
             Format::Parquet => {
                 let p = parquet
                     .ok_or_else(|| anyhow::anyhow!("parquet output needs a file (-o FILE)"))?;
-                let f = std::fs::File::create(p)?;
+                let f = OutputFile::create(p)?;
                 let props = parquet::file::properties::WriterProperties::builder()
                     .set_compression(parquet::basic::Compression::ZSTD(
                         parquet::basic::ZstdLevel::try_new(1)?,
@@ -393,7 +393,7 @@ impl<'a> BatchWriter<'a> {
             }
             Format::Parquet => {
                 if let Some(p) = self.parquet.take() {
-                    p.close()?;
+                    p.into_inner()?.commit()?;
                 }
             }
             Format::Line => {
@@ -632,4 +632,61 @@ mod tests {
 /// Colour on a terminal unless `NO_COLOR` is set to anything non-empty (no-color.org).
 pub fn use_color(is_terminal: bool) -> bool {
     is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A result file (query result, findings, report, capture slice) written under a temporary name
+/// beside its destination and renamed into place by [`OutputFile::commit`]. Dropped uncommitted (an
+/// error, an interrupted run) it removes itself: no half-written file, and a file it would replace
+/// stays as it was.
+pub struct OutputFile {
+    tmp: tempfile::NamedTempFile,
+    dest: std::path::PathBuf,
+}
+
+impl OutputFile {
+    pub fn create(dest: &std::path::Path) -> std::io::Result<OutputFile> {
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".wirehunt-")
+            .tempfile_in(&dir)?;
+        Ok(OutputFile {
+            tmp,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    /// Refuse to replace an existing file (the rename fails with `AlreadyExists`), else replace it.
+    pub fn commit_with(self, replace: bool) -> std::io::Result<()> {
+        // a temporary file is owner-only; what it becomes gets the usual rw-r--r--
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            self.tmp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
+        self.tmp.as_file().sync_all()?;
+        let r = if replace {
+            self.tmp.persist(&self.dest)
+        } else {
+            self.tmp.persist_noclobber(&self.dest)
+        };
+        r.map(|_| ()).map_err(|e| e.error)
+    }
+
+    pub fn commit(self) -> std::io::Result<()> {
+        self.commit_with(true)
+    }
+}
+
+impl Write for OutputFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tmp.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tmp.flush()
+    }
 }
