@@ -1,7 +1,7 @@
 //! The flow table: canonical bidirectional 5-tuple keys, the originator (the SYN sender, else the
 //! first packet's sender), deterministic `uid`s, Zeek's `conn_state` and `history`, idle timeouts and
 //! a cap on concurrent flows. TCP payload goes through [`reassembly`] to the protocol analyzer chosen
-//! by content; UDP DNS goes to [`crate::proto::dns::DnsUdp`].
+//! by content; UDP datagrams go to the analyzer [`crate::proto::detect_udp`] picks.
 //!
 //! Expiry uses a min-heap of (deadline, slot, generation) with lazy revalidation: a popped entry
 //! whose flow saw traffic since is pushed back with its new deadline. The same heap answers "which
@@ -16,7 +16,6 @@ pub mod community_id;
 pub mod reassembly;
 
 use crate::decode::{Packet, ipproto, tcpflags};
-use crate::proto::dns::DnsUdp;
 use crate::proto::{ConnCtx, Dir, PerDir, StreamAnalyzer, detect_tcp};
 use crate::table::append_display;
 use crate::table::writer::Tables;
@@ -125,7 +124,8 @@ struct Flow {
     analyzer: Option<Box<dyn StreamAnalyzer>>,
     /// Payload segments inspected for a protocol so far (TLS is retried for STARTTLS upgrades).
     detect_attempts: u8,
-    dns: Option<Box<DnsUdp>>,
+    /// The datagram analyzer [`crate::proto::detect_udp`] chose for a UDP flow.
+    datagrams: Option<Box<dyn crate::proto::DatagramAnalyzer>>,
     udp_tried: bool,
     /// Infrastructure service recognised by parsing (proto::udp_service), and datagrams checked so
     /// far (set to the limit when one failed the check: the flow stays unclassified).
@@ -592,7 +592,7 @@ impl FlowTable {
             history: String::new(),
             analyzer: None,
             detect_attempts: 0,
-            dns: None,
+            datagrams: None,
             udp_tried: false,
             udp_service: None,
             udp_checked: 0,
@@ -747,12 +747,10 @@ fn tcp_packet(
 fn udp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, out: &mut Tables) {
     if !f.udp_tried {
         f.udp_tried = true;
-        if DnsUdp::applies(f.ctx.orig_p, f.ctx.resp_p, p.payload) {
-            f.dns = Some(Box::default());
-        }
+        f.datagrams = crate::proto::detect_udp(f.ctx.orig_p, f.ctx.resp_p, p.payload);
     }
-    if let Some(dns) = f.dns.as_mut() {
-        dns.datagram(dir, p, &f.ctx, out);
+    if let Some(a) = f.datagrams.as_mut() {
+        a.datagram(dir, p, &f.ctx, out);
     } else if f.udp_checked < crate::proto::udp_service::CHECKED && !p.payload.is_empty() {
         f.udp_checked += 1;
         match crate::proto::udp_service::classify(f.ctx.orig_p, f.ctx.resp_p, p.payload) {
@@ -809,11 +807,10 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
         }
     }
     let mut service = f.analyzer.as_ref().map(|a| a.service()).or(f.udp_service);
-    if let Some(d) = f.dns.as_mut() {
-        d.finish(&f.ctx, out);
-        if d.rows > 0 {
-            service = Some("dns");
-        }
+    if let Some(a) = f.datagrams.as_mut()
+        && let Some(s) = a.finish(&f.ctx, out)
+    {
+        service = Some(s);
     }
     let c = &mut out.conn;
     c.ts.append_value(f.start);

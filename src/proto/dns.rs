@@ -811,8 +811,10 @@ impl DnsUdp {
         }
         plausible_query(payload)
     }
+}
 
-    pub fn datagram(&mut self, _dir: Dir, p: &Packet<'_>, ctx: &ConnCtx, out: &mut Tables) {
+impl super::DatagramAnalyzer for DnsUdp {
+    fn datagram(&mut self, _dir: Dir, p: &Packet<'_>, ctx: &ConnCtx, out: &mut Tables) {
         if p.payload.is_empty() {
             return;
         }
@@ -821,9 +823,10 @@ impl DnsUdp {
         self.rows = self.state.rows;
     }
 
-    pub fn finish(&mut self, ctx: &ConnCtx, out: &mut Tables) {
+    fn finish(&mut self, ctx: &ConnCtx, out: &mut Tables) -> Option<&'static str> {
         self.state.finish("udp", ctx, out);
         self.rows = self.state.rows;
+        (self.rows > 0).then_some("dns")
     }
 }
 

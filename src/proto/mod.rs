@@ -1,9 +1,11 @@
-//! Protocol analyzers. The seam: a TCP analyzer implements [`StreamAnalyzer`] and receives the
-//! reassembled byte stream of each direction; UDP protocols receive datagrams ([`dns::DnsUdp`]).
-//! [`detect_tcp`] is the registry: it picks an analyzer from the first payload bytes (content, not
-//! ports, except DNS over TCP which has no magic bytes).
+//! Protocol analyzers. The seams: a TCP analyzer implements [`StreamAnalyzer`] and receives the
+//! reassembled byte stream of each direction; a UDP analyzer implements [`DatagramAnalyzer`] and
+//! receives datagrams. [`detect_tcp`] and [`detect_udp`] are the registries: they pick an analyzer
+//! from the first payload bytes (content, not ports, except DNS which has no magic bytes), so
+//! `flow` names no protocol.
 //!
-//! Adding a protocol = one file here, one table in `table/`, one line in `detect_tcp`.
+//! Adding a protocol = one file here, one table in `table/`, one line in `detect_tcp` or
+//! `detect_udp` (a UDP service with no table of its own: one line in [`udp_service::REGISTRY`]).
 // wire code parses attacker-controlled bytes: no unwrap/expect outside tests (checked by clippy)
 #![cfg_attr(
     not(test),
@@ -105,6 +107,31 @@ pub trait StreamAnalyzer: Send {
     fn wants(&self, dir: Dir) -> bool;
     /// Bytes seen per direction (only counted, for analyzers that report them).
     fn count(&mut self, _dir: Dir, _n: u64) {}
+}
+
+/// A UDP protocol analyzer: receives each datagram of its flow (both directions).
+pub trait DatagramAnalyzer: Send {
+    /// One datagram (`p.payload`, as captured).
+    fn datagram(
+        &mut self,
+        dir: Dir,
+        p: &crate::decode::Packet<'_>,
+        ctx: &ConnCtx,
+        out: &mut Tables,
+    );
+    /// The flow ended: emit whatever is pending. Returns the service for `conn.service` when the
+    /// traffic turned out to be the analyzer's protocol (it wrote rows), else `None`.
+    fn finish(&mut self, ctx: &ConnCtx, out: &mut Tables) -> Option<&'static str>;
+}
+
+/// Pick an analyzer for a UDP flow from its ports and first datagram (the registry of datagram
+/// protocols: one line per protocol). Flows without one still get `conn.service` from
+/// [`udp_service`]'s parsers (NTP, DHCP, SSDP, NetBIOS), which write no table.
+pub fn detect_udp(orig_p: u16, resp_p: u16, first: &[u8]) -> Option<Box<dyn DatagramAnalyzer>> {
+    if dns::DnsUdp::applies(orig_p, resp_p, first) {
+        return Some(Box::<dns::DnsUdp>::default());
+    }
+    None
 }
 
 /// Pick an analyzer for a TCP connection from the first payload of either direction.

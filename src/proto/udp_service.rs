@@ -38,9 +38,7 @@ fn byte(p: &[u8], i: usize) -> Option<u8> {
     p.get(i).copied()
 }
 
-fn be16(p: &[u8], i: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([byte(p, i)?, byte(p, i + 1)?]))
-}
+use crate::bytes::be16;
 
 /// RFC 5905: a 48-byte header (extension fields and a MAC may follow, up to a few hundred bytes),
 /// version 1-4, mode 1-5 (symmetric, client, server, broadcast), stratum 0-16 (0 = kiss-o'-death /
