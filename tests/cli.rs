@@ -260,7 +260,7 @@ fn detect_contract_params_and_errors() {
 
 #[test]
 fn triage_on_the_demo_capture_finds_each_attack_and_writes_html() {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let p = demo_capture();
     let dir = tmp("triage");
     let html = dir.join("r.html");
     let o = run(&[
@@ -446,10 +446,7 @@ fn simulate_is_deterministic_and_testdata_is_up_to_date() {
     let (ba, bb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert_eq!(ba, bb, "same seed, same bytes");
     // testdata/scenario.pcap.gz holds exactly these bytes (scripts/make-testdata.sh regenerates it)
-    let gz = std::fs::File::open(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz"),
-    )
-    .unwrap();
+    let gz = std::fs::File::open(demo_capture()).unwrap();
     let mut committed = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut committed).unwrap();
     assert!(
@@ -484,7 +481,7 @@ fn simulate_is_deterministic_and_testdata_is_up_to_date() {
 #[test]
 fn manifest_sha256_matches_an_independent_hash_threaded_inline_or_skipped() {
     use sha2::Digest;
-    let cap = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let cap = demo_capture();
     let bytes = std::fs::read(&cap).unwrap();
     let want: String = sha2::Sha256::digest(&bytes)
         .iter()
@@ -805,7 +802,7 @@ fn file_formats_without_a_file_are_usage_errors() {
 fn triage_says_what_to_open_next_and_the_commands_work() {
     let dir = tmp("open-next");
     let ds = dir.join("ds 'quoted'");
-    let cap = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let cap = demo_capture();
     let o = run(&[
         "-q",
         "triage",
@@ -871,7 +868,7 @@ fn triage_says_what_to_open_next_and_the_commands_work() {
 /// progress stays); piped, nothing is painted (checked by the escaping test above).
 #[test]
 fn a_terminal_gets_byte_progress_and_coloured_severities_unless_no_color() {
-    let cap = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let cap = demo_capture();
     let dir = tmp("pty");
     let on_pty = |no_color: bool| -> String {
         let cmd = format!(
@@ -915,7 +912,7 @@ fn a_terminal_gets_byte_progress_and_coloured_severities_unless_no_color() {
 #[test]
 fn triage_of_unrelated_captures_summarises_each_input() {
     let Some(c) = corpus_or_skip() else { return };
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let demo = demo_capture();
     let cerber = c.join("large/cerber_ransomware_infection_6MB.pcap");
     let o = run(&[
         "-q",
@@ -962,7 +959,7 @@ fn triage_of_unrelated_captures_summarises_each_input() {
 fn a_failing_query_leaves_the_previous_result_file_untouched() {
     let dir = tmp("atomic-out");
     let ds = dir.join("ds");
-    let cap = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let cap = demo_capture();
     ingest_into(&cap, &ds);
     let out = dir.join("out.csv");
     std::fs::write(&out, "previous\n").unwrap();

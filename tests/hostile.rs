@@ -759,13 +759,7 @@ fn append_adds_captures_and_skips_known_ones() {
             .code(),
         Some(0)
     );
-    let o = run(&["ingest", &b.to_string_lossy(), "-o", &d, "--append"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_ok(&["ingest", &b.to_string_lossy(), "-o", &d, "--append"]);
     let uids = column(&ds, "conn", "uid");
     assert_eq!(uids.len(), 50);
     assert_eq!(

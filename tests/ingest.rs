@@ -259,7 +259,7 @@ fn every_conn_state() {
 
 #[test]
 fn accounting_and_determinism_on_the_demo_capture() {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let p = demo_capture();
     let run = |name: &str| {
         let out = tmp(name).join("ds");
         let rep = ingest_into(&p, &out);

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 pub fn demo_dataset() -> PathBuf {
     static DS: OnceLock<PathBuf> = OnceLock::new();
     DS.get_or_init(|| {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+        let p = demo_capture();
         let out = tmp("demo").join("ds");
         ingest_into(&p, &out);
         out
@@ -258,7 +258,7 @@ fn unquoted_zeek_columns_and_minute_timestamps() {
 fn the_shell_in_a_terminal_answers_recovers_completes_and_cancels() {
     let dir = tmp("tmux");
     let ds = dir.join("ds");
-    let cap = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz");
+    let cap = demo_capture();
     ingest_into(&cap, &ds);
     let cache = dir.join("cache");
     let sock = format!("wirehunt-test-{}", std::process::id());

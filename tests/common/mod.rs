@@ -271,6 +271,23 @@ pub fn rows(ds: &Path, table: &str, cols: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The embedded demo capture (`testdata/`, made by `scripts/make-testdata.sh`).
+pub fn demo_capture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenario.pcap.gz")
+}
+
+/// Run the binary and require exit 0 (the failure shows its stderr).
+pub fn run_ok(args: &[&str]) -> std::process::Output {
+    let o = run(args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "wirehunt {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
 pub fn wirehunt_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_wirehunt"))
 }
