@@ -13,13 +13,19 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// The async runtime every query runs on (one per process; two workers, as the session's
-/// target partitions).
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// The async runtime every query runs on: one per process, built on first use (two workers, as
+/// the session's target partitions). Triage's detectors, overview and report timelines share it
+/// (each used to build its own).
+pub fn runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?)
+        .build()?;
+    Ok(RT.get_or_init(|| rt))
 }
 
 /// Query-time resource limits. Every byte of a capture is attacker-controlled, so a query over a
