@@ -9,8 +9,10 @@
 //! - JSON lines, one object per line with the same keys.
 //! - A STIX 2.1 bundle: its `indicator` objects whose `pattern` compares `ipv4-addr:value`,
 //!   `ipv6-addr:value`, `domain-name:value`, `url:value`, `file:hashes.'SHA-256'` / `SHA-1` / `MD5`,
-//!   `x509-certificate:hashes.'SHA-256'` with `=`, alone or joined by `OR` (patterns with `AND`,
-//!   `FOLLOWEDBY` or qualifiers say more than one value can and are skipped with a reason).
+//!   `x509-certificate:hashes.'SHA-256'` / `SHA-1` with `=` or `IN (...)`, addresses also with
+//!   `ISSUBSET 'cidr'`, alone or joined by `OR` inside or between observations (see [`stix_pattern`];
+//!   patterns with `AND`, `FOLLOWEDBY` or qualifiers need more than one fact at once and are skipped
+//!   with a reason).
 //!
 //! Types: ip, cidr, domain (matches the name and its subdomains), url (scheme dropped, host
 //! lower-cased; matches with or without the query string), ja3, ja3s, ja4, sha256, sha1, md5. An empty
@@ -387,59 +389,220 @@ fn csv_rows(text: &str, name: &str, default_source: &str, out: &mut Loaded) -> R
     Ok(())
 }
 
-/// The (type, value) comparisons of a STIX 2.1 pattern made of `=` comparisons joined by OR.
-pub fn stix_pattern(p: &str) -> Result<Vec<(&'static str, String)>, String> {
-    let upper = p.to_ascii_uppercase();
-    for op in [
-        " AND ",
-        "FOLLOWEDBY",
-        " WITHIN ",
-        " REPEATS ",
-        " START ",
-        " MATCHES ",
-        " LIKE ",
-        "!=",
-        " IN ",
-    ] {
-        if upper.contains(op) {
-            return Err(format!(
-                "pattern uses {}: more than single values",
-                op.trim()
-            ));
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Open,
+    Close,
+    LParen,
+    RParen,
+    Comma,
+    Str(String),
+    /// An object path, an operator or keyword, or a number: as written.
+    Word(String),
+    Op(&'static str),
+}
+
+/// STIX 2.1 pattern tokens: brackets, parentheses, commas, quoted strings (`\'` and `\\` escapes),
+/// `=`/`!=`/`<`/`>`/`<=`/`>=`, and words (object paths with their quoted hash names, keywords,
+/// numbers). Quotes are honoured, so an `OR` inside a value is part of the value.
+fn stix_tokens(p: &str) -> Result<Vec<Tok>, String> {
+    let mut out = Vec::new();
+    let mut it = p.chars().peekable();
+    while let Some(&c) = it.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                it.next();
+            }
+            '[' | ']' | '(' | ')' | ',' => {
+                it.next();
+                out.push(match c {
+                    '[' => Tok::Open,
+                    ']' => Tok::Close,
+                    '(' => Tok::LParen,
+                    ')' => Tok::RParen,
+                    _ => Tok::Comma,
+                });
+            }
+            '\'' => {
+                it.next();
+                let mut v = String::new();
+                loop {
+                    match it.next() {
+                        Some('\\') => match it.next() {
+                            Some(e @ ('\'' | '\\')) => v.push(e),
+                            Some(e) => {
+                                v.push('\\');
+                                v.push(e);
+                            }
+                            None => return Err("unterminated string".into()),
+                        },
+                        Some('\'') => break,
+                        Some(ch) => v.push(ch),
+                        None => return Err("unterminated string".into()),
+                    }
+                }
+                out.push(Tok::Str(v));
+            }
+            '=' | '!' | '<' | '>' => {
+                it.next();
+                let eq = it.peek() == Some(&'=');
+                if eq {
+                    it.next();
+                }
+                out.push(Tok::Op(match (c, eq) {
+                    ('=', _) => "=",
+                    ('!', true) => "!=",
+                    ('<', false) => "<",
+                    ('<', true) => "<=",
+                    ('>', false) => ">",
+                    ('>', true) => ">=",
+                    _ => return Err(format!("unexpected {c:?}")),
+                }));
+            }
+            _ => {
+                // a word: an object path may hold a quoted hash name (file:hashes.'SHA-256')
+                let mut w = String::new();
+                while let Some(&ch) = it.peek() {
+                    if ch.is_whitespace() || "[](),=!<>".contains(ch) {
+                        break;
+                    }
+                    it.next();
+                    if ch == '\'' {
+                        for q in it.by_ref() {
+                            if q == '\'' {
+                                break;
+                            }
+                            w.push(q);
+                        }
+                    } else {
+                        w.push(ch);
+                    }
+                }
+                out.push(Tok::Word(w));
+            }
         }
     }
+    Ok(out)
+}
+
+fn stix_kind(path: &str) -> Result<&'static str, String> {
+    Ok(match path.to_ascii_lowercase().as_str() {
+        "ipv4-addr:value" | "ipv6-addr:value" => "ip",
+        "domain-name:value" => "domain",
+        "url:value" => "url",
+        "file:hashes.sha-256" | "file:hashes.sha256" | "x509-certificate:hashes.sha-256" => {
+            "sha256"
+        }
+        "file:hashes.sha-1" | "file:hashes.sha1" | "x509-certificate:hashes.sha-1" => "sha1",
+        "file:hashes.md5" => "md5",
+        other => {
+            return Err(format!(
+                "object path {other:?} is not matched against traffic"
+            ));
+        }
+    })
+}
+
+/// The (type, value) indicators of a STIX 2.1 pattern that says "any of these values": comparisons
+/// with `=`, `IN ('a', 'b', ...)` and, for addresses, `ISSUBSET 'cidr'` (a cidr indicator), joined by
+/// `OR` inside or between observations (`[a] OR [b]`), with any parentheses. A pattern that needs more
+/// than one fact at once (`AND`, `FOLLOWEDBY`, `WITHIN`/`REPEATS`/`START` qualifiers) or a comparison
+/// that does not name values (`!=`, `<`, `LIKE`, `MATCHES`, `NOT`) is refused with the reason: taking
+/// one side of it would match traffic the pattern does not describe.
+pub fn stix_pattern(p: &str) -> Result<Vec<(&'static str, String)>, String> {
+    let toks = stix_tokens(p)?;
     let mut out = Vec::new();
-    for part in p.split(" OR ").flat_map(|s| s.split(" or ")) {
-        let part = part
-            .trim()
-            .trim_start_matches(['[', '('])
-            .trim_end_matches([']', ')'])
-            .trim();
-        let Some((path, value)) = part.split_once('=') else {
-            return Err(format!("{part:?} is not a comparison"));
-        };
-        let path = path.trim().to_ascii_lowercase().replace(['\'', '"'], "");
-        let value = value.trim();
-        let Some(value) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) else {
-            return Err(format!("{value:?} is not a quoted string"));
-        };
-        let value = value.replace("\\'", "'").replace("\\\\", "\\");
-        let kind = match path.as_str() {
-            "ipv4-addr:value" | "ipv6-addr:value" => "ip",
-            "domain-name:value" => "domain",
-            "url:value" => "url",
-            "file:hashes.sha-256" | "file:hashes.sha256" | "x509-certificate:hashes.sha-256" => {
-                "sha256"
+    let mut i = 0;
+    let word = |t: Option<&Tok>| match t {
+        Some(Tok::Word(w)) => Some(w.to_ascii_uppercase()),
+        _ => None,
+    };
+    // expect a comparison at `i`, or an OR / bracket / parenthesis between them
+    while let Some(t) = toks.get(i) {
+        match t {
+            Tok::Open | Tok::Close | Tok::LParen | Tok::RParen => {
+                i += 1;
+                continue;
             }
-            "file:hashes.sha-1" | "file:hashes.sha1" => "sha1",
-            "file:hashes.md5" => "md5",
-            other => {
+            Tok::Word(w) if w.eq_ignore_ascii_case("OR") => {
+                i += 1;
+                continue;
+            }
+            Tok::Word(w)
+                if [
+                    "AND",
+                    "FOLLOWEDBY",
+                    "WITHIN",
+                    "REPEATS",
+                    "START",
+                    "STOP",
+                    "NOT",
+                ]
+                .contains(&w.to_ascii_uppercase().as_str()) =>
+            {
                 return Err(format!(
-                    "object path {other:?} is not matched against traffic"
+                    "pattern uses {}: more than single values",
+                    w.to_ascii_uppercase()
                 ));
             }
-        };
-        out.push((kind, value));
+            Tok::Word(path) => {
+                let op = toks.get(i + 1);
+                match (op, word(op).as_deref()) {
+                    (Some(Tok::Op("=")), _) => {
+                        let kind = stix_kind(path)?;
+                        let Some(Tok::Str(v)) = toks.get(i + 2) else {
+                            return Err(format!("{path} = is not followed by a quoted string"));
+                        };
+                        out.push((kind, v.clone()));
+                        i += 3;
+                    }
+                    (_, Some("IN")) => {
+                        let kind = stix_kind(path)?;
+                        if toks.get(i + 2) != Some(&Tok::LParen) {
+                            return Err(format!("{path} IN is not followed by a list"));
+                        }
+                        i += 3;
+                        loop {
+                            match toks.get(i) {
+                                Some(Tok::Str(v)) => out.push((kind, v.clone())),
+                                Some(Tok::Comma) => {}
+                                Some(Tok::RParen) => break,
+                                _ => {
+                                    return Err(format!(
+                                        "{path} IN: a list of quoted strings expected"
+                                    ));
+                                }
+                            }
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    (_, Some("ISSUBSET")) => {
+                        if stix_kind(path)? != "ip" {
+                            return Err(format!("{path} ISSUBSET: only addresses are subsets"));
+                        }
+                        let Some(Tok::Str(v)) = toks.get(i + 2) else {
+                            return Err(format!(
+                                "{path} ISSUBSET is not followed by a quoted network"
+                            ));
+                        };
+                        out.push(("cidr", v.clone()));
+                        i += 3;
+                    }
+                    (Some(Tok::Op(o)), _) => {
+                        return Err(format!("pattern uses {o}: more than single values"));
+                    }
+                    (_, Some(o)) => {
+                        return Err(format!("pattern uses {o}: more than single values"));
+                    }
+                    _ => return Err(format!("{path:?} is not a comparison")),
+                }
+            }
+            other => return Err(format!("unexpected {other:?}")),
+        }
+    }
+    if out.is_empty() {
+        return Err("no comparison".into());
     }
     Ok(out)
 }
@@ -599,5 +762,34 @@ mod tests {
         );
         assert!(stix_pattern("[process:name = 'evil.exe']").is_err());
         assert!(stix_pattern("[url:value MATCHES '^x']").is_err());
+        // IN lists, ISSUBSET networks, OR between observations, parentheses, quotes honoured
+        assert_eq!(
+            stix_pattern(
+                "([domain-name:value IN ('a.example', 'b OR c.example')] OR [ipv4-addr:value ISSUBSET '203.0.113.0/24']) OR [url:value = 'http://x.example/it\\'s']"
+            )
+            .unwrap(),
+            vec![
+                ("domain", "a.example".into()),
+                ("domain", "b OR c.example".into()),
+                ("cidr", "203.0.113.0/24".into()),
+                ("url", "http://x.example/it's".into()),
+            ]
+        );
+        assert_eq!(
+            stix_pattern("[x509-certificate:hashes.'SHA-1' = 'ab']").unwrap(),
+            vec![("sha1", "ab".into())]
+        );
+        for refused in [
+            "[ipv4-addr:value = '1.2.3.4'] FOLLOWEDBY [domain-name:value = 'x.example']",
+            "[ipv4-addr:value = '1.2.3.4'] WITHIN 300 SECONDS",
+            "[ipv4-addr:value != '1.2.3.4']",
+            "[domain-name:value LIKE '%.example']",
+            "[network-traffic:dst_port > 1024]",
+            "[domain-name:value ISSUBSET 'x.example']",
+            "[ipv4-addr:value = '1.2.3.4",
+            "[]",
+        ] {
+            assert!(stix_pattern(refused).is_err(), "{refused}");
+        }
     }
 }
