@@ -431,6 +431,8 @@ pub fn all_docs() -> Vec<TableDoc> {
         TlsTable::doc(),
         FilesTable::doc(),
         WeirdTable::doc(),
+        // query time (--intel), not in a dataset: documented with the others, never written
+        IntelTable::doc(),
     ]
 }
 
