@@ -112,10 +112,15 @@ pub struct ExtractArgs {
     /// A read-only query whose `uid` column names the connections (added to --uid).
     #[arg(long, value_name = "SQL")]
     pub query: Option<String>,
-    /// Finding N as `triage` numbers it with its defaults (built-in detectors, medium and above):
-    /// all the connections in its evidence (added to --uid).
+    /// Finding N as `triage` numbers it with the same detector options (--queries, --param,
+    /// --suppress, --intel, --min-severity): all the connections in its evidence (added to --uid).
     #[arg(long, value_name = "N")]
     pub finding: Option<usize>,
+    /// With --finding: hide findings below this severity, as triage does.
+    #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
+    pub min_severity: wirehunt::detect::Severity,
+    #[command(flatten)]
+    pub detectors: DetectorOpts,
     /// The capture to write: a .pcapng name writes pcapng (any mix of link types), anything else
     /// classic pcap; - writes pcap to stdout.
     #[arg(short, long)]

@@ -323,19 +323,22 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
     let fail = |e: ExtractError| exit(code(&e), anyhow::anyhow!("{e}"));
     let mut from_finding: Vec<String> = Vec::new();
     if let Some(n) = a.finding {
-        let (mut findings, errors) =
-            detect(&dataset.path, &prepared(None, &[])?).map_err(|e| exit(65, e))?;
+        // numbered exactly as triage numbers them with the same options
+        let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
+        load_intel(&a.detectors.intel, quiet)?;
+        let (mut findings, errors) = detect(&dataset.path, &dets).map_err(|e| exit(65, e))?;
         if let Some(e) = errors.first() {
             return Err(exit(65, anyhow::anyhow!("detector error: {e}")));
         }
-        findings.retain(|f| f.severity >= Severity::Medium);
-        let findings = group_similar(findings);
+        findings.retain(|f| f.severity >= a.min_severity);
+        let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
         let Some(f) = n.checked_sub(1).and_then(|i| findings.get(i)) else {
             return Err(exit(
                 65,
                 anyhow::anyhow!(
-                    "--finding {n}: triage lists {} finding(s) at medium or above",
-                    findings.len()
+                    "--finding {n}: triage lists {} finding(s) at {} or above",
+                    findings.len(),
+                    a.min_severity.as_str()
                 ),
             ));
         };
