@@ -295,6 +295,13 @@ pub struct TriageArgs {
     /// Also write a self-contained HTML report.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Also write the findings to a file, in the format its extension names (.jsonl, .json, .csv,
+    /// .parquet, .html) or --findings-format (also table and line).
+    #[arg(long, value_name = "FILE")]
+    pub findings: Option<PathBuf>,
+    /// Format of the --findings file when its extension does not say.
+    #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
+    pub findings_format: Option<Format>,
     /// Do not use or fill the ingest cache.
     #[arg(long)]
     pub no_cache: bool,

@@ -209,7 +209,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         return Err(exit(
             2,
             anyhow::anyhow!(
-                "triage writes {} only to a file: use detect -o FILE on the dataset, or --html FILE",
+                "triage writes {} only to a file: --findings FILE (or --html FILE for the report)",
                 format.as_str()
             ),
         ));
@@ -268,6 +268,14 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         }
     } else {
         emit(&findings, format, None, "wirehunt triage", &dataset)?;
+    }
+    if let Some(p) = &a.findings {
+        let f = a
+            .findings_format
+            .or_else(|| Format::from_extension(p))
+            .unwrap_or(Format::Jsonl);
+        emit(&findings, f, Some(p), "wirehunt triage", &dataset)
+            .map_err(|e| exit(74, e.context(sanitize_terminal(&p.display().to_string()))))?;
     }
     if let Some(h) = &a.html {
         let page = wirehunt::detect::html::page(

@@ -1014,3 +1014,78 @@ fn a_failing_query_leaves_the_previous_result_file_untouched() {
         );
     }
 }
+
+/// triage writes its findings in every format to a file (`--findings FILE`), the same findings it
+/// prints: the Parquet file's rows and the CSV's lines are the JSON lines on stdout, score for score.
+#[test]
+fn triage_writes_its_findings_in_every_format() {
+    let dir = tmp("triage-findings");
+    let cap = demo_capture();
+    let ds = dir.join("ds");
+    let (pq, csv, json) = (dir.join("f.parquet"), dir.join("f.csv"), dir.join("f.json"));
+    let o = run_ok(&[
+        "-q",
+        "triage",
+        cap.to_str().unwrap(),
+        "-o",
+        ds.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--findings",
+        pq.to_str().unwrap(),
+    ]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty());
+    let file = std::fs::File::open(&pq).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut scores = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        let c = b.column_by_name("score").unwrap();
+        let c = arrow::compute::cast(c, &arrow::datatypes::DataType::Float64).unwrap();
+        let c = c
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .unwrap();
+        scores.extend(c.iter().map(|v| v.unwrap()));
+    }
+    let want: Vec<f64> = lines.iter().map(|f| f["score"].as_f64().unwrap()).collect();
+    assert_eq!(scores, want);
+    for (path, fmt) in [
+        (&csv, None),
+        (&json, None),
+        (&dir.join("f.out"), Some("jsonl")),
+    ] {
+        let mut args = vec![
+            "-q",
+            "triage",
+            cap.to_str().unwrap(),
+            "-o",
+            ds.to_str().unwrap(),
+            "--force",
+            "--format",
+            "jsonl",
+            "--findings",
+            path.to_str().unwrap(),
+        ];
+        if let Some(f) = fmt {
+            args.extend(["--findings-format", f]);
+        }
+        run_ok(&args);
+        let text = std::fs::read_to_string(path).unwrap();
+        let n = match path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => text.lines().count() - 1,
+            Some("json") => serde_json::from_str::<Vec<serde_json::Value>>(&text)
+                .unwrap()
+                .len(),
+            _ => text.lines().count(),
+        };
+        assert_eq!(n, lines.len(), "{}", path.display());
+    }
+}
