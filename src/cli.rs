@@ -102,6 +102,9 @@ pub struct ReportArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt extract ds --uid CzyJbY9ZDBu6FUzqs1 -o beacon.pcap\n  wirehunt extract ds --finding 1 -o finding-1.pcapng\n  wirehunt extract ds --query \"SELECT uid FROM conn WHERE resp_h = '203.0.113.7'\" -o - | tshark -r -"
+)]
 pub struct ExtractArgs {
     /// A dataset directory, or the capture files to ingest first (cached, as for sql).
     #[arg(required = true, num_args = 1.., value_parser = input_name())]
@@ -137,6 +140,9 @@ pub struct ExtractArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt detectors\n  wirehunt detectors --queries my-detectors/"
+)]
 pub struct DetectorsArgs {
     /// Extra or replacement detector directory (as for detect/triage).
     #[arg(long)]
@@ -180,6 +186,9 @@ impl FlowArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt ingest capture.pcap.gz -o ds\n  wirehunt ingest sensor/ -o ds --force\n  wirehunt ingest new.pcap -o ds --append\n  wirehunt ingest web.pcap -o ds --extract-files carved/"
+)]
 pub struct IngestArgs {
     /// Capture files, directories (recursive) or globs; - is stdin.
     #[arg(required = true, value_parser = input_name())]
@@ -211,6 +220,9 @@ pub struct IngestArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt sql ds \"SELECT query, count(*) FROM dns GROUP BY 1 ORDER BY 2 DESC LIMIT 20\"\n  wirehunt sql capture.pcap -c \"SELECT * FROM conn LIMIT 5\" --format csv\n  wirehunt sql ds -f hunt.sql -o out.parquet\n  wirehunt sql ds                      (an interactive shell on a terminal)"
+)]
 pub struct SqlArgs {
     /// A dataset directory, or capture files to ingest first; a last argument that is not a path is
     /// the query (`wirehunt sql DIR "SELECT ..."`).
@@ -242,6 +254,9 @@ pub struct SqlArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt detect ds\n  wirehunt detect ds --fail-on high --format jsonl\n  wirehunt detect ds -o findings.parquet --param beaconing.min_events=20"
+)]
 pub struct DetectArgs {
     pub dataset: PathBuf,
     /// Findings format (default: by the output file's extension, a table on a terminal, else JSON lines).
@@ -282,6 +297,9 @@ pub struct DetectorOpts {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt triage capture.pcap.gz\n  wirehunt triage sensor/ -o ds --html report.html --findings findings.jsonl\n  wirehunt triage capture.pcap --suppress benign.csv --intel iocs.csv --min-severity low"
+)]
 pub struct TriageArgs {
     /// Capture files or directories.
     #[arg(required = true, value_parser = input_name())]
@@ -318,6 +336,9 @@ pub struct TriageArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt simulate --seed 7 -o scenario.pcap\n  wirehunt simulate --seed 7 --hours 6 --attacks all -o six-hours.pcap\n  wirehunt simulate --flood syn --packets 1000000 -o syn-flood.pcap"
+)]
 pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -351,6 +372,9 @@ pub struct SimulateArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt schema\n  wirehunt schema dns\n  wirehunt schema --functions"
+)]
 pub struct SchemaArgs {
     pub table: Option<String>,
     /// List the SQL functions instead.

@@ -1089,3 +1089,68 @@ fn triage_writes_its_findings_in_every_format() {
         assert_eq!(n, lines.len(), "{}", path.display());
     }
 }
+
+/// Every command's --help ends with examples, and each example parses (run with --help appended:
+/// clap rejects an unknown flag or a bad value before it prints help).
+#[test]
+fn every_help_has_examples_that_parse() {
+    let words = |line: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let (mut cur, mut quoted, mut any) = (String::new(), false, false);
+        for c in line.chars() {
+            match c {
+                '"' => {
+                    quoted = !quoted;
+                    any = true;
+                }
+                ' ' if !quoted => {
+                    if any || !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    any = false;
+                }
+                _ => cur.push(c),
+            }
+        }
+        if any || !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    };
+    for cmd in [
+        "ingest",
+        "sql",
+        "detect",
+        "triage",
+        "simulate",
+        "schema",
+        "detectors",
+        "extract",
+        "report",
+    ] {
+        let help = String::from_utf8_lossy(&run_ok(&[cmd, "--help"]).stdout).into_owned();
+        let ex: Vec<&str> = help
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{cmd} --help has no examples"))
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("wirehunt "))
+            .collect();
+        assert!(!ex.is_empty(), "{cmd}");
+        for e in ex {
+            // the command itself, without a pipe into another tool or a trailing remark
+            let e = e.split(" | ").next().unwrap();
+            let e = e.split("   (").next().unwrap().trim();
+            let mut args = words(e);
+            args.push("--help".into());
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let o = run(&argv);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "example `wirehunt {e}`: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+}
