@@ -298,24 +298,30 @@ pub struct DetectorOpts {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  wirehunt triage capture.pcap.gz\n  wirehunt triage sensor/ -o ds --html report.html --findings findings.jsonl\n  wirehunt triage capture.pcap --suppress benign.csv --intel iocs.csv --min-severity low"
+    after_help = "Examples:\n  wirehunt triage capture.pcap.gz\n  wirehunt triage sensor/ -d ds --html report.html -o findings.jsonl\n  wirehunt triage capture.pcap --suppress benign.csv --intel iocs.csv --min-severity low"
 )]
 pub struct TriageArgs {
     /// Capture files or directories.
     #[arg(required = true, value_parser = input_name())]
     pub inputs: Vec<String>,
-    /// Dataset directory (default: the cache).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// Findings format (default: a summary and a table on a terminal, JSON lines otherwise).
+    /// Dataset directory to ingest into and keep (default: the cache).
+    #[arg(short = 'd', long = "dataset", value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
+    /// Findings format on stdout (default: a summary and a table on a terminal, JSON lines
+    /// otherwise); parquet and html need a file (-o).
     #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
     pub format: Option<Format>,
     /// Also write a self-contained HTML report.
     #[arg(long)]
     pub html: Option<PathBuf>,
-    /// Also write the findings to a file, in the format its extension names (.jsonl, .json, .csv,
-    /// .parquet, .html) or --findings-format (also table and line).
-    #[arg(long, value_name = "FILE")]
+    /// Also write the findings to a file (as -o does for sql and detect), in the format its
+    /// extension names (.jsonl, .json, .csv, .parquet, .html) or --findings-format.
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_alias = "findings",
+        value_name = "FILE"
+    )]
     pub findings: Option<PathBuf>,
     /// Format of the --findings file when its extension does not say.
     #[arg(long, value_parser = parse_format, value_name = "FORMAT")]
@@ -323,7 +329,7 @@ pub struct TriageArgs {
     /// Do not use or fill the ingest cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Replace an existing dataset given with -o (see `ingest --force`).
+    /// Replace an existing dataset given with -d (see `ingest --force`).
     #[arg(long)]
     pub force: bool,
     /// Hide findings below this severity (the hidden ones are counted).

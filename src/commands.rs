@@ -168,7 +168,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
 pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
     load_intel(&a.detectors.intel, quiet)?;
-    let dataset = match &a.output {
+    let dataset = match &a.dataset {
         Some(dir) => {
             let files =
                 wirehunt::capture::expand_inputs(&a.inputs).map_err(|e| exit(66, e.into()))?;
@@ -204,12 +204,16 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     findings.retain(|f| f.severity >= a.min_severity);
     let hidden = total - findings.len();
     let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
-    let format = a.format.unwrap_or_else(|| default_format(None));
+    // `--format parquet|html -o FILE`: that format is the file's; stdout gets its default
+    let (format, file_format) = match (a.format, &a.findings) {
+        (Some(f @ (Format::Parquet | Format::Html)), Some(_)) => (default_format(None), Some(f)),
+        (f, _) => (f.unwrap_or_else(|| default_format(None)), None),
+    };
     if matches!(format, Format::Parquet | Format::Html) {
         return Err(exit(
             2,
             anyhow::anyhow!(
-                "triage writes {} only to a file: --findings FILE (or --html FILE for the report)",
+                "triage writes {} only to a file: -o FILE (or --html FILE for the report)",
                 format.as_str()
             ),
         ));
@@ -272,6 +276,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     if let Some(p) = &a.findings {
         let f = a
             .findings_format
+            .or(file_format)
             .or_else(|| Format::from_extension(p))
             .unwrap_or(Format::Jsonl);
         emit(&findings, f, Some(p), "wirehunt triage", &dataset)

@@ -201,7 +201,7 @@ fn the_html_report_renders_in_chromium_with_every_panel_and_no_overflow() {
         "-q",
         "triage",
         cap.to_str().unwrap(),
-        "-o",
+        "-d",
         ds.to_str().unwrap(),
         "--format",
         "jsonl",

@@ -267,7 +267,7 @@ fn triage_on_the_demo_capture_finds_each_attack_and_writes_html() {
         "-q",
         "triage",
         p.to_str().unwrap(),
-        "-o",
+        "-d",
         dir.join("ds").to_str().unwrap(),
         "--format",
         "jsonl",
@@ -382,7 +382,7 @@ fn hostile_bytes_are_escaped_in_every_output() {
         "-q",
         "triage",
         cap.to_str().unwrap(),
-        "-o",
+        "-d",
         ds.to_str().unwrap(),
         "--force",
         "--queries",
@@ -405,7 +405,7 @@ fn hostile_bytes_are_escaped_in_every_output() {
         "-q",
         "triage",
         cap.to_str().unwrap(),
-        "-o",
+        "-d",
         ds.to_str().unwrap(),
         "--queries",
         dir.to_str().unwrap(),
@@ -779,6 +779,18 @@ fn file_formats_without_a_file_are_usage_errors() {
         run(&["triage", &d, "--format", "parquet"]).status.code(),
         Some(2)
     );
+    // -o is a result file for triage too (it used to be the dataset directory, so this made a
+    // directory named f.parquet and failed)
+    let tp = dir.join("t.parquet");
+    run_ok(&[
+        "triage",
+        &d,
+        "--format",
+        "parquet",
+        "-o",
+        &tp.to_string_lossy(),
+    ]);
+    assert!(tp.is_file(), "triage -o FILE is the findings file");
     let out = dir.join("f.parquet");
     assert_eq!(
         run(&[
@@ -807,7 +819,7 @@ fn triage_says_what_to_open_next_and_the_commands_work() {
         "-q",
         "triage",
         &cap.to_string_lossy(),
-        "-o",
+        "-d",
         &ds.to_string_lossy(),
         "--format",
         "table",
@@ -1027,7 +1039,7 @@ fn triage_writes_its_findings_in_every_format() {
         "-q",
         "triage",
         cap.to_str().unwrap(),
-        "-o",
+        "-d",
         ds.to_str().unwrap(),
         "--format",
         "jsonl",
@@ -1066,7 +1078,7 @@ fn triage_writes_its_findings_in_every_format() {
             "-q",
             "triage",
             cap.to_str().unwrap(),
-            "-o",
+            "-d",
             ds.to_str().unwrap(),
             "--force",
             "--format",
