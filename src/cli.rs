@@ -89,7 +89,7 @@ pub enum Cmd {
     after_help = "Examples:\n  wirehunt report ds --html report.html\n  wirehunt report ds --html report.html --min-severity low --suppress benign.csv"
 )]
 pub struct ReportArgs {
-    /// The dataset directory (from ingest, or triage -o DIR).
+    /// The dataset directory (from ingest, or triage -d DIR).
     pub dataset: PathBuf,
     /// The page to write (self-contained; replaced atomically).
     #[arg(long, value_name = "FILE", required = true)]
