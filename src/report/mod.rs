@@ -593,42 +593,6 @@ pub fn fit_width(t: &mut comfy_table::Table) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn terminal_escapes() {
-        assert_eq!(sanitize_terminal("a\x1b[31mb"), "a\\u{1b}[31mb");
-        assert_eq!(sanitize_terminal("x\u{9b}y\u{202e}"), "x\\u{9b}y\\u{202e}");
-        assert_eq!(sanitize_cell("a\nb"), "a\\nb");
-    }
-
-    #[test]
-    fn json_keeps_its_meaning_without_raw_bidi_or_c1() {
-        let raw = "{\"a\":\"x\u{202e}y\u{9b}z\u{2066}\"}";
-        let esc = json_escape_invisible(raw.as_bytes()).into_owned();
-        let text = String::from_utf8(esc).unwrap();
-        assert_eq!(text, "{\"a\":\"x\\u202ey\\u009bz\\u2066\"}");
-        let a: serde_json::Value = serde_json::from_str(raw).unwrap();
-        let b: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(a, b);
-        assert!(matches!(
-            json_escape_invisible(b"{\"plain\":1}"),
-            std::borrow::Cow::Borrowed(_)
-        ));
-        assert_eq!(csv_field("a\u{202e}b\nc", true), "a\\u{202e}b\\nc");
-    }
-
-    #[test]
-    fn csv_quoting_and_formulas() {
-        assert_eq!(csv_field("a,b", true), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\"", true), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=cmd|' /C calc'!A0", true), "'=cmd|' /C calc'!A0");
-        assert_eq!(csv_field("-5", false), "-5");
-    }
-}
-
 /// Colour on a terminal unless `NO_COLOR` is set to anything non-empty (no-color.org).
 pub fn use_color(is_terminal: bool) -> bool {
     is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -688,5 +652,41 @@ impl Write for OutputFile {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.tmp.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes() {
+        assert_eq!(sanitize_terminal("a\x1b[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(sanitize_terminal("x\u{9b}y\u{202e}"), "x\\u{9b}y\\u{202e}");
+        assert_eq!(sanitize_cell("a\nb"), "a\\nb");
+    }
+
+    #[test]
+    fn json_keeps_its_meaning_without_raw_bidi_or_c1() {
+        let raw = "{\"a\":\"x\u{202e}y\u{9b}z\u{2066}\"}";
+        let esc = json_escape_invisible(raw.as_bytes()).into_owned();
+        let text = String::from_utf8(esc).unwrap();
+        assert_eq!(text, "{\"a\":\"x\\u202ey\\u009bz\\u2066\"}");
+        let a: serde_json::Value = serde_json::from_str(raw).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(a, b);
+        assert!(matches!(
+            json_escape_invisible(b"{\"plain\":1}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(csv_field("a\u{202e}b\nc", true), "a\\u{202e}b\\nc");
+    }
+
+    #[test]
+    fn csv_quoting_and_formulas() {
+        assert_eq!(csv_field("a,b", true), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"", true), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd|' /C calc'!A0", true), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_field("-5", false), "-5");
     }
 }
