@@ -314,6 +314,14 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
             anyhow::anyhow!("{shown} exists (use --force to replace it)"),
         ));
     }
+    if a.detectors.fail_on.is_some() {
+        return Err(exit(
+            2,
+            anyhow::anyhow!(
+                "--fail-on has no meaning for extract (it writes packets, not findings)"
+            ),
+        ));
+    }
     if a.uids.is_empty() && a.query.is_none() && a.finding.is_none() {
         return Err(exit(
             2,

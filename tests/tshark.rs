@@ -785,6 +785,22 @@ fn extract_slices_equal_tsharks_frames_of_each_connection() {
     ingest_into(&by_finding, &ds4);
     assert_eq!(column(&ds4, "conn", "uid").len(), uids.len(), "{first}");
     let none = dir.join("none.pcap").display().to_string();
+    // detector options serve --finding; --fail-on has no meaning here: a usage error
+    assert_eq!(
+        run(&[
+            "extract",
+            &ds_s,
+            "--uid",
+            uid,
+            "--fail-on",
+            "high",
+            "-o",
+            &none
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
     let o = run(&["extract", &ds_s, "--finding", "99", "-o", &none]);
     assert_eq!(o.status.code(), Some(65));
 
