@@ -132,20 +132,17 @@ impl Overview {
     }
 }
 
+/// (label, value) rows from a two-column result; the value column is cast to f64 once per batch.
 fn rows2(b: &[arrow::record_batch::RecordBatch]) -> Vec<(String, f64)> {
     let mut v = Vec::new();
     for batch in b {
+        let vals = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Float64).ok();
+        let vals = vals
+            .as_ref()
+            .and_then(|a| a.as_any().downcast_ref::<arrow::array::Float64Array>());
         for r in 0..batch.num_rows() {
             let k = crate::report::cell(batch.column(0), r);
-            let val = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Float64)
-                .ok()
-                .and_then(|a| {
-                    let f = a
-                        .as_any()
-                        .downcast_ref::<arrow::array::Float64Array>()?
-                        .clone();
-                    (!f.is_null(r)).then(|| f.value(r))
-                });
+            let val = vals.filter(|f| !f.is_null(r)).map(|f| f.value(r));
             v.push((k, val.unwrap_or(0.0)));
         }
     }

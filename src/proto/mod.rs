@@ -28,13 +28,6 @@ pub enum Dir {
 }
 
 impl Dir {
-    pub fn idx(self) -> usize {
-        match self {
-            Dir::Orig => 0,
-            Dir::Resp => 1,
-        }
-    }
-
     /// The other direction.
     pub fn opposite(self) -> Dir {
         match self {
