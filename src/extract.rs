@@ -195,17 +195,10 @@ pub fn extract<W: Write>(
     let (inputs, inputs_skipped) = inputs_for(&manifest, wanted, override_paths);
     // (proto, low endpoint, high endpoint) -> the wanted connections on that tuple
     type Key = (u8, (IpAddr, u16), (IpAddr, u16));
+    // the flow table's own keying, so a connection here is exactly a conn row's
     let key = |proto: u8, a: (IpAddr, u16), b: (IpAddr, u16)| -> Key {
-        if matches!(proto, 1 | 58) {
-            // ICMP "ports" are (type, code), and an echo and its reply both carry (request, reply)
-            // type from the sender's side: addresses and types pair up independently
-            let (lo, hi) = (a.0.min(b.0), a.0.max(b.0));
-            (proto, (lo, a.1.min(b.1)), (hi, a.1.max(b.1)))
-        } else if a <= b {
-            (proto, a, b)
-        } else {
-            (proto, b, a)
-        }
+        let (x, y) = crate::flow::canonical_endpoints(proto, a, b);
+        (proto, x, y)
     };
     let mut by_key: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
     for (i, w) in wanted.iter().enumerate() {

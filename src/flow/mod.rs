@@ -66,23 +66,33 @@ struct FlowKey {
 
 impl FlowKey {
     fn of(p: &Packet<'_>) -> FlowKey {
-        if (p.src, p.sport) <= (p.dst, p.dport) {
-            FlowKey {
-                a: p.src,
-                b: p.dst,
-                pa: p.sport,
-                pb: p.dport,
-                proto: p.proto,
-            }
-        } else {
-            FlowKey {
-                a: p.dst,
-                b: p.src,
-                pa: p.dport,
-                pb: p.sport,
-                proto: p.proto,
-            }
+        let ((a, pa), (b, pb)) = canonical_endpoints(p.proto, (p.src, p.sport), (p.dst, p.dport));
+        FlowKey {
+            a,
+            b,
+            pa,
+            pb,
+            proto: p.proto,
         }
+    }
+}
+
+/// The two endpoints of a flow in the order that makes both directions one key. TCP and UDP order
+/// the (address, port) pairs. ICMP "ports" are (type, code), and decode gives an echo and its reply
+/// the same pair (request type, reply type), so only the addresses are ordered: the request and its
+/// reply are one connection, as in Zeek. `extract` keys its connections with this too.
+pub fn canonical_endpoints(
+    proto: u8,
+    x: (IpAddr, u16),
+    y: (IpAddr, u16),
+) -> ((IpAddr, u16), (IpAddr, u16)) {
+    if matches!(proto, ipproto::ICMP | ipproto::ICMPV6) {
+        let (lo, hi) = if x.0 <= y.0 { (x.0, y.0) } else { (y.0, x.0) };
+        ((lo, x.1), (hi, y.1))
+    } else if x <= y {
+        (x, y)
+    } else {
+        (y, x)
     }
 }
 
