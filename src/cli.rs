@@ -160,6 +160,10 @@ pub struct FlowArgs {
     /// Maximum concurrent flows (the least recently active are evicted past it).
     #[arg(long, default_value_t = 200_000)]
     pub max_flows: usize,
+    /// Flow worker threads for ingest (0 = one per core this process may use; 1 = no workers).
+    /// The tables are the same for every value.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
 }
 
 impl Default for FlowArgs {
@@ -169,6 +173,7 @@ impl Default for FlowArgs {
             tcp_timeout: 300,
             udp_timeout: 60,
             max_flows: 200_000,
+            threads: 0,
         }
     }
 }
@@ -476,6 +481,7 @@ pub fn run_ingest(
         hashes,
         existing,
         extract,
+        threads: flow.threads,
     };
     install_interrupt_handler();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

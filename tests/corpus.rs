@@ -69,6 +69,14 @@ fn whole_corpus_counts_match_capinfos_and_malformed_files_end_clearly() {
     ] {
         assert!(names.contains(n), "no {n} weird row; got {names:?}");
     }
+    // the default shards flows over one worker per core; one thread gives the same tables
+    let one = tmp("corpus_one").join("ds");
+    let opts = wirehunt::ingest::IngestOptions {
+        threads: 1,
+        ..Default::default()
+    };
+    wirehunt::ingest::ingest(&files, &one, &opts, |_, _| {}).unwrap();
+    crate::ingest::assert_same_dataset(&out, &one);
 }
 
 #[test]

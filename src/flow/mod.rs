@@ -17,7 +17,7 @@ pub mod reassembly;
 
 use crate::decode::{Packet, ipproto, tcpflags};
 use crate::proto::{ConnCtx, Dir, PerDir, StreamAnalyzer, detect_tcp};
-use crate::table::append_display;
+use crate::table::append_ip;
 use crate::table::writer::Tables;
 use reassembly::{Chunk, Reassembler};
 use rustc_hash::FxHashMap;
@@ -39,6 +39,19 @@ pub struct FlowConfig {
     pub max_stream_buffer: usize,
     /// Out-of-order bytes buffered over all streams.
     pub max_total_buffer: usize,
+}
+
+impl FlowConfig {
+    /// An input whose first packet at `ts` lies before the clock `now` by more than the longest
+    /// timeout is from another time: the flows still open end before it (see
+    /// [`FlowTable::next_input`]).
+    pub fn from_another_time(&self, now: i64, ts: i64) -> bool {
+        let longest = self
+            .tcp_timeout_us
+            .max(self.udp_timeout_us)
+            .max(self.icmp_timeout_us);
+        now != i64::MIN && ts.saturating_add(longest) < now
+    }
 }
 
 impl Default for FlowConfig {
@@ -75,6 +88,17 @@ impl FlowKey {
             proto: p.proto,
         }
     }
+}
+
+/// The shard (of `n`) that owns `p`'s flow in a sharded ingest: a hash of the flow key, so both
+/// directions reach the same shard (fragments are whole datagrams by then: decode reassembles them).
+/// Fixed (FxHash, no random seed): the same packet goes to the same shard in every run.
+pub fn shard_of(p: &Packet<'_>, n: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    FlowKey::of(p).hash(&mut h);
+    // the high bits of an Fx hash are the mixed ones
+    ((h.finish() >> 32) % n.max(1) as u64) as usize
 }
 
 /// The two endpoints of a flow in the order that makes both directions one key. TCP and UDP order
@@ -161,7 +185,8 @@ pub struct FlowTable {
     slots: Vec<Option<Flow>>,
     free: Vec<u32>,
     timers: BinaryHeap<Reverse<(i64, u32, u32)>>,
-    serial: u64,
+    /// Ordinal of the input being read in the dataset (earlier `--append` runs' inputs count).
+    input: u64,
     generation: u32,
     now: i64,
     /// The next packet is its input's first (see [`FlowTable::next_input`]).
@@ -170,9 +195,12 @@ pub struct FlowTable {
     pub counters: FlowCounters,
 }
 
-/// Deterministic connection id: "C" + 17 base62 characters from a mix of the flow's first
-/// timestamp, key and creation order.
-fn make_uid(serial: u64, ts: i64, key: &FlowKey) -> String {
+/// Deterministic connection id: "C" + 17 base62 characters from a mix of the flow's first packet:
+/// its input's ordinal in the dataset, its frame number there, its timestamp and the flow key. No
+/// two connections share a first packet (nor, when a frame carries several, a key), and nothing in
+/// it depends on the order flows were created in, so a sharded ingest (`--threads`) gives the same
+/// uids as one thread.
+fn make_uid(input: u64, frame: u64, ts: i64, key: &FlowKey) -> String {
     fn mix(mut z: u64) -> u64 {
         z = z.wrapping_add(0x9e3779b97f4a7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
@@ -185,12 +213,13 @@ fn make_uid(serial: u64, ts: i64, key: &FlowKey) -> String {
             IpAddr::V6(v) => u128::from(*v),
         }
     };
-    let mut h = mix(serial ^ 0x5752_4849_554e_5421);
+    let mut h = mix(input ^ 0x5752_4849_554e_5421);
+    h = mix(h ^ frame);
     h = mix(h ^ ts as u64);
     h = mix(h ^ addr(&key.a) as u64 ^ (addr(&key.a) >> 64) as u64);
     h = mix(h ^ addr(&key.b) as u64 ^ (addr(&key.b) >> 64) as u64);
     h = mix(h ^ ((key.pa as u64) << 24 | (key.pb as u64) << 8 | key.proto as u64));
-    let h2 = mix(h ^ serial);
+    let h2 = mix(h ^ input.rotate_left(32) ^ frame);
     base62_id('C', (h as u128) << 64 | h2 as u128)
 }
 
@@ -345,7 +374,7 @@ impl FlowTable {
             slots: Vec::new(),
             free: Vec::new(),
             timers: BinaryHeap::new(),
-            serial: 0,
+            input: 0,
             generation: 0,
             now: i64::MIN,
             input_start: false,
@@ -428,12 +457,6 @@ impl FlowTable {
     }
 
     /// Finalize every flow (end of input), in order of first packet for deterministic output.
-    /// Continue connection serials after `n` (an `--append` run: uids stay distinct from the
-    /// dataset's earlier ones).
-    pub fn start_serial_after(&mut self, n: u64) {
-        self.serial = self.serial.max(n);
-    }
-
     pub fn finish(&mut self, out: &mut Tables) {
         let mut slots: Vec<(i64, u64, u32)> = Vec::new();
         for (i, s) in self.slots.iter().enumerate() {
@@ -452,22 +475,40 @@ impl FlowTable {
     /// connections; an input that starts earlier than the clock by more than the longest timeout
     /// is from another time (unrelated captures triaged together), so the flows still open end with
     /// their input (`end_of_input`) instead of absorbing its packets and never timing out.
-    pub fn next_input(&mut self) {
+    pub fn next_input(&mut self, ordinal: u64) {
+        self.input = ordinal;
         self.input_start = true;
+    }
+
+    /// The next packets come from input `ordinal` (its position in the dataset, for uids), with no
+    /// check of its start time: a sharded ingest decides that once for all shards
+    /// ([`FlowConfig::from_another_time`], [`FlowTable::end_all`]).
+    pub fn set_input(&mut self, ordinal: u64) {
+        self.input = ordinal;
+    }
+
+    /// Advance the clock to `now` (another shard's packet time), ending the flows idle past their
+    /// timeout as a packet at `now` would.
+    pub fn advance(&mut self, now: i64, out: &mut Tables) {
+        if now > self.now {
+            self.now = now;
+            self.expire(now, out);
+        }
+    }
+
+    /// End every open flow (`end_of_input`) and set the clock back to `ts`: the next input is from
+    /// another time.
+    pub fn end_all(&mut self, ts: i64, out: &mut Tables) {
+        self.finish(out);
+        self.now = ts;
     }
 
     /// Account one decoded packet.
     pub fn packet(&mut self, p: &Packet<'_>, source: &Arc<str>, out: &mut Tables) {
         if self.input_start {
             self.input_start = false;
-            let longest = self
-                .cfg
-                .tcp_timeout_us
-                .max(self.cfg.udp_timeout_us)
-                .max(self.cfg.icmp_timeout_us);
-            if self.now != i64::MIN && p.ts.saturating_add(longest) < self.now {
-                self.finish(out);
-                self.now = p.ts;
+            if self.cfg.from_another_time(self.now, p.ts) {
+                self.end_all(p.ts, out);
             }
         }
         if p.ts > self.now {
@@ -581,9 +622,8 @@ impl FlowTable {
         } else {
             ((p.src, p.sport), (p.dst, p.dport))
         };
-        self.serial += 1;
         self.generation = self.generation.wrapping_add(1);
-        let uid = make_uid(self.serial, p.ts, &key);
+        let uid = make_uid(self.input, p.frame, p.ts, &key);
         let mut f = Flow {
             key,
             generation: self.generation,
@@ -825,9 +865,9 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     let c = &mut out.conn;
     c.ts.append_value(f.start);
     c.uid.append_value(&f.ctx.uid);
-    append_display(&mut c.orig_h, f.ctx.orig_h);
+    append_ip(&mut c.orig_h, f.ctx.orig_h);
     c.orig_p.append_value(f.ctx.orig_p);
-    append_display(&mut c.resp_h, f.ctx.resp_h);
+    append_ip(&mut c.resp_h, f.ctx.resp_h);
     c.resp_p.append_value(f.ctx.resp_p);
     c.proto.append_value(proto_name(f.key.proto));
     c.service.append_option(service);

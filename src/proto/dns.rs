@@ -717,9 +717,9 @@ impl DnsState {
         let Some(main) = main else { return };
         d.ts.append_value(t.ts);
         d.uid.append_value(&ctx.uid);
-        crate::table::append_display(&mut d.orig_h, ctx.orig_h);
+        crate::table::append_ip(&mut d.orig_h, ctx.orig_h);
         d.orig_p.append_value(ctx.orig_p);
-        crate::table::append_display(&mut d.resp_h, ctx.resp_h);
+        crate::table::append_ip(&mut d.resp_h, ctx.resp_h);
         d.resp_p.append_value(ctx.resp_p);
         d.proto.append_value(proto);
         d.trans_id.append_value(main.id);

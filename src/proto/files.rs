@@ -829,9 +829,9 @@ impl FileBody {
         f.ts.append_value(self.meta.ts);
         f.uid.append_value(&ctx.uid);
         f.fuid.append_value(&self.fuid);
-        crate::table::append_display(&mut f.orig_h, oh);
+        crate::table::append_ip(&mut f.orig_h, oh);
         f.orig_p.append_value(op);
-        crate::table::append_display(&mut f.resp_h, rh);
+        crate::table::append_ip(&mut f.resp_h, rh);
         f.resp_p.append_value(rp);
         f.trans_depth.append_value(self.meta.depth);
         f.is_orig.append_value(self.meta.is_orig);

@@ -733,9 +733,9 @@ fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut Tables) {
     };
     h.ts.append_value(t.ts);
     h.uid.append_value(&ctx.uid);
-    crate::table::append_display(&mut h.orig_h, oh);
+    crate::table::append_ip(&mut h.orig_h, oh);
     h.orig_p.append_value(op);
-    crate::table::append_display(&mut h.resp_h, rh);
+    crate::table::append_ip(&mut h.resp_h, rh);
     h.resp_p.append_value(rp);
     h.trans_depth.append_value(t.depth);
     h.method.append_option(t.method);

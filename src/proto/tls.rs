@@ -646,9 +646,9 @@ impl StreamAnalyzer for TlsAnalyzer {
         let t = &mut out.tls;
         t.ts.append_value(r.ts);
         t.uid.append_value(&ctx.uid);
-        crate::table::append_display(&mut t.orig_h, ctx.orig_h);
+        crate::table::append_ip(&mut t.orig_h, ctx.orig_h);
         t.orig_p.append_value(ctx.orig_p);
-        crate::table::append_display(&mut t.resp_h, ctx.resp_h);
+        crate::table::append_ip(&mut t.resp_h, ctx.resp_h);
         t.resp_p.append_value(ctx.resp_p);
         t.version.append_option(r.version);
         t.cipher.append_option(r.cipher);

@@ -55,6 +55,11 @@ pub struct DatasetWriter {
     /// Prefix of this run's part file names (`part-PREFIXNNNNN.parquet`): empty for a new dataset,
     /// unique per `--append` run so its files never collide with the earlier ones.
     pub part_prefix: String,
+    /// Write an empty part for a table that got no rows (so that every table can be read). A
+    /// sharded ingest's workers leave that to the reading thread's writer.
+    pub empty_parts: bool,
+    /// Tables another writer of the same dataset wrote rows to (no empty part needed).
+    pub filled_elsewhere: Vec<&'static str>,
     open: HashMap<&'static str, OpenPart>,
     pub rows: HashMap<&'static str, u64>,
     props: WriterProperties,
@@ -96,6 +101,8 @@ impl DatasetWriter {
             dir: dir.to_path_buf(),
             parts: HashMap::new(),
             part_prefix: String::new(),
+            empty_parts: true,
+            filled_elsewhere: Vec::new(),
             open: HashMap::new(),
             rows: HashMap::new(),
             props,
@@ -159,7 +166,10 @@ impl DatasetWriter {
     /// Write an empty part for tables that got no rows, then close every open part file.
     pub fn finish(&mut self) -> Result<(), WriteError> {
         for (name, schema) in all_schemas() {
-            if !self.parts.contains_key(name) {
+            if self.empty_parts
+                && !self.parts.contains_key(name)
+                && !self.filled_elsewhere.contains(&name)
+            {
                 self.write(name, RecordBatch::new_empty(schema))?;
             }
         }
@@ -170,8 +180,19 @@ impl DatasetWriter {
     }
 }
 
-/// Per-(file, name) weird rows kept before rate limiting kicks in; the rest are only counted.
+/// Per-(file, name) weird rows kept (the earliest, see [`Tables::weird`]); the rest are only counted.
 pub const WEIRD_ROWS_PER_NAME: u64 = 100;
+
+/// A weird row held until its input ends. Ordered by time first: the rows kept of a name are the
+/// earliest ones, whatever order the events were raised in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WeirdRow {
+    pub ts: i64,
+    pub frame: Option<u64>,
+    pub uid: Option<String>,
+    pub addl: String,
+    pub source: std::sync::Arc<str>,
+}
 
 /// The row sink: table builders plus the writer they flush to.
 pub struct Tables {
@@ -188,6 +209,9 @@ pub struct Tables {
     pub source: std::sync::Arc<str>,
     /// Weird events by name for the current file (including rate-limited ones).
     pub weird_counts: std::collections::BTreeMap<String, u64>,
+    /// The current file's weird rows by name, at most [`WEIRD_ROWS_PER_NAME`] each (a max-heap:
+    /// its top is the latest kept), written by [`Tables::end_input`].
+    held: std::collections::BTreeMap<String, std::collections::BinaryHeap<WeirdRow>>,
     pub error: Option<WriteError>,
 }
 
@@ -204,11 +228,16 @@ impl Tables {
             extract: None,
             source: "".into(),
             weird_counts: Default::default(),
+            held: Default::default(),
             error: None,
         }
     }
 
-    /// Record a weird event (rate-limited per name and file).
+    /// Record a weird event. Every one is counted; of each name, the [`WEIRD_ROWS_PER_NAME`]
+    /// earliest of the current file (by time, then frame, uid and text) become rows when the file
+    /// ends ([`Tables::end_input`]). The earliest, not the first raised: a flow's events are raised
+    /// when it ends, which in a sharded ingest depends on the other flows of its shard, and the
+    /// rows kept must not.
     pub fn weird(
         &mut self,
         ts: i64,
@@ -217,18 +246,78 @@ impl Tables {
         addl: &str,
         frame: Option<u64>,
     ) {
-        let c = self.weird_counts.entry(name.to_string()).or_insert(0);
-        *c += 1;
-        if *c > WEIRD_ROWS_PER_NAME {
+        match self.weird_counts.get_mut(name) {
+            Some(c) => *c += 1,
+            None => {
+                self.weird_counts.insert(name.to_string(), 1);
+            }
+        }
+        let heap = match self.held.get_mut(name) {
+            Some(h) => h,
+            None => self.held.entry(name.to_string()).or_default(),
+        };
+        // full, and no earlier than the latest kept: nothing to allocate
+        if heap.len() as u64 >= WEIRD_ROWS_PER_NAME
+            && heap
+                .peek()
+                .is_some_and(|top| (ts, frame) > (top.ts, top.frame))
+        {
             return;
         }
-        self.weird.ts.append_value(ts);
-        self.weird.uid.append_option(uid);
-        self.weird.name.append_value(name);
-        self.weird.addl.append_value(addl);
-        self.weird.source.append_value(&*self.source);
-        self.weird.frame.append_option(frame);
-        self.maybe_flush();
+        let row = WeirdRow {
+            ts,
+            frame,
+            uid: uid.map(str::to_string),
+            addl: addl.to_string(),
+            source: self.source.clone(),
+        };
+        hold(heap, row);
+    }
+
+    /// The current file's held weird rows and counts, taken (a shard hands them to the merger).
+    pub fn take_weirds(
+        &mut self,
+    ) -> (
+        Vec<(String, WeirdRow)>,
+        std::collections::BTreeMap<String, u64>,
+    ) {
+        let mut rows = Vec::new();
+        for (name, heap) in std::mem::take(&mut self.held) {
+            rows.extend(heap.into_vec().into_iter().map(|r| (name.clone(), r)));
+        }
+        (rows, std::mem::take(&mut self.weird_counts))
+    }
+
+    /// Add another shard's held weird rows and counts of the current file.
+    pub fn put_weirds(
+        &mut self,
+        rows: Vec<(String, WeirdRow)>,
+        counts: std::collections::BTreeMap<String, u64>,
+    ) {
+        for (name, n) in counts {
+            *self.weird_counts.entry(name).or_insert(0) += n;
+        }
+        for (name, row) in rows {
+            hold(self.held.entry(name).or_default(), row);
+        }
+    }
+
+    /// The current file ended: its kept weird rows are written, in time order.
+    pub fn end_input(&mut self) {
+        let mut rows: Vec<(String, WeirdRow)> = Vec::new();
+        for (name, heap) in std::mem::take(&mut self.held) {
+            rows.extend(heap.into_vec().into_iter().map(|r| (name.clone(), r)));
+        }
+        rows.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        for (name, r) in rows {
+            self.weird.ts.append_value(r.ts);
+            self.weird.uid.append_option(r.uid.as_deref());
+            self.weird.name.append_value(&name);
+            self.weird.addl.append_value(&r.addl);
+            self.weird.source.append_value(&*r.source);
+            self.weird.frame.append_option(r.frame);
+            self.maybe_flush();
+        }
     }
 
     /// Flush any table over its row or byte threshold (called after every appended row; bytes are
@@ -290,8 +379,14 @@ impl Tables {
         }
     }
 
+    /// The writer (None for a sink that only counts).
+    pub fn writer_mut(&mut self) -> Option<&mut DatasetWriter> {
+        self.writer.as_mut()
+    }
+
     /// Flush everything and close the dataset; returns rows written per table.
     pub fn finish(mut self) -> Result<HashMap<&'static str, u64>, WriteError> {
+        self.end_input();
         self.flush_tables([true; 6]);
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -303,6 +398,17 @@ impl Tables {
             }
             None => Ok(HashMap::new()),
         }
+    }
+}
+
+/// Keep `row` if it is among the [`WEIRD_ROWS_PER_NAME`] earliest.
+fn hold(heap: &mut std::collections::BinaryHeap<WeirdRow>, row: WeirdRow) {
+    if (heap.len() as u64) < WEIRD_ROWS_PER_NAME {
+        heap.push(row);
+    } else if let Some(mut top) = heap.peek_mut()
+        && row < *top
+    {
+        *top = row;
     }
 }
 

@@ -2,6 +2,10 @@
 //!
 //! Inputs are read in order with one flow table across them (a sensor's rotated files continue each
 //! other's connections). Accounting per input: `packets_read = packets_decoded + Σ packets_skipped`.
+//! With `threads` > 1 the flow table is sharded over worker threads by flow ([`shard`]); the
+//! tables hold the same rows either way.
+
+mod shard;
 
 use crate::capture::{self, ReadEnd};
 use crate::decode::{DecodeEvent, Decoder, Outcome};
@@ -26,6 +30,67 @@ pub struct IngestOptions {
     pub existing: Existing,
     /// `--extract-files`: write HTTP bodies there.
     pub extract: Option<crate::proto::files::Extract>,
+    /// Flow worker threads (`--threads`): 0 = the cores this process may use, 1 = flows are
+    /// tracked on the reading thread.
+    pub threads: usize,
+}
+
+/// The worker threads `threads` asks for (0: one per core this process may run on).
+pub fn worker_threads(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Where decoded packets go: the reading thread's own flow table, or the shards'.
+enum Flows {
+    Inline(FlowTable),
+    Sharded(shard::Shards),
+}
+
+impl Flows {
+    fn next_input(&mut self, ordinal: u64, source: &Arc<str>) {
+        match self {
+            Flows::Inline(f) => f.next_input(ordinal),
+            Flows::Sharded(s) => s.next_input(ordinal, source),
+        }
+    }
+
+    fn packet(&mut self, p: &crate::decode::Packet<'_>, source: &Arc<str>, tables: &mut Tables) {
+        match self {
+            Flows::Inline(f) => f.packet(p, source, tables),
+            Flows::Sharded(s) => s.packet(p),
+        }
+    }
+
+    /// The input ended: every weird of it is in `tables`.
+    fn end_input(&mut self, tables: &mut Tables) {
+        if let Flows::Sharded(s) = self {
+            s.end_input(tables);
+        }
+    }
+
+    /// The last input ended: every flow ends. Returns the rows written elsewhere than `tables`
+    /// (by the shards) and the flow counters.
+    fn finish(
+        self,
+        tables: &mut Tables,
+    ) -> Result<
+        (
+            std::collections::HashMap<&'static str, u64>,
+            crate::flow::FlowCounters,
+        ),
+        WriteError,
+    > {
+        match self {
+            Flows::Inline(mut f) => {
+                f.finish(tables);
+                Ok((Default::default(), f.counters))
+            }
+            Flows::Sharded(s) => s.finish(tables),
+        }
+    }
 }
 
 /// How the manifest's sha256 of each input is obtained.
@@ -155,30 +220,39 @@ pub fn ingest(
         appended = prepare_append(prev, out_dir, staging.path(), inputs)?;
         writer.part_prefix = format!("r{}-", prev.inputs.len() + 1);
     }
+    // inputs are numbered across the dataset's runs (connection uids include the number)
+    let first_ordinal = previous.as_ref().map_or(0, |p| p.inputs.len() as u64);
     let inputs = &appended.inputs_or(inputs)[..];
+    let prefix = writer.part_prefix.clone();
     let mut tables = Tables::new(Some(writer));
     if let Some(x) = &opts.extract {
         std::fs::create_dir_all(&x.dir)
             .map_err(|e| IngestError::Extract(x.dir.display().to_string(), e))?;
         tables.extract = Some(std::sync::Arc::new(x.clone()));
     }
-    let mut flows = FlowTable::new(opts.flow);
-    if let Some(prev) = &previous {
-        flows.start_serial_after(prev.flow_stats.flows);
-    }
+    let mut flows = match worker_threads(opts.threads) {
+        1 => Flows::Inline(FlowTable::new(opts.flow)),
+        n => Flows::Sharded(shard::Shards::start(
+            n,
+            opts.flow,
+            staging.path(),
+            &prefix,
+            tables.extract.clone(),
+        )?),
+    };
     let mut decoder = Decoder::default();
     let mut records = Vec::new();
     let (mut failed, mut damaged) = (0, 0);
     let mut total_bytes = 0u64;
     for (i, path) in inputs.iter().enumerate() {
         on_file(i, path);
-        flows.next_input();
         let tf = Instant::now();
         let source: Arc<str> = Arc::from(if path == "-" {
             "<stdin>"
         } else {
             path.as_str()
         });
+        flows.next_input(first_ordinal + i as u64, &source);
         tables.source = source.clone();
         tables.weird_counts.clear();
         let mut rec = InputRecord {
@@ -207,6 +281,9 @@ pub fn ingest(
                     &rec.error.clone().unwrap_or_default(),
                     None,
                 );
+                flows.end_input(&mut tables);
+                rec.weird = tables.weird_counts.clone();
+                tables.end_input();
                 records.push(rec);
                 continue;
             }
@@ -363,13 +440,32 @@ pub fn ingest(
         rec.packets_decoded = decoded;
         rec.packets_skipped = skipped;
         rec.fragments = fragments;
+        flows.end_input(&mut tables);
         rec.weird = tables.weird_counts.clone();
+        tables.end_input();
         rec.ingest_seconds = tf.elapsed().as_secs_f64();
         records.push(rec);
     }
-    flows.finish(&mut tables);
-    let rows = tables.finish()?;
-    let c = flows.counters;
+    // the flows still open end with the last input, and their weirds count in its record
+    tables.weird_counts.clear();
+    let (elsewhere, c) = flows.finish(&mut tables)?;
+    if let Some(last) = records.last_mut() {
+        for (name, n) in std::mem::take(&mut tables.weird_counts) {
+            *last.weird.entry(name).or_insert(0) += n;
+        }
+    }
+    tables.end_input();
+    if let Some(w) = tables.writer_mut() {
+        w.filled_elsewhere = elsewhere
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(t, _)| *t)
+            .collect();
+    }
+    let mut rows = tables.finish()?;
+    for (t, n) in elsewhere {
+        *rows.entry(t).or_insert(0) += n;
+    }
     let mut manifest = Manifest {
         wirehunt_version: env!("CARGO_PKG_VERSION").into(),
         schema_version: crate::table::SCHEMA_VERSION,
