@@ -6,6 +6,8 @@
 # (user + system), MB per CPU-second (throughput per core), the ratio to tshark and to Suricata, and
 # peak RSS (GNU time; wall clock from date +%s%N, best of REPS=3 runs, tshark once). Usage:
 #   benches/compare.sh [CAPTURE]          (default: a simulated mixed capture, see SIZE)
+#   MIX=small benches/compare.sh          (the hard case: a DNS/web mix of small packets, 1.2 M packets
+#                                          averaging 341 bytes, 10.6 k connections per 100 k packets)
 # Needs: a release build (cargo build --release), tshark, tcpdump, GNU time (apt-get install tshark
 # tcpdump time), taskset (util-linux); optional: suricata (Debian: bookworm-backports).
 set -euo pipefail
@@ -13,7 +15,10 @@ cd "$(dirname "$0")/.."
 WH=${WIREHUNT_BIN:-target/release/wirehunt}
 SIZE=${SIZE:-300000000}
 F=${1:-}
-if [ -z "$F" ]; then
+if [ -z "$F" ] && [ "${MIX:-}" = small ]; then
+  F=/tmp/wirehunt-compare-small.pcap
+  [ -f "$F" ] || "$WH" -q simulate --seed 42 --hours 1 --hosts 400 --background-scale 0.1 -o "$F"
+elif [ -z "$F" ]; then
   F=/tmp/wirehunt-compare-$SIZE.pcap
   [ -f "$F" ] || "$WH" -q simulate --seed 42 --hours 1 --hosts 40 --size "$SIZE" -o "$F"
 fi
@@ -48,8 +53,9 @@ cat "$F" > /dev/null # into the page cache: every tool reads it from memory
 measure tcpdump tcpdump -r "$F" -w /dev/null
 # --force: each run replaces the previous run's dataset (ingest refuses to overwrite one silently)
 measure wirehunt "$WH" -q ingest --force "$F" -o "$out/ds"
-measure wirehunt_1core taskset -c 0 "$WH" -q ingest --force "$F" -o "$out/ds"
-measure wirehunt_1core_no_hash taskset -c 0 "$WH" -q ingest --force --no-hash "$F" -o "$out/ds"
+measure wirehunt_threads1 "$WH" -q ingest --force --threads 1 "$F" -o "$out/ds"
+measure wirehunt_1core taskset -c 0 "$WH" -q ingest --force --threads 1 "$F" -o "$out/ds"
+measure wirehunt_1core_no_hash taskset -c 0 "$WH" -q ingest --force --threads 1 --no-hash "$F" -o "$out/ds"
 if command -v suricata > /dev/null; then
   mkdir -p "$out/suricata"
   cat > "$out/suricata.yaml" <<'YAML'
@@ -80,12 +86,13 @@ fi
 measure tshark_fields tshark -r "$F" -T fields -e frame.time_epoch -e ip.src -e ip.dst -e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport -e dns.qry.name -e dns.qry.type -e dns.flags.rcode -e http.request.method -e http.host -e http.request.uri -e tls.handshake.extensions_server_name -e tls.handshake.ja3
 echo "capture: $F ($bytes bytes, $(capinfos -c -M "$F" 2>/dev/null | awk -F': +' '/Number of packets/ {print $2}') packets)"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-printf '\n| tool | seconds | MB/s | CPU s | MB per CPU-s | vs tshark | vs Suricata | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n'
+pkts=$(capinfos -c -M "$F" 2>/dev/null | awk -F': +' '/Number of packets/ {print $2}')
+printf '\n| tool | seconds | MB/s | M packets/s | CPU s | MB per CPU-s | vs tshark | vs Suricata | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n'
 ts=$(awk -F'\t' '$1=="tshark_fields" {print $2}' "$out/results")
 su=$(awk -F'\t' '$1=="suricata_single" {print $2}' "$out/results")
 while IFS=$'\t' read -r name secs rss cpu; do
-  awk -v n="$name" -v s="$secs" -v r="$rss" -v c="$cpu" -v b="$bytes" -v t="$ts" -v u="${su:-0}" '
+  awk -v n="$name" -v s="$secs" -v r="$rss" -v c="$cpu" -v b="$bytes" -v p="$pkts" -v t="$ts" -v u="${su:-0}" '
     function x(v) { return v >= 100 ? sprintf("%.0fx", v) : v >= 10 ? sprintf("%.1fx", v) : v >= 0.1 ? sprintf("%.2fx", v) : sprintf("%.4fx", v) }
-    BEGIN { printf "| %s | %.3f | %.0f | %.2f | %.0f | %s | %s | %.0f |\n", n, s, b/1e6/s, c, b/1e6/c, x(t/s), (u > 0 ? x(u/s) : "-"), r/1024 }'
+    BEGIN { printf "| %s | %.3f | %.0f | %.2f | %.2f | %.0f | %s | %s | %.0f |\n", n, s, b/1e6/s, p/1e6/s, c, b/1e6/c, x(t/s), (u > 0 ? x(u/s) : "-"), r/1024 }'
 done < "$out/results"
 rm -rf "$out"

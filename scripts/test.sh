@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, and .ci/run calls exactly this): install the reference peers the tests compare
-# against (tshark, capinfos, Suricata), the browser the HTML report is checked in (Chromium and
+# against (tshark, capinfos, Suricata, DuckDB), the browser the HTML report is checked in (Chromium and
 # chromedriver) and the terminal the shell is driven in (tmux; util-linux script), then run `cargo test`. A peer that cannot be installed is a failure, never a skipped comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,12 @@ if ! command -v suricata >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq -t bookworm-backports suricata >/dev/null 2>&1 || $SUDO apt-get install -y -qq suricata >/dev/null
 fi
+# DuckDB (tests/cluster.rs: another engine reads the same Parquet) from the Python package registry
+if ! python3 -c 'import duckdb' >/dev/null 2>&1; then
+  python3 -m pip --version >/dev/null 2>&1 || { $SUDO apt-get update -qq; $SUDO apt-get install -y -qq python3-pip >/dev/null; }
+  python3 -m pip install --quiet duckdb 2>/dev/null || python3 -m pip install --quiet --break-system-packages duckdb
+fi
+python3 -c 'import duckdb' || { echo "scripts/test.sh: DuckDB (python3 -m pip install duckdb) is required and could not be installed" >&2; exit 1; }
 for t in tshark capinfos suricata chromium chromedriver tmux script; do
   command -v "$t" >/dev/null 2>&1 || { echo "scripts/test.sh: $t is required and could not be installed" >&2; exit 1; }
 done

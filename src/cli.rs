@@ -35,6 +35,15 @@ pub struct Cli {
     /// geo_country(ip), geo_asn(ip), geo_as_org(ip) and the report's country and ASN panels.
     #[arg(long, global = true, value_name = "FILE.mmdb")]
     pub geoip: Vec<PathBuf>,
+    /// Run the queries (sql, detect, triage, report) on a DataFusion Ballista cluster
+    /// (`wirehunt cluster scheduler`); every executor must read the dataset at the same path.
+    #[arg(
+        long,
+        global = true,
+        env = "WIREHUNT_CLUSTER",
+        value_name = "df://HOST:PORT"
+    )]
+    pub cluster: Option<String>,
 }
 
 /// Input paths as names (`capture::name`): any bytes the OS allows, escaped so they are safe to print
@@ -82,6 +91,56 @@ pub enum Cmd {
     Extract(ExtractArgs),
     /// Render the HTML report of an existing dataset (the detectors run again; nothing is ingested).
     Report(ReportArgs),
+    /// Run a DataFusion Ballista scheduler or executor that knows wirehunt's functions (for
+    /// --cluster).
+    Cluster(ClusterArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  wirehunt cluster scheduler --bind 0.0.0.0:50050\n  wirehunt cluster executor --scheduler sched-host:50050 --bind 0.0.0.0:50051 --work-dir /scratch/wh\n  wirehunt --cluster df://sched-host:50050 triage -d /shared/ds"
+)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub role: ClusterRole,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterRole {
+    /// The scheduler: plans queries into stages and hands tasks to executors.
+    #[command(
+        after_help = "Examples:\n  wirehunt cluster scheduler\n  wirehunt cluster scheduler --bind 0.0.0.0:50050 --external-host sched.example.net"
+    )]
+    Scheduler {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "ADDR:PORT")]
+        bind: std::net::SocketAddr,
+        /// The name executors and clients reach this scheduler by (default: the bind address).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+    },
+    /// An executor: runs tasks and serves their results (Arrow Flight on PORT, gRPC on PORT+1
+    /// unless --grpc-port).
+    #[command(
+        after_help = "Examples:\n  wirehunt cluster executor --scheduler 127.0.0.1:50050\n  wirehunt cluster executor --scheduler sched:50050 --bind 10.0.0.5:50051 --concurrent-tasks 8 --work-dir /scratch/wh"
+    )]
+    Executor {
+        /// The scheduler's address.
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+        scheduler: String,
+        /// Address and Flight port to listen on (the address is also what others reach it by).
+        #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDR:PORT")]
+        bind: std::net::SocketAddr,
+        /// gRPC port (default: the Flight port + 1).
+        #[arg(long, value_name = "PORT")]
+        grpc_port: Option<u16>,
+        /// Directory for shuffle files (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Tasks at once (default: the cores this process may use).
+        #[arg(long, value_name = "N")]
+        concurrent_tasks: Option<usize>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -576,7 +635,9 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             eprintln!("geoip: {}", report::sanitize_terminal(&kinds.join(", ")));
         }
     }
+    wirehunt::query::set_cluster(cli.cluster.clone());
     match cli.cmd {
+        Cmd::Cluster(a) => run_cluster(a.role).map(|()| 0),
         Cmd::Ingest(a) => {
             let rep = run_ingest(
                 &a.inputs,
@@ -686,4 +747,51 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             Ok(0)
         }
     }
+}
+
+#[cfg(feature = "cluster")]
+fn run_cluster(role: ClusterRole) -> Result<(), Exit> {
+    use wirehunt::query::cluster;
+    match role {
+        ClusterRole::Scheduler {
+            bind,
+            external_host,
+        } => cluster::scheduler(bind, external_host).map_err(|e| exit(1, e)),
+        ClusterRole::Executor {
+            scheduler,
+            bind,
+            grpc_port,
+            work_dir,
+            concurrent_tasks,
+        } => {
+            let (host, port) = scheduler
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+                .ok_or_else(|| {
+                    exit(
+                        2,
+                        anyhow::anyhow!("--scheduler {scheduler}: expected HOST:PORT"),
+                    )
+                })?;
+            cluster::executor(cluster::ExecutorOptions {
+                scheduler_host: host,
+                scheduler_port: port,
+                bind_host: bind.ip().to_string(),
+                port: bind.port(),
+                grpc_port: grpc_port.unwrap_or(bind.port().saturating_add(1)),
+                work_dir: work_dir.map(|d| d.to_string_lossy().into_owned()),
+                concurrent_tasks,
+                memory_bytes: None,
+            })
+            .map_err(|e| exit(1, e))
+        }
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+fn run_cluster(_: ClusterRole) -> Result<(), Exit> {
+    Err(exit(
+        2,
+        anyhow::anyhow!("this wirehunt was built without the `cluster` feature"),
+    ))
 }

@@ -2,6 +2,8 @@
 //! declared schema, the security UDFs ([`udf`]), read-only SQL unless asked otherwise, and an ingest
 //! cache so `sql`/`triage` on capture files reuse a dataset when the files' sha256 match.
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod geo;
 pub mod rewrite;
 pub mod udf;
@@ -138,6 +140,20 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 static INTEL: std::sync::RwLock<Option<arrow::record_batch::RecordBatch>> =
     std::sync::RwLock::new(None);
 
+static CLUSTER: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// `--cluster df://HOST:PORT`: the sessions opened from now on run their queries on that Ballista
+/// scheduler ([`cluster`]).
+pub fn set_cluster(url: Option<String>) {
+    if let Ok(mut g) = CLUSTER.write() {
+        *g = url;
+    }
+}
+
+fn cluster_url() -> Option<String> {
+    CLUSTER.read().ok().and_then(|g| g.clone())
+}
+
 /// Indicators (`--intel`) for the sessions opened from now on: the `intel` table (empty until set).
 pub fn set_intel(batch: arrow::record_batch::RecordBatch) {
     if let Ok(mut g) = INTEL.write() {
@@ -238,8 +254,22 @@ pub async fn open_session_with(
         .with_target_partitions(2)
         // results stream batch by batch; smaller batches keep a wide row's peak memory down
         .with_batch_size(8192);
-    let ctx = SessionContext::new_with_config_rt(cfg, runtime);
-    udf::register(&ctx);
+    let remote = cluster_url();
+    let ctx = match &remote {
+        #[cfg(feature = "cluster")]
+        Some(url) => cluster::connect(url).await?,
+        #[cfg(not(feature = "cluster"))]
+        Some(_) => {
+            return Err(datafusion::error::DataFusionError::Plan(
+                "--cluster: this wirehunt was built without the `cluster` feature".into(),
+            ));
+        }
+        None => {
+            let ctx = SessionContext::new_with_config_rt(cfg, runtime);
+            udf::register(&ctx);
+            ctx
+        }
+    };
     for (name, schema) in all_schemas() {
         let dir = dataset.join(name);
         if !dir.is_dir() {
@@ -249,10 +279,24 @@ pub async fn open_session_with(
             schema: Some(&schema),
             ..Default::default()
         };
+        // a cluster's executors open the files by the path in the plan: make it absolute
+        let dir = match &remote {
+            Some(_) => std::fs::canonicalize(&dir)?,
+            None => dir,
+        };
         ctx.register_parquet(name, dir.to_string_lossy().as_ref(), opts)
             .await?;
     }
-    ctx.register_batch("intel", intel_batch()?)?;
+    match &remote {
+        // executors get the plan, not this process's memory: the indicators travel in it
+        #[cfg(feature = "cluster")]
+        Some(_) => {
+            ctx.register_table("intel", cluster::values_view(&intel_batch()?)?)?;
+        }
+        _ => {
+            ctx.register_batch("intel", intel_batch()?)?;
+        }
+    }
     // Zeek habits: `ssl` is Zeek's name for the tls log
     if dataset.join("tls").is_dir() {
         ctx.sql("CREATE VIEW ssl AS SELECT * FROM tls").await?;

@@ -345,7 +345,7 @@ pub fn cidr_match(ip: &str, cidr: &str) -> Option<bool> {
     }
 }
 
-fn scalar_udfs() -> Vec<ScalarUDF> {
+pub fn scalar_udfs() -> Vec<ScalarUDF> {
     vec![
         str_udf!(
             "registered_domain",
@@ -614,22 +614,29 @@ impl Accumulator for InfoContent {
     }
 }
 
-/// Register every function on a session.
-pub fn register(ctx: &SessionContext) {
-    for f in scalar_udfs() {
-        ctx.register_udf(f);
-    }
+/// The aggregate functions.
+pub fn aggregate_udfs() -> Vec<datafusion::logical_expr::AggregateUDF> {
     let state = Arc::new(vec![DataType::List(Arc::new(
         arrow::datatypes::Field::new("item", DataType::Utf8, true),
     ))]);
-    ctx.register_udaf(create_udaf(
+    vec![create_udaf(
         "info_content",
         vec![DataType::Utf8],
         Arc::new(DataType::Int64),
         Volatility::Immutable,
         Arc::new(|_| Ok(Box::new(InfoContent::default()))),
         state,
-    ));
+    )]
+}
+
+/// Register every function on a session.
+pub fn register(ctx: &SessionContext) {
+    for f in scalar_udfs() {
+        ctx.register_udf(f);
+    }
+    for f in aggregate_udfs() {
+        ctx.register_udaf(f);
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,345 @@
+//! `wirehunt cluster`: a Ballista scheduler and two executors as separate processes on 127.0.0.1
+//! (ephemeral ports, torn down at the end), every built-in detector and the README's hunting
+//! queries through `--cluster`, compared with the local run: the same findings and rows.
+use crate::common::*;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Children killed when the test ends, however it ends.
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A port nothing listens on now (the OS's choice of an ephemeral port).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(args: &[&str], log: &std::path::Path) -> Child {
+    let f = std::fs::File::create(log).unwrap();
+    Command::new(wirehunt_bin())
+        .args(args)
+        .stdout(Stdio::from(f.try_clone().unwrap()))
+        .stderr(Stdio::from(f))
+        .spawn()
+        .unwrap()
+}
+
+/// The hunting queries between the README's markers.
+fn readme_queries() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let block = readme
+        .split("<!-- hunting:begin -->")
+        .nth(1)
+        .and_then(|r| r.split("<!-- hunting:end -->").next())
+        .unwrap();
+    block
+        .split("```sql")
+        .skip(1)
+        .filter_map(|s| s.split("```").next())
+        .map(|q| q.trim().trim_end_matches(';').to_string())
+        .collect()
+}
+
+/// `wirehunt ARGS` against the cluster, killed after five minutes: a job the cluster loses must fail
+/// the test, not hang it.
+fn run_bounded(args: &[&str]) -> std::process::Output {
+    let mut c = Command::new(wirehunt_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // read both pipes on threads so a large result cannot block the child
+    let mut out = c.stdout.take().unwrap();
+    let mut err = c.stderr.take().unwrap();
+    let to = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut v).map(|_| v)
+    });
+    let te = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut v).map(|_| v)
+    });
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > Duration::from_secs(300) {
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!("wirehunt {args:?} did not finish within five minutes on the cluster");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = to.join().unwrap().unwrap();
+    let stderr = te.join().unwrap().unwrap();
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+fn run_bounded_ok(args: &[&str]) -> std::process::Output {
+    let o = run_bounded(args);
+    assert!(
+        o.status.success(),
+        "wirehunt {args:?}: {}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn sorted_lines(o: &std::process::Output) -> Vec<String> {
+    let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn detectors_and_hunting_queries_on_a_ballista_cluster_match_the_local_run() {
+    let dir = tmp("cluster");
+    let ds = dir.join("ds");
+    ingest_into(&demo_capture(), &ds);
+    let ds = std::fs::canonicalize(&ds).unwrap();
+    let ds_s = ds.to_string_lossy().into_owned();
+    // an indicator on a peer of the demo capture: the intel table travels in the plan
+    let peer = {
+        let o = run_ok(&[
+            "sql",
+            &ds_s,
+            "-c",
+            "SELECT resp_h FROM conn WHERE NOT is_private_ip(resp_h) ORDER BY orig_bytes DESC, resp_h LIMIT 1",
+            "--format",
+            "csv",
+        ]);
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let iocs = dir.join("iocs.csv");
+    std::fs::write(&iocs, format!("type,value,source\nip,{peer},test\n")).unwrap();
+    let iocs = iocs.to_string_lossy().into_owned();
+
+    let sched = free_port();
+    let sched_addr = format!("127.0.0.1:{sched}");
+    let mut procs = Procs(Vec::new());
+    procs.0.push(spawn(
+        &["cluster", "scheduler", "--bind", &sched_addr],
+        &dir.join("scheduler.log"),
+    ));
+    let mut work = Vec::new();
+    for k in 0..2 {
+        let (flight, grpc) = (free_port(), free_port());
+        let w = dir.join(format!("executor{k}"));
+        std::fs::create_dir_all(&w).unwrap();
+        procs.0.push(spawn(
+            &[
+                "cluster",
+                "executor",
+                "--scheduler",
+                &sched_addr,
+                "--bind",
+                &format!("127.0.0.1:{flight}"),
+                "--grpc-port",
+                &grpc.to_string(),
+                "--work-dir",
+                &w.to_string_lossy(),
+                "--concurrent-tasks",
+                "2",
+            ],
+            &dir.join(format!("executor{k}.log")),
+        ));
+        work.push(w);
+    }
+    let url = format!("df://{sched_addr}");
+    // ready when a query that needs an executor answers (bounded: a minute)
+    let t0 = Instant::now();
+    let count = loop {
+        let o = run_bounded(&[
+            "--cluster",
+            &url,
+            "sql",
+            &ds_s,
+            "-c",
+            "SELECT count(*) AS n FROM conn",
+            "--format",
+            "csv",
+        ]);
+        if o.status.success() {
+            break o;
+        }
+        for c in &mut procs.0 {
+            assert!(
+                c.try_wait().unwrap().is_none(),
+                "a cluster process exited: {}",
+                std::fs::read_to_string(dir.join("scheduler.log")).unwrap_or_default()
+            );
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the cluster did not answer within a minute: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let local_count = run_ok(&[
+        "sql",
+        &ds_s,
+        "-c",
+        "SELECT count(*) AS n FROM conn",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(count.stdout, local_count.stdout);
+
+    // every built-in detector, with the indicator; findings as JSON lines
+    let detect = |cluster: bool| {
+        let mut a: Vec<&str> = Vec::new();
+        if cluster {
+            a.extend(["--cluster", url.as_str()]);
+        }
+        a.extend([
+            "detect",
+            ds_s.as_str(),
+            "--intel",
+            iocs.as_str(),
+            "--format",
+            "json",
+            "--min-severity",
+            "low",
+        ]);
+        run_bounded_ok(&a)
+    };
+    let (local, remote) = (detect(false), detect(true));
+    let local = sorted_lines(&local);
+    assert!(
+        local.len() >= 6,
+        "the demo capture's findings: {}",
+        local.len()
+    );
+    assert!(
+        local.iter().any(|l| l.contains("\"intel_match\"")),
+        "no intel finding locally"
+    );
+    assert_eq!(local, sorted_lines(&remote));
+
+    for q in readme_queries() {
+        let mut local = run_ok(&["sql", &ds_s, "-c", &q, "--format", "csv"]);
+        let remote =
+            run_bounded_ok(&["--cluster", &url, "sql", &ds_s, "-c", &q, "--format", "csv"]);
+        // the queries order their rows: the same order, not only the same set
+        assert_eq!(
+            String::from_utf8_lossy(&local.stdout),
+            String::from_utf8_lossy(&remote.stdout),
+            "{q}"
+        );
+        local.stdout.clear();
+    }
+    // the executors ran stages: their work directories hold shuffle output
+    let used = work.iter().filter(|w| walk(w).next().is_some()).count();
+    assert!(used >= 1, "no executor wrote shuffle files");
+}
+
+/// Files under a directory, recursively.
+fn walk(d: &std::path::Path) -> impl Iterator<Item = std::path::PathBuf> {
+    let mut stack = vec![d.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(p) = stack.pop() {
+        if let Ok(rd) = std::fs::read_dir(&p) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.into_iter()
+}
+
+/// Another engine reads the same dataset: DuckDB (from the Python package registry, installed by
+/// scripts/test.sh) over the Parquet files gives wirehunt's row counts and the README's top-talkers
+/// answer.
+#[test]
+fn duckdb_reads_the_dataset_wirehunt_wrote() {
+    let dir = tmp("duckdb");
+    let ds = dir.join("ds");
+    ingest_into(&demo_capture(), &ds);
+    let ds_s = std::fs::canonicalize(&ds)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    // the paths travel as bound parameters, never in the SQL text
+    let script = r#"
+import duckdb, sys
+ds = sys.argv[1]
+con = duckdb.connect()
+for t in ["conn", "dns", "http", "tls", "files", "weird"]:
+    n = con.execute("SELECT count(*) FROM read_parquet($p)", {"p": f"{ds}/{t}/**/*.parquet"}).fetchone()[0]
+    print(f"{t},{n}")
+con.execute("CREATE TABLE conn AS SELECT * FROM read_parquet($p)", {"p": f"{ds}/conn/**/*.parquet"})
+for row in con.execute("SELECT orig_h, sum(orig_bytes + resp_bytes) AS bytes, count(*) AS conns FROM conn GROUP BY orig_h ORDER BY bytes DESC, orig_h LIMIT 5").fetchall():
+    print(",".join(str(v) for v in row))
+"#;
+    let o = Command::new("python3")
+        .args(["-c", script, &ds_s])
+        .output()
+        .expect("python3 (scripts/test.sh installs DuckDB)");
+    assert!(
+        o.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let duck = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut expected = String::new();
+    for t in ["conn", "dns", "http", "tls", "files", "weird"] {
+        let o = run_ok(&[
+            "sql",
+            &ds_s,
+            "-c",
+            &format!("SELECT '{t}' AS t, count(*) AS n FROM {t}"),
+            "--format",
+            "csv",
+        ]);
+        expected.push_str(String::from_utf8_lossy(&o.stdout).lines().nth(1).unwrap());
+        expected.push('\n');
+    }
+    let o = run_ok(&[
+        "sql",
+        &ds_s,
+        "-c",
+        "SELECT orig_h, sum(orig_bytes + resp_bytes) AS bytes, count(*) AS conns FROM conn GROUP BY orig_h ORDER BY bytes DESC, orig_h LIMIT 5",
+        "--format",
+        "csv",
+    ]);
+    for l in String::from_utf8_lossy(&o.stdout).lines().skip(1) {
+        expected.push_str(l);
+        expected.push('\n');
+    }
+    assert!(expected.lines().count() >= 8, "{expected}");
+    assert_eq!(duck, expected);
+}
