@@ -183,7 +183,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
                 &a.flow,
                 Default::default(),
                 existing,
-                None,
+                Default::default(),
                 quiet,
             )?;
             if rep.failed == files.len() {

@@ -78,7 +78,7 @@ pub fn resolve_dataset(
             flow,
             wirehunt::ingest::InputHashes::Compute,
             wirehunt::table::dataset::Existing::Refuse,
-            None,
+            Default::default(),
             quiet,
         )?;
         if rep.failed == files.len() {
@@ -112,7 +112,7 @@ pub fn resolve_dataset(
         flow,
         wirehunt::ingest::InputHashes::Known(each),
         wirehunt::table::dataset::Existing::Share,
-        None,
+        Default::default(),
         quiet,
     )?;
     if rep.failed == files.len() {

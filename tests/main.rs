@@ -10,6 +10,7 @@ mod fuzz;
 mod geo;
 mod hostile;
 mod ingest;
+mod partition;
 mod sql;
 mod suricata;
 mod tshark;

@@ -369,3 +369,59 @@ fn the_shell_in_a_terminal_answers_recovers_completes_and_cancels() {
         "{hist}"
     );
 }
+
+/// `min(column), max(expression)` in one aggregate (long_connection.sql's capture span): DataFusion
+/// 55.2's aggregate dynamic filter pruned row groups the expression needed, so the answer changed
+/// from run to run (apache/datafusion#24816). wirehunt turns that optimisation off; the plan must
+/// not carry the filter, and the answer equals the Parquet files read directly.
+#[test]
+fn an_aggregate_of_a_column_and_an_expression_reads_every_row() {
+    let ds = demo_dataset();
+    let ds_s = ds.to_string_lossy().into_owned();
+    let q = "SELECT CAST(min(ts) AS BIGINT) AS c0, max(CAST(ts AS BIGINT) + CAST(duration * 1e6 AS BIGINT)) AS c1 FROM conn";
+    let plan = run_ok(&[
+        "sql",
+        &ds_s,
+        "-c",
+        &format!("EXPLAIN {q}"),
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        !String::from_utf8_lossy(&plan.stdout).contains("DynamicFilter"),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+    let (mut c0, mut c1) = (i64::MAX, i64::MIN);
+    for b in read_table(&ds, "conn") {
+        let ts = b
+            .column_by_name("ts")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+            .unwrap();
+        let du = b
+            .column_by_name("duration")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::Float64Array>()
+            .unwrap();
+        for i in 0..b.num_rows() {
+            c0 = c0.min(ts.value(i));
+            if arrow::array::Array::is_valid(du, i) {
+                c1 = c1.max(ts.value(i) + (du.value(i) * 1e6) as i64);
+            }
+        }
+    }
+    assert!(
+        c1 - c0 > 900_000_000,
+        "the demo capture spans over 15 minutes"
+    );
+    for _ in 0..3 {
+        let o = run_ok(&["sql", &ds_s, "-c", q, "--format", "csv"]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            format!("c0,c1\n{c0},{c1}\n")
+        );
+    }
+}

@@ -12,6 +12,7 @@ use crate::decode::{DecodeEvent, Decoder, Outcome};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::table::dataset::{Committed, DatasetError, Existing, Staging};
 use crate::table::manifest::{InputRecord, Manifest, rfc3339};
+use crate::table::partition::Partition;
 use crate::table::writer::{DatasetWriter, Tables, WriteError};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,6 +34,9 @@ pub struct IngestOptions {
     /// Flow worker threads (`--threads`): 0 = the cores this process may use, 1 = flows are
     /// tracked on the reading thread.
     pub threads: usize,
+    /// `--partition`: time partitions of the table directories; None = unpartitioned, or on
+    /// `--append` the existing dataset's.
+    pub partition: Option<Partition>,
 }
 
 /// The worker threads `threads` asks for (0: one per core this process may run on).
@@ -130,6 +134,8 @@ pub enum IngestError {
     Dataset(#[from] DatasetError),
     #[error("--extract-files {0}: {1}")]
     Extract(String, std::io::Error),
+    #[error("{0}")]
+    Partition(String),
 }
 
 /// Cores this process may run on (affinity mask and cgroup quota; `WIREHUNT_HASH_THREAD=0` forces
@@ -165,13 +171,19 @@ fn prepare_append(
     inputs: &[String],
 ) -> Result<Appended, IngestError> {
     for (name, _) in crate::table::all_schemas() {
-        let Ok(rd) = std::fs::read_dir(out_dir.join(name)) else {
+        let from = out_dir.join(name);
+        if !from.is_dir() {
             continue;
-        };
-        for e in rd.flatten() {
-            let to = staging.join(name).join(e.file_name());
-            if std::fs::hard_link(e.path(), &to).is_err() {
-                std::fs::copy(e.path(), &to)?;
+        }
+        // begin() checked that the dataset holds only wirehunt's files
+        let (files, _) = crate::table::partition::table_files(&from, prev.partition)?;
+        for (dir, f) in files {
+            let to_dir = staging.join(name).join(dir);
+            std::fs::create_dir_all(&to_dir)?;
+            let Some(fname) = f.file_name() else { continue };
+            let to = to_dir.join(fname);
+            if std::fs::hard_link(&f, &to).is_err() {
+                std::fs::copy(&f, &to)?;
             }
         }
     }
@@ -215,10 +227,26 @@ pub fn ingest(
         }
         _ => None,
     };
+    // an appended run writes the existing dataset's partitions (or says it cannot)
+    let partition = match (&previous, opts.partition) {
+        (Some(prev), Some(p)) if p != prev.partition => {
+            return Err(IngestError::Partition(format!(
+                "--partition {}: {} is partitioned {}; --append adds to its partitions (leave out --partition)",
+                p.name(),
+                out_dir.display(),
+                prev.partition.name()
+            )));
+        }
+        (Some(prev), _) => prev.partition,
+        (None, p) => p.unwrap_or_default(),
+    };
+    writer.partition = partition;
     let mut appended = Appended::default();
     if let Some(prev) = &previous {
         appended = prepare_append(prev, out_dir, staging.path(), inputs)?;
         writer.part_prefix = format!("r{}-", prev.inputs.len() + 1);
+        // the earlier run's files carry every table's schema already
+        writer.empty_parts = false;
     }
     // inputs are numbered across the dataset's runs (connection uids include the number)
     let first_ordinal = previous.as_ref().map_or(0, |p| p.inputs.len() as u64);
@@ -237,6 +265,7 @@ pub fn ingest(
             opts.flow,
             staging.path(),
             &prefix,
+            partition,
             tables.extract.clone(),
         )?),
     };
@@ -475,6 +504,7 @@ pub fn ingest(
         tables: rows.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         flow_stats: c,
         config: serde_json::to_value(opts.flow).unwrap_or_default(),
+        partition,
     };
     if let Some(prev) = previous {
         manifest.follow(prev);

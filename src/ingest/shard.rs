@@ -103,6 +103,7 @@ impl Shards {
         cfg: FlowConfig,
         dir: &std::path::Path,
         prefix: &str,
+        partition: crate::table::partition::Partition,
         extract: Option<Arc<crate::proto::files::Extract>>,
     ) -> Result<Shards, WriteError> {
         let n = n.max(1);
@@ -119,6 +120,7 @@ impl Shards {
             let mut writer = DatasetWriter::create(dir)?;
             writer.part_prefix = format!("{prefix}s{k}-");
             writer.empty_parts = false;
+            writer.partition = partition;
             let mut tables = Tables::new(Some(writer));
             tables.extract = extract.clone();
             let (tx, rx) = sync_channel::<Msg>(DEPTH);

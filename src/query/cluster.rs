@@ -21,7 +21,7 @@ fn session_state(config: SessionConfig) -> datafusion::error::Result<SessionStat
     // registered on the built state: the builder's with_scalar_functions replaces the defaults
     use ballista::prelude::SessionConfigExt;
     // see connect(): the static planner; a client's own setting travels with its job
-    let config = config.with_ballista_adaptive_query_planner(false);
+    let config = super::correct_results(config.with_ballista_adaptive_query_planner(false));
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
@@ -168,6 +168,7 @@ pub async fn connect(url: &str) -> datafusion::error::Result<SessionContext> {
         // detectors' multi-stage plans ("task metrics array size 6 does not equal ... 7") and the
         // job never finishes; the static planner runs them all
         .with_ballista_adaptive_query_planner(false);
+    let config = super::correct_results(config);
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()

@@ -68,12 +68,16 @@ pub fn is_dataset(p: &Path) -> bool {
 }
 
 /// Files under a dataset directory that wirehunt did not write (wirehunt writes `manifest.json` and
-/// `<table>/part-NNNNN.parquet`).
+/// `<table>/[partition dirs/]part-NNNNN.parquet`).
 pub fn foreign_files(dir: &Path) -> Result<Vec<String>, DatasetError> {
     let tables: Vec<&str> = crate::table::all_schemas()
         .into_iter()
         .map(|(n, _)| n)
         .collect();
+    // the manifest says how deep the part files are (a dataset without one was refused before)
+    let partition = crate::table::manifest::Manifest::load(dir)
+        .map(|m| m.partition)
+        .unwrap_or_default();
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).map_err(io(dir))? {
         let e = e.map_err(io(dir))?;
@@ -83,16 +87,9 @@ pub fn foreign_files(dir: &Path) -> Result<Vec<String>, DatasetError> {
             continue;
         }
         if tables.contains(&name.as_str()) && p.is_dir() && !p.is_symlink() {
-            for f in std::fs::read_dir(&p).map_err(io(&p))? {
-                let f = f.map_err(io(&p))?;
-                let fname = f.file_name().to_string_lossy().into_owned();
-                let ok = fname.starts_with("part-")
-                    && fname.ends_with(".parquet")
-                    && f.file_type().is_ok_and(|t| t.is_file());
-                if !ok {
-                    out.push(format!("{name}/{fname}"));
-                }
-            }
+            let (_, foreign) =
+                crate::table::partition::table_files(&p, partition).map_err(io(&p))?;
+            out.extend(foreign.into_iter().map(|f| format!("{name}/{f}")));
             continue;
         }
         out.push(name);

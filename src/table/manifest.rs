@@ -45,6 +45,12 @@ pub struct Manifest {
     pub tables: BTreeMap<String, u64>,
     pub flow_stats: FlowStats,
     pub config: serde_json::Value,
+    /// Time partitions of the tables' directories (`ingest --partition`); absent: none.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::table::partition::Partition::is_none"
+    )]
+    pub partition: crate::table::partition::Partition,
 }
 
 impl Manifest {

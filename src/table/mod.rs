@@ -8,6 +8,7 @@
 pub mod dataset;
 pub mod intel;
 pub mod manifest;
+pub mod partition;
 pub mod writer;
 
 use arrow::array::*;

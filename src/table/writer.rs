@@ -8,6 +8,7 @@
 //! A table with no rows at all still gets one empty part file carrying its schema, so every table can
 //! be registered and queried.
 
+use super::partition::Partition;
 use super::*;
 use arrow::compute::{SortOptions, sort_to_indices, take_record_batch};
 use parquet::arrow::ArrowWriter;
@@ -26,6 +27,8 @@ pub const FLUSH_ROWS: usize = 64 * 1024;
 pub const FLUSH_BYTES: usize = 1 << 20;
 /// Rows per part file before the next one is started.
 pub const PART_ROWS: u64 = 1 << 20;
+/// Part files a table keeps open at once in a partitioned dataset (the rest are closed).
+pub const MAX_OPEN_PARTITIONS: usize = 4;
 /// How often (in rows) a table's held bytes are summed.
 const BYTES_CHECK_ROWS: usize = 256;
 
@@ -50,8 +53,10 @@ struct OpenPart {
 
 pub struct DatasetWriter {
     dir: PathBuf,
-    /// Part files started per table.
-    parts: HashMap<&'static str, u32>,
+    /// Part files started per table and partition directory.
+    parts: HashMap<(&'static str, String), u32>,
+    /// Directories by time (`ingest --partition`); each partition has its own part files.
+    pub partition: Partition,
     /// Prefix of this run's part file names (`part-PREFIXNNNNN.parquet`): empty for a new dataset,
     /// unique per `--append` run so its files never collide with the earlier ones.
     pub part_prefix: String,
@@ -60,7 +65,7 @@ pub struct DatasetWriter {
     pub empty_parts: bool,
     /// Tables another writer of the same dataset wrote rows to (no empty part needed).
     pub filled_elsewhere: Vec<&'static str>,
-    open: HashMap<&'static str, OpenPart>,
+    open: HashMap<(&'static str, String), OpenPart>,
     pub rows: HashMap<&'static str, u64>,
     props: WriterProperties,
     /// Rows per part file ([`PART_ROWS`]; smaller in tests).
@@ -100,6 +105,7 @@ impl DatasetWriter {
         Ok(DatasetWriter {
             dir: dir.to_path_buf(),
             parts: HashMap::new(),
+            partition: Partition::None,
             part_prefix: String::new(),
             empty_parts: true,
             filled_elsewhere: Vec::new(),
@@ -126,22 +132,78 @@ impl DatasetWriter {
         } else {
             batch
         };
+        if self.partition.is_none() {
+            return self.write_part(table, String::new(), &batch);
+        }
+        // rows are sorted by time now, so each partition's rows are one run
+        let ts = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .ok_or_else(|| {
+                arrow::error::ArrowError::SchemaError(format!("{table}: ts is not a timestamp"))
+            })?;
+        let at = |i: usize| ts.is_valid(i).then(|| ts.value(i));
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let b = self.partition.bucket(at(start));
+            let mut end = start + 1;
+            while end < batch.num_rows() && self.partition.bucket(at(end)) == b {
+                end += 1;
+            }
+            let dir = self.partition.dir_of(at(start));
+            self.write_part(table, dir, &batch.slice(start, end - start))?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Write `batch` as a row group of the part file open for `table` in partition directory `dir`.
+    fn write_part(
+        &mut self,
+        table: &'static str,
+        dir: String,
+        batch: &RecordBatch,
+    ) -> Result<(), WriteError> {
+        let key = (table, dir);
         // a full part is closed (footer written) and the next one started
         let full = self
             .open
-            .get(table)
+            .get(&key)
             .is_some_and(|p| p.rows >= self.part_rows);
-        if full && let Some(p) = self.open.remove(table) {
+        if full && let Some(p) = self.open.remove(&key) {
             p.writer.close()?;
         }
-        let part = match self.open.entry(table) {
+        if !self.open.contains_key(&key) {
+            // bounded open files per table: a capture's rows arrive roughly in time order, so the
+            // table's earliest open partition is the one least likely to get more rows (if it does,
+            // it gets another part file)
+            let mine: Vec<String> = self
+                .open
+                .keys()
+                .filter(|(t, _)| *t == table)
+                .map(|(_, d)| d.clone())
+                .collect();
+            if mine.len() >= MAX_OPEN_PARTITIONS
+                && let Some(oldest) = mine.into_iter().min()
+                && let Some(p) = self.open.remove(&(table, oldest))
+            {
+                p.writer.close()?;
+            }
+        }
+        let part = match self.open.entry(key) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let n = self.parts.entry(table).or_insert(0);
-                let path = self
-                    .dir
-                    .join(table)
-                    .join(format!("part-{}{:05}.parquet", self.part_prefix, *n));
+                let (table, dir) = v.key().clone();
+                let n = self.parts.entry((table, dir.clone())).or_insert(0);
+                let parent = self.dir.join(table).join(&dir);
+                if !dir.is_empty() {
+                    std::fs::create_dir_all(&parent).map_err(|e| WriteError::Io {
+                        path: parent.display().to_string(),
+                        source: e,
+                    })?;
+                }
+                let path = parent.join(format!("part-{}{:05}.parquet", self.part_prefix, *n));
                 *n += 1;
                 let file = File::create(&path).map_err(|e| WriteError::Io {
                     path: path.display().to_string(),
@@ -155,7 +217,7 @@ impl DatasetWriter {
                 v.insert(OpenPart { writer, rows: 0 })
             }
         };
-        part.writer.write(&batch)?;
+        part.writer.write(batch)?;
         // end the row group now: its encoded pages go to the file instead of staying in memory
         part.writer.flush()?;
         part.rows += batch.num_rows() as u64;
@@ -167,10 +229,12 @@ impl DatasetWriter {
     pub fn finish(&mut self) -> Result<(), WriteError> {
         for (name, schema) in all_schemas() {
             if self.empty_parts
-                && !self.parts.contains_key(name)
+                && !self.parts.keys().any(|(t, _)| *t == name)
                 && !self.filled_elsewhere.contains(&name)
             {
-                self.write(name, RecordBatch::new_empty(schema))?;
+                // partitioned: Hive's default partition holds the schema
+                let dir = self.partition.dir_of(None);
+                self.write_part(name, dir, &RecordBatch::new_empty(schema))?;
             }
         }
         for (_, p) in self.open.drain() {

@@ -226,15 +226,26 @@ pub fn ingest_bytes(
     (out, rep)
 }
 
-/// Read every part file of a table with the parquet crate directly.
+/// The `.parquet` files below `dir` at any depth (a partitioned table's date=/hour= directories),
+/// sorted by path.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files.extend(parquet_files(&p));
+        } else if p.extension().is_some_and(|x| x == "parquet") {
+            files.push(p);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Read every part file of a table (at any depth) with the parquet crate directly.
 pub fn read_table(ds: &Path, table: &str) -> Vec<RecordBatch> {
     let mut out = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(ds.join(table))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .collect();
-    files.sort();
+    let files = parquet_files(&ds.join(table));
     for f in files {
         let file = std::fs::File::open(&f).unwrap();
         let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
