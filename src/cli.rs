@@ -251,7 +251,7 @@ impl FlowArgs {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  wirehunt ingest capture.pcap.gz -o ds\n  wirehunt ingest sensor/ -o ds --force\n  wirehunt ingest new.pcap -o ds --append\n  wirehunt ingest web.pcap -o ds --extract-files carved/\n  wirehunt ingest sensor/ -o ds --partition hour"
+    after_help = "Examples:\n  wirehunt ingest capture.pcap.gz -o ds\n  wirehunt ingest sensor/ -o ds --force\n  wirehunt ingest new.pcap -o ds --append\n  wirehunt ingest web.pcap -o ds --extract-files carved/\n  wirehunt ingest sensor/ -o ds --partition hour\n  wirehunt ingest share-a/ -o /shared/ds --partition day --run host_a"
 )]
 pub struct IngestArgs {
     /// Capture files, directories (recursive) or globs; - is stdin.
@@ -287,6 +287,11 @@ pub struct IngestArgs {
     /// dataset's partitioning. Default: none.
     #[arg(long, value_name = "none|day|hour")]
     pub partition: Option<wirehunt::table::partition::Partition>,
+    /// Write this run into a shared dataset beside other runs (one per machine or share of the
+    /// files, at the same time or not): its part files carry NAME, its manifest is DIR/runs/NAME.json,
+    /// and readers merge the runs. NAME: letters, digits, _.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["force", "append"])]
+    pub run: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -517,6 +522,8 @@ pub struct IngestExtras {
     pub extract: Option<wirehunt::proto::files::Extract>,
     /// `--partition`.
     pub partition: Option<wirehunt::table::partition::Partition>,
+    /// `--run`.
+    pub run: Option<String>,
 }
 
 /// Ingest with progress and summary; returns the report. Exit 66 is decided by the caller.
@@ -557,6 +564,7 @@ pub fn run_ingest(
         extract: extras.extract,
         threads: flow.threads,
         partition: extras.partition,
+        run: extras.run,
     };
     install_interrupt_handler();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -587,8 +595,9 @@ pub fn run_ingest(
             | wirehunt::table::dataset::DatasetError::ForeignFiles { .. }
             | wirehunt::table::dataset::DatasetError::NotDir(_)),
         ) => exit(73, d.into()),
-        // --append --partition asking for another partitioning than the dataset's
-        e @ wirehunt::ingest::IngestError::Partition(_) => exit(2, e.into()),
+        // --append --partition asking for another partitioning than the dataset's, --run misused
+        e @ wirehunt::ingest::IngestError::Usage(_) => exit(2, e.into()),
+        e @ wirehunt::ingest::IngestError::RunExists(_) => exit(73, e.into()),
         e => exit(74, e.into()),
     })?;
     if let Some(pb) = pb {
@@ -679,6 +688,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                         max_bytes: a.extract_max_bytes,
                     }),
                     partition: a.partition,
+                    run: a.run,
                 },
                 quiet,
             )?;

@@ -9,15 +9,23 @@ use std::process::Command;
 
 /// Every row of every table as sorted text lines (the partition directories are not in the files).
 fn table_lines(ds: &Path) -> BTreeMap<String, Vec<String>> {
+    lines_of(ds, false)
+}
+
+/// The same without the columns holding connection or file ids (`uid`, `fuid`, `conn_uids` ...).
+fn lines_of(ds: &Path, drop_ids: bool) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for (t, _) in wirehunt::table::all_schemas() {
         let mut v = Vec::new();
         for b in read_table(ds, t) {
+            let schema = b.schema();
             for r in 0..b.num_rows() {
                 let cells: Vec<String> = b
                     .columns()
                     .iter()
-                    .map(|c| wirehunt::report::cell(c, r))
+                    .zip(schema.fields())
+                    .filter(|(_, f)| !(drop_ids && f.name().contains("uid")))
+                    .map(|(c, _)| wirehunt::report::cell(c, r))
                     .collect();
                 v.push(cells.join("|"));
             }
@@ -281,4 +289,153 @@ for row in con.execute(q, {"p": f"{ds}/conn/*/*/*.parquet"}).fetchall():
         "SELECT date, hour, count(*) FROM conn GROUP BY date, hour ORDER BY date, hour",
     );
     assert_eq!(duck, ours);
+}
+
+/// Several machines ingest their shares into one dataset (`--run NAME`), at the same time: the
+/// dataset holds both runs' rows (as each share ingested alone, uids apart), distinct uids, one
+/// merged manifest; a run name is used once; an interrupted run's files are refused by readers,
+/// naming the run, until that run is ingested again.
+#[test]
+fn runs_of_several_machines_share_one_partitioned_dataset() {
+    let dir = tmp("runs");
+    let b = dir.join("b.pcap");
+    let b_s = b.to_string_lossy().into_owned();
+    run_ok(&[
+        "-q", "simulate", "--seed", "3", "--hours", "0.3", "--hosts", "6", "-o", &b_s,
+    ]);
+    let a_s = demo_capture().to_string_lossy().into_owned();
+    // each share alone: the truth
+    let (a_flat, b_flat) = (dir.join("a_flat"), dir.join("b_flat"));
+    run_ok(&["-q", "ingest", &a_s, "-o", &a_flat.to_string_lossy()]);
+    run_ok(&["-q", "ingest", &b_s, "-o", &b_flat.to_string_lossy()]);
+    let shared = dir.join("shared");
+    let sh = shared.to_string_lossy().into_owned();
+    // both runs at once, as two machines would
+    let spawn = |input: &str, run: &str| {
+        Command::new(wirehunt_bin())
+            .args([
+                "-q",
+                "ingest",
+                input,
+                "-o",
+                &sh,
+                "--partition",
+                "hour",
+                "--run",
+                run,
+            ])
+            .output()
+            .unwrap()
+    };
+    let (oa, ob) = std::thread::scope(|s| {
+        let ta = s.spawn(|| spawn(&a_s, "host_a"));
+        let tb = s.spawn(|| spawn(&b_s, "host_b"));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    for o in [&oa, &ob] {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let mut runs: Vec<String> = std::fs::read_dir(shared.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    runs.sort();
+    assert_eq!(runs, vec!["host_a.json".to_string(), "host_b.json".into()]);
+    // the rows of both shares, as each alone gave them (uids apart: a run's inputs are numbered
+    // from its name)
+    let mut expected = lines_of(&a_flat, true);
+    for (t, v) in lines_of(&b_flat, true) {
+        let e = expected.entry(t).or_default();
+        e.extend(v);
+        e.sort();
+    }
+    let got = lines_of(&shared, true);
+    assert!(got["conn"].len() > 1000, "{}", got["conn"].len());
+    assert_eq!(got, expected);
+    // the engine reads the merged manifest's counts; uids are distinct across the runs
+    let counts = |ds: &str| {
+        csv(
+            ds,
+            "SELECT (SELECT count(*) FROM conn) AS c, (SELECT count(DISTINCT uid) FROM conn) AS u, (SELECT count(*) FROM dns) AS d, (SELECT count(DISTINCT source) FROM conn) AS s",
+        )
+    };
+    let n = |ds: &Path, t: &str| {
+        csv(&ds.to_string_lossy(), &format!("SELECT count(*) FROM {t}"))[0]
+            .parse::<u64>()
+            .unwrap()
+    };
+    let conns = n(&a_flat, "conn") + n(&b_flat, "conn");
+    let dns = n(&a_flat, "dns") + n(&b_flat, "dns");
+    assert_eq!(counts(&sh), vec![format!("{conns},{conns},{dns},2")]);
+    run_ok(&["detect", &sh, "--format", "jsonl"]);
+
+    // a run name is used once; --append and a bad name are usage errors
+    let before = lines_of(&shared, false);
+    let o = run(&["-q", "ingest", &a_s, "-o", &sh, "--run", "host_a"]);
+    assert_eq!(
+        o.status.code(),
+        Some(73),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(&["-q", "ingest", &a_s, "-o", &sh, "--append"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(&["-q", "ingest", &a_s, "-o", &sh, "--run", "../x"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(&[
+        "-q",
+        "ingest",
+        &a_s,
+        "-o",
+        &a_flat.to_string_lossy(),
+        "--run",
+        "x",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "--run into a single dataset");
+    assert_eq!(lines_of(&shared, false), before);
+
+    // an interrupted run left a part file and no manifest: readers refuse, naming it
+    let some_part = parquet_files(&shared.join("conn")).remove(0);
+    let orphan = some_part.with_file_name("part-host_c-s0-00000.parquet");
+    std::fs::copy(&some_part, &orphan).unwrap();
+    let o = run(&["sql", &sh, "-c", "SELECT count(*) FROM conn"]);
+    assert_ne!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("run host_c") && err.contains("--run host_c"),
+        "{err}"
+    );
+    // ingesting that run again replaces its files
+    let tiny = dir.join("tiny.pcap");
+    let q = ip_udp([10, 9, 9, 9], 40000, [10, 9, 9, 1], 5000, b"ping");
+    std::fs::write(&tiny, pcap(101, &[(1_796_515_199_500_000, q)])).unwrap();
+    run_ok(&[
+        "-q",
+        "ingest",
+        &tiny.to_string_lossy(),
+        "-o",
+        &sh,
+        "--run",
+        "host_c",
+    ]);
+    assert!(!orphan.exists());
+    assert_eq!(
+        csv(&sh, "SELECT count(*) FROM conn"),
+        vec![(conns + 1).to_string()]
+    );
 }

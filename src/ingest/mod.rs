@@ -37,6 +37,8 @@ pub struct IngestOptions {
     /// `--partition`: time partitions of the table directories; None = unpartitioned, or on
     /// `--append` the existing dataset's.
     pub partition: Option<Partition>,
+    /// `--run NAME`: write this run into a shared dataset (`table::runs`) beside other runs.
+    pub run: Option<String>,
 }
 
 /// The worker threads `threads` asks for (0: one per core this process may run on).
@@ -134,8 +136,13 @@ pub enum IngestError {
     Dataset(#[from] DatasetError),
     #[error("--extract-files {0}: {1}")]
     Extract(String, std::io::Error),
+    /// Options that do not fit the dataset (`--append --partition` other than its own, `--run`
+    /// on a single dataset, a bad run name).
     #[error("{0}")]
-    Partition(String),
+    Usage(String),
+    /// `--run NAME`: the shared dataset already holds that run.
+    #[error("{0}")]
+    RunExists(String),
 }
 
 /// Cores this process may run on (affinity mask and cgroup quota; `WIREHUNT_HASH_THREAD=0` forces
@@ -211,6 +218,74 @@ fn prepare_append(
     Ok(a)
 }
 
+/// `--run NAME` into `dir`: check the name and the directory (new, empty, or a shared dataset without
+/// that run), create `dir/runs`, remove the files an interrupted run of that name left, and return
+/// the other runs' merged manifest (None when this is the first).
+fn prepare_run(
+    dir: &Path,
+    name: &str,
+    asked: Option<Partition>,
+) -> Result<Option<Manifest>, IngestError> {
+    use crate::table::runs;
+    runs::check_name(name).map_err(IngestError::Usage)?;
+    let shown = dir.display().to_string();
+    if dir.join("manifest.json").exists() {
+        return Err(IngestError::Usage(format!(
+            "{shown} holds a single dataset; --run writes a shared one (a new or empty directory, or one other --run ingests wrote); use --append to add to it"
+        )));
+    }
+    let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
+    if !empty && !runs::is_shared(dir) {
+        return Err(DatasetError::Foreign(shown).into());
+    }
+    if dir
+        .join(runs::RUNS_DIR)
+        .join(format!("{name}.json"))
+        .exists()
+    {
+        return Err(IngestError::RunExists(format!(
+            "{shown} already holds run {name}; choose another --run name"
+        )));
+    }
+    std::fs::create_dir_all(dir.join(runs::RUNS_DIR))?;
+    let others = match runs::load_merged(dir) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let (Some(m), Some(p)) = (&others, asked)
+        && m.partition != p
+    {
+        return Err(IngestError::Usage(format!(
+            "--partition {}: the runs in {shown} are partitioned {}; leave out --partition",
+            p.name(),
+            m.partition.name()
+        )));
+    }
+    // an interrupted run of this name left files without a manifest: they are this run's to redo
+    let partition = others
+        .as_ref()
+        .map_or(asked.unwrap_or_default(), |m| m.partition);
+    for (table, _) in crate::table::all_schemas() {
+        let td = dir.join(table);
+        if !td.is_dir() {
+            continue;
+        }
+        let (files, _) = crate::table::partition::table_files(&td, partition)?;
+        for (_, f) in files {
+            let mine = f
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(runs::run_of)
+                == Some(name);
+            if mine {
+                std::fs::remove_file(&f)?;
+            }
+        }
+    }
+    Ok(others)
+}
+
 /// Ingest `inputs` (already expanded) into `out_dir`. `on_file` is told each input as it starts.
 pub fn ingest(
     inputs: &[String],
@@ -219,7 +294,27 @@ pub fn ingest(
     mut on_file: impl FnMut(usize, &str),
 ) -> Result<IngestReport, IngestError> {
     let t0 = Instant::now();
-    let staging = Staging::begin(out_dir, opts.existing)?;
+    // a shared dataset's run: the other runs' manifest (merged) says the partitioning
+    let other_runs = match &opts.run {
+        Some(name) => prepare_run(out_dir, name, opts.partition)?,
+        None => None,
+    };
+    if opts.run.is_none()
+        && opts.existing == Existing::Append
+        && crate::table::runs::is_shared(out_dir)
+    {
+        return Err(IngestError::Usage(format!(
+            "{} is a shared dataset: add to it with --run NAME (a new run), not --append",
+            out_dir.display()
+        )));
+    }
+    let staging = match &opts.run {
+        Some(name) => Staging::begin(
+            &out_dir.join(crate::table::runs::RUNS_DIR).join(name),
+            Existing::Refuse,
+        )?,
+        None => Staging::begin(out_dir, opts.existing)?,
+    };
     let mut writer = DatasetWriter::create(staging.path())?;
     let previous = match opts.existing {
         Existing::Append if crate::table::dataset::is_dataset(out_dir) => {
@@ -230,7 +325,7 @@ pub fn ingest(
     // an appended run writes the existing dataset's partitions (or says it cannot)
     let partition = match (&previous, opts.partition) {
         (Some(prev), Some(p)) if p != prev.partition => {
-            return Err(IngestError::Partition(format!(
+            return Err(IngestError::Usage(format!(
                 "--partition {}: {} is partitioned {}; --append adds to its partitions (leave out --partition)",
                 p.name(),
                 out_dir.display(),
@@ -238,7 +333,11 @@ pub fn ingest(
             )));
         }
         (Some(prev), _) => prev.partition,
-        (None, p) => p.unwrap_or_default(),
+        (None, p) => other_runs
+            .as_ref()
+            .map(|m| m.partition)
+            .or(p)
+            .unwrap_or_default(),
     };
     writer.partition = partition;
     let mut appended = Appended::default();
@@ -249,7 +348,13 @@ pub fn ingest(
         writer.empty_parts = false;
     }
     // inputs are numbered across the dataset's runs (connection uids include the number)
-    let first_ordinal = previous.as_ref().map_or(0, |p| p.inputs.len() as u64);
+    let mut first_ordinal = previous.as_ref().map_or(0, |p| p.inputs.len() as u64);
+    if let Some(name) = &opts.run {
+        // the first run's files carry every table's schema already
+        writer.empty_parts = other_runs.is_none();
+        writer.part_prefix = format!("{name}-");
+        first_ordinal = crate::table::runs::ordinal_base(name);
+    }
     let inputs = &appended.inputs_or(inputs)[..];
     let prefix = writer.part_prefix.clone();
     let mut tables = Tables::new(Some(writer));
@@ -505,14 +610,25 @@ pub fn ingest(
         flow_stats: c,
         config: serde_json::to_value(opts.flow).unwrap_or_default(),
         partition,
+        run: None,
     };
     if let Some(prev) = previous {
         manifest.follow(prev);
     }
+    manifest.run = opts.run.clone();
     let json = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
-    // manifest last, then the whole directory moves into place in one rename
-    std::fs::write(staging.path().join("manifest.json"), json)?;
-    let shared = staging.commit()? == Committed::Shared;
+    let shared = match &opts.run {
+        // a run's files move in beside the other runs', its manifest last
+        Some(name) => {
+            staging.commit_run(out_dir, name, partition, &json)?;
+            false
+        }
+        None => {
+            // manifest last, then the whole directory moves into place in one rename
+            std::fs::write(staging.path().join("manifest.json"), json)?;
+            staging.commit()? == Committed::Shared
+        }
+    };
     Ok(IngestReport {
         shared,
         already_present: appended.already_present,

@@ -178,9 +178,17 @@ pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionCo
 /// lying footer is caught before the Parquet reader sees it (parquet 59 panics on some).
 pub fn check_dataset(dataset: &Path) -> Result<(), String> {
     use std::io::{Read, Seek, SeekFrom};
-    let manifest: Option<serde_json::Value> = std::fs::read(dataset.join("manifest.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let shared = crate::table::runs::is_shared(dataset);
+    let manifest = crate::table::manifest::Manifest::load(dataset);
+    if shared && let Err(e) = &manifest {
+        return Err(format!("{}: {e}", dataset.display()));
+    }
+    let manifest = manifest.ok();
+    let runs = if shared {
+        crate::table::runs::committed(dataset).map_err(|e| format!("{}: {e}", dataset.display()))?
+    } else {
+        Vec::new()
+    };
     for (name, _) in all_schemas() {
         let dir = dataset.join(name);
         if !dir.is_dir() {
@@ -189,6 +197,19 @@ pub fn check_dataset(dataset: &Path) -> Result<(), String> {
         let mut rows = 0u64;
         // every Parquet file a reader would open, at any depth (partition directories)
         for p in parquet_files_below(&dir) {
+            if shared {
+                let fname = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let run = crate::table::runs::run_of(fname);
+                if !run.is_some_and(|r| runs.iter().any(|c| c == r)) {
+                    return Err(format!(
+                        "{}: a part file of run {} that has no manifest in {}/runs (an interrupted `ingest --run {}`, or one finishing right now): run that ingest again, which replaces its files, or open the dataset again in a moment",
+                        p.display(),
+                        run.unwrap_or("?"),
+                        dataset.display(),
+                        run.unwrap_or("NAME")
+                    ));
+                }
+            }
             let bad = |why: &str| {
                 format!(
                     "{}: not a whole Parquet file ({why}); the dataset was altered or damaged after ingest",
@@ -217,7 +238,7 @@ pub fn check_dataset(dataset: &Path) -> Result<(), String> {
             use parquet::file::reader::FileReader;
             rows += u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
         }
-        if let Some(expected) = manifest.as_ref().and_then(|m| m["tables"][name].as_u64())
+        if let Some(expected) = manifest.as_ref().and_then(|m| m.tables.get(name).copied())
             && expected != rows
         {
             return Err(format!(
@@ -270,7 +291,7 @@ pub async fn open_session_with(
     dataset: &Path,
     limits: Limits,
 ) -> datafusion::error::Result<SessionContext> {
-    if dataset.join("manifest.json").is_file() {
+    if crate::table::dataset::is_dataset(dataset) {
         check_dataset(dataset).map_err(datafusion::error::DataFusionError::Plan)?;
     }
     use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};

@@ -62,9 +62,9 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
     }
 }
 
-/// Is `p` a dataset directory?
+/// Is `p` a dataset directory (a manifest, or a shared dataset's run manifests)?
 pub fn is_dataset(p: &Path) -> bool {
-    p.is_dir() && p.join("manifest.json").is_file()
+    p.is_dir() && (p.join("manifest.json").is_file() || crate::table::runs::is_shared(p))
 }
 
 /// Files under a dataset directory that wirehunt did not write (wirehunt writes `manifest.json` and
@@ -84,6 +84,20 @@ pub fn foreign_files(dir: &Path) -> Result<Vec<String>, DatasetError> {
         let name = e.file_name().to_string_lossy().into_owned();
         let p = e.path();
         if name == "manifest.json" && p.is_file() {
+            continue;
+        }
+        if name == crate::table::runs::RUNS_DIR && p.is_dir() && !p.is_symlink() {
+            for f in std::fs::read_dir(&p).map_err(io(&p))? {
+                let f = f.map_err(io(&p))?;
+                let fname = f.file_name().to_string_lossy().into_owned();
+                let run = fname
+                    .strip_suffix(".json")
+                    .map(crate::table::runs::check_name);
+                let staging = fname.starts_with('.') && fname.contains(".wirehunt-staging-");
+                if !(matches!(run, Some(Ok(()))) || staging) {
+                    out.push(format!("{name}/{fname}"));
+                }
+            }
             continue;
         }
         if tables.contains(&name.as_str()) && p.is_dir() && !p.is_symlink() {
@@ -252,6 +266,53 @@ impl Staging {
             }
             Err(e) => Err(io(&self.target)(e)),
         }
+    }
+}
+
+impl Staging {
+    /// A shared dataset's run (`ingest --run NAME`): move the staged part files into `dir`'s table
+    /// (and partition) directories, one rename each, then write the run's manifest; the staging
+    /// directory is removed. The files' names carry the run's name, so no other run's are touched.
+    pub fn commit_run(
+        mut self,
+        dir: &Path,
+        name: &str,
+        partition: crate::table::partition::Partition,
+        manifest_json: &str,
+    ) -> Result<(), DatasetError> {
+        for (table, _) in crate::table::all_schemas() {
+            let from = self.tmp.join(table);
+            if !from.is_dir() {
+                continue;
+            }
+            let (files, _) =
+                crate::table::partition::table_files(&from, partition).map_err(io(&from))?;
+            for (sub, f) in files {
+                let to_dir = dir.join(table).join(sub);
+                std::fs::create_dir_all(&to_dir).map_err(io(&to_dir))?;
+                let Some(fname) = f.file_name() else { continue };
+                let to = to_dir.join(fname);
+                if to.exists() {
+                    return Err(DatasetError::Io {
+                        path: to.display().to_string(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::AlreadyExists,
+                            "another run wrote a file of this name",
+                        ),
+                    });
+                }
+                std::fs::rename(&f, &to).map_err(io(&to))?;
+            }
+        }
+        let runs = dir.join(crate::table::runs::RUNS_DIR);
+        let tmp = runs.join(format!(".{name}.json.tmp"));
+        std::fs::write(&tmp, manifest_json).map_err(io(&tmp))?;
+        let fin = runs.join(format!("{name}.json"));
+        std::fs::rename(&tmp, &fin).map_err(io(&fin))?;
+        self.committed = true;
+        self.forget();
+        let _ = std::fs::remove_dir_all(&self.tmp);
+        Ok(())
     }
 }
 

@@ -51,12 +51,16 @@ pub struct Manifest {
         skip_serializing_if = "crate::table::partition::Partition::is_none"
     )]
     pub partition: crate::table::partition::Partition,
+    /// A shared dataset's run (`ingest --run NAME`) this manifest is of; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 impl Manifest {
     /// This run's manifest continuing `prev` (`--append`): earlier inputs first, row counts and
     /// flow counters added up.
     pub fn follow(&mut self, prev: Manifest) {
+        self.run = None;
         let mut inputs = prev.inputs;
         inputs.append(&mut self.inputs);
         self.inputs = inputs;
@@ -72,7 +76,11 @@ impl Manifest {
         b.max_buffered_bytes = b.max_buffered_bytes.max(a.max_buffered_bytes);
     }
 
+    /// The dataset's manifest: `manifest.json`, or a shared dataset's run manifests merged.
     pub fn load(dir: &std::path::Path) -> std::io::Result<Manifest> {
+        if crate::table::runs::is_shared(dir) {
+            return crate::table::runs::load_merged(dir);
+        }
         let s = std::fs::read_to_string(dir.join("manifest.json"))?;
         serde_json::from_str(&s).map_err(std::io::Error::other)
     }

@@ -94,10 +94,7 @@ pub type TableFiles = (Vec<(String, std::path::PathBuf)>, Vec<String>);
 /// The part files of one table directory of a dataset partitioned by `p`, with their partition
 /// directories (relative, e.g. `date=2026-12-04`); and the entries that do not belong there (anything
 /// but `part-*.parquet` files at the partition depth), relative to the table directory.
-pub fn table_files(
-    table_dir: &std::path::Path,
-    p: Partition,
-) -> std::io::Result<TableFiles> {
+pub fn table_files(table_dir: &std::path::Path, p: Partition) -> std::io::Result<TableFiles> {
     let mut files = Vec::new();
     let mut foreign = Vec::new();
     walk(table_dir, &mut Vec::new(), p, &mut files, &mut foreign)?;
