@@ -1,9 +1,11 @@
 //! `extract`: the original frames of chosen connections, written to a pcap or pcapng for Wireshark.
 //!
 //! The pivot back from a finding to packets: the `conn` rows of the chosen uids give each
-//! connection's 5-tuple and time window; the dataset's manifest names the captures (and their
-//! sha256); those captures are read again and every frame that decodes to one of the connections
-//! (either direction, inside its window) is written unchanged, with its timestamp and link type.
+//! connection's 5-tuple and its first and last frame (`first_frame` in `source`, `last_frame` in
+//! `last_source`); the dataset's manifest names the captures (and their sha256); those captures are
+//! read again and every frame that decodes to one of the connections (either direction, between its
+//! first and last frame) is written unchanged, with its timestamp and link type. Datasets written
+//! before the frame columns fall back to the connection's time window.
 //! Inputs whose time span misses every window are not read. A capture whose hash no longer matches
 //! the manifest is refused: the packets would not be the ones the rows describe.
 //!
@@ -16,7 +18,7 @@ use crate::capture::{self, CaptureError};
 use crate::decode::{Decoder, FragLimits};
 use crate::table::manifest::Manifest;
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt16Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt16Type, UInt64Type};
 use datafusion::prelude::{SessionContext, cast, col, lit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -34,6 +36,9 @@ pub struct Wanted {
     pub first: i64,
     pub last: i64,
     pub source: String,
+    /// First and last frame numbers, and the capture of the last one (`conn.first_frame`,
+    /// `last_frame`, `last_source`; None in datasets written before those columns).
+    pub frames: Option<(u64, u64, String)>,
 }
 
 /// What went wrong, by what the user should do about it.
@@ -80,6 +85,9 @@ pub async fn lookup(ctx: &SessionContext, uids: &[String]) -> Result<Vec<Wanted>
             cast(col("ts"), DataType::Int64).alias("ts"),
             cast(col("duration"), DataType::Float64).alias("duration"),
             col("source"),
+            cast(col("first_frame"), DataType::UInt64).alias("first_frame"),
+            cast(col("last_frame"), DataType::UInt64).alias("last_frame"),
+            col("last_source"),
         ])?;
     let mut found: BTreeMap<String, Wanted> = BTreeMap::new();
     for b in df.collect().await? {
@@ -93,6 +101,9 @@ pub async fn lookup(ctx: &SessionContext, uids: &[String]) -> Result<Vec<Wanted>
         let rp = b.column(5).as_primitive::<UInt16Type>();
         let ts = b.column(6).as_primitive::<Int64Type>();
         let dur = b.column(7).as_primitive::<Float64Type>();
+        let ff = b.column(9).as_primitive::<UInt64Type>();
+        let lf = b.column(10).as_primitive::<UInt64Type>();
+        let ls = s(11)?;
         for r in 0..b.num_rows() {
             let addr = |a: &datafusion::arrow::array::StringArray| -> Result<IpAddr, ExtractError> {
                 a.value(r).parse().map_err(|_| {
@@ -124,6 +135,8 @@ pub async fn lookup(ctx: &SessionContext, uids: &[String]) -> Result<Vec<Wanted>
                     first,
                     last,
                     source: src.value(r).to_string(),
+                    frames: (!ff.is_null(r) && !lf.is_null(r) && !ls.is_null(r))
+                        .then(|| (ff.value(r), lf.value(r), ls.value(r).to_string())),
                 },
             );
         }
@@ -153,10 +166,14 @@ fn inputs_for(
     manifest: &Manifest,
     wanted: &[Wanted],
     override_paths: &[String],
-) -> (Vec<(String, Option<String>)>, usize) {
+) -> (Vec<(usize, String, Option<String>)>, usize) {
     if !override_paths.is_empty() {
         return (
-            override_paths.iter().map(|p| (p.clone(), None)).collect(),
+            override_paths
+                .iter()
+                .enumerate()
+                .map(|(k, p)| (k, p.clone(), None))
+                .collect(),
             0,
         );
     }
@@ -167,14 +184,14 @@ fn inputs_for(
     };
     let mut v = Vec::new();
     let mut skipped = 0;
-    for i in &manifest.inputs {
+    for (k, i) in manifest.inputs.iter().enumerate() {
         let (a, b) = (parse(&i.first_ts), parse(&i.last_ts));
         let touches = match (a, b) {
             (Some(a), Some(b)) => wanted.iter().any(|w| w.first <= b && w.last >= a),
             _ => wanted.iter().any(|w| w.source == i.path),
         };
         if touches {
-            v.push((i.path.clone(), i.sha256.clone()));
+            v.push((k, i.path.clone(), i.sha256.clone()));
         } else {
             skipped += 1;
         }
@@ -193,6 +210,28 @@ pub fn extract<W: Write>(
     let manifest = Manifest::load(dataset)
         .map_err(|e| ExtractError::Dataset(format!("{}: manifest.json: {e}", dataset.display())))?;
     let (inputs, inputs_skipped) = inputs_for(&manifest, wanted, override_paths);
+    // each connection's exact bounds, (input position in the manifest, frame) of its first and
+    // last packet: every frame of its 5-tuple between the two is one of its packets (the flow table
+    // holds one connection per tuple at a time); without them (older datasets, a source the
+    // manifest names twice) the time window decides
+    let position = |path: &str| {
+        let mut at = manifest
+            .inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.path == path);
+        match (at.next(), at.next()) {
+            (Some((k, _)), None) => Some(k),
+            _ => None,
+        }
+    };
+    let bounds: Vec<Option<((usize, u64), (usize, u64))>> = wanted
+        .iter()
+        .map(|w| {
+            let (ff, lf, ls) = w.frames.as_ref()?;
+            Some(((position(&w.source)?, *ff), (position(ls)?, *lf)))
+        })
+        .collect();
     // (proto, low endpoint, high endpoint) -> the wanted connections on that tuple
     type Key = (u8, (IpAddr, u16), (IpAddr, u16));
     // the flow table's own keying, so a connection here is exactly a conn row's
@@ -213,7 +252,7 @@ pub fn extract<W: Write>(
         inputs_skipped,
         ..Default::default()
     };
-    for (path, sha) in inputs {
+    for (k, path, sha) in inputs {
         if path == "-" {
             return Err(ExtractError::Input {
                 path,
@@ -229,10 +268,11 @@ pub fn extract<W: Write>(
             let mut hit: Option<usize> = None;
             decoder.decode(frame, |p| {
                 if let Some(ids) = by_key.get(&key(p.proto, (p.src, p.sport), (p.dst, p.dport))) {
-                    hit = ids.iter().copied().find(|&i| {
-                        wanted
+                    hit = ids.iter().copied().find(|&i| match bounds.get(i) {
+                        Some(Some((lo, hi))) => (*lo..=*hi).contains(&(k, frame.number)),
+                        _ => wanted
                             .get(i)
-                            .is_some_and(|w| (w.first..=w.last).contains(&p.ts))
+                            .is_some_and(|w| (w.first..=w.last).contains(&p.ts)),
                     });
                 }
             });

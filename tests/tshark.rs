@@ -595,6 +595,8 @@ fn extract_slices_equal_tsharks_frames_of_each_connection() {
         "resp_bytes",
         "ts",
         "duration",
+        "first_frame",
+        "last_frame",
     ];
     let conns: Vec<Vec<String>> = rows(&ds, "conn", &cols)
         .into_iter()
@@ -643,8 +645,19 @@ fn extract_slices_equal_tsharks_frames_of_each_connection() {
             last / 1_000_000,
             last % 1_000_000
         );
-        let frames = tshark_fields(&orig, &filter, &["frame.time_epoch", "frame.len"], &[]);
+        let frames = tshark_fields(
+            &orig,
+            &filter,
+            &["frame.time_epoch", "frame.len", "frame.number"],
+            &[],
+        );
         assert_eq!(frames.len() as u64, pkts(r), "{f}: tshark frames of {r:?}");
+        // conn's first_frame/last_frame are tshark's frame numbers of the first and last packet
+        assert_eq!(
+            (frames[0][2].as_str(), frames[frames.len() - 1][2].as_str()),
+            (r[12].as_str(), r[13].as_str()),
+            "{f}: first and last frame of {r:?}"
+        );
         want.extend(frames.into_iter().map(|v| (v[0].clone(), v[1].clone())));
     }
     want.sort();

@@ -166,6 +166,10 @@ struct Flow {
     udp_service: Option<&'static str>,
     udp_checked: u8,
     vlan: Option<u16>,
+    /// Frame numbers (in `ctx.source`, and in `last_source`) of the first and the latest packet.
+    first_frame: u64,
+    last_frame: u64,
+    last_source: Arc<str>,
 }
 
 /// Counters for the manifest (`flow_stats`) and the bounded-memory test.
@@ -549,6 +553,10 @@ impl FlowTable {
             Dir::Resp
         };
         f.last = f.last.max(p.ts);
+        f.last_frame = p.frame;
+        if !Arc::ptr_eq(&f.last_source, source) {
+            f.last_source = source.clone();
+        }
         f.ep[dir].pkts += 1;
         f.ep[dir].ip_bytes += p.ip_bytes as u64;
         if dir == Dir::Orig && p.payload_len > 0 {
@@ -647,6 +655,9 @@ impl FlowTable {
             udp_service: None,
             udp_checked: 0,
             vlan: p.vlan,
+            first_frame: p.frame,
+            last_frame: p.frame,
+            last_source: source.clone(),
         };
         if flip && p.proto == ipproto::TCP {
             f.history.push('^');
@@ -913,5 +924,8 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
         f.key.proto,
         ports,
     ));
+    c.first_frame.append_value(f.first_frame);
+    c.last_frame.append_value(f.last_frame);
+    c.last_source.append_value(&*f.last_source);
     out.maybe_flush();
 }

@@ -53,7 +53,7 @@ pub fn append_ip(b: &mut StringBuilder, ip: std::net::IpAddr) {
 }
 
 /// Version of the table schemas; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One column's documentation.
 #[derive(Debug, Clone)]
@@ -284,6 +284,9 @@ table!(ConnTable, "conn", "One row per connection (TCP, UDP or ICMP flow), with 
     orig_seen_bytes: U64 = "payload bytes in the originator's packets actually captured (TCP: new data only - no retransmissions, no range inferred from sequence numbers, so a forged sequence jump adds nothing); volume detectors count these",
     resp_seen_bytes: U64 = "the same for the responder",
     community_id: Str = "Community ID v1 (seed 0) of the 5-tuple: joins this row with Zeek's conn.log and Suricata's eve.json records of the same flow",
+    first_frame: U64 = "frame number (1-based, as in Wireshark) of the connection's first packet in source (of a reassembled datagram: the frame that completed it)",
+    last_frame: U64 = "frame number of its last packet, in last_source; every packet of the connection is a frame of its 5-tuple between the two (wirehunt extract reads exactly those)",
+    last_source: Str = "capture file of the connection's last packet (source, unless the connection continues into a later rotated file)",
 ]);
 
 table!(DnsTable, "dns", "One row per DNS transaction: a query paired with its response by flow, transaction id and question.", [
