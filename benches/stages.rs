@@ -7,6 +7,7 @@ use wirehunt::capture::read_capture;
 use wirehunt::decode::{Decoder, Outcome};
 use wirehunt::flow::reassembly::Reassembler;
 use wirehunt::flow::{FlowConfig, FlowTable};
+use wirehunt::record::{ConnRecord, Record, RecordSink};
 use wirehunt::table::writer::Tables;
 
 fn capture() -> Vec<u8> {
@@ -92,7 +93,7 @@ fn stages(c: &mut Criterion) {
                 flows.packet(&pkt, &src, &mut t);
             }
             flows.finish(&mut t);
-            black_box(t.conn.len())
+            black_box(t.builders.conn.len())
         })
     });
     g.bench_function("decode+flow+analyzers", |b| {
@@ -106,7 +107,7 @@ fn stages(c: &mut Criterion) {
                 d.decode(&f, |p| flows.packet(p, &src, &mut t));
             }
             flows.finish(&mut t);
-            black_box(t.conn.len())
+            black_box(t.builders.conn.len())
         })
     });
     g.bench_function("ingest_end_to_end", |b| {
@@ -239,33 +240,39 @@ fn stages(c: &mut Criterion) {
                 let w = wirehunt::table::writer::DatasetWriter::create(&dir).unwrap();
                 let mut t = Tables::new(Some(w));
                 for i in 0..rows {
-                    let c = &mut t.conn;
-                    c.ts.append_value(1_700_000_000_000_000 + i as i64 * 1000);
-                    c.uid.append_value("CabcdefghijklmnopQ");
-                    c.orig_h.append_value("10.0.0.1");
-                    c.orig_p.append_value((i % 60000) as u16);
-                    c.resp_h.append_value("192.0.2.7");
-                    c.resp_p.append_value(443);
-                    c.proto.append_value("tcp");
-                    c.service.append_value("ssl");
-                    c.duration.append_value(1.5);
-                    c.orig_bytes.append_value(i as u64);
-                    c.resp_bytes.append_value(2 * i as u64);
-                    c.conn_state.append_value("SF");
-                    c.local_orig.append_value(true);
-                    c.local_resp.append_value(false);
-                    c.missed_bytes.append_value(0);
-                    c.history.append_value("ShADadFf");
-                    c.orig_pkts.append_value(10);
-                    c.orig_ip_bytes.append_value(1000);
-                    c.resp_pkts.append_value(12);
-                    c.resp_ip_bytes.append_value(9000);
-                    c.vlan.append_null();
-                    c.end_reason.append_value("closed");
-                    c.orig_bursts.append(true);
-                    c.orig_burst_bytes.append(true);
-                    c.source.append_value("bench.pcap");
-                    t.maybe_flush();
+                    t.record(Record::Conn(ConnRecord {
+                        ts: 1_700_000_000_000_000 + i as i64 * 1000,
+                        uid: "CabcdefghijklmnopQ",
+                        orig_h: std::net::Ipv4Addr::new(10, 0, 0, 1).into(),
+                        orig_p: (i % 60000) as u16,
+                        resp_h: std::net::Ipv4Addr::new(192, 0, 2, 7).into(),
+                        resp_p: 443,
+                        proto: "tcp",
+                        service: Some("ssl"),
+                        duration: 1.5,
+                        orig_bytes: i as u64,
+                        resp_bytes: 2 * i as u64,
+                        conn_state: "SF",
+                        local_orig: true,
+                        local_resp: false,
+                        missed_bytes: 0,
+                        history: "ShADadFf",
+                        orig_pkts: 10,
+                        orig_ip_bytes: 1000,
+                        resp_pkts: 12,
+                        resp_ip_bytes: 9000,
+                        vlan: None,
+                        end_reason: "closed",
+                        orig_bursts: &[],
+                        orig_burst_bytes: &[],
+                        source: "bench.pcap",
+                        orig_seen_bytes: i as u64,
+                        resp_seen_bytes: 2 * i as u64,
+                        community_id: "1:LQU9qZlK+B5F3KDmev6m5PMibrg=",
+                        first_frame: 2 * i as u64 + 1,
+                        last_frame: 2 * i as u64 + 22,
+                        last_source: "bench.pcap",
+                    }));
                 }
                 t.finish().unwrap()
             })

@@ -18,6 +18,7 @@ pub mod flow;
 pub mod ingest;
 pub mod proto;
 pub mod query;
+pub mod record;
 pub mod report;
 pub mod simulate;
 pub mod table;

@@ -17,8 +17,7 @@ pub mod reassembly;
 
 use crate::decode::{Packet, ipproto, tcpflags};
 use crate::proto::{ConnCtx, Dir, PerDir, StreamAnalyzer, detect_tcp};
-use crate::table::append_ip;
-use crate::table::writer::Tables;
+use crate::record::{ConnRecord, Record, RecordSink};
 use reassembly::{Chunk, Reassembler};
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
@@ -142,8 +141,9 @@ struct Endpoint {
     letters: u32,
     ra: Reassembler,
     buffered: usize,
-    /// Data bursts (start µs, bytes), first MAX_BURSTS.
-    bursts: Vec<(i64, u32)>,
+    /// Start times (µs) of the data bursts, first MAX_BURSTS, and their bytes.
+    burst_ts: Vec<i64>,
+    burst_bytes: Vec<u32>,
     last_payload: i64,
 }
 
@@ -410,7 +410,7 @@ impl FlowTable {
     }
 
     /// Finalize flows idle past their timeout at capture time `now`.
-    pub fn expire(&mut self, now: i64, out: &mut Tables) {
+    pub fn expire(&mut self, now: i64, out: &mut dyn RecordSink) {
         while let Some(Reverse((deadline, slot, generation))) = self.timers.peek().copied() {
             if deadline > now {
                 break;
@@ -432,7 +432,7 @@ impl FlowTable {
         }
     }
 
-    fn evict_one(&mut self, out: &mut Tables) {
+    fn evict_one(&mut self, out: &mut dyn RecordSink) {
         while let Some(Reverse((deadline, slot, generation))) = self.timers.pop() {
             let Some(Some(f)) = self.slots.get(slot as usize) else {
                 continue;
@@ -451,7 +451,7 @@ impl FlowTable {
         }
     }
 
-    fn remove(&mut self, slot: u32, reason: &str, out: &mut Tables) {
+    fn remove(&mut self, slot: u32, reason: &str, out: &mut dyn RecordSink) {
         if let Some(mut f) = self.slots.get_mut(slot as usize).and_then(Option::take) {
             self.map.remove(&f.key);
             self.free.push(slot);
@@ -461,7 +461,7 @@ impl FlowTable {
     }
 
     /// Finalize every flow (end of input), in order of first packet for deterministic output.
-    pub fn finish(&mut self, out: &mut Tables) {
+    pub fn finish(&mut self, out: &mut dyn RecordSink) {
         let mut slots: Vec<(i64, u64, u32)> = Vec::new();
         for (i, s) in self.slots.iter().enumerate() {
             if let Some(f) = s {
@@ -493,7 +493,7 @@ impl FlowTable {
 
     /// Advance the clock to `now` (another shard's packet time), ending the flows idle past their
     /// timeout as a packet at `now` would.
-    pub fn advance(&mut self, now: i64, out: &mut Tables) {
+    pub fn advance(&mut self, now: i64, out: &mut dyn RecordSink) {
         if now > self.now {
             self.now = now;
             self.expire(now, out);
@@ -502,13 +502,13 @@ impl FlowTable {
 
     /// End every open flow (`end_of_input`) and set the clock back to `ts`: the next input is from
     /// another time.
-    pub fn end_all(&mut self, ts: i64, out: &mut Tables) {
+    pub fn end_all(&mut self, ts: i64, out: &mut dyn RecordSink) {
         self.finish(out);
         self.now = ts;
     }
 
     /// Account one decoded packet.
-    pub fn packet(&mut self, p: &Packet<'_>, source: &Arc<str>, out: &mut Tables) {
+    pub fn packet(&mut self, p: &Packet<'_>, source: &Arc<str>, out: &mut dyn RecordSink) {
         if self.input_start {
             self.input_start = false;
             if self.cfg.from_another_time(self.now, p.ts) {
@@ -561,13 +561,14 @@ impl FlowTable {
         f.ep[dir].ip_bytes += p.ip_bytes as u64;
         if dir == Dir::Orig && p.payload_len > 0 {
             let e = &mut f.ep.orig;
-            let new_burst = e.bursts.is_empty() || p.ts - e.last_payload > BURST_GAP_US;
+            let new_burst = e.burst_ts.is_empty() || p.ts - e.last_payload > BURST_GAP_US;
             if new_burst {
-                if e.bursts.len() < MAX_BURSTS {
-                    e.bursts.push((p.ts, p.payload_len));
+                if e.burst_ts.len() < MAX_BURSTS {
+                    e.burst_ts.push(p.ts);
+                    e.burst_bytes.push(p.payload_len);
                 }
-            } else if let Some(b) = e.bursts.last_mut() {
-                b.1 = b.1.saturating_add(p.payload_len);
+            } else if let Some(b) = e.burst_bytes.last_mut() {
+                *b = b.saturating_add(p.payload_len);
             }
             e.last_payload = p.ts;
         }
@@ -697,7 +698,7 @@ fn feed(
     ts: i64,
     c: Chunk<'_>,
     ctx: &ConnCtx,
-    out: &mut Tables,
+    out: &mut dyn RecordSink,
 ) {
     if let Some(a) = analyzer.as_mut() {
         match c {
@@ -713,7 +714,7 @@ fn tcp_packet(
     p: &Packet<'_>,
     t: crate::decode::TcpInfo,
     cap: usize,
-    out: &mut Tables,
+    out: &mut dyn RecordSink,
 ) {
     use EpState::*;
     let (syn, ack, fin, rst) = (
@@ -805,7 +806,7 @@ fn tcp_packet(
     }
 }
 
-fn udp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, out: &mut Tables) {
+fn udp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, out: &mut dyn RecordSink) {
     if !f.udp_tried {
         f.udp_tried = true;
         f.datagrams = crate::proto::detect_udp(f.ctx.orig_p, f.ctx.resp_p, p.payload);
@@ -824,7 +825,7 @@ fn udp_packet(f: &mut Flow, dir: Dir, p: &Packet<'_>, out: &mut Tables) {
     }
 }
 
-fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
+fn finalize(f: &mut Flow, reason: &str, out: &mut dyn RecordSink) {
     {
         let Flow {
             ep,
@@ -873,16 +874,6 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
     {
         service = Some(s);
     }
-    let c = &mut out.conn;
-    c.ts.append_value(f.start);
-    c.uid.append_value(&f.ctx.uid);
-    append_ip(&mut c.orig_h, f.ctx.orig_h);
-    c.orig_p.append_value(f.ctx.orig_p);
-    append_ip(&mut c.resp_h, f.ctx.resp_h);
-    c.resp_p.append_value(f.ctx.resp_p);
-    c.proto.append_value(proto_name(f.key.proto));
-    c.service.append_option(service);
-    c.duration.append_value((f.last - f.start) as f64 / 1e6);
     // TCP: the sequence span (Zeek's orig_bytes) and, for volume, the new data actually seen
     let (ob, rb, missed, os, rs) = if f.key.proto == ipproto::TCP {
         let (o, r) = (&f.ep.orig.ra, &f.ep.resp.ra);
@@ -891,41 +882,41 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut Tables) {
         let (o, r) = (f.ep.orig.bytes, f.ep.resp.bytes);
         (o, r, 0, o, r)
     };
-    c.orig_bytes.append_value(ob);
-    c.resp_bytes.append_value(rb);
-    c.conn_state.append_value(f.conn_state());
-    c.local_orig.append_value(is_local(&f.ctx.orig_h));
-    c.local_resp.append_value(is_local(&f.ctx.resp_h));
-    c.missed_bytes.append_value(missed);
-    c.history.append_value(&f.history);
-    c.orig_pkts.append_value(f.ep.orig.pkts);
-    c.orig_ip_bytes.append_value(f.ep.orig.ip_bytes);
-    c.resp_pkts.append_value(f.ep.resp.pkts);
-    c.resp_ip_bytes.append_value(f.ep.resp.ip_bytes);
-    c.vlan.append_option(f.vlan);
-    c.end_reason.append_value(reason);
-    for (t, _) in &f.ep.orig.bursts {
-        c.orig_bursts.values().append_value(*t);
-    }
-    c.orig_bursts.append(true);
-    for (_, b) in &f.ep.orig.bursts {
-        c.orig_burst_bytes.values().append_value(*b);
-    }
-    c.orig_burst_bytes.append(true);
-    c.source.append_value(&*f.ctx.source);
-    c.orig_seen_bytes.append_value(os);
-    c.resp_seen_bytes.append_value(rs);
     let ports =
         matches!(f.key.proto, 1 | 6 | 17 | 58 | 132).then_some((f.ctx.orig_p, f.ctx.resp_p));
-    c.community_id.append_value(community_id::community_id(
-        0,
-        f.ctx.orig_h,
-        f.ctx.resp_h,
-        f.key.proto,
-        ports,
-    ));
-    c.first_frame.append_value(f.first_frame);
-    c.last_frame.append_value(f.last_frame);
-    c.last_source.append_value(&*f.last_source);
-    out.maybe_flush();
+    let community_id =
+        community_id::community_id(0, f.ctx.orig_h, f.ctx.resp_h, f.key.proto, ports);
+    out.record(Record::Conn(ConnRecord {
+        ts: f.start,
+        uid: &f.ctx.uid,
+        orig_h: f.ctx.orig_h,
+        orig_p: f.ctx.orig_p,
+        resp_h: f.ctx.resp_h,
+        resp_p: f.ctx.resp_p,
+        proto: proto_name(f.key.proto),
+        service,
+        duration: (f.last - f.start) as f64 / 1e6,
+        orig_bytes: ob,
+        resp_bytes: rb,
+        conn_state: f.conn_state(),
+        local_orig: is_local(&f.ctx.orig_h),
+        local_resp: is_local(&f.ctx.resp_h),
+        missed_bytes: missed,
+        history: &f.history,
+        orig_pkts: f.ep.orig.pkts,
+        orig_ip_bytes: f.ep.orig.ip_bytes,
+        resp_pkts: f.ep.resp.pkts,
+        resp_ip_bytes: f.ep.resp.ip_bytes,
+        vlan: f.vlan,
+        end_reason: reason,
+        orig_bursts: &f.ep.orig.burst_ts,
+        orig_burst_bytes: &f.ep.orig.burst_bytes,
+        source: &f.ctx.source,
+        orig_seen_bytes: os,
+        resp_seen_bytes: rs,
+        community_id: &community_id,
+        first_frame: f.first_frame,
+        last_frame: f.last_frame,
+        last_source: &f.last_source,
+    }));
 }

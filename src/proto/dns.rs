@@ -10,8 +10,8 @@
 
 use super::{ConnCtx, Dir, PerDir, StreamAnalyzer};
 use crate::decode::Packet;
-use crate::table::append_str_list;
-use crate::table::writer::Tables;
+use crate::record::{DnsRecord, Record};
+use crate::record::RecordSink;
 use simple_dns::rdata::RData;
 
 /// Facts about a wire name.
@@ -641,7 +641,7 @@ impl DnsState {
         truncated: bool,
         proto: &'static str,
         ctx: &ConnCtx,
-        out: &mut Tables,
+        out: &mut dyn RecordSink,
     ) {
         let Some(mut m) = parse_msg(b, true) else {
             out.weird(
@@ -710,83 +710,67 @@ impl DnsState {
         }
     }
 
-    fn emit(&mut self, t: Txn, proto: &'static str, ctx: &ConnCtx, out: &mut Tables) {
+    fn emit(&mut self, t: Txn, proto: &'static str, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         self.rows += 1;
-        let d = &mut out.dns;
-        let main = t.q.as_ref().or(t.r.as_ref());
-        let Some(main) = main else { return };
-        d.ts.append_value(t.ts);
-        d.uid.append_value(&ctx.uid);
-        crate::table::append_ip(&mut d.orig_h, ctx.orig_h);
-        d.orig_p.append_value(ctx.orig_p);
-        crate::table::append_ip(&mut d.resp_h, ctx.resp_h);
-        d.resp_p.append_value(ctx.resp_p);
-        d.proto.append_value(proto);
-        d.trans_id.append_value(main.id);
-        d.rtt.append_option(if t.q.is_some() && t.r.is_some() {
-            Some((t.r_ts - t.ts) as f64 / 1e6)
-        } else {
-            None
-        });
+        let Some(main) = t.q.as_ref().or(t.r.as_ref()) else {
+            return;
+        };
         let qn = main.qname.as_ref();
-        d.query.append_option(qn.map(|n| n.text.as_str()));
         let has_q = qn.is_some();
-        d.qclass.append_option(has_q.then_some(main.qclass));
-        d.qclass_name
-            .append_option(has_q.then(|| qclass_name(main.qclass)));
-        d.qtype.append_option(has_q.then_some(main.qtype));
-        d.qtype_name
-            .append_option(has_q.then(|| qtype_name(main.qtype)));
         let r = t.r.as_ref();
-        d.rcode.append_option(r.map(|r| r.rcode));
-        d.rcode_name.append_option(r.map(|r| rcode_name(r.rcode)));
-        d.AA.append_option(r.map(|r| r.aa));
-        d.TC.append_option(r.map(|r| r.tc));
-        d.RD.append_value(main.rd);
-        d.RA.append_option(r.map(|r| r.ra));
-        d.Z.append_value(main.z);
-        match r {
-            Some(r) => {
-                append_str_list(&mut d.answers, &r.answers);
-                for x in &r.ttls {
-                    d.TTLs.values().append_value(*x);
-                }
-                d.TTLs.append(true);
-                append_str_list(&mut d.answer_types, &r.answer_types);
-            }
-            None => {
-                d.answers.append_null();
-                d.TTLs.append_null();
-                d.answer_types.append_null();
-            }
-        }
-        d.rejected.append_option(r.map(|r| r.rcode != 0));
-        d.query_len.append_option(qn.map(|n| n.len));
-        d.label_count.append_option(qn.map(|n| n.labels));
-        d.max_label_len.append_option(qn.map(|n| n.max_label));
-        d.answer_count.append_option(r.map(|r| r.counts[1]));
-        d.authority_count.append_option(r.map(|r| r.counts[2]));
-        d.additional_count.append_option(r.map(|r| r.counts[3]));
-        d.request_bytes.append_option(t.q.as_ref().map(|q| q.size));
-        d.response_bytes.append_option(r.map(|r| r.size));
         let edns = t.q.as_ref().and_then(|q| q.edns.as_ref());
-        d.edns_udp_size.append_option(edns.map(|e| e.udp_size));
-        d.edns_do.append_option(edns.map(|e| e.do_bit));
-        d.edns_client_subnet
-            .append_option(edns.and_then(|e| e.client_subnet.as_deref()));
-        d.has_query.append_value(t.q.is_some());
-        d.has_response.append_value(t.r.is_some());
+        let qclass = has_q.then(|| qclass_name(main.qclass));
+        let qtype = has_q.then(|| qtype_name(main.qtype));
         let damage =
             t.q.as_ref()
                 .and_then(|q| q.weird.as_ref())
                 .or_else(|| r.and_then(|r| r.weird.as_ref()))
                 .map(|w| w.0);
-        d.damage.append_option(damage);
-        d.source.append_value(&*ctx.source);
-        out.maybe_flush();
+        out.record(Record::Dns(DnsRecord {
+            ts: t.ts,
+            uid: &ctx.uid,
+            orig_h: ctx.orig_h,
+            orig_p: ctx.orig_p,
+            resp_h: ctx.resp_h,
+            resp_p: ctx.resp_p,
+            proto,
+            trans_id: main.id,
+            rtt: (t.q.is_some() && t.r.is_some()).then(|| (t.r_ts - t.ts) as f64 / 1e6),
+            query: qn.map(|n| n.text.as_str()),
+            qclass: has_q.then_some(main.qclass),
+            qclass_name: qclass.as_deref(),
+            qtype: has_q.then_some(main.qtype),
+            qtype_name: qtype.as_deref(),
+            rcode: r.map(|r| r.rcode),
+            rcode_name: r.map(|r| rcode_name(r.rcode)),
+            AA: r.map(|r| r.aa),
+            TC: r.map(|r| r.tc),
+            RD: main.rd,
+            RA: r.map(|r| r.ra),
+            Z: main.z,
+            answers: r.map(|r| r.answers.as_slice()),
+            TTLs: r.map(|r| r.ttls.as_slice()),
+            answer_types: r.map(|r| r.answer_types.as_slice()),
+            rejected: r.map(|r| r.rcode != 0),
+            query_len: qn.map(|n| n.len),
+            label_count: qn.map(|n| n.labels),
+            max_label_len: qn.map(|n| n.max_label),
+            answer_count: r.map(|r| r.counts[1]),
+            authority_count: r.map(|r| r.counts[2]),
+            additional_count: r.map(|r| r.counts[3]),
+            request_bytes: t.q.as_ref().map(|q| q.size),
+            response_bytes: r.map(|r| r.size),
+            edns_udp_size: edns.map(|e| e.udp_size),
+            edns_do: edns.map(|e| e.do_bit),
+            edns_client_subnet: edns.and_then(|e| e.client_subnet.as_deref()),
+            has_query: t.q.is_some(),
+            has_response: t.r.is_some(),
+            damage,
+            source: &ctx.source,
+        }));
     }
 
-    fn finish(&mut self, proto: &'static str, ctx: &ConnCtx, out: &mut Tables) {
+    fn finish(&mut self, proto: &'static str, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         for t in std::mem::take(&mut self.pending) {
             self.emit(t, proto, ctx, out);
         }
@@ -814,7 +798,7 @@ impl DnsUdp {
 }
 
 impl super::DatagramAnalyzer for DnsUdp {
-    fn datagram(&mut self, _dir: Dir, p: &Packet<'_>, ctx: &ConnCtx, out: &mut Tables) {
+    fn datagram(&mut self, _dir: Dir, p: &Packet<'_>, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         if p.payload.is_empty() {
             return;
         }
@@ -823,7 +807,7 @@ impl super::DatagramAnalyzer for DnsUdp {
         self.rows = self.state.rows;
     }
 
-    fn finish(&mut self, ctx: &ConnCtx, out: &mut Tables) -> Option<&'static str> {
+    fn finish(&mut self, ctx: &ConnCtx, out: &mut dyn RecordSink) -> Option<&'static str> {
         self.state.finish("udp", ctx, out);
         self.rows = self.state.rows;
         (self.rows > 0).then_some("dns")
@@ -885,7 +869,7 @@ impl StreamAnalyzer for DnsTcp {
     fn service(&self) -> &'static str {
         "dns"
     }
-    fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+    fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         if self.broken[dir] {
             return;
         }
@@ -902,7 +886,7 @@ impl StreamAnalyzer for DnsTcp {
             self.state.message(ts, None, &msg, false, "tcp", ctx, out);
         }
     }
-    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables) {
+    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         self.broken[dir] = true;
         self.buf[dir].clear();
         out.weird(
@@ -913,7 +897,7 @@ impl StreamAnalyzer for DnsTcp {
             None,
         );
     }
-    fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut Tables) {
+    fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         self.state.finish("tcp", ctx, out);
     }
     fn wants(&self, dir: Dir) -> bool {

@@ -22,7 +22,7 @@
 
 use super::{ConnCtx, escape_bytes};
 use crate::capture::hex;
-use crate::table::writer::Tables;
+use crate::record::{FileRecord, Record, RecordSink};
 use sha1::Digest;
 use std::io::Write;
 use std::path::PathBuf;
@@ -739,7 +739,7 @@ impl FileBody {
 
     /// The body ended (`complete`: its framing said so; else the capture or the connection ended
     /// first). Writes the `files` row.
-    pub fn finish(mut self, complete: bool, ctx: &ConnCtx, swap: bool, out: &mut Tables) {
+    pub fn finish(mut self, complete: bool, ctx: &ConnCtx, swap: bool, out: &mut dyn RecordSink) {
         // flush the decoder: a truncated stream is a decode error only when the body was whole
         let dec = std::mem::replace(&mut self.dec, Decoder::Taken);
         let (sink, ok) = match dec {
@@ -801,7 +801,7 @@ impl FileBody {
         self.emit(sink, ctx, swap, out);
     }
 
-    fn emit(self, mut sink: Sink, ctx: &ConnCtx, swap: bool, out: &mut Tables) {
+    fn emit(self, mut sink: Sink, ctx: &ConnCtx, swap: bool, out: &mut dyn RecordSink) {
         let whole = self.cut.is_none();
         let names = sink
             .zip
@@ -820,43 +820,41 @@ impl FileBody {
             .extract
             .take()
             .and_then(|x| x.close(&self.fuid, whole.then_some(sha256.as_str())));
-        let f = &mut out.files;
         let ((oh, op), (rh, rp)) = if swap {
             ((ctx.resp_h, ctx.resp_p), (ctx.orig_h, ctx.orig_p))
         } else {
             ((ctx.orig_h, ctx.orig_p), (ctx.resp_h, ctx.resp_p))
         };
-        f.ts.append_value(self.meta.ts);
-        f.uid.append_value(&ctx.uid);
-        f.fuid.append_value(&self.fuid);
-        crate::table::append_ip(&mut f.orig_h, oh);
-        f.orig_p.append_value(op);
-        crate::table::append_ip(&mut f.resp_h, rh);
-        f.resp_p.append_value(rp);
-        f.trans_depth.append_value(self.meta.depth);
-        f.is_orig.append_value(self.meta.is_orig);
-        f.declared_type
-            .append_option(self.meta.declared_type.as_deref());
-        f.mime_type.append_option(sn.mime.as_deref());
-        f.file_class.append_value(sn.class);
-        f.filename.append_option(self.meta.filename.as_deref());
-        f.content_encoding
-            .append_option(self.meta.content_encoding.as_deref());
-        f.decoded.append_option(self.decoded);
-        f.seen_bytes.append_value(sink.seen);
-        f.wire_bytes.append_value(self.wire_bytes);
-        f.total_bytes.append_option(self.meta.total_bytes);
-        f.missing_bytes.append_value(self.missing_bytes);
-        f.complete.append_value(whole);
-        f.cut_reason.append_option(self.cut);
-        f.md5.append_option(whole.then_some(md5));
-        f.sha1.append_option(whole.then_some(sha1));
-        f.sha256.append_option(whole.then_some(sha256));
-        f.entropy.append_option(entropy);
-        crate::table::append_str_list(&mut f.archive_entries, &names);
-        f.extracted.append_option(extracted);
-        f.source.append_value(&*ctx.source);
-        out.maybe_flush();
+        out.record(Record::File(FileRecord {
+            ts: self.meta.ts,
+            uid: &ctx.uid,
+            fuid: &self.fuid,
+            orig_h: oh,
+            orig_p: op,
+            resp_h: rh,
+            resp_p: rp,
+            trans_depth: self.meta.depth,
+            is_orig: self.meta.is_orig,
+            declared_type: self.meta.declared_type.as_deref(),
+            mime_type: sn.mime.as_deref(),
+            file_class: sn.class,
+            filename: self.meta.filename.as_deref(),
+            content_encoding: self.meta.content_encoding.as_deref(),
+            decoded: self.decoded,
+            seen_bytes: sink.seen,
+            wire_bytes: self.wire_bytes,
+            total_bytes: self.meta.total_bytes,
+            missing_bytes: self.missing_bytes,
+            complete: whole,
+            cut_reason: self.cut,
+            md5: whole.then_some(md5.as_str()),
+            sha1: whole.then_some(sha1.as_str()),
+            sha256: whole.then_some(sha256.as_str()),
+            entropy,
+            archive_entries: &names,
+            extracted: extracted.as_deref(),
+            source: &ctx.source,
+        }));
     }
 }
 
@@ -1065,24 +1063,45 @@ mod tests {
         }
     }
 
-    fn one_row(
-        meta: BodyMeta,
-        chunks: &[&[u8]],
+    /// The fields of a `files` record these tests check, owned.
+    #[derive(Default)]
+    struct Row {
+        sha256: Option<String>,
+        seen_bytes: u64,
+        wire_bytes: u64,
         complete: bool,
-    ) -> arrow::record_batch::RecordBatch {
-        let mut t = Tables::new(None);
+        cut_reason: Option<String>,
+        entropy: Option<f64>,
+    }
+
+    #[derive(Default)]
+    struct Keep(Option<Row>);
+
+    impl RecordSink for Keep {
+        fn record(&mut self, r: Record<'_>) {
+            if let Record::File(f) = r {
+                self.0 = Some(Row {
+                    sha256: f.sha256.map(str::to_string),
+                    seen_bytes: f.seen_bytes,
+                    wire_bytes: f.wire_bytes,
+                    complete: f.complete,
+                    cut_reason: f.cut_reason.map(str::to_string),
+                    entropy: f.entropy,
+                });
+            }
+        }
+        fn weird(&mut self, _: i64, _: Option<&str>, _: &str, _: &str, _: Option<u64>) {}
+    }
+
+    fn one_row(meta: BodyMeta, chunks: &[&[u8]], complete: bool) -> Row {
+        let mut t = Keep::default();
         let c = ctx();
         let mut f = FileBody::new(meta, &c, None);
         for ch in chunks {
             f.write(ch);
         }
         f.finish(complete, &c, false, &mut t);
-        t.files.finish().unwrap()
-    }
-
-    fn col<'a>(b: &'a arrow::record_batch::RecordBatch, n: &str) -> String {
-        let a = b.column_by_name(n).unwrap();
-        arrow::util::display::array_value_to_string(a, 0).unwrap()
+        t.0.unwrap()
     }
 
     #[test]
@@ -1127,10 +1146,10 @@ mod tests {
                     ..Default::default()
                 };
                 let b = one_row(meta, &chunks, true);
-                assert_eq!(col(&b, "sha256"), want, "{enc} step {step}");
-                assert_eq!(col(&b, "seen_bytes"), body.len().to_string());
-                assert_eq!(col(&b, "wire_bytes"), data.len().to_string());
-                assert_eq!(col(&b, "complete"), "true");
+                assert_eq!(b.sha256.as_deref(), Some(want.as_str()), "{enc} step {step}");
+                assert_eq!(b.seen_bytes, body.len() as u64);
+                assert_eq!(b.wire_bytes, data.len() as u64);
+                assert!(b.complete);
             }
         }
         // a cut gzip body: complete=false, no hashes, the bytes decoded so far counted
@@ -1142,10 +1161,10 @@ mod tests {
             &[&gz[..gz.len() / 2]],
             false,
         );
-        assert_eq!(col(&b, "complete"), "false");
-        assert_eq!(col(&b, "cut_reason"), "end_of_capture");
-        assert_eq!(col(&b, "sha256"), "");
-        assert!(col(&b, "seen_bytes").parse::<u64>().unwrap() > 0);
+        assert!(!b.complete);
+        assert_eq!(b.cut_reason.as_deref(), Some("end_of_capture"));
+        assert_eq!(b.sha256, None);
+        assert!(b.seen_bytes > 0);
         // garbage declared gzip: decode_error, not a panic
         let b = one_row(
             BodyMeta {
@@ -1155,7 +1174,7 @@ mod tests {
             &[b"this is not gzip at all"],
             true,
         );
-        assert_eq!(col(&b, "cut_reason"), "decode_error");
+        assert_eq!(b.cut_reason.as_deref(), Some("decode_error"));
     }
 
     #[test]
@@ -1175,8 +1194,8 @@ mod tests {
             &[&gz],
             true,
         );
-        assert_eq!(col(&b, "cut_reason"), "decode_cap");
-        let seen: u64 = col(&b, "seen_bytes").parse().unwrap();
+        assert_eq!(b.cut_reason.as_deref(), Some("decode_cap"));
+        let seen = b.seen_bytes;
         assert!(
             seen <= (gz.len() as u64 * DECODED_RATIO).max(1 << 20),
             "{seen}"
@@ -1186,9 +1205,9 @@ mod tests {
     #[test]
     fn entropy_of_constant_and_uniform_bodies() {
         let b = one_row(BodyMeta::default(), &[&[b'a'; 1000]], true);
-        assert_eq!(col(&b, "entropy"), "0.0");
+        assert_eq!(b.entropy, Some(0.0));
         let all: Vec<u8> = (0..=255u8).cycle().take(256 * 64).collect();
         let b = one_row(BodyMeta::default(), &[&all], true);
-        assert_eq!(col(&b, "entropy"), "8.0");
+        assert_eq!(b.entropy, Some(8.0));
     }
 }

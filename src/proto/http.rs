@@ -8,8 +8,8 @@
 use super::files::{BodyMeta, FileBody};
 use super::{ConnCtx, Dir, PerDir, StreamAnalyzer, escape_bytes};
 use crate::bytes::{head, tail};
-use crate::table::append_str_list;
-use crate::table::writer::Tables;
+use crate::record::{HttpRecord, Record};
+use crate::record::RecordSink;
 use base64::Engine;
 use std::collections::VecDeque;
 
@@ -296,7 +296,7 @@ impl HttpAnalyzer {
         (State::Head, false)
     }
 
-    fn request_head(&mut self, ts: i64, head: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+    fn request_head(&mut self, ts: i64, head: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut hs);
         let strict = matches!(req.parse(head), Ok(httparse::Status::Complete(_)));
@@ -387,7 +387,7 @@ impl HttpAnalyzer {
             side.file = Some(FileBody::new(
                 body_meta(ts, t.depth, true, hs, t.uri.as_deref()),
                 ctx,
-                out.extract.as_ref(),
+                out.extract_files(),
             ));
         }
         side.state = st;
@@ -405,7 +405,7 @@ impl HttpAnalyzer {
         }
     }
 
-    fn response_head(&mut self, ts: i64, head: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+    fn response_head(&mut self, ts: i64, head: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut hs);
         match resp.parse(head) {
@@ -493,7 +493,7 @@ impl HttpAnalyzer {
             self.sides.resp.file = Some(FileBody::new(
                 body_meta(ts, t.depth, false, hs, t.uri.as_deref()),
                 ctx,
-                out.extract.as_ref(),
+                out.extract_files(),
             ));
         }
         self.sides.resp.body = 0;
@@ -504,7 +504,7 @@ impl HttpAnalyzer {
     }
 
     /// Emit every transaction at the front that has its final response.
-    fn emit_front_done(&mut self, out: &mut Tables, ctx: &ConnCtx) {
+    fn emit_front_done(&mut self, out: &mut dyn RecordSink, ctx: &ConnCtx) {
         while self.txns.front().is_some_and(|t| t.status_code.is_some()) {
             let Some(t) = self.txns.pop_front() else {
                 break;
@@ -608,7 +608,7 @@ impl HttpAnalyzer {
         pos
     }
 
-    fn body_done(&mut self, dir: Dir, ctx: &ConnCtx, out: &mut Tables) {
+    fn body_done(&mut self, dir: Dir, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let n = self.sides[dir].body;
         if let Some(f) = self.sides[dir].file.take() {
             f.finish(true, ctx, self.swap, out);
@@ -625,7 +625,7 @@ impl HttpAnalyzer {
         }
     }
 
-    fn process(&mut self, dir: Dir, ts: i64, ctx: &ConnCtx, out: &mut Tables) {
+    fn process(&mut self, dir: Dir, ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let mut buf = std::mem::take(&mut self.sides[dir].buf);
         let mut pos = 0;
         loop {
@@ -724,49 +724,49 @@ fn body_meta(
     }
 }
 
-fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut Tables) {
-    let h = &mut out.http;
+fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut dyn RecordSink) {
     let ((oh, op), (rh, rp)) = if swap {
         ((ctx.resp_h, ctx.resp_p), (ctx.orig_h, ctx.orig_p))
     } else {
         ((ctx.orig_h, ctx.orig_p), (ctx.resp_h, ctx.resp_p))
     };
-    h.ts.append_value(t.ts);
-    h.uid.append_value(&ctx.uid);
-    crate::table::append_ip(&mut h.orig_h, oh);
-    h.orig_p.append_value(op);
-    crate::table::append_ip(&mut h.resp_h, rh);
-    h.resp_p.append_value(rp);
-    h.trans_depth.append_value(t.depth);
-    h.method.append_option(t.method);
-    h.host.append_option(t.host);
-    h.uri.append_option(t.uri);
-    h.referrer.append_option(t.referrer);
-    h.version.append_option(t.version);
-    h.user_agent.append_option(t.user_agent);
-    h.origin.append_option(t.origin);
-    h.request_body_len.append_value(t.req_body);
-    h.response_body_len.append_value(t.resp_body);
-    h.status_code.append_option(t.status_code);
-    h.status_msg.append_option(t.status_msg);
-    h.info_code.append_option(t.info_code);
-    h.username.append_option(t.username);
-    append_str_list(&mut h.proxied, &t.proxied);
-    h.orig_content_type.append_option(t.orig_ct);
-    h.resp_content_type.append_option(t.resp_ct);
-    h.request_header_len.append_option(t.req_hlen);
-    h.response_header_len.append_option(t.resp_hlen);
-    h.server.append_option(t.server);
-    h.location.append_option(t.location);
-    h.x_forwarded_for.append_option(t.xff);
-    h.cookie_len.append_option(t.cookie_len);
-    h.chunked_request.append_value(t.chunked_req);
-    h.chunked_response.append_value(t.chunked_resp);
-    h.tunnel.append_option(t.tunnel);
-    h.partial.append_value(t.partial);
-    h.gap.append_value(t.gap);
-    h.source.append_value(&*ctx.source);
-    out.maybe_flush();
+    out.record(Record::Http(HttpRecord {
+        ts: t.ts,
+        uid: &ctx.uid,
+        orig_h: oh,
+        orig_p: op,
+        resp_h: rh,
+        resp_p: rp,
+        trans_depth: t.depth,
+        method: t.method.as_deref(),
+        host: t.host.as_deref(),
+        uri: t.uri.as_deref(),
+        referrer: t.referrer.as_deref(),
+        version: t.version.as_deref(),
+        user_agent: t.user_agent.as_deref(),
+        origin: t.origin.as_deref(),
+        request_body_len: t.req_body,
+        response_body_len: t.resp_body,
+        status_code: t.status_code,
+        status_msg: t.status_msg.as_deref(),
+        info_code: t.info_code,
+        username: t.username.as_deref(),
+        proxied: &t.proxied,
+        orig_content_type: t.orig_ct.as_deref(),
+        resp_content_type: t.resp_ct.as_deref(),
+        request_header_len: t.req_hlen,
+        response_header_len: t.resp_hlen,
+        server: t.server.as_deref(),
+        location: t.location.as_deref(),
+        x_forwarded_for: t.xff.as_deref(),
+        cookie_len: t.cookie_len,
+        chunked_request: t.chunked_req,
+        chunked_response: t.chunked_resp,
+        tunnel: t.tunnel.as_deref(),
+        partial: t.partial,
+        gap: t.gap,
+        source: &ctx.source,
+    }));
 }
 
 impl StreamAnalyzer for HttpAnalyzer {
@@ -774,7 +774,7 @@ impl StreamAnalyzer for HttpAnalyzer {
         "http"
     }
 
-    fn data(&mut self, dir: Dir, ts: i64, mut data: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+    fn data(&mut self, dir: Dir, ts: i64, mut data: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let dir = self.role(dir);
         if self.sides[dir].state == State::Stopped {
             return;
@@ -788,7 +788,7 @@ impl StreamAnalyzer for HttpAnalyzer {
             self.sides.resp.file = Some(FileBody::new(
                 body_meta(ts, depth, false, &[], uri.as_deref()),
                 ctx,
-                out.extract.as_ref(),
+                out.extract_files(),
             ));
             self.sides.resp.state = State::UntilClose;
             self.sides.resp.body = 0;
@@ -808,7 +808,7 @@ impl StreamAnalyzer for HttpAnalyzer {
         self.process(dir, ts, ctx, out);
     }
 
-    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables) {
+    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let dir = self.role(dir);
         let mark = |txns: &mut VecDeque<Txn>| {
             let t = if dir == Dir::Orig {
@@ -868,7 +868,7 @@ impl StreamAnalyzer for HttpAnalyzer {
         self.sides[dir].buf.clear();
     }
 
-    fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut Tables) {
+    fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         // bodies still open at the end are partial (read-until-close bodies end normally at close)
         for dir in Dir::BOTH {
             match self.sides[dir].state {

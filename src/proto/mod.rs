@@ -18,7 +18,7 @@ pub mod http;
 pub mod tls;
 pub mod udp_service;
 
-use crate::table::writer::Tables;
+use crate::record::RecordSink;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,11 +90,11 @@ pub trait StreamAnalyzer: Send {
     /// Service name for `conn.service`.
     fn service(&self) -> &'static str;
     /// In-order bytes of one direction.
-    fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut Tables);
+    fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink);
     /// `len` bytes of one direction that will never be seen.
-    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables);
+    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink);
     /// The connection ended: emit whatever is pending.
-    fn finish(&mut self, ts: i64, ctx: &ConnCtx, out: &mut Tables);
+    fn finish(&mut self, ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink);
     /// Does the analyzer still need bytes of this direction? When both say no, the streams stop
     /// buffering and only count.
     fn wants(&self, dir: Dir) -> bool;
@@ -110,11 +110,11 @@ pub trait DatagramAnalyzer: Send {
         dir: Dir,
         p: &crate::decode::Packet<'_>,
         ctx: &ConnCtx,
-        out: &mut Tables,
+        out: &mut dyn RecordSink,
     );
     /// The flow ended: emit whatever is pending. Returns the service for `conn.service` when the
     /// traffic turned out to be the analyzer's protocol (it wrote rows), else `None`.
-    fn finish(&mut self, ctx: &ConnCtx, out: &mut Tables) -> Option<&'static str>;
+    fn finish(&mut self, ctx: &ConnCtx, out: &mut dyn RecordSink) -> Option<&'static str>;
 }
 
 /// Pick an analyzer for a UDP flow from its ports and first datagram (the registry of datagram

@@ -12,8 +12,8 @@
 use super::{ConnCtx, Dir, PerDir, StreamAnalyzer, escape_bytes};
 use crate::bytes::{array, be16, be32, head, tail};
 use crate::capture::hex;
-use crate::table::append_str_list;
-use crate::table::writer::Tables;
+use crate::record::{Record, TlsRecord};
+use crate::record::RecordSink;
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
@@ -355,7 +355,7 @@ impl TlsAnalyzer {
         })
     }
 
-    fn handshake_msg(&mut self, dir: Dir, ts: i64, msg: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+    fn handshake_msg(&mut self, dir: Dir, ts: i64, msg: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let parsed = tls_parser::parse_tls_message_handshake(msg);
         let m = match parsed {
             Ok((_, TlsMessage::Handshake(m))) => m,
@@ -536,7 +536,7 @@ impl TlsAnalyzer {
         true
     }
 
-    fn records(&mut self, dir: Dir, ts: i64, ctx: &ConnCtx, out: &mut Tables) {
+    fn records(&mut self, dir: Dir, ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         loop {
             let side = &mut self.sides[dir];
             if side.done {
@@ -617,14 +617,14 @@ impl StreamAnalyzer for TlsAnalyzer {
     fn service(&self) -> &'static str {
         "ssl"
     }
-    fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut Tables) {
+    fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         if self.sides[dir].done {
             return;
         }
         self.sides[dir].rec.extend_from_slice(data);
         self.records(dir, ts, ctx, out);
     }
-    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut Tables) {
+    fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let side = &mut self.sides[dir];
         if !side.done {
             side.done = true;
@@ -641,49 +641,46 @@ impl StreamAnalyzer for TlsAnalyzer {
     fn count(&mut self, dir: Dir, n: u64) {
         self.sides[dir].bytes += n;
     }
-    fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut Tables) {
+    fn finish(&mut self, _ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let Some(r) = self.row.take() else { return };
-        let t = &mut out.tls;
-        t.ts.append_value(r.ts);
-        t.uid.append_value(&ctx.uid);
-        crate::table::append_ip(&mut t.orig_h, ctx.orig_h);
-        t.orig_p.append_value(ctx.orig_p);
-        crate::table::append_ip(&mut t.resp_h, ctx.resp_h);
-        t.resp_p.append_value(ctx.resp_p);
-        t.version.append_option(r.version);
-        t.cipher.append_option(r.cipher);
-        t.curve.append_option(r.curve);
-        t.server_name.append_option(r.server_name);
-        t.resumed.append_value(r.resumed);
-        t.established.append_value(
-            r.server_hello
-                && self.sides.orig.encrypted
-                && (self.sides.resp.encrypted || r.tls13 && self.sides.resp.bytes > 0),
-        );
-        append_str_list(&mut t.alpn_offered, &r.alpn_offered);
-        t.alpn.append_option(r.alpn);
-        append_str_list(&mut t.client_versions, &r.client_versions);
-        t.client_cipher_count.append_option(r.cipher_count);
-        t.client_extension_count.append_option(r.ext_count);
-        t.ja3.append_option(r.ja3.as_ref().map(|x| x.1.as_str()));
-        t.ja3_string
-            .append_option(r.ja3.as_ref().map(|x| x.0.as_str()));
-        t.ja3s.append_option(r.ja3s.as_ref().map(|x| x.1.as_str()));
-        t.ja3s_string
-            .append_option(r.ja3s.as_ref().map(|x| x.0.as_str()));
-        t.ja4.append_option(r.ja4);
-        append_str_list(&mut t.cert_chain_sha256, &r.chain);
-        t.subject.append_option(r.subject);
-        t.issuer.append_option(r.issuer);
-        t.not_valid_before.append_option(r.not_before);
-        t.not_valid_after.append_option(r.not_after);
-        append_str_list(&mut t.san_dns, &r.san);
-        t.self_signed.append_option(r.self_signed);
-        t.expired_at_capture_time.append_option(r.expired);
-        t.orig_bytes.append_value(self.sides.orig.bytes);
-        t.resp_bytes.append_value(self.sides.resp.bytes);
-        t.source.append_value(&*ctx.source);
-        out.maybe_flush();
+        let established = r.server_hello
+            && self.sides.orig.encrypted
+            && (self.sides.resp.encrypted || r.tls13 && self.sides.resp.bytes > 0);
+        out.record(Record::Tls(TlsRecord {
+            ts: r.ts,
+            uid: &ctx.uid,
+            orig_h: ctx.orig_h,
+            orig_p: ctx.orig_p,
+            resp_h: ctx.resp_h,
+            resp_p: ctx.resp_p,
+            version: r.version.as_deref(),
+            cipher: r.cipher.as_deref(),
+            curve: r.curve.as_deref(),
+            server_name: r.server_name.as_deref(),
+            resumed: r.resumed,
+            established,
+            alpn_offered: &r.alpn_offered,
+            alpn: r.alpn.as_deref(),
+            client_versions: &r.client_versions,
+            client_cipher_count: r.cipher_count,
+            client_extension_count: r.ext_count,
+            ja3: r.ja3.as_ref().map(|x| x.1.as_str()),
+            ja3_string: r.ja3.as_ref().map(|x| x.0.as_str()),
+            ja3s: r.ja3s.as_ref().map(|x| x.1.as_str()),
+            ja3s_string: r.ja3s.as_ref().map(|x| x.0.as_str()),
+            ja4: r.ja4.as_deref(),
+            cert_chain_sha256: &r.chain,
+            subject: r.subject.as_deref(),
+            issuer: r.issuer.as_deref(),
+            not_valid_before: r.not_before,
+            not_valid_after: r.not_after,
+            san_dns: &r.san,
+            self_signed: r.self_signed,
+            expired_at_capture_time: r.expired,
+            orig_bytes: self.sides.orig.bytes,
+            resp_bytes: self.sides.resp.bytes,
+            source: &ctx.source,
+        }));
     }
     fn wants(&self, dir: Dir) -> bool {
         !self.sides[dir].done

@@ -211,9 +211,108 @@ pub mod kinds {
         DataType::List(Arc::new(Field::new("item", DataType::UInt16, true))),
         ListBuilder::new(UInt16Builder::new())
     );
+
+    /// Append a record field's value to its column's builder: the one conversion from the wire
+    /// layers' plain values to Arrow (a field type without an impl for its column's builder is a
+    /// compile error in the table's generated `append`).
+    pub trait Put<T: ?Sized> {
+        fn put(&mut self, v: &T);
+    }
+    macro_rules! put_primitive {
+        ($( $b:ty => $n:ty ),*) => { $(
+            impl Put<$n> for $b {
+                fn put(&mut self, v: &$n) {
+                    self.append_value(*v);
+                }
+            }
+            impl Put<Option<$n>> for $b {
+                fn put(&mut self, v: &Option<$n>) {
+                    self.append_option(*v);
+                }
+            }
+        )* };
+    }
+    put_primitive!(UInt8Builder => u8, UInt16Builder => u16, UInt32Builder => u32,
+        UInt64Builder => u64, Int64Builder => i64, Float64Builder => f64,
+        TimestampMicrosecondBuilder => i64);
+    impl Put<bool> for BooleanBuilder {
+        fn put(&mut self, v: &bool) {
+            self.append_value(*v);
+        }
+    }
+    impl Put<Option<bool>> for BooleanBuilder {
+        fn put(&mut self, v: &Option<bool>) {
+            self.append_option(*v);
+        }
+    }
+    impl Put<&str> for StringBuilder {
+        fn put(&mut self, v: &&str) {
+            self.append_value(v);
+        }
+    }
+    impl Put<Option<&str>> for StringBuilder {
+        fn put(&mut self, v: &Option<&str>) {
+            self.append_option(*v);
+        }
+    }
+    impl Put<std::net::IpAddr> for StringBuilder {
+        fn put(&mut self, v: &std::net::IpAddr) {
+            super::append_ip(self, *v);
+        }
+    }
+    impl<S: AsRef<str>> Put<&[S]> for ListBuilder<StringBuilder> {
+        fn put(&mut self, v: &&[S]) {
+            for s in v.iter() {
+                self.values().append_value(s.as_ref());
+            }
+            self.append(true);
+        }
+    }
+    impl<S: AsRef<str>> Put<Option<&[S]>> for ListBuilder<StringBuilder> {
+        fn put(&mut self, v: &Option<&[S]>) {
+            match v {
+                Some(v) => self.put(v),
+                None => self.append_null(),
+            }
+        }
+    }
+    macro_rules! put_list {
+        ($( $b:ty => $n:ty ),*) => { $(
+            impl Put<&[$n]> for ListBuilder<$b> {
+                fn put(&mut self, v: &&[$n]) {
+                    self.values().append_slice(v);
+                    self.append(true);
+                }
+            }
+            impl Put<Option<&[$n]>> for ListBuilder<$b> {
+                fn put(&mut self, v: &Option<&[$n]>) {
+                    match v {
+                        Some(v) => self.put(v),
+                        None => self.append_null(),
+                    }
+                }
+            }
+        )* };
+    }
+    put_list!(UInt16Builder => u16, UInt32Builder => u32, Int64Builder => i64);
 }
 
+/// Declare a table: its columns once (name, kind, meaning). Generates the builders, schema and docs;
+/// with `record R` also `append(&R)`, which destructures the record without `..` so the record and
+/// the columns cannot drift apart.
 macro_rules! table {
+    ($name:ident, $tname:literal, record $rec:ident, $tdoc:literal, [ $( $col:ident : $kind:ident = $doc:literal ),* $(,)? ]) => {
+        table!($name, $tname, $tdoc, [ $( $col : $kind = $doc ),* ]);
+        impl $name {
+            /// Append one row: every field of the record to its column.
+            #[allow(non_snake_case)]
+            pub fn append(&mut self, r: &crate::record::$rec<'_>) {
+                use kinds::Put;
+                let crate::record::$rec { $( $col ),* } = r;
+                $( Put::put(&mut self.$col, $col); )*
+            }
+        }
+    };
     ($name:ident, $tname:literal, $tdoc:literal, [ $( $col:ident : $kind:ident = $doc:literal ),* $(,)? ]) => {
         #[allow(non_snake_case)]
         pub struct $name {
@@ -255,7 +354,7 @@ macro_rules! table {
     };
 }
 
-table!(ConnTable, "conn", "One row per connection (TCP, UDP or ICMP flow), with Zeek conn.log semantics.", [
+table!(ConnTable, "conn", record ConnRecord, "One row per connection (TCP, UDP or ICMP flow), with Zeek conn.log semantics.", [
     ts: Ts = "time of the first packet",
     uid: Str = "connection id, joins every other table to this row (deterministic: same input, same uids)",
     orig_h: Str = "originator address (the SYN sender, else the first packet's sender)",
@@ -289,7 +388,7 @@ table!(ConnTable, "conn", "One row per connection (TCP, UDP or ICMP flow), with 
     last_source: Str = "capture file of the connection's last packet (source, unless the connection continues into a later rotated file)",
 ]);
 
-table!(DnsTable, "dns", "One row per DNS transaction: a query paired with its response by flow, transaction id and question.", [
+table!(DnsTable, "dns", record DnsRecord, "One row per DNS transaction: a query paired with its response by flow, transaction id and question.", [
     ts: Ts = "time of the query (of the response when there was no query)",
     uid: Str = "connection id (joins conn)",
     orig_h: Str = "client address",
@@ -332,7 +431,7 @@ table!(DnsTable, "dns", "One row per DNS transaction: a query paired with its re
     source: Str = "capture file the connection started in (as conn.source)",
 ]);
 
-table!(HttpTable, "http", "One row per HTTP/1.x request/response transaction (Zeek http.log).", [
+table!(HttpTable, "http", record HttpRecord, "One row per HTTP/1.x request/response transaction (Zeek http.log).", [
     ts: Ts = "time of the request",
     uid: Str = "connection id (joins conn)",
     orig_h: Str = "client address",
@@ -370,7 +469,7 @@ table!(HttpTable, "http", "One row per HTTP/1.x request/response transaction (Ze
     source: Str = "capture file the connection started in (as conn.source)",
 ]);
 
-table!(TlsTable, "tls", "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA3S/JA4 and certificate facts).", [
+table!(TlsTable, "tls", record TlsRecord, "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA3S/JA4 and certificate facts).", [
     ts: Ts = "time of the ClientHello (or first handshake message)",
     uid: Str = "connection id (joins conn)",
     orig_h: Str = "client address",
@@ -406,7 +505,7 @@ table!(TlsTable, "tls", "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA
     source: Str = "capture file the connection started in (as conn.source)",
 ]);
 
-table!(FilesTable, "files", "One row per HTTP body in either direction (Zeek files.log in spirit): content encodings undone, hashes computed while streaming, MIME type sniffed from the first bytes. Join `http` on (uid, trans_depth).", [
+table!(FilesTable, "files", record FileRecord, "One row per HTTP body in either direction (Zeek files.log in spirit): content encodings undone, hashes computed while streaming, MIME type sniffed from the first bytes. Join `http` on (uid, trans_depth).", [
     ts: Ts = "time of the head that announced the body",
     uid: Str = "connection id (joins conn; with trans_depth, the http row)",
     fuid: Str = "file id: F + 17 base62 characters (deterministic: same input, same fuids)",
@@ -437,7 +536,7 @@ table!(FilesTable, "files", "One row per HTTP body in either direction (Zeek fil
     source: Str = "capture file the connection started in (as conn.source)",
 ]);
 
-table!(WeirdTable, "weird", "Malformed or unusual traffic, one row per event (rate-limited per file and name; totals in the manifest).", [
+table!(WeirdTable, "weird", record WeirdRecord, "Malformed or unusual traffic, one row per event (rate-limited per file and name; totals in the manifest).", [
     ts: Ts = "time of the event",
     uid: Str = "connection id when known",
     name: Str = "event name: truncated_ip_header, fragment_overlap, unknown_linktype, pcap_record_too_large, file_truncated, dns_compression_loop, ...",
@@ -454,30 +553,66 @@ table!(IntelTable, "intel", "Indicators given with --intel FILE (query time, not
     origin: Str = "file:line it was read from (file:#n for the n-th STIX indicator)",
 ]);
 
-/// All table docs, in dataset order.
-pub fn all_docs() -> Vec<TableDoc> {
-    vec![
-        ConnTable::doc(),
-        DnsTable::doc(),
-        HttpTable::doc(),
-        TlsTable::doc(),
-        FilesTable::doc(),
-        WeirdTable::doc(),
-        // query time (--intel), not in a dataset: documented with the others, never written
-        IntelTable::doc(),
-    ]
+/// The table registry: every table a dataset holds, in dataset order, and the [`Record`] variant
+/// that fills it (`weird` is filled by the sink's weird events). The dataset writer's builders, the
+/// flush, the schemas and docs (so `wirehunt schema`, the shell's `.tables`, the report and dataset
+/// checks) all come from this one list: adding a table is one line here. A [`Record`] variant that
+/// is not listed is a compile error (the match in `Builders::append` is exhaustive).
+///
+/// [`Record`]: crate::record::Record
+macro_rules! registry {
+    ($( $field:ident : $table:ident $(<- $variant:ident)? ),* $(,)?) => {
+        /// One builder per dataset table.
+        #[derive(Default)]
+        pub struct Builders {
+            $( pub $field: $table, )*
+        }
+
+        impl Builders {
+            /// Append a record to its table.
+            pub fn append(&mut self, r: &crate::record::Record<'_>) {
+                match r {
+                    $( $( crate::record::Record::$variant(r) => self.$field.append(r), )? )*
+                }
+            }
+
+            /// Finish the non-empty tables that `pick(rows, builders)` chooses into batches
+            /// (builders reset), in dataset order.
+            pub fn finish_some(
+                &mut self,
+                mut pick: impl FnMut(usize, &dyn Fn() -> usize) -> bool,
+            ) -> Vec<(&'static str, arrow::error::Result<RecordBatch>)> {
+                let mut out = Vec::new();
+                $(
+                    let n = self.$field.len();
+                    if n > 0 && pick(n, &|| self.$field.held_bytes()) {
+                        out.push(($table::NAME, self.$field.finish()));
+                    }
+                )*
+                out
+            }
+        }
+
+        /// Every dataset table's schema by name, in dataset order.
+        pub fn all_schemas() -> Vec<(&'static str, SchemaRef)> {
+            vec![ $( ($table::NAME, $table::schema()), )* ]
+        }
+
+        /// Every dataset table's documentation, then the query-time `intel` table's.
+        pub fn all_docs() -> Vec<TableDoc> {
+            // intel (--intel) is query time, never in a dataset: documented with the others
+            vec![ $( $table::doc(), )* IntelTable::doc() ]
+        }
+    };
 }
 
-/// All table schemas by name.
-pub fn all_schemas() -> Vec<(&'static str, SchemaRef)> {
-    vec![
-        (ConnTable::NAME, ConnTable::schema()),
-        (DnsTable::NAME, DnsTable::schema()),
-        (HttpTable::NAME, HttpTable::schema()),
-        (TlsTable::NAME, TlsTable::schema()),
-        (FilesTable::NAME, FilesTable::schema()),
-        (WeirdTable::NAME, WeirdTable::schema()),
-    ]
+registry! {
+    conn: ConnTable <- Conn,
+    dns: DnsTable <- Dns,
+    http: HttpTable <- Http,
+    tls: TlsTable <- Tls,
+    files: FilesTable <- File,
+    weird: WeirdTable,
 }
 
 /// Markdown table reference (README section between markers; kept in sync by a test).

@@ -10,6 +10,7 @@
 
 use super::partition::Partition;
 use super::*;
+use crate::record::{Record, RecordSink, WeirdRecord};
 use arrow::compute::{SortOptions, sort_to_indices, take_record_batch};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -258,14 +259,10 @@ pub struct WeirdRow {
     pub source: std::sync::Arc<str>,
 }
 
-/// The row sink: table builders plus the writer they flush to.
+/// The row sink: table builders plus the writer they flush to. The wire layers see it only as a
+/// [`RecordSink`].
 pub struct Tables {
-    pub conn: ConnTable,
-    pub dns: DnsTable,
-    pub http: HttpTable,
-    pub tls: TlsTable,
-    pub files: FilesTable,
-    pub weird: WeirdTable,
+    pub builders: Builders,
     writer: Option<DatasetWriter>,
     /// `--extract-files`: where HTTP bodies are written (None: off).
     pub extract: Option<std::sync::Arc<crate::proto::files::Extract>>,
@@ -279,15 +276,23 @@ pub struct Tables {
     pub error: Option<WriteError>,
 }
 
+impl RecordSink for Tables {
+    fn record(&mut self, r: Record<'_>) {
+        self.builders.append(&r);
+        self.maybe_flush();
+    }
+    fn weird(&mut self, ts: i64, uid: Option<&str>, name: &str, addl: &str, frame: Option<u64>) {
+        Tables::weird(self, ts, uid, name, addl, frame);
+    }
+    fn extract_files(&self) -> Option<&std::sync::Arc<crate::proto::files::Extract>> {
+        self.extract.as_ref()
+    }
+}
+
 impl Tables {
     pub fn new(writer: Option<DatasetWriter>) -> Self {
         Tables {
-            conn: ConnTable::default(),
-            dns: DnsTable::default(),
-            http: HttpTable::default(),
-            tls: TlsTable::default(),
-            files: FilesTable::default(),
-            weird: WeirdTable::default(),
+            builders: Builders::default(),
             writer,
             extract: None,
             source: "".into(),
@@ -374,12 +379,14 @@ impl Tables {
         }
         rows.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         for (name, r) in rows {
-            self.weird.ts.append_value(r.ts);
-            self.weird.uid.append_option(r.uid.as_deref());
-            self.weird.name.append_value(&name);
-            self.weird.addl.append_value(&r.addl);
-            self.weird.source.append_value(&*r.source);
-            self.weird.frame.append_option(r.frame);
+            self.builders.weird.append(&WeirdRecord {
+                ts: r.ts,
+                uid: r.uid.as_deref(),
+                name: &name,
+                addl: &r.addl,
+                source: &r.source,
+                frame: r.frame,
+            });
             self.maybe_flush();
         }
     }
@@ -387,48 +394,15 @@ impl Tables {
     /// Flush any table over its row or byte threshold (called after every appended row; bytes are
     /// summed every [`BYTES_CHECK_ROWS`] rows).
     pub fn maybe_flush(&mut self) {
-        macro_rules! full {
-            ($t:expr) => {{
-                let n = $t.len();
-                n >= FLUSH_ROWS
-                    || (n > 0 && n % BYTES_CHECK_ROWS == 0 && $t.held_bytes() >= FLUSH_BYTES)
-            }};
-        }
-        let full = [
-            full!(self.conn),
-            full!(self.dns),
-            full!(self.http),
-            full!(self.tls),
-            full!(self.files),
-            full!(self.weird),
-        ];
-        if full.contains(&true) {
-            self.flush_tables(full);
-        }
+        let full = self.builders.finish_some(|n, held| {
+            n >= FLUSH_ROWS || (n % BYTES_CHECK_ROWS == 0 && held() >= FLUSH_BYTES)
+        });
+        self.write_out(full);
     }
 
-    /// Flush the chosen non-empty tables (conn, dns, http, tls, files, weird).
-    fn flush_tables(&mut self, which: [bool; 6]) {
-        let mut out: Vec<(&'static str, arrow::error::Result<RecordBatch>)> = Vec::new();
-        if which[0] && !self.conn.is_empty() {
-            out.push((ConnTable::NAME, self.conn.finish()));
-        }
-        if which[1] && !self.dns.is_empty() {
-            out.push((DnsTable::NAME, self.dns.finish()));
-        }
-        if which[2] && !self.http.is_empty() {
-            out.push((HttpTable::NAME, self.http.finish()));
-        }
-        if which[3] && !self.tls.is_empty() {
-            out.push((TlsTable::NAME, self.tls.finish()));
-        }
-        if which[4] && !self.files.is_empty() {
-            out.push((FilesTable::NAME, self.files.finish()));
-        }
-        if which[5] && !self.weird.is_empty() {
-            out.push((WeirdTable::NAME, self.weird.finish()));
-        }
-        for (name, b) in out {
+    /// Write finished batches (the first error is kept for [`Tables::finish`]).
+    fn write_out(&mut self, batches: Vec<(&'static str, arrow::error::Result<RecordBatch>)>) {
+        for (name, b) in batches {
             let r = b
                 .map_err(WriteError::from)
                 .and_then(|b| match self.writer.as_mut() {
@@ -451,7 +425,8 @@ impl Tables {
     /// Flush everything and close the dataset; returns rows written per table.
     pub fn finish(mut self) -> Result<HashMap<&'static str, u64>, WriteError> {
         self.end_input();
-        self.flush_tables([true; 6]);
+        let all = self.builders.finish_some(|_, _| true);
+        self.write_out(all);
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -534,14 +509,15 @@ mod tests {
         let mut max_held = 0;
         for i in 0..n {
             // descending timestamps: every row group has to be sorted by the writer
-            t.weird.ts.append_value((n - i) as i64);
-            t.weird.uid.append_null();
-            t.weird.name.append_value("test_row");
-            t.weird.addl.append_value(&addl);
-            t.weird.source.append_value("x.pcap");
-            t.weird.frame.append_value(i);
+            let w = &mut t.builders.weird;
+            w.ts.append_value((n - i) as i64);
+            w.uid.append_null();
+            w.name.append_value("test_row");
+            w.addl.append_value(&addl);
+            w.source.append_value("x.pcap");
+            w.frame.append_value(i);
             t.maybe_flush();
-            max_held = max_held.max(t.weird.held_bytes());
+            max_held = max_held.max(t.builders.weird.held_bytes());
         }
         assert!(
             max_held < FLUSH_BYTES + BYTES_CHECK_ROWS * 1100,
