@@ -7,14 +7,14 @@ use std::time::Instant;
 
 fn payloads() -> Vec<Vec<u8>> {
     let corpus = std::env::var("WIREHUNT_CORPUS").unwrap_or_else(|_| "../shared/pcaps".into());
-    let files = wirehunt::capture::expand_inputs(&[corpus]).unwrap_or_default();
+    let files = wirehunt_wire::capture::expand_inputs(&[corpus]).unwrap_or_default();
     let mut out = Vec::new();
     for f in files {
-        let Ok(src) = wirehunt::capture::open_source(&f) else {
+        let Ok(src) = wirehunt_wire::capture::open_source(&f) else {
             continue;
         };
-        let mut dec = wirehunt::decode::Decoder::default();
-        let _ = wirehunt::capture::read_capture(src, |fr| {
+        let mut dec = wirehunt_wire::decode::Decoder::default();
+        let _ = wirehunt_wire::capture::read_capture(src, |fr| {
             dec.decode(fr, |p| {
                 if p.proto == 17
                     && [53u16, 5353, 5355]
@@ -64,13 +64,15 @@ fn main() {
         ),
         (
             "wirehunt (simple-dns + own name reader)",
-            Box::new(|b: &[u8]| match wirehunt::proto::dns::parse_msg(b, true) {
-                Some(m) => match m.weird {
-                    None => Ok(m.answers.len()),
-                    Some((w, _)) => Err(format!("partial: {w}")),
+            Box::new(
+                |b: &[u8]| match wirehunt_wire::proto::dns::parse_msg(b, true) {
+                    Some(m) => match m.weird {
+                        None => Ok(m.answers.len()),
+                        Some((w, _)) => Err(format!("partial: {w}")),
+                    },
+                    None => Err("shorter than a header".into()),
                 },
-                None => Err("shorter than a header".into()),
-            }),
+            ),
         ),
     ];
     for (name, p) in &parsers {

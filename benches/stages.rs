@@ -3,24 +3,24 @@
 //! comparison script uses. Run: `cargo bench --bench stages`.
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use wirehunt::capture::read_capture;
-use wirehunt::decode::{Decoder, Outcome};
-use wirehunt::flow::reassembly::Reassembler;
-use wirehunt::flow::{FlowConfig, FlowTable};
-use wirehunt::record::{ConnRecord, Record, RecordSink};
-use wirehunt::table::writer::Tables;
+use wirehunt_store::table::writer::Tables;
+use wirehunt_wire::capture::read_capture;
+use wirehunt_wire::decode::{Decoder, Outcome};
+use wirehunt_wire::flow::reassembly::Reassembler;
+use wirehunt_wire::flow::{FlowConfig, FlowTable};
+use wirehunt_wire::record::{ConnRecord, Record, RecordSink};
 
 fn capture() -> Vec<u8> {
-    let cfg = wirehunt::simulate::SimConfig {
+    let cfg = wirehunt_sim::SimConfig {
         seed: 7,
         hours: 0.2,
         hosts: 10,
-        attacks: wirehunt::simulate::parse_attacks("all").unwrap(),
+        attacks: wirehunt_sim::parse_attacks("all").unwrap(),
         size: None,
         background_scale: 0.5,
         compressible: false,
     };
-    let (_, bytes) = wirehunt::simulate::simulate(&cfg, Vec::new()).unwrap();
+    let (_, bytes) = wirehunt_sim::simulate(&cfg, Vec::new()).unwrap();
     bytes
 }
 
@@ -33,8 +33,8 @@ fn frames(bytes: &[u8]) -> Vec<(i64, u32, Vec<u8>)> {
 }
 
 /// A frame borrowing stored bytes.
-fn frame(ts: i64, linktype: u32, data: &[u8]) -> wirehunt::capture::Frame<'_> {
-    wirehunt::capture::Frame {
+fn frame(ts: i64, linktype: u32, data: &[u8]) -> wirehunt_wire::capture::Frame<'_> {
+    wirehunt_wire::capture::Frame {
         ts,
         linktype,
         data,
@@ -70,14 +70,14 @@ fn stages(c: &mut Criterion) {
         })
     });
     // flow table alone: packets decoded once, then fed to the flow table (and the analyzers it drives)
-    let mut owned: Vec<(wirehunt::decode::Packet<'static>, Vec<u8>)> = Vec::new();
+    let mut owned: Vec<(wirehunt_wire::decode::Packet<'static>, Vec<u8>)> = Vec::new();
     {
         let mut d = Decoder::default();
         for (ts, lt, data) in &fr {
             let f = frame(*ts, *lt, data);
             d.decode(&f, |p| {
                 owned.push((
-                    wirehunt::decode::Packet { payload: &[], ..*p },
+                    wirehunt_wire::decode::Packet { payload: &[], ..*p },
                     p.payload.to_vec(),
                 ))
             });
@@ -89,7 +89,7 @@ fn stages(c: &mut Criterion) {
             let mut t = Tables::new(None);
             let src: std::sync::Arc<str> = "bench".into();
             for (p, payload) in &owned {
-                let pkt = wirehunt::decode::Packet { payload, ..*p };
+                let pkt = wirehunt_wire::decode::Packet { payload, ..*p };
                 flows.packet(&pkt, &src, &mut t);
             }
             flows.finish(&mut t);
@@ -116,7 +116,7 @@ fn stages(c: &mut Criterion) {
         let _ = std::fs::create_dir_all(&dir);
         std::fs::write(&file, &bytes).unwrap();
         b.iter(|| {
-            wirehunt::ingest::ingest(
+            wirehunt_store::ingest::ingest(
                 &[file.to_string_lossy().into_owned()],
                 &dir.join("ds"),
                 &Default::default(),
@@ -146,7 +146,7 @@ fn stages(c: &mut Criterion) {
             let mut k = 0usize;
             for (s, d) in &segs {
                 r.segment(*s, d, d.len() as u32, 1 << 20, &mut |c| {
-                    if let wirehunt::flow::reassembly::Chunk::Data(x) = c {
+                    if let wirehunt_wire::flow::reassembly::Chunk::Data(x) = c {
                         k += x.len()
                     }
                 });
@@ -174,16 +174,18 @@ fn stages(c: &mut Criterion) {
         b.iter(|| {
             dns_msgs
                 .iter()
-                .map(|m| wirehunt::proto::dns::parse_msg(m, true).map_or(0, |x| x.answers.len()))
+                .map(|m| {
+                    wirehunt_wire::proto::dns::parse_msg(m, true).map_or(0, |x| x.answers.len())
+                })
                 .sum::<usize>()
         })
     });
-    let mut rng = wirehunt::simulate::net::Rng::new(3);
+    let mut rng = wirehunt_sim::net::Rng::new(3);
     let hellos: Vec<Vec<u8>> = (0..200)
         .map(|_| {
-            wirehunt::simulate::proto::client_hello(
+            wirehunt_sim::proto::client_hello(
                 &mut rng,
-                wirehunt::simulate::proto::ClientProfile::Chrome,
+                wirehunt_sim::proto::ClientProfile::Chrome,
                 Some("www.example.com"),
                 &["h2", "http/1.1"],
                 true,
@@ -203,9 +205,9 @@ fn stages(c: &mut Criterion) {
                     ),
                 )) = tls_parser::parse_tls_message_handshake(&h[5..])
                 {
-                    let info = wirehunt::proto::tls::client_hello_info(&ch);
-                    k += wirehunt::proto::tls::ja3(&info).1.len()
-                        + wirehunt::proto::tls::ja4(&info).len();
+                    let info = wirehunt_wire::proto::tls::client_hello_info(&ch);
+                    k += wirehunt_wire::proto::tls::ja3(&info).1.len()
+                        + wirehunt_wire::proto::tls::ja4(&info).len();
                 }
             }
             black_box(k)
@@ -237,7 +239,7 @@ fn stages(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("conn_rows", rows), &rows, |b, &rows| {
             let dir = std::env::temp_dir().join("wirehunt-bench-write");
             b.iter(|| {
-                let w = wirehunt::table::writer::DatasetWriter::create(&dir).unwrap();
+                let w = wirehunt_store::table::writer::DatasetWriter::create(&dir).unwrap();
                 let mut t = Tables::new(Some(w));
                 for i in 0..rows {
                     t.record(Record::Conn(ConnRecord {

@@ -1,24 +1,19 @@
 //! Command-line interface: clap definitions and the wiring of library parts. No analysis logic here.
 //!
-//! Exit codes (documented in the README):
-//! 0 success (also when inputs were damaged but read, and when detectors fire);
-//! 1 findings at or above `--fail-on` (detect/triage only), or an unexpected error;
-//! 2 usage error (clap); 65 bad data (a query or detector file is invalid);
-//! 66 an input could not be read at all (the others are still processed); 73 the output directory
-//! already holds a dataset (without --force) or files wirehunt did not write; 74 output I/O error;
-//! 130 interrupted (the previous dataset is intact).
+//! Exit codes: [`code`] (and the README) lists them; [`classify`] and the `From` impl below are
+//! the one place an error becomes one.
 
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use wirehunt::report::{self, Format};
+use wirehunt_store::report::{self, Format};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "wirehunt",
     version,
     about = "Offline pcap forensics: Zeek-style Parquet tables, SQL detectors for exfiltration, DNS tunnelling and beaconing",
-    after_help = "Examples:\n  wirehunt triage capture.pcap.gz\n  wirehunt ingest sensor/ -o ds && wirehunt detect ds --fail-on high\n  wirehunt sql ds \"SELECT query, count(*) FROM dns GROUP BY 1 ORDER BY 2 DESC LIMIT 20\"\n\nExit codes: 0 success (findings included), 1 a finding at or above --fail-on or an unexpected error,\n2 usage, 65 a query, detector or dataset failed, 66 an input could not be read, 73 the output directory\nholds a dataset (no --force) or foreign files, 74 the dataset could not be written, 130 interrupted."
+    after_help = "Examples:\n  wirehunt triage capture.pcap.gz\n  wirehunt ingest sensor/ -o ds && wirehunt detect ds --fail-on high\n  wirehunt sql ds \"SELECT query, count(*) FROM dns GROUP BY 1 ORDER BY 2 DESC LIMIT 20\"\n\nExit codes: 0 success (findings included), 1 a finding at or above --fail-on (and nothing else),\n2 usage, 65 a query, detector, dataset or indicator file failed, 66 an input could not be read,\n69 the cluster could not be reached, 70 internal error, 73 the output exists (no --force) or holds\nforeign files, 74 the dataset or an output could not be written, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -51,23 +46,23 @@ pub struct Cli {
 fn input_name() -> impl clap::builder::TypedValueParser<Value = String> {
     use clap::builder::TypedValueParser;
     clap::builder::OsStringValueParser::new()
-        .map(|s| wirehunt::capture::path_name(std::path::Path::new(&s)))
+        .map(|s| wirehunt_wire::capture::path_name(std::path::Path::new(&s)))
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
-fn parse_severity(s: &str) -> Result<wirehunt::detect::Severity, String> {
+fn parse_severity(s: &str) -> Result<wirehunt_store::detect::Severity, String> {
     s.parse()
 }
 
 fn parse_memory(s: &str) -> Result<usize, String> {
-    wirehunt::query::parse_size(s)
+    wirehunt_store::query::parse_size(s)
 }
 
 fn parse_bytes(s: &str) -> Result<u64, String> {
-    wirehunt::query::parse_size(s).map(|n| n as u64)
+    wirehunt_store::query::parse_size(s).map(|n| n as u64)
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,7 +150,7 @@ pub struct ReportArgs {
     pub html: PathBuf,
     /// Hide findings below this severity.
     #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
-    pub min_severity: wirehunt::detect::Severity,
+    pub min_severity: wirehunt_store::detect::Severity,
     #[command(flatten)]
     pub detectors: DetectorOpts,
 }
@@ -180,7 +175,7 @@ pub struct ExtractArgs {
     pub finding: Option<usize>,
     /// With --finding: hide findings below this severity, as triage does.
     #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
-    pub min_severity: wirehunt::detect::Severity,
+    pub min_severity: wirehunt_store::detect::Severity,
     #[command(flatten)]
     pub detectors: DetectorOpts,
     /// The capture to write: a .pcapng name writes pcapng (any mix of link types), anything else
@@ -238,8 +233,8 @@ impl Default for FlowArgs {
 }
 
 impl FlowArgs {
-    pub fn config(&self) -> wirehunt::flow::FlowConfig {
-        wirehunt::flow::FlowConfig {
+    pub fn config(&self) -> wirehunt_wire::flow::FlowConfig {
+        wirehunt_wire::flow::FlowConfig {
             tcp_timeout_us: self.tcp_timeout as i64 * 1_000_000,
             udp_timeout_us: self.udp_timeout as i64 * 1_000_000,
             icmp_timeout_us: self.udp_timeout as i64 * 1_000_000,
@@ -286,7 +281,7 @@ pub struct IngestArgs {
     /// and `hour` columns skip whole directories (DataFusion, DuckDB, Spark). `--append` keeps the
     /// dataset's partitioning. Default: none.
     #[arg(long, value_name = "none|day|hour")]
-    pub partition: Option<wirehunt::table::partition::Partition>,
+    pub partition: Option<wirehunt_store::table::partition::Partition>,
     /// Write this run into a shared dataset beside other runs (one per machine or share of the
     /// files, at the same time or not): its part files carry NAME, its manifest is DIR/runs/NAME.json,
     /// and readers merge the runs. NAME: letters, digits, _.
@@ -342,7 +337,7 @@ pub struct DetectArgs {
     pub output: Option<PathBuf>,
     /// Hide findings below this severity.
     #[arg(long, value_parser = parse_severity, default_value = "low", value_name = "SEVERITY")]
-    pub min_severity: wirehunt::detect::Severity,
+    pub min_severity: wirehunt_store::detect::Severity,
     #[command(flatten)]
     pub detectors: DetectorOpts,
 }
@@ -368,7 +363,7 @@ pub struct DetectorOpts {
     pub intel: Vec<PathBuf>,
     /// Exit 1 when a finding (not suppressed) has at least this severity.
     #[arg(long, value_parser = parse_severity, value_name = "SEVERITY")]
-    pub fail_on: Option<wirehunt::detect::Severity>,
+    pub fail_on: Option<wirehunt_store::detect::Severity>,
 }
 
 #[derive(Args, Debug)]
@@ -409,7 +404,7 @@ pub struct TriageArgs {
     pub force: bool,
     /// Hide findings below this severity (the hidden ones are counted).
     #[arg(long, value_parser = parse_severity, default_value = "medium", value_name = "SEVERITY")]
-    pub min_severity: wirehunt::detect::Severity,
+    pub min_severity: wirehunt_store::detect::Severity,
     #[command(flatten)]
     pub detectors: DetectorOpts,
     #[command(flatten)]
@@ -473,23 +468,98 @@ pub struct Exit {
     pub err: anyhow::Error,
 }
 
-impl<E: Into<anyhow::Error>> From<E> for Exit {
-    fn from(e: E) -> Self {
-        let err: anyhow::Error = e.into();
-        let code = if err.chain().any(|c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-        }) {
-            0
-        } else {
-            1
-        };
-        Exit { code, err }
+/// The one place errors become exit codes (README "Exit codes"): each error type the commands can
+/// meet, variant by variant. Anything else is given its code where it happens (`exit(code, e)`).
+pub mod code {
+    /// A finding at or above `--fail-on` (the only meaning of 1).
+    pub const FINDINGS: i32 = 1;
+    /// Usage: clap, a bad `--param`, `--memory-limit`, `--suppress` file or option combination.
+    pub const USAGE: i32 = 2;
+    /// A query, detector, dataset file or indicator file failed (EX_DATAERR).
+    pub const DATA: i32 = 65;
+    /// An input could not be read at all (EX_NOINPUT).
+    pub const NO_INPUT: i32 = 66;
+    /// The cluster could not be reached or started (EX_UNAVAILABLE).
+    pub const UNAVAILABLE: i32 = 69;
+    /// An internal error: a bug or the process's resources (EX_SOFTWARE).
+    pub const INTERNAL: i32 = 70;
+    /// The output exists and would be replaced (EX_CANTCREAT).
+    pub const EXISTS: i32 = 73;
+    /// Writing the dataset or an output failed (EX_IOERR).
+    pub const IO: i32 = 74;
+    /// Interrupted by SIGINT.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+fn io_code(e: &std::io::Error) -> i32 {
+    // a closed pipe (`| head`) is a reader that has seen enough: success
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        0
+    } else {
+        code::IO
     }
 }
 
-pub fn exit(code: i32, err: anyhow::Error) -> Exit {
-    Exit { code, err }
+/// The exit code of an error that reached a command's boundary with no code of its own: the first
+/// error in its chain whose type says what went wrong decides (store, DataFusion, Arrow, Parquet,
+/// simulator, I/O errors, variant by variant); anything else is internal (70), never 1.
+pub fn classify(err: &anyhow::Error) -> i32 {
+    for c in err.chain() {
+        if let Some(e) = c.downcast_ref::<wirehunt_store::Error>() {
+            use wirehunt_store::Error as E;
+            return match e {
+                E::Query(d) => datafusion_code(d),
+                E::Arrow(_) | E::Parquet(_) | E::Json(_) => code::DATA,
+                E::Io(io) => io_code(io),
+                E::Usage(_) => code::USAGE,
+                E::Cluster(_) => code::UNAVAILABLE,
+            };
+        }
+        if let Some(d) = c.downcast_ref::<datafusion::error::DataFusionError>() {
+            return datafusion_code(d);
+        }
+        if c.is::<arrow::error::ArrowError>() || c.is::<parquet::errors::ParquetError>() {
+            return code::DATA;
+        }
+        if let Some(e) = c.downcast_ref::<wirehunt_sim::SimError>() {
+            use wirehunt_sim::SimError as E;
+            return match e {
+                E::Unknown(_) => code::USAGE,
+                E::Io(io) => io_code(io),
+                E::Json(_) => code::IO,
+            };
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return io_code(io);
+        }
+    }
+    code::INTERNAL
+}
+
+/// A query, a detector or a dataset file failed (65), unless it failed writing (an I/O error at
+/// its root: 74, or 0 for a closed pipe).
+fn datafusion_code(d: &datafusion::error::DataFusionError) -> i32 {
+    match d.find_root() {
+        datafusion::error::DataFusionError::IoError(io) => io_code(io),
+        _ => code::DATA,
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Exit {
+    fn from(e: E) -> Self {
+        let err = e.into();
+        Exit {
+            code: classify(&err),
+            err,
+        }
+    }
+}
+
+pub fn exit(code: i32, err: impl Into<anyhow::Error>) -> Exit {
+    Exit {
+        code,
+        err: err.into(),
+    }
 }
 
 /// A progress bar on a terminal: bytes of the inputs read, rate and ETA (a spinner with bytes and
@@ -519,9 +589,9 @@ fn progress(quiet: bool, total: Option<u64>) -> Option<indicatif::ProgressBar> {
 #[derive(Debug, Default)]
 pub struct IngestExtras {
     /// `--extract-files`.
-    pub extract: Option<wirehunt::proto::files::Extract>,
+    pub extract: Option<wirehunt_wire::proto::files::Extract>,
     /// `--partition`.
-    pub partition: Option<wirehunt::table::partition::Partition>,
+    pub partition: Option<wirehunt_store::table::partition::Partition>,
     /// `--run`.
     pub run: Option<String>,
 }
@@ -531,15 +601,16 @@ pub fn run_ingest(
     inputs: &[String],
     out: &Path,
     flow: &FlowArgs,
-    hashes: wirehunt::ingest::InputHashes,
-    existing: wirehunt::table::dataset::Existing,
+    hashes: wirehunt_store::ingest::InputHashes,
+    existing: wirehunt_store::table::dataset::Existing,
     extras: IngestExtras,
     quiet: bool,
-) -> Result<wirehunt::ingest::IngestReport, Exit> {
-    let files = wirehunt::capture::expand_inputs(inputs).map_err(|e| exit(66, e.into()))?;
+) -> Result<wirehunt_store::ingest::IngestReport, Exit> {
+    let files =
+        wirehunt_wire::capture::expand_inputs(inputs).map_err(|e| exit(code::NO_INPUT, e))?;
     if files.is_empty() {
         return Err(exit(
-            66,
+            code::NO_INPUT,
             anyhow::anyhow!("no input files found in {}", inputs.join(", ")),
         ));
     }
@@ -548,7 +619,7 @@ pub fn run_ingest(
         .iter()
         .map(|f| {
             (f != "-")
-                .then(|| std::fs::metadata(wirehunt::capture::name_path(f)).ok())
+                .then(|| std::fs::metadata(wirehunt_wire::capture::name_path(f)).ok())
                 .flatten()
                 .filter(|m| m.is_file())
                 .map(|m| m.len())
@@ -556,7 +627,7 @@ pub fn run_ingest(
         .sum();
     let pb = progress(quiet, total);
     let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let opts = wirehunt::ingest::IngestOptions {
+    let opts = wirehunt_store::ingest::IngestOptions {
         flow: flow.config(),
         progress: pb.as_ref().map(|_| read.clone()),
         hashes,
@@ -578,7 +649,7 @@ pub fn run_ingest(
         })
     });
     let n = files.len();
-    let rep = wirehunt::ingest::ingest(&files, out, &opts, |i, f| {
+    let rep = wirehunt_store::ingest::ingest(&files, out, &opts, |i, f| {
         if let Some(pb) = &pb {
             pb.set_message(format!("{}/{n} {}", i + 1, report::sanitize_terminal(f)));
         }
@@ -589,16 +660,16 @@ pub fn run_ingest(
     }
     let rep = rep.map_err(|e| match e {
         // refusing to touch an existing or foreign directory is a usage matter, not an I/O failure
-        wirehunt::ingest::IngestError::Dataset(
-            d @ (wirehunt::table::dataset::DatasetError::Exists(_)
-            | wirehunt::table::dataset::DatasetError::Foreign(_)
-            | wirehunt::table::dataset::DatasetError::ForeignFiles { .. }
-            | wirehunt::table::dataset::DatasetError::NotDir(_)),
-        ) => exit(73, d.into()),
+        wirehunt_store::ingest::IngestError::Dataset(
+            d @ (wirehunt_store::table::dataset::DatasetError::Exists(_)
+            | wirehunt_store::table::dataset::DatasetError::Foreign(_)
+            | wirehunt_store::table::dataset::DatasetError::ForeignFiles { .. }
+            | wirehunt_store::table::dataset::DatasetError::NotDir(_)),
+        ) => exit(code::EXISTS, d),
         // --append --partition asking for another partitioning than the dataset's, --run misused
-        e @ wirehunt::ingest::IngestError::Usage(_) => exit(2, e.into()),
-        e @ wirehunt::ingest::IngestError::RunExists(_) => exit(73, e.into()),
-        e => exit(74, e.into()),
+        e @ wirehunt_store::ingest::IngestError::Usage(_) => exit(code::USAGE, e),
+        e @ wirehunt_store::ingest::IngestError::RunExists(_) => exit(code::EXISTS, e),
+        e => exit(code::IO, e),
     })?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
@@ -637,7 +708,7 @@ pub fn install_interrupt_handler() {
                 CANCEL.store(true, std::sync::atomic::Ordering::SeqCst);
                 return;
             }
-            let removed = wirehunt::table::dataset::remove_live_staging();
+            let removed = wirehunt_store::table::dataset::remove_live_staging();
             if removed.is_empty() {
                 eprintln!("wirehunt: interrupted");
             } else {
@@ -645,7 +716,7 @@ pub fn install_interrupt_handler() {
                     "wirehunt: interrupted; the unfinished dataset was removed and any previous dataset is intact"
                 );
             }
-            std::process::exit(130);
+            std::process::exit(code::INTERRUPTED);
         });
     });
 }
@@ -653,16 +724,16 @@ pub fn install_interrupt_handler() {
 pub fn run(cli: Cli) -> Result<i32, Exit> {
     let quiet = cli.quiet;
     if let Some(m) = cli.memory_limit {
-        wirehunt::query::Limits { memory_bytes: m }.set();
+        wirehunt_store::query::Limits { memory_bytes: m }.set();
     }
     if !cli.geoip.is_empty() {
-        let kinds =
-            wirehunt::query::geo::load(&cli.geoip).map_err(|e| exit(66, anyhow::anyhow!(e)))?;
+        let kinds = wirehunt_store::query::geo::load(&cli.geoip)
+            .map_err(|e| exit(code::NO_INPUT, anyhow::anyhow!(e)))?;
         if !quiet && std::io::stderr().is_terminal() {
             eprintln!("geoip: {}", report::sanitize_terminal(&kinds.join(", ")));
         }
     }
-    wirehunt::query::set_cluster(cli.cluster.clone());
+    wirehunt_store::query::set_cluster(cli.cluster.clone());
     match cli.cmd {
         Cmd::Cluster(a) => run_cluster(a.role).map(|()| 0),
         Cmd::Ingest(a) => {
@@ -671,22 +742,24 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                 &a.output,
                 &a.flow,
                 if a.no_hash {
-                    wirehunt::ingest::InputHashes::Skip
+                    wirehunt_store::ingest::InputHashes::Skip
                 } else {
-                    wirehunt::ingest::InputHashes::Compute
+                    wirehunt_store::ingest::InputHashes::Compute
                 },
                 if a.force {
-                    wirehunt::table::dataset::Existing::Replace
+                    wirehunt_store::table::dataset::Existing::Replace
                 } else if a.append {
-                    wirehunt::table::dataset::Existing::Append
+                    wirehunt_store::table::dataset::Existing::Append
                 } else {
-                    wirehunt::table::dataset::Existing::Refuse
+                    wirehunt_store::table::dataset::Existing::Refuse
                 },
                 IngestExtras {
-                    extract: a.extract_files.map(|dir| wirehunt::proto::files::Extract {
-                        dir,
-                        max_bytes: a.extract_max_bytes,
-                    }),
+                    extract: a
+                        .extract_files
+                        .map(|dir| wirehunt_wire::proto::files::Extract {
+                            dir,
+                            max_bytes: a.extract_max_bytes,
+                        }),
                     partition: a.partition,
                     run: a.run,
                 },
@@ -698,7 +771,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                     report::sanitize_terminal(p)
                 );
             }
-            Ok(if rep.failed > 0 { 66 } else { 0 })
+            Ok(if rep.failed > 0 { code::NO_INPUT } else { 0 })
         }
         Cmd::Schema(a) => {
             let mut out = std::io::stdout().lock();
@@ -706,8 +779,8 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             Ok(0)
         }
         Cmd::Detectors(a) => {
-            let dets = wirehunt::detect::load_detectors(a.queries.as_deref())
-                .map_err(|e| exit(65, anyhow::anyhow!(e)))?;
+            let dets = wirehunt_store::detect::load_detectors(a.queries.as_deref())
+                .map_err(|e| exit(code::DATA, anyhow::anyhow!(e)))?;
             let mut out = std::io::stdout().lock();
             use std::io::Write;
             for d in &dets {
@@ -737,17 +810,17 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         Cmd::Report(a) => crate::commands::run_report_command(a, quiet),
         Cmd::Simulate(a) if a.flood.is_some() => {
             let kind = a.flood.as_deref().unwrap_or_default();
-            if !wirehunt::simulate::flood::KINDS.contains(&kind) {
+            if !wirehunt_sim::flood::KINDS.contains(&kind) {
                 return Err(exit(
-                    2,
+                    code::USAGE,
                     anyhow::anyhow!(
                         "--flood {kind:?}: one of {}",
-                        wirehunt::simulate::flood::KINDS.join(", ")
+                        wirehunt_sim::flood::KINDS.join(", ")
                     ),
                 ));
             }
-            let f = std::fs::File::create(&a.output).map_err(|e| exit(74, e.into()))?;
-            wirehunt::simulate::flood::flood(
+            let f = std::fs::File::create(&a.output).map_err(|e| exit(code::IO, e))?;
+            wirehunt_sim::flood::flood(
                 kind,
                 a.packets,
                 std::io::BufWriter::with_capacity(1 << 20, f),
@@ -755,8 +828,9 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             Ok(0)
         }
         Cmd::Simulate(a) => {
-            let attacks = wirehunt::simulate::parse_attacks(&a.attacks).map_err(|e| exit(2, e))?;
-            let cfg = wirehunt::simulate::SimConfig {
+            let attacks =
+                wirehunt_sim::parse_attacks(&a.attacks).map_err(|e| exit(code::USAGE, e))?;
+            let cfg = wirehunt_sim::SimConfig {
                 seed: a.seed,
                 hours: a.hours,
                 hosts: a.hosts.max(2),
@@ -765,14 +839,14 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                 background_scale: a.background_scale,
                 compressible: a.compressible,
             };
-            let truth = wirehunt::simulate::simulate_to_file(&cfg, &a.output)?;
+            let truth = wirehunt_sim::simulate_to_file(&cfg, &a.output)?;
             if !quiet {
                 eprintln!(
                     "wrote {} ({} packets, {} bytes) and {}",
                     a.output.display(),
                     truth.packets,
                     truth.bytes,
-                    wirehunt::simulate::truth_path(&a.output).display()
+                    wirehunt_sim::truth_path(&a.output).display()
                 );
             }
             Ok(0)
@@ -782,12 +856,12 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
 
 #[cfg(feature = "cluster")]
 fn run_cluster(role: ClusterRole) -> Result<(), Exit> {
-    use wirehunt::query::cluster;
+    use wirehunt_store::query::cluster;
     match role {
         ClusterRole::Scheduler {
             bind,
             external_host,
-        } => cluster::scheduler(bind, external_host).map_err(|e| exit(1, e)),
+        } => cluster::scheduler(bind, external_host).map_err(|e| exit(code::UNAVAILABLE, e)),
         ClusterRole::Executor {
             scheduler,
             bind,
@@ -800,7 +874,7 @@ fn run_cluster(role: ClusterRole) -> Result<(), Exit> {
                 .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
                 .ok_or_else(|| {
                     exit(
-                        2,
+                        code::USAGE,
                         anyhow::anyhow!("--scheduler {scheduler}: expected HOST:PORT"),
                     )
                 })?;
@@ -814,7 +888,7 @@ fn run_cluster(role: ClusterRole) -> Result<(), Exit> {
                 concurrent_tasks,
                 memory_bytes: None,
             })
-            .map_err(|e| exit(1, e))
+            .map_err(|e| exit(code::UNAVAILABLE, e))
         }
     }
 }
@@ -822,7 +896,7 @@ fn run_cluster(role: ClusterRole) -> Result<(), Exit> {
 #[cfg(not(feature = "cluster"))]
 fn run_cluster(_: ClusterRole) -> Result<(), Exit> {
     Err(exit(
-        2,
+        code::USAGE,
         anyhow::anyhow!("this wirehunt was built without the `cluster` feature"),
     ))
 }

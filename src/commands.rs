@@ -1,22 +1,25 @@
 //! `detect` and `triage`: load detectors, run them, apply suppressions, write the findings in the
 //! chosen format, decide the exit code. The binary's code; the library never calls it.
 
-use crate::cli::{DetectArgs, Exit, TriageArgs, exit};
+use crate::cli::{DetectArgs, Exit, TriageArgs, code, exit};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use wirehunt::detect::{
+use wirehunt_store::detect::{
     Detector, Finding, Severity, apply_overrides, apply_suppressions, detect, detect_timed, emit,
     group_similar, load_detectors, load_suppressions, write_table,
 };
-use wirehunt::report::{Format, sanitize_terminal};
+use wirehunt_store::report::{Format, sanitize_terminal};
 
-struct LazyOverview(Option<wirehunt::detect::html::Overview>);
+struct LazyOverview(Option<wirehunt_store::detect::html::Overview>);
 
 impl LazyOverview {
-    fn get_or_init(&mut self, dataset: &Path) -> anyhow::Result<&wirehunt::detect::html::Overview> {
+    fn get_or_init(
+        &mut self,
+        dataset: &Path,
+    ) -> anyhow::Result<&wirehunt_store::detect::html::Overview> {
         if self.0.is_none() {
-            self.0 = Some(wirehunt::detect::html::overview(dataset)?);
+            self.0 = Some(wirehunt_store::detect::html::overview(dataset)?);
         }
         self.0
             .as_ref()
@@ -26,7 +29,7 @@ impl LazyOverview {
 
 /// "Open next": for the first findings, the commands that show their rows and write their packets.
 fn open_next(findings: &[Finding], dataset: &Path) -> Vec<String> {
-    use wirehunt::detect::pivot::{extract_command, sql_command};
+    use wirehunt_store::detect::pivot::{extract_command, sql_command};
     findings
         .iter()
         .filter(|f| f.suppressed.is_none())
@@ -56,10 +59,11 @@ pub fn load_intel(files: &[std::path::PathBuf], quiet: bool) -> Result<(), Exit>
     if files.is_empty() {
         return Ok(());
     }
-    let l = wirehunt::table::intel::load_all(files).map_err(|e| exit(66, anyhow::anyhow!(e)))?;
+    let l = wirehunt_store::table::intel::load_all(files)
+        .map_err(|e| exit(code::NO_INPUT, anyhow::anyhow!(e)))?;
     if l.indicators.is_empty() {
         return Err(exit(
-            66,
+            code::NO_INPUT,
             anyhow::anyhow!(
                 "--intel: no usable indicator in {} file(s) ({} skipped{})",
                 files.len(),
@@ -86,13 +90,13 @@ pub fn load_intel(files: &[std::path::PathBuf], quiet: bool) -> Result<(), Exit>
             eprintln!("intel: skipped {}", sanitize_terminal(r));
         }
     }
-    wirehunt::query::set_intel(l.batch().map_err(|e| exit(65, e.into()))?);
+    wirehunt_store::query::set_intel(l.batch().map_err(|e| exit(code::DATA, e))?);
     Ok(())
 }
 
 fn prepared(queries: Option<&Path>, params: &[String]) -> Result<Vec<Detector>, Exit> {
-    let mut d = load_detectors(queries).map_err(|e| exit(65, anyhow::anyhow!(e)))?;
-    apply_overrides(&mut d, params).map_err(|e| exit(2, anyhow::anyhow!(e)))?;
+    let mut d = load_detectors(queries).map_err(|e| exit(code::DATA, anyhow::anyhow!(e)))?;
+    apply_overrides(&mut d, params).map_err(|e| exit(code::USAGE, anyhow::anyhow!(e)))?;
     Ok(d)
 }
 
@@ -101,7 +105,7 @@ fn suppress(mut findings: Vec<Finding>, file: Option<&Path>) -> Result<Vec<Findi
     let Some(file) = file else {
         return Ok(findings);
     };
-    let rules = load_suppressions(file).map_err(|e| exit(2, anyhow::anyhow!(e)))?;
+    let rules = load_suppressions(file).map_err(|e| exit(code::USAGE, anyhow::anyhow!(e)))?;
     apply_suppressions(&mut findings, &rules, &file.display().to_string());
     findings.sort_by_key(|f| f.suppressed.is_some());
     Ok(findings)
@@ -112,7 +116,7 @@ fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String
         eprintln!("wirehunt: detector error: {}", sanitize_terminal(e));
     }
     if !errors.is_empty() {
-        return 65;
+        return code::DATA;
     }
     match fail_on {
         Some(s)
@@ -120,16 +124,16 @@ fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String
                 .iter()
                 .any(|f| f.severity >= s && f.suppressed.is_none()) =>
         {
-            1
+            code::FINDINGS
         }
         _ => 0,
     }
 }
 
 pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
-    if !wirehunt::query::is_dataset(&a.dataset) {
+    if !wirehunt_store::query::is_dataset(&a.dataset) {
         return Err(exit(
-            66,
+            code::NO_INPUT,
             anyhow::anyhow!(
                 "{} is not a wirehunt dataset (no manifest.json); run wirehunt ingest first",
                 a.dataset.display()
@@ -143,7 +147,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
             eprintln!("detector {id}: {n} finding(s) in {secs:.3} s");
         }
     })
-    .map_err(|e| exit(65, e))?;
+    .map_err(|e| exit(code::DATA, e))?;
     findings.retain(|f| f.severity >= a.min_severity);
     let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
     let format = a
@@ -151,7 +155,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
         .unwrap_or_else(|| default_format(a.output.as_deref()));
     if matches!(format, Format::Parquet | Format::Html) && a.output.is_none() {
         return Err(exit(
-            2,
+            code::USAGE,
             anyhow::anyhow!("--format {} needs -o FILE", format.as_str()),
         ));
     }
@@ -170,12 +174,12 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     load_intel(&a.detectors.intel, quiet)?;
     let dataset = match &a.dataset {
         Some(dir) => {
-            let files =
-                wirehunt::capture::expand_inputs(&a.inputs).map_err(|e| exit(66, e.into()))?;
+            let files = wirehunt_wire::capture::expand_inputs(&a.inputs)
+                .map_err(|e| exit(code::NO_INPUT, e))?;
             let existing = if a.force {
-                wirehunt::table::dataset::Existing::Replace
+                wirehunt_store::table::dataset::Existing::Replace
             } else {
-                wirehunt::table::dataset::Existing::Refuse
+                wirehunt_store::table::dataset::Existing::Refuse
             };
             let rep = crate::cli::run_ingest(
                 &files,
@@ -187,7 +191,10 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
                 quiet,
             )?;
             if rep.failed == files.len() {
-                return Err(exit(66, anyhow::anyhow!("no input could be read")));
+                return Err(exit(
+                    code::NO_INPUT,
+                    anyhow::anyhow!("no input could be read"),
+                ));
             }
             (dir.clone(), None)
         }
@@ -199,7 +206,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let (dataset, _keep) = dataset;
     // a dataset that cannot be read (a corrupt Parquet file, a schema that does not match) is bad
     // data, exit 65, like a failing detector
-    let (mut findings, errors) = detect(&dataset, &dets).map_err(|e| exit(65, e))?;
+    let (mut findings, errors) = detect(&dataset, &dets).map_err(|e| exit(code::DATA, e))?;
     let total = findings.len();
     findings.retain(|f| f.severity >= a.min_severity);
     let hidden = total - findings.len();
@@ -211,7 +218,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     };
     if matches!(format, Format::Parquet | Format::Html) {
         return Err(exit(
-            2,
+            code::USAGE,
             anyhow::anyhow!(
                 "triage writes {} only to a file: -o FILE (or --html FILE for the report)",
                 format.as_str()
@@ -261,7 +268,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
         write_table(
             &findings,
             &mut out,
-            wirehunt::report::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            wirehunt_store::report::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout())),
         )?;
         let next = open_next(&findings, &dataset);
         if !next.is_empty() {
@@ -279,17 +286,22 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
             .or(file_format)
             .or_else(|| Format::from_extension(p))
             .unwrap_or(Format::Jsonl);
-        emit(&findings, f, Some(p), "wirehunt triage", &dataset)
-            .map_err(|e| exit(74, e.context(sanitize_terminal(&p.display().to_string()))))?;
+        emit(&findings, f, Some(p), "wirehunt triage", &dataset).map_err(|e| {
+            let e = anyhow::Error::from(e);
+            exit(
+                crate::cli::classify(&e),
+                e.context(sanitize_terminal(&p.display().to_string())),
+            )
+        })?;
     }
     if let Some(h) = &a.html {
-        let page = wirehunt::detect::html::page(
+        let page = wirehunt_store::detect::html::page(
             overview.get_or_init(&dataset)?,
             &dataset,
             &findings,
             "wirehunt triage",
         )
-        .map_err(|e| exit(65, e))?;
+        .map_err(|e| exit(code::DATA, e))?;
         write_file_atomic(h, page.as_bytes())?;
         if !quiet {
             eprintln!(
@@ -304,19 +316,19 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
 /// `extract`: the chosen connections' frames to a pcap/pcapng, written under a temporary name in
 /// the output's directory and renamed into place, so no half-written capture is left behind.
 pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i32, Exit> {
-    use wirehunt::capture::write::CaptureFormat;
-    use wirehunt::extract::ExtractError;
+    use wirehunt_store::extract::ExtractError;
+    use wirehunt_wire::capture::write::CaptureFormat;
     let to_stdout = a.output.as_os_str() == "-";
     let shown = sanitize_terminal(&a.output.display().to_string());
     if !to_stdout && !a.force && a.output.exists() {
         return Err(exit(
-            73,
+            code::EXISTS,
             anyhow::anyhow!("{shown} exists (use --force to replace it)"),
         ));
     }
     if a.detectors.fail_on.is_some() {
         return Err(exit(
-            2,
+            code::USAGE,
             anyhow::anyhow!(
                 "--fail-on has no meaning for extract (it writes packets, not findings)"
             ),
@@ -324,7 +336,7 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
     }
     if a.uids.is_empty() && a.query.is_none() && a.finding.is_none() {
         return Err(exit(
-            2,
+            code::USAGE,
             anyhow::anyhow!(
                 "name the connections: --uid UID (repeatable), --query SQL or --finding N"
             ),
@@ -337,9 +349,11 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         quiet,
     )?;
     let code = |e: &ExtractError| match e {
-        ExtractError::Query(_) | ExtractError::Dataset(_) | ExtractError::UnknownUid(_) => 65,
-        ExtractError::Input { .. } | ExtractError::Changed { .. } => 66,
-        ExtractError::Write(_) => 74,
+        ExtractError::Query(_) | ExtractError::Dataset(_) | ExtractError::UnknownUid(_) => {
+            code::DATA
+        }
+        ExtractError::Input { .. } | ExtractError::Changed { .. } => code::NO_INPUT,
+        ExtractError::Write(_) => code::IO,
     };
     let fail = |e: ExtractError| exit(code(&e), anyhow::anyhow!("{e}"));
     let mut from_finding: Vec<String> = Vec::new();
@@ -347,15 +361,16 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         // numbered exactly as triage numbers them with the same options
         let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
         load_intel(&a.detectors.intel, quiet)?;
-        let (mut findings, errors) = detect(&dataset.path, &dets).map_err(|e| exit(65, e))?;
+        let (mut findings, errors) =
+            detect(&dataset.path, &dets).map_err(|e| exit(code::DATA, e))?;
         if let Some(e) = errors.first() {
-            return Err(exit(65, anyhow::anyhow!("detector error: {e}")));
+            return Err(exit(code::DATA, anyhow::anyhow!("detector error: {e}")));
         }
         findings.retain(|f| f.severity >= a.min_severity);
         let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
         let Some(f) = n.checked_sub(1).and_then(|i| findings.get(i)) else {
             return Err(exit(
-                65,
+                code::DATA,
                 anyhow::anyhow!(
                     "--finding {n}: triage lists {} finding(s) at {} or above",
                     findings.len(),
@@ -375,7 +390,7 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
             .unwrap_or_default();
         if from_finding.is_empty() {
             return Err(exit(
-                65,
+                code::DATA,
                 anyhow::anyhow!(
                     "--finding {n} ({}) names no connection in its evidence",
                     f.detector
@@ -383,39 +398,41 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
             ));
         }
     }
-    let rt = wirehunt::query::runtime()?;
+    let rt = wirehunt_store::query::runtime()?;
     let wanted = rt.block_on(async {
-        let ctx = wirehunt::query::open_session(&dataset.path)
+        let ctx = wirehunt_store::query::open_session(&dataset.path)
             .await
             .map_err(|e| fail(e.into()))?;
         let mut uids = a.uids.clone();
         uids.extend(from_finding);
         if let Some(q) = &a.query {
-            let batches = wirehunt::query::run_sql(&ctx, q, false)
+            let batches = wirehunt_store::query::run_sql(&ctx, q, false)
                 .await
                 .map_err(|e| {
                     exit(
-                        65,
-                        anyhow::anyhow!("--query: {}", wirehunt::query::explain_error(&e.into())),
+                        code::DATA,
+                        anyhow::anyhow!("--query: {}", wirehunt_store::query::explain_error(&e)),
                     )
                 })?;
             for b in &batches {
                 let Some(c) = b.column_by_name("uid") else {
                     return Err(exit(
-                        65,
+                        code::DATA,
                         anyhow::anyhow!("--query: the result has no uid column"),
                     ));
                 };
                 let c = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)
-                    .map_err(|e| exit(65, e.into()))?;
+                    .map_err(|e| exit(code::DATA, e))?;
                 let c = arrow::array::AsArray::as_string::<i32>(&c);
                 uids.extend(c.iter().flatten().map(str::to_string));
             }
             if uids.is_empty() {
-                return Err(exit(65, anyhow::anyhow!("--query returned no uid")));
+                return Err(exit(code::DATA, anyhow::anyhow!("--query returned no uid")));
             }
         }
-        wirehunt::extract::lookup(&ctx, &uids).await.map_err(fail)
+        wirehunt_store::extract::lookup(&ctx, &uids)
+            .await
+            .map_err(fail)
     })?;
     let format = if to_stdout {
         CaptureFormat::Pcap
@@ -423,9 +440,9 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         CaptureFormat::for_path(&a.output)
     };
     // nothing found is an error, and no empty capture is left behind
-    let none_found = |r: &wirehunt::extract::ExtractReport| {
+    let none_found = |r: &wirehunt_store::extract::ExtractReport| {
         exit(
-            65,
+            code::DATA,
             anyhow::anyhow!(
                 "no frame of {} found in the captures read ({})",
                 if wanted.len() == 1 {
@@ -440,7 +457,7 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
     let report = if to_stdout {
         let out = std::io::BufWriter::new(std::io::stdout().lock());
         let (mut out, r) =
-            wirehunt::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
+            wirehunt_store::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
                 .map_err(fail)?;
         out.flush()?;
         if r.written == 0 {
@@ -448,28 +465,29 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         }
         r
     } else {
-        let tmp = wirehunt::report::OutputFile::create(&a.output).map_err(|e| {
+        let tmp = wirehunt_store::report::OutputFile::create(&a.output).map_err(|e| {
             exit(
-                74,
+                code::IO,
                 anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
             )
         })?;
         let out = std::io::BufWriter::new(tmp);
-        let (out, r) = wirehunt::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
-            .map_err(fail)?;
+        let (out, r) =
+            wirehunt_store::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
+                .map_err(fail)?;
         let tmp = out
             .into_inner()
-            .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {}", e.error())))?;
+            .map_err(|e| exit(code::IO, anyhow::anyhow!("{shown}: {}", e.error())))?;
         if r.written == 0 {
             return Err(none_found(&r));
         }
         tmp.commit_with(a.force).map_err(|e| {
-            let code = if e.kind() == std::io::ErrorKind::AlreadyExists {
-                73
+            let c = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                code::EXISTS
             } else {
-                74
+                code::IO
             };
-            exit(code, anyhow::anyhow!("{shown}: {e}"))
+            exit(c, anyhow::anyhow!("{shown}: {e}"))
         })?;
         r
     };
@@ -493,22 +511,22 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
 /// Write `bytes` to `path` whole or not at all (report::OutputFile).
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), Exit> {
     let shown = sanitize_terminal(&path.display().to_string());
-    let mut f = wirehunt::report::OutputFile::create(path).map_err(|e| {
+    let mut f = wirehunt_store::report::OutputFile::create(path).map_err(|e| {
         exit(
-            74,
+            code::IO,
             anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
         )
     })?;
     f.write_all(bytes)
         .and_then(|_| f.commit())
-        .map_err(|e| exit(74, anyhow::anyhow!("{shown}: {e}")))
+        .map_err(|e| exit(code::IO, anyhow::anyhow!("{shown}: {e}")))
 }
 
 /// `report`: the HTML page of an existing dataset.
 pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32, Exit> {
-    if !wirehunt::query::is_dataset(&a.dataset) {
+    if !wirehunt_store::query::is_dataset(&a.dataset) {
         return Err(exit(
-            66,
+            code::NO_INPUT,
             anyhow::anyhow!(
                 "{} is not a wirehunt dataset (no manifest.json); run wirehunt ingest first",
                 sanitize_terminal(&a.dataset.display().to_string())
@@ -517,11 +535,11 @@ pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32,
     }
     let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
     load_intel(&a.detectors.intel, quiet)?;
-    let (mut findings, errors) = detect(&a.dataset, &dets).map_err(|e| exit(65, e))?;
+    let (mut findings, errors) = detect(&a.dataset, &dets).map_err(|e| exit(code::DATA, e))?;
     findings.retain(|f| f.severity >= a.min_severity);
     let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
-    let page = wirehunt::detect::html::report(&a.dataset, &findings, "wirehunt report")
-        .map_err(|e| exit(65, e))?;
+    let page = wirehunt_store::detect::html::report(&a.dataset, &findings, "wirehunt report")
+        .map_err(|e| exit(code::DATA, e))?;
     write_file_atomic(&a.html, page.as_bytes())?;
     if !quiet {
         eprintln!(

@@ -14,7 +14,7 @@ fn main() {
             if e.code != 0 {
                 eprintln!(
                     "wirehunt: {}",
-                    wirehunt::report::sanitize_terminal(&format!("{:#}", e.err))
+                    wirehunt_store::report::sanitize_terminal(&format!("{:#}", e.err))
                 );
             }
             e.code

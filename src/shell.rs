@@ -1,11 +1,11 @@
 //! `wirehunt sql`: one-shot queries (`-c`), script files (`-f`), scripts on stdin, and an interactive
 //! shell (rustyline) with history, multi-line statements ending in `;` and dot-commands.
 
-use crate::cli::{Exit, SqlArgs, exit};
+use crate::cli::{Exit, SqlArgs, code, exit};
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
-use wirehunt::query::runtime;
-use wirehunt::report::{self, Format};
+use wirehunt_store::query::runtime;
+use wirehunt_store::report::{self, Format};
 
 /// A dataset to query, and the private temporary directory holding it when it is not cached
 /// (removed when this is dropped).
@@ -21,27 +21,31 @@ pub fn resolve_dataset(
     flow: &crate::cli::FlowArgs,
     quiet: bool,
 ) -> Result<Resolved, Exit> {
-    if sources.len() == 1 && wirehunt::query::is_dataset(&wirehunt::capture::name_path(&sources[0]))
+    if sources.len() == 1
+        && wirehunt_store::query::is_dataset(&wirehunt_wire::capture::name_path(&sources[0]))
     {
         return Ok(Resolved {
-            path: wirehunt::capture::name_path(&sources[0]),
+            path: wirehunt_wire::capture::name_path(&sources[0]),
             _tmp: None,
         });
     }
     if sources.len() == 1 {
-        let p = wirehunt::capture::name_path(&sources[0]);
+        let p = wirehunt_wire::capture::name_path(&sources[0]);
         let p = p.as_path();
         if p.is_dir()
-            && wirehunt::table::dataset::foreign_files(p).is_ok_and(|f| {
-                f.iter()
-                    .all(|n| wirehunt::table::all_schemas().iter().any(|(t, _)| n == t))
+            && wirehunt_store::table::dataset::foreign_files(p).is_ok_and(|f| {
+                f.iter().all(|n| {
+                    wirehunt_store::table::all_schemas()
+                        .iter()
+                        .any(|(t, _)| n == t)
+                })
             })
-            && wirehunt::table::all_schemas()
+            && wirehunt_store::table::all_schemas()
                 .iter()
                 .any(|(t, _)| p.join(t).is_dir())
         {
             return Err(exit(
-                66,
+                code::NO_INPUT,
                 anyhow::anyhow!(
                     "{} looks like a wirehunt dataset without its manifest.json (an interrupted or foreign copy?); \
                      wirehunt only reads datasets whose manifest accounts for their tables: ingest the captures again",
@@ -50,10 +54,11 @@ pub fn resolve_dataset(
             ));
         }
     }
-    let files = wirehunt::capture::expand_inputs(sources).map_err(|e| exit(66, e.into()))?;
+    let files =
+        wirehunt_wire::capture::expand_inputs(sources).map_err(|e| exit(code::NO_INPUT, e))?;
     if files.is_empty() {
         return Err(exit(
-            66,
+            code::NO_INPUT,
             anyhow::anyhow!(
                 "no capture files in {}",
                 report::sanitize_terminal(&sources.join(", "))
@@ -61,13 +66,17 @@ pub fn resolve_dataset(
         ));
     }
     // streams (stdin, pipes, FIFOs) cannot be hashed for a cache key without consuming them
-    if no_cache || !files.iter().all(|f| wirehunt::capture::is_rereadable(f)) {
+    if no_cache
+        || !files
+            .iter()
+            .all(|f| wirehunt_wire::capture::is_rereadable(f))
+    {
         let tmp = tempfile::Builder::new()
             .prefix("wirehunt-")
             .tempdir()
             .map_err(|e| {
                 exit(
-                    74,
+                    code::IO,
                     anyhow::anyhow!("cannot create a temporary directory: {e}"),
                 )
             })?;
@@ -76,13 +85,16 @@ pub fn resolve_dataset(
             &files,
             &dir,
             flow,
-            wirehunt::ingest::InputHashes::Compute,
-            wirehunt::table::dataset::Existing::Refuse,
+            wirehunt_store::ingest::InputHashes::Compute,
+            wirehunt_store::table::dataset::Existing::Refuse,
             Default::default(),
             quiet,
         )?;
         if rep.failed == files.len() {
-            return Err(exit(66, anyhow::anyhow!("no input could be read")));
+            return Err(exit(
+                code::NO_INPUT,
+                anyhow::anyhow!("no input could be read"),
+            ));
         }
         return Ok(Resolved {
             path: dir,
@@ -90,9 +102,10 @@ pub fn resolve_dataset(
         });
     }
     let extra = format!("{:?}", flow.config());
-    let (key, each) = wirehunt::query::cache_key(&files, &extra).map_err(|e| exit(66, e.into()))?;
-    let dir = wirehunt::query::cache_root().join(key);
-    if wirehunt::query::is_dataset(&dir) {
+    let (key, each) =
+        wirehunt_store::query::cache_key(&files, &extra).map_err(|e| exit(code::NO_INPUT, e))?;
+    let dir = wirehunt_store::query::cache_root().join(key);
+    if wirehunt_store::query::is_dataset(&dir) {
         if !quiet && std::io::stderr().is_terminal() {
             eprintln!(
                 "using cached dataset {}",
@@ -110,13 +123,16 @@ pub fn resolve_dataset(
         &files,
         &dir,
         flow,
-        wirehunt::ingest::InputHashes::Known(each),
-        wirehunt::table::dataset::Existing::Share,
+        wirehunt_store::ingest::InputHashes::Known(each),
+        wirehunt_store::table::dataset::Existing::Share,
         Default::default(),
         quiet,
     )?;
     if rep.failed == files.len() {
-        return Err(exit(66, anyhow::anyhow!("no input could be read")));
+        return Err(exit(
+            code::NO_INPUT,
+            anyhow::anyhow!("no input could be read"),
+        ));
     }
     if !quiet && std::io::stderr().is_terminal() {
         eprintln!(
@@ -172,7 +188,7 @@ impl Shell {
                 eprintln!(
                     "{}: error: {}",
                     origin,
-                    report::sanitize_terminal(&wirehunt::query::explain_error(&e))
+                    report::sanitize_terminal(&wirehunt_store::query::explain_error(e.as_ref()))
                 );
             }
         }
@@ -182,7 +198,7 @@ impl Shell {
     /// Plan, execute and write one statement batch by batch (bounded memory whatever the result size).
     async fn stream(&mut self, sql: &str, out: &mut dyn Write) -> anyhow::Result<()> {
         use futures::StreamExt;
-        let df = wirehunt::query::dataframe(&self.ctx, sql, self.allow_write).await?;
+        let df = wirehunt_store::query::dataframe(&self.ctx, sql, self.allow_write).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let mut stream = df.execute_stream().await?;
         // a result file appears whole or not at all (report::OutputFile)
@@ -217,7 +233,7 @@ impl Shell {
         let arg = parts.next();
         match cmd {
             ".tables" => {
-                for (n, _) in wirehunt::table::all_schemas() {
+                for (n, _) in wirehunt_store::table::all_schemas() {
                     writeln!(out, "{n}")?;
                 }
             }
@@ -274,7 +290,7 @@ impl Shell {
         name: &str,
         out: &mut dyn Write,
     ) -> anyhow::Result<()> {
-        for (l, stmt) in wirehunt::query::split_statements(sql) {
+        for (l, stmt) in wirehunt_store::query::split_statements(sql) {
             let origin = format!("{name}:{l}");
             self.statement(&stmt, &origin, out).await?;
         }
@@ -286,10 +302,10 @@ impl Shell {
         rl.set_helper(Some(Completion::new(&self.ctx)));
         crate::cli::install_interrupt_handler();
         crate::cli::INTERACTIVE.store(true, std::sync::atomic::Ordering::SeqCst);
-        let hist = wirehunt::query::cache_root().join("history");
-        let _ = std::fs::create_dir_all(wirehunt::query::cache_root());
+        let hist = wirehunt_store::query::cache_root().join("history");
+        let _ = std::fs::create_dir_all(wirehunt_store::query::cache_root());
         let _ = rl.load_history(&hist);
-        let tables: Vec<&str> = wirehunt::table::all_schemas()
+        let tables: Vec<&str> = wirehunt_store::table::all_schemas()
             .iter()
             .map(|(n, _)| *n)
             .collect();
@@ -326,7 +342,7 @@ impl Shell {
                     if line.trim_end().ends_with(';') {
                         let _ = rl.add_history_entry(buf.trim());
                         let _ = rl.append_history(&hist);
-                        let stmts = wirehunt::query::split_statements(&buf);
+                        let stmts = wirehunt_store::query::split_statements(&buf);
                         buf.clear();
                         let mut out = std::io::stdout().lock();
                         for (_, s) in stmts {
@@ -353,8 +369,8 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
         && a.source.len() > 1
         && let Some(last) = a.source.last()
         && last != "-"
-        && !wirehunt::capture::name_path(last).exists()
-        && let Ok(q) = String::from_utf8(wirehunt::capture::name::unescape_name(last))
+        && !wirehunt_wire::capture::name_path(last).exists()
+        && let Ok(q) = String::from_utf8(wirehunt_wire::capture::name::unescape_name(last))
         && q.contains(char::is_whitespace)
     {
         // the arguments arrive as input names (escaped); the query gets its exact text back
@@ -387,19 +403,22 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
     });
     if format == Format::Html {
         return Err(exit(
-            2,
+            code::USAGE,
             anyhow::anyhow!(
                 "--format html is the triage report (triage --html FILE), not a query result format"
             ),
         ));
     }
     if format == Format::Parquet && a.output.is_none() {
-        return Err(exit(2, anyhow::anyhow!("--format parquet needs -o FILE")));
+        return Err(exit(
+            code::USAGE,
+            anyhow::anyhow!("--format parquet needs -o FILE"),
+        ));
     }
     rt.block_on(async {
-        let ctx = wirehunt::query::open_session(&dataset_dir)
+        let ctx = wirehunt_store::query::open_session(&dataset_dir)
             .await
-            .map_err(|e| exit(65, e.into()))?;
+            .map_err(|e| exit(code::DATA, e))?;
         let mut sh = Shell {
             ctx,
             format,
@@ -414,7 +433,7 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
             sh.script(q, "query", &mut out).await?;
         } else if let Some(f) = &a.file {
             let text = std::fs::read_to_string(f)
-                .map_err(|e| exit(66, anyhow::anyhow!("{}: {e}", f.display())))?;
+                .map_err(|e| exit(code::NO_INPUT, anyhow::anyhow!("{}: {e}", f.display())))?;
             sh.script(&text, &f.display().to_string(), &mut out).await?;
         } else if std::io::stdin().is_terminal() {
             drop(out);
@@ -426,7 +445,7 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
             sh.script(&text, "stdin", &mut out).await?;
         }
         out.flush()?;
-        Ok(if sh.errors > 0 { 65 } else { 0 })
+        Ok(if sh.errors > 0 { code::DATA } else { 0 })
     })
 }
 
@@ -494,7 +513,7 @@ impl Completion {
     fn new(ctx: &datafusion::prelude::SessionContext) -> Completion {
         let mut tables = Vec::new();
         let mut columns = Vec::new();
-        for (t, schema) in wirehunt::table::all_schemas() {
+        for (t, schema) in wirehunt_store::table::all_schemas() {
             tables.push(t.to_string());
             for f in schema.fields() {
                 columns.push((t.to_string(), f.name().clone()));
@@ -621,7 +640,7 @@ mod tests {
     #[test]
     fn completion_offers_what_fits_where_the_cursor_is() {
         let ctx = datafusion::prelude::SessionContext::new();
-        wirehunt::query::udf::register(&ctx);
+        wirehunt_store::query::udf::register(&ctx);
         let c = Completion::new(&ctx);
         let at = |l: &str| c.candidates(l, l.len());
         assert_eq!(

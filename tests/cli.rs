@@ -26,7 +26,7 @@ fn readme_table_reference_is_in_sync_with_the_schema() {
         .unwrap();
     assert_eq!(
         section.trim(),
-        wirehunt::table::markdown_reference().trim(),
+        wirehunt_store::table::markdown_reference().trim(),
         "run `wirehunt schema --markdown` and paste it into the README"
     );
     let fsec = readme
@@ -37,7 +37,7 @@ fn readme_table_reference_is_in_sync_with_the_schema() {
         .next()
         .unwrap();
     let mut f = Vec::new();
-    wirehunt::report::print_schema(&mut f, None, true, true).unwrap();
+    wirehunt_store::report::print_schema(&mut f, None, true, true).unwrap();
     assert_eq!(fsec.trim(), String::from_utf8(f).unwrap().trim());
 }
 
@@ -45,8 +45,9 @@ fn readme_table_reference_is_in_sync_with_the_schema() {
 fn schema_command() {
     let (out, _) = s(&run(&["schema", "dns"]));
     assert!(out.contains("qtype_name") && out.contains("edns_client_subnet"));
+    // an unknown table is a usage error (2): 1 means findings at or above --fail-on, nothing else
     let o = run(&["schema", "nope"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let (out, _) = s(&run(&["schema", "--functions"]));
     assert!(out.contains("info_content") && out.contains("registered_domain"));
 }
@@ -701,7 +702,9 @@ fn detectors_listing_help_and_the_ssl_view() {
     let o = run(&["--help"]);
     let help = String::from_utf8_lossy(&o.stdout);
     assert!(
-        help.contains("Exit codes:") && help.contains("73 the output directory"),
+        help.contains("Exit codes:")
+            && help.contains("1 a finding at or above --fail-on (and nothing else)")
+            && help.contains("73 the output exists"),
         "{help}"
     );
     let dir = tmp("sslview");

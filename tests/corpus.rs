@@ -20,8 +20,8 @@ fn expected_counts() -> BTreeMap<String, String> {
 fn whole_corpus_counts_match_capinfos_and_malformed_files_end_clearly() {
     let Some(c) = corpus_or_skip() else { return };
     let out = tmp("corpus").join("ds");
-    let files = wirehunt::capture::expand_inputs(&[c.to_string_lossy().into_owned()]).unwrap();
-    let rep = wirehunt::ingest::ingest(&files, &out, &Default::default(), |_, _| {}).unwrap();
+    let files = wirehunt_wire::capture::expand_inputs(&[c.to_string_lossy().into_owned()]).unwrap();
+    let rep = wirehunt_store::ingest::ingest(&files, &out, &Default::default(), |_, _| {}).unwrap();
     let exp = expected_counts();
     let mut mismatches = Vec::new();
     let mut checked = 0;
@@ -71,11 +71,11 @@ fn whole_corpus_counts_match_capinfos_and_malformed_files_end_clearly() {
     }
     // the default shards flows over one worker per core; one thread gives the same tables
     let one = tmp("corpus_one").join("ds");
-    let opts = wirehunt::ingest::IngestOptions {
+    let opts = wirehunt_store::ingest::IngestOptions {
         threads: 1,
         ..Default::default()
     };
-    wirehunt::ingest::ingest(&files, &one, &opts, |_, _| {}).unwrap();
+    wirehunt_store::ingest::ingest(&files, &one, &opts, |_, _| {}).unwrap();
     crate::ingest::assert_same_dataset(&out, &one);
 }
 

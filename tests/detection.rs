@@ -2,7 +2,7 @@
 //! benign look-alikes never high), and real captures from the corpus (the right category, host and
 //! peer; no high-severity finding on ordinary DNS and HTTP captures).
 use crate::common::*;
-use wirehunt::detect::{Finding, Severity, detect, load_detectors};
+use wirehunt_store::detect::{Finding, Severity, detect, load_detectors};
 
 fn findings(ds: &std::path::Path) -> Vec<Finding> {
     let (f, errors) = detect(ds, &load_detectors(None).unwrap()).unwrap();
@@ -44,16 +44,16 @@ fn evaluate(seeds: &[u64], hours: impl Fn(u64) -> f64, hosts: usize) -> Quality 
     for seed in seeds {
         let dir = tmp(&format!("sim{seed}"));
         let pcap = dir.join("s.pcap");
-        let cfg = wirehunt::simulate::SimConfig {
+        let cfg = wirehunt_sim::SimConfig {
             seed: *seed,
             hours: hours(*seed),
             hosts,
-            attacks: wirehunt::simulate::parse_attacks("all").unwrap(),
+            attacks: wirehunt_sim::parse_attacks("all").unwrap(),
             size: None,
             background_scale: 0.3,
             compressible: false,
         };
-        let truth = wirehunt::simulate::simulate_to_file(&cfg, &pcap).unwrap();
+        let truth = wirehunt_sim::simulate_to_file(&cfg, &pcap).unwrap();
         let ds = dir.join("ds");
         ingest_into(&pcap, &ds);
         let _ = std::fs::remove_file(&pcap);
@@ -213,7 +213,8 @@ fn corpus_findings(files: &[&str]) -> Option<Vec<Finding>> {
         .iter()
         .map(|f| c.join(f).to_string_lossy().into_owned())
         .collect();
-    wirehunt::ingest::ingest(&inputs, &dir.join("ds"), &Default::default(), |_, _| {}).unwrap();
+    wirehunt_store::ingest::ingest(&inputs, &dir.join("ds"), &Default::default(), |_, _| {})
+        .unwrap();
     Some(findings(&dir.join("ds")))
 }
 
@@ -367,7 +368,7 @@ fn dns_http_and_tls_folders_stay_quiet() {
     let Some(c) = corpus_or_skip() else { return };
     for folder in ["dns", "http", "tls"] {
         let dir = tmp(&format!("quiet-{folder}"));
-        wirehunt::ingest::ingest(
+        wirehunt_store::ingest::ingest(
             &[c.join(folder).to_string_lossy().into_owned()],
             &dir.join("ds"),
             &Default::default(),
@@ -609,7 +610,7 @@ fn dropper_variants_are_high_and_vendor_downloads_stay_low() {
         if seen.len() == 8 {
             break;
         }
-        let cfg = wirehunt::simulate::SimConfig {
+        let cfg = wirehunt_sim::SimConfig {
             seed,
             hours: 0.1,
             hosts: 4,
@@ -621,7 +622,7 @@ fn dropper_variants_are_high_and_vendor_downloads_stay_low() {
         // the truth is drawn before any packet is written: skip a seed whose variant is covered
         let dir = tmp(&format!("dropper{seed}"));
         let pcap = dir.join("s.pcap");
-        let truth = wirehunt::simulate::simulate_to_file(&cfg, &pcap).unwrap();
+        let truth = wirehunt_sim::simulate_to_file(&cfg, &pcap).unwrap();
         let a = &truth.attacks[0];
         let key = (a.kind.clone(), a.domain.is_some());
         if !seen.insert(key.clone()) {
@@ -853,7 +854,7 @@ fn similar_low_findings_from_one_source_are_grouped() {
     let fs = args(&[]);
     let raw: Vec<Finding> = {
         let dir = tmp("group");
-        wirehunt::ingest::ingest(
+        wirehunt_store::ingest::ingest(
             &[cap.to_string_lossy().into_owned()],
             &dir.join("ds"),
             &Default::default(),

@@ -159,14 +159,14 @@ fn mutate(rng: &mut Rng, data: &[u8], other: &[u8]) -> Vec<u8> {
 
 /// One input through every stage, in memory (tables are built and discarded).
 fn drive(input: &[u8]) {
-    let mut tables = wirehunt::table::writer::Tables::new(None);
-    let mut flows = wirehunt::flow::FlowTable::new(wirehunt::flow::FlowConfig {
+    let mut tables = wirehunt_store::table::writer::Tables::new(None);
+    let mut flows = wirehunt_wire::flow::FlowTable::new(wirehunt_wire::flow::FlowConfig {
         max_flows: 512,
         ..Default::default()
     });
-    let mut decoder = wirehunt::decode::Decoder::default();
+    let mut decoder = wirehunt_wire::decode::Decoder::default();
     let source: Arc<str> = Arc::from("fuzz");
-    let _ = wirehunt::capture::read_capture(std::io::Cursor::new(input.to_vec()), |frame| {
+    let _ = wirehunt_wire::capture::read_capture(std::io::Cursor::new(input.to_vec()), |frame| {
         let _ = decoder.decode(frame, |pkt| flows.packet(pkt, &source, &mut tables));
         decoder.events.clear();
     });
@@ -174,7 +174,7 @@ fn drive(input: &[u8]) {
     // the DNS message parser on the raw bytes, at a few offsets (UDP payload positions)
     for off in [0usize, 42, 46, 62] {
         if let Some(b) = input.get(off..) {
-            let _ = wirehunt::proto::dns::parse_msg(b, true);
+            let _ = wirehunt_wire::proto::dns::parse_msg(b, true);
         }
     }
 }

@@ -54,7 +54,8 @@ fn a_forged_sequence_jump_is_a_weird_row_not_volume() {
     assert!(weird_names(&ds).contains(&"tcp_seq_jump".to_string()));
     // and the exfiltration detector finds nothing
     let (f, e) =
-        wirehunt::detect::detect(&ds, &wirehunt::detect::load_detectors(None).unwrap()).unwrap();
+        wirehunt_store::detect::detect(&ds, &wirehunt_store::detect::load_detectors(None).unwrap())
+            .unwrap();
     assert!(e.is_empty(), "{e:?}");
     assert!(f.iter().all(|f| f.category != "exfiltration"), "{f:?}");
 }
@@ -104,7 +105,7 @@ fn a_real_hole_counts_its_own_size() {
 /// request still becomes a row, and the overflow is a weird row.
 #[test]
 fn http_pipelining_flood_is_capped_and_counted() {
-    let n = wirehunt::proto::http::MAX_PENDING * 4;
+    let n = wirehunt_wire::proto::http::MAX_PENDING * 4;
     let mut stream = Vec::new();
     for i in 0..n {
         stream.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: victim\r\n\r\n").as_bytes());
@@ -136,7 +137,7 @@ fn http_pipelining_flood_is_capped_and_counted() {
     assert_eq!(over.len(), 1, "{w:?}");
     let expect = format!(
         "{} were written without their response",
-        n - wirehunt::proto::http::MAX_PENDING
+        n - wirehunt_wire::proto::http::MAX_PENDING
     );
     assert!(over[0][1].contains(&expect), "{}", over[0][1]);
 }
@@ -145,12 +146,12 @@ fn http_pipelining_flood_is_capped_and_counted() {
 /// stream's cap (each range costs bookkeeping), instead of growing without bound.
 #[test]
 fn ranges_after_a_hole_reach_the_cap() {
-    use wirehunt::flow::reassembly::{ENTRY_COST, Reassembler};
+    use wirehunt_wire::flow::reassembly::{ENTRY_COST, Reassembler};
     let mut r = Reassembler::new();
     r.syn(0);
     r.stop_data();
     let cap = 64 * 1024;
-    let mut sink = |_c: wirehunt::flow::reassembly::Chunk<'_>| {};
+    let mut sink = |_c: wirehunt_wire::flow::reassembly::Chunk<'_>| {};
     // offset 1 is never sent: everything after it is out of order
     for i in 0..100_000u32 {
         r.segment(10 + i * 20, &[], 10, cap, &mut sink);
@@ -180,15 +181,17 @@ fn syn_flood(n: u32) -> Vec<u8> {
 fn detectors_run_on_a_syn_flood_under_a_small_memory_limit() {
     let (ds, rep) = ingest_bytes("synflood", &[("f.pcap", syn_flood(60_000))]);
     assert_eq!(rep.manifest.tables.get("conn"), Some(&60_000));
-    let rt = wirehunt::query::runtime().unwrap();
-    let dets = wirehunt::detect::load_detectors(None).unwrap();
-    let lim = wirehunt::query::Limits {
+    let rt = wirehunt_store::query::runtime().unwrap();
+    let dets = wirehunt_store::detect::load_detectors(None).unwrap();
+    let lim = wirehunt_store::query::Limits {
         memory_bytes: 64 << 20,
     };
     rt.block_on(async {
-        let ctx = wirehunt::query::open_session_with(&ds, lim).await.unwrap();
+        let ctx = wirehunt_store::query::open_session_with(&ds, lim)
+            .await
+            .unwrap();
         for d in &dets {
-            let r = wirehunt::detect::run_detector(&ctx, d).await;
+            let r = wirehunt_store::detect::run_detector(&ctx, d).await;
             assert!(r.is_ok(), "{} failed under 64 MiB: {:?}", d.id, r.err());
         }
     });
@@ -562,7 +565,8 @@ fn symlinks_in_input_directories_are_followed_loop_safe() {
     std::fs::create_dir_all(&input).unwrap();
     std::os::unix::fs::symlink(real.join("a.pcap"), input.join("link.pcap")).unwrap();
     std::os::unix::fs::symlink(&input, input.join("loop")).unwrap();
-    let files = wirehunt::capture::expand_inputs(&[input.to_string_lossy().into_owned()]).unwrap();
+    let files =
+        wirehunt_wire::capture::expand_inputs(&[input.to_string_lossy().into_owned()]).unwrap();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with("link.pcap"));
 }
@@ -636,7 +640,7 @@ fn conflicting_retransmissions_and_partial_overlaps_are_reported() {
 }
 
 fn flood(kind: &str, n: u64) -> Vec<u8> {
-    wirehunt::simulate::flood::flood(kind, n, Vec::new()).unwrap()
+    wirehunt_sim::flood::flood(kind, n, Vec::new()).unwrap()
 }
 
 /// The flood generators of benches/memcheck.sh, small: a fragment flood (copies of one fragment,
@@ -720,14 +724,15 @@ fn a_corrupt_table_file_is_exit_65() {
 fn a_spoofed_syn_flood_is_reported() {
     let (ds, _) = ingest_bytes("synfanin", &[("f.pcap", flood("syn", 5000))]);
     let (f, e) =
-        wirehunt::detect::detect(&ds, &wirehunt::detect::load_detectors(None).unwrap()).unwrap();
+        wirehunt_store::detect::detect(&ds, &wirehunt_store::detect::load_detectors(None).unwrap())
+            .unwrap();
     assert!(e.is_empty(), "{e:?}");
     let hit = f
         .iter()
         .find(|f| f.detector == "scan" && f.dst_ip.as_deref() == Some("192.0.2.80"))
         .expect("a fan-in finding");
     assert!(
-        hit.severity >= wirehunt::detect::Severity::High,
+        hit.severity >= wirehunt_store::detect::Severity::High,
         "{}",
         hit.summary
     );
@@ -874,8 +879,8 @@ fn hostile_file_names_are_read_and_escaped_everywhere() {
         assert!(i["packets_read"].as_u64().unwrap() > 0);
     }
     // the escape names the file: it leads back to the exact path
-    assert_eq!(wirehunt::capture::name_path(&paths[1]), bad);
-    assert_eq!(wirehunt::capture::name_path(&paths[0]), trick);
+    assert_eq!(wirehunt_wire::capture::name_path(&paths[1]), bad);
+    assert_eq!(wirehunt_wire::capture::name_path(&paths[0]), trick);
     let mut sources = column(&ds, "conn", "source");
     sources.sort();
     sources.dedup();

@@ -294,7 +294,7 @@ fn accounting_and_determinism_on_the_demo_capture() {
                 let b = b.unwrap();
                 let ts = b.column_by_name("ts").unwrap();
                 let ts: Vec<String> = (0..ts.len())
-                    .map(|i| wirehunt::report::cell(ts, i))
+                    .map(|i| wirehunt_store::report::cell(ts, i))
                     .collect();
                 assert!(ts.windows(2).all(|w| w[0] <= w[1]), "{t} not sorted");
             }
@@ -318,8 +318,8 @@ fn flow_cap_evicts_and_counts() {
     let dir = tmp("cap");
     let p = dir.join("c.pcap");
     std::fs::write(&p, pcap(1, &frames)).unwrap();
-    let opts = wirehunt::ingest::IngestOptions {
-        flow: wirehunt::flow::FlowConfig {
+    let opts = wirehunt_store::ingest::IngestOptions {
+        flow: wirehunt_wire::flow::FlowConfig {
             max_flows: 10,
             ..Default::default()
         },
@@ -327,7 +327,7 @@ fn flow_cap_evicts_and_counts() {
         threads: 1,
         ..Default::default()
     };
-    let rep = wirehunt::ingest::ingest(
+    let rep = wirehunt_store::ingest::ingest(
         &[p.to_string_lossy().into_owned()],
         &dir.join("ds"),
         &opts,
@@ -352,28 +352,28 @@ fn flow_cap_evicts_and_counts() {
 fn several_hundred_mb_capture_stays_under_the_caps() {
     let dir = tmp("big");
     let pcap = dir.join("big.pcap");
-    let cfg = wirehunt::simulate::SimConfig {
+    let cfg = wirehunt_sim::SimConfig {
         seed: 9,
         hours: 0.5,
         hosts: 30,
-        attacks: wirehunt::simulate::parse_attacks("all").unwrap(),
+        attacks: wirehunt_sim::parse_attacks("all").unwrap(),
         size: Some(300_000_000),
         background_scale: 1.0,
         compressible: false,
     };
-    let truth = wirehunt::simulate::simulate_to_file(&cfg, &pcap).unwrap();
+    let truth = wirehunt_sim::simulate_to_file(&cfg, &pcap).unwrap();
     assert!(truth.bytes >= 300_000_000);
-    let flow = wirehunt::flow::FlowConfig {
+    let flow = wirehunt_wire::flow::FlowConfig {
         max_flows: 2_000,
         max_total_buffer: 4 << 20,
         max_stream_buffer: 256 << 10,
         ..Default::default()
     };
-    let opts = wirehunt::ingest::IngestOptions {
+    let opts = wirehunt_store::ingest::IngestOptions {
         flow,
         ..Default::default()
     };
-    let rep = wirehunt::ingest::ingest(
+    let rep = wirehunt_store::ingest::ingest(
         &[pcap.to_string_lossy().into_owned()],
         &dir.join("ds"),
         &opts,
@@ -421,7 +421,8 @@ fn protocol_rows_name_their_connections_capture() {
         .iter()
         .map(|f| c.join(f).to_string_lossy().into_owned())
         .collect();
-    wirehunt::ingest::ingest(&inputs, &dir.join("ds"), &Default::default(), |_, _| {}).unwrap();
+    wirehunt_store::ingest::ingest(&inputs, &dir.join("ds"), &Default::default(), |_, _| {})
+        .unwrap();
     let conn: std::collections::HashMap<String, String> =
         rows(&dir.join("ds"), "conn", &["uid", "source"])
             .into_iter()
@@ -454,7 +455,7 @@ fn sorted_rows(ds: &std::path::Path, table: &str) -> Vec<String> {
             let cells: Vec<String> = b
                 .columns()
                 .iter()
-                .map(|c| wirehunt::report::cell(c, i))
+                .map(|c| wirehunt_store::report::cell(c, i))
                 .collect();
             v.push(cells.join("\t"));
         }
@@ -465,7 +466,7 @@ fn sorted_rows(ds: &std::path::Path, table: &str) -> Vec<String> {
 
 /// The same rows in every table, and the same accounting per input.
 pub fn assert_same_dataset(a: &std::path::Path, b: &std::path::Path) {
-    for (t, _) in wirehunt::table::all_schemas() {
+    for (t, _) in wirehunt_store::table::all_schemas() {
         let (x, y) = (sorted_rows(a, t), sorted_rows(b, t));
         assert_eq!(x.len(), y.len(), "{t}: row counts differ");
         if let Some((r, s)) = x.iter().zip(&y).find(|(r, s)| r != s) {
@@ -473,8 +474,8 @@ pub fn assert_same_dataset(a: &std::path::Path, b: &std::path::Path) {
         }
     }
     let (ma, mb) = (
-        wirehunt::table::manifest::Manifest::load(a).unwrap(),
-        wirehunt::table::manifest::Manifest::load(b).unwrap(),
+        wirehunt_store::table::manifest::Manifest::load(a).unwrap(),
+        wirehunt_store::table::manifest::Manifest::load(b).unwrap(),
     );
     assert_eq!(ma.tables, mb.tables);
     assert_eq!(ma.flow_stats.flows, mb.flow_stats.flows);
@@ -530,12 +531,12 @@ fn sharded_ingest_gives_the_same_tables_as_one_thread() {
     let inputs = [s, f, demo_capture().to_string_lossy().into_owned()];
     let ingest = |threads: usize| {
         let out = dir.join(format!("t{threads}"));
-        let opts = wirehunt::ingest::IngestOptions {
+        let opts = wirehunt_store::ingest::IngestOptions {
             threads,
-            hashes: wirehunt::ingest::InputHashes::Skip,
+            hashes: wirehunt_store::ingest::InputHashes::Skip,
             ..Default::default()
         };
-        let rep = wirehunt::ingest::ingest(&inputs, &out, &opts, |_, _| {}).unwrap();
+        let rep = wirehunt_store::ingest::ingest(&inputs, &out, &opts, |_, _| {}).unwrap();
         (out, rep)
     };
     let (one, rep) = ingest(1);
@@ -547,7 +548,7 @@ fn sharded_ingest_gives_the_same_tables_as_one_thread() {
         .filter_map(|i| i.weird.get("tcp_seq_jump"))
         .sum();
     assert!(
-        jumps > wirehunt::table::writer::WEIRD_ROWS_PER_NAME,
+        jumps > wirehunt_store::table::writer::WEIRD_ROWS_PER_NAME,
         "the flood raises more sequence-jump weirds than are kept: {jumps}"
     );
     assert!(

@@ -15,7 +15,7 @@ fn table_lines(ds: &Path) -> BTreeMap<String, Vec<String>> {
 /// The same without the columns holding connection or file ids (`uid`, `fuid`, `conn_uids` ...).
 fn lines_of(ds: &Path, drop_ids: bool) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
-    for (t, _) in wirehunt::table::all_schemas() {
+    for (t, _) in wirehunt_store::table::all_schemas() {
         let mut v = Vec::new();
         for b in read_table(ds, t) {
             let schema = b.schema();
@@ -25,7 +25,7 @@ fn lines_of(ds: &Path, drop_ids: bool) -> BTreeMap<String, Vec<String>> {
                     .iter()
                     .zip(schema.fields())
                     .filter(|(_, f)| !(drop_ids && f.name().contains("uid")))
-                    .map(|(c, _)| wirehunt::report::cell(c, r))
+                    .map(|(c, _)| wirehunt_store::report::cell(c, r))
                     .collect();
                 v.push(cells.join("|"));
             }
@@ -114,7 +114,7 @@ fn hour_partitions_hold_the_same_rows_prune_by_time_and_take_appends() {
     // each file's rows are in its directory's UTC hour (read with the parquet crate)
     let conn_hours = hour_dirs(&part.join("conn"));
     assert!(conn_hours.len() >= 2, "{:?}", conn_hours.keys());
-    for (t, _) in wirehunt::table::all_schemas() {
+    for (t, _) in wirehunt_store::table::all_schemas() {
         for (hour, files) in hour_dirs(&part.join(t)) {
             for f in files {
                 let file = std::fs::File::open(&f).unwrap();

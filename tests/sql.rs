@@ -27,7 +27,7 @@ fn render(batches: &[arrow::record_batch::RecordBatch]) -> Vec<String> {
                     if arrow::array::Array::is_null(c.as_ref(), r) {
                         "NULL".to_string()
                     } else {
-                        let v = wirehunt::report::cell(c, r);
+                        let v = wirehunt_store::report::cell(c, r);
                         if v.is_empty() { "\"\"".to_string() } else { v }
                     }
                 })
@@ -41,8 +41,10 @@ fn render(batches: &[arrow::record_batch::RecordBatch]) -> Vec<String> {
 #[test]
 fn slt_files() {
     let ds = demo_dataset();
-    let rt = wirehunt::query::runtime().unwrap();
-    let ctx = rt.block_on(wirehunt::query::open_session(&ds)).unwrap();
+    let rt = wirehunt_store::query::runtime().unwrap();
+    let ctx = rt
+        .block_on(wirehunt_store::query::open_session(&ds))
+        .unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql");
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
@@ -58,14 +60,14 @@ fn slt_files() {
                 let expected: Vec<String> =
                     lines[sep + 1..].iter().map(|s| s.to_string()).collect();
                 let got = rt
-                    .block_on(wirehunt::query::run_sql(&ctx, &sql, false))
+                    .block_on(wirehunt_store::query::run_sql(&ctx, &sql, false))
                     .unwrap_or_else(|e| panic!("{}: {head}: {e}", path.display()));
                 assert_eq!(render(&got), expected, "{}: {head}", path.display());
                 n += 1;
             } else if let Some(want) = head.strip_prefix("statement error ") {
                 let sql = lines[1..].join("\n");
                 let err = rt
-                    .block_on(wirehunt::query::run_sql(&ctx, &sql, false))
+                    .block_on(wirehunt_store::query::run_sql(&ctx, &sql, false))
                     .expect_err(&sql)
                     .to_string();
                 assert!(
@@ -106,13 +108,15 @@ fn readme_hunting_queries_agree_with_parquet() {
         .collect();
     assert_eq!(queries.len(), 5, "five hunting queries in the README");
     let ds = demo_dataset();
-    let rt = wirehunt::query::runtime().unwrap();
-    let ctx = rt.block_on(wirehunt::query::open_session(&ds)).unwrap();
+    let rt = wirehunt_store::query::runtime().unwrap();
+    let ctx = rt
+        .block_on(wirehunt_store::query::open_session(&ds))
+        .unwrap();
     let results: Vec<Vec<String>> = queries
         .iter()
         .map(|q| {
             render(
-                &rt.block_on(wirehunt::query::run_sql(&ctx, q, false))
+                &rt.block_on(wirehunt_store::query::run_sql(&ctx, q, false))
                     .unwrap_or_else(|e| panic!("{q}: {e}")),
             )
         })

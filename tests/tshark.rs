@@ -424,16 +424,16 @@ fn simulated_capture_dissects_cleanly_in_tshark() {
     }
     let dir = tmp("sim-tshark");
     let p = dir.join("s.pcap");
-    let cfg = wirehunt::simulate::SimConfig {
+    let cfg = wirehunt_sim::SimConfig {
         seed: 5,
         hours: 0.2,
         hosts: 6,
-        attacks: wirehunt::simulate::parse_attacks("all").unwrap(),
+        attacks: wirehunt_sim::parse_attacks("all").unwrap(),
         size: None,
         background_scale: 0.3,
         compressible: false,
     };
-    let truth = wirehunt::simulate::simulate_to_file(&cfg, &p).unwrap();
+    let truth = wirehunt_sim::simulate_to_file(&cfg, &p).unwrap();
     // a dropper that serves a PE as image/jpeg is malformed JPEG on purpose: tshark's image
     // dissector may fail on that one body and on nothing else
     let disguised: Vec<String> = truth

@@ -213,7 +213,7 @@ pub fn ip6_udp(sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
 pub fn ingest_bytes(
     name: &str,
     files: &[(&str, Vec<u8>)],
-) -> (PathBuf, wirehunt::ingest::IngestReport) {
+) -> (PathBuf, wirehunt_store::ingest::IngestReport) {
     let dir = tmp(name);
     let mut paths = Vec::new();
     for (n, b) in files {
@@ -222,7 +222,7 @@ pub fn ingest_bytes(
         paths.push(p.to_string_lossy().into_owned());
     }
     let out = dir.join("ds");
-    let rep = wirehunt::ingest::ingest(&paths, &out, &Default::default(), |_, _| {}).unwrap();
+    let rep = wirehunt_store::ingest::ingest(&paths, &out, &Default::default(), |_, _| {}).unwrap();
     (out, rep)
 }
 
@@ -267,7 +267,7 @@ pub fn column(ds: &Path, table: &str, col: &str) -> Vec<String> {
             .column_by_name(col)
             .unwrap_or_else(|| panic!("no column {col} in {table}"));
         for i in 0..c.len() {
-            v.push(wirehunt::report::cell(c, i));
+            v.push(wirehunt_store::report::cell(c, i));
         }
     }
     v
@@ -312,9 +312,9 @@ pub fn run(args: &[&str]) -> std::process::Output {
 }
 
 /// Ingest one capture into `ds` with the default options (a test's setup step).
-pub fn ingest_into(capture: &Path, ds: &Path) -> wirehunt::ingest::IngestReport {
-    wirehunt::ingest::ingest(
-        &[wirehunt::capture::path_name(capture)],
+pub fn ingest_into(capture: &Path, ds: &Path) -> wirehunt_store::ingest::IngestReport {
+    wirehunt_store::ingest::ingest(
+        &[wirehunt_wire::capture::path_name(capture)],
         ds,
         &Default::default(),
         |_, _| {},

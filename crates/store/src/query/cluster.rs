@@ -1,0 +1,221 @@
+//! DataFusion Ballista (`wirehunt cluster`, `--cluster df://HOST:PORT`): the same queries on a
+//! scheduler and executors started from this binary, so that both know wirehunt's functions (the
+//! scheduler plans with them, executors decode plans that name them). A client session plans the
+//! query against the dataset's Parquet files by path: every executor must read the dataset at the
+//! same path (a shared filesystem).
+//!
+//! What is distributed: scans, filters, projections, aggregates (partial per partition, then
+//! final), joins and sorts, as Ballista stages over the dataset's part files. What is not: ingest
+//! (see README "Scaling out"), and what wirehunt does with a detector's rows (scoring is SQL, but
+//! ranking, severity gates and the report run in the client).
+
+use ballista::prelude::SessionContextExt;
+use ballista_core::registry::BallistaFunctionRegistry;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::sync::Arc;
+
+/// The scheduler's sessions: DataFusion's functions plus wirehunt's.
+fn session_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+    use datafusion::execution::FunctionRegistry;
+    // registered on the built state: the builder's with_scalar_functions replaces the defaults
+    use ballista::prelude::SessionConfigExt;
+    // see connect(): the static planner; a client's own setting travels with its job
+    let config = super::correct_results(config.with_ballista_adaptive_query_planner(false));
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    for f in super::udf::scalar_udfs() {
+        state.register_udf(Arc::new(f))?;
+    }
+    for f in super::udf::aggregate_udfs() {
+        state.register_udaf(Arc::new(f))?;
+    }
+    Ok(state)
+}
+
+/// The executors' function registry: DataFusion's plus wirehunt's.
+fn function_registry() -> Arc<BallistaFunctionRegistry> {
+    let mut r = BallistaFunctionRegistry::default();
+    // Ballista's default registry has DataFusion's core functions, not the array ones the
+    // detectors use (make_array, array_slice, array_to_string, cardinality ...)
+    for f in datafusion::functions_nested::all_default_nested_functions() {
+        r.scalar_functions.insert(f.name().to_string(), f);
+    }
+    for f in super::udf::scalar_udfs() {
+        r.scalar_functions.insert(f.name().to_string(), Arc::new(f));
+    }
+    for f in super::udf::aggregate_udfs() {
+        r.aggregate_functions
+            .insert(f.name().to_string(), Arc::new(f));
+    }
+    Arc::new(r)
+}
+
+/// Ballista's log records up to `log::max_level()`, one line each on stderr.
+struct StderrLog;
+
+static LOG: StderrLog = StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::max_level()
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!(
+                "{} {} {}: {}",
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                r.level(),
+                r.target(),
+                r.args()
+            );
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Log Ballista's records to stderr: warnings and errors, or the level in `WIREHUNT_LOG`
+/// (error, warn, info, debug, trace).
+fn init_log() {
+    let level = std::env::var("WIREHUNT_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(log::LevelFilter::Warn);
+    if log::set_logger(&LOG).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+fn ballista_err(e: impl std::fmt::Display) -> crate::Error {
+    crate::Error::Cluster(e.to_string())
+}
+
+/// Run a scheduler on `bind` until the process ends.
+pub fn scheduler(bind: std::net::SocketAddr, external_host: Option<String>) -> crate::Result<()> {
+    use ballista_scheduler::cluster::BallistaCluster;
+    use ballista_scheduler::config::SchedulerConfig;
+    init_log();
+    let config = SchedulerConfig {
+        bind_host: bind.ip().to_string(),
+        bind_port: bind.port(),
+        external_host: external_host.unwrap_or_else(|| bind.ip().to_string()),
+        override_session_builder: Some(Arc::new(session_state)),
+        ..Default::default()
+    };
+    super::runtime()?.block_on(async move {
+        let cluster = BallistaCluster::new_from_config(&config)
+            .await
+            .map_err(ballista_err)?;
+        ballista_scheduler::scheduler_process::start_server(cluster, bind, Arc::new(config))
+            .await
+            .map_err(ballista_err)
+    })
+}
+
+/// How an executor is started.
+pub struct ExecutorOptions {
+    pub scheduler_host: String,
+    pub scheduler_port: u16,
+    pub bind_host: String,
+    /// Arrow Flight port (shuffle data and results); the gRPC port is the next one when 0 is not
+    /// asked for.
+    pub port: u16,
+    pub grpc_port: u16,
+    pub work_dir: Option<String>,
+    /// Tasks run at once (default: the cores this process may use).
+    pub concurrent_tasks: Option<usize>,
+    /// Memory for the tasks together (a spilling pool; default: Ballista's share of the host).
+    pub memory_bytes: Option<u64>,
+}
+
+/// Run an executor registered with a scheduler until the process ends.
+pub fn executor(o: ExecutorOptions) -> crate::Result<()> {
+    use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+    init_log();
+    let mut config = ExecutorProcessConfig {
+        scheduler_host: o.scheduler_host,
+        scheduler_port: o.scheduler_port,
+        bind_host: o.bind_host.clone(),
+        external_host: Some(o.bind_host),
+        port: o.port,
+        grpc_port: o.grpc_port,
+        work_dir: o.work_dir,
+        memory_pool_size: o.memory_bytes,
+        override_function_registry: Some(function_registry()),
+        // the scheduler may still be starting: keep trying to register for a while
+        scheduler_connect_timeout_seconds: 30,
+        ..Default::default()
+    };
+    if let Some(n) = o.concurrent_tasks {
+        config.vcores = n.max(1);
+    }
+    super::runtime()?.block_on(async move {
+        start_executor_process(Arc::new(config))
+            .await
+            .map_err(ballista_err)
+    })
+}
+
+/// A client session on the cluster at `url` (`df://HOST:PORT`), with wirehunt's functions.
+pub async fn connect(url: &str) -> datafusion::error::Result<SessionContext> {
+    use ballista::prelude::SessionConfigExt;
+    let config = SessionConfig::new_with_ballista()
+        .with_information_schema(true)
+        .with_target_partitions(2)
+        // Ballista 55's adaptive planner (on by default) loses task status updates on the
+        // detectors' multi-stage plans ("task metrics array size 6 does not equal ... 7") and the
+        // job never finishes; the static planner runs them all
+        .with_ballista_adaptive_query_planner(false);
+    let config = super::correct_results(config);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    let ctx = SessionContext::remote_with_state(url, state).await?;
+    // after remote_with_state: upgrading the state for Ballista replaces its function list
+    super::udf::register(&ctx);
+    Ok(ctx)
+}
+
+/// `batch` as a view whose plan carries its rows (`VALUES`): a Ballista plan can name a view, not
+/// an in-memory table. An empty batch is one row of typed NULLs filtered out.
+pub fn values_view(
+    batch: &arrow::record_batch::RecordBatch,
+) -> datafusion::error::Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::{Expr, LogicalPlanBuilder, lit};
+    let schema = batch.schema();
+    let mut rows: Vec<Vec<Expr>> = Vec::new();
+    for r in 0..batch.num_rows() {
+        let mut row = Vec::with_capacity(batch.num_columns());
+        for c in batch.columns() {
+            row.push(lit(ScalarValue::try_from_array(c, r)?));
+        }
+        rows.push(row);
+    }
+    let empty = rows.is_empty();
+    if empty {
+        let mut row = Vec::new();
+        for f in schema.fields() {
+            row.push(lit(ScalarValue::try_from(f.data_type())?));
+        }
+        rows.push(row);
+    }
+    let mut b = LogicalPlanBuilder::values(rows)?;
+    if empty {
+        b = b.filter(lit(false))?;
+    }
+    // VALUES names its columns column1..; give them the table's names
+    let cols: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| datafusion::prelude::col(format!("column{}", i + 1)).alias(f.name()))
+        .collect();
+    let plan = b.project(cols)?.build()?;
+    Ok(Arc::new(datafusion::catalog::view::ViewTable::new(
+        plan, None,
+    )))
+}

@@ -1,0 +1,547 @@
+//! DataFusion over a dataset directory: one `SessionContext`, every table registered by name with its
+//! declared schema, the security UDFs ([`udf`]), read-only SQL unless asked otherwise, and an ingest
+//! cache so `sql`/`triage` on capture files reuse a dataset when the files' sha256 match.
+
+#[cfg(feature = "cluster")]
+pub mod cluster;
+pub mod geo;
+pub mod rewrite;
+pub mod udf;
+
+use crate::table::all_schemas;
+use arrow::record_batch::RecordBatch;
+use datafusion::execution::options::ParquetReadOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// The async runtime every query runs on: one per process, built on first use (two workers, as
+/// the session's target partitions). Triage's detectors, overview and report timelines share it
+/// (each used to build its own).
+pub fn runtime() -> crate::Result<&'static tokio::runtime::Runtime> {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    Ok(RT.get_or_init(|| rt))
+}
+
+/// Query-time resource limits. Every byte of a capture is attacker-controlled, so a query over a
+/// hostile dataset (a million spoofed sources, a cross join) must fail with a message or spill to disk,
+/// never abort the process: DataFusion runs with a greedy memory pool of `memory_bytes` (sorts and
+/// aggregates spill into a private temporary directory when the pool is full; an operator that
+/// cannot spill fails with "Resources exhausted"). A fair pool (each spilling operator gets an equal
+/// share) was measured and rejected: a detector plan holds ~100 spilling operators, so under a small
+/// limit each share was below the 1 MiB an aggregate needs to start, and queries failed that a
+/// greedy pool runs (as datafusion-cli does by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: usize,
+}
+
+/// The environment variable that sets the query memory limit (same syntax as `--memory-limit`).
+pub const MEMORY_ENV: &str = "WIREHUNT_MEMORY_LIMIT";
+
+static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+
+impl Limits {
+    /// A quarter of the memory this process may use (the cgroup limit when there is one, else
+    /// physical RAM), at least 256 MiB.
+    pub fn default_for_machine() -> Limits {
+        Limits {
+            memory_bytes: (available_memory() / 4).max(256 << 20),
+        }
+    }
+
+    /// `$WIREHUNT_MEMORY_LIMIT` when set, else [`Limits::default_for_machine`].
+    pub fn from_env() -> Result<Limits, String> {
+        match std::env::var(MEMORY_ENV) {
+            Ok(v) if !v.trim().is_empty() => parse_size(&v)
+                .map(|memory_bytes| Limits { memory_bytes })
+                .map_err(|e| format!("{MEMORY_ENV}: {e}")),
+            _ => Ok(Limits::default_for_machine()),
+        }
+    }
+
+    /// The limits of this process: set once by the command line ([`Limits::set`]), else from the
+    /// environment, else the default.
+    pub fn current() -> Limits {
+        *LIMITS.get_or_init(|| Limits::from_env().unwrap_or_else(|_| Limits::default_for_machine()))
+    }
+
+    /// Fix the process's limits (first call wins).
+    pub fn set(self) {
+        let _ = LIMITS.set(self);
+    }
+}
+
+/// Memory this process may use: the cgroup v2/v1 limit when set, else MemTotal.
+pub fn available_memory() -> usize {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let cgroup = read("/sys/fs/cgroup/memory.max")
+        .or_else(|| read("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&n| n > 0 && n < (1u64 << 60));
+    let total = read("/proc/meminfo").and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|k| k.parse::<u64>().ok())
+            .map(|k| k * 1024)
+    });
+    let n = match (cgroup, total) {
+        (Some(c), Some(t)) => c.min(t),
+        (Some(c), None) => c,
+        (None, Some(t)) => t,
+        (None, None) => 4 << 30,
+    };
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// `4G`, `512M`, `1.5GiB`, `2000000` (bytes) or `25%` (of [`available_memory`]).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    if let Some(p) = t.strip_suffix('%') {
+        let f: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size"))?;
+        if !(f > 0.0 && f <= 100.0) {
+            return Err(format!("{s:?}: a percentage is 1-100"));
+        }
+        return Ok((available_memory() as f64 * f / 100.0) as usize);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 4G, 512M, 25%)"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        u => return Err(format!("{s:?}: unknown unit {u:?} (K, M, G, T)")),
+    };
+    let v = n * mult;
+    if v.is_nan() || v < (16u64 << 20) as f64 {
+        return Err(format!("{s:?}: at least 16M is needed to run a query"));
+    }
+    Ok(v.min(usize::MAX as f64) as usize)
+}
+
+static INTEL: std::sync::RwLock<Option<arrow::record_batch::RecordBatch>> =
+    std::sync::RwLock::new(None);
+
+static CLUSTER: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// `--cluster df://HOST:PORT`: the sessions opened from now on run their queries on that Ballista
+/// scheduler ([`cluster`]).
+pub fn set_cluster(url: Option<String>) {
+    if let Ok(mut g) = CLUSTER.write() {
+        *g = url;
+    }
+}
+
+fn cluster_url() -> Option<String> {
+    CLUSTER.read().ok().and_then(|g| g.clone())
+}
+
+/// Indicators (`--intel`) for the sessions opened from now on: the `intel` table (empty until set).
+pub fn set_intel(batch: arrow::record_batch::RecordBatch) {
+    if let Ok(mut g) = INTEL.write() {
+        *g = Some(batch);
+    }
+}
+
+fn intel_batch() -> datafusion::error::Result<arrow::record_batch::RecordBatch> {
+    if let Some(b) = INTEL.read().ok().and_then(|g| g.clone()) {
+        return Ok(b);
+    }
+    Ok(crate::table::IntelTable::default().finish()?)
+}
+
+/// A session with the dataset's tables and the UDFs registered, under [`Limits::current`].
+pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionContext> {
+    open_session_with(dataset, Limits::current()).await
+}
+
+/// Check that a dataset's files are whole Parquet files and hold the rows its manifest accounts for
+/// (a table directory altered after ingest, a truncated copy, a file that is not Parquet). A short or
+/// lying footer is caught before the Parquet reader sees it (parquet 59 panics on some).
+pub fn check_dataset(dataset: &Path) -> Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let shared = crate::table::runs::is_shared(dataset);
+    let manifest = crate::table::manifest::Manifest::load(dataset);
+    if shared && let Err(e) = &manifest {
+        return Err(format!("{}: {e}", dataset.display()));
+    }
+    let manifest = manifest.ok();
+    let runs = if shared {
+        crate::table::runs::committed(dataset).map_err(|e| format!("{}: {e}", dataset.display()))?
+    } else {
+        Vec::new()
+    };
+    for (name, _) in all_schemas() {
+        let dir = dataset.join(name);
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut rows = 0u64;
+        // every Parquet file a reader would open, at any depth (partition directories)
+        for p in parquet_files_below(&dir) {
+            if shared {
+                let fname = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let run = crate::table::runs::run_of(fname);
+                if !run.is_some_and(|r| runs.iter().any(|c| c == r)) {
+                    return Err(format!(
+                        "{}: a part file of run {} that has no manifest in {}/runs (an interrupted `ingest --run {}`, or one finishing right now): run that ingest again, which replaces its files, or open the dataset again in a moment",
+                        p.display(),
+                        run.unwrap_or("?"),
+                        dataset.display(),
+                        run.unwrap_or("NAME")
+                    ));
+                }
+            }
+            let bad = |why: &str| {
+                format!(
+                    "{}: not a whole Parquet file ({why}); the dataset was altered or damaged after ingest",
+                    p.display()
+                )
+            };
+            let mut f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let len = f
+                .metadata()
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .len();
+            if len < 12 {
+                return Err(bad("too short"));
+            }
+            let mut head = [0u8; 4];
+            let mut tail = [0u8; 8];
+            f.read_exact(&mut head).map_err(|e| bad(&e.to_string()))?;
+            f.seek(SeekFrom::End(-8)).map_err(|e| bad(&e.to_string()))?;
+            f.read_exact(&mut tail).map_err(|e| bad(&e.to_string()))?;
+            let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+            if &head != b"PAR1" || &tail[4..] != b"PAR1" || footer + 12 > len {
+                return Err(bad("bad magic or footer length"));
+            }
+            let reader = parquet::file::serialized_reader::SerializedFileReader::new(f)
+                .map_err(|e| bad(&e.to_string()))?;
+            use parquet::file::reader::FileReader;
+            rows += u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+        }
+        if let Some(expected) = manifest.as_ref().and_then(|m| m.tables.get(name).copied())
+            && expected != rows
+        {
+            return Err(format!(
+                "{}: the manifest accounts for {expected} {name} rows but the table files hold {rows}; the dataset is inconsistent (re-ingest it)",
+                dataset.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `.parquet` files under `dir`, at any depth (symbolic links not followed), sorted.
+fn parquet_files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(p),
+                _ if p.extension().is_some_and(|x| x == "parquet") => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Optimisations of DataFusion 55 that give wrong answers, turned off in every session (local, a
+/// cluster client's, the scheduler's).
+///
+/// The aggregate dynamic filter: for `min(ts), max(expr)` (a column and an expression, as
+/// long_connection.sql's capture span) DataFusion 55.2 builds the scan's pruning filter from the
+/// column aggregates alone (`ts < current min`), so row groups the `max(expr)` needs are skipped
+/// depending on which partition runs first: the capture span, and every finding's coverage, changed
+/// from run to run (apache/datafusion#24816, fixed after 55). tests/sql.rs checks it stays off.
+pub fn correct_results(mut cfg: SessionConfig) -> SessionConfig {
+    cfg.options_mut()
+        .optimizer
+        .enable_aggregate_dynamic_filter_pushdown = false;
+    cfg
+}
+
+/// A session under explicit limits.
+pub async fn open_session_with(
+    dataset: &Path,
+    limits: Limits,
+) -> datafusion::error::Result<SessionContext> {
+    if crate::table::dataset::is_dataset(dataset) {
+        check_dataset(dataset).map_err(datafusion::error::DataFusionError::Plan)?;
+    }
+    use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let pool = TrackConsumersPool::new(
+        GreedyMemoryPool::new(limits.memory_bytes),
+        std::num::NonZeroUsize::new(5).unwrap_or(std::num::NonZeroUsize::MIN),
+    );
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(std::sync::Arc::new(pool))
+        .build_arc()?;
+    let cfg = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(2)
+        // results stream batch by batch; smaller batches keep a wide row's peak memory down
+        .with_batch_size(8192);
+    let cfg = correct_results(cfg);
+    let remote = cluster_url();
+    let ctx = match &remote {
+        #[cfg(feature = "cluster")]
+        Some(url) => cluster::connect(url).await?,
+        #[cfg(not(feature = "cluster"))]
+        Some(_) => {
+            return Err(datafusion::error::DataFusionError::Plan(
+                "--cluster: this wirehunt was built without the `cluster` feature".into(),
+            ));
+        }
+        None => {
+            let ctx = SessionContext::new_with_config_rt(cfg, runtime);
+            udf::register(&ctx);
+            ctx
+        }
+    };
+    let partition = crate::table::manifest::Manifest::load(dataset)
+        .map(|m| m.partition)
+        .unwrap_or_default();
+    for (name, schema) in all_schemas() {
+        let dir = dataset.join(name);
+        if !dir.is_dir() {
+            continue;
+        }
+        // a partitioned dataset's directories are columns (`date`, `hour`): filters on them prune
+        let opts = ParquetReadOptions {
+            schema: Some(&schema),
+            table_partition_cols: partition
+                .columns()
+                .iter()
+                .map(|c| (c.to_string(), arrow::datatypes::DataType::Utf8))
+                .collect(),
+            ..Default::default()
+        };
+        // a cluster's executors open the files by the path in the plan: make it absolute
+        let dir = match &remote {
+            Some(_) => std::fs::canonicalize(&dir)?,
+            None => dir,
+        };
+        ctx.register_parquet(name, dir.to_string_lossy().as_ref(), opts)
+            .await?;
+    }
+    match &remote {
+        // executors get the plan, not this process's memory: the indicators travel in it
+        #[cfg(feature = "cluster")]
+        Some(_) => {
+            ctx.register_table("intel", cluster::values_view(&intel_batch()?)?)?;
+        }
+        _ => {
+            ctx.register_batch("intel", intel_batch()?)?;
+        }
+    }
+    // Zeek habits: `ssl` is Zeek's name for the tls log
+    if dataset.join("tls").is_dir() {
+        ctx.sql("CREATE VIEW ssl AS SELECT * FROM tls").await?;
+    }
+    Ok(ctx)
+}
+
+/// SQL options: read-only unless `allow_write`.
+pub fn sql_options(allow_write: bool) -> datafusion::execution::context::SQLOptions {
+    datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(allow_write)
+        .with_allow_dml(allow_write)
+        .with_allow_statements(allow_write)
+}
+
+/// Plan one statement an analyst typed: parsed, mended ([`rewrite`]: unquoted mixed-case columns,
+/// minute-precision timestamp literals), planned and checked against [`sql_options`].
+pub async fn dataframe(
+    ctx: &SessionContext,
+    sql: &str,
+    allow_write: bool,
+) -> datafusion::error::Result<datafusion::dataframe::DataFrame> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let mut stmt = state.sql_to_statement(sql, &dialect)?;
+    rewrite::mend(&mut stmt, sql);
+    let plan = state.statement_to_plan(stmt).await?;
+    sql_options(allow_write).verify_plan(&plan)?;
+    ctx.execute_logical_plan(plan).await
+}
+
+/// Run one statement and collect its batches.
+pub async fn run_sql(
+    ctx: &SessionContext,
+    sql: &str,
+    allow_write: bool,
+) -> datafusion::error::Result<Vec<RecordBatch>> {
+    dataframe(ctx, sql, allow_write).await?.collect().await
+}
+
+/// Split a script into statements at top-level semicolons: a small scanner that knows SQL's quoting
+/// ('...', "...") and comments (--, /* */), so a semicolon inside them does not split; each
+/// statement keeps its starting line for error messages. Each statement is then parsed by
+/// DataFusion's parser.
+pub fn split_statements(script: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut start_line = 1;
+    let mut line = 1;
+    let (mut in_s, mut in_d, mut in_line_comment, mut in_block) = (false, false, false, false);
+    let chars: Vec<char> = script.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if cur.trim().is_empty() {
+            start_line = line;
+        }
+        if c == '\n' {
+            line += 1;
+            in_line_comment = false;
+        }
+        if in_line_comment {
+            cur.push(c);
+            i += 1;
+            continue;
+        }
+        if in_block {
+            cur.push(c);
+            if c == '*' && next == Some('/') {
+                cur.push('/');
+                i += 2;
+                in_block = false;
+                continue;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '\'' if !in_d => in_s = !in_s,
+            '"' if !in_s => in_d = !in_d,
+            '-' if !in_s && !in_d && next == Some('-') => in_line_comment = true,
+            '/' if !in_s && !in_d && next == Some('*') => in_block = true,
+            ';' if !in_s && !in_d => {
+                if !is_blank_sql(&cur) {
+                    out.push((start_line, cur.trim().to_string()));
+                }
+                cur.clear();
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+        i += 1;
+    }
+    if !is_blank_sql(&cur) {
+        out.push((start_line, cur.trim().to_string()));
+    }
+    out
+}
+
+fn is_blank_sql(s: &str) -> bool {
+    s.lines()
+        .map(|l| l.split("--").next().unwrap_or("").trim())
+        .all(|l| l.is_empty())
+}
+
+/// Where cached datasets live: `$WIREHUNT_CACHE`, else `$XDG_CACHE_HOME/wirehunt`, else `~/.cache/wirehunt`.
+pub fn cache_root() -> PathBuf {
+    if let Some(p) = std::env::var_os("WIREHUNT_CACHE") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(p).join("wirehunt");
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        return PathBuf::from(h).join(".cache").join("wirehunt");
+    }
+    std::env::temp_dir().join("wirehunt-cache")
+}
+
+/// Cache key of a set of capture files: sha256 over the files' own sha256s, the wirehunt version and
+/// the schema version (so a new release never reads an old layout). Also returns each file's sha256
+/// (hex), so the ingest that fills the cache does not hash the files again.
+pub fn cache_key(
+    files: &[String],
+    extra: &str,
+) -> std::io::Result<(String, std::collections::HashMap<String, String>)> {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(crate::table::SCHEMA_VERSION.to_le_bytes());
+    h.update(extra.as_bytes());
+    let mut each = std::collections::HashMap::new();
+    for f in files {
+        let d = wirehunt_wire::capture::sha256_file_digest(f)?;
+        h.update(d);
+        each.insert(f.clone(), wirehunt_wire::capture::hex(&d));
+    }
+    Ok((
+        wirehunt_wire::capture::hex(&h.finalize())[..24].to_string(),
+        each,
+    ))
+}
+
+pub use crate::table::dataset::is_dataset;
+
+/// An error message an analyst can act on: a query over the memory limit says so and how to raise it;
+/// an unknown table lists the tables.
+pub fn explain_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let chain = || std::iter::successors(Some(e), |c| c.source());
+    // DataFusion's errors repeat their source's message in their own: say each part once
+    let mut text = String::new();
+    for part in chain().map(|c| c.to_string()) {
+        if !text.contains(part.trim_end_matches('.')) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    let exhausted = chain().any(|c| {
+        c.downcast_ref::<datafusion::error::DataFusionError>()
+            .is_some_and(|d| {
+                matches!(
+                    d.find_root(),
+                    datafusion::error::DataFusionError::ResourcesExhausted(_)
+                )
+            })
+    }) || text.contains("Resources exhausted");
+    if exhausted {
+        let lim = Limits::current().memory_bytes;
+        return format!(
+            "the query needs more memory than its limit of {} MiB and could not spill it to disk ({text}); \
+             raise it with --memory-limit SIZE or {MEMORY_ENV}=SIZE, or narrow the query (WHERE, LIMIT, fewer joined rows)",
+            lim >> 20
+        );
+    }
+    if text.contains("table '") && text.contains("not found") {
+        let names: Vec<&str> = all_schemas().into_iter().map(|(n, _)| n).collect();
+        return format!("{text} (tables: {})", names.join(", "));
+    }
+    text
+}

