@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use wirehunt_store::detect::{
-    Detector, Finding, Severity, apply_overrides, apply_suppressions, detect, detect_timed, emit,
-    group_similar, load_detectors, load_suppressions, write_table,
+    Detector, Finding, Severity, apply_overrides, apply_suppressions, detect, detect_timed,
+    group_similar, load_detectors, load_suppressions,
 };
+use wirehunt_store::report::findings::{emit, write_table};
 use wirehunt_store::report::{Format, sanitize_terminal};
 
 struct LazyOverview(Option<wirehunt_store::detect::html::Overview>);

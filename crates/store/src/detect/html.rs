@@ -173,7 +173,7 @@ pub fn overview(dataset: &Path) -> crate::Result<Overview> {
     let manifest = Manifest::load(dataset)?;
     let rt = crate::query::runtime()?;
     rt.block_on(async {
-        let ctx = crate::query::open_session(dataset).await?;
+        let ctx = crate::query::session(dataset).await?;
         let q = |sql: String| {
             let ctx = ctx.clone();
             async move { crate::query::run_sql(&ctx, &sql, false).await }
@@ -261,7 +261,7 @@ pub fn overview(dataset: &Path) -> crate::Result<Overview> {
 pub fn finding_times(dataset: &Path, findings: &[Finding]) -> crate::Result<Vec<Vec<i64>>> {
     let rt = crate::query::runtime()?;
     rt.block_on(async {
-        let ctx = crate::query::open_session(dataset).await?;
+        let ctx = crate::query::session(dataset).await?;
         let mut out = Vec::with_capacity(findings.len());
         for f in findings {
             let uids = super::pivot::ids(f, "uids", 1000);

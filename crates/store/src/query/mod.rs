@@ -148,6 +148,34 @@ pub fn set_cluster(url: Option<String>) {
     if let Ok(mut g) = CLUSTER.write() {
         *g = url;
     }
+    forget_shared();
+}
+
+/// The process's session (see [`session`]): the dataset it was opened on, and the session.
+static SHARED: std::sync::Mutex<Option<(PathBuf, SessionContext)>> = std::sync::Mutex::new(None);
+
+fn forget_shared() {
+    if let Ok(mut g) = SHARED.lock() {
+        *g = None;
+    }
+}
+
+/// The process's one session over `dataset`: opened on first use, then shared by everything that
+/// reads the dataset in this run (triage's detectors, its overview and its report's timelines), so
+/// tables are registered once and every query draws on one memory pool. A different dataset, new
+/// indicators or a new cluster give a new session.
+pub async fn session(dataset: &Path) -> datafusion::error::Result<SessionContext> {
+    if let Ok(g) = SHARED.lock()
+        && let Some((p, ctx)) = g.as_ref()
+        && p == dataset
+    {
+        return Ok(ctx.clone());
+    }
+    let ctx = open_session(dataset).await?;
+    if let Ok(mut g) = SHARED.lock() {
+        *g = Some((dataset.to_path_buf(), ctx.clone()));
+    }
+    Ok(ctx)
 }
 
 fn cluster_url() -> Option<String> {
@@ -159,6 +187,7 @@ pub fn set_intel(batch: arrow::record_batch::RecordBatch) {
     if let Ok(mut g) = INTEL.write() {
         *g = Some(batch);
     }
+    forget_shared();
 }
 
 fn intel_batch() -> datafusion::error::Result<arrow::record_batch::RecordBatch> {

@@ -7,6 +7,7 @@
 //! (a leading `= + - @` or tab gets a `'`); JSON escapes through serde/arrow-json; HTML through
 //! [`html::esc`].
 
+pub mod findings;
 pub mod html;
 
 use arrow::array::{Array, ArrayRef};
