@@ -520,7 +520,7 @@ table!(FilesTable, "files", record FileRecord, "One row per HTTP body in either 
     file_class: Str = "what the body is for triage: executable (PE, ELF, Mach-O, DEX, wasm), script, java, flash, office_macro (VBA project inside OLE or OOXML), archive_executable (a ZIP entry that runs when opened: .exe .js .vbs .hta .lnk ...), archive, document, certificate (DER: OCSP responses, CRLs, certificates), media, html, text, unknown (binary of no known magic: encrypted or custom), empty",
     filename: Str = "Content-Disposition file name, else the URI path's last segment (escaped text; never used as a path)",
     content_encoding: Str = "Content-Encoding the head declared",
-    decoded: Bool = "the content encoding was undone (gzip, deflate, br); false: unsupported, or over the concurrent-decoder limit, and the hashes are of the bytes as sent; null: none declared",
+    decoded: Bool = "every content encoding was undone (gzip, deflate, br, and stacked ones such as `gzip, br` - up to 3 - undone last-applied first); false: one unsupported, more than 3, or over the concurrent-decoder limit, and the hashes are of the bytes as sent; null: none declared",
     seen_bytes: U64 = "decoded body bytes seen (what the hashes cover)",
     wire_bytes: U64 = "body bytes as sent, after de-chunking, before content decoding",
     total_bytes: U64 = "Content-Length the head declared",

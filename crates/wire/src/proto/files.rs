@@ -11,7 +11,7 @@
 //! Bounds (every byte is attacker-controlled): decoders are counted process-wide
 //! ([`MAX_INFLATERS`] gzip/deflate, [`MAX_BROTLI`] brotli: a brotli window can be 16 MiB); a body
 //! past the limit is hashed as sent and `decoded` says so. Decoding stops at [`DECODED_CAP`] bytes
-//! or [`DECODED_RATIO`] times the encoded size (a decompression bomb): the row is then cut with
+//! or [`DECODED_RATIO`] times the encoded size (a decompression bomb, in any layer): the row is then cut with
 //! `decode_cap`. Extraction keeps at most [`MAX_OPEN_EXTRACTS`] files open at once and writes at
 //! most the configured cap per file.
 
@@ -84,38 +84,176 @@ pub struct BodyMeta {
     pub total_bytes: Option<u64>,
 }
 
+/// Content encodings undone per body at most (`Content-Encoding: gzip, br` is two); a body naming
+/// more is hashed as sent (`decoded` = false).
+pub const MAX_LAYERS: usize = 3;
+
+/// One layer of a body's content decoding, writing what it decodes into the next layer; the last
+/// one is the hashing [`Sink`]. The layer that takes the bytes as sent undoes the encoding applied
+/// last (`gzip, br` was gzipped, then brotli-compressed: brotli comes off first).
 // the `Slot` fields are held for their Drop (the decoder's process-wide slot), never read
 #[allow(dead_code)]
-enum Decoder {
-    Identity(Sink),
+enum Layer {
+    Sink(Sink),
     /// `deflate` is zlib-wrapped by the RFC and raw by many servers: decided on the first 2 bytes.
-    DeflateUndecided(Sink, Vec<u8>, Slot),
-    Gzip(flate2::write::GzDecoder<Sink>, Slot),
-    Zlib(flate2::write::ZlibDecoder<Sink>, Slot),
-    Raw(flate2::write::DeflateDecoder<Sink>, Slot),
-    Brotli(Box<brotli_decompressor::DecompressorWriter<Sink>>, Slot),
-    /// Decoding failed or hit its cap: the sink kept what came before.
-    Broken(Sink),
+    DeflateUndecided(Box<Layer>, Vec<u8>, Slot),
+    Gzip(flate2::write::GzDecoder<Box<Layer>>, Slot),
+    Zlib(flate2::write::ZlibDecoder<Box<Layer>>, Slot),
+    Raw(flate2::write::DeflateDecoder<Box<Layer>>, Slot),
+    Brotli(
+        Box<brotli_decompressor::DecompressorWriter<Box<Layer>>>,
+        Slot,
+    ),
+    /// Only while a layer is being replaced.
     Taken,
 }
 
-impl Decoder {
-    /// Feed a live decoder (its sink's decoded-size cap raised to `cap` first).
-    fn write_capped(&mut self, b: &[u8], cap: u64) -> std::io::Result<()> {
-        macro_rules! capped {
-            ($d:expr) => {{
-                $d.get_mut().cap = cap;
-                $d.write_all(b)
-            }};
-        }
+impl Write for Layer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         match self {
-            Decoder::Gzip(d, _) => capped!(d),
-            Decoder::Zlib(d, _) => capped!(d),
-            Decoder::Raw(d, _) => capped!(d),
-            Decoder::Brotli(d, _) => capped!(d),
-            _ => Ok(()),
+            Layer::Sink(s) => s.write(b),
+            Layer::DeflateUndecided(_, head, _) if head.len() + b.len() < 2 => {
+                head.extend_from_slice(b);
+                Ok(b.len())
+            }
+            Layer::DeflateUndecided(..) => {
+                let Layer::DeflateUndecided(inner, mut head, slot) =
+                    std::mem::replace(self, Layer::Taken)
+                else {
+                    return Ok(0);
+                };
+                head.extend_from_slice(b);
+                let zlib = matches!(head.as_slice(), [a, b, ..] if a & 0x0f == 8 && (u16::from(*a) << 8 | u16::from(*b)) % 31 == 0);
+                *self = if zlib {
+                    Layer::Zlib(flate2::write::ZlibDecoder::new(inner), slot)
+                } else {
+                    Layer::Raw(flate2::write::DeflateDecoder::new(inner), slot)
+                };
+                self.write_all(&head)?;
+                Ok(b.len())
+            }
+            Layer::Gzip(d, _) => d.write(b),
+            Layer::Zlib(d, _) => d.write(b),
+            Layer::Raw(d, _) => d.write(b),
+            Layer::Brotli(d, _) => d.write(b),
+            Layer::Taken => Ok(b.len()),
         }
     }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Layer {
+    /// The layers for a `Content-Encoding` value (None: an encoding wirehunt does not undo, too
+    /// many of them, or no decoder slot free; the body is then hashed as sent).
+    fn for_encodings(sink: Sink, encodings: &[&str]) -> Result<Layer, Sink> {
+        if encodings.len() > MAX_LAYERS
+            || !encodings
+                .iter()
+                .all(|e| matches!(*e, "gzip" | "x-gzip" | "deflate" | "br"))
+        {
+            return Err(sink);
+        }
+        let mut layer = Layer::Sink(sink);
+        for e in encodings {
+            let slot = if *e == "br" {
+                Slot::take(&BROTLIS, MAX_BROTLI)
+            } else {
+                Slot::take(&INFLATERS, MAX_INFLATERS)
+            };
+            let Some(slot) = slot else {
+                return Err(layer.abandon());
+            };
+            let inner = Box::new(layer);
+            layer = match *e {
+                "br" => Layer::Brotli(
+                    Box::new(brotli_decompressor::DecompressorWriter::new(inner, 4096)),
+                    slot,
+                ),
+                "deflate" => Layer::DeflateUndecided(inner, Vec::new(), slot),
+                _ => Layer::Gzip(flate2::write::GzDecoder::new(inner), slot),
+            };
+        }
+        Ok(layer)
+    }
+
+    /// The hashing sink at the bottom.
+    fn sink_mut(&mut self) -> Option<&mut Sink> {
+        match self {
+            Layer::Sink(s) => Some(s),
+            Layer::DeflateUndecided(i, _, _) => i.sink_mut(),
+            Layer::Gzip(d, _) => d.get_mut().sink_mut(),
+            Layer::Zlib(d, _) => d.get_mut().sink_mut(),
+            Layer::Raw(d, _) => d.get_mut().sink_mut(),
+            Layer::Brotli(d, _) => d.get_mut().sink_mut(),
+            Layer::Taken => None,
+        }
+    }
+
+    /// Stop decoding: the sink with what it already holds.
+    fn abandon(self) -> Sink {
+        let take = |l: &mut Box<Layer>| std::mem::replace(l.as_mut(), Layer::Taken).abandon();
+        match self {
+            Layer::Sink(s) => s,
+            Layer::DeflateUndecided(i, _, _) => i.abandon(),
+            Layer::Gzip(mut d, _) => take(d.get_mut()),
+            Layer::Zlib(mut d, _) => take(d.get_mut()),
+            Layer::Raw(mut d, _) => take(d.get_mut()),
+            Layer::Brotli(d, _) => match d.into_inner() {
+                Ok(i) | Err(i) => i.abandon(),
+            },
+            Layer::Taken => Sink::new(None),
+        }
+    }
+
+    /// The body ended: flush every layer into the next; the sink, and whether every layer ended
+    /// cleanly (a truncated stream does not).
+    fn finish(self) -> (Sink, bool) {
+        let rest = |l: &mut Box<Layer>, ok: bool| {
+            let (s, inner_ok) = std::mem::replace(l.as_mut(), Layer::Taken).finish();
+            (s, ok && inner_ok)
+        };
+        match self {
+            Layer::Sink(s) => (s, true),
+            // fewer than 2 bytes: nothing decodable
+            Layer::DeflateUndecided(i, head, _) => {
+                let (s, ok) = i.finish();
+                (s, ok && head.is_empty())
+            }
+            Layer::Gzip(mut d, _) => {
+                let ok = d.try_finish().is_ok();
+                rest(d.get_mut(), ok)
+            }
+            Layer::Zlib(mut d, _) => {
+                let ok = d.try_finish().is_ok();
+                rest(d.get_mut(), ok)
+            }
+            Layer::Raw(mut d, _) => {
+                let ok = d.try_finish().is_ok();
+                rest(d.get_mut(), ok)
+            }
+            Layer::Brotli(mut d, _) => {
+                let closed = d.close().is_ok();
+                match d.into_inner() {
+                    Ok(i) => {
+                        let (s, ok) = i.finish();
+                        (s, closed && ok)
+                    }
+                    Err(i) => (i.abandon(), false),
+                }
+            }
+            Layer::Taken => (Sink::new(None), false),
+        }
+    }
+}
+
+enum Decoder {
+    /// Decoding (or passing through): the top layer takes the body as sent.
+    Live(Layer),
+    /// Decoding failed or hit its cap: the sink kept what came before.
+    Broken(Sink),
+    Taken,
 }
 
 /// One body being read.
@@ -610,35 +748,23 @@ impl FileBody {
         let fuid = make_fuid(&ctx.uid, meta.depth, meta.is_orig);
         let ext = extract.and_then(|x| open_extract(x, &fuid));
         let sink = Sink::new(ext);
-        let enc = meta
+        // `gzip, br`: every encoding in the order applied ("identity" is none)
+        let encodings: Vec<String> = meta
             .content_encoding
             .as_deref()
+            .unwrap_or("")
+            .split(',')
             .map(|e| e.trim().to_ascii_lowercase())
-            .filter(|e| !e.is_empty() && e != "identity");
-        let (dec, decoded) = match enc.as_deref() {
-            None => (Decoder::Identity(sink), None),
-            Some("gzip" | "x-gzip") => match Slot::take(&INFLATERS, MAX_INFLATERS) {
-                Some(s) => (
-                    Decoder::Gzip(flate2::write::GzDecoder::new(sink), s),
-                    Some(true),
-                ),
-                None => (Decoder::Identity(sink), Some(false)),
-            },
-            Some("deflate") => match Slot::take(&INFLATERS, MAX_INFLATERS) {
-                Some(s) => (Decoder::DeflateUndecided(sink, Vec::new(), s), Some(true)),
-                None => (Decoder::Identity(sink), Some(false)),
-            },
-            Some("br") => match Slot::take(&BROTLIS, MAX_BROTLI) {
-                Some(s) => (
-                    Decoder::Brotli(
-                        Box::new(brotli_decompressor::DecompressorWriter::new(sink, 4096)),
-                        s,
-                    ),
-                    Some(true),
-                ),
-                None => (Decoder::Identity(sink), Some(false)),
-            },
-            Some(_) => (Decoder::Identity(sink), Some(false)),
+            .filter(|e| !e.is_empty() && e != "identity")
+            .collect();
+        let names: Vec<&str> = encodings.iter().map(String::as_str).collect();
+        let (dec, decoded) = if names.is_empty() {
+            (Decoder::Live(Layer::Sink(sink)), None)
+        } else {
+            match Layer::for_encodings(sink, &names) {
+                Ok(l) => (Decoder::Live(l), Some(true)),
+                Err(sink) => (Decoder::Live(Layer::Sink(sink)), Some(false)),
+            }
         };
         FileBody {
             meta,
@@ -666,35 +792,11 @@ impl FileBody {
         }
         let cap = DECODED_CAP.min(self.wire_bytes.saturating_mul(DECODED_RATIO).max(1 << 20));
         let res = match &mut self.dec {
-            Decoder::Identity(s) => s.write_all(b),
-            Decoder::DeflateUndecided(_, head, _) => {
-                head.extend_from_slice(b);
-                if head.len() < 2 {
-                    return;
+            Decoder::Live(l) => {
+                if let Some(s) = l.sink_mut() {
+                    s.cap = cap;
                 }
-                let Decoder::DeflateUndecided(sink, head, slot) =
-                    std::mem::replace(&mut self.dec, Decoder::Taken)
-                else {
-                    return;
-                };
-                let zlib = matches!(head.as_slice(), [a, b, ..] if a & 0x0f == 8 && (u16::from(*a) << 8 | u16::from(*b)) % 31 == 0);
-                let mut sink = sink;
-                sink.cap = cap;
-                if zlib {
-                    let mut d = flate2::write::ZlibDecoder::new(sink);
-                    let r = d.write_all(&head);
-                    self.dec = Decoder::Zlib(d, slot);
-                    r
-                } else {
-                    let mut d = flate2::write::DeflateDecoder::new(sink);
-                    let r = d.write_all(&head);
-                    self.dec = Decoder::Raw(d, slot);
-                    r
-                }
-            }
-            d
-            @ (Decoder::Gzip(..) | Decoder::Zlib(..) | Decoder::Raw(..) | Decoder::Brotli(..)) => {
-                d.write_capped(b, cap)
+                l.write_all(b)
             }
             Decoder::Broken(_) | Decoder::Taken => Ok(()),
         };
@@ -705,15 +807,9 @@ impl FileBody {
 
     /// Decoding failed: keep the sink, say why.
     fn break_decoder(&mut self) {
-        let dec = std::mem::replace(&mut self.dec, Decoder::Taken);
-        let sink = match dec {
-            Decoder::Identity(s) | Decoder::Broken(s) | Decoder::DeflateUndecided(s, _, _) => s,
-            Decoder::Gzip(d, _) => d.into_inner_sink(),
-            Decoder::Zlib(d, _) => d.into_inner_sink(),
-            Decoder::Raw(d, _) => d.into_inner_sink(),
-            Decoder::Brotli(d, _) => match d.into_inner() {
-                Ok(s) | Err(s) => s,
-            },
+        let sink = match std::mem::replace(&mut self.dec, Decoder::Taken) {
+            Decoder::Live(l) => l.abandon(),
+            Decoder::Broken(s) => s,
             Decoder::Taken => return,
         };
         self.cut = Some(if sink.capped {
@@ -736,30 +832,9 @@ impl FileBody {
     /// first). Writes the `files` row.
     pub fn finish(mut self, complete: bool, ctx: &ConnCtx, swap: bool, out: &mut dyn RecordSink) {
         // flush the decoder: a truncated stream is a decode error only when the body was whole
-        let dec = std::mem::replace(&mut self.dec, Decoder::Taken);
-        let (sink, ok) = match dec {
-            Decoder::Identity(s) | Decoder::Broken(s) => (s, true),
-            // fewer than 2 bytes: nothing decodable
-            Decoder::DeflateUndecided(s, head, _) => (s, head.is_empty()),
-            Decoder::Gzip(mut d, _) => {
-                let ok = d.try_finish().is_ok();
-                (d.into_inner_sink(), ok)
-            }
-            Decoder::Zlib(mut d, _) => {
-                let ok = d.try_finish().is_ok();
-                (d.into_inner_sink(), ok)
-            }
-            Decoder::Raw(mut d, _) => {
-                let ok = d.try_finish().is_ok();
-                (d.into_inner_sink(), ok)
-            }
-            Decoder::Brotli(mut d, _) => {
-                let closed = d.close().is_ok();
-                match d.into_inner() {
-                    Ok(s) => (s, closed),
-                    Err(s) => (s, false),
-                }
-            }
+        let (sink, ok) = match std::mem::replace(&mut self.dec, Decoder::Taken) {
+            Decoder::Live(l) => l.finish(),
+            Decoder::Broken(s) => (s, true),
             Decoder::Taken => return,
         };
         if !complete && self.cut.is_none() {
@@ -852,25 +927,6 @@ impl FileBody {
         }));
     }
 }
-
-/// flate2's write decoders give their writer back only through `finish` (which flushes, and may
-/// fail); a broken stream is abandoned with what the sink already holds.
-trait IntoSink {
-    fn into_inner_sink(self) -> Sink;
-}
-
-macro_rules! into_sink {
-    ($t:ty) => {
-        impl IntoSink for $t {
-            fn into_inner_sink(mut self) -> Sink {
-                std::mem::replace(self.get_mut(), Sink::new(None))
-            }
-        }
-    };
-}
-into_sink!(flate2::write::GzDecoder<Sink>);
-into_sink!(flate2::write::ZlibDecoder<Sink>);
-into_sink!(flate2::write::DeflateDecoder<Sink>);
 
 fn open_extract(x: &Arc<Extract>, fuid: &str) -> Option<ExtractFile> {
     let slot = Slot::take(&OPEN_EXTRACTS, MAX_OPEN_EXTRACTS)?;
@@ -1067,6 +1123,7 @@ mod tests {
         complete: bool,
         cut_reason: Option<String>,
         entropy: Option<f64>,
+        decoded: Option<bool>,
     }
 
     #[derive(Default)]
@@ -1082,6 +1139,7 @@ mod tests {
                     complete: f.complete,
                     cut_reason: f.cut_reason.map(str::to_string),
                     entropy: f.entropy,
+                    decoded: f.decoded,
                 });
             }
         }
@@ -1174,6 +1232,117 @@ mod tests {
             true,
         );
         assert_eq!(b.cut_reason.as_deref(), Some("decode_error"));
+    }
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn brotli(b: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut e = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+            e.write_all(b).unwrap();
+        }
+        out
+    }
+
+    fn deflate(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// `Content-Encoding: gzip, br` names the encodings in the order they were applied: the bytes
+    /// sent are br(gzip(body)), undone brotli first. Every order and depth up to MAX_LAYERS hashes
+    /// the original body; an unknown coding or one layer too many leaves the bytes as sent.
+    #[test]
+    fn nested_encodings_are_undone_last_applied_first() {
+        let body: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let want = hex(&sha2::Sha256::digest(&body));
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("gzip, br", brotli(&gzip(&body))),
+            ("br, gzip", gzip(&brotli(&body))),
+            ("gzip,gzip", gzip(&gzip(&body))),
+            ("deflate, identity, gzip", gzip(&deflate(&body))),
+            ("x-gzip, deflate, br", brotli(&deflate(&gzip(&body)))),
+        ];
+        for (enc, data) in &cases {
+            for step in [1usize, 999, data.len()] {
+                let chunks: Vec<&[u8]> = data.chunks(step).collect();
+                let b = one_row(
+                    BodyMeta {
+                        content_encoding: Some(enc.to_string()),
+                        ..Default::default()
+                    },
+                    &chunks,
+                    true,
+                );
+                assert_eq!(
+                    b.sha256.as_deref(),
+                    Some(want.as_str()),
+                    "{enc} step {step}"
+                );
+                assert_eq!(b.seen_bytes, body.len() as u64, "{enc}");
+                assert_eq!(b.decoded, Some(true), "{enc}");
+                assert!(b.complete, "{enc}");
+            }
+        }
+        // a coding wirehunt does not undo, or more layers than MAX_LAYERS: hashed as sent
+        for (enc, data) in [
+            ("gzip, compress", gzip(&body)),
+            ("gzip, gzip, gzip, gzip", gzip(&gzip(&gzip(&gzip(&body))))),
+        ] {
+            let b = one_row(
+                BodyMeta {
+                    content_encoding: Some(enc.to_string()),
+                    ..Default::default()
+                },
+                &[&data],
+                true,
+            );
+            assert_eq!(b.decoded, Some(false), "{enc}");
+            assert_eq!(b.seen_bytes, data.len() as u64, "{enc}");
+            let sent = hex(&sha2::Sha256::digest(&data));
+            assert_eq!(b.sha256.as_deref(), Some(sent.as_str()), "{enc}");
+        }
+        // the inner layer cut short: a decode error, not a panic, and no hash
+        let cut = brotli(&gzip(&body)[..1000]);
+        let b = one_row(
+            BodyMeta {
+                content_encoding: Some("gzip, br".into()),
+                ..Default::default()
+            },
+            &[&cut],
+            true,
+        );
+        assert_eq!(b.cut_reason.as_deref(), Some("decode_error"));
+        assert_eq!(b.sha256, None);
+    }
+
+    /// A bomb inside a second layer stops at the same cap as one in the first.
+    #[test]
+    fn a_nested_bomb_stops_at_the_ratio_cap() {
+        let zeros = vec![0u8; 8 << 20];
+        let data = brotli(&gzip(&zeros));
+        let b = one_row(
+            BodyMeta {
+                content_encoding: Some("gzip, br".into()),
+                ..Default::default()
+            },
+            &[&data],
+            true,
+        );
+        assert_eq!(b.cut_reason.as_deref(), Some("decode_cap"));
+        assert!(
+            b.seen_bytes <= (data.len() as u64 * DECODED_RATIO).max(1 << 20),
+            "{}",
+            b.seen_bytes
+        );
     }
 
     #[test]
