@@ -597,6 +597,32 @@ pub struct IngestExtras {
 }
 
 /// Ingest with progress and summary; returns the report. Exit 66 is decided by the caller.
+/// Expand the inputs (directories, globs), saying on stderr which files of a directory were left
+/// out as not captures (unless `quiet`).
+pub fn expand(inputs: &[String], quiet: bool) -> Result<Vec<String>, Exit> {
+    let e = wirehunt_wire::capture::expand_inputs(inputs).map_err(|e| exit(code::NO_INPUT, e))?;
+    if !quiet && !e.skipped.is_empty() {
+        let shown: Vec<String> = e
+            .skipped
+            .iter()
+            .take(5)
+            .map(|p| report::sanitize_terminal(p))
+            .collect();
+        eprintln!(
+            "wirehunt: left out {} file(s) found in directories that are not captures (.{}): {}{}",
+            e.skipped.len(),
+            wirehunt_wire::capture::NOT_CAPTURES.join(" ."),
+            shown.join(", "),
+            if e.skipped.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(e.files)
+}
+
 pub fn run_ingest(
     inputs: &[String],
     out: &Path,
@@ -606,8 +632,7 @@ pub fn run_ingest(
     extras: IngestExtras,
     quiet: bool,
 ) -> Result<wirehunt_store::ingest::IngestReport, Exit> {
-    let files =
-        wirehunt_wire::capture::expand_inputs(inputs).map_err(|e| exit(code::NO_INPUT, e))?;
+    let files = expand(inputs, quiet)?;
     if files.is_empty() {
         return Err(exit(
             code::NO_INPUT,

@@ -175,8 +175,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     load_intel(&a.detectors.intel, quiet)?;
     let dataset = match &a.dataset {
         Some(dir) => {
-            let files = wirehunt_wire::capture::expand_inputs(&a.inputs)
-                .map_err(|e| exit(code::NO_INPUT, e))?;
+            let files = crate::cli::expand(&a.inputs, quiet)?;
             let existing = if a.force {
                 wirehunt_store::table::dataset::Existing::Replace
             } else {

@@ -54,8 +54,7 @@ pub fn resolve_dataset(
             ));
         }
     }
-    let files =
-        wirehunt_wire::capture::expand_inputs(sources).map_err(|e| exit(code::NO_INPUT, e))?;
+    let files = crate::cli::expand(sources, quiet)?;
     if files.is_empty() {
         return Err(exit(
             code::NO_INPUT,

@@ -1169,3 +1169,50 @@ fn every_help_has_examples_that_parse() {
         }
     }
 }
+
+/// A directory's notes beside its captures are left out, and ingest says which (not silently): the
+/// dataset holds the capture only.
+#[test]
+fn files_in_a_directory_that_are_not_captures_are_named_when_left_out() {
+    let dir = tmp("notcaptures");
+    let input = dir.join("sensor");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::copy(demo_capture(), input.join("a.pcap.gz")).unwrap();
+    std::fs::write(input.join("NOTES.txt"), "collected by the night shift\n").unwrap();
+    std::fs::write(input.join("hashes.tsv"), "a.pcap.gz\tabc\n").unwrap();
+    let ds = dir.join("ds");
+    let o = run(&[
+        "ingest",
+        input.to_str().unwrap(),
+        "-o",
+        ds.to_str().unwrap(),
+    ]);
+    let (_, err) = s(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("left out 2 file(s)")
+            && err.contains("NOTES.txt")
+            && err.contains("hashes.tsv"),
+        "{err}"
+    );
+    let m = std::fs::read_to_string(ds.join("manifest.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&m).unwrap();
+    let inputs = m["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1, "{m}");
+    assert!(inputs[0]["path"].as_str().unwrap().ends_with("a.pcap.gz"));
+    // -q: nothing said
+    let o = run(&[
+        "-q",
+        "ingest",
+        "--force",
+        input.to_str().unwrap(),
+        "-o",
+        ds.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -20,7 +20,22 @@ fn expected_counts() -> BTreeMap<String, String> {
 fn whole_corpus_counts_match_capinfos_and_malformed_files_end_clearly() {
     let Some(c) = corpus_or_skip() else { return };
     let out = tmp("corpus").join("ds");
-    let files = wirehunt_wire::capture::expand_inputs(&[c.to_string_lossy().into_owned()]).unwrap();
+    let expanded =
+        wirehunt_wire::capture::expand_inputs(&[c.to_string_lossy().into_owned()]).unwrap();
+    // the corpus's MANIFEST.tsv and README files are left out, and listed as such
+    assert!(
+        expanded.skipped.iter().any(|p| p.ends_with("MANIFEST.tsv")),
+        "{:?}",
+        expanded.skipped
+    );
+    for p in &expanded.skipped {
+        let ext = p.rsplit('.').next().unwrap_or("");
+        assert!(
+            wirehunt_wire::capture::NOT_CAPTURES.contains(&ext),
+            "{p} skipped"
+        );
+    }
+    let files = expanded.files;
     let rep = wirehunt_store::ingest::ingest(&files, &out, &Default::default(), |_, _| {}).unwrap();
     let exp = expected_counts();
     let mut mismatches = Vec::new();

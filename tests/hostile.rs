@@ -565,8 +565,9 @@ fn symlinks_in_input_directories_are_followed_loop_safe() {
     std::fs::create_dir_all(&input).unwrap();
     std::os::unix::fs::symlink(real.join("a.pcap"), input.join("link.pcap")).unwrap();
     std::os::unix::fs::symlink(&input, input.join("loop")).unwrap();
-    let files =
-        wirehunt_wire::capture::expand_inputs(&[input.to_string_lossy().into_owned()]).unwrap();
+    let files = wirehunt_wire::capture::expand_inputs(&[input.to_string_lossy().into_owned()])
+        .unwrap()
+        .files;
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with("link.pcap"));
 }

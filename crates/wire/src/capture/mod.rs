@@ -585,10 +585,25 @@ pub fn is_rereadable(path: &str) -> bool {
     path != "-" && std::fs::metadata(name_path(path)).is_ok_and(|m| m.is_file())
 }
 
-/// Expand inputs (names, see [`name`]): files as given, directories recursively (sorted, hidden
-/// files skipped), `-` as stdin. Every name returned is a [`path_name`].
-pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
+/// Extensions of the files a directory may hold beside its captures (a corpus's MANIFEST.tsv and
+/// README.md, a sensor's notes): skipped when a directory is expanded, and said so
+/// ([`Expanded::skipped`]). A file named on the command line is always read.
+pub const NOT_CAPTURES: &[&str] = &["tsv", "md", "json", "txt"];
+
+/// Inputs after [`expand_inputs`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Expanded {
+    /// What to read, in order (each a [`path_name`]).
+    pub files: Vec<String>,
+    /// Files found in directories and left out because of their extension ([`NOT_CAPTURES`]).
+    pub skipped: Vec<String>,
+}
+
+/// Expand inputs (names, see [`name`]): files as given, directories recursively (sorted; hidden
+/// files and [`NOT_CAPTURES`] left out, the latter listed in [`Expanded::skipped`]), `-` as stdin.
+pub fn expand_inputs(inputs: &[String]) -> io::Result<Expanded> {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for i in inputs {
         if i == "-" {
             out.push(i.clone());
@@ -620,15 +635,14 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
                     if md.is_dir() {
                         stack.push(path);
                     } else if md.is_file() {
-                        let n = name.to_string_lossy();
-                        if n.ends_with(".tsv")
-                            || n.ends_with(".md")
-                            || n.ends_with(".json")
-                            || n.ends_with(".txt")
-                        {
-                            continue;
+                        let doc = path.extension().is_some_and(|x| {
+                            NOT_CAPTURES.iter().any(|n| x.eq_ignore_ascii_case(n))
+                        });
+                        if doc {
+                            skipped.push(path_name(&path));
+                        } else {
+                            files.push(path_name(&path));
                         }
-                        files.push(path_name(&path));
                     }
                 }
             }
@@ -649,7 +663,11 @@ pub fn expand_inputs(inputs: &[String]) -> io::Result<Vec<String>> {
             out.extend(matches);
         }
     }
-    Ok(out)
+    skipped.sort();
+    Ok(Expanded {
+        files: out,
+        skipped,
+    })
 }
 
 #[cfg(test)]
