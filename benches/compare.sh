@@ -52,10 +52,10 @@ sync
 cat "$F" > /dev/null # into the page cache: every tool reads it from memory
 measure tcpdump tcpdump -r "$F" -w /dev/null
 # --force: each run replaces the previous run's dataset (ingest refuses to overwrite one silently)
-measure wirehunt "$WH" -q ingest --force "$F" -o "$out/ds"
-measure wirehunt_threads1 "$WH" -q ingest --force --threads 1 "$F" -o "$out/ds"
-measure wirehunt_1core taskset -c 0 "$WH" -q ingest --force --threads 1 "$F" -o "$out/ds"
-measure wirehunt_1core_no_hash taskset -c 0 "$WH" -q ingest --force --threads 1 --no-hash "$F" -o "$out/ds"
+measure wirehunt "$WH" -q ingest --force "$F" -d "$out/ds"
+measure wirehunt_threads1 "$WH" -q ingest --force --threads 1 "$F" -d "$out/ds"
+measure wirehunt_1core taskset -c 0 "$WH" -q ingest --force --threads 1 "$F" -d "$out/ds"
+measure wirehunt_1core_no_hash taskset -c 0 "$WH" -q ingest --force --threads 1 --no-hash "$F" -d "$out/ds"
 if command -v suricata > /dev/null; then
   mkdir -p "$out/suricata"
   cat > "$out/suricata.yaml" <<'YAML'

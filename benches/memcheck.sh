@@ -17,7 +17,7 @@ for spec in syn:1000000 pipeline:2000000 fragment:1000000 hole:3000000 seqjump:2
   cap="$work/$kind.pcap"
   "$bin" simulate --flood "$kind" --packets "$n" -o "$cap"
   mb=$(( $(stat -c %s "$cap") / 1000000 ))
-  ing=$( { /usr/bin/time -f '%M' "$bin" -q ingest "$cap" -o "$work/$kind.ds" >/dev/null; } 2>&1 | tail -1)
+  ing=$( { /usr/bin/time -f '%M' "$bin" -q ingest "$cap" -d "$work/$kind.ds" >/dev/null; } 2>&1 | tail -1)
   tri=$( { /usr/bin/time -f '%M' "$bin" -q triage "$work/$kind.ds" --format jsonl --min-severity low >"$work/$kind.jsonl"; } 2>&1 | tail -1)
   printf '%-10s %10s %12s %14s %14s %s\n' "$kind" "$n" "$mb" "$((ing / 1024))" "$((tri / 1024))" "$(wc -l < "$work/$kind.jsonl")"
   rm -rf "$cap" "$work/$kind.ds"

@@ -28,7 +28,7 @@ for threads in 1 2; do
     done
     a=$(md5sum < "$work/old-$threads.$t.csv" | cut -c1-32)
     b=$(md5sum < "$work/new-$threads.$t.csv" | cut -c1-32)
-    rows=$(($(wc -l < "$work/new-$threads.$t.csv") - 1))
+    rows=$(wc -l < "$work/new-$threads.$t.csv"); rows=$((rows > 0 ? rows - 1 : 0))
     if [ "$a" = "$b" ]; then
       echo "threads=$threads $t: same ($rows rows, md5 $a)"
     else

@@ -13,7 +13,7 @@ use wirehunt_store::report::{self, Format};
     name = "wirehunt",
     version,
     about = "Offline pcap forensics: Zeek-style Parquet tables, SQL detectors for exfiltration, DNS tunnelling and beaconing",
-    after_help = "Examples:\n  wirehunt triage capture.pcap.gz\n  wirehunt ingest sensor/ -o ds && wirehunt detect ds --fail-on high\n  wirehunt sql ds \"SELECT query, count(*) FROM dns GROUP BY 1 ORDER BY 2 DESC LIMIT 20\"\n\nExit codes: 0 success (findings included), 1 a finding at or above --fail-on (and nothing else),\n2 usage, 65 a query, detector, dataset or indicator file failed, 66 an input could not be read,\n69 the cluster could not be reached, 70 internal error, 73 the output exists (no --force) or holds\nforeign files, 74 the dataset or an output could not be written, 130 interrupted."
+    after_help = "Examples:\n  wirehunt triage capture.pcap.gz\n  wirehunt ingest sensor/ -d ds && wirehunt detect ds --fail-on high\n  wirehunt sql ds \"SELECT query, count(*) FROM dns GROUP BY 1 ORDER BY 2 DESC LIMIT 20\"\n\nExit codes: 0 success (findings included), 1 a finding at or above --fail-on (and nothing else),\n2 usage, 65 a query, detector, dataset or indicator file failed, 66 an input could not be read,\n69 the cluster could not be reached, 70 internal error, 73 the output exists (no --force) or holds\nforeign files, 74 the dataset or an output could not be written, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -246,15 +246,23 @@ impl FlowArgs {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  wirehunt ingest capture.pcap.gz -o ds\n  wirehunt ingest sensor/ -o ds --force\n  wirehunt ingest new.pcap -o ds --append\n  wirehunt ingest web.pcap -o ds --extract-files carved/\n  wirehunt ingest sensor/ -o ds --partition hour\n  wirehunt ingest share-a/ -o /shared/ds --partition day --run host_a"
+    after_help = "Examples:\n  wirehunt ingest capture.pcap.gz -d ds\n  wirehunt ingest sensor/ -d ds --force\n  wirehunt ingest new.pcap -d ds --append\n  wirehunt ingest web.pcap -d ds --extract-files carved/\n  wirehunt ingest sensor/ -d ds --partition hour\n  wirehunt ingest share-a/ -d /shared/ds --partition day --run host_a"
 )]
 pub struct IngestArgs {
     /// Capture files, directories (recursive) or globs; - is stdin.
     #[arg(required = true, value_parser = input_name())]
     pub inputs: Vec<String>,
-    /// Dataset directory to write.
-    #[arg(short, long)]
-    pub output: PathBuf,
+    /// Dataset directory to write (as `-d` everywhere a dataset is meant; `-o` names result files).
+    #[arg(
+        short = 'd',
+        long = "dataset",
+        value_name = "DIR",
+        required_unless_present = "output"
+    )]
+    pub dataset: Option<PathBuf>,
+    /// The old spelling of --dataset, still read (with a note on stderr).
+    #[arg(short = 'o', long = "output", hide = true, conflicts_with = "dataset")]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub flow: FlowArgs,
     /// Skip the inputs' sha256 (the manifest records null): for evidence already hashed elsewhere.
@@ -762,9 +770,17 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
     match cli.cmd {
         Cmd::Cluster(a) => run_cluster(a.role).map(|()| 0),
         Cmd::Ingest(a) => {
+            if a.output.is_some() && !quiet {
+                eprintln!(
+                    "wirehunt: ingest -o DIR is read as -d/--dataset DIR (in the other commands -o names a result file)"
+                );
+            }
+            let Some(dir) = a.dataset.as_ref().or(a.output.as_ref()) else {
+                return Err(exit(code::USAGE, anyhow::anyhow!("ingest needs -d DIR")));
+            };
             let rep = run_ingest(
                 &a.inputs,
-                &a.output,
+                dir,
                 &a.flow,
                 if a.no_hash {
                     wirehunt_store::ingest::InputHashes::Skip

@@ -63,7 +63,7 @@ fn ingest_reports_unreadable_inputs_with_66_and_keeps_the_rest() {
         "ingest",
         good.to_str().unwrap(),
         dir.join("junk.pcap").to_str().unwrap(),
-        "-o",
+        "-d",
         ds.to_str().unwrap(),
     ]);
     let (_, err) = s(&o);
@@ -77,7 +77,7 @@ fn ingest_reports_unreadable_inputs_with_66_and_keeps_the_rest() {
     let o = run(&[
         "ingest",
         dir.join("missing.pcap").to_str().unwrap(),
-        "-o",
+        "-d",
         ds.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(66));
@@ -338,7 +338,7 @@ fn hostile_bytes_are_escaped_in_every_output() {
             "-q",
             "ingest",
             cap.to_str().unwrap(),
-            "-o",
+            "-d",
             ds.to_str().unwrap()
         ])
         .status
@@ -495,7 +495,7 @@ fn manifest_sha256_matches_an_independent_hash_threaded_inline_or_skipped() {
     let cap = cap.to_str().unwrap();
     // default: a second thread hashes the file where there is a second core
     let ds = dir.join("threaded");
-    let o = run(&["-q", "ingest", cap, "-o", ds.to_str().unwrap()]);
+    let o = run(&["-q", "ingest", cap, "-d", ds.to_str().unwrap()]);
     assert!(o.status.success(), "{}", s(&o).1);
     let m = manifest(&ds);
     assert_eq!(m["inputs"][0]["sha256"], want.as_str());
@@ -504,7 +504,7 @@ fn manifest_sha256_matches_an_independent_hash_threaded_inline_or_skipped() {
     let ds = dir.join("inline");
     let o = std::process::Command::new(wirehunt_bin())
         .env("WIREHUNT_HASH_THREAD", "0")
-        .args(["-q", "ingest", cap, "-o", ds.to_str().unwrap()])
+        .args(["-q", "ingest", cap, "-d", ds.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", s(&o).1);
@@ -516,7 +516,7 @@ fn manifest_sha256_matches_an_independent_hash_threaded_inline_or_skipped() {
         "ingest",
         "--no-hash",
         cap,
-        "-o",
+        "-d",
         ds2.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", s(&o).1);
@@ -561,7 +561,7 @@ fn a_fifo_input_is_read_once_and_hashed_inline() {
         "-q",
         "ingest",
         fifo.to_str().unwrap(),
-        "-o",
+        "-d",
         ds.to_str().unwrap(),
     ]);
     writer.join().unwrap();
@@ -609,7 +609,7 @@ fn the_shell_never_throws_the_analyst_out() {
         run(&[
             "ingest",
             &cap.to_string_lossy(),
-            "-o",
+            "-d",
             &ds.to_string_lossy()
         ])
         .status
@@ -719,7 +719,7 @@ fn detectors_listing_help_and_the_ssl_view() {
         run(&[
             "ingest",
             &cap.to_string_lossy(),
-            "-o",
+            "-d",
             &ds.to_string_lossy()
         ])
         .status
@@ -751,7 +751,7 @@ fn file_formats_without_a_file_are_usage_errors() {
         run(&[
             "ingest",
             &cap.to_string_lossy(),
-            "-o",
+            "-d",
             &ds.to_string_lossy()
         ])
         .status
@@ -1184,7 +1184,7 @@ fn files_in_a_directory_that_are_not_captures_are_named_when_left_out() {
     let o = run(&[
         "ingest",
         input.to_str().unwrap(),
-        "-o",
+        "-d",
         ds.to_str().unwrap(),
     ]);
     let (_, err) = s(&o);
@@ -1206,7 +1206,7 @@ fn files_in_a_directory_that_are_not_captures_are_named_when_left_out() {
         "ingest",
         "--force",
         input.to_str().unwrap(),
-        "-o",
+        "-d",
         ds.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0));
@@ -1215,4 +1215,31 @@ fn files_in_a_directory_that_are_not_captures_are_named_when_left_out() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// One meaning per flag: `-d` is a dataset directory and `-o` a result file in every command;
+/// `ingest -o DIR`, the old spelling, is still read and says so; both at once, or neither, is usage.
+#[test]
+fn ingest_takes_its_dataset_as_d_and_still_reads_the_old_o() {
+    let dir = tmp("ingest_d");
+    let cap = demo_capture();
+    let cap = cap.to_str().unwrap();
+    let d = dir.join("ds");
+    let d = d.to_str().unwrap();
+    let o = run(&["ingest", cap, "-d", d]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("-o DIR"));
+    assert!(Path::new(d).join("manifest.json").is_file());
+    let o = run(&["ingest", cap, "-o", d, "--force"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ingest -o DIR is read as -d/--dataset DIR"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        run(&["ingest", cap, "-o", d, "-d", d]).status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&["ingest", cap]).status.code(), Some(2));
 }

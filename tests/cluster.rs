@@ -275,7 +275,7 @@ fn detectors_and_hunting_queries_on_a_ballista_cluster_match_the_local_run() {
         "-q",
         "ingest",
         &demo_capture().to_string_lossy(),
-        "-o",
+        "-d",
         &part_s,
         "--partition",
         "hour",

@@ -296,7 +296,7 @@ fn ingest_never_destroys_or_half_writes_a_dataset() {
     let foreign = dir.join("notes");
     std::fs::create_dir_all(foreign.join("conn")).unwrap();
     std::fs::write(foreign.join("conn/mine.parquet"), "not ours").unwrap();
-    let o = run(&["ingest", &c, "-o", &foreign.to_string_lossy()]);
+    let o = run(&["ingest", &c, "-d", &foreign.to_string_lossy()]);
     assert_eq!(
         o.status.code(),
         Some(73),
@@ -310,14 +310,14 @@ fn ingest_never_destroys_or_half_writes_a_dataset() {
     // a fresh dataset, then a second ingest into it: refused without --force
     let ds = dir.join("ds");
     let d = ds.to_string_lossy().into_owned();
-    assert_eq!(run(&["ingest", &c, "-o", &d]).status.code(), Some(0));
-    let o = run(&["ingest", &c2, "-o", &d]);
+    assert_eq!(run(&["ingest", &c, "-d", &d]).status.code(), Some(0));
+    let o = run(&["ingest", &c2, "-d", &d]);
     assert_eq!(o.status.code(), Some(73));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
     assert_eq!(column(&ds, "conn", "uid").len(), 50);
     // --force replaces it; no staging directory is left beside it
     assert_eq!(
-        run(&["ingest", &c2, "-o", &d, "--force"]).status.code(),
+        run(&["ingest", &c2, "-d", &d, "--force"]).status.code(),
         Some(0)
     );
     assert_eq!(column(&ds, "conn", "uid").len(), 70);
@@ -329,7 +329,7 @@ fn ingest_never_destroys_or_half_writes_a_dataset() {
     assert!(left.is_empty(), "{left:?}");
     // a dataset holding a file wirehunt did not write is never replaced
     std::fs::write(ds.join("conn/analyst-notes.txt"), "keep").unwrap();
-    let o = run(&["ingest", &c, "-o", &d, "--force"]);
+    let o = run(&["ingest", &c, "-d", &d, "--force"]);
     assert_eq!(o.status.code(), Some(73));
     assert_eq!(column(&ds, "conn", "uid").len(), 70);
 }
@@ -343,7 +343,7 @@ fn interrupting_a_reingest_keeps_the_previous_dataset() {
     let ds = dir.join("ds");
     let d = ds.to_string_lossy().into_owned();
     assert_eq!(
-        run(&["ingest", &small.to_string_lossy(), "-o", &d])
+        run(&["ingest", &small.to_string_lossy(), "-d", &d])
             .status
             .code(),
         Some(0)
@@ -358,7 +358,7 @@ fn interrupting_a_reingest_keeps_the_previous_dataset() {
             .success()
     );
     let child = std::process::Command::new(wirehunt_bin())
-        .args(["ingest", &fifo.to_string_lossy(), "-o", &d, "--force"])
+        .args(["ingest", &fifo.to_string_lossy(), "-d", &d, "--force"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -760,12 +760,12 @@ fn append_adds_captures_and_skips_known_ones() {
     let ds = dir.join("ds");
     let d = ds.to_string_lossy().into_owned();
     assert_eq!(
-        run(&["ingest", &a.to_string_lossy(), "-o", &d])
+        run(&["ingest", &a.to_string_lossy(), "-d", &d])
             .status
             .code(),
         Some(0)
     );
-    run_ok(&["ingest", &b.to_string_lossy(), "-o", &d, "--append"]);
+    run_ok(&["ingest", &b.to_string_lossy(), "-d", &d, "--append"]);
     let uids = column(&ds, "conn", "uid");
     assert_eq!(uids.len(), 50);
     assert_eq!(
@@ -778,7 +778,7 @@ fn append_adds_captures_and_skips_known_ones() {
     assert_eq!(m["inputs"].as_array().unwrap().len(), 2);
     assert_eq!(m["tables"]["conn"], 50);
     // the same capture again: skipped, said so, nothing changes
-    let o = run(&["ingest", &a.to_string_lossy(), "-o", &d, "--append"]);
+    let o = run(&["ingest", &a.to_string_lossy(), "-d", &d, "--append"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("already in the dataset"),
@@ -799,7 +799,7 @@ fn append_adds_captures_and_skips_known_ones() {
         run(&[
             "ingest",
             &a.to_string_lossy(),
-            "-o",
+            "-d",
             &d,
             "--append",
             "--force"
@@ -851,7 +851,7 @@ fn hostile_file_names_are_read_and_escaped_everywhere() {
     let o = std::process::Command::new(wirehunt_bin())
         .arg("ingest")
         .arg(&input)
-        .arg("-o")
+        .arg("-d")
         .arg(&ds)
         .output()
         .unwrap();
@@ -938,7 +938,7 @@ fn hostile_file_names_are_read_and_escaped_everywhere() {
     let o = std::process::Command::new(wirehunt_bin())
         .arg("ingest")
         .arg(input.join(OsString::from_vec(b"gone-\xff\n\xe2\x80\xae.pcap".to_vec())))
-        .arg("-o")
+        .arg("-d")
         .arg(dir.join("ds2"))
         .output()
         .unwrap();

@@ -87,12 +87,12 @@ fn hour_partitions_hold_the_same_rows_prune_by_time_and_take_appends() {
         flat.to_string_lossy().into_owned(),
         part.to_string_lossy().into_owned(),
     );
-    run_ok(&["-q", "ingest", &cap_s, "-o", &flat_s, "--threads", "1"]);
+    run_ok(&["-q", "ingest", &cap_s, "-d", &flat_s, "--threads", "1"]);
     run_ok(&[
         "-q",
         "ingest",
         &cap_s,
-        "-o",
+        "-d",
         &part_s,
         "--partition",
         "hour",
@@ -217,7 +217,7 @@ fn hour_partitions_hold_the_same_rows_prune_by_time_and_take_appends() {
         "-q",
         "ingest",
         &later_s,
-        "-o",
+        "-d",
         &part_s,
         "--append",
         "--partition",
@@ -234,7 +234,7 @@ fn hour_partitions_hold_the_same_rows_prune_by_time_and_take_appends() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    run_ok(&["-q", "ingest", &later_s, "-o", &part_s, "--append"]);
+    run_ok(&["-q", "ingest", &later_s, "-d", &part_s, "--append"]);
     for (rel, ino) in &before {
         assert_eq!(
             inode(&part.join(rel)),
@@ -306,8 +306,8 @@ fn runs_of_several_machines_share_one_partitioned_dataset() {
     let a_s = demo_capture().to_string_lossy().into_owned();
     // each share alone: the truth
     let (a_flat, b_flat) = (dir.join("a_flat"), dir.join("b_flat"));
-    run_ok(&["-q", "ingest", &a_s, "-o", &a_flat.to_string_lossy()]);
-    run_ok(&["-q", "ingest", &b_s, "-o", &b_flat.to_string_lossy()]);
+    run_ok(&["-q", "ingest", &a_s, "-d", &a_flat.to_string_lossy()]);
+    run_ok(&["-q", "ingest", &b_s, "-d", &b_flat.to_string_lossy()]);
     let shared = dir.join("shared");
     let sh = shared.to_string_lossy().into_owned();
     // both runs at once, as two machines would
@@ -317,7 +317,7 @@ fn runs_of_several_machines_share_one_partitioned_dataset() {
                 "-q",
                 "ingest",
                 input,
-                "-o",
+                "-d",
                 &sh,
                 "--partition",
                 "hour",
@@ -376,21 +376,21 @@ fn runs_of_several_machines_share_one_partitioned_dataset() {
 
     // a run name is used once; --append and a bad name are usage errors
     let before = lines_of(&shared, false);
-    let o = run(&["-q", "ingest", &a_s, "-o", &sh, "--run", "host_a"]);
+    let o = run(&["-q", "ingest", &a_s, "-d", &sh, "--run", "host_a"]);
     assert_eq!(
         o.status.code(),
         Some(73),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = run(&["-q", "ingest", &a_s, "-o", &sh, "--append"]);
+    let o = run(&["-q", "ingest", &a_s, "-d", &sh, "--append"]);
     assert_eq!(
         o.status.code(),
         Some(2),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = run(&["-q", "ingest", &a_s, "-o", &sh, "--run", "../x"]);
+    let o = run(&["-q", "ingest", &a_s, "-d", &sh, "--run", "../x"]);
     assert_eq!(
         o.status.code(),
         Some(2),
@@ -401,7 +401,7 @@ fn runs_of_several_machines_share_one_partitioned_dataset() {
         "-q",
         "ingest",
         &a_s,
-        "-o",
+        "-d",
         &a_flat.to_string_lossy(),
         "--run",
         "x",
@@ -428,7 +428,7 @@ fn runs_of_several_machines_share_one_partitioned_dataset() {
         "-q",
         "ingest",
         &tiny.to_string_lossy(),
-        "-o",
+        "-d",
         &sh,
         "--run",
         "host_c",

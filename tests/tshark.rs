@@ -506,7 +506,7 @@ fn file_hashes_match_tshark_export_objects() {
         let o = run(&[
             "ingest",
             &path.to_string_lossy(),
-            "-o",
+            "-d",
             &ds.to_string_lossy(),
             "--extract-files",
             &x.to_string_lossy(),
