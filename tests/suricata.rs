@@ -87,3 +87,34 @@ fn community_ids_equal_suricatas() {
     }
     eprintln!("community id: {total} Suricata flows matched");
 }
+
+/// Every table with a connection 4-tuple carries the connection's Community ID (the one checked
+/// against Suricata above), so a dns, http, tls or files row joins Zeek's and Suricata's records
+/// without going through conn.
+#[test]
+fn every_row_about_a_connection_carries_its_community_id() {
+    let ds = crate::sql::demo_dataset();
+    let ds = ds.to_str().unwrap();
+    for t in ["dns", "http", "tls", "files"] {
+        let q = format!(
+            "SELECT count(*) AS n, \
+                    count(*) FILTER (WHERE t.community_id IS NULL OR t.community_id <> c.community_id) AS bad \
+             FROM {t} t JOIN conn c USING (uid)"
+        );
+        let o = run_ok(&["-q", "sql", ds, "-c", &q, "--format", "csv"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        let row: Vec<u64> = out
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert!(row[0] > 0, "{t}: no rows joined");
+        assert_eq!(
+            row[1], 0,
+            "{t}: {} rows whose community_id differs from conn's",
+            row[1]
+        );
+    }
+}

@@ -92,6 +92,7 @@ pub struct DnsRecord<'a> {
     pub has_response: bool,
     pub damage: Option<&'a str>,
     pub source: &'a str,
+    pub community_id: &'a str,
 }
 
 /// One `http` row: a request/response transaction.
@@ -132,6 +133,7 @@ pub struct HttpRecord<'a> {
     pub partial: bool,
     pub gap: bool,
     pub source: &'a str,
+    pub community_id: &'a str,
 }
 
 /// One `tls` row: a handshake and the certificate facts of its leaf.
@@ -170,6 +172,7 @@ pub struct TlsRecord<'a> {
     pub orig_bytes: u64,
     pub resp_bytes: u64,
     pub source: &'a str,
+    pub community_id: &'a str,
 }
 
 /// One `files` row: an HTTP body in either direction.
@@ -203,6 +206,7 @@ pub struct FileRecord<'a> {
     pub archive_entries: &'a [String],
     pub extracted: Option<&'a str>,
     pub source: &'a str,
+    pub community_id: &'a str,
 }
 
 /// One `weird` row, as the store writes it (events reach the sink through

@@ -53,7 +53,7 @@ pub fn append_ip(b: &mut StringBuilder, ip: std::net::IpAddr) {
 }
 
 /// Version of the table schemas; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// One column's documentation.
 #[derive(Debug, Clone)]
@@ -429,6 +429,7 @@ table!(DnsTable, "dns", record DnsRecord, "One row per DNS transaction: a query 
     has_response: Bool = "a response was seen",
     damage: Str = "weird name when the query or response was malformed (dns_compression_loop, dns_label_too_long, dns_name_truncated, ...); the query then holds the best partial name",
     source: Str = "capture file the connection started in (as conn.source)",
+    community_id: Str = "Community ID v1 of the connection (as conn.community_id): joins Zeek and Suricata records of the flow without going through conn",
 ]);
 
 table!(HttpTable, "http", record HttpRecord, "One row per HTTP/1.x request/response transaction (Zeek http.log).", [
@@ -467,6 +468,7 @@ table!(HttpTable, "http", record HttpRecord, "One row per HTTP/1.x request/respo
     partial: Bool = "a body was cut by a gap or by the end of the capture",
     gap: Bool = "a content gap fell inside this transaction",
     source: Str = "capture file the connection started in (as conn.source)",
+    community_id: Str = "Community ID v1 of the connection (as conn.community_id): joins Zeek and Suricata records of the flow without going through conn",
 ]);
 
 table!(TlsTable, "tls", record TlsRecord, "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA3S/JA4 and certificate facts).", [
@@ -503,6 +505,7 @@ table!(TlsTable, "tls", record TlsRecord, "One row per TLS/SSL handshake (Zeek s
     orig_bytes: U64 = "bytes of TLS records sent by the client",
     resp_bytes: U64 = "bytes of TLS records sent by the server",
     source: Str = "capture file the connection started in (as conn.source)",
+    community_id: Str = "Community ID v1 of the connection (as conn.community_id): joins Zeek and Suricata records of the flow without going through conn",
 ]);
 
 table!(FilesTable, "files", record FileRecord, "One row per HTTP body in either direction (Zeek files.log in spirit): content encodings undone, hashes computed while streaming, MIME type sniffed from the first bytes. Join `http` on (uid, trans_depth).", [
@@ -534,6 +537,7 @@ table!(FilesTable, "files", record FileRecord, "One row per HTTP body in either 
     archive_entries: StrList = "names of a ZIP body's first 32 entries, read from its local headers as it streamed",
     extracted: Str = "file name under --extract-files DIR (FUID-SHA256, or FUID-partial), when extracted",
     source: Str = "capture file the connection started in (as conn.source)",
+    community_id: Str = "Community ID v1 of the connection (as conn.community_id): joins Zeek and Suricata records of the flow without going through conn",
 ]);
 
 table!(WeirdTable, "weird", record WeirdRecord, "Malformed or unusual traffic, one row per event (rate-limited per file and name; totals in the manifest).", [

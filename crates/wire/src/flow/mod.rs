@@ -627,6 +627,8 @@ impl FlowTable {
         };
         self.generation = self.generation.wrapping_add(1);
         let uid = make_uid(self.input, p.frame, p.ts, &key);
+        let ports = matches!(p.proto, 1 | 6 | 17 | 58 | 132).then_some((op, rp));
+        let community_id = community_id::community_id(0, oh, rh, p.proto, ports);
         let mut f = Flow {
             key,
             generation: self.generation,
@@ -638,6 +640,7 @@ impl FlowTable {
                 resp_p: rp,
                 proto: p.proto,
                 source: source.clone(),
+                community_id,
             },
             start: p.ts,
             last: p.ts,
@@ -876,10 +879,6 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut dyn RecordSink) {
         let (o, r) = (f.ep.orig.bytes, f.ep.resp.bytes);
         (o, r, 0, o, r)
     };
-    let ports =
-        matches!(f.key.proto, 1 | 6 | 17 | 58 | 132).then_some((f.ctx.orig_p, f.ctx.resp_p));
-    let community_id =
-        community_id::community_id(0, f.ctx.orig_h, f.ctx.resp_h, f.key.proto, ports);
     out.record(Record::Conn(ConnRecord {
         ts: f.start,
         uid: &f.ctx.uid,
@@ -908,7 +907,7 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut dyn RecordSink) {
         source: &f.ctx.source,
         orig_seen_bytes: os,
         resp_seen_bytes: rs,
-        community_id: &community_id,
+        community_id: &f.ctx.community_id,
         first_frame: f.first_frame,
         last_frame: f.last_frame,
         last_source: &f.last_source,

@@ -924,6 +924,7 @@ impl FileBody {
             archive_entries: &names,
             extracted: extracted.as_deref(),
             source: &ctx.source,
+            community_id: &ctx.community_id,
         }));
     }
 }
@@ -1111,6 +1112,7 @@ mod tests {
             resp_p: 80,
             proto: 6,
             source: "t.pcap".into(),
+            community_id: String::new(),
         }
     }
 

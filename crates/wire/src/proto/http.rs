@@ -766,6 +766,7 @@ fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut dyn RecordSink) {
         partial: t.partial,
         gap: t.gap,
         source: &ctx.source,
+        community_id: &ctx.community_id,
     }));
 }
 

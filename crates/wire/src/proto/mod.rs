@@ -78,6 +78,9 @@ pub struct ConnCtx {
     /// The capture file holding the connection's first packet: every row about the connection
     /// (conn, dns, http, tls, files) names it, whichever file is being read when the row is written.
     pub source: std::sync::Arc<str>,
+    /// Community ID v1 (seed 0) of the 5-tuple, computed once: every row about the connection
+    /// carries it, so each joins Zeek's and Suricata's records of the flow.
+    pub community_id: String,
 }
 
 pub trait StreamAnalyzer: Send {

@@ -687,6 +687,7 @@ impl StreamAnalyzer for TlsAnalyzer {
             orig_bytes: self.sides.orig.bytes,
             resp_bytes: self.sides.resp.bytes,
             source: &ctx.source,
+            community_id: &ctx.community_id,
         }));
     }
     fn wants(&self, dir: Dir) -> bool {

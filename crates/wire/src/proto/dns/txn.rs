@@ -160,6 +160,7 @@ impl DnsState {
             has_response: t.r.is_some(),
             damage,
             source: &ctx.source,
+            community_id: &ctx.community_id,
         }));
     }
 
