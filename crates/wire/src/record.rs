@@ -75,7 +75,7 @@ pub struct DnsRecord<'a> {
     pub Z: u8,
     pub answers: Option<&'a [String]>,
     pub TTLs: Option<&'a [u32]>,
-    pub answer_types: Option<&'a [String]>,
+    pub answer_types: Option<&'a [std::borrow::Cow<'static, str>]>,
     pub rejected: Option<bool>,
     pub query_len: Option<u32>,
     pub label_count: Option<u32>,

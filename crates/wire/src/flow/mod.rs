@@ -150,7 +150,7 @@ struct Flow {
     ep: PerDir<Endpoint>,
     history: String,
     analyzer: Option<Box<dyn StreamAnalyzer>>,
-    /// Payload segments inspected for a protocol so far (TLS is retried for STARTTLS upgrades).
+    /// Payload segments inspected for a protocol so far (later ones may start TLS after STARTTLS).
     detect_attempts: u8,
     /// The datagram analyzer [`crate::proto::detect_udp`] chose for a UDP flow.
     datagrams: Option<Box<dyn crate::proto::DatagramAnalyzer>>,
@@ -221,16 +221,22 @@ fn make_uid(input: u64, frame: u64, ts: i64, key: &FlowKey) -> String {
     base62_id('C', (h as u128) << 64 | h2 as u128)
 }
 
-/// Zeek-style id: `tag` + 17 base62 characters of `v` (connection uids, file fuids).
-pub fn base62_id(tag: char, mut v: u128) -> String {
+/// Zeek-style id: `tag` + 17 base62 characters of `v` (connection uids, file fuids), least
+/// significant digit first. The digits come from two 64-bit halves (v mod 62^10, then the next 7
+/// digits), so a uid costs two 128-bit divisions instead of seventeen.
+pub fn base62_id(tag: char, v: u128) -> String {
     const ALPHA: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const LOW: u128 = 62u128.pow(10); // < 2^64
+    const HIGH: u128 = 62u128.pow(7);
     let mut s = String::with_capacity(18);
     s.push(tag);
-    for _ in 0..17 {
-        s.push(char::from(
-            ALPHA.get((v % 62) as usize).copied().unwrap_or(b'0'),
-        ));
-        v /= 62;
+    for (mut part, digits) in [((v % LOW) as u64, 10), (((v / LOW) % HIGH) as u64, 7)] {
+        for _ in 0..digits {
+            s.push(char::from(
+                ALPHA.get((part % 62) as usize).copied().unwrap_or(b'0'),
+            ));
+            part /= 62;
+        }
     }
     s
 }
@@ -760,14 +766,12 @@ fn tcp_packet(
         f.letter(dir, b'D');
         if f.analyzer.is_none() && f.detect_attempts < MAX_DETECT_ATTEMPTS && !p.payload.is_empty()
         {
-            // The first payload picks any protocol; later segments may still start TLS (STARTTLS in
-            // SMTP/IMAP/POP/FTP/XMPP, or TLS inside an unparsed tunnel).
+            // The first payload picks any protocol; later segments may still start one that begins
+            // mid-stream (proto::detect_tcp_later: TLS after STARTTLS).
             f.analyzer = if f.detect_attempts == 0 {
                 detect_tcp(p.payload, dir, f.ctx.orig_p, f.ctx.resp_p)
-            } else if crate::proto::tls::looks_like_tls(p.payload) {
-                Some(Box::new(crate::proto::tls::TlsAnalyzer::new()))
             } else {
-                None
+                crate::proto::detect_tcp_later(p.payload)
             };
             f.detect_attempts += 1;
             if f.analyzer.is_none() && f.detect_attempts >= MAX_DETECT_ATTEMPTS {
@@ -912,4 +916,43 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut dyn RecordSink) {
         last_frame: f.last_frame,
         last_source: &f.last_source,
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    /// The two-halves digit split gives exactly the digits of repeated division of the whole value.
+    #[test]
+    fn base62_ids_are_the_digits_of_the_whole_value() {
+        fn naive(tag: char, mut v: u128) -> String {
+            const ALPHA: &[u8; 62] =
+                b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+            let mut s = String::from(tag);
+            for _ in 0..17 {
+                s.push(ALPHA[(v % 62) as usize] as char);
+                v /= 62;
+            }
+            s
+        }
+        let mut x: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+        let mut values = vec![
+            0,
+            1,
+            61,
+            62,
+            u64::MAX as u128,
+            u128::MAX,
+            62u128.pow(10) - 1,
+            62u128.pow(10),
+        ];
+        for _ in 0..10_000 {
+            x = x
+                .wrapping_mul(0x2360_ed05_1fc6_5da4_4385_df64_9fcc_f645)
+                .wrapping_add(1);
+            values.push(x);
+        }
+        for v in values {
+            assert_eq!(super::base62_id('C', v), naive('C', v), "{v:#x}");
+        }
+        assert_eq!(super::base62_id('F', 0), "F00000000000000000");
+    }
 }

@@ -4,8 +4,8 @@
 //! from the first payload bytes (content, not ports, except DNS which has no magic bytes), so
 //! `flow` names no protocol.
 //!
-//! Adding a protocol = one file here, one table in `table/`, one line in `detect_tcp` or
-//! `detect_udp` (a UDP service with no table of its own: one line in [`udp_service::REGISTRY`]).
+//! Adding a protocol = one file here, one table in `table/`, one line in `detect_tcp` (and
+//! `detect_tcp_later` if it can start mid-stream) or `detect_udp` (a UDP service with no table of its own: one line in [`udp_service::REGISTRY`]).
 pub mod dns;
 pub mod files;
 pub mod http;
@@ -147,6 +147,16 @@ pub fn detect_tcp(
     }
     if (resp_p == 53 || orig_p == 53 || resp_p == 5353) && first.len() >= 2 {
         return Some(Box::new(dns::DnsTcp::new()));
+    }
+    None
+}
+
+/// Pick an analyzer for a TCP connection from a later payload, when the first ones matched none:
+/// protocols that start inside another stream (TLS after STARTTLS in SMTP/IMAP/POP/FTP/XMPP, or
+/// TLS inside an unparsed tunnel).
+pub fn detect_tcp_later(payload: &[u8]) -> Option<Box<dyn StreamAnalyzer>> {
+    if tls::looks_like_tls(payload) {
+        return Some(Box::new(tls::TlsAnalyzer::new()));
     }
     None
 }

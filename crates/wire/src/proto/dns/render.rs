@@ -1,11 +1,13 @@
 //! DNS values as text: type, class and rcode names, record data in presentation format (RFC 3597
 //! `\\#` for unknown types), SVCB/HTTPS parameters, EDNS client subnet.
+use std::borrow::Cow;
 
 use super::wire::{escape_label, read_name};
 use crate::bytes::{array, be16};
 use simple_dns::rdata::RData;
 
-pub fn qtype_name(t: u16) -> String {
+/// The type's mnemonic; a borrowed constant for every known type (no allocation per row).
+pub fn qtype_name(t: u16) -> Cow<'static, str> {
     let s = match t {
         1 => "A",
         2 => "NS",
@@ -72,20 +74,20 @@ pub fn qtype_name(t: u16) -> String {
         257 => "CAA",
         32768 => "TA",
         32769 => "DLV",
-        _ => return format!("TYPE{t}"),
+        _ => return Cow::Owned(format!("TYPE{t}")),
     };
-    s.to_string()
+    Cow::Borrowed(s)
 }
 
-pub fn qclass_name(c: u16) -> String {
-    match c & 0x7fff {
-        1 => "C_INTERNET".into(),
-        3 => "C_CHAOS".into(),
-        4 => "C_HESIOD".into(),
-        254 => "C_NONE".into(),
-        255 => "C_ANY".into(),
-        x => format!("CLASS{x}"),
-    }
+pub fn qclass_name(c: u16) -> Cow<'static, str> {
+    Cow::Borrowed(match c & 0x7fff {
+        1 => "C_INTERNET",
+        3 => "C_CHAOS",
+        4 => "C_HESIOD",
+        254 => "C_NONE",
+        255 => "C_ANY",
+        x => return Cow::Owned(format!("CLASS{x}")),
+    })
 }
 
 pub fn rcode_name(r: u8) -> &'static str {

@@ -142,7 +142,7 @@ pub struct Msg {
     pub edns: Option<Edns>,
     pub answers: Vec<String>,
     pub ttls: Vec<u32>,
-    pub answer_types: Vec<String>,
+    pub answer_types: Vec<std::borrow::Cow<'static, str>>,
     pub size: u32,
     /// Damage: (weird name, details).
     pub weird: Option<(&'static str, String)>,
