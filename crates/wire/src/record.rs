@@ -153,7 +153,7 @@ pub struct TlsRecord<'a> {
     pub established: bool,
     pub alpn_offered: &'a [String],
     pub alpn: Option<&'a str>,
-    pub client_versions: &'a [String],
+    pub client_versions: &'a [std::borrow::Cow<'static, str>],
     pub client_cipher_count: Option<u32>,
     pub client_extension_count: Option<u32>,
     pub ja3: Option<&'a str>,

@@ -111,10 +111,11 @@ pub fn community_id(
         h.update(a.to_be_bytes());
         h.update(b.to_be_bytes());
     }
-    format!(
-        "1:{}",
-        base64::engine::general_purpose::STANDARD.encode(h.finalize())
-    )
+    // "1:" + 28 base64 characters, in one allocation
+    let mut id = String::with_capacity(30);
+    id.push_str("1:");
+    base64::engine::general_purpose::STANDARD.encode_string(h.finalize(), &mut id);
+    id
 }
 
 #[cfg(test)]

@@ -651,7 +651,7 @@ impl FlowTable {
             start: p.ts,
             last: p.ts,
             ep: PerDir::default(),
-            history: String::new(),
+            history: String::with_capacity(16),
             analyzer: None,
             detect_attempts: 0,
             datagrams: None,

@@ -16,6 +16,7 @@ use crate::record::RecordSink;
 use crate::record::{Record, TlsRecord};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
+use std::borrow::Cow;
 use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
 
 const MAX_HANDSHAKE: usize = 256 * 1024;
@@ -34,19 +35,20 @@ pub fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
-pub fn version_name(v: u16) -> String {
-    match v {
-        0x0002 => "SSLv2".into(),
-        0x0300 => "SSLv3".into(),
-        0x0301 => "TLSv10".into(),
-        0x0302 => "TLSv11".into(),
-        0x0303 => "TLSv12".into(),
-        0x0304 => "TLSv13".into(),
-        0xfeff => "DTLSv10".into(),
-        0xfefd => "DTLSv12".into(),
-        v if v >> 8 == 0x7f => format!("TLSv13-draft{}", v & 0xff),
-        v => format!("unknown-0x{v:04x}"),
-    }
+/// The version's name; a borrowed constant for every known version (no allocation per row).
+pub fn version_name(v: u16) -> Cow<'static, str> {
+    Cow::Borrowed(match v {
+        0x0002 => "SSLv2",
+        0x0300 => "SSLv3",
+        0x0301 => "TLSv10",
+        0x0302 => "TLSv11",
+        0x0303 => "TLSv12",
+        0x0304 => "TLSv13",
+        0xfeff => "DTLSv10",
+        0xfefd => "DTLSv12",
+        v if v >> 8 == 0x7f => return Cow::Owned(format!("TLSv13-draft{}", v & 0xff)),
+        v => return Cow::Owned(format!("unknown-0x{v:04x}")),
+    })
 }
 
 pub fn group_name(g: u16) -> String {
@@ -301,14 +303,14 @@ struct Side {
 #[derive(Default)]
 struct Row {
     ts: i64,
-    version: Option<String>,
+    version: Option<Cow<'static, str>>,
     cipher: Option<String>,
     curve: Option<String>,
     server_name: Option<String>,
     resumed: bool,
     alpn_offered: Vec<String>,
     alpn: Option<String>,
-    client_versions: Vec<String>,
+    client_versions: Vec<Cow<'static, str>>,
     cipher_count: Option<u32>,
     ext_count: Option<u32>,
     ja3: Option<(String, String)>,
@@ -558,7 +560,7 @@ impl TlsAnalyzer {
                 // SSLv2 record
                 self.started = true;
                 let r = self.row(ts);
-                r.version = Some("SSLv2".into());
+                r.version = Some(Cow::Borrowed("SSLv2"));
                 self.sides[dir].done = true;
                 return;
             }

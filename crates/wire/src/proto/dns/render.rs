@@ -245,7 +245,7 @@ pub(super) fn ecs_text(d: &[u8]) -> Option<String> {
 }
 
 fn name_text(n: &simple_dns::Name<'_>) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(64);
     for (i, l) in n.as_bytes().enumerate() {
         if i > 0 {
             s.push('.');

@@ -25,7 +25,11 @@ const MAX_POINTER_JUMPS: usize = 64;
 /// Read a (possibly compressed) name at `start`. Pointers must point strictly backwards from the
 /// label that holds them, so loops are impossible; at most [`MAX_POINTER_JUMPS`] jumps.
 pub fn read_name(msg: &[u8], start: usize) -> NameInfo {
-    let mut n = NameInfo::default();
+    // one allocation for most names (growing from empty took three or four)
+    let mut n = NameInfo {
+        text: String::with_capacity(64),
+        ..NameInfo::default()
+    };
     let mut pos = start;
     let mut jumped = false;
     let mut jumps = 0;
@@ -110,7 +114,9 @@ pub(super) fn escape_label(label: &[u8], out: &mut String) {
             0x21..=0x7e => out.push(b as char),
             _ => {
                 out.push('\\');
-                out.push_str(&format!("{b:03}"));
+                for d in [b / 100, b / 10 % 10, b % 10] {
+                    out.push(char::from(b'0' + d));
+                }
             }
         }
     }
