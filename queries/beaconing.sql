@@ -19,7 +19,8 @@
 -- description: (-10 two; three or more: -(20 + 12*log2(sources/3)), at most -50, so a fleet-wide agent falls while a C2
 -- description: shared by a few infected hosts stays high) + 5 for 20+ events, - 2 per event under 12.
 -- description: Periodicity alone is capped at medium (max_without_evidence): high needs evidence about the endpoint that
--- description: benign periodic services lack - strong (1 each): a self-signed or expired certificate, an IP literal as
+-- description: benign periodic services lack - strong (1 each): a self-signed, expired (unless the capture's clock is off:
+-- description: most certificate-bearing peers, 3+, look expired) or name-mismatched certificate, an IP literal as
 -- description: HTTP Host, a well-known infrastructure port whose payload is not that protocol (udp/123 that is not NTP);
 -- description: weak (0.5 each): a public peer address no DNS answer in the capture named although the source uses DNS, a
 -- description: TCP payload no analyzer recognised, a TLS client fingerprint (JA4) or User-Agent the source uses for this
@@ -139,10 +140,25 @@ gconn AS (
                    AND c.missed_bytes < c.orig_seen_bytes + c.resp_seen_bytes) AS unidentified_payload
     FROM guid g JOIN conn c ON c.uid = g.uid GROUP BY g.src, g.peer
 ),
+-- the capture's clock is off (a replay, a wrong sensor clock) when most certificate-bearing peers, 3 or
+-- more, look expired: then expiry is no evidence (as in suspicious_tls)
+clock AS (
+    SELECT coalesce(count(DISTINCT resp_h) FILTER (WHERE expired_at_capture_time) >= 3
+                    AND count(DISTINCT resp_h) FILTER (WHERE expired_at_capture_time)
+                        > 0.5 * count(DISTINCT resp_h) FILTER (WHERE expired_at_capture_time IS NOT NULL), false) AS clock_off
+    FROM tls
+),
 gtls AS (
     SELECT g.src, g.peer, bool_or(coalesce(t.self_signed, false)) AS self_signed,
-           bool_or(coalesce(t.expired_at_capture_time, false)) AS expired, max(t.ja4) AS ja4
-    FROM guid g JOIN tls t ON t.uid = g.uid GROUP BY g.src, g.peer
+           bool_or(coalesce(t.expired_at_capture_time, false) AND NOT c.clock_off) AS expired,
+           -- an SNI the leaf's names do not cover (SAN, a wildcard for one label, else the subject CN)
+           bool_or(CASE WHEN t.server_name IS NULL OR (coalesce(array_length(t.san_dns), 0) = 0 AND t.subject IS NULL) THEN false
+                        ELSE NOT (array_has(t.san_dns, lower(t.server_name))
+                                  OR array_has(t.san_dns, '*.' || regexp_replace(lower(t.server_name), '^[^.]+\.', ''))
+                                  OR (coalesce(array_length(t.san_dns), 0) = 0
+                                      AND strpos(lower(t.subject), 'cn=' || lower(t.server_name)) > 0)) END) AS mismatch,
+           max(t.ja4) AS ja4
+    FROM guid g JOIN tls t ON t.uid = g.uid CROSS JOIN clock c GROUP BY g.src, g.peer
 ),
 ghttp AS (
     SELECT g.src, g.peer, bool_or(ip_version(split_part(h.host, ':', 1)) IS NOT NULL OR h.host LIKE '[%') AS ip_host,
@@ -170,6 +186,7 @@ stats AS (
            gc.service, coalesce(gc.local_peer, false) AS local_peer,
            coalesce(gc.unidentified_payload, false) AS unidentified_payload,
            coalesce(gt.self_signed, false) AS self_signed, coalesce(gt.expired, false) AS expired,
+           coalesce(gt.mismatch, false) AS name_mismatch,
            coalesce(gh.ip_host, false) AS ip_host,
            (an.addr IS NULL AND du.src IS NOT NULL) AS unnamed_peer,
            (ju.peers = 1 AND coalesce(tp.peers, 0) >= 3) AS rare_ja4,
@@ -212,6 +229,7 @@ evidence AS (
            CASE WHEN port_mismatch THEN 1 ELSE 0 END
            + CASE WHEN local_peer THEN 0 ELSE
                (CASE WHEN self_signed THEN 1 ELSE 0 END + CASE WHEN expired THEN 1 ELSE 0 END
+                + CASE WHEN name_mismatch THEN 1 ELSE 0 END
                 + CASE WHEN ip_host THEN 1 ELSE 0 END)
                + 0.5 * (CASE WHEN unnamed_peer THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
                       + CASE WHEN rare_ja4 THEN 1 ELSE 0 END + CASE WHEN rare_ua THEN 1 ELSE 0 END
@@ -219,6 +237,7 @@ evidence AS (
            concat_ws('; ',
                CASE WHEN self_signed AND NOT local_peer THEN 'self-signed certificate' END,
                CASE WHEN expired AND NOT local_peer THEN 'expired certificate' END,
+               CASE WHEN name_mismatch AND NOT local_peer THEN 'certificate does not cover the SNI' END,
                CASE WHEN ip_host AND NOT local_peer THEN 'IP literal as HTTP Host' END,
                CASE WHEN port_mismatch THEN proto || '/' || CAST(dport AS VARCHAR) || ' without that protocol''s payload' END,
                CASE WHEN unnamed_peer AND NOT local_peer THEN 'peer address named by no DNS answer in the capture' END,

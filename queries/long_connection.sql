@@ -8,7 +8,7 @@
 -- description: mail clients and VPNs do, so length alone is low; the score rises with evidence about the endpoint
 -- description: that those services lack: the peer address was named by no DNS answer although the source uses DNS
 -- description: (+15), no analyzer recognised the payload (+10), TLS without SNI (+10), a self-signed or expired
--- description: certificate (+15), a port outside the usual long-session ones (+5; list in the SQL), the peer used by
+-- description: certificate (+15; expiry not when the capture's clock is off, as in suspicious_tls), a port outside the usual long-session ones (+5; list in the SQL), the peer used by
 -- description: this source alone (+5). Score: 30 + 10 * share of the capture covered + evidence; a peer 3+ sources
 -- description: share loses 15 (fleet software). Bytes are those actually seen (conn.*_seen_bytes).
 -- severity: critical >= 85, high >= 65, medium >= 50, low >= 30
@@ -49,10 +49,18 @@ answered AS (
 ),
 dns_users AS (SELECT DISTINCT orig_h AS src FROM dns),
 fan AS (SELECT resp_h, resp_p, count(DISTINCT orig_h) AS sources FROM conn GROUP BY resp_h, resp_p),
+-- the capture's clock is off when most certificate-bearing peers, 3 or more, look expired: then expiry
+-- is no evidence (as in suspicious_tls and beaconing)
+clock AS (
+    SELECT coalesce(count(DISTINCT resp_h) FILTER (WHERE expired_at_capture_time) >= 3
+                    AND count(DISTINCT resp_h) FILTER (WHERE expired_at_capture_time)
+                        > 0.5 * count(DISTINCT resp_h) FILTER (WHERE expired_at_capture_time IS NOT NULL), false) AS clock_off
+    FROM tls
+),
 t AS (
     SELECT orig_h, resp_h, resp_p, bool_or(server_name IS NULL) AS no_sni, max(server_name) AS sni,
-           bool_or(coalesce(self_signed, false) OR coalesce(expired_at_capture_time, false)) AS bad_cert
-    FROM tls GROUP BY orig_h, resp_h, resp_p
+           bool_or(coalesce(self_signed, false) OR (coalesce(expired_at_capture_time, false) AND NOT c.clock_off)) AS bad_cert
+    FROM tls CROSS JOIN clock c GROUP BY orig_h, resp_h, resp_p
 ),
 j AS (
     SELECT l.*, f.sources, t.sni,
