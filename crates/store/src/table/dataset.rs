@@ -329,6 +329,13 @@ impl Drop for Staging {
 mod tests {
     use super::*;
 
+    /// The live-staging registry is process-wide and one test empties it (the interrupt path):
+    /// the tests that stage run one at a time, or that test would remove another's staging.
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn tmp(name: &str) -> tempfile::TempDir {
         tempfile::Builder::new().prefix(name).tempdir().unwrap()
     }
@@ -341,6 +348,7 @@ mod tests {
 
     #[test]
     fn refuses_foreign_and_existing_replaces_only_when_asked() {
+        let _serial = serial();
         let root = tmp("ds");
         let target = root.path().join("ds");
         // a directory with someone else's file: never written into
@@ -388,6 +396,7 @@ mod tests {
 
     #[test]
     fn an_abandoned_run_leaves_the_old_dataset_and_no_staging() {
+        let _serial = serial();
         let root = tmp("ds");
         let target = root.path().join("ds");
         fake_dataset(&target, "old");
@@ -416,6 +425,7 @@ mod tests {
 
     #[test]
     fn concurrent_cache_fills_share_the_first() {
+        let _serial = serial();
         let root = tmp("cache");
         let target = root.path().join("key");
         let a = Staging::begin(&target, Existing::Share).unwrap();
