@@ -480,6 +480,13 @@ impl World {
         }
     }
 
+    /// A TCP connection from an internal host (IPv4) to a server, starting at `t`.
+    fn connect(&mut self, host: usize, ip: IpAddr, port: u16, t: i64, rtt: i64, pace: i64) -> Tcp {
+        let c = self.host_ep(host, false);
+        let s = self.server(ip, port);
+        Tcp::new(&mut self.rng, c, s, t, rtt, pace)
+    }
+
     fn next_id(&mut self) -> u16 {
         self.dns_id = self.dns_id.wrapping_mul(25173).wrapping_add(13849);
         self.dns_id
@@ -755,9 +762,7 @@ impl World {
                 _ => format!("e{}.a.akamaiedge.net", self.rng.range(1000, 99999)),
             };
             let (ip, t3) = self.resolve(out, t2 + 1000, host, &name, &[], false);
-            let c = self.host_ep(host, false);
-            let s = self.server(ip, 443);
-            let mut tcp = Tcp::new(&mut self.rng, c, s, t3, rtt, pace);
+            let mut tcp = self.connect(host, ip, 443, t3, rtt, pace);
             let down = (self.rng.lognormal(80_000.0, 1.0).min(2e6) * self.scale) as usize;
             self.tls_session(
                 out,
@@ -891,9 +896,14 @@ impl World {
     }
 
     fn monitor<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
-        let c = self.host_ep(host, false);
-        let s = self.server(IpAddr::V4(Ipv4Addr::new(10, 10, 0, 5)), 8086);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t, 400, 20);
+        let mut tcp = self.connect(
+            host,
+            IpAddr::V4(Ipv4Addr::new(10, 10, 0, 5)),
+            8086,
+            t,
+            400,
+            20,
+        );
         tcp.open(out);
         let body = format!(
             "cpu,host=h{host} usage_idle={:.2},usage_user={:.2}\nmem,host=h{host} used_percent={:.2}\n",
@@ -929,9 +939,7 @@ impl World {
             Some(a) => (IpAddr::V4(Ipv4Addr::from(a)), t),
             None => self.resolve(out, t, host, sni, &[], false),
         };
-        let c = self.host_ep(host, false);
-        let s = self.server(ip, port);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 30_000, 50);
+        let mut tcp = self.connect(host, ip, port, t2, 30_000, 50);
         let profile = if lan.is_some() {
             ClientProfile::Curl
         } else {
@@ -965,9 +973,7 @@ impl World {
             &["balrog-aus5.r53-2.services.mozilla.com"],
             false,
         );
-        let c = self.host_ep(host, false);
-        let s = self.server(ip, 443);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 40_000, 100);
+        let mut tcp = self.connect(host, ip, 443, t2, 40_000, 100);
         self.tls_session(
             out,
             &mut tcp,
@@ -989,9 +995,7 @@ impl World {
             &["www.msftconnecttest.com.edgesuite.net"],
             false,
         );
-        let c = self.host_ep(host, false);
-        let s = self.server(ip, 80);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 50);
+        let mut tcp = self.connect(host, ip, 80, t2, 20_000, 50);
         tcp.open(out);
         tcp.send(out, true, b"GET /connecttest.txt HTTP/1.1\r\nConnection: Close\r\nUser-Agent: Microsoft NCSI\r\nHost: www.msftconnecttest.com\r\n\r\n");
         tcp.send(out, false, b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\nContent-Type: text/plain\r\nCache-Control: max-age=30, must-revalidate\r\n\r\nMicrosoft Connect Test");
@@ -1000,9 +1004,7 @@ impl World {
 
     fn cloud_upload<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize, bytes: usize) {
         let (ip, t2) = self.resolve(out, t, host, "storage.googleapis.com", &[], false);
-        let c = self.host_ep(host, false);
-        let s = self.server(ip, 443);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 100);
+        let mut tcp = self.connect(host, ip, 443, t2, 20_000, 100);
         self.tls_session(
             out,
             &mut tcp,
@@ -1128,9 +1130,7 @@ impl World {
         if transport != "tcp" && transport != "http_ip" && beats % 10 == 1 {
             t0 = self.dns_a(out, t, host, &domain, dst);
         }
-        let c = self.host_ep(host, false);
-        let s = self.server(dst, port);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t0, 60_000, 200);
+        let mut tcp = self.connect(host, dst, port, t0, 60_000, 200);
         let down = if tasking {
             self.rng.range(5_000, 50_000) as usize
         } else {
@@ -1194,9 +1194,7 @@ impl World {
                 e.compressible,
             )
         };
-        let c = self.host_ep(host, false);
-        let s = self.server(dst, port);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t, 40_000, 150);
+        let mut tcp = self.connect(host, dst, port, t, 40_000, 150);
         tcp.open(out);
         let body: Vec<u8> = if compressible {
             self.text.iter().cycle().take(bytes).copied().collect()
@@ -1244,9 +1242,7 @@ impl World {
         } else {
             t
         };
-        let c = self.host_ep(host, false);
-        let s = self.server(dst, 80);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 60_000, 120);
+        let mut tcp = self.connect(host, dst, 80, t2, 60_000, 120);
         tcp.open(out);
         let n = self.rng.range(90_000, 400_000) as usize;
         let name = alnum(&mut self.rng, 10);
@@ -1304,9 +1300,7 @@ impl World {
         port: u16,
         until: i64,
     ) {
-        let c = self.host_ep(host, false);
-        let s = self.server(dst, port);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t, 80_000, 200);
+        let mut tcp = self.connect(host, dst, port, t, 80_000, 200);
         tcp.open(out);
         let banner = b"Microsoft Windows [Version 10.0.19045.4651]\r\n(c) Microsoft Corporation. All rights reserved.\r\n\r\nC:\\Users\\Public>";
         tcp.send(out, true, banner);
@@ -1365,9 +1359,7 @@ impl World {
                 )
             };
         let (ip, t2) = self.resolve(out, t, host, name, cnames, false);
-        let c = self.host_ep(host, false);
-        let s = self.server(ip, 80);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 20_000, 60);
+        let mut tcp = self.connect(host, ip, 80, t2, 20_000, 60);
         tcp.open(out);
         let referer = referer
             .map(|r| format!("Referer: {r}\r\n"))
@@ -1395,9 +1387,7 @@ impl World {
             (e.host, e.dst, e.port, e.domain.clone())
         };
         let t2 = self.dns_a(out, t, host, &domain, dst);
-        let c = self.host_ep(host, false);
-        let s = self.server(dst, port);
-        let mut tcp = Tcp::new(&mut self.rng, c, s, t2, 50_000, 120);
+        let mut tcp = self.connect(host, dst, port, t2, 50_000, 120);
         let down = self.rng.range(500, 6000) as usize;
         self.tls_session(
             out,
