@@ -359,6 +359,168 @@ fn tls_server_names_ja3_and_ja3s_match_tshark() {
     }
 }
 
+/// A multiset as a set: each value with its occurrence number.
+fn counted(items: impl IntoIterator<Item = String>) -> BTreeSet<(String, usize)> {
+    let mut n: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = BTreeSet::new();
+    for i in items {
+        let k = n.entry(i.clone()).or_insert(0);
+        out.insert((i, *k));
+        *k += 1;
+    }
+    out
+}
+
+/// Every FTP command (verb and argument; a password only as `PASS`) and every data channel port,
+/// against tshark's ftp dissector, over every file of the folders holding FTP and SMTP captures
+/// (files with neither must have none in both tools).
+#[test]
+fn ftp_commands_and_data_channels_match_tshark() {
+    compare(
+        "ftp",
+        &["http_exfil", "linktypes", "tls", "beacon"],
+        |name, path| {
+            let ds = ingest_one(name, path);
+            let mut ours = Vec::new();
+            for r in rows(&ds, "ftp", &["command", "arg", "data_p"]) {
+                let arg = if r[0] == "PASS" {
+                    String::new()
+                } else {
+                    r[1].clone()
+                };
+                ours.push(format!("{} {arg}", r[0]));
+                if !r[2].is_empty() {
+                    ours.push(format!("port {}", r[2]));
+                }
+            }
+            let mut theirs = Vec::new();
+            for f in tshark_fields(
+                path,
+                "ftp.request.command",
+                &["ftp.request.command", "ftp.request.arg"],
+                &[],
+            ) {
+                let cmd = f[0].to_ascii_uppercase();
+                let arg = if cmd == "PASS" {
+                    String::new()
+                } else {
+                    f.get(1).cloned().unwrap_or_default()
+                };
+                theirs.push(format!("{cmd} {arg}"));
+            }
+            for f in tshark_fields(
+                path,
+                "ftp.passive.port || ftp.active.port || ftp.eprt.port || ftp.epsv.port",
+                &[
+                    "ftp.passive.port",
+                    "ftp.active.port",
+                    "ftp.eprt.port",
+                    "ftp.epsv.port",
+                ],
+                &[],
+            ) {
+                if let Some(p) = f.iter().find(|x| !x.is_empty()) {
+                    theirs.push(format!("port {p}"));
+                }
+            }
+            (counted(ours), counted(theirs))
+        },
+    );
+}
+
+/// SMTP envelopes (HELO, MAIL FROM, RCPT TO), the AUTH user and the Subject header against tshark's
+/// smtp and imf dissectors, over the same folders plus `malformed` (a fuzzed SMTP session).
+#[test]
+fn smtp_envelopes_auth_users_and_subjects_match_tshark() {
+    compare(
+        "smtp",
+        &["http_exfil", "linktypes", "tls", "beacon", "malformed"],
+        |name, path| {
+            let ds = ingest_one(name, path);
+            let mut ours = Vec::new();
+            let mut sessions = BTreeSet::new();
+            for r in rows(
+                &ds,
+                "smtp",
+                &["uid", "helo", "mailfrom", "rcptto", "auth_user", "subject"],
+            ) {
+                if sessions.insert(r[0].clone()) {
+                    ours.push(format!("helo {}", r[1]));
+                    if !r[4].is_empty() {
+                        ours.push(format!("user {}", r[4]));
+                    }
+                }
+                if !r[2].is_empty() {
+                    ours.push(format!("from {}", r[2]));
+                }
+                // list cells print as [a, b]
+                for a in r[3]
+                    .trim_matches(['[', ']'])
+                    .split(", ")
+                    .filter(|a| !a.is_empty())
+                {
+                    ours.push(format!("rcpt {a}"));
+                }
+                if !r[5].is_empty() {
+                    ours.push(format!("subject {}", r[5]));
+                }
+            }
+            let addr = |p: &str| {
+                let p = p.split_once(':').map_or(p, |x| x.1).trim();
+                match (p.find('<'), p.find('>')) {
+                    (Some(a), Some(b)) if a < b => p[a + 1..b].to_string(),
+                    _ => p.split(' ').next().unwrap_or_default().to_string(),
+                }
+            };
+            let mut theirs = Vec::new();
+            // pipelined commands share a frame: every occurrence, '|' between them
+            let o = Command::new("tshark")
+                .arg("-r")
+                .arg(path)
+                .args([
+                    "-Y",
+                    "smtp.req.command",
+                    "-T",
+                    "fields",
+                    "-E",
+                    "occurrence=a",
+                    "-E",
+                    "aggregator=|",
+                ])
+                .args(["-e", "smtp.req.command", "-e", "smtp.req.parameter"])
+                .output()
+                .unwrap();
+            for l in String::from_utf8_lossy(&o.stdout).lines() {
+                let (cmds, params) = l.split_once('\t').unwrap_or((l, ""));
+                let params: Vec<&str> = params.split('|').collect();
+                for (i, c) in cmds.split('|').enumerate() {
+                    let param = params.get(i).copied().unwrap_or_default();
+                    match c.to_ascii_uppercase().as_str() {
+                        "EHLO" | "HELO" => theirs.push(format!("helo {param}")),
+                        "MAIL" => theirs.push(format!("from {}", addr(param))),
+                        "RCPT" => theirs.push(format!("rcpt {}", addr(param))),
+                        _ => {}
+                    }
+                }
+            }
+            for f in tshark_fields(path, "smtp.auth.username", &["smtp.auth.username"], &[]) {
+                // tshark shows AUTH LOGIN's user name as sent (base64); wirehunt stores it decoded
+                use base64::Engine;
+                let user = base64::engine::general_purpose::STANDARD
+                    .decode(f[0].trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .unwrap_or_else(|| f[0].clone());
+                theirs.push(format!("user {user}"));
+            }
+            for f in tshark_fields(path, "imf.subject", &["imf.subject"], &[]) {
+                theirs.push(format!("subject {}", f[0]));
+            }
+            (counted(ours), counted(theirs))
+        },
+    );
+}
+
 /// conn rows vs `tshark -z conv`: TCP counts are equal; UDP rows can exceed tshark's conversations
 /// only because a 5-tuple idle for longer than the UDP timeout starts a new conn row (Zeek semantics)
 /// while tshark counts each 5-tuple once - so distinct UDP 5-tuples must equal tshark's count exactly.

@@ -209,6 +209,59 @@ pub struct FileRecord<'a> {
     pub community_id: &'a str,
 }
 
+/// One `ftp` row: a command on an FTP control connection and the server's final reply to it.
+#[derive(Debug, Clone)]
+pub struct FtpRecord<'a> {
+    pub ts: i64,
+    pub uid: &'a str,
+    pub orig_h: IpAddr,
+    pub orig_p: u16,
+    pub resp_h: IpAddr,
+    pub resp_p: u16,
+    pub user: Option<&'a str>,
+    pub command: &'a str,
+    pub arg: Option<&'a str>,
+    pub reply_code: Option<u16>,
+    pub reply_msg: Option<&'a str>,
+    pub data_h: Option<IpAddr>,
+    pub data_p: Option<u16>,
+    pub passive: Option<bool>,
+    pub file_size: Option<u64>,
+    pub source: &'a str,
+    pub community_id: &'a str,
+}
+
+/// One `smtp` row: a mail transaction (MAIL FROM to the end of its message), or the session when
+/// it carried none.
+#[derive(Debug, Clone)]
+pub struct SmtpRecord<'a> {
+    pub ts: i64,
+    pub uid: &'a str,
+    pub orig_h: IpAddr,
+    pub orig_p: u16,
+    pub resp_h: IpAddr,
+    pub resp_p: u16,
+    pub trans_depth: u32,
+    pub helo: Option<&'a str>,
+    pub auth_mechanism: Option<&'a str>,
+    pub auth_user: Option<&'a str>,
+    pub auth_success: Option<bool>,
+    pub tls: bool,
+    pub mailfrom: Option<&'a str>,
+    pub rcptto: &'a [String],
+    pub date: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: &'a [String],
+    pub subject: Option<&'a str>,
+    pub msg_id: Option<&'a str>,
+    pub x_mailer: Option<&'a str>,
+    pub attachments: &'a [String],
+    pub msg_bytes: u64,
+    pub last_reply: Option<&'a str>,
+    pub source: &'a str,
+    pub community_id: &'a str,
+}
+
 /// One `weird` row, as the store writes it (events reach the sink through
 /// [`RecordSink::weird`], which counts and rate-limits them).
 #[derive(Debug, Clone)]
@@ -230,6 +283,8 @@ pub enum Record<'a> {
     Http(HttpRecord<'a>),
     Tls(TlsRecord<'a>),
     File(FileRecord<'a>),
+    Ftp(FtpRecord<'a>),
+    Smtp(SmtpRecord<'a>),
 }
 
 /// Where the flow table and the analyzers send what they find.
@@ -254,6 +309,8 @@ pub struct Counter {
     pub http: u64,
     pub tls: u64,
     pub files: u64,
+    pub ftp: u64,
+    pub smtp: u64,
     pub weird: std::collections::BTreeMap<String, u64>,
 }
 
@@ -265,6 +322,8 @@ impl RecordSink for Counter {
             Record::Http(_) => self.http += 1,
             Record::Tls(_) => self.tls += 1,
             Record::File(_) => self.files += 1,
+            Record::Ftp(_) => self.ftp += 1,
+            Record::Smtp(_) => self.smtp += 1,
         }
     }
     fn weird(&mut self, _ts: i64, _uid: Option<&str>, name: &str, _addl: &str, _f: Option<u64>) {

@@ -160,6 +160,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../../queries/suspicious_tls.sql"),
     ),
     (
+        "queries/ftp_smtp_exfil.sql",
+        include_str!("../../../../queries/ftp_smtp_exfil.sql"),
+    ),
+    (
         "queries/intel_match.sql",
         include_str!("../../../../queries/intel_match.sql"),
     ),

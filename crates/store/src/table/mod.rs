@@ -53,7 +53,7 @@ pub fn append_ip(b: &mut StringBuilder, ip: std::net::IpAddr) {
 }
 
 /// Version of the table schemas; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// One column's documentation.
 #[derive(Debug, Clone)]
@@ -260,6 +260,14 @@ pub mod kinds {
             super::append_ip(self, *v);
         }
     }
+    impl Put<Option<std::net::IpAddr>> for StringBuilder {
+        fn put(&mut self, v: &Option<std::net::IpAddr>) {
+            match v {
+                Some(ip) => super::append_ip(self, *ip),
+                None => self.append_null(),
+            }
+        }
+    }
     impl<S: AsRef<str>> Put<&[S]> for ListBuilder<StringBuilder> {
         fn put(&mut self, v: &&[S]) {
             for s in v.iter() {
@@ -369,7 +377,7 @@ table!(ConnTable, "conn", record ConnRecord, "One row per connection (TCP, UDP o
     resp_h: Str = "responder address",
     resp_p: U16 = "responder port (ICMP: code, or the echo reply type)",
     proto: Str = "transport protocol: tcp, udp, icmp",
-    service: Str = "protocol recognised by parsing the payload, never by port alone: dns, http, ssl, ntp, dhcp, dhcpv6, ssdp, netbios-ns, netbios-dgm (null if none; a well-known port with another payload stays null)",
+    service: Str = "protocol recognised by parsing the payload, never by port alone: dns, http, ssl, ftp, smtp (a STARTTLS session stays smtp; its handshake is in tls), ntp, dhcp, dhcpv6, ssdp, netbios-ns, netbios-dgm (null if none; a well-known port with another payload stays null)",
     duration: F64 = "seconds from first to last packet",
     orig_bytes: U64 = "payload bytes sent by the originator (TCP: sequence span, so gaps count)",
     resp_bytes: U64 = "payload bytes sent by the responder",
@@ -547,6 +555,54 @@ table!(FilesTable, "files", record FileRecord, "One row per HTTP body in either 
     community_id: Str = "Community ID v1 of the connection (as conn.community_id): joins Zeek and Suricata records of the flow without going through conn",
 ]);
 
+table!(FtpTable, "ftp", record FtpRecord, "One row per command on an FTP control connection with the server's final reply (Zeek ftp.log; every command, not only transfers). A transfer's own connection is the `conn` row with resp_h = data_h and resp_p = data_p.", [
+    ts: Ts = "time of the command",
+    uid: Str = "connection id of the control connection (joins conn)",
+    orig_h: Str = "client address",
+    orig_p: U16 = "client port",
+    resp_h: Str = "server address",
+    resp_p: U16 = "server port",
+    user: Str = "user name of the last USER command (escaped text)",
+    command: Str = "command verb, upper-cased (USER, PASS, STOR, RETR, PASV, AUTH, ...)",
+    arg: Str = "its argument (escaped text); PASS shows <hidden>, except after USER anonymous or ftp",
+    reply_code: U16 = "the server's final reply code (null: none seen before the connection ended)",
+    reply_msg: Str = "the first line of that reply's text (escaped, at most 256 characters)",
+    data_h: Str = "transfer commands (RETR STOR STOU APPE LIST NLST MLSD): the data channel's responder address - the server's from PASV/EPSV, the client's given by PORT/EPRT",
+    data_p: U16 = "the data channel's responder port",
+    passive: Bool = "the data channel came from PASV/EPSV (true) or PORT/EPRT (false)",
+    file_size: U64 = "bytes announced: a SIZE command's 213 reply, or a transfer's `150 ... (N bytes)`",
+    source: Str = "capture file the connection started in (as conn.source)",
+    community_id: Str = "Community ID v1 of the control connection (as conn.community_id)",
+]);
+
+table!(SmtpTable, "smtp", record SmtpRecord, "One row per SMTP mail transaction (MAIL FROM to the reply to the end of its message; Zeek smtp.log), or one row (trans_depth 0) for a session that carried no message: greeted only, authenticated only, or switched to TLS by STARTTLS (its handshake is in `tls`; what follows is not visible).", [
+    ts: Ts = "time of the MAIL command (of the session's first bytes for a trans_depth 0 row)",
+    uid: Str = "connection id (joins conn)",
+    orig_h: Str = "client address",
+    orig_p: U16 = "client port",
+    resp_h: Str = "server address",
+    resp_p: U16 = "server port",
+    trans_depth: U32 = "1-based position of the transaction in its session; 0: the session carried none",
+    helo: Str = "argument of the client's HELO/EHLO (escaped text)",
+    auth_mechanism: Str = "SASL mechanism of the client's AUTH command (LOGIN, PLAIN, CRAM-MD5, XOAUTH2, ...)",
+    auth_user: Str = "user name the client authenticated as, decoded from AUTH LOGIN / PLAIN (escaped text; the password is never stored)",
+    auth_success: Bool = "the server accepted the authentication (2xx) or refused it",
+    tls: Bool = "the session switched to TLS (STARTTLS accepted): commands after it are not visible",
+    mailfrom: Str = "envelope sender (MAIL FROM)",
+    rcptto: StrList = "envelope recipients (RCPT TO), first 32",
+    date: Str = "Date header of the message",
+    from: Str = "From header",
+    to: StrList = "To header addresses, first 32",
+    subject: Str = "Subject header (as sent: MIME encoded-words are not decoded)",
+    msg_id: Str = "Message-ID header",
+    x_mailer: Str = "X-Mailer or User-Agent header: the sending software",
+    attachments: StrList = "file names of the message's MIME parts (filename= / name= parameters), first 32",
+    msg_bytes: U64 = "bytes of the message (DATA, dot-stuffing undone, or BDAT chunks)",
+    last_reply: Str = "the server's reply to the end of the message (250 ...: accepted), or to a refused MAIL/RCPT/DATA",
+    source: Str = "capture file the connection started in (as conn.source)",
+    community_id: Str = "Community ID v1 of the connection (as conn.community_id)",
+]);
+
 table!(WeirdTable, "weird", record WeirdRecord, "Malformed or unusual traffic, one row per event (rate-limited per file and name; totals in the manifest).", [
     ts: Ts = "time of the event",
     uid: Str = "connection id when known",
@@ -623,6 +679,8 @@ registry! {
     http: HttpTable <- Http,
     tls: TlsTable <- Tls,
     files: FilesTable <- File,
+    ftp: FtpTable <- Ftp,
+    smtp: SmtpTable <- Smtp,
     weird: WeirdTable,
 }
 

@@ -869,7 +869,11 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut dyn RecordSink) {
             }
         }
     }
-    let mut service = f.analyzer.as_ref().map(|a| a.service()).or(f.udp_service);
+    let mut service = f
+        .analyzer
+        .as_ref()
+        .and_then(|a| a.service())
+        .or(f.udp_service);
     if let Some(a) = f.datagrams.as_mut()
         && let Some(s) = a.finish(&f.ctx, out)
     {

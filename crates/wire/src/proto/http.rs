@@ -771,8 +771,8 @@ fn emit(t: Txn, ctx: &ConnCtx, swap: bool, out: &mut dyn RecordSink) {
 }
 
 impl StreamAnalyzer for HttpAnalyzer {
-    fn service(&self) -> &'static str {
-        "http"
+    fn service(&self) -> Option<&'static str> {
+        Some("http")
     }
 
     fn data(

@@ -8,7 +8,10 @@
 //! `detect_tcp_later` if it can start mid-stream) or `detect_udp` (a UDP service with no table of its own: one line in [`udp_service::REGISTRY`]).
 pub mod dns;
 pub mod files;
+pub mod ftp;
 pub mod http;
+pub mod lines;
+pub mod smtp;
 pub mod tls;
 pub mod udp_service;
 
@@ -84,8 +87,8 @@ pub struct ConnCtx {
 }
 
 pub trait StreamAnalyzer: Send {
-    /// Service name for `conn.service`.
-    fn service(&self) -> &'static str;
+    /// Service name for `conn.service` (`None`: the bytes turned out to be no protocol it knows).
+    fn service(&self) -> Option<&'static str>;
     /// In-order bytes of one direction.
     fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink);
     /// `len` bytes of one direction that will never be seen.
@@ -147,6 +150,24 @@ pub fn detect_tcp(
     }
     if (resp_p == 53 || orig_p == 53 || resp_p == 5353) && first.len() >= 2 {
         return Some(Box::new(dns::DnsTcp::new()));
+    }
+    // FTP and SMTP servers greet alike (`220`): the client's first command tells them apart
+    if dir == Dir::Resp && lines::is_greeting(first) {
+        return Some(Box::new(lines::Greeting::new()));
+    }
+    if dir == Dir::Orig {
+        // the capture began after the greeting
+        let line = first.split(|&c| c == b'\n').next().unwrap_or_default();
+        match lines::command(line.strip_suffix(b"\r").unwrap_or(line)) {
+            Some((v, _)) if matches!(v.as_str(), "EHLO" | "HELO") => {
+                return Some(Box::new(smtp::SmtpAnalyzer::new()));
+            }
+            // IRC and POP3 clients say USER too: only on FTP's port
+            Some((v, _)) if v == "USER" && resp_p == 21 => {
+                return Some(Box::new(ftp::FtpAnalyzer::new()));
+            }
+            _ => {}
+        }
     }
     None
 }

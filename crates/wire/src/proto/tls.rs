@@ -623,8 +623,8 @@ impl TlsAnalyzer {
 }
 
 impl StreamAnalyzer for TlsAnalyzer {
-    fn service(&self) -> &'static str {
-        "ssl"
+    fn service(&self) -> Option<&'static str> {
+        Some("ssl")
     }
     fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         if self.sides[dir].done {

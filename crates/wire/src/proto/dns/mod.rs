@@ -113,8 +113,8 @@ impl Default for DnsTcp {
 }
 
 impl StreamAnalyzer for DnsTcp {
-    fn service(&self) -> &'static str {
-        "dns"
+    fn service(&self) -> Option<&'static str> {
+        Some("dns")
     }
     fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         if self.broken[dir] {
