@@ -12,7 +12,7 @@
 -- description: +15 the source looked up its own public address in the capture (a DNS query, TLS SNI or HTTP Host
 -- description: under lookup_domains: IP-echo services); +10 a message carries an attachment that runs or holds
 -- description: macros (malspam sent by an infected host); +5 for 2+ uploads or messages, +5 more for 5+; -20 a server
--- description: min_popular_clients+ internal clients use (a shared relay or file drop); -30 a server on the local
+-- description: min_popular_clients+ internal clients use (a shared relay or file drop); -40 a server on the local
 -- description: network (the data did not leave). A submission STARTTLS hides scores 30 and is reported only when the
 -- description: source also looked up its public address (what it carried is unknown; mail clients do this all day).
 -- severity: critical >= 85, high >= 65, medium >= 45, low >= 30
@@ -104,7 +104,7 @@ scored AS (
            + CASE WHEN g.runnable THEN 10 ELSE 0 END
            + CASE WHEN g.n_items >= 5 THEN 10 WHEN g.n_items >= 2 THEN 5 ELSE 0 END
            - CASE WHEN coalesce(f.clients, 1) >= $min_popular_clients THEN 20 ELSE 0 END
-           - CASE WHEN is_private_ip(g.dst) THEN 30 ELSE 0 END AS score
+           - CASE WHEN is_private_ip(g.dst) THEN 40 ELSE 0 END AS score
     FROM g
     LEFT JOIN lookups l ON l.src = g.src
     LEFT JOIN names nm ON nm.addr = g.dst AND nm.src = g.src

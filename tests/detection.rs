@@ -503,6 +503,28 @@ const EXPECTED_HIGH: &[(&str, &str, &str, &str)] = &[
         "192.168.1.165",
         "captechutest.org",
     ),
+    // AgentTesla: a scripted FTP login and upload of the stolen passwords, after asking ip-api.com
+    // for the host's public address
+    (
+        "http_exfil/agenttesla_ftp_exfil.pcap",
+        "exfiltration",
+        "192.168.100.164",
+        "143.95.79.226",
+    ),
+    // AgentTesla: the same loot as a mail submitted with AUTH LOGIN in the clear, after api.ipify.org
+    (
+        "http_exfil/agenttesla_smtp_exfil.pcap",
+        "exfiltration",
+        "192.168.100.40",
+        "43.255.154.57",
+    ),
+    // Emotet's spam module: an infected host submitting malspam with a macro workbook attached
+    (
+        "beacon/emotet_ndpi.pcap",
+        "exfiltration",
+        "10.2.25.102",
+        "193.252.22.84",
+    ),
 ];
 
 #[test]
@@ -899,4 +921,199 @@ fn similar_low_findings_from_one_source_are_grouped() {
             .count(),
         raw.iter().filter(|f| f.severity >= Severity::High).count()
     );
+}
+
+/// A TCP session as Ethernet frames: handshake, each (from client?, payload) as one segment, FIN
+/// both ways; one packet every 10 ms from `t0` (microseconds).
+fn session(
+    c: [u8; 4],
+    cp: u16,
+    s: [u8; 4],
+    sp: u16,
+    t0: i64,
+    script: &[(bool, &[u8])],
+) -> Vec<(i64, Vec<u8>)> {
+    let (mut cs, mut ss) = (1000u32, 5000u32);
+    let mut t = t0;
+    let mut out = Vec::new();
+    let mut push = |f: Vec<u8>, t: &mut i64| {
+        out.push((*t, f));
+        *t += 10_000;
+    };
+    push(tcp(c, cp, s, sp, cs, 0, SYN, b""), &mut t);
+    push(tcp(s, sp, c, cp, ss, cs + 1, SYN | ACK, b""), &mut t);
+    cs += 1;
+    ss += 1;
+    push(tcp(c, cp, s, sp, cs, ss, ACK, b""), &mut t);
+    for (from_client, p) in script {
+        if *from_client {
+            push(tcp(c, cp, s, sp, cs, ss, ACK | PSH, p), &mut t);
+            cs += p.len() as u32;
+        } else {
+            push(tcp(s, sp, c, cp, ss, cs, ACK | PSH, p), &mut t);
+            ss += p.len() as u32;
+        }
+    }
+    push(tcp(c, cp, s, sp, cs, ss, FIN | ACK, b""), &mut t);
+    push(tcp(s, sp, c, cp, ss, cs + 1, FIN | ACK, b""), &mut t);
+    push(tcp(c, cp, s, sp, cs + 1, ss + 1, ACK, b""), &mut t);
+    out
+}
+
+/// A DNS query for an A record, as an Ethernet frame.
+fn dns_query(c: [u8; 4], s: [u8; 4], name: &str) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for l in name.split('.') {
+        q.push(l.len() as u8);
+        q.extend(l.as_bytes());
+    }
+    q.extend([0, 0, 1, 0, 1]);
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    f.extend(ip_udp(c, 53000, s, 53, &q));
+    f
+}
+
+/// ftp_smtp_exfil scores by evidence: a cleartext authenticated submission alone is medium; the
+/// same after the host asked an IP-echo service for its address is high; a mail client behind
+/// STARTTLS, and an FTP upload to a LAN server after browsing it, raise nothing.
+#[test]
+fn ftp_and_smtp_submissions_are_scored_by_their_evidence() {
+    let (pc, srv, lan_srv) = ([10, 0, 0, 5], [198, 51, 100, 25], [10, 0, 0, 200]);
+    let smtp: Vec<(bool, &[u8])> = vec![
+        (false, b"220 mail.example.net ESMTP\r\n"),
+        (true, b"EHLO DESKTOP-1\r\n"),
+        (false, b"250-mail.example.net\r\n250 AUTH LOGIN\r\n"),
+        (true, b"AUTH LOGIN Ym9iQGV4YW1wbGUubmV0\r\n"),
+        (false, b"334 UGFzc3dvcmQ6\r\n"),
+        (true, b"aHVudGVyMg==\r\n"),
+        (false, b"235 ok\r\n"),
+        (true, b"MAIL FROM:<bob@example.net>\r\nRCPT TO:<drop@example.org>\r\nDATA\r\n"),
+        (false, b"250 ok\r\n250 ok\r\n354 go\r\n"),
+        (true, b"Subject: PW_bob/DESKTOP-1\r\nFrom: bob@example.net\r\n\r\n<html>passwords</html>\r\n.\r\n"),
+        (false, b"250 queued\r\n"),
+        (true, b"QUIT\r\n"),
+        (false, b"221 bye\r\n"),
+    ];
+    let starttls: Vec<(bool, &[u8])> = vec![
+        (false, b"220 smtp.example.com ESMTP\r\n"),
+        (true, b"EHLO laptop.home\r\n"),
+        (false, b"250-smtp.example.com\r\n250 STARTTLS\r\n"),
+        (true, b"STARTTLS\r\n"),
+        (false, b"220 go ahead\r\n"),
+    ];
+    let ftp: Vec<(bool, &[u8])> = vec![
+        (false, b"220 nas ready\r\n"),
+        (true, b"USER backup\r\n"),
+        (false, b"331 password\r\n"),
+        (true, b"PASS x\r\n"),
+        (false, b"230 ok\r\n"),
+        (true, b"CWD /backups\r\n"),
+        (false, b"250 ok\r\n"),
+        (true, b"LIST\r\n"),
+        (false, b"226 done\r\n"),
+        (true, b"STOR notes.txt\r\n"),
+        (false, b"226 done\r\n"),
+    ];
+    let t0 = 1_700_000_000_000_000i64;
+    let mut base = session(pc, 50001, srv, 587, t0 + 5_000_000, &smtp);
+    base.extend(session(
+        [10, 0, 0, 6],
+        50002,
+        [203, 0, 113, 9],
+        587,
+        t0 + 7_000_000,
+        &starttls,
+    ));
+    base.extend(session(
+        [10, 0, 0, 7],
+        50003,
+        lan_srv,
+        21,
+        t0 + 9_000_000,
+        &ftp,
+    ));
+    let mut with_lookup = vec![(t0, dns_query(pc, [10, 0, 0, 1], "api.ipify.org"))];
+    with_lookup.extend(base.clone());
+    for (name, frames, want) in [
+        ("plain", base, Severity::Medium),
+        ("lookup", with_lookup, Severity::High),
+    ] {
+        let (ds, _) = ingest_bytes(&format!("ftpsmtp-{name}"), &[("c.pcap", pcap(1, &frames))]);
+        let fs: Vec<Finding> = findings(&ds)
+            .into_iter()
+            .filter(|f| f.detector == "ftp_smtp_exfil")
+            .collect();
+        assert_eq!(
+            fs.len(),
+            1,
+            "{name}: one finding, for the cleartext submission only: {fs:?}"
+        );
+        let f = &fs[0];
+        assert_eq!(
+            (f.src_ip.as_deref(), f.dst_ip.as_deref(), f.dst_port),
+            (Some("10.0.0.5"), Some("198.51.100.25"), Some(587))
+        );
+        assert_eq!(f.severity, want, "{name}: {}", f.summary);
+        assert!(
+            f.summary.contains("PW_bob/DESKTOP-1")
+                && f.summary
+                    .contains("password sent in the clear (user bob@example.net)"),
+            "{}",
+            f.summary
+        );
+        assert_eq!(
+            f.summary
+                .contains("looked up its own public address (api.ipify.org)"),
+            name == "lookup",
+            "{}",
+            f.summary
+        );
+        // the tables hold what the sessions said, and never a password
+        let smtp_rows = rows(
+            &ds,
+            "smtp",
+            &[
+                "orig_h",
+                "trans_depth",
+                "auth_user",
+                "tls",
+                "subject",
+                "last_reply",
+            ],
+        );
+        assert!(
+            smtp_rows.contains(&vec![
+                "10.0.0.5".into(),
+                "1".into(),
+                "bob@example.net".into(),
+                "false".into(),
+                "PW_bob/DESKTOP-1".into(),
+                "250 queued".into()
+            ]),
+            "{smtp_rows:?}"
+        );
+        assert!(
+            smtp_rows.contains(&vec![
+                "10.0.0.6".into(),
+                "0".into(),
+                "".into(),
+                "true".into(),
+                "".into(),
+                "".into()
+            ]),
+            "{smtp_rows:?}"
+        );
+        let ftp_rows = rows(&ds, "ftp", &["command", "arg", "reply_code"]);
+        assert_eq!(
+            ftp_rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+            ["USER", "PASS", "CWD", "LIST", "STOR"]
+        );
+        assert_eq!(ftp_rows[1][1], "<hidden>");
+        let services = rows(&ds, "conn", &["resp_p", "service"]);
+        assert!(
+            services.contains(&vec!["587".into(), "smtp".into()])
+                && services.contains(&vec!["21".into(), "ftp".into()]),
+            "{services:?}"
+        );
+    }
 }
