@@ -427,27 +427,25 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
                     let v = (|| {
                         let s: std::net::IpAddr = get(&sa)?.parse().ok()?;
                         let d: std::net::IpAddr = get(&da)?.parse().ok()?;
+                        use wirehunt_wire::decode::ipproto;
+                        use wirehunt_wire::flow::community_id::{community_id, has_ports};
                         let proto: u8 = match get(&pr)?.to_ascii_lowercase().as_str() {
-                            "tcp" => 6,
-                            "udp" => 17,
-                            "icmp" if s.is_ipv6() => 58,
-                            "icmp" => 1,
-                            "icmp6" | "ipv6-icmp" => 58,
-                            "sctp" => 132,
+                            "tcp" => ipproto::TCP,
+                            "udp" => ipproto::UDP,
+                            "icmp" if s.is_ipv6() => ipproto::ICMPV6,
+                            "icmp" => ipproto::ICMP,
+                            "icmp6" | "ipv6-icmp" => ipproto::ICMPV6,
+                            "sctp" => ipproto::SCTP,
                             other => other.parse().ok()?,
                         };
                         let ports = match (
                             get(&sp).and_then(|p| p.parse::<u16>().ok()),
                             get(&dp).and_then(|p| p.parse::<u16>().ok()),
                         ) {
-                            (Some(a), Some(b)) if matches!(proto, 1 | 6 | 17 | 58 | 132) => {
-                                Some((a, b))
-                            }
+                            (Some(a), Some(b)) if has_ports(proto) => Some((a, b)),
                             _ => None,
                         };
-                        Some(wirehunt_wire::flow::community_id::community_id(
-                            0, s, d, proto, ports,
-                        ))
+                        Some(community_id(0, s, d, proto, ports))
                     })();
                     b.append_option(v);
                 }

@@ -24,6 +24,7 @@ pub mod ipproto {
     pub const UDP: u8 = 17;
     pub const IPV6: u8 = 41;
     pub const ICMPV6: u8 = 58;
+    pub const SCTP: u8 = 132;
 }
 
 /// EtherTypes (IEEE) the decoder unwraps.

@@ -5,6 +5,7 @@
 //! port equivalents as Zeek does (a request and its reply share one id; one-way types keep their
 //! direction). Checked against the spec's baseline vectors in the tests below.
 
+use crate::decode::ipproto;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 use std::net::IpAddr;
@@ -61,6 +62,15 @@ fn octets(a: &IpAddr) -> ([u8; 16], usize) {
     }
 }
 
+/// Does the spec hash ports (or ICMP type/code) for this IP protocol? TCP, UDP, SCTP, ICMP and
+/// ICMPv6; every other protocol is hashed with zero ports.
+pub fn has_ports(proto: u8) -> bool {
+    matches!(
+        proto,
+        ipproto::ICMP | ipproto::TCP | ipproto::UDP | ipproto::ICMPV6 | ipproto::SCTP
+    )
+}
+
 /// Community ID v1 with the given seed. For ICMP (1) and ICMPv6 (58) `sport` is the type and
 /// `dport` the code; for protocols without ports pass `None`.
 pub fn community_id(
@@ -77,8 +87,8 @@ pub fn community_id(
         ports,
     );
     let one_way = match (proto, ports) {
-        (1 | 58, Some((t, code))) => {
-            let other = if proto == 1 {
+        (ipproto::ICMP | ipproto::ICMPV6, Some((t, code))) => {
+            let other = if proto == ipproto::ICMP {
                 icmp4_counterpart(t)
             } else {
                 icmp6_counterpart(t)

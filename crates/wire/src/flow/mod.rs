@@ -633,7 +633,7 @@ impl FlowTable {
         };
         self.generation = self.generation.wrapping_add(1);
         let uid = make_uid(self.input, p.frame, p.ts, &key);
-        let ports = matches!(p.proto, 1 | 6 | 17 | 58 | 132).then_some((op, rp));
+        let ports = community_id::has_ports(p.proto).then_some((op, rp));
         let community_id = community_id::community_id(0, oh, rh, p.proto, ports);
         let mut f = Flow {
             key,

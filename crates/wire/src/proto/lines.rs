@@ -394,4 +394,101 @@ mod tests {
         assert!(!is_greeting(b"2200 x"));
         assert!(!is_greeting(b"HTTP/1.1 220"));
     }
+
+    /// Hostile streams: a greeting, then any bytes in any order and cut anywhere, with gaps. Nothing
+    /// panics, every row is about the connection, and the undecided greeting holds at most its cap.
+    mod hostile {
+        use super::super::*;
+        use crate::proto::ConnCtx;
+        use crate::record::{Record, RecordSink};
+        use proptest::prelude::*;
+
+        #[derive(Default)]
+        struct Sink(usize);
+        impl RecordSink for Sink {
+            fn record(&mut self, r: Record<'_>) {
+                match r {
+                    Record::Ftp(f) => assert_eq!(f.uid, "C1"),
+                    Record::Smtp(m) => assert_eq!(m.uid, "C1"),
+                    _ => {}
+                }
+                self.0 += 1;
+            }
+            fn weird(&mut self, _: i64, _: Option<&str>, _: &str, _: &str, _: Option<u64>) {}
+        }
+
+        const WORDS: &[&[u8]] = &[
+            b"EHLO x\r\n",
+            b"USER a\r\n",
+            b"PASS b\r\n",
+            b"AUTH LOGIN\r\n",
+            b"AUTH PLAIN =\r\n",
+            b"MAIL FROM:<\r\n",
+            b"RCPT TO:\r\n",
+            b"DATA\r\n",
+            b"BDAT 99999999999 LAST\r\n",
+            b".\r\n",
+            b"STARTTLS\r\n",
+            b"AUTH TLS\r\n",
+            b"PASV\r\n",
+            b"EPSV\r\n",
+            b"PORT 1,2,3\r\n",
+            b"STOR \xff\x00\r\n",
+            b"220 \r\n",
+            b"234 go\r\n",
+            b"250-a\r\n",
+            b"250 b\r\n",
+            b"227 (1,2,3,4,5,6)\r\n",
+            b"229 (|||\r\n",
+            b"334 \r\n",
+            b"354 \r\n",
+            b"150 (99 bytes)\r\n",
+            b"\x16\x03\x01\x00\x05",
+            b"Subject: \x1b[2J\r\n",
+            b"\r\n",
+            b"\n",
+            b"filename=\"",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+            #[test]
+            fn any_command_stream_is_survived(
+                parts in proptest::collection::vec((any::<bool>(), 0usize..WORDS.len(), proptest::collection::vec(any::<u8>(), 0..40), 0u8..10), 0..120),
+            ) {
+                let ctx = ConnCtx {
+                    uid: "C1".into(),
+                    orig_h: "10.0.0.1".parse().unwrap(),
+                    orig_p: 1,
+                    resp_h: "10.0.0.2".parse().unwrap(),
+                    resp_p: 25,
+                    proto: 6,
+                    source: "t".into(),
+                    community_id: String::new(),
+                };
+                let mut a = Greeting::new();
+                let mut out = Sink::default();
+                a.data(Dir::Resp, 0, b"220 hi\r\n", &ctx, &mut out);
+                for (i, (client, w, noise, gap)) in parts.iter().enumerate() {
+                    let dir = if *client { Dir::Orig } else { Dir::Resp };
+                    let mut bytes = WORDS[*w].to_vec();
+                    if *gap == 0 {
+                        bytes.extend(noise);
+                    }
+                    let cut = noise.len().min(bytes.len());
+                    let (x, y) = bytes.split_at(cut);
+                    a.data(dir, i as i64, x, &ctx, &mut out);
+                    a.data(dir, i as i64, y, &ctx, &mut out);
+                    if *gap == 1 {
+                        a.gap(dir, i as i64, noise.len() as u64, &ctx, &mut out);
+                    }
+                    a.count(dir, bytes.len() as u64);
+                    let _ = a.wants(dir);
+                    prop_assert!(a.held_bytes <= HOLD_CAP + 128);
+                }
+                a.finish(999, &ctx, &mut out);
+                let _ = a.service();
+            }
+        }
+    }
 }
