@@ -172,7 +172,10 @@ fn shell_driven_non_interactively() {
         .unwrap();
     let o = child.wait_with_output().unwrap();
     let (out, err) = s(&o);
-    assert!(out.contains("conn\ndns\nhttp\ntls\nfiles\nweird"), "{out}");
+    assert!(
+        out.contains("conn\ndns\nhttp\ntls\nfiles\nftp\nsmtp\nweird"),
+        "{out}"
+    );
     let n = column(&ds, "tls", "uid").len();
     assert!(out.contains(&format!("n\n{n}\n")), "{out}");
     assert!(out.contains("s\na;b\n"), "{out}");

@@ -249,7 +249,7 @@ pub struct SmtpRecord<'a> {
     pub tls: bool,
     pub mailfrom: Option<&'a str>,
     pub rcptto: &'a [String],
-    pub date: Option<&'a str>,
+    pub msg_date: Option<&'a str>,
     pub from: Option<&'a str>,
     pub to: &'a [String],
     pub subject: Option<&'a str>,

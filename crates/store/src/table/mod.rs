@@ -590,7 +590,7 @@ table!(SmtpTable, "smtp", record SmtpRecord, "One row per SMTP mail transaction 
     tls: Bool = "the session switched to TLS (STARTTLS accepted): commands after it are not visible",
     mailfrom: Str = "envelope sender (MAIL FROM)",
     rcptto: StrList = "envelope recipients (RCPT TO), first 32",
-    date: Str = "Date header of the message",
+    msg_date: Str = "Date header of the message (not `date`: a partitioned dataset's directories are the `date` and `hour` columns)",
     from: Str = "From header",
     to: StrList = "To header addresses, first 32",
     subject: Str = "Subject header (as sent: MIME encoded-words are not decoded)",
@@ -715,6 +715,17 @@ pub fn append_str_list<S: AsRef<str>>(b: &mut ListBuilder<StringBuilder>, items:
 
 #[cfg(test)]
 mod ip_text_tests {
+    /// A partitioned dataset's directories are the columns `date` and `hour`: no table may have
+    /// a column of that name (DataFusion refuses the duplicate and every query of the table fails).
+    #[test]
+    fn no_table_column_is_named_like_a_partition_column() {
+        for (name, schema) in super::all_schemas() {
+            for c in ["date", "hour"] {
+                assert!(schema.field_with_name(c).is_err(), "{name}.{c}");
+            }
+        }
+    }
+
     #[test]
     fn addresses_are_written_as_display_writes_them() {
         let mut b = arrow::array::StringBuilder::new();

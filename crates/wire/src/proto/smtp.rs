@@ -334,7 +334,7 @@ impl SmtpAnalyzer {
             tls: self.tls,
             mailfrom: m.mailfrom.as_deref(),
             rcptto: &m.rcptto,
-            date: m.date.as_deref(),
+            msg_date: m.date.as_deref(),
             from: m.from.as_deref(),
             to: &m.to,
             subject: m.subject.as_deref(),
