@@ -5,8 +5,8 @@
 //! e-mail address by convention), as Zeek does. After `AUTH TLS` is accepted the stream is TLS:
 //! the handshake goes to the `tls` table and the commands are no longer visible.
 
-use super::lines::{LineBuf, Reply, ReplyAsm, Upgrade, command, short_text, tls_without_upgrade};
-use super::{ConnCtx, Dir, PerDir, StreamAnalyzer};
+use super::lines::{Control, Reply, command, short_text};
+use super::{ConnCtx, Dir, StreamAnalyzer};
 use crate::record::{FtpRecord, Record, RecordSink};
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
@@ -27,15 +27,11 @@ struct Pending {
 
 #[derive(Default)]
 pub struct FtpAnalyzer {
-    lines: PerDir<LineBuf>,
-    replies: ReplyAsm,
+    ctl: Control,
     pending: VecDeque<Pending>,
     user: Option<String>,
     /// The data channel the next transfer uses: address, port, passive.
     channel: Option<(IpAddr, u16, bool)>,
-    upgrade: Upgrade,
-    bad_lines: u32,
-    stopped: bool,
 }
 
 impl FtpAnalyzer {
@@ -45,23 +41,9 @@ impl FtpAnalyzer {
 
     fn client_line(&mut self, ts: i64, line: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let Some((verb, arg)) = command(line) else {
-            if !line.is_empty() {
-                self.bad_lines += 1;
-                if self.bad_lines == 1 {
-                    out.weird(
-                        ts,
-                        Some(&ctx.uid),
-                        "ftp_invalid_command",
-                        &short_text(line),
-                        None,
-                    );
-                }
-                if self.bad_lines >= 8 {
-                    // not FTP after all (or a binary stream on port 21): stop parsing
-                    self.stopped = true;
-                }
-            }
-            return;
+            return self
+                .ctl
+                .not_a_command(ts, line, "ftp_invalid_command", ctx, out);
         };
         let arg_text = match verb.as_str() {
             "PASS" => {
@@ -98,7 +80,7 @@ impl FtpAnalyzer {
     }
 
     fn server_line(&mut self, line: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
-        let Some(r) = self.replies.line(line) else {
+        let Some(r) = self.ctl.replies.line(line) else {
             return;
         };
         if (100..200).contains(&r.code) {
@@ -119,7 +101,7 @@ impl FtpAnalyzer {
             ("EPSV", 229) => {
                 self.channel = parse_epsv_reply(&r.text).map(|p| (ctx.resp_h, p, true));
             }
-            ("AUTH", 234) => self.upgrade.begin_after_reply(Dir::Resp),
+            ("AUTH", 234) => self.ctl.upgrade.begin_after_reply(Dir::Resp),
             _ => {}
         }
         self.emit(p, Some(&r), ctx, out);
@@ -166,21 +148,7 @@ impl StreamAnalyzer for FtpAnalyzer {
 
     fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let mut d = data;
-        while !d.is_empty() {
-            if let Some(t) = self.upgrade.tls.as_mut() {
-                return t.data(dir, ts, d, ctx, out);
-            }
-            if self.stopped {
-                return;
-            }
-            if dir == Dir::Orig && tls_without_upgrade(&self.lines.orig, d) {
-                self.upgrade.begin_here();
-                continue;
-            }
-            let Some((line, _)) = self.lines[dir].next_line(&mut d) else {
-                return;
-            };
-            let line = line.to_vec();
+        while let Some((line, _)) = self.ctl.next_line(dir, ts, &mut d, true, ctx, out) {
             match dir {
                 Dir::Orig => self.client_line(ts, &line, ctx, out),
                 Dir::Resp => self.server_line(&line, ctx, out),
@@ -189,30 +157,22 @@ impl StreamAnalyzer for FtpAnalyzer {
     }
 
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
-        if let Some(t) = self.upgrade.tls.as_mut() {
-            return t.gap(dir, ts, len, ctx, out);
-        }
-        self.lines[dir].reset();
+        self.ctl.gap(dir, ts, len, ctx, out);
     }
 
     fn finish(&mut self, ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         while let Some(p) = self.pending.pop_front() {
             self.emit(p, None, ctx, out);
         }
-        if let Some(t) = self.upgrade.tls.as_mut() {
-            t.finish(ts, ctx, out);
-        }
+        self.ctl.finish(ts, ctx, out);
     }
 
     fn wants(&self, dir: Dir) -> bool {
-        match &self.upgrade.tls {
-            Some(t) => t.wants(dir),
-            None => !self.stopped,
-        }
+        self.ctl.wants(dir)
     }
 
     fn count(&mut self, dir: Dir, n: u64) {
-        self.upgrade.count(dir, n);
+        self.ctl.upgrade.count(dir, n);
     }
 }
 

@@ -4,7 +4,7 @@
 //! FTP and SMTP greet alike, so the client's first command decides which one it is.
 
 use super::tls::{TlsAnalyzer, looks_like_tls};
-use super::{ConnCtx, Dir, StreamAnalyzer, ftp::FtpAnalyzer, smtp::SmtpAnalyzer};
+use super::{ConnCtx, Dir, PerDir, StreamAnalyzer, ftp::FtpAnalyzer, smtp::SmtpAnalyzer};
 use crate::record::RecordSink;
 
 /// Longest line kept (the rest of a longer line is counted, not kept).
@@ -175,6 +175,10 @@ impl Upgrade {
             self.tls = Some(Box::new(TlsAnalyzer::new()));
         }
     }
+    /// TLS has the stream.
+    pub fn active(&self) -> bool {
+        self.tls.is_some()
+    }
     /// Bytes of a packet, for the TLS table's byte counts.
     pub fn count(&mut self, dir: Dir, n: u64) {
         if self.skip_count == Some(dir) {
@@ -320,10 +324,110 @@ impl StreamAnalyzer for Greeting {
     }
 }
 
-/// A client chunk in command mode that is a TLS handshake although no upgrade was seen (the
-/// `STARTTLS` exchange fell in a gap): hand the stream to TLS anyway.
-pub fn tls_without_upgrade(lines: &LineBuf, data: &[u8]) -> bool {
-    lines.at_line_start() && looks_like_tls(data)
+/// The state FTP and SMTP share on top of their own: each direction's framing, the reply
+/// assembler, the TLS upgrade, and the count of client lines that were no command.
+#[derive(Default)]
+pub struct Control {
+    lines: PerDir<LineBuf>,
+    pub replies: ReplyAsm,
+    pub upgrade: Upgrade,
+    bad_lines: u32,
+    stopped: bool,
+}
+
+impl Control {
+    /// The next line of `dir` in `d` (advanced past it) with its full length; `None` when the chunk
+    /// is used up: by a partial line (kept), by TLS once upgraded (the rest is handed to it), or
+    /// because parsing stopped. A client chunk that is a TLS handshake where a command could start
+    /// (`tls_may_start`) begins TLS although no upgrade exchange was seen (it fell in a gap).
+    pub fn next_line(
+        &mut self,
+        dir: Dir,
+        ts: i64,
+        d: &mut &[u8],
+        tls_may_start: bool,
+        ctx: &ConnCtx,
+        out: &mut dyn RecordSink,
+    ) -> Option<(Vec<u8>, usize)> {
+        loop {
+            if d.is_empty() {
+                return None;
+            }
+            if let Some(t) = self.upgrade.tls.as_mut() {
+                t.data(dir, ts, d, ctx, out);
+                *d = &[];
+                return None;
+            }
+            if self.stopped {
+                *d = &[];
+                return None;
+            }
+            if dir == Dir::Orig
+                && tls_may_start
+                && self.lines.orig.at_line_start()
+                && looks_like_tls(d)
+            {
+                self.upgrade.begin_here();
+                continue;
+            }
+            return self.lines[dir]
+                .next_line(d)
+                .map(|(line, len)| (line.to_vec(), len));
+        }
+    }
+
+    /// A client line that is no command: the first is a `weird` event (`name`), eight stop the
+    /// parser (the stream is not this protocol after all).
+    pub fn not_a_command(
+        &mut self,
+        ts: i64,
+        line: &[u8],
+        name: &str,
+        ctx: &ConnCtx,
+        out: &mut dyn RecordSink,
+    ) {
+        if line.is_empty() {
+            return;
+        }
+        self.bad_lines += 1;
+        if self.bad_lines == 1 {
+            out.weird(ts, Some(&ctx.uid), name, &short_text(line), None);
+        }
+        if self.bad_lines >= 8 {
+            self.stopped = true;
+        }
+    }
+
+    /// A content gap: TLS's when upgraded (returns true), else the partial line is forgotten.
+    pub fn gap(
+        &mut self,
+        dir: Dir,
+        ts: i64,
+        len: u64,
+        ctx: &ConnCtx,
+        out: &mut dyn RecordSink,
+    ) -> bool {
+        if let Some(t) = self.upgrade.tls.as_mut() {
+            t.gap(dir, ts, len, ctx, out);
+            return true;
+        }
+        self.lines[dir].reset();
+        false
+    }
+
+    /// The connection ended: the TLS session's row, if there was one.
+    pub fn finish(&mut self, ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
+        if let Some(t) = self.upgrade.tls.as_mut() {
+            t.finish(ts, ctx, out);
+        }
+    }
+
+    pub fn wants(&self, dir: Dir) -> bool {
+        match &self.upgrade.tls {
+            Some(t) => t.wants(dir),
+            None => !self.stopped,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! (trans_depth 0) when anything was said. Replies are matched to commands in order, so pipelined
 //! commands pair correctly. After STARTTLS is accepted the stream is TLS (the `tls` table).
 
-use super::lines::{LineBuf, Reply, ReplyAsm, Upgrade, command, short_text, tls_without_upgrade};
-use super::{ConnCtx, Dir, PerDir, StreamAnalyzer};
+use super::lines::{Control, Reply, command, short_text};
+use super::{ConnCtx, Dir, StreamAnalyzer};
 use crate::record::{Record, RecordSink, SmtpRecord};
 use base64::Engine;
 use std::collections::VecDeque;
@@ -51,8 +51,7 @@ struct Message {
 
 #[derive(Default)]
 pub struct SmtpAnalyzer {
-    lines: PerDir<LineBuf>,
-    replies: ReplyAsm,
+    ctl: Control,
     /// Commands awaiting replies (PIPELINING).
     pending: VecDeque<String>,
     mode: Option<Mode>,
@@ -60,14 +59,10 @@ pub struct SmtpAnalyzer {
     auth_mechanism: Option<String>,
     auth_user: Option<String>,
     auth_success: Option<bool>,
-    tls: bool,
     msg: Option<Message>,
     depth: u32,
     said_anything: bool,
     first_ts: Option<i64>,
-    upgrade: Upgrade,
-    bad_lines: u32,
-    stopped: bool,
 }
 
 impl SmtpAnalyzer {
@@ -110,22 +105,9 @@ impl SmtpAnalyzer {
             Mode::Bdat(_) | Mode::Command => {}
         }
         let Some((verb, arg)) = command(line) else {
-            if !line.is_empty() {
-                self.bad_lines += 1;
-                if self.bad_lines == 1 {
-                    out.weird(
-                        ts,
-                        Some(&ctx.uid),
-                        "smtp_invalid_command",
-                        &short_text(line),
-                        None,
-                    );
-                }
-                if self.bad_lines >= 8 {
-                    self.stopped = true;
-                }
-            }
-            return;
+            return self
+                .ctl
+                .not_a_command(ts, line, "smtp_invalid_command", ctx, out);
         };
         self.said_anything = true;
         match verb.as_str() {
@@ -264,7 +246,7 @@ impl SmtpAnalyzer {
     }
 
     fn server_line(&mut self, line: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
-        let Some(r) = self.replies.line(line) else {
+        let Some(r) = self.ctl.replies.line(line) else {
             return;
         };
         // the greeting (and a 421 at close) answer no command
@@ -286,8 +268,7 @@ impl SmtpAnalyzer {
                 self.mode = None;
             }
             "STARTTLS" if r.code == 220 => {
-                self.tls = true;
-                self.upgrade.begin_after_reply(Dir::Resp);
+                self.ctl.upgrade.begin_after_reply(Dir::Resp);
             }
             "DATA" | "BDAT" => {
                 if let Some(m) = self.msg.as_mut() {
@@ -331,7 +312,7 @@ impl SmtpAnalyzer {
             auth_mechanism: self.auth_mechanism.as_deref(),
             auth_user: self.auth_user.as_deref(),
             auth_success: self.auth_success,
-            tls: self.tls,
+            tls: self.ctl.upgrade.active(),
             mailfrom: m.mailfrom.as_deref(),
             rcptto: &m.rcptto,
             msg_date: m.date.as_deref(),
@@ -358,29 +339,21 @@ impl StreamAnalyzer for SmtpAnalyzer {
         self.first_ts.get_or_insert(ts);
         let mut d = data;
         while !d.is_empty() {
-            if let Some(t) = self.upgrade.tls.as_mut() {
-                return t.data(dir, ts, d, ctx, out);
+            if dir == Dir::Orig
+                && !self.ctl.upgrade.active()
+                && let Some(Mode::Bdat(left)) = self.mode
+            {
+                // BDAT chunk bytes: counted, not framed
+                let take = left.min(d.len() as u64);
+                d = d.get(take as usize..).unwrap_or_default();
+                self.mode = (left > take).then_some(Mode::Bdat(left - take));
+                continue;
             }
-            if self.stopped {
-                return;
-            }
-            if dir == Dir::Orig {
-                if let Mode::Bdat(left) = self.mode() {
-                    let take = left.min(d.len() as u64);
-                    d = d.get(take as usize..).unwrap_or_default();
-                    self.mode = (left > take).then_some(Mode::Bdat(left - take));
-                    continue;
-                }
-                if self.mode() == Mode::Command && tls_without_upgrade(&self.lines.orig, d) {
-                    self.tls = true;
-                    self.upgrade.begin_here();
-                    continue;
-                }
-            }
-            let Some((line, len)) = self.lines[dir].next_line(&mut d) else {
+            let command_mode = self.mode() == Mode::Command;
+            let Some((line, len)) = self.ctl.next_line(dir, ts, &mut d, command_mode, ctx, out)
+            else {
                 return;
             };
-            let line = line.to_vec();
             match dir {
                 Dir::Orig => self.client_line(ts, &line, len, ctx, out),
                 Dir::Resp => self.server_line(&line, ctx, out),
@@ -389,46 +362,39 @@ impl StreamAnalyzer for SmtpAnalyzer {
     }
 
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
-        if let Some(t) = self.upgrade.tls.as_mut() {
-            return t.gap(dir, ts, len, ctx, out);
+        if self.ctl.gap(dir, ts, len, ctx, out) || dir != Dir::Orig {
+            return;
         }
-        self.lines[dir].reset();
-        if dir == Dir::Orig
-            && let Some(Mode::Bdat(left)) = self.mode
-        {
-            self.mode = (left > len).then_some(Mode::Bdat(left - len));
-        } else if dir == Dir::Orig
-            && self.mode() == Mode::Data
-            && let Some(m) = self.msg.as_mut()
-        {
-            m.bytes = m.bytes.saturating_add(len);
+        match self.mode {
+            Some(Mode::Bdat(left)) => self.mode = (left > len).then_some(Mode::Bdat(left - len)),
+            Some(Mode::Data) => {
+                if let Some(m) = self.msg.as_mut() {
+                    m.bytes = m.bytes.saturating_add(len);
+                }
+            }
+            _ => {}
         }
     }
 
     fn finish(&mut self, ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         if self.msg.is_some() {
             self.end_message(ctx, out);
-        } else if self.depth == 0 && (self.said_anything || self.tls) {
+        } else if self.depth == 0 && (self.said_anything || self.ctl.upgrade.active()) {
             let m = Message {
                 ts: self.first_ts.unwrap_or(ts),
                 ..Default::default()
             };
             self.emit(0, &m, ctx, out);
         }
-        if let Some(t) = self.upgrade.tls.as_mut() {
-            t.finish(ts, ctx, out);
-        }
+        self.ctl.finish(ts, ctx, out);
     }
 
     fn wants(&self, dir: Dir) -> bool {
-        match &self.upgrade.tls {
-            Some(t) => t.wants(dir),
-            None => !self.stopped,
-        }
+        self.ctl.wants(dir)
     }
 
     fn count(&mut self, dir: Dir, n: u64) {
-        self.upgrade.count(dir, n);
+        self.ctl.upgrade.count(dir, n);
     }
 }
 
