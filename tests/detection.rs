@@ -1039,7 +1039,20 @@ fn ftp_and_smtp_submissions_are_scored_by_their_evidence() {
         ("lookup", with_lookup, Severity::High),
     ] {
         let (ds, _) = ingest_bytes(&format!("ftpsmtp-{name}"), &[("c.pcap", pcap(1, &frames))]);
-        let fs: Vec<Finding> = findings(&ds)
+        let all = findings(&ds);
+        // the lookup alone is context: low, whoever did it
+        let lookups: Vec<_> = all
+            .iter()
+            .filter(|f| f.detector == "public_ip_lookup")
+            .map(|f| (f.src_ip.clone(), f.severity))
+            .collect();
+        let want_lookups = if name == "lookup" {
+            vec![(Some("10.0.0.5".to_string()), Severity::Low)]
+        } else {
+            vec![]
+        };
+        assert_eq!(lookups, want_lookups);
+        let fs: Vec<Finding> = all
             .into_iter()
             .filter(|f| f.detector == "ftp_smtp_exfil")
             .collect();

@@ -164,6 +164,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../../queries/ftp_smtp_exfil.sql"),
     ),
     (
+        "queries/public_ip_lookup.sql",
+        include_str!("../../../../queries/public_ip_lookup.sql"),
+    ),
+    (
         "queries/intel_match.sql",
         include_str!("../../../../queries/intel_match.sql"),
     ),
