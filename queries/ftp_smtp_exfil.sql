@@ -9,7 +9,8 @@
 -- description: any more, so the act is medium and evidence about how it was done decides the rest. Score: FTP upload 50,
 -- description: SMTP message 45; +10 the password crossed in the clear (FTP PASS other than anonymous, SMTP AUTH outside
 -- description: TLS); +10 a scripted FTP client (it uploaded in a session that never listed or changed directory);
--- description: +15 the source looked up its own public address in the capture (a DNS query, TLS SNI or HTTP Host
+-- description: +10 an SMTP client delivering straight to a server's port 25 without AUTH that accepts no SMTP itself (a
+-- description: mail server's job, a spam bot's habit); +15 the source looked up its own public address in the capture (a DNS query, TLS SNI or HTTP Host
 -- description: under lookup_domains: IP-echo services); +10 a message carries an attachment that runs or holds
 -- description: macros (malspam sent by an infected host); +5 for 2+ uploads or messages, +5 more for 5+; -20 a server
 -- description: min_popular_clients+ internal clients use (a shared relay or file drop); -40 a server on the local
@@ -40,7 +41,8 @@ sessions AS (
 ftp_items AS (
     SELECT 'FTP' AS protocol, u.src, u.dst, u.dport, u.ts, u.bytes,
            coalesce(u.item, '(no name)') AS item,
-           s.cleartext_password, NOT s.browsed AS scripted, s.user, CAST(NULL AS BOOLEAN) AS runnable
+           s.cleartext_password, NOT s.browsed AS scripted, s.user, CAST(NULL AS BOOLEAN) AS runnable,
+           CAST(NULL AS BOOLEAN) AS direct
     FROM uploads u JOIN sessions s ON u.uid = s.uid
 ),
 smtp_items AS (
@@ -49,7 +51,10 @@ smtp_items AS (
            auth_user IS NOT NULL AS cleartext_password, CAST(NULL AS BOOLEAN) AS scripted, auth_user AS user,
            -- an attachment named to run, or an Office format that holds macros, or an archive that hides either
            coalesce(regexp_like(lower(array_to_string(attachments, '|')),
-               '\.(exe|scr|com|pif|bat|cmd|js|jse|vbs|vbe|wsf|hta|ps1|lnk|iso|img|jar|msi|docm|xlsm|pptm|dotm|xlam|doc|xls|zip|rar|7z|ace|gz|cab|r00)(\||$)'), false) AS runnable
+               '\.(exe|scr|com|pif|bat|cmd|js|jse|vbs|vbe|wsf|hta|ps1|lnk|iso|img|jar|msi|docm|xlsm|pptm|dotm|xlam|doc|xls|zip|rar|7z|ace|gz|cab|r00)(\||$)'), false) AS runnable,
+           -- delivery straight to a server's port 25 without logging in: what mail servers do, and
+           -- spam bots (the host is no mail server when it accepts no SMTP itself: see g)
+           (resp_p = 25 AND auth_user IS NULL) AS direct
     FROM smtp
     WHERE trans_depth > 0 AND NOT tls AND msg_bytes > 0 AND coalesce(last_reply, '2') NOT LIKE '4%' AND coalesce(last_reply, '2') NOT LIKE '5%'
 ),
@@ -58,7 +63,7 @@ smtp_hidden AS (
     SELECT 'SMTP, STARTTLS' AS protocol, s.orig_h AS src, s.resp_h AS dst, s.resp_p AS dport, s.ts,
            coalesce(c.orig_seen_bytes, 0) AS bytes, 'a session TLS hides' AS item,
            CAST(NULL AS BOOLEAN) AS cleartext_password, CAST(NULL AS BOOLEAN) AS scripted, s.auth_user AS user,
-           CAST(NULL AS BOOLEAN) AS runnable
+           CAST(NULL AS BOOLEAN) AS runnable, CAST(NULL AS BOOLEAN) AS direct
     FROM smtp s LEFT JOIN conn c ON c.uid = s.uid
     WHERE s.tls AND s.trans_depth = 0
 ),
@@ -78,6 +83,8 @@ names AS (
     FROM (SELECT orig_h, query, unnest(answers) AS a FROM dns WHERE answers IS NOT NULL) x
     GROUP BY a, orig_h
 ),
+-- hosts that accept SMTP themselves (mail servers: delivering to port 25 is their job)
+mail_servers AS (SELECT DISTINCT resp_h AS host FROM smtp),
 fan AS (
     SELECT resp_h, count(DISTINCT orig_h) AS clients FROM (
         SELECT orig_h, resp_h FROM ftp UNION ALL SELECT orig_h, resp_h FROM smtp
@@ -90,9 +97,12 @@ g AS (
            min(i.item) AS example,
            bool_or(i.cleartext_password) AS cleartext_password,
            bool_or(i.scripted) AS scripted,
+           -- an SMTP client delivering to port 25 that accepts no SMTP itself: no mail server
+           coalesce(bool_or(i.direct), false) AND max(ms.host) IS NULL AS direct_delivery,
            bool_or(i.runnable) AS runnable,
            max(i.user) AS user
-    FROM items i GROUP BY i.protocol, i.src, i.dst, i.dport
+    FROM items i LEFT JOIN mail_servers ms ON ms.host = i.src
+    GROUP BY i.protocol, i.src, i.dst, i.dport
 ),
 scored AS (
     SELECT g.*, l.names AS lookups, nm.name AS dst_name, coalesce(f.clients, 1) AS clients,
@@ -100,6 +110,7 @@ scored AS (
            (CASE g.protocol WHEN 'FTP' THEN 50 WHEN 'SMTP' THEN 45 ELSE 30 END)
            + CASE WHEN g.cleartext_password THEN 10 ELSE 0 END
            + CASE WHEN g.scripted THEN 10 ELSE 0 END
+           + CASE WHEN g.direct_delivery THEN 10 ELSE 0 END
            + CASE WHEN l.names IS NOT NULL THEN 15 ELSE 0 END
            + CASE WHEN g.runnable THEN 10 ELSE 0 END
            + CASE WHEN g.n_items >= 5 THEN 10 WHEN g.n_items >= 2 THEN 5 ELSE 0 END
@@ -117,6 +128,7 @@ SELECT CAST(score AS DOUBLE) AS score, src AS src_ip, dst AS dst_ip, dport AS ds
        coalesce(nullif(concat_ws('; ',
            CASE WHEN cleartext_password THEN 'password sent in the clear (user ' || coalesce("user", '?') || ')' END,
            CASE WHEN scripted THEN 'scripted client: uploaded without listing or changing directory' END,
+           CASE WHEN direct_delivery THEN 'delivered straight to port 25 without logging in, by a host that accepts no SMTP itself (no mail server)' END,
            CASE WHEN lookups IS NOT NULL THEN 'the source looked up its own public address (' || lookups || ')' END,
            CASE WHEN runnable THEN 'a message carries an attachment that runs or holds macros' END,
            CASE WHEN n_items >= 2 THEN CAST(n_items AS VARCHAR) || ' uploads/messages' END,
