@@ -110,6 +110,7 @@ impl SmtpAnalyzer {
                 .not_a_command(ts, line, "smtp_invalid_command", ctx, out);
         };
         self.said_anything = true;
+        let mut pending = verb.clone();
         match verb.as_str() {
             "HELO" | "EHLO" | "LHLO" => self.helo = Some(short_text(arg)),
             "MAIL" => {
@@ -141,6 +142,10 @@ impl SmtpAnalyzer {
                     .and_then(|n| std::str::from_utf8(n).ok())
                     .and_then(|n| n.parse::<u64>().ok())
                     .unwrap_or(0);
+                if parts.any(|p| p.eq_ignore_ascii_case(b"LAST")) {
+                    // the reply to the last chunk ends the message
+                    pending = "BDAT LAST".into();
+                }
                 if let Some(m) = self.msg.as_mut() {
                     m.bytes = m.bytes.saturating_add(n);
                 }
@@ -169,7 +174,7 @@ impl SmtpAnalyzer {
         if self.pending.len() >= MAX_PENDING {
             self.pending.pop_front();
         }
-        self.pending.push_back(verb);
+        self.pending.push_back(pending);
     }
 
     /// One line of the message: headers until the first empty line, then MIME part headers'
@@ -270,7 +275,7 @@ impl SmtpAnalyzer {
             "STARTTLS" if r.code == 220 => {
                 self.ctl.upgrade.begin_after_reply(Dir::Resp);
             }
-            "DATA" | "BDAT" => {
+            "DATA" | "BDAT" | "BDAT LAST" => {
                 if let Some(m) = self.msg.as_mut() {
                     m.last_reply = Some(reply_text(&r));
                 }
@@ -278,7 +283,8 @@ impl SmtpAnalyzer {
                     // refused before the message: the client sends none
                     self.mode = None;
                 }
-                if verb == "DATA" || self.mode.is_none() {
+                // a BDAT chunk's reply ends the message when it was the last chunk or refused
+                if verb != "BDAT" || r.code >= 400 {
                     self.end_message(ctx, out);
                 }
             }
@@ -620,6 +626,27 @@ mod tests {
                 && r.0[1].contains("bytes=0"),
             "{}",
             r.0[1]
+        );
+    }
+
+    #[test]
+    fn bdat_chunks_are_one_message() {
+        let r = run(&[
+            (
+                Dir::Orig,
+                b"EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 5\r\nhello",
+            ),
+            (Dir::Resp, b"250 x\r\n250 ok\r\n250 ok\r\n250 5 octets\r\n"),
+            (Dir::Orig, b"BDAT 3 LAST\r\n"),
+            (Dir::Orig, b"abc"),
+            (Dir::Resp, b"250 queued\r\n"),
+            (Dir::Orig, b"QUIT\r\n"),
+        ]);
+        assert_eq!(r.0.len(), 1, "{:?}", r.0);
+        assert!(
+            r.0[0].contains("bytes=8 reply=Some(\"250 queued\")"),
+            "{}",
+            r.0[0]
         );
     }
 
