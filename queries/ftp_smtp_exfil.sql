@@ -11,7 +11,7 @@
 -- description: TLS); +10 a scripted FTP client (it uploaded in a session that never listed or changed directory);
 -- description: +10 an SMTP client delivering straight to a server's port 25 without AUTH that accepts no SMTP itself (a
 -- description: mail server's job, a spam bot's habit); +15 the source looked up its own public address in the capture (a DNS query, TLS SNI or HTTP Host
--- description: under lookup_domains: IP-echo services); +10 a message carries an attachment that runs or holds
+-- description: under lookup_domains: IP-echo services, the same list as public_ip_lookup's - override both); +10 a message carries an attachment that runs or holds
 -- description: macros (malspam sent by an infected host); +5 for 2+ uploads or messages, +5 more for 5+; -20 a server
 -- description: min_popular_clients+ internal clients use (a shared relay or file drop); -40 a server on the local
 -- description: network (the data did not leave). A submission STARTTLS hides scores 30 and is reported only when the

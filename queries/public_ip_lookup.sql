@@ -2,7 +2,7 @@
 -- category: discovery
 -- title: A host asked a web service for its own public address (context)
 -- description: One finding per source over dns, tls and http: a DNS query, TLS SNI or HTTP Host under lookup_domains
--- description: (IP-echo services). Infostealers, RATs and loaders do this first (to tag their loot, pick a
+-- description: (IP-echo services; the same list as ftp_smtp_exfil's - override both). Infostealers, RATs and loaders do this first (to tag their loot, pick a
 -- description: configuration or test connectivity); so do dynamic-DNS updaters, VPN clients and some games, so
 -- description: it is context and never more than low: ftp_smtp_exfil counts it as evidence beside an upload.
 -- description: Score 35, +5 when asked over plain HTTP without a browser's User-Agent (scripted), +5 for 2+
