@@ -131,6 +131,19 @@ fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String
     }
 }
 
+/// A dataset written by an older wirehunt lacks the tables added since (they read as empty): say
+/// which, and how to fill them.
+pub fn note_missing_tables(dataset: &std::path::Path, quiet: bool) {
+    let missing = wirehunt_store::query::missing_tables(dataset);
+    if !quiet && !missing.is_empty() {
+        eprintln!(
+            "wirehunt: note: {} has no {} table (written by an older wirehunt): read as empty; ingest the captures again to fill it",
+            sanitize_terminal(&dataset.display().to_string()),
+            missing.join(", ")
+        );
+    }
+}
+
 pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
     if !wirehunt_store::query::is_dataset(&a.dataset) {
         return Err(exit(
@@ -141,6 +154,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
             ),
         ));
     }
+    note_missing_tables(&a.dataset, quiet);
     let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
     load_intel(&a.detectors.intel, quiet)?;
     let (mut findings, errors) = detect_timed(&a.dataset, &dets, |id, n, secs| {
@@ -533,6 +547,7 @@ pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32,
             ),
         ));
     }
+    note_missing_tables(&a.dataset, quiet);
     let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
     load_intel(&a.detectors.intel, quiet)?;
     let (mut findings, errors) = detect(&a.dataset, &dets).map_err(|e| exit(code::DATA, e))?;

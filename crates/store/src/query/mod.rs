@@ -202,6 +202,19 @@ pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionCo
     open_session_with(dataset, Limits::current()).await
 }
 
+/// The tables of this wirehunt's registry that a dataset has no directory for (it was written by
+/// an older wirehunt): a local session reads them as empty; callers say so.
+pub fn missing_tables(dataset: &Path) -> Vec<&'static str> {
+    if !crate::table::dataset::is_dataset(dataset) {
+        return Vec::new();
+    }
+    all_schemas()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| !dataset.join(n).is_dir())
+        .collect()
+}
+
 /// Check that a dataset's files are whole Parquet files and hold the rows its manifest accounts for
 /// (a table directory altered after ingest, a truncated copy, a file that is not Parquet). A short or
 /// lying footer is caught before the Parquet reader sees it (parquet 59 panics on some).
@@ -357,9 +370,16 @@ pub async fn open_session_with(
     let partition = crate::table::manifest::Manifest::load(dataset)
         .map(|m| m.partition)
         .unwrap_or_default();
+    let is_dataset = crate::table::dataset::is_dataset(dataset);
     for (name, schema) in all_schemas() {
         let dir = dataset.join(name);
         if !dir.is_dir() {
+            // a table this wirehunt writes but an older one did not: it reads as empty, so every
+            // detector and query still runs (see [`missing_tables`]; not on a cluster, whose
+            // executors could not read an in-memory table)
+            if is_dataset && remote.is_none() {
+                ctx.register_batch(name, RecordBatch::new_empty(schema.clone()))?;
+            }
             continue;
         }
         // a partitioned dataset's directories are columns (`date`, `hour`): filters on them prune
