@@ -24,7 +24,8 @@ WITH uploads AS (
     -- FTP uploads, and what crossed their data channel (passive: the client sent; active: the server
     -- connected back to the client, which sent as the responder)
     SELECT f.uid, f.ts, f.orig_h AS src, f.resp_h AS dst, f.resp_p AS dport, f.user, f.arg AS item,
-           coalesce(max(CASE WHEN f.passive THEN d.orig_seen_bytes ELSE d.resp_seen_bytes END), 0) AS bytes
+           coalesce(max(CASE WHEN f.passive THEN d.orig_seen_bytes ELSE d.resp_seen_bytes END), 0) AS bytes,
+           min(d.uid) AS data_uid
     FROM ftp f
     LEFT JOIN conn d ON d.resp_h = f.data_h AND d.resp_p = f.data_p AND d.proto = 'tcp'
         AND CAST(d.ts AS BIGINT) BETWEEN CAST(f.ts AS BIGINT) - 60000000 AND CAST(f.ts AS BIGINT) + 60000000
@@ -39,14 +40,14 @@ sessions AS (
     FROM ftp GROUP BY uid
 ),
 ftp_items AS (
-    SELECT 'FTP' AS protocol, u.src, u.dst, u.dport, u.ts, u.bytes,
+    SELECT 'FTP' AS protocol, u.uid, u.data_uid, u.src, u.dst, u.dport, u.ts, u.bytes,
            coalesce(u.item, '(no name)') AS item,
            s.cleartext_password, NOT s.browsed AS scripted, s.user, CAST(NULL AS BOOLEAN) AS runnable,
            CAST(NULL AS BOOLEAN) AS direct
     FROM uploads u JOIN sessions s ON u.uid = s.uid
 ),
 smtp_items AS (
-    SELECT 'SMTP' AS protocol, orig_h AS src, resp_h AS dst, resp_p AS dport, ts, msg_bytes AS bytes,
+    SELECT 'SMTP' AS protocol, uid, CAST(NULL AS VARCHAR) AS data_uid, orig_h AS src, resp_h AS dst, resp_p AS dport, ts, msg_bytes AS bytes,
            coalesce('"' || subject || '"', 'a message') || ' to ' || coalesce(array_to_string(rcptto, ', '), '?') AS item,
            auth_user IS NOT NULL AS cleartext_password, CAST(NULL AS BOOLEAN) AS scripted, auth_user AS user,
            -- an attachment named to run, or an Office format that holds macros, or an archive that hides either
@@ -60,7 +61,7 @@ smtp_items AS (
 ),
 -- a submission STARTTLS hides: what it carried is unknown, so it counts only beside other evidence
 smtp_hidden AS (
-    SELECT 'SMTP, STARTTLS' AS protocol, s.orig_h AS src, s.resp_h AS dst, s.resp_p AS dport, s.ts,
+    SELECT 'SMTP, STARTTLS' AS protocol, s.uid, CAST(NULL AS VARCHAR) AS data_uid, s.orig_h AS src, s.resp_h AS dst, s.resp_p AS dport, s.ts,
            coalesce(c.orig_seen_bytes, 0) AS bytes, 'a session TLS hides' AS item,
            CAST(NULL AS BOOLEAN) AS cleartext_password, CAST(NULL AS BOOLEAN) AS scripted, s.auth_user AS user,
            CAST(NULL AS BOOLEAN) AS runnable, CAST(NULL AS BOOLEAN) AS direct
@@ -100,7 +101,9 @@ g AS (
            -- an SMTP client delivering to port 25 that accepts no SMTP itself: no mail server
            coalesce(bool_or(i.direct), false) AND max(ms.host) IS NULL AS direct_delivery,
            bool_or(i.runnable) AS runnable,
-           max(i.user) AS user
+           max(i.user) AS user,
+           -- the sessions and the data channels: wirehunt extract --uid takes them
+           array_slice(array_sort(array_distinct(array_concat(array_agg(i.uid), coalesce(array_agg(i.data_uid) FILTER (WHERE i.data_uid IS NOT NULL), array_agg(i.uid))))), 1, 20) AS uids
     FROM items i LEFT JOIN mail_servers ms ON ms.host = i.src
     GROUP BY i.protocol, i.src, i.dst, i.dport
 ),
@@ -122,7 +125,7 @@ scored AS (
     LEFT JOIN fan f ON f.resp_h = g.dst
 )
 SELECT CAST(score AS DOUBLE) AS score, src AS src_ip, dst AS dst_ip, dport AS dst_port, dst_name AS domain,
-       first_seen, last_seen, protocol, n_items, bytes_out, example, "user", lookups, clients,
+       first_seen, last_seen, protocol, n_items, bytes_out, example, "user", lookups, clients, uids,
        coalesce(dst_name || ' (' || dst || ')', dst) || ':' || CAST(dport AS VARCHAR) AS peer,
        CAST(n_items AS VARCHAR) || CASE protocol WHEN 'FTP' THEN ' file(s)' WHEN 'SMTP' THEN ' message(s)' ELSE ' session(s) whose content TLS hides' END AS items,
        coalesce(nullif(concat_ws('; ',

@@ -11,9 +11,9 @@
 -- summary: {src_ip} looked up its public address via {services} ({lookups} time(s){how})
 -- param: lookup_domains string = ipify.org,ip-api.com,icanhazip.com,ifconfig.me,ifconfig.co,ipinfo.io,wtfismyip.com,myexternalip.com,ipecho.net,ident.me,my-ip.io,ipapi.co,geoplugin.net,freegeoip.app,seeip.org,whatismyipaddress.com,ipwho.is,ip.sb,checkip.dyndns.org,checkip.dyndns.com,checkip.amazonaws.com,myip.opendns.com,api.myip.com,ipwhois.app,db-ip.com
 WITH n AS (
-    SELECT orig_h AS src, lower(query) AS name, ts, resp_h, 'dns' AS via, CAST(NULL AS VARCHAR) AS ua FROM dns WHERE query IS NOT NULL
-    UNION ALL SELECT orig_h, lower(server_name), ts, resp_h, 'tls', CAST(NULL AS VARCHAR) FROM tls WHERE server_name IS NOT NULL
-    UNION ALL SELECT orig_h, lower(regexp_replace(host, ':[0-9]+$', '')), ts, resp_h, 'http', lower(coalesce(user_agent, '')) FROM http WHERE host IS NOT NULL
+    SELECT uid, orig_h AS src, lower(query) AS name, ts, resp_h, 'dns' AS via, CAST(NULL AS VARCHAR) AS ua FROM dns WHERE query IS NOT NULL
+    UNION ALL SELECT uid, orig_h, lower(server_name), ts, resp_h, 'tls', CAST(NULL AS VARCHAR) FROM tls WHERE server_name IS NOT NULL
+    UNION ALL SELECT uid, orig_h, lower(regexp_replace(host, ':[0-9]+$', '')), ts, resp_h, 'http', lower(coalesce(user_agent, '')) FROM http WHERE host IS NOT NULL
 ),
 hits AS (
     SELECT * FROM n
@@ -25,12 +25,13 @@ g AS (
            array_to_string(array_agg(DISTINCT name ORDER BY name), ', ') AS services,
            min(ts) AS first_seen, max(ts) AS last_seen,
            max(resp_h) FILTER (WHERE via <> 'dns') AS dst,
-           bool_or(via = 'http' AND NOT ua LIKE 'mozilla/%') AS scripted
+           bool_or(via = 'http' AND NOT ua LIKE 'mozilla/%') AS scripted,
+           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, 20) AS uids
     FROM hits GROUP BY src
 )
 SELECT CAST(least(44, 35 + CASE WHEN scripted THEN 5 ELSE 0 END + CASE WHEN n_services >= 2 THEN 5 ELSE 0 END) AS DOUBLE) AS score,
        src AS src_ip, dst AS dst_ip, CAST(NULL AS INT) AS dst_port, split_part(services, ', ', 1) AS domain,
-       first_seen, last_seen, lookups, services, n_services, scripted,
+       first_seen, last_seen, lookups, services, n_services, scripted, uids,
        CASE WHEN scripted THEN ', over plain HTTP without a browser User-Agent' ELSE '' END AS how
 FROM g
 ORDER BY score DESC, src_ip

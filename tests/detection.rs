@@ -1122,6 +1122,13 @@ fn ftp_and_smtp_submissions_are_scored_by_their_evidence() {
             ["USER", "PASS", "CWD", "LIST", "STOR"]
         );
         assert_eq!(ftp_rows[1][1], "<hidden>");
+        // the finding names its session for pivots (wirehunt extract --uid)
+        let smtp_uid = rows(&ds, "conn", &["uid", "orig_h", "resp_p"])
+            .into_iter()
+            .find(|r| r[1] == "10.0.0.5" && r[2] == "587")
+            .unwrap()[0]
+            .clone();
+        assert_eq!(f.evidence["uids"], serde_json::json!([smtp_uid]));
         let services = rows(&ds, "conn", &["resp_p", "service"]);
         assert!(
             services.contains(&vec!["587".into(), "smtp".into()])
