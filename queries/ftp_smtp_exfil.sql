@@ -16,6 +16,9 @@
 -- description: min_popular_clients+ internal clients use (a shared relay or file drop); -40 a server on the local
 -- description: network (the data did not leave). A submission STARTTLS hides scores 30 and is reported only when the
 -- description: source also looked up its public address (what it carried is unknown; mail clients do this all day).
+-- description: lookup_domains: IP-echo services (answer a client with its own public address) of the kind public IDS
+-- description: rule sets flag as "External IP Lookup" (ET Open's policy rules), collected 2026-12; registered domains
+-- description: match their subdomains. Replace it with --param <detector>.lookup_domains=a.example,b.example.
 -- severity: critical >= 85, high >= 65, medium >= 45, low >= 30
 -- summary: {src_ip} sent {items} by {protocol} to {peer} ({bytes_out:bytes}; e.g. {example}). Evidence: {evidence}
 -- param: min_popular_clients int = 3

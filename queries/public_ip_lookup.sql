@@ -7,6 +7,9 @@
 -- description: it is context and never more than low: ftp_smtp_exfil counts it as evidence beside an upload.
 -- description: Score 35, +5 when asked over plain HTTP without a browser's User-Agent (scripted), +5 for 2+
 -- description: services; at most 44 (low).
+-- description: lookup_domains: IP-echo services (answer a client with its own public address) of the kind public IDS
+-- description: rule sets flag as "External IP Lookup" (ET Open's policy rules), collected 2026-12; registered domains
+-- description: match their subdomains. Replace it with --param <detector>.lookup_domains=a.example,b.example.
 -- severity: critical >= 85, high >= 65, medium >= 45, low >= 30
 -- summary: {src_ip} looked up its public address via {services} ({lookups} time(s){how})
 -- param: lookup_domains string = ipify.org,ip-api.com,icanhazip.com,ifconfig.me,ifconfig.co,ipinfo.io,wtfismyip.com,myexternalip.com,ipecho.net,ident.me,my-ip.io,ipapi.co,geoplugin.net,freegeoip.app,seeip.org,whatismyipaddress.com,ipwho.is,ip.sb,checkip.dyndns.org,checkip.dyndns.com,checkip.amazonaws.com,myip.opendns.com,api.myip.com,ipwhois.app,db-ip.com
