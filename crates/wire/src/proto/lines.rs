@@ -499,6 +499,45 @@ mod tests {
         assert!(!is_greeting(b"HTTP/1.1 220"));
     }
 
+    /// A scanner that reads the banner and leaves: the greeting's words name the service; a
+    /// greeting that names neither leaves it unknown. A client command decides over the words.
+    #[test]
+    fn a_banner_alone_names_the_service_by_its_words() {
+        use crate::proto::ConnCtx;
+        struct Nothing;
+        impl crate::record::RecordSink for Nothing {
+            fn record(&mut self, _: crate::record::Record<'_>) {}
+            fn weird(&mut self, _: i64, _: Option<&str>, _: &str, _: &str, _: Option<u64>) {}
+        }
+        let ctx = ConnCtx {
+            uid: "C1".into(),
+            orig_h: "10.0.0.1".parse().unwrap(),
+            orig_p: 1,
+            resp_h: "10.0.0.2".parse().unwrap(),
+            resp_p: 2525,
+            proto: 6,
+            source: "t".into(),
+            community_id: String::new(),
+        };
+        let service = |banner: &[u8], client: &[u8]| {
+            let mut g = Greeting::new();
+            g.data(Dir::Resp, 0, banner, &ctx, &mut Nothing);
+            if !client.is_empty() {
+                g.data(Dir::Orig, 1, client, &ctx, &mut Nothing);
+            }
+            g.finish(2, &ctx, &mut Nothing);
+            g.service()
+        };
+        assert_eq!(
+            service(b"220 mx.example.org ESMTP Postfix\r\n", b""),
+            Some("smtp")
+        );
+        assert_eq!(service(b"220 (vsFTPd 3.0.3)\r\n", b""), Some("ftp"));
+        assert_eq!(service(b"220 welcome\r\n", b""), None);
+        assert_eq!(service(b"220 welcome\r\n", b"USER bob\r\n"), Some("ftp"));
+        assert_eq!(service(b"220 ProFTPD\r\n", b"EHLO x\r\n"), Some("smtp"));
+    }
+
     /// Hostile streams: a greeting, then any bytes in any order and cut anywhere, with gaps. Nothing
     /// panics, every row is about the connection, and the undecided greeting holds at most its cap.
     mod hostile {
