@@ -28,6 +28,8 @@ struct Pending {
 #[derive(Default)]
 pub struct FtpAnalyzer {
     ctl: Control,
+    /// The line being handled (reused).
+    line: Vec<u8>,
     pending: VecDeque<Pending>,
     user: Option<String>,
     /// The data channel the next transfer uses: address, port, passive.
@@ -148,12 +150,18 @@ impl StreamAnalyzer for FtpAnalyzer {
 
     fn data(&mut self, dir: Dir, ts: i64, data: &[u8], ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let mut d = data;
-        while let Some((line, _)) = self.ctl.next_line(dir, ts, &mut d, true, ctx, out) {
+        let mut line = std::mem::take(&mut self.line);
+        while self
+            .ctl
+            .next_line(dir, ts, &mut d, true, &mut line, ctx, out)
+            .is_some()
+        {
             match dir {
                 Dir::Orig => self.client_line(ts, &line, ctx, out),
                 Dir::Resp => self.server_line(&line, ctx, out),
             }
         }
+        self.line = line;
     }
 
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
@@ -238,18 +246,18 @@ mod tests {
     use super::*;
     use crate::record::Record;
 
-    #[derive(Default)]
-    struct Rows(
-        Vec<(
-            String,
-            Option<String>,
-            Option<u16>,
-            Option<String>,
-            Option<(IpAddr, u16, bool)>,
-            Option<u64>,
-        )>,
-        Vec<String>,
+    /// command, arg, reply code, user, data channel, file size
+    type Row = (
+        String,
+        Option<String>,
+        Option<u16>,
+        Option<String>,
+        Option<(IpAddr, u16, bool)>,
+        Option<u64>,
     );
+
+    #[derive(Default)]
+    struct Rows(Vec<Row>, Vec<String>);
     impl RecordSink for Rows {
         fn record(&mut self, r: Record<'_>) {
             if let Record::Ftp(f) = r {
@@ -272,16 +280,7 @@ mod tests {
     }
 
     fn ctx() -> ConnCtx {
-        ConnCtx {
-            uid: "C1".into(),
-            orig_h: "10.0.0.5".parse().unwrap(),
-            orig_p: 50000,
-            resp_h: "198.51.100.7".parse().unwrap(),
-            resp_p: 21,
-            proto: 6,
-            source: "t.pcap".into(),
-            community_id: String::new(),
-        }
+        ConnCtx::for_test(21)
     }
 
     fn run(script: &[(Dir, &[u8])]) -> Rows {

@@ -213,6 +213,28 @@ pub enum Which {
     Smtp,
 }
 
+impl Which {
+    pub fn analyzer(self) -> Box<dyn StreamAnalyzer> {
+        match self {
+            Which::Ftp => Box::new(FtpAnalyzer::new()),
+            Which::Smtp => Box::new(SmtpAnalyzer::new()),
+        }
+    }
+}
+
+/// A stream whose first bytes came from the client (the capture began after the greeting): only a
+/// command that names its protocol on its own counts - EHLO/HELO are SMTP; USER is FTP only on
+/// FTP's port (IRC and POP3 clients say USER too).
+pub fn client_first(first: &[u8], resp_p: u16) -> Option<Which> {
+    let line = first.split(|&c| c == b'\n').next().unwrap_or_default();
+    let (verb, _) = command(line.strip_suffix(b"\r").unwrap_or(line))?;
+    match verb.as_str() {
+        "EHLO" | "HELO" => Some(Which::Smtp),
+        "USER" if resp_p == 21 => Some(Which::Ftp),
+        _ => None,
+    }
+}
+
 /// Bytes held while the protocol is undecided.
 const HOLD_CAP: usize = 8192;
 
@@ -280,10 +302,7 @@ impl StreamAnalyzer for Greeting {
         self.held_bytes += data.len();
         self.held.push((dir, ts, data.to_vec()));
         if let Some(w) = which {
-            let mut a: Box<dyn StreamAnalyzer> = match w {
-                Which::Ftp => Box::new(FtpAnalyzer::new()),
-                Which::Smtp => Box::new(SmtpAnalyzer::new()),
-            };
+            let mut a = w.analyzer();
             for (d, t, bytes) in std::mem::take(&mut self.held) {
                 a.data(d, t, &bytes, ctx, out);
             }
@@ -336,19 +355,22 @@ pub struct Control {
 }
 
 impl Control {
-    /// The next line of `dir` in `d` (advanced past it) with its full length; `None` when the chunk
-    /// is used up: by a partial line (kept), by TLS once upgraded (the rest is handed to it), or
-    /// because parsing stopped. A client chunk that is a TLS handshake where a command could start
+    /// The next line of `dir` in `d` (advanced past it), copied into `line` (a buffer the caller
+    /// reuses: no allocation per line), with its full length; `None` when the chunk is used up: by
+    /// a partial line (kept), by TLS once upgraded (the rest is handed to it), or because parsing
+    /// stopped. A client chunk that is a TLS handshake where a command could start
     /// (`tls_may_start`) begins TLS although no upgrade exchange was seen (it fell in a gap).
+    #[allow(clippy::too_many_arguments)]
     pub fn next_line(
         &mut self,
         dir: Dir,
         ts: i64,
         d: &mut &[u8],
         tls_may_start: bool,
+        line: &mut Vec<u8>,
         ctx: &ConnCtx,
         out: &mut dyn RecordSink,
-    ) -> Option<(Vec<u8>, usize)> {
+    ) -> Option<usize> {
         loop {
             if d.is_empty() {
                 return None;
@@ -370,9 +392,10 @@ impl Control {
                 self.upgrade.begin_here();
                 continue;
             }
-            return self.lines[dir]
-                .next_line(d)
-                .map(|(line, len)| (line.to_vec(), len));
+            let (l, len) = self.lines[dir].next_line(d)?;
+            line.clear();
+            line.extend_from_slice(l);
+            return Some(len);
         }
     }
 
@@ -509,16 +532,7 @@ mod tests {
             fn record(&mut self, _: crate::record::Record<'_>) {}
             fn weird(&mut self, _: i64, _: Option<&str>, _: &str, _: &str, _: Option<u64>) {}
         }
-        let ctx = ConnCtx {
-            uid: "C1".into(),
-            orig_h: "10.0.0.1".parse().unwrap(),
-            orig_p: 1,
-            resp_h: "10.0.0.2".parse().unwrap(),
-            resp_p: 2525,
-            proto: 6,
-            source: "t".into(),
-            community_id: String::new(),
-        };
+        let ctx = ConnCtx::for_test(2525);
         let service = |banner: &[u8], client: &[u8]| {
             let mut g = Greeting::new();
             g.data(Dir::Resp, 0, banner, &ctx, &mut Nothing);
@@ -599,16 +613,7 @@ mod tests {
             fn any_command_stream_is_survived(
                 parts in proptest::collection::vec((any::<bool>(), 0usize..WORDS.len(), proptest::collection::vec(any::<u8>(), 0..40), 0u8..10), 0..120),
             ) {
-                let ctx = ConnCtx {
-                    uid: "C1".into(),
-                    orig_h: "10.0.0.1".parse().unwrap(),
-                    orig_p: 1,
-                    resp_h: "10.0.0.2".parse().unwrap(),
-                    resp_p: 25,
-                    proto: 6,
-                    source: "t".into(),
-                    community_id: String::new(),
-                };
+                let ctx = ConnCtx::for_test(25);
                 let mut a = Greeting::new();
                 let mut out = Sink::default();
                 a.data(Dir::Resp, 0, b"220 hi\r\n", &ctx, &mut out);

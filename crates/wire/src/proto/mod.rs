@@ -86,6 +86,23 @@ pub struct ConnCtx {
     pub community_id: String,
 }
 
+#[cfg(test)]
+impl ConnCtx {
+    /// A TCP connection 10.0.0.5:50000 -> 198.51.100.7:`resp_p`, uid C1, for analyzer unit tests.
+    pub(crate) fn for_test(resp_p: u16) -> ConnCtx {
+        ConnCtx {
+            uid: "C1".into(),
+            orig_h: std::net::Ipv4Addr::new(10, 0, 0, 5).into(),
+            orig_p: 50000,
+            resp_h: std::net::Ipv4Addr::new(198, 51, 100, 7).into(),
+            resp_p,
+            proto: 6,
+            source: "t.pcap".into(),
+            community_id: String::new(),
+        }
+    }
+}
+
 pub trait StreamAnalyzer: Send {
     /// Service name for `conn.service` (`None`: the bytes turned out to be no protocol it knows).
     fn service(&self) -> Option<&'static str>;
@@ -157,17 +174,7 @@ pub fn detect_tcp(
     }
     if dir == Dir::Orig {
         // the capture began after the greeting
-        let line = first.split(|&c| c == b'\n').next().unwrap_or_default();
-        match lines::command(line.strip_suffix(b"\r").unwrap_or(line)) {
-            Some((v, _)) if matches!(v.as_str(), "EHLO" | "HELO") => {
-                return Some(Box::new(smtp::SmtpAnalyzer::new()));
-            }
-            // IRC and POP3 clients say USER too: only on FTP's port
-            Some((v, _)) if v == "USER" && resp_p == 21 => {
-                return Some(Box::new(ftp::FtpAnalyzer::new()));
-            }
-            _ => {}
-        }
+        return lines::client_first(first, resp_p).map(lines::Which::analyzer);
     }
     None
 }

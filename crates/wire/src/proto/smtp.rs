@@ -52,6 +52,8 @@ struct Message {
 #[derive(Default)]
 pub struct SmtpAnalyzer {
     ctl: Control,
+    /// The line being handled (reused).
+    line: Vec<u8>,
     /// Commands awaiting replies (PIPELINING).
     pending: VecDeque<String>,
     mode: Option<Mode>,
@@ -240,7 +242,14 @@ impl SmtpAnalyzer {
             }
             return;
         }
-        if m.attachments.len() < MAX_LIST
+        // file names sit in MIME part headers (or their folded continuations), never in the
+        // encoded body lines between them: only those lines are searched
+        let part_header = line
+            .get(..8)
+            .is_some_and(|h| h.eq_ignore_ascii_case(b"content-"))
+            || matches!(line.first(), Some(b' ' | b'\t'));
+        if part_header
+            && m.attachments.len() < MAX_LIST
             && let Some(name) = filename_param(line)
         {
             let name = short_text(name);
@@ -356,13 +365,19 @@ impl StreamAnalyzer for SmtpAnalyzer {
                 continue;
             }
             let command_mode = self.mode() == Mode::Command;
-            let Some((line, len)) = self.ctl.next_line(dir, ts, &mut d, command_mode, ctx, out)
-            else {
+            let mut line = std::mem::take(&mut self.line);
+            let got = self
+                .ctl
+                .next_line(dir, ts, &mut d, command_mode, &mut line, ctx, out);
+            if let Some(len) = got {
+                match dir {
+                    Dir::Orig => self.client_line(ts, &line, len, ctx, out),
+                    Dir::Resp => self.server_line(&line, ctx, out),
+                }
+            }
+            self.line = line;
+            if got.is_none() {
                 return;
-            };
-            match dir {
-                Dir::Orig => self.client_line(ts, &line, len, ctx, out),
-                Dir::Resp => self.server_line(&line, ctx, out),
             }
         }
     }
@@ -499,16 +514,7 @@ mod tests {
     }
 
     fn run(script: &[(Dir, &[u8])]) -> Rows {
-        let c = ConnCtx {
-            uid: "C1".into(),
-            orig_h: "10.0.0.5".parse().unwrap(),
-            orig_p: 50000,
-            resp_h: "198.51.100.7".parse().unwrap(),
-            resp_p: 587,
-            proto: 6,
-            source: "t.pcap".into(),
-            community_id: String::new(),
-        };
+        let c = ConnCtx::for_test(587);
         let mut a = SmtpAnalyzer::new();
         let mut rows = Rows::default();
         for (i, (d, b)) in script.iter().enumerate() {
