@@ -12,7 +12,10 @@
 -- description: Score: 25*log10(1 + info/200 B), +up to 20 entropy, -15..+10 label length (short numeric labels are
 -- description: reverse/DNSBL-style), +10 encoded charset share, +10 unusual qtype share (TXT NULL CNAME MX SRV ANY,
 -- description: private), +5 uniqueness; -25 domain used by 3+ sources (CDNs, antivirus reputation), -10 by 2; -20
--- description: when the source connected to an answered address (real name resolution, not a channel).
+-- description: when the source connected to an answered address (real name resolution, not a channel); +15 x the
+-- description: share of answer records that carry an encoded blob back (encoded_rdata: NULL/generic data, encoded
+-- description: TXT, encoded names under the domain), the return half of a two-way channel (iodine, dnscat2,
+-- description: dns2tcp answer with data; look-ups answer with addresses, codes or short acknowledgements).
 -- description: Reputation and DNSBL look-ups (A/AAAA queries answered only with 127.0.0.0/8 codes or NXDOMAIN, some
 -- description: 127.x, no connection to an answer) are capped at medium (max_lookup), at low when 2+ sources use the
 -- description: domain (max_lookup_shared): they carry hashes or reversed addresses, and nothing comes back.
@@ -76,10 +79,14 @@ winmax AS (
     FROM win GROUP BY src, domain
 ),
 fan AS (SELECT domain, count(DISTINCT src) AS sources FROM q2 GROUP BY domain),
-ans AS (
-    SELECT DISTINCT src, domain, a AS addr
-    FROM (SELECT src, domain, unnest(answers) AS a FROM q2 WHERE answers IS NOT NULL) x
-    WHERE ip_version(a) IS NOT NULL
+rr AS (SELECT src, domain, unnest(answers) AS a FROM q2 WHERE answers IS NOT NULL),
+ans AS (SELECT DISTINCT src, domain, a AS addr FROM rr WHERE ip_version(a) IS NOT NULL),
+-- answer records that carry an encoded blob back (NULL data, encoded TXT, encoded names under the
+-- domain): the return half of a two-way channel; look-ups get codes or addresses back
+rdata AS (
+    SELECT src, domain, count(*) AS answer_records,
+           avg(CASE WHEN encoded_rdata(a, domain) THEN 1.0 ELSE 0.0 END) AS encoded_answer_share
+    FROM rr GROUP BY src, domain
 ),
 conn_ans AS (
     SELECT a.src, a.domain, count(*) AS connections_to_answers
@@ -89,6 +96,7 @@ conn_ans AS (
 scored AS (
     SELECT a.*, f.sources, m.qtype_mix, w.max_window_info_bytes, w.max_window_distinct, w.max_window_info_rate_bps, w.active_windows,
            coalesce(ca.connections_to_answers, 0) AS connections_to_answers,
+           coalesce(rd.answer_records, 0) AS answer_records, coalesce(rd.encoded_answer_share, 0.0) AS encoded_answer_share,
            a.info_bytes / greatest(a.duration_s, 60.0) AS info_rate_bps,
            CAST(a.distinct_subdomains AS DOUBLE) / a.queries AS uniqueness
     FROM agg a
@@ -96,6 +104,7 @@ scored AS (
     JOIN qtmix m ON m.src = a.src AND m.domain = a.domain
     JOIN winmax w ON w.src = a.src AND w.domain = a.domain
     LEFT JOIN conn_ans ca ON ca.src = a.src AND ca.domain = a.domain
+    LEFT JOIN rdata rd ON rd.src = a.src AND rd.domain = a.domain
 ),
 shaped AS (
     SELECT *,
@@ -115,6 +124,7 @@ scored2 AS (
                + 10 * encoded_share
                + 10 * unusual_qtype_share
                + 5 * uniqueness
+               + 15 * encoded_answer_share
                - CASE WHEN sources >= 3 THEN 25 WHEN sources = 2 THEN 10 ELSE 0 END
                - CASE WHEN connections_to_answers > 0 THEN 20 ELSE 0 END
            )) AS raw_score
@@ -130,8 +140,12 @@ SELECT src AS src_ip, domain, first_seen, last_seen, queries, distinct_subdomain
        round(nxdomain_share, 3) AS nxdomain_share, round(mean_response_bytes, 1) AS mean_response_bytes,
        sources, connections_to_answers, round(uniqueness, 3) AS uniqueness, sample_subdomains,
        round(loopback_answer_share, 3) AS loopback_answer_share, lookup_shape,
+       answer_records, round(encoded_answer_share, 3) AS encoded_answer_share,
        CASE WHEN lookup_shape THEN 'answered only with 127.x codes or NXDOMAIN and never connected to: the shape of a reputation/DNSBL look-up (capped at ' || CASE WHEN sources >= 2 THEN 'low' ELSE 'medium' END || ')'
-            ELSE 'answers: ' || CAST(round(100 * nxdomain_share) AS VARCHAR) || '% NXDOMAIN' END AS answer_shape,
+            ELSE 'answers: ' || CAST(round(100 * nxdomain_share) AS VARCHAR) || '% NXDOMAIN'
+                 || CASE WHEN encoded_answer_share > 0
+                         THEN ', ' || CAST(round(100 * encoded_answer_share) AS VARCHAR) || '% of answer records carry encoded data back (a two-way channel)'
+                         ELSE '' END END AS answer_shape,
        round(raw_score, 1) AS raw_score,
        CASE WHEN lookup_shape AND sources >= 2 THEN least(raw_score, $max_lookup_shared)
             WHEN lookup_shape THEN least(raw_score, $max_lookup)

@@ -361,8 +361,8 @@ fn real_attack_captures_yield_the_right_findings() {
 /// expired and SNI-less test servers and a merge of years-old captures whose certificates mostly look
 /// expired at the recorded time: none of that is "look now"). One file in dns/ is a merge that
 /// contains real tunnels (the iodine session of dns_tunnel/iodine_elastic_examples and the dnscat2
-/// session of dns_tunnel/dns_exfiltration_ndpi, same hosts and names): high findings there must be
-/// exactly those sessions.
+/// session of dns_tunnel/dns_exfiltration_ndpi, same hosts and names, and a dns2tcp session): high
+/// findings there must be exactly those sessions.
 #[test]
 fn dns_http_and_tls_folders_stay_quiet() {
     let Some(c) = corpus_or_skip() else { return };
@@ -379,6 +379,8 @@ fn dns_http_and_tls_folders_stay_quiet() {
         let known_tunnels = [
             ("10.0.2.30", "pirate.sea"),
             ("192.168.220.56", "(no TLD) via 192.168.203.167"),
+            // a dns2tcp session (`=auth`, `=connect` requests; base64 TXT answers)
+            ("192.168.56.1", "tunnel.phd"),
         ];
         for f in fs.iter().filter(|f| f.severity >= Severity::High) {
             let known = f.category == "dns_tunnel"
@@ -502,6 +504,26 @@ const EXPECTED_HIGH: &[(&str, &str, &str, &str)] = &[
         "dns_tunnel",
         "192.168.1.165",
         "captechutest.org",
+    ),
+    // short two-way tunnels (under 1 KB each way): the answers carry encoded data back - dnscat2's
+    // hex in MX/TXT/CNAME, dns2tcp's base64 TXT - which no look-up does
+    (
+        "dns_tunnel/dnscat2_dmachard.pcap",
+        "dns_tunnel",
+        "192.168.1.17",
+        "biillpi.com",
+    ),
+    (
+        "dns_tunnel/dns2tcp_dmachard.pcap",
+        "dns_tunnel",
+        "192.168.1.17",
+        "hsc.fr",
+    ),
+    (
+        "dns/dns_mixed_malcolm_3MB.pcap",
+        "dns_tunnel",
+        "192.168.56.1",
+        "tunnel.phd",
     ),
     // AgentTesla: a scripted FTP login and upload of the stolen passwords, after asking ip-api.com
     // for the host's public address

@@ -8,6 +8,7 @@
 //! | `shannon_entropy(text)` | float64 | bits per byte |
 //! | `normalized_entropy(text)` | float64 | entropy / log2(min(len, alphabet)), alphabet from `charset_class` (hex 16, base32 32, alnum 36, base64 64, other 95); 0..1, length-fair |
 //! | `charset_class(text)` | string | 'hex', 'base32', 'base64', 'alnum' or 'other' (dots ignored; see [`charset_class`]) |
+//! | `encoded_rdata(rdata, domain)` | bool | one answer record carries an encoded blob: RFC 3597 generic data (`\\# N hex`, NULL and unnamed types) of 8+ bytes, a TXT string of 10+ hex/base32/base64 characters, or a name (CNAME, MX, NS, SRV target) under `domain` whose subdomain is 10+ such characters |
 //! | `label_count(name)` / `max_label_len(name)` | uint32 | labels / longest label (escaped dots `\.` stay inside a label) |
 //! | `is_private_ip(ip)` | bool | RFC 1918, CGNAT, loopback, link-local, ULA |
 //! | `cidr_match(ip, cidr)` | bool | address inside the prefix (v4 or v6) |
@@ -58,6 +59,11 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
         "charset_class(text)",
         "string",
         "'hex' | 'base32' | 'base64' | 'alnum' | 'other' (dots ignored)",
+    ),
+    (
+        "encoded_rdata(rdata, domain)",
+        "bool",
+        "the answer record (a dns.answers element) carries an encoded blob: generic RFC 3597 data (NULL and unnamed types) of 8+ bytes, a TXT string of 10+ hex/base32/base64 characters, or a CNAME/MX/NS/SRV target under `domain` whose subdomain is 10+ such characters: data coming back, as in a two-way tunnel",
     ),
     ("label_count(name)", "uint32", "number of labels"),
     (
@@ -273,6 +279,36 @@ pub fn charset_class(s: &str) -> &'static str {
     "other"
 }
 
+fn is_encoded(s: &str) -> bool {
+    s.len() >= 10 && matches!(charset_class(s), "hex" | "base32" | "base64")
+}
+
+/// Whether one answer record, in the `dns.answers` presentation form, carries an encoded blob: the
+/// data a two-way DNS tunnel sends back. Generic RFC 3597 data (`\# 48 00ff...`: NULL records and
+/// types without a text form) of 8 bytes or more; a TXT record whose strings, joined, are 10+
+/// hex/base32/base64 characters (an `OK`, an SPF or DKIM policy with its spaces and `;` is not); a
+/// name (CNAME, NS, PTR, the last field of MX and SRV) under `domain` whose subdomain is 10+ such
+/// characters. Addresses never count: an A record cannot be told from a real answer.
+pub fn encoded_rdata(rdata: &str, domain: Option<&str>) -> bool {
+    let r = rdata.trim();
+    if let Some(rest) = r.strip_prefix("\\# ") {
+        let len = rest.split(' ').next().and_then(|n| n.parse::<usize>().ok());
+        return len.is_some_and(|n| n >= 8);
+    }
+    if r.starts_with('"') {
+        let content: String = r.split('"').skip(1).step_by(2).collect();
+        return is_encoded(&content);
+    }
+    let name = r.rsplit(' ').next().unwrap_or(r);
+    if parse_ip(name).is_some() {
+        return false;
+    }
+    match (domain, registered_domain(name), subdomain(name)) {
+        (Some(d), Some(rd), Some(sub)) => rd.eq_ignore_ascii_case(d) && is_encoded(&sub),
+        _ => false,
+    }
+}
+
 pub fn normalized_entropy(s: &str) -> f64 {
     let n = s.bytes().filter(|c| *c != b'.').count();
     if n < 2 {
@@ -448,6 +484,21 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
                         Some(community_id(0, s, d, proto, ports))
                     })();
                     b.append_option(v);
+                }
+                finish(Arc::new(b.finish()), args)
+            }),
+        ),
+        create_udf(
+            "encoded_rdata",
+            vec![DataType::Utf8, DataType::Utf8],
+            DataType::Boolean,
+            Volatility::Immutable,
+            Arc::new(|args: &[ColumnarValue]| {
+                let n = num_rows(args);
+                let (r, d) = (strings(&args[0], n)?, strings(&args[1], n)?);
+                let mut b = BooleanBuilder::with_capacity(n);
+                for (r, d) in r.iter().zip(d.iter()) {
+                    b.append_option(r.map(|r| encoded_rdata(r, d)));
                 }
                 finish(Arc::new(b.finish()), args)
             }),
@@ -651,6 +702,50 @@ mod tests {
         assert_eq!(subdomain("example.com").as_deref(), Some(""));
         assert_eq!(registered_domain("localhost"), None);
         assert_eq!(registered_domain("x.y.local").as_deref(), Some("y.local"));
+    }
+
+    #[test]
+    fn encoded_answer_records() {
+        let d = Some("biillpi.com");
+        // iodine's NULL answers, RFC 3597 generic form
+        assert!(encoded_rdata(
+            "\\# 48 00000000ffffffff55555555aaaaaaaa8163c8d2",
+            d
+        ));
+        assert!(!encoded_rdata("\\# 4 0a000001", d));
+        // dnscat2: TXT and MX answers carry hex
+        assert!(encoded_rdata("\"9b3601b8d3b0b202266352ffffd59e7416\"", d));
+        assert!(encoded_rdata(
+            "10 611801b8d3ce2318e351d8ffffd59e7416.biillpi.com",
+            d
+        ));
+        assert!(encoded_rdata(
+            "611801b8d3ce2318e351d8ffffd59e7416.BIILLPI.com.",
+            d
+        ));
+        // the same target under another domain, acknowledgements, policies, addresses: no
+        assert!(!encoded_rdata(
+            "10 611801b8d3ce2318e351d8ffffd59e7416.example.org",
+            d
+        ));
+        assert!(!encoded_rdata("\"OK\"", d));
+        assert!(!encoded_rdata("\"v=spf1 include:_spf.google.com ~all\"", d));
+        assert!(!encoded_rdata(
+            "\"v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\"",
+            d
+        ));
+        assert!(!encoded_rdata("127.0.0.2", d));
+        assert!(!encoded_rdata("2001:db8::1", d));
+        assert!(!encoded_rdata("10 mx1.biillpi.com", d));
+        assert!(!encoded_rdata(
+            "e6858.dscx.akamaiedge.net",
+            Some("akamaiedge.net")
+        ));
+        // TXT split into several strings
+        assert!(encoded_rdata(
+            "\"AoncAAAABGFNTSC0y\" \"LjAtT3BlblNTSF84LjANCg\"",
+            None
+        ));
     }
 
     #[test]
