@@ -375,10 +375,21 @@ pub async fn open_session_with(
         let dir = dataset.join(name);
         if !dir.is_dir() {
             // a table this wirehunt writes but an older one did not: it reads as empty, so every
-            // detector and query still runs (see [`missing_tables`]; not on a cluster, whose
-            // executors could not read an in-memory table)
-            if is_dataset && remote.is_none() {
-                ctx.register_batch(name, RecordBatch::new_empty(schema.clone()))?;
+            // detector and query still runs (see [`missing_tables`]); a cluster's executors cannot
+            // read an in-memory table, so there it is an empty VALUES view carried in the plan
+            if is_dataset {
+                let empty = RecordBatch::new_empty(schema.clone());
+                match &remote {
+                    None => {
+                        ctx.register_batch(name, empty)?;
+                    }
+                    #[cfg(feature = "cluster")]
+                    Some(_) => {
+                        ctx.register_table(name, cluster::values_view(&empty)?)?;
+                    }
+                    #[cfg(not(feature = "cluster"))]
+                    Some(_) => {}
+                }
             }
             continue;
         }
