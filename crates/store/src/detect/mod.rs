@@ -71,6 +71,35 @@ mod tests {
         );
     }
 
+    /// A list parameter (string) that two built-ins share by name is the same list in both: the
+    /// detector files are self-contained, so `lookup_domains` (ftp_smtp_exfil, public_ip_lookup)
+    /// exists twice, and an update to one copy must not silently leave the other behind.
+    #[test]
+    fn shared_list_parameters_agree_across_builtins() {
+        let d = load_detectors(None).unwrap();
+        let mut seen: std::collections::BTreeMap<&str, (&str, &spec::ParamValue)> =
+            Default::default();
+        let mut shared = 0;
+        for det in &d {
+            for p in det.params.iter().filter(|p| p.kind == "string") {
+                match seen.get(p.name.as_str()) {
+                    Some((other, v)) => {
+                        shared += 1;
+                        assert_eq!(
+                            *v, &p.value,
+                            "{}: parameter {} differs from {}'s",
+                            det.id, p.name, other
+                        );
+                    }
+                    None => {
+                        seen.insert(&p.name, (&det.id, &p.value));
+                    }
+                }
+            }
+        }
+        assert!(shared >= 1, "lookup_domains is shared by two detectors");
+    }
+
     #[test]
     fn builtins_parse() {
         let d = load_detectors(None).unwrap();
