@@ -434,7 +434,7 @@ pub struct SimulateArgs {
     /// Internal hosts.
     #[arg(long, default_value_t = 20)]
     pub hosts: usize,
-    /// dns_tunnel,beaconing,http_exfil,tls_exfil,dropper,reverse_shell | all | none
+    /// dns_tunnel,beaconing,http_exfil,tls_exfil,dropper,reverse_shell,stealer | all | none
     #[arg(long, default_value = "all")]
     pub attacks: String,
     /// Grow the background until the capture reaches this many bytes (benchmark captures).

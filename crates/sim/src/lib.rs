@@ -34,6 +34,7 @@ pub const ATTACKS: &[&str] = &[
     "tls_exfil",
     "dropper",
     "reverse_shell",
+    "stealer",
 ];
 
 #[derive(Debug, Clone)]
@@ -118,7 +119,7 @@ pub fn parse_attacks(s: &str) -> Result<Vec<String>, SimError> {
             for a in &v {
                 if !ATTACKS.contains(&a.as_str()) {
                     return Err(SimError::Unknown(format!(
-                        "unknown attack {a:?} (dns_tunnel, beaconing, http_exfil, tls_exfil, dropper, reverse_shell, all, none)"
+                        "unknown attack {a:?} (dns_tunnel, beaconing, http_exfil, tls_exfil, dropper, reverse_shell, stealer, all, none)"
                     )));
                 }
             }
@@ -207,6 +208,17 @@ enum Task {
         dst: IpAddr,
         port: u16,
         until: i64,
+    },
+    /// An infostealer shipping its loot (AgentTesla, Snake, Formbook): it asks an IP-echo service
+    /// for the host's public address, then logs in with credentials in the clear and uploads by FTP
+    /// (a scripted client: no listing, no cwd) or submits a mail with AUTH LOGIN on 587.
+    Stealer {
+        host: usize,
+        server: IpAddr,
+        server_name: String,
+        ftp: bool,
+        echo: &'static str,
+        bytes: usize,
     },
     /// A benign download from a vendor: 0 = Windows Update fetching a signed PE, 1 = a browser
     /// fetching an installer from the vendor's download host after visiting its page.
@@ -710,6 +722,17 @@ impl World {
                 until,
             } => self.shell(out, t, host, dst, port, until),
             Task::VendorDownload { host, kind } => self.vendor_download(out, t, host, kind),
+            Task::Stealer {
+                host,
+                server,
+                ref server_name,
+                ftp,
+                echo,
+                bytes,
+            } => {
+                let name = server_name.clone();
+                self.stealer(out, t, host, server, &name, ftp, echo, bytes)
+            }
             Task::TlsExfil { idx, bytes } => self.tls_exfil(out, t, idx, bytes),
         }
     }
@@ -1329,6 +1352,194 @@ impl World {
         tcp.close(out);
     }
 
+    #[allow(clippy::too_many_arguments)]
+    fn stealer<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        t: i64,
+        host: usize,
+        server: IpAddr,
+        server_name: &str,
+        ftp: bool,
+        echo: &str,
+        bytes: usize,
+    ) {
+        // the IP-echo look-up: plain HTTP GET, the answer is the address
+        let echo_ip = IpAddr::V4(public_v4(echo));
+        let mut t2 = self.dns_a(out, t, host, echo, echo_ip);
+        let mut web = self.connect(host, echo_ip, 80, t2, 30_000, 100);
+        web.open(out);
+        web.send(
+            out,
+            true,
+            format!("GET / HTTP/1.1\r\nHost: {echo}\r\nConnection: Keep-Alive\r\n\r\n").as_bytes(),
+        );
+        web.idle(self.rng.range(20_000, 90_000) as i64);
+        let me = "203.0.113.77";
+        web.send(
+            out,
+            false,
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{me}",
+                me.len()
+            )
+            .as_bytes(),
+        );
+        web.close(out);
+        t2 = web.t + self.rng.range(500_000, 5_000_000) as i64;
+        t2 = self.dns_a(out, t2, host, server_name, server);
+        let user = format!(
+            "{}@{}",
+            alnum(&mut self.rng, 8),
+            server_name
+                .trim_start_matches("ftp.")
+                .trim_start_matches("mail.")
+        );
+        let pass = alnum(&mut self.rng, 12);
+        let pc = alnum(&mut self.rng, 8).to_uppercase();
+        let mut loot = format!("Time: 12/06/2026 10:14:03<br>User Name: admin/{pc}<br>Computer Name: {pc}<br>OSFullName: Microsoft Windows 10 Pro<br>IP Address: {me}<br><hr>").into_bytes();
+        while loot.len() < bytes {
+            let line = format!(
+                "URL: https://{}/login<br>Username: {}<br>Password: {}<br>Application: Chrome<br><hr>",
+                rand_domain(&mut self.rng),
+                alnum(&mut self.rng, 9),
+                alnum(&mut self.rng, 11)
+            );
+            loot.extend_from_slice(line.as_bytes());
+        }
+        let reply = |tcp: &mut Tcp, out: &mut PcapOut<W>, rng: &mut Rng, line: &str| {
+            tcp.idle(rng.range(5_000, 60_000) as i64);
+            tcp.send(out, false, format!("{line}\r\n").as_bytes());
+        };
+        let cmd = |tcp: &mut Tcp, out: &mut PcapOut<W>, rng: &mut Rng, line: &str| {
+            tcp.idle(rng.range(1_000, 20_000) as i64);
+            tcp.send(out, true, format!("{line}\r\n").as_bytes());
+        };
+        if ftp {
+            let mut c = self.connect(host, server, 21, t2, 70_000, 150);
+            c.open(out);
+            let r = &mut self.rng;
+            reply(
+                &mut c,
+                out,
+                r,
+                "220---------- Welcome to Pure-FTPd [privsep] [TLS] ----------\r\n220-You are user number 3 of 50 allowed.\r\n220 This is a private system - No anonymous login",
+            );
+            cmd(&mut c, out, r, &format!("USER {user}"));
+            reply(
+                &mut c,
+                out,
+                r,
+                &format!("331 User {user} OK. Password required"),
+            );
+            cmd(&mut c, out, r, &format!("PASS {pass}"));
+            reply(&mut c, out, r, "230 OK. Current restricted directory is /");
+            cmd(&mut c, out, r, "TYPE I");
+            reply(&mut c, out, r, "200 TYPE is now 8-bit binary");
+            cmd(&mut c, out, r, "PASV");
+            let port = r.range(30_000, 50_000) as u16;
+            let IpAddr::V4(v4) = server else { return };
+            let o = v4.octets();
+            reply(
+                &mut c,
+                out,
+                r,
+                &format!(
+                    "227 Entering Passive Mode ({},{},{},{},{},{})",
+                    o[0],
+                    o[1],
+                    o[2],
+                    o[3],
+                    port >> 8,
+                    port & 255
+                ),
+            );
+            let file = format!("PW_{}-{}_2026_12_06_10_14_03.html", pc.to_lowercase(), pc);
+            cmd(&mut c, out, r, &format!("STOR {file}"));
+            let mut d = self.connect(host, server, port, c.t + 2_000, 70_000, 150);
+            d.open(out);
+            let r = &mut self.rng;
+            reply(&mut c, out, r, "150 Accepted data connection");
+            d.send(out, true, &loot);
+            d.close(out);
+            c.t = c.t.max(d.t);
+            let secs = r.uniform(0.1, 2.0);
+            reply(
+                &mut c,
+                out,
+                r,
+                &format!("226-File successfully transferred\r\n226 {secs:.3} seconds"),
+            );
+            cmd(&mut c, out, r, "QUIT");
+            reply(
+                &mut c,
+                out,
+                r,
+                "221-Goodbye. You uploaded and 0 and downloaded 0 kbytes.\r\n221 Logout.",
+            );
+            c.close(out);
+        } else {
+            let mut c = self.connect(host, server, 587, t2, 70_000, 150);
+            c.open(out);
+            let r = &mut self.rng;
+            let b64 = |x: &str| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(x)
+            };
+            reply(
+                &mut c,
+                out,
+                r,
+                &format!("220 {server_name} ESMTP Exim 4.96 Sat, 06 Dec 2026 10:14:05 +0000"),
+            );
+            cmd(&mut c, out, r, &format!("EHLO {pc}"));
+            reply(
+                &mut c,
+                out,
+                r,
+                &format!(
+                    "250-{server_name} Hello {pc} [{me}]\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN\r\n250 HELP"
+                ),
+            );
+            cmd(&mut c, out, r, "AUTH login");
+            reply(&mut c, out, r, "334 VXNlcm5hbWU6");
+            cmd(&mut c, out, r, &b64(&user));
+            reply(&mut c, out, r, "334 UGFzc3dvcmQ6");
+            cmd(&mut c, out, r, &b64(&pass));
+            reply(&mut c, out, r, "235 Authentication succeeded");
+            cmd(&mut c, out, r, &format!("MAIL FROM:<{user}>"));
+            reply(&mut c, out, r, "250 OK");
+            cmd(&mut c, out, r, &format!("RCPT TO:<{user}>"));
+            reply(&mut c, out, r, "250 Accepted");
+            cmd(&mut c, out, r, "DATA");
+            reply(
+                &mut c,
+                out,
+                r,
+                "354 Enter message, ending with \".\" on a line by itself",
+            );
+            let mut msg = format!("MIME-Version: 1.0\r\nFrom: {user}\r\nTo: {user}\r\nDate: 6 Dec 2026 10:14:05 +0000\r\nSubject: PW_admin/{pc}\r\nContent-Type: text/html; charset=us-ascii\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n").into_bytes();
+            for chunk in loot.chunks(76) {
+                msg.extend_from_slice(chunk);
+                msg.extend_from_slice(b"=\r\n");
+            }
+            msg.extend_from_slice(b"\r\n.\r\n");
+            c.idle(r.range(1_000, 20_000) as i64);
+            c.send(out, true, &msg);
+            let r = &mut self.rng;
+            let id = format!("1t{}-000{}", alnum(r, 5), alnum(r, 4));
+            reply(&mut c, out, r, &format!("250 OK id={id}"));
+            cmd(&mut c, out, r, "QUIT");
+            reply(
+                &mut c,
+                out,
+                r,
+                &format!("221 {server_name} closing connection"),
+            );
+            c.close(out);
+        }
+    }
+
     fn vendor_download<W: Write>(
         &mut self,
         out: &mut PcapOut<W>,
@@ -1811,6 +2022,50 @@ fn plan_dropper(
     });
 }
 
+fn plan_stealer(
+    world: &mut World,
+    sched: &mut Schedule,
+    truth: &mut Truth,
+    at: &Window,
+    h: usize,
+    src: String,
+) {
+    let Window { a0, a1, .. } = *at;
+    let r = &mut world.rng;
+    let ftp = r.chance(0.5);
+    let base = rand_domain(r);
+    let server_name = format!("{}{base}", if ftp { "ftp." } else { "mail." });
+    let server = IpAddr::V4(public_v4(&server_name));
+    let echo = *r.pick(&[
+        "api.ipify.org",
+        "ip-api.com",
+        "checkip.amazonaws.com",
+        "icanhazip.com",
+    ]);
+    let bytes = r.log_uniform(2_000.0, 60_000.0) as usize;
+    let t = r.range(a0 as u64, a1 as u64) as i64;
+    sched.add(
+        t,
+        Task::Stealer {
+            host: h,
+            server,
+            server_name: server_name.clone(),
+            ftp,
+            echo,
+            bytes,
+        },
+    );
+    truth.attacks.push(AttackTruth {
+        category: "exfiltration".into(),
+        kind: if ftp { "stealer_ftp" } else { "stealer_smtp" }.into(),
+        src_ip: src,
+        dst_ip: Some(server.to_string()),
+        dst_port: Some(if ftp { 21 } else { 587 }),
+        domain: Some(server_name),
+        parameters: json!({"protocol": if ftp { "ftp" } else { "smtp" }, "ip_echo": echo, "loot_bytes": bytes}),
+    });
+}
+
 /// Build the scenario and write the capture to `w`. Returns the truth.
 pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError> {
     let mut rng = Rng::new(cfg.seed);
@@ -2082,6 +2337,7 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
             "tls_exfil" => plan_tls_exfil(&mut world, &mut sched, &mut truth, &at, h, src),
             "reverse_shell" => plan_reverse_shell(&mut world, &mut sched, &mut truth, &at, h, src),
             "dropper" => plan_dropper(&mut world, &mut sched, &mut truth, &at, h, src),
+            "stealer" => plan_stealer(&mut world, &mut sched, &mut truth, &at, h, src),
             _ => {}
         }
     }
