@@ -220,6 +220,15 @@ enum Task {
         echo: &'static str,
         bytes: usize,
     },
+    /// A dynamic-DNS client checking the site's public address (ddclient): plain HTTP to an IP-echo
+    /// service, hourly.
+    DdnsCheck {
+        host: usize,
+    },
+    /// A mail client sending through its provider: SMTP on 587, STARTTLS, the rest encrypted.
+    MailSubmit {
+        host: usize,
+    },
     /// A benign download from a vendor: 0 = Windows Update fetching a signed PE, 1 = a browser
     /// fetching an installer from the vendor's download host after visiting its page.
     VendorDownload {
@@ -641,6 +650,19 @@ impl World {
         self_signed: bool,
     ) {
         tcp.open(out);
+        self.tls_handshake(out, tcp, sni, profile, tls13, self_signed);
+    }
+
+    /// The TLS handshake on a connection already open (after STARTTLS).
+    fn tls_handshake<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        tcp: &mut Tcp,
+        sni: Option<&str>,
+        profile: ClientProfile,
+        tls13: bool,
+        self_signed: bool,
+    ) {
         let alpn: &[&str] = if profile == ClientProfile::Minimal {
             &[]
         } else {
@@ -722,6 +744,8 @@ impl World {
                 until,
             } => self.shell(out, t, host, dst, port, until),
             Task::VendorDownload { host, kind } => self.vendor_download(out, t, host, kind),
+            Task::DdnsCheck { host } => self.ddns_check(out, t, host),
+            Task::MailSubmit { host } => self.mail_submit(out, t, host),
             Task::Stealer {
                 host,
                 server,
@@ -1022,6 +1046,71 @@ impl World {
         tcp.open(out);
         tcp.send(out, true, b"GET /connecttest.txt HTTP/1.1\r\nConnection: Close\r\nUser-Agent: Microsoft NCSI\r\nHost: www.msftconnecttest.com\r\n\r\n");
         tcp.send(out, false, b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\nContent-Type: text/plain\r\nCache-Control: max-age=30, must-revalidate\r\n\r\nMicrosoft Connect Test");
+        tcp.close(out);
+    }
+
+    fn ddns_check<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let (ip, t2) = self.resolve(
+            out,
+            t,
+            host,
+            "checkip.dyndns.org",
+            &["checkip.dyndns.com"],
+            false,
+        );
+        let mut tcp = self.connect(host, ip, 80, t2, 40_000, 50);
+        tcp.open(out);
+        tcp.send(out, true, b"GET / HTTP/1.0\r\nHost: checkip.dyndns.org\r\nUser-Agent: ddclient/3.10.0\r\nConnection: close\r\n\r\n");
+        let body = "<html><head><title>Current IP Check</title></head><body>Current IP Address: 203.0.113.9</body></html>\r\n";
+        tcp.send(out, false, format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nServer: checkip\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        tcp.close(out);
+    }
+
+    fn mail_submit<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
+        let (ip, t2) = self.resolve(
+            out,
+            t,
+            host,
+            "smtp.office365.com",
+            &["outlook.ms-acdc.office.com"],
+            false,
+        );
+        let mut tcp = self.connect(host, ip, 587, t2, 30_000, 100);
+        tcp.open(out);
+        for (from_client, line) in [
+            (
+                false,
+                "220 AM0PR04CA0012.outlook.office365.com Microsoft ESMTP MAIL Service ready",
+            ),
+            (true, "EHLO [10.10.1.20]"),
+            (
+                false,
+                "250-AM0PR04CA0012.outlook.office365.com Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 SMTPUTF8",
+            ),
+            (true, "STARTTLS"),
+            (false, "220 2.0.0 SMTP server ready"),
+        ] {
+            tcp.idle(self.rng.range(2_000, 30_000) as i64);
+            tcp.send(out, from_client, format!("{line}\r\n").as_bytes());
+        }
+        self.tls_handshake(
+            out,
+            &mut tcp,
+            Some("smtp.office365.com"),
+            ClientProfile::Firefox,
+            true,
+            false,
+        );
+        let up = self.rng.log_uniform(3_000.0, 400_000.0) as usize;
+        let pool = if self.compressible {
+            &self.text
+        } else {
+            &self.pool
+        };
+        let d = app_data(&mut self.rng, up, pool);
+        tcp.send(out, true, &d);
+        let d = app_data(&mut self.rng, 900, pool);
+        tcp.send(out, false, &d);
         tcp.close(out);
     }
 
@@ -1695,6 +1784,20 @@ fn background(s: &mut Schedule, rng: &mut Rng, n: usize, from: i64, to: i64) {
         s.periodic(rng, from, to, 60_000_000, 300_000, &|| Task::Monitor {
             host: h,
         });
+        // a dynamic-DNS client's hourly public-address check, and a mail client sending now and then
+        // (one host each, not the same: the mail host asks no IP-echo service)
+        if h == 2 % n {
+            s.periodic(rng, from, to, 3_600_000_000, 5_000_000, &|| {
+                Task::DdnsCheck { host: h }
+            });
+        }
+        if h == 3 % n && n > 3 {
+            let mut t = from + rng.exp(900e6) as i64;
+            while t < to {
+                s.add(t, Task::MailSubmit { host: h });
+                t += rng.exp(1800e6) as i64 + 60_000_000;
+            }
+        }
         // hourly update checks, and connectivity checks every 300 s
         if h % 2 == 1 {
             s.periodic(rng, from, to, 3_600_000_000, 20_000_000, &|| {
@@ -2205,7 +2308,7 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
         Option<&str>,
         Option<&str>,
         serde_json::Value,
-    ); 11] = [
+    ); 13] = [
         (
             "cdn_random_labels",
             "dns_tunnel",
@@ -2294,6 +2397,22 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
             Some("www.msftconnecttest.com"),
             json!({"period_s": 300}),
         ),
+        (
+            "ddns_ip_check",
+            "exfiltration",
+            false,
+            None,
+            Some("checkip.dyndns.org"),
+            json!({"period_s": 3600, "user_agent": "ddclient/3.10.0"}),
+        ),
+        (
+            "mail_client_starttls_submission",
+            "exfiltration",
+            false,
+            None,
+            Some("smtp.office365.com"),
+            json!({"port": 587, "starttls": true}),
+        ),
     ];
     for (kind, resembles, all, dst, domain, parameters) in lookalikes {
         truth.lookalikes.push(LookalikeTruth {
@@ -2303,6 +2422,10 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
                 all_hosts.clone()
             } else if kind == "cast_receiver_keepalive" {
                 vec![all_hosts[1 % all_hosts.len()].clone()]
+            } else if kind == "ddns_ip_check" {
+                vec![all_hosts[2 % all_hosts.len()].clone()]
+            } else if kind == "mail_client_starttls_submission" {
+                all_hosts.get(3).cloned().into_iter().collect()
             } else {
                 vec![all_hosts[0].clone()]
             },
