@@ -1033,37 +1033,57 @@ impl World {
         );
     }
 
+    /// Resolve `name` (CNAME chain `chain`), then one plain-HTTP request and its answer on a new
+    /// connection to port 80 (the checks services make: connectivity, public address).
+    #[allow(clippy::too_many_arguments)]
+    fn plain_http<W: Write>(
+        &mut self,
+        out: &mut PcapOut<W>,
+        t: i64,
+        host: usize,
+        name: &str,
+        chain: &[&str],
+        rtt: i64,
+        req: &[u8],
+        resp: &[u8],
+    ) {
+        let (ip, t2) = self.resolve(out, t, host, name, chain, false);
+        let mut tcp = self.connect(host, ip, 80, t2, rtt, 50);
+        tcp.open(out);
+        tcp.send(out, true, req);
+        tcp.send(out, false, resp);
+        tcp.close(out);
+    }
+
     fn conn_check<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
-        let (ip, t2) = self.resolve(
+        self.plain_http(
             out,
             t,
             host,
             "www.msftconnecttest.com",
             &["www.msftconnecttest.com.edgesuite.net"],
-            false,
+            20_000,
+            b"GET /connecttest.txt HTTP/1.1\r\nConnection: Close\r\nUser-Agent: Microsoft NCSI\r\nHost: www.msftconnecttest.com\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\nContent-Type: text/plain\r\nCache-Control: max-age=30, must-revalidate\r\n\r\nMicrosoft Connect Test",
         );
-        let mut tcp = self.connect(host, ip, 80, t2, 20_000, 50);
-        tcp.open(out);
-        tcp.send(out, true, b"GET /connecttest.txt HTTP/1.1\r\nConnection: Close\r\nUser-Agent: Microsoft NCSI\r\nHost: www.msftconnecttest.com\r\n\r\n");
-        tcp.send(out, false, b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\nContent-Type: text/plain\r\nCache-Control: max-age=30, must-revalidate\r\n\r\nMicrosoft Connect Test");
-        tcp.close(out);
     }
 
     fn ddns_check<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
-        let (ip, t2) = self.resolve(
+        let body = "<html><head><title>Current IP Check</title></head><body>Current IP Address: 203.0.113.9</body></html>\r\n";
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nServer: checkip\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.plain_http(
             out,
             t,
             host,
             "checkip.dyndns.org",
             &["checkip.dyndns.com"],
-            false,
+            40_000,
+            b"GET / HTTP/1.0\r\nHost: checkip.dyndns.org\r\nUser-Agent: ddclient/3.10.0\r\nConnection: close\r\n\r\n",
+            resp.as_bytes(),
         );
-        let mut tcp = self.connect(host, ip, 80, t2, 40_000, 50);
-        tcp.open(out);
-        tcp.send(out, true, b"GET / HTTP/1.0\r\nHost: checkip.dyndns.org\r\nUser-Agent: ddclient/3.10.0\r\nConnection: close\r\n\r\n");
-        let body = "<html><head><title>Current IP Check</title></head><body>Current IP Address: 203.0.113.9</body></html>\r\n";
-        tcp.send(out, false, format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nServer: checkip\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
-        tcp.close(out);
     }
 
     fn mail_submit<W: Write>(&mut self, out: &mut PcapOut<W>, t: i64, host: usize) {
