@@ -31,7 +31,10 @@
 -- description: heartbeats, cast devices) - without any evidence is capped at low (with weak evidence alone, at medium); infrastructure recognised by parsing
 -- description: (conn.service ntp, dhcp, dhcpv6, ssdp, netbios) is capped at low, and so is a schedule to a peer 3+ sources
 -- description: share without 1 point of evidence (fleet software: agents, update and connectivity checks); clocks, leases and discovery are periodic
--- description: by design. The summary names the evidence.
+-- description: by design. A plain-HTTP check whose every answer is one and the same IP address and nothing else
+-- description: (files.text_address: an IP-echo check - dynamic-DNS updaters, VPN clients) is capped at low
+-- description: (max_ip_echo_without_evidence) without 1 point of evidence: the peer only told the caller its own address, so
+-- description: nothing was tasked through it in the capture. The summary names the evidence.
 -- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
 -- summary: {src_ip} contacted {peer} {events} times over {span_s:0} s with a median period of {period_s:1} s ({hit_share:pct} of gaps within tolerance, {missed_beats} missed beats, z {z:1} vs random; bytes per check-in median {size_median:0}, dispersion {size_dispersion:2}; {shape}; peer used by {sources} source(s)). Endpoint evidence: {endpoint_evidence}
 -- param: min_events int = 6
@@ -45,6 +48,7 @@
 -- param: max_keepalive_without_evidence float = 49.0
 -- param: max_infrastructure float = 40.0
 -- param: max_fleet_without_evidence float = 45.0
+-- param: max_ip_echo_without_evidence float = 49.0
 WITH names AS (
     SELECT uid, max(server_name) AS name FROM tls GROUP BY uid
     UNION ALL
@@ -165,6 +169,14 @@ ghttp AS (
            max(h.user_agent) AS user_agent
     FROM guid g JOIN http h ON h.uid = g.uid GROUP BY g.src, g.peer
 ),
+-- every HTTP answer of the group is the same IP address and nothing else (an IP-echo service's answer)
+gecho AS (
+    SELECT g.src, g.peer,
+           count(*) > 0 AND count(f.text_address) = count(*) AND count(DISTINCT f.text_address) = 1 AS ip_echo
+    FROM guid g JOIN http h ON h.uid = g.uid
+    LEFT JOIN files f ON f.uid = h.uid AND f.trans_depth = h.trans_depth AND NOT f.is_orig
+    GROUP BY g.src, g.peer
+),
 answered AS (
     SELECT DISTINCT a AS addr FROM (SELECT unnest(answers) AS a FROM dns WHERE answers IS NOT NULL) x
     WHERE ip_version(a) IS NOT NULL
@@ -188,6 +200,7 @@ stats AS (
            coalesce(gt.self_signed, false) AS self_signed, coalesce(gt.expired, false) AS expired,
            coalesce(gt.mismatch, false) AS name_mismatch,
            coalesce(gh.ip_host, false) AS ip_host,
+           coalesce(ge.ip_echo, false) AS ip_echo,
            (an.addr IS NULL AND du.src IS NOT NULL) AS unnamed_peer,
            (ju.peers = 1 AND coalesce(tp.peers, 0) >= 3) AS rare_ja4,
            (uu.peers = 1 AND coalesce(hp.peers, 0) >= 3) AS rare_ua,
@@ -202,6 +215,7 @@ stats AS (
     LEFT JOIN gconn gc ON gc.src = i.src AND gc.peer = i.peer
     LEFT JOIN gtls gt ON gt.src = i.src AND gt.peer = i.peer
     LEFT JOIN ghttp gh ON gh.src = i.src AND gh.peer = i.peer
+    LEFT JOIN gecho ge ON ge.src = i.src AND ge.peer = i.peer
     LEFT JOIN answered an ON an.addr = i.dst
     LEFT JOIN dns_users du ON du.src = i.src
     LEFT JOIN ja4_use ju ON ju.src = i.src AND ju.ja4 = gt.ja4
@@ -255,9 +269,10 @@ scored AS (
            round(hit_share, 3) AS hit_share, round(multi_share, 3) AS multi_share,
            round(bounded_share, 3) AS bounded_share, missed_beats, round(z, 2) AS z, size_median,
            round(size_dispersion, 3) AS size_dispersion, round(least(1.0, coverage), 3) AS coverage, sources, interval_histogram,
-           local_peer, keepalive, infrastructure, evidence_points, uids,
+           local_peer, keepalive, infrastructure, ip_echo, evidence_points, uids,
            CASE WHEN infrastructure THEN service || ' recognised by parsing (infrastructure), capped at low'
                 WHEN evidence_points >= 1 THEN evidence_list
+                WHEN ip_echo THEN concat_ws('; ', nullif(evidence_list, ''), 'every answer was the same IP address and nothing else (an IP-echo check: nothing was tasked through it; capped at low)')
                 WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone: capped at ' || CASE WHEN sources >= 3 THEN 'low, fleet-wide' ELSE 'medium' END || ')'
                 WHEN keepalive THEN 'none (a keepalive: periodicity alone is capped at low)'
                 WHEN sources >= 3 THEN 'none (the same schedule to a peer 3+ sources share is fleet software: capped at low)'
@@ -280,6 +295,7 @@ final AS (
     SELECT *,
            CASE WHEN infrastructure THEN least(periodicity_score, $max_infrastructure)
                 WHEN evidence_points >= 1 THEN least(100, periodicity_score + 6 * evidence_points)
+                WHEN ip_echo THEN least(periodicity_score, $max_ip_echo_without_evidence)
                 WHEN keepalive AND evidence_points = 0 THEN least(periodicity_score, $max_keepalive_without_evidence)
                 WHEN sources >= 3 THEN least(periodicity_score, $max_fleet_without_evidence)
                 ELSE least(periodicity_score, $max_without_evidence) END AS score

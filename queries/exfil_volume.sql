@@ -10,12 +10,24 @@
 -- description: least min_upload_ratio. Score: 40 base, +up to 20 for z beyond min_z, +up to 15 for volume beyond the
 -- description: floor, +5 ratio >= 0.9, +10 single source (peer used by nobody else), -20 peer used by 3+ sources,
 -- description: +10 non-standard port (not 80/443), +10 for 10+ POST/PUTs of near-constant size (MAD/median < 0.1).
+-- description: Mail is judged as mail: when 90%+ of a pair's upload went in sessions the SMTP analyzer parsed (the smtp
+-- description: table: submissions, STARTTLS included, whatever the port), the score is capped at max_mail_score (medium) -
+-- description: a mail client's day of messages is not exfiltration by volume, and ftp_smtp_exfil weighs how mail was sent
+-- description: (cleartext passwords, scripted clients, IP-echo look-ups) - unless it passes mail_uncapped_bytes (more
+-- description: than four messages at the 25 MB most providers accept). A fleet job is capped at low (max_fleet_score):
+-- description: when fleet_uploaders+ internal sources each send the peer a tenth of min_upload_bytes or more, mostly one-way
+-- description: (a backup agent or sync client on many hosts), a large upload to it is that job's, unless the port is
+-- description: non-standard (not 80/443). An exfiltrating host stands out from a peer others only browse.
 -- severity: critical >= 85, high >= 65, medium >= 45, low >= 30
--- summary: {src_ip} uploaded {bytes_up:bytes} to {peer} in {connections} connection(s) ({upload_ratio:pct} of the bytes went up, {bytes_down:bytes} came back; {posts} POST/PUT; volume z {volume_z:1} among {population} source/peer pairs; peer used by {peer_sources} source(s))
+-- summary: {src_ip} uploaded {bytes_up:bytes} to {peer} in {connections} connection(s) ({upload_ratio:pct} of the bytes went up, {bytes_down:bytes} came back; {posts} POST/PUT; volume z {volume_z:1} among {population} source/peer pairs; peer used by {peer_sources} source(s)){note}
 -- param: min_upload_bytes int = 1000000
 -- param: min_upload_ratio float = 0.6
 -- param: min_z float = 2.0
 -- param: min_population int = 5
+-- param: max_mail_score float = 64.0
+-- param: mail_uncapped_bytes int = 100000000
+-- param: fleet_uploaders int = 3
+-- param: max_fleet_score float = 44.0
 WITH h AS (
     SELECT uid,
            max(host) AS host,
@@ -26,6 +38,8 @@ bodies AS (
     SELECT uid, CAST(request_body_len AS DOUBLE) AS body FROM http WHERE method IN ('POST', 'PUT')
 ),
 t AS (SELECT uid, max(server_name) AS sni FROM tls GROUP BY uid),
+-- sessions the SMTP analyzer parsed: mail, whatever the port
+mail AS (SELECT DISTINCT uid FROM smtp),
 c AS (
     SELECT c.uid, c.ts, CAST(c.ts AS BIGINT) AS tus, c.orig_h AS src, c.resp_h AS dst, c.resp_p AS dport, c.duration,
            -- bytes in packets actually seen, never the sequence span: one forged sequence jump
@@ -33,13 +47,15 @@ c AS (
            CAST(c.orig_seen_bytes AS DOUBLE) AS up, CAST(c.resp_seen_bytes AS DOUBLE) AS down,
            coalesce(t.sni, h.host, c.resp_h || ':' || CAST(c.resp_p AS VARCHAR)) AS peer,
            coalesce(t.sni, h.host) AS name,
-           coalesce(h.posts, 0) AS posts
+           coalesce(h.posts, 0) AS posts,
+           m.uid IS NOT NULL AS is_mail
     -- the small sides first: DataFusion builds its hash table from the left input
-    FROM h RIGHT JOIN (t RIGHT JOIN (SELECT * FROM conn WHERE proto = 'tcp') c ON t.uid = c.uid) ON h.uid = c.uid
+    FROM mail m RIGHT JOIN (h RIGHT JOIN (t RIGHT JOIN (SELECT * FROM conn WHERE proto = 'tcp') c ON t.uid = c.uid) ON h.uid = c.uid) ON m.uid = c.uid
 ),
 pairs AS (
     SELECT src, peer, max(name) AS name, min(dst) AS dst, min(dport) AS dport,
            count(*) AS connections, sum(up) AS bytes_up, sum(down) AS bytes_down, sum(posts) AS posts,
+           sum(CASE WHEN is_mail THEN up ELSE 0 END) AS mail_up,
            min(ts) AS first_seen, max(ts) AS last_seen,
            (max(tus) - min(tus)) / 1e6 + max(duration) AS duration_s
     FROM c GROUP BY src, peer
@@ -53,11 +69,17 @@ post_mad AS (
     FROM bodies b JOIN c ON c.uid = b.uid JOIN post_med m ON m.src = c.src AND m.peer = c.peer
     GROUP BY c.src, c.peer
 ),
-fanin AS (SELECT peer, count(DISTINCT src) AS sources FROM pairs GROUP BY peer),
+fanin AS (
+    SELECT peer, count(DISTINCT src) AS sources,
+           -- sources that upload to the peer on a scale of their own: a fleet job (backup, sync) when many
+           count(DISTINCT src) FILTER (WHERE bytes_up >= 0.1 * $min_upload_bytes
+                                         AND bytes_up >= $min_upload_ratio * (bytes_up + bytes_down)) AS uploaders
+    FROM pairs GROUP BY peer
+),
 pop AS (SELECT median(ln(1 + bytes_up)) AS med, count(*) AS population FROM pairs),
 popmad AS (SELECT median(abs(ln(1 + p.bytes_up) - pop.med)) AS mad FROM pairs p CROSS JOIN pop),
 scored AS (
-    SELECT x.*, f.sources, pop.population,
+    SELECT x.*, f.sources, f.uploaders, pop.population,
            CASE WHEN pop.population >= $min_population
                 THEN (ln(1 + x.bytes_up) - pop.med) / greatest(1.4826 * popmad.mad, 0.5) END AS volume_z,
            x.bytes_up / greatest(x.bytes_up + x.bytes_down, 1) AS upload_ratio,
@@ -72,8 +94,16 @@ scored AS (
 found AS (
 SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, first_seen, last_seen,
        connections, bytes_up, bytes_down, round(upload_ratio, 3) AS upload_ratio, round(volume_z, 2) AS volume_z,
-       population, sources AS peer_sources, posts, post_median, round(post_size_dispersion, 3) AS post_size_dispersion,
+       population, sources AS peer_sources, uploaders AS peer_uploaders, posts, post_median, round(post_size_dispersion, 3) AS post_size_dispersion,
        round(duration_s, 1) AS duration_s,
+       mail_up >= 0.9 * bytes_up AS mail,
+       CASE WHEN uploaders >= $fleet_uploaders AND dport IN (80, 443)
+            THEN '; ' || CAST(uploaders AS VARCHAR) || ' internal sources upload to this peer on that scale (a fleet backup or sync job): capped at low'
+            WHEN mail_up >= 0.9 * bytes_up AND bytes_up < $mail_uncapped_bytes
+            THEN '; the sessions are SMTP mail submissions: capped at medium (mail volume alone is no exfiltration; ftp_smtp_exfil weighs how it was sent)'
+            ELSE '' END AS note,
+       least(CASE WHEN uploaders >= $fleet_uploaders AND dport IN (80, 443) THEN $max_fleet_score
+                  WHEN mail_up >= 0.9 * bytes_up AND bytes_up < $mail_uncapped_bytes THEN $max_mail_score ELSE 100 END,
        least(100, greatest(0,
            40
            + least(20, 6 * (coalesce(volume_z, $min_z + 1) - $min_z))
@@ -82,7 +112,7 @@ SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, fi
            + CASE WHEN sources = 1 THEN 10 WHEN sources >= 3 THEN -20 ELSE 0 END
            + CASE WHEN dport NOT IN (80, 443) THEN 10 ELSE 0 END
            + CASE WHEN posts >= 10 AND post_size_dispersion < 0.1 THEN 10 ELSE 0 END
-       )) AS score
+       ))) AS score
 FROM scored
 WHERE bytes_up >= $min_upload_bytes
   AND upload_ratio >= $min_upload_ratio

@@ -11,7 +11,8 @@
 -- description: TLS); +10 a scripted FTP client (it uploaded in a session that never listed or changed directory);
 -- description: +10 an SMTP client delivering straight to a server's port 25 without AUTH that accepts no SMTP itself (a
 -- description: mail server's job, a spam bot's habit); +15 the source looked up its own public address in the capture (a DNS query, TLS SNI or HTTP Host
--- description: under lookup_domains: IP-echo services, the same list as public_ip_lookup's - override both); +10 a message carries an attachment that runs or holds
+-- description: under lookup_domains: IP-echo services, the same list as public_ip_lookup's - override both; or a plain-HTTP
+-- description: answer that is one IP address and nothing else, files.text_address); +10 a message carries an attachment that runs or holds
 -- description: macros (malspam sent by an infected host); +5 for 2+ uploads or messages, +5 more for 5+; -20 a server
 -- description: min_popular_clients+ internal clients use (a shared relay or file drop); -40 a server on the local
 -- description: network (the data did not leave). A submission STARTTLS hides scores 30 and is reported only when the
@@ -74,12 +75,19 @@ smtp_hidden AS (
 items AS (SELECT * FROM ftp_items UNION ALL SELECT * FROM smtp_items UNION ALL SELECT * FROM smtp_hidden),
 lookups AS (
     SELECT src, string_agg(DISTINCT name, ', ') AS names FROM (
-        SELECT orig_h AS src, lower(query) AS name FROM dns WHERE query IS NOT NULL
-        UNION ALL SELECT orig_h, lower(server_name) FROM tls WHERE server_name IS NOT NULL
-        UNION ALL SELECT orig_h, lower(regexp_replace(host, ':[0-9]+$', '')) FROM http WHERE host IS NOT NULL
-    ) n
-    WHERE array_has(string_to_array($lookup_domains, ','), name)
-       OR array_has(string_to_array($lookup_domains, ','), registered_domain(name))
+        SELECT src, name FROM (
+            SELECT orig_h AS src, lower(query) AS name FROM dns WHERE query IS NOT NULL
+            UNION ALL SELECT orig_h, lower(server_name) FROM tls WHERE server_name IS NOT NULL
+            UNION ALL SELECT orig_h, lower(regexp_replace(host, ':[0-9]+$', '')) FROM http WHERE host IS NOT NULL
+        ) n
+        WHERE array_has(string_to_array($lookup_domains, ','), name)
+           OR array_has(string_to_array($lookup_domains, ','), registered_domain(name))
+        -- a plain-HTTP answer that is an address and nothing else: an IP-echo service the list lacks
+        UNION ALL
+        SELECT h.orig_h, lower(coalesce(regexp_replace(h.host, ':[0-9]+$', ''), h.resp_h)) FROM http h
+        JOIN files f ON f.uid = h.uid AND f.trans_depth = h.trans_depth AND NOT f.is_orig
+        WHERE f.text_address IS NOT NULL
+    ) l
     GROUP BY src
 ),
 names AS (

@@ -2,7 +2,8 @@
 -- category: discovery
 -- title: A host asked a web service for its own public address (context)
 -- description: One finding per source over dns, tls and http: a DNS query, TLS SNI or HTTP Host under lookup_domains
--- description: (IP-echo services; the same list as ftp_smtp_exfil's - override both). Infostealers, RATs and loaders do this first (to tag their loot, pick a
+-- description: (IP-echo services; the same list as ftp_smtp_exfil's - override both), or a plain-HTTP answer that is one IP
+-- description: address and nothing else (files.text_address: an IP-echo service the list does not name, found by what it said). Infostealers, RATs and loaders do this first (to tag their loot, pick a
 -- description: configuration or test connectivity); so do dynamic-DNS updaters, VPN clients and some games, so
 -- description: it is context and never more than low: ftp_smtp_exfil counts it as evidence beside an upload.
 -- description: Score 35, +5 when asked over plain HTTP without a browser's User-Agent (scripted), +5 for 2+
@@ -18,13 +19,22 @@ WITH n AS (
     UNION ALL SELECT uid, orig_h, lower(server_name), ts, resp_h, 'tls', CAST(NULL AS VARCHAR) FROM tls WHERE server_name IS NOT NULL
     UNION ALL SELECT uid, orig_h, lower(regexp_replace(host, ':[0-9]+$', '')), ts, resp_h, 'http', lower(coalesce(user_agent, '')) FROM http WHERE host IS NOT NULL
 ),
+-- answers that are an address and nothing else: an IP-echo service, named on the list or not
+echoes AS (
+    SELECT h.uid, h.orig_h AS src, lower(coalesce(regexp_replace(h.host, ':[0-9]+$', ''), h.resp_h)) AS name, h.ts, h.resp_h,
+           'http' AS via, lower(coalesce(h.user_agent, '')) AS ua
+    FROM http h JOIN files f ON f.uid = h.uid AND f.trans_depth = h.trans_depth AND NOT f.is_orig
+    WHERE f.text_address IS NOT NULL
+),
 hits AS (
     SELECT * FROM n
     WHERE array_has(string_to_array($lookup_domains, ','), name)
        OR array_has(string_to_array($lookup_domains, ','), registered_domain(name))
+    UNION
+    SELECT * FROM echoes
 ),
 g AS (
-    SELECT src, count(*) AS lookups, count(DISTINCT registered_domain(name)) AS n_services,
+    SELECT src, count(*) AS lookups, count(DISTINCT coalesce(registered_domain(name), name)) AS n_services,
            array_to_string(array_agg(DISTINCT name ORDER BY name), ', ') AS services,
            min(ts) AS first_seen, max(ts) AS last_seen,
            max(resp_h) FILTER (WHERE via <> 'dns') AS dst,

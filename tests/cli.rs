@@ -1250,8 +1250,10 @@ fn ingest_takes_its_dataset_as_d_and_still_reads_the_old_o() {
 }
 
 /// A dataset written before a table existed (an older wirehunt: here the `ftp` and `smtp`
-/// directories removed, as schema version 5 wrote no such tables) still answers every detector and
-/// query: the missing tables read as empty, and stderr says which and how to fill them.
+/// directories removed, as schema version 5 wrote no such tables) or before a column existed (here
+/// `files.text_address`, new in schema version 7, stripped from the part files) still answers every
+/// detector and query: the missing tables read as empty, the missing column as null, and stderr says
+/// which tables are missing and how to fill them.
 #[test]
 fn a_dataset_from_an_older_wirehunt_reads_its_missing_tables_as_empty() {
     let dir = tmp("old_dataset");
@@ -1271,6 +1273,37 @@ fn a_dataset_from_an_older_wirehunt_reads_its_missing_tables_as_empty() {
     for t in ["ftp", "smtp"] {
         std::fs::remove_dir_all(Path::new(d).join(t)).unwrap();
     }
+    let mut stripped = 0;
+    for e in std::fs::read_dir(Path::new(d).join("files")).unwrap() {
+        let p = e.unwrap().path();
+        let rb = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&p).unwrap(),
+        )
+        .unwrap();
+        let schema = rb.schema().clone();
+        let r = rb.build().unwrap();
+        let keep: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| schema.field(i).name() != "text_address")
+            .collect();
+        assert_eq!(
+            keep.len() + 1,
+            schema.fields().len(),
+            "{p:?} has text_address"
+        );
+        let batches: Vec<_> = r.map(|b| b.unwrap().project(&keep).unwrap()).collect();
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&p).unwrap(),
+            std::sync::Arc::new(schema.project(&keep).unwrap()),
+            None,
+        )
+        .unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+        stripped += 1;
+    }
+    assert!(stripped > 0, "the demo dataset has files part files");
     let o = run(&["detect", d, "--format", "jsonl", "--min-severity", "low"]);
     assert_eq!(
         o.status.code(),
@@ -1314,4 +1347,18 @@ fn a_dataset_from_an_older_wirehunt_reads_its_missing_tables_as_empty() {
         "csv",
     ]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "n\n0");
+    // the stripped column reads as null in every row
+    let o = run_ok(&[
+        "-q",
+        "sql",
+        d,
+        "-c",
+        "SELECT count(*) > 0 AS rows, count(text_address) AS echoes FROM files",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "rows,echoes\ntrue,0"
+    );
 }

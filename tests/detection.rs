@@ -36,6 +36,8 @@ struct Quality {
     high_benign: usize,
     medium_total: usize,
     medium_benign: Vec<usize>,
+    /// benign findings at medium or above, by detector
+    benign_by_detector: std::collections::BTreeMap<String, usize>,
     problems: Vec<String>,
 }
 
@@ -120,6 +122,7 @@ fn evaluate(seeds: &[u64], hours: impl Fn(u64) -> f64, hosts: usize) -> Quality 
             }
             if !attack {
                 benign_medium += 1;
+                *q.benign_by_detector.entry(f.detector.clone()).or_default() += 1;
             }
         }
         q.medium_benign.push(benign_medium);
@@ -200,6 +203,10 @@ fn detection_quality_report() {
     println!(
         "detection quality, {hours} h scenarios, seeds {a}-{b}: {}",
         q.line()
+    );
+    println!(
+        "  benign at medium+ by detector: {:?}",
+        q.benign_by_detector
     );
     for p in &q.problems {
         println!("  {p}");
@@ -1156,6 +1163,140 @@ fn ftp_and_smtp_submissions_are_scored_by_their_evidence() {
             services.contains(&vec!["587".into(), "smtp".into()])
                 && services.contains(&vec!["21".into(), "ftp".into()]),
             "{services:?}"
+        );
+    }
+}
+
+/// An IP-echo check (a dynamic-DNS updater asking every five minutes, over plain HTTP, for its own
+/// public address) is judged by what it was answered, not by a name list: the host below is on no
+/// list. The same schedule answered with anything but the address is periodicity alone (medium);
+/// an echo answer from an IP-literal Host keeps that strong evidence (high).
+#[test]
+fn ip_echo_checks_are_low_by_their_answers() {
+    let (c, s) = ([10, 0, 0, 5], [198, 51, 100, 80]);
+    let t0 = 1_700_000_000_000_000i64;
+    for (name, host, body, want) in [
+        (
+            "echo",
+            "ipcheck.example.net",
+            "<html><head><title>Current IP Check</title></head><body>Current IP Address: 203.0.113.9</body></html>\r\n",
+            Severity::Low,
+        ),
+        (
+            "status",
+            "ipcheck.example.net",
+            "<html><head><title>Current IP Check</title></head><body>Current status: OK, nothing to do</body></html>\r\n",
+            Severity::Medium,
+        ),
+        (
+            "echo-ip-host",
+            "198.51.100.80",
+            "<html><head><title>Current IP Check</title></head><body>Current IP Address: 203.0.113.9</body></html>\r\n",
+            Severity::Critical,
+        ),
+    ] {
+        let req = format!(
+            "GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: ddclient/3.10.0\r\nConnection: close\r\n\r\n"
+        );
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nServer: checkip\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let mut frames = Vec::new();
+        for i in 0..12i64 {
+            let t = t0 + i * 300_000_000 + (i * 7 % 5) * 1_000_000;
+            frames.extend(session(
+                c,
+                40000 + i as u16,
+                s,
+                80,
+                t,
+                &[(true, req.as_bytes()), (false, resp.as_bytes())],
+            ));
+        }
+        let (ds, _) = ingest_bytes(&format!("ipecho-{name}"), &[("c.pcap", pcap(1, &frames))]);
+        let all = findings(&ds);
+        let b: Vec<&Finding> = all.iter().filter(|f| f.detector == "beaconing").collect();
+        assert_eq!(b.len(), 1, "{name}: {b:?}");
+        assert_eq!(b[0].severity, want, "{name}: {}", b[0].summary);
+        assert_eq!(
+            b[0].summary
+                .contains("every answer was the same IP address"),
+            name == "echo",
+            "{name}: {}",
+            b[0].summary
+        );
+        // the look-up itself is context, found by its answer
+        let lookups: Vec<(Option<&str>, Severity)> = all
+            .iter()
+            .filter(|f| f.detector == "public_ip_lookup")
+            .map(|f| (f.domain.as_deref(), f.severity))
+            .collect();
+        let want_lookups = match name {
+            "status" => vec![],
+            _ => vec![(Some(host), Severity::Low)],
+        };
+        assert_eq!(lookups, want_lookups, "{name}");
+        assert_eq!(
+            column(&ds, "files", "text_address")
+                .iter()
+                .filter(|a| *a == "203.0.113.9")
+                .count(),
+            if name == "status" { 0 } else { 12 },
+            "{name}"
+        );
+    }
+}
+
+/// exfil_volume judges mail as mail: 1.8 MB submitted over SMTP with STARTTLS in six sessions is a
+/// mail client's day (medium, the summary says why); the same bytes to the same server and port
+/// without SMTP - nothing parsed it as mail - stay a large one-way upload (high).
+#[test]
+fn mail_submissions_are_not_exfiltration_by_volume() {
+    let (c, s) = ([10, 0, 0, 6], [198, 51, 100, 25]);
+    let t0 = 1_700_000_000_000_000i64;
+    let chunk = vec![0x5au8; 1400];
+    for (name, smtp, want) in [
+        ("mail", true, Severity::Medium),
+        ("raw", false, Severity::High),
+    ] {
+        let mut frames = Vec::new();
+        for i in 0..6i64 {
+            let mut script: Vec<(bool, &[u8])> = Vec::new();
+            if smtp {
+                script.extend([
+                    (false, &b"220 smtp.example.com ESMTP\r\n"[..]),
+                    (true, &b"EHLO laptop.home\r\n"[..]),
+                    (false, &b"250-smtp.example.com\r\n250 STARTTLS\r\n"[..]),
+                    (true, &b"STARTTLS\r\n"[..]),
+                    (false, &b"220 go ahead\r\n"[..]),
+                ]);
+            }
+            for _ in 0..215 {
+                script.push((true, &chunk));
+            }
+            script.push((false, &b"ok"[..]));
+            frames.extend(session(
+                c,
+                41000 + i as u16,
+                s,
+                587,
+                t0 + i * 600_000_000,
+                &script,
+            ));
+        }
+        let (ds, _) = ingest_bytes(&format!("mailvol-{name}"), &[("c.pcap", pcap(1, &frames))]);
+        let fs: Vec<Finding> = findings(&ds)
+            .into_iter()
+            .filter(|f| f.detector == "exfil_volume")
+            .collect();
+        assert_eq!(fs.len(), 1, "{name}: {fs:?}");
+        assert_eq!(fs[0].severity, want, "{name}: {}", fs[0].summary);
+        assert_eq!(
+            fs[0].summary.contains("SMTP mail submissions"),
+            smtp,
+            "{name}: {}",
+            fs[0].summary
         );
     }
 }

