@@ -13,6 +13,8 @@
 -- description: an image or named like one (.jpg, .txt, ...); +10 Host is an IP literal; +5 no Referer, -5 with one; +5
 -- description: URI path without a file name; +10 scripted User-Agent (PowerShell, curl, wget, python, WinHTTP, certutil,
 -- description: BITSAdmin, Java, Go), +5 none, +5 not a browser and not an update agent; +5 port not 80/443/8080;
+-- description: +10 an encrypted or disguised payload that answered a POST (a loader's C2 exchange: the host's details
+-- description: go up, an encrypted module comes back; a link someone followed is a GET);
 -- description: +5 the server host is used by this client alone, -10 by min_popular_clients+ clients; -20 host under vendor_domains (update and
 -- description: download infrastructure), -15 more when the User-Agent is that OS's update agent. Per group: the best
 -- description: body's score, +5 for 2+ such bodies, +10 for 5+.
@@ -29,7 +31,7 @@ WITH h AS (
 f AS (
     SELECT f.ts, f.uid, f.fuid, f.orig_h, f.resp_h, f.resp_p, f.declared_type, f.mime_type, f.file_class, f.filename,
            f.seen_bytes, f.complete, f.sha256, f.entropy, f.archive_entries,
-           coalesce(h.host, f.resp_h) AS host, h.uri, h.referrer, h.user_agent,
+           coalesce(h.host, f.resp_h) AS host, h.uri, h.referrer, h.user_agent, h.method,
            lower(coalesce(f.declared_type, '')) AS declared,
            lower(coalesce(f.filename, '')) AS fname,
            lower(coalesce(h.user_agent, '')) AS ua,
@@ -93,6 +95,9 @@ scored AS (
            + CASE WHEN last_segment = '' OR NOT regexp_like(last_segment, '\.[A-Za-z0-9]{1,5}$') THEN 5 ELSE 0 END
            + CASE WHEN scripted_ua THEN 10 WHEN ua = '' THEN 5 WHEN NOT ua LIKE 'mozilla/%' AND NOT update_ua THEN 5 ELSE 0 END
            + CASE WHEN resp_p NOT IN (80, 443, 8080) THEN 5 ELSE 0 END
+           -- a payload that answered the client's POST: a loader's C2 exchange (Emotet, TrickBot, QakBot post
+           -- the host's details and get an encrypted module back), not a link someone followed
+           + CASE WHEN kind IN ('encrypted payload', 'disguised payload') AND method = 'POST' THEN 10 ELSE 0 END
            + CASE WHEN coalesce(p.clients, 1) = 1 THEN 5 WHEN p.clients >= $min_popular_clients THEN -10 ELSE 0 END
            - CASE WHEN vendor THEN 20 + CASE WHEN update_ua THEN 15 ELSE 0 END ELSE 0 END
            AS file_score,
@@ -100,6 +105,7 @@ scored AS (
                      WHEN 'disguised payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but near-random (' || CAST(round(entropy, 2) AS VARCHAR) || ' bits/byte)'
                      ELSE file_class || CASE WHEN masked THEN ' disguised as ' || coalesce(declared_type, filename) ELSE '' END END
            || CASE WHEN ip_host THEN ', Host is an IP address' ELSE '' END
+           || CASE WHEN kind IN ('encrypted payload', 'disguised payload') AND method = 'POST' THEN ', the answer to a POST' ELSE '' END
            || CASE WHEN referrer IS NULL THEN ', no Referer' ELSE '' END
            || CASE WHEN scripted_ua THEN ', scripted User-Agent' WHEN ua = '' THEN ', no User-Agent' ELSE '' END
            || CASE WHEN vendor THEN ', vendor host' ELSE '' END AS why
