@@ -6,14 +6,15 @@
 -- description: batch, shell), java, flash, office_macro or archive_executable (a ZIP entry that runs when opened); or
 -- description: when it is a payload in disguise: no known magic and near-random bytes (entropy >= min_entropy over the
 -- description: first 64 KiB) while the head declares an executable type (an exploit kit's encrypted drop), or while it
--- description: declares text or an image (>= min_disguised_bytes, entropy >= 7.9). A JavaScript file a web page asked
+-- description: declares text or an image (>= min_disguised_bytes, entropy >= 7.9), or when it is binary carried as text (files.text_encoding
+-- description: hex or base64 over its first 64 KiB, >= min_disguised_bytes: CryptoWall's hex-encoded answers). A JavaScript file a web page asked
 -- description: for (declared as JavaScript, with a Referer) is the web working and scores little.
 -- description: Per body: executable 55, office_macro/archive_executable 50, java 45, PowerShell/VBScript/HTA/batch 55,
--- description: other scripts 45, flash 35, encrypted drop 60, disguised 35; +15 executable content declared as text or
+-- description: other scripts 45, flash 35, encrypted drop 60, disguised or encoded 35; +15 executable content declared as text or
 -- description: an image or named like one (.jpg, .txt, ...); +10 Host is an IP literal; +5 no Referer, -5 with one; +5
 -- description: URI path without a file name; +10 scripted User-Agent (PowerShell, curl, wget, python, WinHTTP, certutil,
 -- description: BITSAdmin, Java, Go), +5 none, +5 not a browser and not an update agent; +5 port not 80/443/8080;
--- description: +10 an encrypted or disguised payload that answered a POST (a loader's C2 exchange: the host's details
+-- description: +10 an encrypted, disguised or encoded payload that answered a POST (a loader's C2 exchange: the host's details
 -- description: go up, an encrypted module comes back; a link someone followed is a GET);
 -- description: +5 the server host is used by this client alone, -10 by min_popular_clients+ clients; -20 host under vendor_domains (update and
 -- description: download infrastructure), -15 more when the User-Agent is that OS's update agent. Per group: the best
@@ -30,7 +31,7 @@ WITH h AS (
 ),
 f AS (
     SELECT f.ts, f.uid, f.fuid, f.orig_h, f.resp_h, f.resp_p, f.declared_type, f.mime_type, f.file_class, f.filename,
-           f.seen_bytes, f.complete, f.sha256, f.entropy, f.archive_entries,
+           f.seen_bytes, f.complete, f.sha256, f.entropy, f.archive_entries, f.text_encoding,
            coalesce(h.host, f.resp_h) AS host, h.uri, h.referrer, h.user_agent, h.method,
            lower(coalesce(f.declared_type, '')) AS declared,
            lower(coalesce(f.filename, '')) AS fname,
@@ -52,6 +53,9 @@ k AS (
                WHEN file_class = 'unknown' AND entropy >= 7.9 AND seen_bytes >= $min_disguised_bytes
                     AND (declared LIKE 'text/%' OR declared LIKE 'image/%' OR declared LIKE '%javascript%' OR declared LIKE '%json%')
                     THEN 'disguised payload'
+               -- binary carried as hex or base64 text: what a page never is
+               WHEN file_class = 'text' AND text_encoding IS NOT NULL AND seen_bytes >= $min_disguised_bytes
+                    THEN 'encoded payload'
            END AS kind
     FROM f
 ),
@@ -65,6 +69,7 @@ s AS (
                WHEN 'flash' THEN 35.0
                WHEN 'encrypted payload' THEN 60.0
                WHEN 'disguised payload' THEN 35.0
+               WHEN 'encoded payload' THEN 35.0
                -- a web page's own script: declared JavaScript, asked for by a page
                WHEN 'script' THEN CASE
                    WHEN mime_type = 'application/x-jscript' AND referrer IS NOT NULL
@@ -97,15 +102,16 @@ scored AS (
            + CASE WHEN resp_p NOT IN (80, 443, 8080) THEN 5 ELSE 0 END
            -- a payload that answered the client's POST: a loader's C2 exchange (Emotet, TrickBot, QakBot post
            -- the host's details and get an encrypted module back), not a link someone followed
-           + CASE WHEN kind IN ('encrypted payload', 'disguised payload') AND method = 'POST' THEN 10 ELSE 0 END
+           + CASE WHEN kind IN ('encrypted payload', 'disguised payload', 'encoded payload') AND method = 'POST' THEN 10 ELSE 0 END
            + CASE WHEN coalesce(p.clients, 1) = 1 THEN 5 WHEN p.clients >= $min_popular_clients THEN -10 ELSE 0 END
            - CASE WHEN vendor THEN 20 + CASE WHEN update_ua THEN 15 ELSE 0 END ELSE 0 END
            AS file_score,
            CASE kind WHEN 'encrypted payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but no known magic and ' || CAST(round(entropy, 2) AS VARCHAR) || ' bits/byte'
                      WHEN 'disguised payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but near-random (' || CAST(round(entropy, 2) AS VARCHAR) || ' bits/byte)'
+                     WHEN 'encoded payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but one ' || text_encoding || ' string (binary carried as text)'
                      ELSE file_class || CASE WHEN masked THEN ' disguised as ' || coalesce(declared_type, filename) ELSE '' END END
            || CASE WHEN ip_host THEN ', Host is an IP address' ELSE '' END
-           || CASE WHEN kind IN ('encrypted payload', 'disguised payload') AND method = 'POST' THEN ', the answer to a POST' ELSE '' END
+           || CASE WHEN kind IN ('encrypted payload', 'disguised payload', 'encoded payload') AND method = 'POST' THEN ', the answer to a POST' ELSE '' END
            || CASE WHEN referrer IS NULL THEN ', no Referer' ELSE '' END
            || CASE WHEN scripted_ua THEN ', scripted User-Agent' WHEN ua = '' THEN ', no User-Agent' ELSE '' END
            || CASE WHEN vendor THEN ', vendor host' ELSE '' END AS why

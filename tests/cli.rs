@@ -1251,7 +1251,7 @@ fn ingest_takes_its_dataset_as_d_and_still_reads_the_old_o() {
 
 /// A dataset written before a table existed (an older wirehunt: here the `ftp` and `smtp`
 /// directories removed, as schema version 5 wrote no such tables) or before a column existed (here
-/// `files.text_address`, new in schema version 7, stripped from the part files) still answers every
+/// `files.text_address` and `text_encoding`, new in schema version 7, stripped from the part files) still answers every
 /// detector and query: the missing tables read as empty, the missing column as null, and stderr says
 /// which tables are missing and how to fill them.
 #[test]
@@ -1283,12 +1283,14 @@ fn a_dataset_from_an_older_wirehunt_reads_its_missing_tables_as_empty() {
         let schema = rb.schema().clone();
         let r = rb.build().unwrap();
         let keep: Vec<usize> = (0..schema.fields().len())
-            .filter(|&i| schema.field(i).name() != "text_address")
+            .filter(|&i| {
+                !["text_address", "text_encoding"].contains(&schema.field(i).name().as_str())
+            })
             .collect();
         assert_eq!(
-            keep.len() + 1,
+            keep.len() + 2,
             schema.fields().len(),
-            "{p:?} has text_address"
+            "{p:?} has the new columns"
         );
         let batches: Vec<_> = r.map(|b| b.unwrap().project(&keep).unwrap()).collect();
         let mut w = parquet::arrow::ArrowWriter::try_new(
@@ -1353,12 +1355,12 @@ fn a_dataset_from_an_older_wirehunt_reads_its_missing_tables_as_empty() {
         "sql",
         d,
         "-c",
-        "SELECT count(*) > 0 AS rows, count(text_address) AS echoes FROM files",
+        "SELECT count(*) > 0 AS rows, count(text_address) + count(text_encoding) AS new_values FROM files",
         "--format",
         "csv",
     ]);
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
-        "rows,echoes\ntrue,0"
+        "rows,new_values\ntrue,0"
     );
 }

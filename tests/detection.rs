@@ -227,6 +227,14 @@ fn corpus_findings(files: &[&str]) -> Option<Vec<Finding>> {
 
 /// (file, category, source, peer: SNI/Host/domain or dst ip) found at medium or above.
 const EXPECTED: &[(&str, &str, &str, &str)] = &[
+    // CryptoWall 4's check-ins: POSTs to a compromised site's PHP, one answered with 124 kB that is one
+    // hex string (its encrypted answer carried as text)
+    (
+        "beacon/cryptowall4_c2_checkins.pcapng",
+        "download",
+        "192.168.122.145",
+        "homealldaylong.com",
+    ),
     // 82k packets between one host pair in 6.5 s: a flood is visible
     (
         "large/echo_flood_741_conns_82k_pkts.pcap",
@@ -1313,5 +1321,68 @@ fn mail_submissions_are_not_exfiltration_by_volume() {
             "{name}: {}",
             fs[0].summary
         );
+    }
+}
+
+/// Binary carried as text: a POST answered with 40 kB that is one hex string (CryptoWall's C2
+/// answers its check-ins so) is an encoded payload for executable_download, at medium or above, and
+/// `files.text_encoding` says `hex`; the same size of prose answering the same POST is a page.
+#[test]
+fn encoded_payloads_answering_a_post_are_found() {
+    let (c, s) = ([10, 0, 0, 8], [198, 51, 100, 44]);
+    let t0 = 1_700_000_000_000_000i64;
+    let hex: String = (0..20_000u32)
+        .map(|i| format!("{:02x}", (i.wrapping_mul(2654435761) >> 11) as u8))
+        .collect();
+    let prose = "Our shop is open from nine to five, every day but Sunday. ".repeat(700);
+    for (name, body, want) in [
+        ("hex", hex.as_str(), true),
+        ("prose", prose.as_str(), false),
+    ] {
+        let form = "n=4f2a9c0d11e7b3a5";
+        let req = format!(
+            "POST /76N1Lm.php?n=x4tk7t4jo6 HTTP/1.1\r\nHost: shop.example.org\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.1)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut script: Vec<(bool, &[u8])> = vec![(true, req.as_bytes()), (false, head.as_bytes())];
+        script.extend(body.as_bytes().chunks(1400).map(|ch| (false, ch)));
+        let frames = session(c, 42000, s, 80, t0, &script);
+        let (ds, _) = ingest_bytes(&format!("encoded-{name}"), &[("c.pcap", pcap(1, &frames))]);
+        let enc: Vec<String> = rows(&ds, "files", &["is_orig", "text_encoding", "seen_bytes"])
+            .into_iter()
+            .filter(|r| r[0] == "false")
+            .map(|r| format!("{}:{}", r[1], r[2]))
+            .collect();
+        assert_eq!(
+            enc,
+            vec![if want {
+                format!("hex:{}", hex.len())
+            } else {
+                format!(":{}", prose.len())
+            }],
+            "{name}"
+        );
+        let dl: Vec<Finding> = findings(&ds)
+            .into_iter()
+            .filter(|f| f.detector == "executable_download")
+            .collect();
+        if want {
+            assert_eq!(dl.len(), 1, "{dl:?}");
+            assert!(dl[0].severity >= Severity::Medium, "{}", dl[0].summary);
+            assert!(
+                dl[0]
+                    .summary
+                    .contains("one hex string (binary carried as text)")
+                    && dl[0].summary.contains("the answer to a POST"),
+                "{}",
+                dl[0].summary
+            );
+        } else {
+            assert!(dl.is_empty(), "{dl:?}");
+        }
     }
 }

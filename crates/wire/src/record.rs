@@ -206,6 +206,8 @@ pub struct FileRecord<'a> {
     pub archive_entries: &'a [String],
     /// The one IP address a short text body names (an IP-echo answer); see `proto::files::text_address`.
     pub text_address: Option<IpAddr>,
+    /// `hex` or `base64`: the body's first 64 KiB is all of that alphabet (binary carried as text).
+    pub text_encoding: Option<&'static str>,
     pub extracted: Option<&'a str>,
     pub source: &'a str,
     pub community_id: &'a str,

@@ -551,6 +551,7 @@ table!(FilesTable, "files", record FileRecord, "One row per HTTP body in either 
     entropy: F64 = "Shannon entropy, bits per byte, of the first 64 KiB decoded (near 8: compressed or encrypted)",
     archive_entries: StrList = "names of a ZIP body's first 32 entries, read from its local headers as it streamed",
     text_address: Str = "the one IP address a complete text response of at most 256 bytes names, markup and labels aside, other than the server's own and not as a URL's host (`203.0.113.9`, `Current IP Address: 203.0.113.9`, `{\"ip\":\"...\"}`): what an IP-echo service answers; null for anything else",
+    text_encoding: Str = "hex or base64 when every byte of the first 64 KiB decoded is of that alphabet, line breaks aside (base64 mixing upper case, lower case and digits): binary data carried as text - an encoded payload or exfiltrated file; null for anything else and for bodies under 256 bytes",
     extracted: Str = "file name under --extract-files DIR (FUID-SHA256, or FUID-partial), when extracted",
     source: Str = "capture file the connection started in (as conn.source)",
     community_id: Str = "Community ID v1 of the connection (as conn.community_id): joins Zeek and Suricata records of the flow without going through conn",

@@ -411,6 +411,33 @@ impl Sink {
         }
     }
 
+    /// `hex` or `base64` when every byte of the first 64 KiB is of that alphabet (line breaks
+    /// aside; base64 also takes `-_` and `=` padding, and must mix upper case, lower case and
+    /// digits as encoded bytes do): binary data carried as text. None under 256 bytes.
+    fn text_encoding(&self) -> Option<&'static str> {
+        let h = &self.hist;
+        let total: u64 = h.iter().map(|&c| c as u64).sum();
+        let newlines = h[b'\r' as usize] as u64 + h[b'\n' as usize] as u64;
+        if total - newlines < 256 {
+            return None;
+        }
+        let only = |ok: &dyn Fn(u8) -> bool| {
+            (0..=255u8).all(|b| h[b as usize] == 0 || b == b'\r' || b == b'\n' || ok(b))
+        };
+        let any = |r: std::ops::RangeInclusive<u8>| r.into_iter().any(|b| h[b as usize] > 0);
+        if only(&|b| b.is_ascii_hexdigit()) && any(b'0'..=b'9') {
+            return Some("hex");
+        }
+        if only(&|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
+            && any(b'A'..=b'Z')
+            && any(b'a'..=b'z')
+            && any(b'0'..=b'9')
+        {
+            return Some("base64");
+        }
+        None
+    }
+
     fn entropy(&self) -> Option<f64> {
         let total: u64 = self.hist.iter().map(|&c| c as u64).sum();
         if total == 0 {
@@ -954,6 +981,7 @@ impl FileBody {
             None
         };
         let entropy = sink.entropy();
+        let encoding = sink.text_encoding();
         let (md5, sha1, sha256) = (
             hex(&std::mem::take(&mut sink.md5).finalize()),
             hex(&std::mem::take(&mut sink.sha1).finalize()),
@@ -996,6 +1024,7 @@ impl FileBody {
             entropy,
             archive_entries: &names,
             text_address: echo,
+            text_encoding: encoding,
             extracted: extracted.as_deref(),
             source: &ctx.source,
             community_id: &ctx.community_id,
@@ -1237,6 +1266,7 @@ mod tests {
         cut_reason: Option<String>,
         entropy: Option<f64>,
         decoded: Option<bool>,
+        text_encoding: Option<&'static str>,
     }
 
     #[derive(Default)]
@@ -1253,6 +1283,7 @@ mod tests {
                     cut_reason: f.cut_reason.map(str::to_string),
                     entropy: f.entropy,
                     decoded: f.decoded,
+                    text_encoding: f.text_encoding,
                 });
             }
         }
@@ -1481,6 +1512,36 @@ mod tests {
             seen <= (gz.len() as u64 * DECODED_RATIO).max(1 << 20),
             "{seen}"
         );
+    }
+
+    #[test]
+    fn text_encoding_tells_encoded_binary_from_text() {
+        let enc = |body: &[u8]| one_row(BodyMeta::default(), &[body], true).text_encoding;
+        let bin: Vec<u8> = (0..3000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let hex: String = bin.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(enc(hex.as_bytes()), Some("hex"));
+        let b64 = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(&bin)
+        };
+        assert_eq!(enc(b64.as_bytes()), Some("base64"));
+        // MIME-wrapped base64 is still base64
+        let wrapped: Vec<u8> = b64
+            .as_bytes()
+            .chunks(76)
+            .flat_map(|l| l.iter().copied().chain(*b"\r\n"))
+            .collect();
+        assert_eq!(enc(&wrapped), Some("base64"));
+        // text, markup, a number, short tokens and binary are none of these
+        let prose = "The quick brown fox jumps over the lazy dog. ".repeat(20);
+        assert_eq!(enc(prose.as_bytes()), None);
+        assert_eq!(enc("<html><body>".repeat(40).as_bytes()), None);
+        assert_eq!(enc("1234567890".repeat(40).as_bytes()), Some("hex"));
+        assert_eq!(enc(b"deadbeef00"), None);
+        assert_eq!(enc("abcdefabcdef".repeat(40).as_bytes()), None);
+        assert_eq!(enc(&bin), None);
     }
 
     #[test]
