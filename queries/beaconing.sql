@@ -304,7 +304,7 @@ final AS (
 best AS (SELECT *, row_number() OVER (PARTITION BY src_ip, peer ORDER BY score DESC, series) AS rank FROM final)
 SELECT src_ip, dst_ip, dst_port, domain, peer, series, proto, service, first_seen, last_seen, events, distinct_dsts, period_s,
        n_gaps, span_s, hit_share, multi_share, bounded_share, missed_beats, z, size_median, size_dispersion, coverage, sources,
-       interval_histogram, shape, local_peer, endpoint_evidence, evidence_points, round(periodicity_score, 1) AS periodicity_score, uids,
+       interval_histogram, shape, local_peer, ip_echo, endpoint_evidence, evidence_points, round(periodicity_score, 1) AS periodicity_score, uids,
        score
 FROM best WHERE rank = 1
 ORDER BY score DESC, src_ip, peer

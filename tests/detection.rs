@@ -1242,6 +1242,12 @@ fn ip_echo_checks_are_low_by_their_answers() {
         let b: Vec<&Finding> = all.iter().filter(|f| f.detector == "beaconing").collect();
         assert_eq!(b.len(), 1, "{name}: {b:?}");
         assert_eq!(b[0].severity, want, "{name}: {}", b[0].summary);
+        // the evidence says what the answers were, capped or not
+        assert_eq!(
+            b[0].evidence["ip_echo"].as_bool(),
+            Some(name != "status"),
+            "{name}"
+        );
         assert_eq!(
             b[0].summary
                 .contains("every answer was the same IP address"),
