@@ -82,6 +82,9 @@ s AS (
                AND (declared LIKE 'text/%' OR declared LIKE 'image/%'
                     OR regexp_like(fname, '\.(jpe?g|png|gif|bmp|ico|txt|css|html?|xml|json|mp3|mp4|pdf)$')) AS masked,
            host_address(host) IS NOT NULL AS ip_host,
+           -- a payload that answered the client's POST: a loader's C2 exchange (Emotet, TrickBot, QakBot post
+           -- the host's details and get an encrypted module back), not a link someone followed
+           kind IN ('encrypted payload', 'disguised payload', 'encoded payload') AND method = 'POST' AS post_answer,
            regexp_like(ua, '(powershell|curl|wget|python|winhttp|certutil|bitsadmin|^java|go-http-client|libwww|urlgrabber)') AS scripted_ua,
            regexp_like(ua, '^(windows-update-agent|microsoft bits|microsoft-delivery-optimization|microsoft-cryptoapi|softwareupdate|osupdate|google update|mozilla/[0-9.]+ \(.*\) gecko/[0-9]+ firefox/[0-9.]+ *$|debian apt|apt-http|ubuntu apt)') AS update_ua,
            array_has(string_to_array($vendor_domains, ','), registered_domain(regexp_replace(host, ':[0-9]+$', '')))
@@ -100,9 +103,7 @@ scored AS (
            + CASE WHEN last_segment = '' OR NOT regexp_like(last_segment, '\.[A-Za-z0-9]{1,5}$') THEN 5 ELSE 0 END
            + CASE WHEN scripted_ua THEN 10 WHEN ua = '' THEN 5 WHEN NOT ua LIKE 'mozilla/%' AND NOT update_ua THEN 5 ELSE 0 END
            + CASE WHEN resp_p NOT IN (80, 443, 8080) THEN 5 ELSE 0 END
-           -- a payload that answered the client's POST: a loader's C2 exchange (Emotet, TrickBot, QakBot post
-           -- the host's details and get an encrypted module back), not a link someone followed
-           + CASE WHEN kind IN ('encrypted payload', 'disguised payload', 'encoded payload') AND method = 'POST' THEN 10 ELSE 0 END
+           + CASE WHEN post_answer THEN 10 ELSE 0 END
            + CASE WHEN coalesce(p.clients, 1) = 1 THEN 5 WHEN p.clients >= $min_popular_clients THEN -10 ELSE 0 END
            - CASE WHEN vendor THEN 20 + CASE WHEN update_ua THEN 15 ELSE 0 END ELSE 0 END
            AS file_score,
@@ -111,7 +112,7 @@ scored AS (
                      WHEN 'encoded payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but one ' || text_encoding || ' string (binary carried as text)'
                      ELSE file_class || CASE WHEN masked THEN ' disguised as ' || coalesce(declared_type, filename) ELSE '' END END
            || CASE WHEN ip_host THEN ', Host is an IP address' ELSE '' END
-           || CASE WHEN kind IN ('encrypted payload', 'disguised payload', 'encoded payload') AND method = 'POST' THEN ', the answer to a POST' ELSE '' END
+           || CASE WHEN post_answer THEN ', the answer to a POST' ELSE '' END
            || CASE WHEN referrer IS NULL THEN ', no Referer' ELSE '' END
            || CASE WHEN scripted_ua THEN ', scripted User-Agent' WHEN ua = '' THEN ', no User-Agent' ELSE '' END
            || CASE WHEN vendor THEN ', vendor host' ELSE '' END AS why

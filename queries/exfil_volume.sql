@@ -84,7 +84,10 @@ scored AS (
                 THEN (ln(1 + x.bytes_up) - pop.med) / greatest(1.4826 * popmad.mad, 0.5) END AS volume_z,
            x.bytes_up / greatest(x.bytes_up + x.bytes_down, 1) AS upload_ratio,
            m.post_median,
-           d.post_mad / greatest(m.post_median, 1) AS post_size_dispersion
+           d.post_mad / greatest(m.post_median, 1) AS post_size_dispersion,
+           -- the two caps: a fleet job (backup, sync) and mail below the uncapped volume
+           f.uploaders >= $fleet_uploaders AND x.dport IN (80, 443) AS fleet_job,
+           x.mail_up >= 0.9 * x.bytes_up AND x.bytes_up < $mail_uncapped_bytes AS mail_capped
     FROM pairs x
     JOIN fanin f ON f.peer = x.peer
     CROSS JOIN pop CROSS JOIN popmad
@@ -97,13 +100,12 @@ SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, fi
        population, sources AS peer_sources, uploaders AS peer_uploaders, posts, post_median, round(post_size_dispersion, 3) AS post_size_dispersion,
        round(duration_s, 1) AS duration_s,
        mail_up >= 0.9 * bytes_up AS mail,
-       CASE WHEN uploaders >= $fleet_uploaders AND dport IN (80, 443)
+       CASE WHEN fleet_job
             THEN '; ' || CAST(uploaders AS VARCHAR) || ' internal sources upload to this peer on that scale (a fleet backup or sync job): capped at low'
-            WHEN mail_up >= 0.9 * bytes_up AND bytes_up < $mail_uncapped_bytes
+            WHEN mail_capped
             THEN '; the sessions are SMTP mail submissions: capped at medium (mail volume alone is no exfiltration; ftp_smtp_exfil weighs how it was sent)'
             ELSE '' END AS note,
-       least(CASE WHEN uploaders >= $fleet_uploaders AND dport IN (80, 443) THEN $max_fleet_score
-                  WHEN mail_up >= 0.9 * bytes_up AND bytes_up < $mail_uncapped_bytes THEN $max_mail_score ELSE 100 END,
+       least(CASE WHEN fleet_job THEN $max_fleet_score WHEN mail_capped THEN $max_mail_score ELSE 100 END,
        least(100, greatest(0,
            40
            + least(20, 6 * (coalesce(volume_z, $min_z + 1) - $min_z))
