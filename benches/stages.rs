@@ -274,6 +274,8 @@ fn stages(c: &mut Criterion) {
                         first_frame: 2 * i as u64 + 1,
                         last_frame: 2 * i as u64 + 22,
                         last_source: "bench.pcap",
+                        orig_profile: None,
+                        resp_profile: None,
                     }));
                 }
                 t.finish().unwrap()

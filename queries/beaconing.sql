@@ -21,13 +21,15 @@
 -- description: Periodicity alone is capped at medium (max_without_evidence): high needs evidence about the endpoint that
 -- description: benign periodic services lack - strong (1 each): a self-signed, expired (unless the capture's clock is off:
 -- description: most certificate-bearing peers, 3+, look expired) or name-mismatched certificate, an IP literal as
--- description: HTTP Host, a well-known infrastructure port whose payload is not that protocol (udp/123 that is not NTP);
+-- description: HTTP Host, a well-known infrastructure port whose payload is not that protocol (udp/123 that is not NTP),
+-- description: a payload no analyzer recognised that names the host's operating system or is a shell's banner or prompt
+-- description: (conn.orig_profile/resp_profile: a RAT's victim profile, as remote_control_in_clear reports);
 -- description: weak (0.5 each): a public peer address no DNS answer in the capture named although the source uses DNS, a
 -- description: TCP payload no analyzer recognised, a TLS client fingerprint (JA4) or User-Agent the source uses for this
 -- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
 -- description: or more), a protocol on a port not registered for it (TLS on 4444, HTTP on 7080; the lists are in the SQL).
 -- description: High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
--- description: port mismatch counts (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
+-- description: port mismatch and a host profile in the clear count (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
 -- description: heartbeats, cast devices) - without any evidence is capped at low (with weak evidence alone, at medium); infrastructure recognised by parsing
 -- description: (conn.service ntp, dhcp, dhcpv6, ssdp, netbios) is capped at low, and so is a schedule to a peer 3+ sources
 -- description: share without 1 point of evidence (fleet software: agents, update and connectivity checks); clocks, leases and discovery are periodic
@@ -141,7 +143,9 @@ gconn AS (
            bool_or(c.local_resp) AS local_peer,
            -- payload that was captured (not snapped to headers) and that no analyzer recognised
            bool_or(c.proto = 'tcp' AND c.service IS NULL AND c.orig_seen_bytes + c.resp_seen_bytes > 0
-                   AND c.missed_bytes < c.orig_seen_bytes + c.resp_seen_bytes) AS unidentified_payload
+                   AND c.missed_bytes < c.orig_seen_bytes + c.resp_seen_bytes) AS unidentified_payload,
+           -- a host profile or a shell's banner in the clear (conn.orig_profile: a RAT's registration)
+           max(coalesce(c.orig_profile, c.resp_profile)) AS profile_text
     FROM guid g JOIN conn c ON c.uid = g.uid GROUP BY g.src, g.peer
 ),
 -- the capture's clock is off (a replay, a wrong sensor clock) when most certificate-bearing peers, 3 or
@@ -197,6 +201,7 @@ stats AS (
                     0.7 * (h.bounded_share - 0.621) / sqrt(0.621 * 0.379 / h.n_gaps)) AS z,
            gc.service, coalesce(gc.local_peer, false) AS local_peer,
            coalesce(gc.unidentified_payload, false) AS unidentified_payload,
+           gc.profile_text,
            coalesce(gt.self_signed, false) AS self_signed, coalesce(gt.expired, false) AS expired,
            coalesce(gt.mismatch, false) AS name_mismatch,
            coalesce(gh.ip_host, false) AS ip_host,
@@ -241,6 +246,7 @@ evidence AS (
            -- not its protocol (LAN devices - printers, NAS, cast receivers - are found by discovery, not
            -- DNS, and ship self-signed certificates)
            CASE WHEN port_mismatch THEN 1 ELSE 0 END
+           + CASE WHEN profile_text IS NOT NULL THEN 1 ELSE 0 END
            + CASE WHEN local_peer THEN 0 ELSE
                (CASE WHEN self_signed THEN 1 ELSE 0 END + CASE WHEN expired THEN 1 ELSE 0 END
                 + CASE WHEN name_mismatch THEN 1 ELSE 0 END
@@ -254,6 +260,7 @@ evidence AS (
                CASE WHEN name_mismatch AND NOT local_peer THEN 'certificate does not cover the SNI' END,
                CASE WHEN ip_host AND NOT local_peer THEN 'IP literal as HTTP Host' END,
                CASE WHEN port_mismatch THEN proto || '/' || CAST(dport AS VARCHAR) || ' without that protocol''s payload' END,
+               CASE WHEN profile_text IS NOT NULL THEN 'the payload names the host in the clear (' || profile_text || ': a victim profile or a shell)' END,
                CASE WHEN unnamed_peer AND NOT local_peer THEN 'peer address named by no DNS answer in the capture' END,
                CASE WHEN unidentified_payload AND NOT local_peer THEN 'TCP payload of no known protocol' END,
                CASE WHEN rare_ja4 AND NOT local_peer THEN 'TLS fingerprint (JA4) used for this peer only' END,

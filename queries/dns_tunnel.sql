@@ -11,7 +11,8 @@
 -- description: use the domain, and whether the source ever connected to an address the domain answered with.
 -- description: Score: 25*log10(1 + info/200 B), +up to 20 entropy, -15..+10 label length (short numeric labels are
 -- description: reverse/DNSBL-style), +10 encoded charset share, +10 unusual qtype share (TXT NULL CNAME MX SRV ANY,
--- description: private), +5 uniqueness; -25 domain used by 3+ sources (CDNs, antivirus reputation), -10 by 2; -20
+-- description: private) and +10 more for the share of NULL or private-use qtypes (no standard client asks them; their
+-- description: answers carry arbitrary bytes, iodine's default), +5 uniqueness; -25 domain used by 3+ sources (CDNs, antivirus reputation), -10 by 2; -20
 -- description: when the source connected to an answered address (real name resolution, not a channel); +15 x the
 -- description: share of answer records that carry an encoded blob back (encoded_rdata: NULL/generic data, encoded
 -- description: TXT, encoded names under the domain), the return half of a two-way channel (iodine, dnscat2,
@@ -26,14 +27,14 @@
 -- param: max_lookup float = 64.0
 -- param: max_lookup_shared float = 39.0
 WITH q0 AS (
-    SELECT uid, orig_h AS src, resp_h, ts, CAST(ts AS BIGINT) AS tus, query, qtype_name, rcode_name, response_bytes, answers,
+    SELECT uid, orig_h AS src, resp_h, ts, CAST(ts AS BIGINT) AS tus, query, qtype, qtype_name, rcode_name, response_bytes, answers,
            -- a name whose last label cannot be a TLD (digits, or too long: dnscat2 without a domain) groups by resolver
            regexp_like(query, '[.][A-Za-z][A-Za-z-]{0,14}[.]?$') AS has_tld
     FROM dns
     WHERE query IS NOT NULL AND resp_p = 53
 ),
 q AS (
-    SELECT uid, src, ts, tus, query, qtype_name, rcode_name, response_bytes, answers,
+    SELECT uid, src, ts, tus, query, qtype, qtype_name, rcode_name, response_bytes, answers,
            CASE WHEN has_tld THEN registered_domain(query) ELSE '(no TLD) via ' || resp_h END AS domain,
            CASE WHEN has_tld THEN subdomain(query) ELSE query END AS sub
     FROM q0
@@ -56,6 +57,9 @@ agg AS (
            avg(CASE WHEN charset_class(sub) = 'base32' THEN 1.0 ELSE 0.0 END) AS base32_share,
            avg(CASE WHEN charset_class(sub) = 'base64' THEN 1.0 ELSE 0.0 END) AS base64_share,
            avg(CASE WHEN qtype_name IN ('TXT', 'NULL', 'CNAME', 'MX', 'SRV', '*') OR qtype_name LIKE 'TYPE%' THEN 1.0 ELSE 0.0 END) AS unusual_qtype_share,
+           -- NULL (RFC 1035's experimental type) and the private-use range: no standard client asks
+           -- them; a tunnel does, because their answers carry arbitrary bytes (iodine's default)
+           avg(CASE WHEN qtype = 10 OR qtype BETWEEN 65280 AND 65534 THEN 1.0 ELSE 0.0 END) AS raw_qtype_share,
            avg(CASE WHEN rcode_name = 'NXDOMAIN' THEN 1.0 ELSE 0.0 END) AS nxdomain_share,
            -- RFC 5782 answers: every address in 127.0.0.0/8 (DNSBL / reputation "listed" codes)
            avg(CASE WHEN regexp_like(array_to_string(answers, ','), '^127[.][0-9]+[.][0-9]+[.][0-9]+(,127[.][0-9]+[.][0-9]+[.][0-9]+)*$')
@@ -123,6 +127,7 @@ scored2 AS (
                + least(10, greatest(-15, (mean_max_label - 12) * 1.5))
                + 10 * encoded_share
                + 10 * unusual_qtype_share
+               + 10 * raw_qtype_share
                + 5 * uniqueness
                + 15 * encoded_answer_share
                - CASE WHEN sources >= 3 THEN 25 WHEN sources = 2 THEN 10 ELSE 0 END
@@ -137,7 +142,7 @@ SELECT src AS src_ip, domain, first_seen, last_seen, queries, distinct_subdomain
        max_label, round(mean_max_label, 1) AS mean_max_label, round(mean_sub_len, 1) AS mean_sub_len,
        round(encoded_share, 3) AS encoded_share, round(hex_share, 3) AS hex_share, round(base32_share, 3) AS base32_share,
        round(base64_share, 3) AS base64_share, qtype_mix, round(unusual_qtype_share, 3) AS unusual_qtype_share,
-       round(nxdomain_share, 3) AS nxdomain_share, round(mean_response_bytes, 1) AS mean_response_bytes,
+       round(raw_qtype_share, 3) AS raw_qtype_share, round(nxdomain_share, 3) AS nxdomain_share, round(mean_response_bytes, 1) AS mean_response_bytes,
        sources, connections_to_answers, round(uniqueness, 3) AS uniqueness, sample_subdomains,
        round(loopback_answer_share, 3) AS loopback_answer_share, lookup_shape,
        answer_records, round(encoded_answer_share, 3) AS encoded_answer_share,

@@ -1251,7 +1251,8 @@ fn ingest_takes_its_dataset_as_d_and_still_reads_the_old_o() {
 
 /// A dataset written before a table existed (an older wirehunt: here the `ftp` and `smtp`
 /// directories removed, as schema version 5 wrote no such tables) or before a column existed (here
-/// `files.text_address` and `text_encoding`, new in schema version 7, stripped from the part files) still answers every
+/// `files.text_address` and `text_encoding`, new in schema version 7, and `conn.orig_profile` and
+/// `resp_profile`, new in 8, stripped from the part files) still answers every
 /// detector and query: the missing tables read as empty, the missing column as null, and stderr says
 /// which tables are missing and how to fill them.
 #[test]
@@ -1273,39 +1274,42 @@ fn a_dataset_from_an_older_wirehunt_reads_its_missing_tables_as_empty() {
     for t in ["ftp", "smtp"] {
         std::fs::remove_dir_all(Path::new(d).join(t)).unwrap();
     }
-    let mut stripped = 0;
-    for e in std::fs::read_dir(Path::new(d).join("files")).unwrap() {
-        let p = e.unwrap().path();
-        let rb = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            std::fs::File::open(&p).unwrap(),
-        )
-        .unwrap();
-        let schema = rb.schema().clone();
-        let r = rb.build().unwrap();
-        let keep: Vec<usize> = (0..schema.fields().len())
-            .filter(|&i| {
-                !["text_address", "text_encoding"].contains(&schema.field(i).name().as_str())
-            })
-            .collect();
-        assert_eq!(
-            keep.len() + 2,
-            schema.fields().len(),
-            "{p:?} has the new columns"
-        );
-        let batches: Vec<_> = r.map(|b| b.unwrap().project(&keep).unwrap()).collect();
-        let mut w = parquet::arrow::ArrowWriter::try_new(
-            std::fs::File::create(&p).unwrap(),
-            std::sync::Arc::new(schema.project(&keep).unwrap()),
-            None,
-        )
-        .unwrap();
-        for b in &batches {
-            w.write(b).unwrap();
+    // rewrite a table's part files without the given columns, as an older wirehunt wrote them
+    let strip = |table: &str, cols: &[&str]| {
+        let mut stripped = 0;
+        for e in std::fs::read_dir(Path::new(d).join(table)).unwrap() {
+            let p = e.unwrap().path();
+            let rb = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(&p).unwrap(),
+            )
+            .unwrap();
+            let schema = rb.schema().clone();
+            let r = rb.build().unwrap();
+            let keep: Vec<usize> = (0..schema.fields().len())
+                .filter(|&i| !cols.contains(&schema.field(i).name().as_str()))
+                .collect();
+            assert_eq!(
+                keep.len() + cols.len(),
+                schema.fields().len(),
+                "{p:?} has the new columns"
+            );
+            let batches: Vec<_> = r.map(|b| b.unwrap().project(&keep).unwrap()).collect();
+            let mut w = parquet::arrow::ArrowWriter::try_new(
+                std::fs::File::create(&p).unwrap(),
+                std::sync::Arc::new(schema.project(&keep).unwrap()),
+                None,
+            )
+            .unwrap();
+            for b in &batches {
+                w.write(b).unwrap();
+            }
+            w.close().unwrap();
+            stripped += 1;
         }
-        w.close().unwrap();
-        stripped += 1;
-    }
-    assert!(stripped > 0, "the demo dataset has files part files");
+        assert!(stripped > 0, "the demo dataset has {table} part files");
+    };
+    strip("files", &["text_address", "text_encoding"]);
+    strip("conn", &["orig_profile", "resp_profile"]);
     let o = run(&["detect", d, "--format", "jsonl", "--min-severity", "low"]);
     assert_eq!(
         o.status.code(),
@@ -1313,14 +1317,26 @@ fn a_dataset_from_an_older_wirehunt_reads_its_missing_tables_as_empty() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    // the same findings, less those the removed tables fed: the demo's infostealer FTP upload
+    // the same findings, less those the removed tables and columns fed: the demo's infostealer FTP
+    // upload (ftp), its reverse shell's banner (conn.orig_profile)
     let without_ftp = |out: &[u8]| -> Vec<String> {
         String::from_utf8_lossy(out)
             .lines()
-            .filter(|l| !l.contains("\"detector\":\"ftp_smtp_exfil\""))
+            .filter(|l| {
+                !l.contains("\"detector\":\"ftp_smtp_exfil\"")
+                    && !l.contains("\"detector\":\"remote_control_in_clear\"")
+            })
             .map(String::from)
             .collect()
     };
+    assert!(
+        String::from_utf8_lossy(&before).contains("\"detector\":\"remote_control_in_clear\""),
+        "the demo's reverse shell is found by its banner from the full dataset"
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("\"detector\":\"remote_control_in_clear\""),
+        "no profile columns, no remote-control finding"
+    );
     assert!(
         String::from_utf8_lossy(&before).contains("\"detector\":\"ftp_smtp_exfil\""),
         "the demo's FTP upload is found from the full dataset"
@@ -1355,7 +1371,7 @@ fn a_dataset_from_an_older_wirehunt_reads_its_missing_tables_as_empty() {
         "sql",
         d,
         "-c",
-        "SELECT count(*) > 0 AS rows, count(text_address) + count(text_encoding) AS new_values FROM files",
+        "SELECT (SELECT count(*) FROM files) > 0 AS rows, (SELECT count(text_address) + count(text_encoding) FROM files) + (SELECT count(orig_profile) + count(resp_profile) FROM conn) AS new_values",
         "--format",
         "csv",
     ]);

@@ -547,6 +547,14 @@ const EXPECTED_HIGH: &[(&str, &str, &str, &str)] = &[
         "192.168.56.1",
         "tunnel.phd",
     ),
+    // iodine's 12-query handshake (385 B): every query of type NULL, which no standard client asks,
+    // and most answers carry encoded data back
+    (
+        "dns_tunnel/iodine_dmachard.pcap",
+        "dns_tunnel",
+        "192.168.1.17",
+        "biillpi.com",
+    ),
     // AgentTesla: a scripted FTP login and upload of the stolen passwords, after asking ip-api.com
     // for the host's public address
     (
@@ -576,6 +584,33 @@ const EXPECTED_HIGH: &[(&str, &str, &str, &str)] = &[
         "download",
         "10.12.29.101",
         "82.118.225.196",
+    ),
+    // RATs registering in the clear: STRRAT's keepalive names "Microsoft Windows 7 Professional"
+    // (no DNS in the capture, a port of its own), the Turkish RAT's ANABILGI message "Windows XP
+    // Service Pack 3" to a LAN controller; both as remote control and as beaconing with that evidence
+    (
+        "beacon/strrat_c2.pcap",
+        "remote_control",
+        "192.168.100.11",
+        "185.255.114.40",
+    ),
+    (
+        "beacon/strrat_c2.pcap",
+        "beaconing",
+        "192.168.100.11",
+        "185.255.114.40",
+    ),
+    (
+        "beacon/rat_infected_10s_port4433.pcapng",
+        "remote_control",
+        "172.16.0.114",
+        "172.16.0.111",
+    ),
+    (
+        "beacon/rat_infected_10s_port4433.pcapng",
+        "beaconing",
+        "172.16.0.114",
+        "172.16.0.111",
     ),
 ];
 
@@ -1391,4 +1426,173 @@ fn encoded_payloads_answering_a_post_are_found() {
             assert!(dl.is_empty(), "{dl:?}");
         }
     }
+}
+
+/// Remote control in the clear is found by what the stream says: a reverse shell's cmd.exe banner
+/// (high), a bind shell's PowerShell prompt answering its caller (high, said by the responder), a
+/// RAT registering its victim's profile on three connections (high, repeated). Software that names
+/// the operating system by design says nothing here: SMB's NativeOS, an LDAP entry's
+/// operatingSystem, HTTP's User-Agent, syslog carrying Windows event text, and an unknown stream
+/// whose first segment is SMB framing and whose later text names Windows.
+#[test]
+fn remote_control_in_clear_is_found_by_what_the_stream_says() {
+    let (c, atk, lan) = ([10, 0, 0, 5], [198, 51, 100, 66], [10, 0, 0, 9]);
+    let t0 = 1_700_000_000_000_000i64;
+    let banner: &[u8] = b"Microsoft Windows [Version 10.0.19045.2965]\r\n(c) Microsoft Corporation. All rights reserved.\r\n\r\nC:\\Users\\bob>";
+    let profile = |i: u8| {
+        format!(
+            "ping|RAT|C4BA36{i:02}|DESK-7|bob|Microsoft Windows 10 Pro|64-bit|none|1.6|Not Idle"
+        )
+    };
+    let mut frames = Vec::new();
+    // a reverse shell: the victim calls out and its shell prints the banner
+    frames.extend(session(
+        c,
+        49200,
+        atk,
+        4444,
+        t0,
+        &[
+            (true, banner),
+            (false, b"whoami\r\n"),
+            (true, b"desk-7\\bob\r\n\r\nC:\\Users\\bob>"),
+        ],
+    ));
+    // a bind shell: the attacker connects to the victim, which answers with a prompt
+    frames.extend(session(
+        atk,
+        51000,
+        c,
+        5555,
+        t0 + 5_000_000,
+        &[(false, b"PS C:\\Users\\bob> "), (true, b"hostname\r\n")],
+    ));
+    // a RAT registering three times
+    let regs: Vec<String> = (0..3).map(profile).collect();
+    for (i, r) in regs.iter().enumerate() {
+        frames.extend(session(
+            c,
+            49300 + i as u16,
+            [203, 0, 113, 40],
+            8219,
+            t0 + 10_000_000 + i as i64 * 20_000_000,
+            &[(true, b"144\r\n\r\n"), (true, r.as_bytes()), (false, b"ok")],
+        ));
+    }
+    // benign look-alikes on the LAN and on the web
+    let smb_setup = b"\x00\x00\x00\x60\xffSMBs\x00\x00\x00\x00\x18\x07\xc8Windows Server 2003 3790 Service Pack 2\x00Windows Server 2003 5.2\x00";
+    frames.extend(session(
+        c,
+        49400,
+        lan,
+        445,
+        t0 + 1_000_000,
+        &[
+            (true, smb_setup),
+            (false, b"\x00\x00\x00\x20\xffSMBs\x00\x00\x00\x00\x98"),
+        ],
+    ));
+    let ldap_req = b"\x30\x25\x02\x01\x05\x63\x20\x04\x00\x0a\x01\x00\x0a\x01\x00\x02\x01\x00\x02\x01\x00\x01\x01\x00\x87\x0bobjectClass\x30\x00";
+    let ldap_entry = b"\x30\x84\x00\x00\x00\x50\x02\x01\x05\x64\x84\x00\x00\x00\x47\x04\x0fCN=DESK-7,DC=ad\x30\x84\x00\x00\x00\x2c\x30\x84\x00\x00\x00\x26\x04\x0foperatingSystem\x31\x84\x00\x00\x00\x0f\x04\x1cWindows Server 2019 Standard";
+    frames.extend(session(
+        c,
+        49401,
+        lan,
+        389,
+        t0 + 2_000_000,
+        &[(true, ldap_req), (false, ldap_entry)],
+    ));
+    frames.extend(session(
+        c,
+        49402,
+        [93, 184, 216, 34],
+        80,
+        t0 + 3_000_000,
+        &[
+            (true, b"POST /t HTTP/1.1\r\nHost: telemetry.example.com\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\nContent-Length: 14\r\n\r\nWindows 10 Pro"),
+            (false, b"HTTP/1.1 204 No Content\r\n\r\n"),
+        ],
+    ));
+    frames.extend(session(
+        c,
+        49403,
+        lan,
+        514,
+        t0 + 4_000_000,
+        &[(true, b"<134>Dec  6 19:00:00 desk-7 nxlog: Microsoft Windows 10 Enterprise build 19045 updated\n")],
+    ));
+    frames.extend(session(
+        c,
+        49404,
+        lan,
+        7777,
+        t0 + 6_000_000,
+        &[
+            (true, b"\x00\x00\x00\x20\xfeSMB@\x00\x00"),
+            (true, b"|Windows 10 Pro|"),
+        ],
+    ));
+    let (ds, _) = ingest_bytes("remote-control", &[("c.pcap", pcap(1, &frames))]);
+    // the columns: one text per stream that said something, on the side that said it
+    let ports = column(&ds, "conn", "resp_p");
+    let orig = column(&ds, "conn", "orig_profile");
+    let resp = column(&ds, "conn", "resp_profile");
+    let said = |port: &str| -> (String, String) {
+        let i = ports.iter().position(|p| p == port).unwrap();
+        (orig[i].clone(), resp[i].clone())
+    };
+    assert_eq!(
+        said("4444"),
+        (
+            "Microsoft Windows [Version 10.0.19045.2965]".into(),
+            String::new()
+        )
+    );
+    assert_eq!(said("5555"), (String::new(), r"PS C:\\Users\\bob>".into()));
+    assert_eq!(said("8219").0, "Microsoft Windows 10 Pro");
+    for benign in ["445", "389", "80", "514", "7777"] {
+        assert_eq!(
+            said(benign),
+            (String::new(), String::new()),
+            "port {benign}"
+        );
+    }
+    let fs: Vec<Finding> = findings(&ds)
+        .into_iter()
+        .filter(|f| f.detector == "remote_control_in_clear")
+        .collect();
+    let got: Vec<(Option<&str>, Option<&str>, Severity)> = fs
+        .iter()
+        .map(|f| (f.src_ip.as_deref(), f.dst_ip.as_deref(), f.severity))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some("10.0.0.5"), Some("203.0.113.40"), Severity::High),
+            (Some("10.0.0.5"), Some("198.51.100.66"), Severity::High),
+            (Some("198.51.100.66"), Some("10.0.0.5"), Severity::High),
+        ],
+        "{fs:#?}"
+    );
+    // the summary names what was said, by whom, and why it scored so
+    assert_eq!(fs[0].score, 75.0, "{}", fs[0].summary);
+    assert!(
+        fs[0]
+            .summary
+            .contains("a host profile naming its operating system")
+            && fs[0].summary.contains("it repeats (3 connection(s)"),
+        "{}",
+        fs[0].summary
+    );
+    assert_eq!(fs[1].score, 70.0, "{}", fs[1].summary);
+    assert!(
+        fs[1].summary.contains("said by the originator"),
+        "{}",
+        fs[1].summary
+    );
+    assert!(
+        fs[2].summary.contains("said by the responder"),
+        "{}",
+        fs[2].summary
+    );
 }

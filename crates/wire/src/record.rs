@@ -46,6 +46,10 @@ pub struct ConnRecord<'a> {
     pub first_frame: u64,
     pub last_frame: u64,
     pub last_source: &'a str,
+    /// What the originator's / responder's payload said about a host in the clear, in a stream no
+    /// analyzer recognised (`proto::profile`).
+    pub orig_profile: Option<&'a str>,
+    pub resp_profile: Option<&'a str>,
 }
 
 /// One `dns` row: a query paired with its response (either may be missing).

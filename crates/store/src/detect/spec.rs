@@ -168,6 +168,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../../queries/public_ip_lookup.sql"),
     ),
     (
+        "queries/remote_control_in_clear.sql",
+        include_str!("../../../../queries/remote_control_in_clear.sql"),
+    ),
+    (
         "queries/intel_match.sql",
         include_str!("../../../../queries/intel_match.sql"),
     ),

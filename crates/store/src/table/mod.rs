@@ -53,7 +53,7 @@ pub fn append_ip(b: &mut StringBuilder, ip: std::net::IpAddr) {
 }
 
 /// Version of the table schemas; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// One column's documentation.
 #[derive(Debug, Clone)]
@@ -401,6 +401,8 @@ table!(ConnTable, "conn", record ConnRecord, "One row per connection (TCP, UDP o
     first_frame: U64 = "frame number (1-based, as in Wireshark) of the connection's first packet in source (of a reassembled datagram: the frame that completed it)",
     last_frame: U64 = "frame number of its last packet, in last_source; every packet of the connection is a frame of its 5-tuple between the two (wirehunt extract reads exactly those)",
     last_source: Str = "capture file of the connection's last packet (source, unless the connection continues into a later rotated file)",
+    orig_profile: Str = "what the originator's payload says about a host in the clear, in a TCP stream no analyzer recognised (first 32 segments): an operating-system name (a remote-access trojan's victim profile: `Microsoft Windows 7 Professional`, njRAT's `Win 7 Ultimate SP1 x86`) or an interactive shell's banner or prompt (`Microsoft Windows [Version 10.0.19045.2965]`, `PS C:\\Users\\bob>`, `bash: no job control in this shell`); what names systems by design (SMB, LDAP, DCE/RPC, Kerberos, syslog, Zabbix, SIP and RTSP framing; an IRC client's CTCP VERSION reply) is left out by content; null otherwise",
+    resp_profile: Str = "the same for the responder's payload (a bind shell answering its caller)",
 ]);
 
 table!(DnsTable, "dns", record DnsRecord, "One row per DNS transaction: a query paired with its response by flow, transaction id and question.", [

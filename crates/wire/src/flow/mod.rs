@@ -10,7 +10,7 @@ pub mod community_id;
 pub mod reassembly;
 
 use crate::decode::{Packet, ipproto, tcpflags};
-use crate::proto::{ConnCtx, Dir, PerDir, StreamAnalyzer, detect_tcp};
+use crate::proto::{ConnCtx, Dir, PerDir, StreamAnalyzer, detect_tcp, profile};
 use crate::record::{ConnRecord, Record, RecordSink};
 use reassembly::{Chunk, Reassembler};
 use rustc_hash::FxHashMap;
@@ -152,6 +152,13 @@ struct Flow {
     analyzer: Option<Box<dyn StreamAnalyzer>>,
     /// Payload segments inspected for a protocol so far (later ones may start TLS after STARTTLS).
     detect_attempts: u8,
+    /// Payload segments of an unrecognised stream looked at for a host profile in the clear
+    /// ([`crate::proto::profile`]; the limit once infrastructure framing was seen), and the
+    /// directions whose first segment was checked for that framing (bit 0 orig, bit 1 resp).
+    profile_scans: u8,
+    profile_dirs: u8,
+    /// What each direction said about a host in the clear (allocated when something was found).
+    profile: Option<Box<PerDir<Option<String>>>>,
     /// The datagram analyzer [`crate::proto::detect_udp`] chose for a UDP flow.
     datagrams: Option<Box<dyn crate::proto::DatagramAnalyzer>>,
     udp_tried: bool,
@@ -654,6 +661,9 @@ impl FlowTable {
             history: String::with_capacity(16),
             analyzer: None,
             detect_attempts: 0,
+            profile_scans: 0,
+            profile_dirs: 0,
+            profile: None,
             datagrams: None,
             udp_tried: false,
             udp_service: None,
@@ -779,6 +789,9 @@ fn tcp_packet(
                 f.ep.resp.ra.stop_data();
             }
         }
+        if f.analyzer.is_none() && f.profile_scans < profile::SCAN_SEGMENTS {
+            scan_profile(f, dir, p.payload);
+        }
         let Flow {
             ep, analyzer, ctx, ..
         } = f;
@@ -804,6 +817,31 @@ fn tcp_packet(
         if f.ep[dir].state != Reset {
             f.ep[dir].state = Closed;
         }
+    }
+}
+
+/// Look at one payload segment of a stream no analyzer recognised for a host profile in the clear
+/// (a RAT's victim profile, a shell's banner): the first segment of each direction decides whether
+/// the stream is infrastructure framing (SMB, LDAP, ...) that names operating systems by design.
+fn scan_profile(f: &mut Flow, dir: Dir, payload: &[u8]) {
+    if payload.is_empty() {
+        return;
+    }
+    f.profile_scans += 1;
+    let bit = if dir == Dir::Orig { 1 } else { 2 };
+    if f.profile_dirs & bit == 0 {
+        f.profile_dirs |= bit;
+        if profile::infrastructure_framing(payload) {
+            f.profile_scans = profile::SCAN_SEGMENTS;
+            f.profile = None;
+            return;
+        }
+    }
+    if f.profile.as_ref().is_some_and(|p| p[dir].is_some()) {
+        return;
+    }
+    if let Some(text) = profile::find(payload) {
+        f.profile.get_or_insert_with(Default::default)[dir] = Some(text);
     }
 }
 
@@ -919,6 +957,8 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut dyn RecordSink) {
         first_frame: f.first_frame,
         last_frame: f.last_frame,
         last_source: &f.last_source,
+        orig_profile: f.profile.as_ref().and_then(|p| p.orig.as_deref()),
+        resp_profile: f.profile.as_ref().and_then(|p| p.resp.as_deref()),
     }));
 }
 

@@ -11,6 +11,7 @@ pub mod files;
 pub mod ftp;
 pub mod http;
 pub mod lines;
+pub mod profile;
 pub mod smtp;
 pub mod tls;
 pub mod udp_service;
