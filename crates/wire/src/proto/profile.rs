@@ -8,8 +8,10 @@
 //! `bash: no job control in this shell`). Benign software that names the operating system in the
 //! clear does it in protocols that are recognised (HTTP's User-Agent) or in infrastructure framing
 //! (SMB's NativeOS, an LDAP entry's operatingSystem, DCE/RPC, Kerberos, syslog, a Zabbix agent's
-//! answer, a SIP or RTSP User-Agent): [`infrastructure_framing`] leaves those streams out, by
-//! content, not by port; an IRC client's answer to a CTCP VERSION question is left out too.
+//! answer, a SIP or RTSP User-Agent, files traded in a BitTorrent or Delivery Optimization swarm):
+//! [`infrastructure_framing`] leaves those streams out, by content, not by port; an IRC client's
+//! answer to a CTCP VERSION question is left out too, and an operating-system name counts only in a
+//! segment that is text (a profile is a message; a name inside binary data is a file's content).
 //!
 //! Only the first [`SCAN_SEGMENTS`] payload segments of a connection are looked at, the first
 //! [`SCAN_BYTES`] of each, so the cost is bounded per connection whatever the stream carries.
@@ -46,6 +48,12 @@ pub fn infrastructure_framing(first: &[u8]) -> bool {
         // SIP and RTSP (softphones, media players, AirPlay): request or status lines and headers like
         // HTTP's, whose User-Agent may name the operating system
         _ if header_protocol(first) => true,
+        // a swarm's handshake, a length byte then the protocol's name (`\x13BitTorrent protocol`,
+        // Windows Delivery Optimization's `\x0eSwarm protocol`): peers trading files, which may
+        // hold any text
+        [n, rest @ ..] if (8..=32).contains(n) => rest.get(..usize::from(*n)).is_some_and(|name| {
+            name.ends_with(b"protocol") && name.iter().all(|c| c.is_ascii_graphic() || *c == b' ')
+        }),
         // syslog over TCP: `<PRI>` or an octet-counted frame `123 <PRI>`
         [b'<', d, ..] if d.is_ascii_digit() => true,
         [d, ..] if d.is_ascii_digit() => {
@@ -82,6 +90,14 @@ pub fn find(payload: &[u8]) -> Option<String> {
     if memchr::memmem::find(p, b"\x01VERSION ").is_some() {
         return None;
     }
+    // a profile is a text message; a name inside binary data (a file's manifest, a resource) is not
+    let printable = p
+        .iter()
+        .filter(|c| (0x20..0x7f).contains(*c) || matches!(c, b'\r' | b'\n' | b'\t'))
+        .count();
+    if printable * 4 < p.len() * 3 {
+        return None;
+    }
     os_name(p)
 }
 
@@ -104,8 +120,13 @@ fn field(p: &[u8], start: usize, fields: bool) -> String {
 fn shell(p: &[u8]) -> Option<String> {
     use memchr::memmem::find as at;
     if let Some(i) = at(p, b"Microsoft Windows [Version ") {
+        // printable ASCII up to the closing bracket, within MAX_TEXT
         let rest = p.get(i..)?;
-        let end = rest.iter().take(MAX_TEXT).position(|&c| c == b']')?;
+        let end = rest
+            .iter()
+            .take(MAX_TEXT)
+            .take_while(|c| (0x20..0x7f).contains(*c))
+            .position(|&c| c == b']')?;
         return Some(super::escape_bytes(rest.get(..=end)?));
     }
     if let Some(i) = at(p, b"Windows PowerShell")
@@ -219,14 +240,19 @@ mod tests {
             find(b"\x00\x01Windows 10 Pro\x00").as_deref(),
             Some("Windows 10 Pro")
         );
+        // inside binary data it is no profile (a manifest's comment in a file being copied)
+        let mut bin: Vec<u8> = (0..400u32).map(|i| (i * 37 % 256) as u8 & 0x9f).collect();
+        bin.extend_from_slice(b"<!-- Windows 10 -->");
+        assert_eq!(find(&bin), None);
         assert_eq!(
             find(b"|Windows 8.1 x64|").as_deref(),
             Some("Windows 8.1 x64")
         );
-        // attacker bytes inside a banner are escaped
+        // a banner is printable text: control bytes or bidi overrides before the bracket end it
+        assert_eq!(find(b"Microsoft Windows [Version 1\x1b[2J\n]"), None);
         assert_eq!(
-            find(b"Microsoft Windows [Version 1\x1b[2J\n]").as_deref(),
-            Some("Microsoft Windows [Version 1\\x1b[2J\\x0a]")
+            find("Microsoft Windows [Version \u{202e}10.0]".as_bytes()),
+            None
         );
     }
 
@@ -286,6 +312,27 @@ mod tests {
         assert_eq!(find(&late), None);
     }
 
+    proptest::proptest! {
+        /// Any bytes, with or without the markers inside, give nothing or a short text of printable
+        /// ASCII (escaped), and never a panic.
+        #[test]
+        fn any_bytes_give_a_short_printable_text_or_nothing(
+            head in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+            marker in proptest::sample::select(vec![
+                &b""[..], b"Microsoft Windows [Version ", b"Windows 10", b"Win 7 ", b"\r\nC:\\",
+                b"PS D:\\", b"no job control in this shell", b"\x01VERSION ",
+            ]),
+            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+        ) {
+            let p: Vec<u8> = [&head[..], marker, &tail[..]].concat();
+            let _ = infrastructure_framing(&p);
+            if let Some(t) = find(&p) {
+                proptest::prop_assert!(t.len() <= 2 * MAX_TEXT, "{t:?}");
+                proptest::prop_assert!(t.bytes().all(|c| (0x20..0x7f).contains(&c)), "{t:?}");
+            }
+        }
+    }
+
     #[test]
     fn infrastructure_framing_is_recognised_by_content() {
         // SMB1 session setup, SMB2 negotiate
@@ -314,6 +361,8 @@ mod tests {
         assert!(infrastructure_framing(
             b"OPTIONS rtsp://10.0.0.7/stream RTSP/1.0\r\nCSeq: 1\r\n"
         ));
+        assert!(infrastructure_framing(b"\x13BitTorrent protocol\x00\x00"));
+        assert!(infrastructure_framing(b"\x0eSwarm protocol\x00\x00\x00"));
         // a RAT's own framing is none of these
         assert!(!infrastructure_framing(b"144\r\n\r\n"));
         assert!(!infrastructure_framing(b"ping|STRRAT|"));
