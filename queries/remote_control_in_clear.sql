@@ -8,7 +8,7 @@
 -- description: bound to a socket prints its banner and prompt (`Microsoft Windows [Version ...]`, `C:\Users\bob>`,
 -- description: `bash: no job control in this shell`). Software that names the operating system for a living does it
 -- description: in protocols that are parsed (HTTP's User-Agent) or in infrastructure framing that the ingest leaves
--- description: out by content (SMB, LDAP, DCE/RPC, Kerberos, syslog, Zabbix, SIP, RTSP, BitTorrent and Delivery Optimization
+-- description: out by content (SMB, LDAP, DCE/RPC, Kerberos, syslog, Zabbix, SIP, RTSP, print jobs, BitTorrent and Delivery Optimization
 -- description: swarms; IRC CTCP VERSION replies; an OS name inside binary data), so the act is the evidence:
 -- description: a victim profile is high (65), a shell banner or prompt 70. Per (source, peer address, port): +10
 -- description: when it repeats (3+ connections, or a session of 60 s or more: a RAT's keepalive repeats its profile,

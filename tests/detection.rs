@@ -1432,8 +1432,9 @@ fn encoded_payloads_answering_a_post_are_found() {
 /// (high), a bind shell's PowerShell prompt answering its caller (high, said by the responder), a
 /// RAT registering its victim's profile on three connections (high, repeated). Software that names
 /// the operating system by design says nothing here: SMB's NativeOS, an LDAP entry's
-/// operatingSystem, HTTP's User-Agent, syslog carrying Windows event text, and an unknown stream
-/// whose first segment is SMB framing and whose later text names Windows.
+/// operatingSystem, HTTP's User-Agent, syslog carrying Windows event text, a print job whose
+/// document names Windows, and an unknown stream whose first segment is SMB framing and whose later
+/// text names Windows.
 #[test]
 fn remote_control_in_clear_is_found_by_what_the_stream_says() {
     let (c, atk, lan) = ([10, 0, 0, 5], [198, 51, 100, 66], [10, 0, 0, 9]);
@@ -1532,6 +1533,24 @@ fn remote_control_in_clear_is_found_by_what_the_stream_says() {
             (true, b"|Windows 10 Pro|"),
         ],
     ));
+    // a print job whose document names Windows
+    frames.extend(session(
+        c,
+        49405,
+        lan,
+        9100,
+        t0 + 7_000_000,
+        &[
+            (
+                true,
+                b"\x1b%-12345X@PJL JOB NAME=\"setup\"\r\n@PJL ENTER LANGUAGE=POSTSCRIPT\r\n",
+            ),
+            (
+                true,
+                b"%!PS-Adobe-3.0\n(Install on Windows 10 Pro or Windows 11) show\n",
+            ),
+        ],
+    ));
     let (ds, _) = ingest_bytes("remote-control", &[("c.pcap", pcap(1, &frames))]);
     // the columns: one text per stream that said something, on the side that said it
     let ports = column(&ds, "conn", "resp_p");
@@ -1550,7 +1569,7 @@ fn remote_control_in_clear_is_found_by_what_the_stream_says() {
     );
     assert_eq!(said("5555"), (String::new(), r"PS C:\\Users\\bob>".into()));
     assert_eq!(said("8219").0, "Microsoft Windows 10 Pro");
-    for benign in ["445", "389", "80", "514", "7777"] {
+    for benign in ["445", "389", "80", "514", "7777", "9100"] {
         assert_eq!(
             said(benign),
             (String::new(), String::new()),

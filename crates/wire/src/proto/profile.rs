@@ -8,7 +8,8 @@
 //! `bash: no job control in this shell`). Benign software that names the operating system in the
 //! clear does it in protocols that are recognised (HTTP's User-Agent) or in infrastructure framing
 //! (SMB's NativeOS, an LDAP entry's operatingSystem, DCE/RPC, Kerberos, syslog, a Zabbix agent's
-//! answer, a SIP or RTSP User-Agent, files traded in a BitTorrent or Delivery Optimization swarm):
+//! answer, a SIP or RTSP User-Agent, a print job's document, files traded in a BitTorrent or
+//! Delivery Optimization swarm):
 //! [`infrastructure_framing`] leaves those streams out, by content, not by port; an IRC client's
 //! answer to a CTCP VERSION question is left out too, and an operating-system name counts only in a
 //! segment that is text (a profile is a message; a name inside binary data is a file's content).
@@ -48,6 +49,14 @@ pub fn infrastructure_framing(first: &[u8]) -> bool {
         // SIP and RTSP (softphones, media players, AirPlay): request or status lines and headers like
         // HTTP's, whose User-Agent may name the operating system
         _ if header_protocol(first) => true,
+        // print jobs (raw port 9100 and LPD): PJL behind the universal exit language, PostScript,
+        // an LPD command (a byte 1-5, then the queue's name): documents, which may say anything
+        [0x1b, b'%', b'-', b'1', b'2', b'3', b'4', b'5', b'X', ..] => true,
+        [b'@', b'P', b'J', b'L', ..] | [b'%', b'!', b'P', b'S', ..] => true,
+        [cmd, rest @ ..] if (1..=5).contains(cmd) => {
+            let name = rest.iter().take_while(|c| c.is_ascii_graphic()).count();
+            name > 0 && name < 128 && rest.get(name) == Some(&b'\n')
+        }
         // a swarm's handshake, a length byte then the protocol's name (`\x13BitTorrent protocol`,
         // Windows Delivery Optimization's `\x0eSwarm protocol`): peers trading files, which may
         // hold any text
@@ -361,6 +370,14 @@ mod tests {
         assert!(infrastructure_framing(
             b"OPTIONS rtsp://10.0.0.7/stream RTSP/1.0\r\nCSeq: 1\r\n"
         ));
+        assert!(infrastructure_framing(
+            b"\x1b%-12345X@PJL JOB NAME=\"report\"\r\n@PJL COMMENT \"Windows 10\"\r\n"
+        ));
+        assert!(infrastructure_framing(
+            b"%!PS-Adobe-3.0\n%%Title: Windows 10 guide\n"
+        ));
+        assert!(infrastructure_framing(b"\x02lp\n"));
+        assert!(!infrastructure_framing(b"\x02\n"));
         assert!(infrastructure_framing(b"\x13BitTorrent protocol\x00\x00"));
         assert!(infrastructure_framing(b"\x0eSwarm protocol\x00\x00\x00"));
         // a RAT's own framing is none of these
