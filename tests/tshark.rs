@@ -1003,3 +1003,72 @@ fn extract_slices_equal_tsharks_frames_of_each_connection() {
     assert_eq!(slice_frames, ip_frames, "all IP frames, fragments included");
     assert!(slice_frames as u64 > rep.manifest.inputs[0].fragments);
 }
+
+/// `conn.orig_profile` / `resp_profile` against tshark's payload search: the TCP streams whose payload
+/// names a Windows product as a word (tshark's `matches`, a regular expression over each segment's
+/// raw bytes) and that tshark dissects as none of the protocols wirehunt parses or leaves out by
+/// content (HTTP, TLS, FTP control, SMTP, SMB, NetBIOS sessions, LDAP, Kerberos, DCE/RPC, syslog)
+/// are exactly the connections with a host profile, endpoints compared without direction (a bind
+/// shell's profile is the responder's). On these folders that is STRRAT's keepalive, the 2010 RAT's
+/// registration and AgentTesla's FTP-uploaded report, and nothing in `benign/` (a Windows 7 domain
+/// client's SMB, LDAP and Kerberos name Windows by design).
+#[test]
+fn host_profiles_match_tsharks_payload_search() {
+    let endpoints = |a: &str, ap: &str, b: &str, bp: &str| -> String {
+        let (x, y) = (format!("{a}:{ap}"), format!("{b}:{bp}"));
+        if x <= y {
+            format!("{x} {y}")
+        } else {
+            format!("{y} {x}")
+        }
+    };
+    let mut profiles = 0;
+    compare(
+        "conn_profile",
+        &["beacon", "benign", "http_exfil", "large"],
+        |name, path| {
+            let ds = ingest_one(name, path);
+            let ours: BTreeSet<String> = rows(
+                &ds,
+                "conn",
+                &[
+                    "orig_h",
+                    "orig_p",
+                    "resp_h",
+                    "resp_p",
+                    "orig_profile",
+                    "resp_profile",
+                ],
+            )
+            .into_iter()
+            .filter(|r| !r[4].is_empty() || !r[5].is_empty())
+            .map(|r| endpoints(&r[0], &r[1], &r[2], &r[3]))
+            .collect();
+            profiles += ours.len();
+            let parsed: BTreeSet<String> = tshark_fields(
+                path,
+                "http || tls || ftp || smtp || smb || smb2 || nbss || ldap || kerberos || dcerpc || syslog",
+                &["tcp.stream"],
+                &[],
+            )
+            .into_iter()
+            .map(|f| f[0].clone())
+            .collect();
+            let theirs: BTreeSet<String> = tshark_fields(
+                path,
+                r#"tcp.payload matches "Win(dows)? (XP|Vista|7|8|8[.]1|10|11|Server)([^A-Za-z0-9.]|$)""#,
+                &["tcp.stream", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport"],
+                &[],
+            )
+            .into_iter()
+            .filter(|f| f.len() == 5 && !parsed.contains(&f[0]))
+            .map(|f| endpoints(&f[1], &f[2], &f[3], &f[4]))
+            .collect();
+            (ours, theirs)
+        },
+    );
+    assert!(
+        profiles >= 3 || corpus().is_none() || !tshark(),
+        "{profiles}"
+    );
+}
