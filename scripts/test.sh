@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, and .ci/run calls exactly this): install the reference peers the tests compare
-# against (tshark, capinfos, Suricata, DuckDB), the browser the HTML report is checked in (Chromium and
+# against (tshark, capinfos, Suricata, DuckDB, moto's S3 server), the browser the HTML report is checked in (Chromium and
 # chromedriver) and the terminal the shell is driven in (tmux; util-linux script), then run `cargo test`. A peer that cannot be installed is a failure, never a skipped comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,13 @@ if ! python3 -c 'import duckdb' >/dev/null 2>&1; then
   python3 -m pip install --quiet duckdb 2>/dev/null || python3 -m pip install --quiet --break-system-packages duckdb
 fi
 python3 -c 'import duckdb' || { echo "scripts/test.sh: DuckDB (python3 -m pip install duckdb) is required and could not be installed" >&2; exit 1; }
-for t in tshark capinfos suricata chromium chromedriver tmux script; do
+# moto's S3-compatible server (tests/cluster.rs: datasets on object storage), same registry
+if ! command -v moto_server >/dev/null 2>&1; then
+  python3 -m pip install --quiet 'moto[server]' 2>/dev/null || python3 -m pip install --quiet --break-system-packages 'moto[server]'
+  # a per-user install puts its scripts here
+  export PATH="$PATH:$(python3 -m site --user-base)/bin"
+fi
+for t in tshark capinfos suricata chromium chromedriver tmux script moto_server; do
   command -v "$t" >/dev/null 2>&1 || { echo "scripts/test.sh: $t is required and could not be installed" >&2; exit 1; }
 done
 export WIREHUNT_CORPUS="${WIREHUNT_CORPUS:-$(cd .. && pwd)/shared/pcaps}"

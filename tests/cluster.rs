@@ -27,9 +27,15 @@ fn free_port() -> u16 {
 }
 
 fn spawn(args: &[&str], log: &std::path::Path) -> Child {
+    spawn_env(args, &[], log)
+}
+
+/// `wirehunt ARGS` with these environment variables added, output to `log`.
+fn spawn_env(args: &[&str], env: &[(&str, String)], log: &std::path::Path) -> Child {
     let f = std::fs::File::create(log).unwrap();
     Command::new(wirehunt_bin())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::from(f.try_clone().unwrap()))
         .stderr(Stdio::from(f))
         .spawn()
@@ -57,8 +63,13 @@ fn readme_queries() -> Vec<String> {
 /// `wirehunt ARGS` against the cluster, killed after five minutes: a job the cluster loses must fail
 /// the test, not hang it.
 fn run_bounded(args: &[&str]) -> std::process::Output {
+    run_bounded_env(args, &[])
+}
+
+fn run_bounded_env(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     let mut c = Command::new(wirehunt_bin())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -96,7 +107,11 @@ fn run_bounded(args: &[&str]) -> std::process::Output {
 }
 
 fn run_bounded_ok(args: &[&str]) -> std::process::Output {
-    let o = run_bounded(args);
+    run_bounded_ok_env(args, &[])
+}
+
+fn run_bounded_ok_env(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let o = run_bounded_env(args, env);
     assert!(
         o.status.success(),
         "wirehunt {args:?}: {}\n{}",
@@ -446,4 +461,356 @@ for row in con.execute("SELECT orig_h, sum(orig_bytes + resp_bytes) AS bytes, co
     }
     assert!(expected.lines().count() >= 8, "{expected}");
     assert_eq!(duck, expected);
+}
+
+/// An S3-compatible server on an ephemeral port of 127.0.0.1 (moto, from the Python package
+/// registry: scripts/test.sh installs it), ready when it accepts connections (bounded: 30 s).
+fn start_s3(procs: &mut Procs, log: &std::path::Path) -> String {
+    let port = free_port();
+    let f = std::fs::File::create(log).unwrap();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::from(f.try_clone().unwrap()))
+        .stderr(Stdio::from(f))
+        .spawn()
+        .expect("moto_server (scripts/test.sh installs it: python3 -m pip install 'moto[server]')");
+    procs.0.push(child);
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "moto_server did not listen within 30 s: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Copy each local directory's files to `s3://BUCKET/KEY_PREFIX/...` with boto3 (moto's own
+/// dependency: an uploader independent of wirehunt's reader). The paths travel as arguments.
+fn upload(endpoint: &str, bucket: &str, dirs: &[(&std::path::Path, &str)]) {
+    let script = r#"
+import boto3, os, sys
+endpoint, bucket = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="wirehunt", aws_secret_access_key="wirehunt-test", region_name="us-east-1")
+try:
+    s3.create_bucket(Bucket=bucket)
+except s3.exceptions.BucketAlreadyOwnedByYou:
+    pass
+args = sys.argv[3:]
+for local, prefix in zip(args[0::2], args[1::2]):
+    for root, _, files in os.walk(local):
+        for f in files:
+            p = os.path.join(root, f)
+            key = prefix + "/" + os.path.relpath(p, local).replace(os.sep, "/")
+            s3.upload_file(p, bucket, key)
+"#;
+    let mut args: Vec<String> = vec!["-c".into(), script.into(), endpoint.into(), bucket.into()];
+    for (d, prefix) in dirs {
+        args.push(d.to_string_lossy().into_owned());
+        args.push((*prefix).to_string());
+    }
+    let o = Command::new("python3").args(&args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "upload: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Datasets on S3-compatible object storage (`s3://BUCKET/PREFIX`, read through object_store's S3
+/// client): the same findings and rows as the directory they were copied from, locally and on a
+/// cluster whose scheduler and executors read the bucket; a damaged or partial copy is refused
+/// with the reason, like a damaged directory.
+#[test]
+fn datasets_on_s3_compatible_storage_read_like_their_directories_locally_and_on_the_cluster() {
+    let dir = tmp("cluster_s3");
+    let ds = dir.join("ds");
+    ingest_into(&demo_capture(), &ds);
+    let ds_s = std::fs::canonicalize(&ds)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let part = dir.join("part");
+    run_ok(&[
+        "-q",
+        "ingest",
+        &demo_capture().to_string_lossy(),
+        "-d",
+        &part.to_string_lossy(),
+        "--partition",
+        "hour",
+    ]);
+    let part_s = part.to_string_lossy().into_owned();
+    // a shared dataset of two runs, and a copy of it missing run b's manifest
+    let shared = dir.join("shared");
+    for run in ["a", "b"] {
+        run_ok(&[
+            "-q",
+            "ingest",
+            &demo_capture().to_string_lossy(),
+            "-d",
+            &shared.to_string_lossy(),
+            "--run",
+            run,
+        ]);
+    }
+    let orphan = dir.join("orphan");
+    for f in walk(&shared) {
+        let to = orphan.join(f.strip_prefix(&shared).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
+    std::fs::remove_file(orphan.join("runs/b.json")).unwrap();
+    // a copy whose first conn part file lost its tail (an interrupted upload), and a copy of the
+    // tables without the manifest
+    let bad = dir.join("bad");
+    let nomanifest = dir.join("nomanifest");
+    for d in [&bad, &nomanifest] {
+        for f in walk(&ds) {
+            let rel = f.strip_prefix(&ds).unwrap();
+            let to = d.join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, &to).unwrap();
+        }
+    }
+    std::fs::remove_file(nomanifest.join("manifest.json")).unwrap();
+    let victim = walk(&bad.join("conn"))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .min()
+        .unwrap();
+    let len = std::fs::metadata(&victim).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&victim)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+
+    let mut procs = Procs(Vec::new());
+    let endpoint = start_s3(&mut procs, &dir.join("s3.log"));
+    upload(
+        &endpoint,
+        "cases",
+        &[
+            (&ds, "ir-7/ds"),
+            (&part, "ir-7/part"),
+            (&bad, "ir-7/bad"),
+            (&nomanifest, "ir-7/nomanifest"),
+            (&shared, "ir-7/shared"),
+            (&orphan, "ir-7/orphan"),
+        ],
+    );
+    let env: Vec<(&str, String)> = vec![
+        ("AWS_ACCESS_KEY_ID", "wirehunt".into()),
+        ("AWS_SECRET_ACCESS_KEY", "wirehunt-test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ENDPOINT_URL", endpoint.clone()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+    ];
+
+    // locally: every detector, and the README's hunting queries, as on the directory
+    let detect = |dataset: &str, cluster: Option<&str>| {
+        let mut a: Vec<&str> = Vec::new();
+        if let Some(u) = cluster {
+            a.extend(["--cluster", u]);
+        }
+        a.extend([
+            "detect",
+            dataset,
+            "--format",
+            "jsonl",
+            "--min-severity",
+            "low",
+        ]);
+        sorted_lines(&run_bounded_ok_env(&a, &env))
+    };
+    let on_disk = detect(&ds_s, None);
+    assert!(
+        on_disk.len() >= 6,
+        "the demo capture's findings: {}",
+        on_disk.len()
+    );
+    assert_eq!(on_disk, detect("s3://cases/ir-7/ds", None), "local, s3");
+    let queries = readme_queries();
+    assert!(queries.len() >= 3);
+    for q in &queries {
+        let a = run_ok(&["sql", &ds_s, "-c", q, "--format", "csv"]);
+        let b = run_bounded_ok_env(
+            &["sql", "s3://cases/ir-7/ds", "-c", q, "--format", "csv"],
+            &env,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&a.stdout),
+            String::from_utf8_lossy(&b.stdout),
+            "{q}"
+        );
+    }
+
+    // a shared dataset: the run manifests merged, both runs' rows
+    let q = "SELECT count(*) AS n, count(DISTINCT uid) AS uids, sum(orig_bytes) AS up FROM conn";
+    let a = run_ok(&["sql", &shared.to_string_lossy(), "-c", q, "--format", "csv"]);
+    let b = run_bounded_ok_env(
+        &["sql", "s3://cases/ir-7/shared", "-c", q, "--format", "csv"],
+        &env,
+    );
+    assert_eq!(a.stdout, b.stdout);
+    let one = run_ok(&["sql", &ds_s, "-c", q, "--format", "csv"]);
+    let n = |o: &std::process::Output| -> u64 {
+        let t = String::from_utf8_lossy(&o.stdout).into_owned();
+        t.lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(n(&b), 2 * n(&one));
+
+    // damaged and partial copies: refused with the object named, exit 65 / 66 as for directories
+    let o = run_bounded_env(
+        &[
+            "sql",
+            "s3://cases/ir-7/orphan",
+            "-c",
+            "SELECT count(*) FROM conn",
+        ],
+        &env,
+    );
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains("s3://cases/ir-7/orphan/") && err.contains("of run b that has no manifest"),
+        "{err}"
+    );
+    let o = run_bounded_env(
+        &[
+            "sql",
+            "s3://cases/ir-7/bad",
+            "-c",
+            "SELECT count(*) FROM conn",
+        ],
+        &env,
+    );
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    let victim_key = format!(
+        "s3://cases/ir-7/bad/{}",
+        victim.strip_prefix(&bad).unwrap().to_string_lossy()
+    );
+    assert!(
+        err.contains(&victim_key) && err.contains("not a whole Parquet file"),
+        "{err}"
+    );
+    let o = run_bounded_env(&["detect", "s3://cases/ir-7/nomanifest"], &env);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(66), "{err}");
+    assert!(err.contains("not a wirehunt dataset"), "{err}");
+    // an endpoint nothing listens on: the transport's error, after a bounded retry, not "not a
+    // dataset"
+    let mut wrong = env.clone();
+    wrong[3].1 = format!("http://127.0.0.1:{}", free_port());
+    let o = run_bounded_env(&["sql", "s3://cases/ir-7/ds", "-c", "SELECT 1"], &wrong);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(
+        err.contains("s3://cases/ir-7/ds") && !err.contains("not a wirehunt dataset"),
+        "{err}"
+    );
+
+    // a cluster whose scheduler plans over the bucket's listing and whose executors read it
+    let sched_addr = format!("127.0.0.1:{}", free_port());
+    procs.0.push(spawn_env(
+        &["cluster", "scheduler", "--bind", &sched_addr],
+        &env,
+        &dir.join("scheduler.log"),
+    ));
+    for k in 0..2 {
+        let (flight, grpc) = (free_port(), free_port());
+        let w = dir.join(format!("executor{k}"));
+        std::fs::create_dir_all(&w).unwrap();
+        procs.0.push(spawn_env(
+            &[
+                "cluster",
+                "executor",
+                "--scheduler",
+                &sched_addr,
+                "--bind",
+                &format!("127.0.0.1:{flight}"),
+                "--grpc-port",
+                &grpc.to_string(),
+                "--work-dir",
+                &w.to_string_lossy(),
+                "--concurrent-tasks",
+                "2",
+            ],
+            &env,
+            &dir.join(format!("executor{k}.log")),
+        ));
+    }
+    let url = format!("df://{sched_addr}");
+    let t0 = Instant::now();
+    let count = loop {
+        let o = run_bounded_env(
+            &[
+                "--cluster",
+                &url,
+                "sql",
+                "s3://cases/ir-7/ds",
+                "-c",
+                "SELECT count(*) AS n FROM conn",
+                "--format",
+                "csv",
+            ],
+            &env,
+        );
+        if o.status.success() {
+            break o;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the cluster did not answer within a minute: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let local_count = run_ok(&[
+        "sql",
+        &ds_s,
+        "-c",
+        "SELECT count(*) AS n FROM conn",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(count.stdout, local_count.stdout);
+    assert!(String::from_utf8_lossy(&count.stdout).lines().nth(1) != Some("0"));
+    assert_eq!(
+        on_disk,
+        detect("s3://cases/ir-7/ds", Some(&url)),
+        "cluster, s3"
+    );
+    // a partitioned dataset: its date/hour key prefixes are columns there too
+    let q = "SELECT date, hour, count(*) AS n, sum(orig_bytes) AS up FROM conn GROUP BY date, hour ORDER BY date, hour";
+    let a = run_ok(&["sql", &part_s, "-c", q, "--format", "csv"]);
+    let b = run_bounded_ok_env(
+        &[
+            "--cluster",
+            &url,
+            "sql",
+            "s3://cases/ir-7/part",
+            "-c",
+            q,
+            "--format",
+            "csv",
+        ],
+        &env,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+    assert!(String::from_utf8_lossy(&a.stdout).lines().count() >= 2);
 }

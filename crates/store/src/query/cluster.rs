@@ -22,8 +22,13 @@ fn session_state(config: SessionConfig) -> datafusion::error::Result<SessionStat
     use ballista::prelude::SessionConfigExt;
     // see connect(): the static planner; a client's own setting travels with its job
     let config = super::correct_results(config.with_ballista_adaptive_query_planner(false));
+    // it lists a table's files when it plans: local paths, or `s3://` objects (super::objects)
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_object_store_registry(super::objects::registry())
+        .build_arc()?;
     let mut state = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
         .build();
     for f in super::udf::scalar_udfs() {
@@ -148,6 +153,18 @@ pub fn executor(o: ExecutorOptions) -> crate::Result<()> {
         scheduler_connect_timeout_seconds: 30,
         ..Default::default()
     };
+    // tasks read `s3://` tables as well as local paths (super::objects); spills go to the work
+    // directory when one is given, as in Ballista's own producer
+    let spill_dir = config.work_dir.clone();
+    let stores = super::objects::registry();
+    config.override_runtime_producer = Some(Arc::new(move |_| {
+        let mut b = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+            .with_object_store_registry(stores.clone());
+        if let Some(d) = &spill_dir {
+            b = b.with_temp_file_path(d.clone());
+        }
+        b.build_arc()
+    }));
     if let Some(n) = o.concurrent_tasks {
         config.vcores = n.max(1);
     }
@@ -169,8 +186,12 @@ pub async fn connect(url: &str) -> datafusion::error::Result<SessionContext> {
         // job never finishes; the static planner runs them all
         .with_ballista_adaptive_query_planner(false);
     let config = super::correct_results(config);
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_object_store_registry(super::objects::registry())
+        .build_arc()?;
     let state = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
         .build();
     let ctx = SessionContext::remote_with_state(url, state).await?;

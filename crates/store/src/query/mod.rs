@@ -5,6 +5,7 @@
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod geo;
+pub mod objects;
 pub mod rewrite;
 pub mod udf;
 
@@ -203,10 +204,21 @@ pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionCo
 }
 
 /// The tables of this wirehunt's registry that a dataset has no directory for (it was written by
-/// an older wirehunt): a local session reads them as empty; callers say so.
+/// an older wirehunt): a local session reads them as empty; callers say so. On object storage,
+/// where an empty directory does not exist, the tables the manifest does not count.
 pub fn missing_tables(dataset: &Path) -> Vec<&'static str> {
     if !crate::table::dataset::is_dataset(dataset) {
         return Vec::new();
+    }
+    if crate::table::remote::is_remote(dataset) {
+        let Ok(m) = crate::table::manifest::Manifest::load(dataset) else {
+            return Vec::new();
+        };
+        return all_schemas()
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| !m.tables.contains_key(*n))
+            .collect();
     }
     all_schemas()
         .into_iter()
@@ -215,15 +227,103 @@ pub fn missing_tables(dataset: &Path) -> Vec<&'static str> {
         .collect()
 }
 
+/// A dataset's Parquet files, table by table, with their footers read (or why they could not be):
+/// every file a reader would open, at any depth (partition directories). `None` for a table with no
+/// directory (no objects, on object storage).
+type TableFiles = Vec<(&'static str, Option<Vec<(String, Result<Footer, String>)>>)>;
+
+use crate::table::remote::Footer;
+
+fn local_footer(p: &Path) -> Result<Footer, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(p).map_err(|e| e.to_string())?;
+    let len = f.metadata().map_err(|e| e.to_string())?.len();
+    if len < 12 {
+        return Err("too short".to_string());
+    }
+    let mut head = [0u8; 4];
+    let mut tail = [0u8; 8];
+    f.read_exact(&mut head).map_err(|e| e.to_string())?;
+    f.seek(SeekFrom::End(-8)).map_err(|e| e.to_string())?;
+    f.read_exact(&mut tail).map_err(|e| e.to_string())?;
+    let meta_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    let metadata = if &head == b"PAR1" && &tail[4..] == b"PAR1" && meta_len + 12 <= len {
+        f.seek(SeekFrom::Start(len - 8 - meta_len))
+            .map_err(|e| e.to_string())?;
+        let mut m = vec![0u8; usize::try_from(meta_len).map_err(|e| e.to_string())?];
+        f.read_exact(&mut m).map_err(|e| e.to_string())?;
+        Some(m)
+    } else {
+        None
+    };
+    Ok(Footer {
+        head,
+        tail,
+        metadata,
+    })
+}
+
+fn table_files(dataset: &Path) -> Result<TableFiles, String> {
+    let mut out = Vec::new();
+    if let Some(r) = crate::table::remote::parse(dataset) {
+        let r = r?;
+        let objects = r.list()?;
+        for (name, _) in all_schemas() {
+            let dir = format!("{name}/");
+            let files: Vec<_> = objects
+                .iter()
+                .filter(|o| o.rel.starts_with(&dir) && o.rel.ends_with(".parquet"))
+                .cloned()
+                .collect();
+            if files.is_empty() {
+                out.push((name, None));
+                continue;
+            }
+            let footers = r.footers(&files)?;
+            let named = files
+                .iter()
+                .map(|o| format!("{}/{}", r.url(), o.rel))
+                .zip(footers)
+                .collect();
+            out.push((name, Some(named)));
+        }
+        return Ok(out);
+    }
+    for (name, _) in all_schemas() {
+        let dir = dataset.join(name);
+        if !dir.is_dir() {
+            out.push((name, None));
+            continue;
+        }
+        let files = parquet_files_below(&dir)
+            .into_iter()
+            .map(|p| (p.display().to_string(), local_footer(&p)))
+            .collect();
+        out.push((name, Some(files)));
+    }
+    Ok(out)
+}
+
 /// Check that a dataset's files are whole Parquet files and hold the rows its manifest accounts for
 /// (a table directory altered after ingest, a truncated copy, a file that is not Parquet). A short or
-/// lying footer is caught before the Parquet reader sees it (parquet 59 panics on some).
+/// lying footer is caught before the Parquet reader sees it (parquet 59 panics on some). The same
+/// checks for a dataset on object storage, by range requests for each file's footer.
 pub fn check_dataset(dataset: &Path) -> Result<(), String> {
-    use std::io::{Read, Seek, SeekFrom};
+    if let Some(Err(e)) = crate::table::remote::parse(dataset) {
+        return Err(e);
+    }
     let shared = crate::table::runs::is_shared(dataset);
     let manifest = crate::table::manifest::Manifest::load(dataset);
-    if shared && let Err(e) = &manifest {
-        return Err(format!("{}: {e}", dataset.display()));
+    if (shared || crate::table::remote::is_remote(dataset))
+        && let Err(e) = &manifest
+    {
+        let why = if e.kind() == std::io::ErrorKind::NotFound {
+            "no manifest.json or run manifests (not a wirehunt dataset, or not all of it was copied)"
+                .to_string()
+        } else {
+            e.to_string()
+        };
+        return Err(format!("{}: {why}", dataset.display()));
     }
     let manifest = manifest.ok();
     let runs = if shared {
@@ -231,21 +331,18 @@ pub fn check_dataset(dataset: &Path) -> Result<(), String> {
     } else {
         Vec::new()
     };
-    for (name, _) in all_schemas() {
-        let dir = dataset.join(name);
-        if !dir.is_dir() {
+    for (name, files) in table_files(dataset)? {
+        let Some(files) = files else {
             continue;
-        }
+        };
         let mut rows = 0u64;
-        // every Parquet file a reader would open, at any depth (partition directories)
-        for p in parquet_files_below(&dir) {
+        for (p, footer) in files {
             if shared {
-                let fname = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let fname = p.rsplit('/').next().unwrap_or("");
                 let run = crate::table::runs::run_of(fname);
                 if !run.is_some_and(|r| runs.iter().any(|c| c == r)) {
                     return Err(format!(
-                        "{}: a part file of run {} that has no manifest in {}/runs (an interrupted `ingest --run {}`, or one finishing right now): run that ingest again, which replaces its files, or open the dataset again in a moment",
-                        p.display(),
+                        "{p}: a part file of run {} that has no manifest in {}/runs (an interrupted `ingest --run {}`, or one finishing right now): run that ingest again, which replaces its files, or open the dataset again in a moment",
                         run.unwrap_or("?"),
                         dataset.display(),
                         run.unwrap_or("NAME")
@@ -254,31 +351,16 @@ pub fn check_dataset(dataset: &Path) -> Result<(), String> {
             }
             let bad = |why: &str| {
                 format!(
-                    "{}: not a whole Parquet file ({why}); the dataset was altered or damaged after ingest",
-                    p.display()
+                    "{p}: not a whole Parquet file ({why}); the dataset was altered or damaged after ingest"
                 )
             };
-            let mut f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let len = f
-                .metadata()
-                .map_err(|e| format!("{}: {e}", p.display()))?
-                .len();
-            if len < 12 {
-                return Err(bad("too short"));
-            }
-            let mut head = [0u8; 4];
-            let mut tail = [0u8; 8];
-            f.read_exact(&mut head).map_err(|e| bad(&e.to_string()))?;
-            f.seek(SeekFrom::End(-8)).map_err(|e| bad(&e.to_string()))?;
-            f.read_exact(&mut tail).map_err(|e| bad(&e.to_string()))?;
-            let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-            if &head != b"PAR1" || &tail[4..] != b"PAR1" || footer + 12 > len {
+            let footer = footer.map_err(|e| bad(&e))?;
+            let Some(metadata) = footer.metadata else {
                 return Err(bad("bad magic or footer length"));
-            }
-            let reader = parquet::file::serialized_reader::SerializedFileReader::new(f)
+            };
+            let meta = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&metadata)
                 .map_err(|e| bad(&e.to_string()))?;
-            use parquet::file::reader::FileReader;
-            rows += u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+            rows += u64::try_from(meta.file_metadata().num_rows()).unwrap_or(0);
         }
         if let Some(expected) = manifest.as_ref().and_then(|m| m.tables.get(name).copied())
             && expected != rows
@@ -344,6 +426,7 @@ pub async fn open_session_with(
     );
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(std::sync::Arc::new(pool))
+        .with_object_store_registry(objects::registry())
         .build_arc()?;
     let cfg = SessionConfig::new()
         .with_information_schema(true)
@@ -351,8 +434,8 @@ pub async fn open_session_with(
         // results stream batch by batch; smaller batches keep a wide row's peak memory down
         .with_batch_size(8192);
     let cfg = correct_results(cfg);
-    let remote = cluster_url();
-    let ctx = match &remote {
+    let cluster = cluster_url();
+    let ctx = match &cluster {
         #[cfg(feature = "cluster")]
         Some(url) => cluster::connect(url).await?,
         #[cfg(not(feature = "cluster"))]
@@ -371,15 +454,30 @@ pub async fn open_session_with(
         .map(|m| m.partition)
         .unwrap_or_default();
     let is_dataset = crate::table::dataset::is_dataset(dataset);
+    // a dataset on object storage: its tables are the key prefixes that hold objects
+    let remote = crate::table::remote::parse(dataset)
+        .transpose()
+        .map_err(datafusion::error::DataFusionError::Plan)?;
+    let objects = match &remote {
+        Some(r) => r.list().map_err(datafusion::error::DataFusionError::Plan)?,
+        None => Vec::new(),
+    };
+    let has_table = |name: &str| match &remote {
+        Some(_) => {
+            let dir = format!("{name}/");
+            objects.iter().any(|o| o.rel.starts_with(&dir))
+        }
+        None => dataset.join(name).is_dir(),
+    };
     for (name, schema) in all_schemas() {
         let dir = dataset.join(name);
-        if !dir.is_dir() {
+        if !has_table(name) {
             // a table this wirehunt writes but an older one did not: it reads as empty, so every
             // detector and query still runs (see [`missing_tables`]); a cluster's executors cannot
             // read an in-memory table, so there it is an empty VALUES view carried in the plan
             if is_dataset {
                 let empty = RecordBatch::new_empty(schema.clone());
-                match &remote {
+                match &cluster {
                     None => {
                         ctx.register_batch(name, empty)?;
                     }
@@ -404,14 +502,14 @@ pub async fn open_session_with(
             ..Default::default()
         };
         // a cluster's executors open the files by the path in the plan: make it absolute
-        let dir = match &remote {
-            Some(_) => std::fs::canonicalize(&dir)?,
-            None => dir,
+        let table_url = match (&remote, &cluster) {
+            (Some(r), _) => r.dir_url(name),
+            (None, Some(_)) => std::fs::canonicalize(&dir)?.to_string_lossy().into_owned(),
+            (None, None) => dir.to_string_lossy().into_owned(),
         };
-        ctx.register_parquet(name, dir.to_string_lossy().as_ref(), opts)
-            .await?;
+        ctx.register_parquet(name, &table_url, opts).await?;
     }
-    match &remote {
+    match &cluster {
         // executors get the plan, not this process's memory: the indicators travel in it
         #[cfg(feature = "cluster")]
         Some(_) => {
@@ -422,7 +520,7 @@ pub async fn open_session_with(
         }
     }
     // Zeek habits: `ssl` is Zeek's name for the tls log
-    if dataset.join("tls").is_dir() {
+    if has_table("tls") {
         ctx.sql("CREATE VIEW ssl AS SELECT * FROM tls").await?;
     }
     Ok(ctx)

@@ -63,7 +63,20 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
 }
 
 /// Is `p` a dataset directory (a manifest, or a shared dataset's run manifests)?
+///
+/// An object-storage URL (`s3://BUCKET/PREFIX`, see [`crate::table::remote`]) is one when it holds
+/// `manifest.json` or run manifests, and also when it cannot be listed (a wrong endpoint or
+/// credentials): opening it then says why, rather than "not a dataset".
 pub fn is_dataset(p: &Path) -> bool {
+    if let Some(r) = crate::table::remote::parse(p) {
+        return match r.and_then(|r| r.list()) {
+            Ok(objects) => {
+                let (single, runs) = crate::table::runs::remote_layout(&objects);
+                single || runs.is_some()
+            }
+            Err(_) => true,
+        };
+    }
     p.is_dir() && (p.join("manifest.json").is_file() || crate::table::runs::is_shared(p))
 }
 

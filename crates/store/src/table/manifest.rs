@@ -78,6 +78,13 @@ impl Manifest {
 
     /// The dataset's manifest: `manifest.json`, or a shared dataset's run manifests merged.
     pub fn load(dir: &std::path::Path) -> std::io::Result<Manifest> {
+        if let Some(r) = crate::table::remote::parse(dir) {
+            let r = r.map_err(std::io::Error::other)?;
+            return match r.get("manifest.json").map_err(std::io::Error::other)? {
+                Some(s) => serde_json::from_slice(&s).map_err(std::io::Error::other),
+                None => crate::table::runs::load_merged(dir),
+            };
+        }
         if crate::table::runs::is_shared(dir) {
             return crate::table::runs::load_merged(dir);
         }

@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod intel;
 pub mod manifest;
 pub mod partition;
+pub mod remote;
 pub mod runs;
 pub mod writer;
 

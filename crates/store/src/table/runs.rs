@@ -32,11 +32,36 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// Is `dir` a shared dataset (run manifests, no single manifest)?
 pub fn is_shared(dir: &Path) -> bool {
+    if let Some(Ok(r)) = super::remote::parse(dir) {
+        return r
+            .list()
+            .is_ok_and(|objects| remote_layout(&objects).1.is_some());
+    }
     dir.join(RUNS_DIR).is_dir() && !dir.join("manifest.json").exists()
+}
+
+/// An object-storage dataset's listing read as a directory: whether it has `manifest.json`, and,
+/// when it has none, the committed runs' names (`runs/NAME.json`, sorted; `None` when there are none).
+pub fn remote_layout(objects: &[super::remote::Object]) -> (bool, Option<Vec<String>>) {
+    let single = objects.iter().any(|o| o.rel == "manifest.json");
+    let mut runs: Vec<String> = objects
+        .iter()
+        .filter_map(|o| {
+            let name = o.rel.strip_prefix(RUNS_DIR)?.strip_prefix('/')?;
+            let run = name.strip_suffix(".json")?;
+            check_name(run).is_ok().then(|| run.to_string())
+        })
+        .collect();
+    runs.sort();
+    (single, (!single && !runs.is_empty()).then_some(runs))
 }
 
 /// The committed runs' names, sorted.
 pub fn committed(dir: &Path) -> std::io::Result<Vec<String>> {
+    if let Some(r) = super::remote::parse(dir) {
+        let objects = r.and_then(|r| r.list()).map_err(std::io::Error::other)?;
+        return Ok(remote_layout(&objects).1.unwrap_or_default());
+    }
     let mut v = Vec::new();
     for e in std::fs::read_dir(dir.join(RUNS_DIR))? {
         let e = e?;
@@ -55,10 +80,31 @@ pub fn committed(dir: &Path) -> std::io::Result<Vec<String>> {
 /// The runs' manifests merged into one (inputs in run-name order, counts added).
 pub fn load_merged(dir: &Path) -> std::io::Result<Manifest> {
     let runs = committed(dir)?;
-    let mut merged: Option<Manifest> = None;
+    let remote = super::remote::parse(dir)
+        .transpose()
+        .map_err(std::io::Error::other)?;
+    let mut texts = Vec::with_capacity(runs.len());
     for r in &runs {
-        let s = std::fs::read_to_string(dir.join(RUNS_DIR).join(format!("{r}.json")))?;
-        let mut m: Manifest = serde_json::from_str(&s).map_err(std::io::Error::other)?;
+        let rel = format!("{RUNS_DIR}/{r}.json");
+        let text = match &remote {
+            Some(store) => store
+                .get(&rel)
+                .map_err(std::io::Error::other)?
+                .ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, format!("{rel}: gone"))
+                })?,
+            None => std::fs::read(dir.join(&rel))?,
+        };
+        texts.push((r.clone(), text));
+    }
+    merge(dir, texts)
+}
+
+/// Run manifests (name, JSON text, in name order) merged into one.
+fn merge(dir: &Path, runs: Vec<(String, Vec<u8>)>) -> std::io::Result<Manifest> {
+    let mut merged: Option<Manifest> = None;
+    for (r, text) in runs {
+        let mut m: Manifest = serde_json::from_slice(&text).map_err(std::io::Error::other)?;
         if let Some(prev) = merged.take() {
             if prev.partition != m.partition {
                 return Err(std::io::Error::other(format!(
