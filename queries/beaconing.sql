@@ -191,6 +191,8 @@ ja4_use AS (SELECT orig_h AS src, ja4, count(DISTINCT coalesce(server_name, resp
 tls_peers AS (SELECT orig_h AS src, count(DISTINCT coalesce(server_name, resp_h)) AS peers FROM tls GROUP BY orig_h),
 ua_use AS (SELECT orig_h AS src, user_agent, count(DISTINCT coalesce(host, resp_h)) AS peers FROM http WHERE user_agent IS NOT NULL GROUP BY orig_h, user_agent),
 http_peers AS (SELECT orig_h AS src, count(DISTINCT coalesce(host, resp_h)) AS peers FROM http GROUP BY orig_h),
+-- the browser a source browses with: browser User-Agents it sends to 3+ peers
+browsers AS (SELECT src, count(*) AS uas FROM ua_use WHERE user_agent LIKE 'Mozilla/%' AND peers >= 3 GROUP BY src),
 stats AS (
     SELECT i.*, h.period, h.n_gaps, h.hit_share, h.multi_share, h.bounded_share, h.missed_beats, h.interval_histogram,
            s.size_median, m.size_mad / greatest(s.size_median, 1) AS size_dispersion, f.sources,
@@ -209,6 +211,9 @@ stats AS (
            (an.addr IS NULL AND du.src IS NOT NULL) AS unnamed_peer,
            (ju.peers = 1 AND coalesce(tp.peers, 0) >= 3) AS rare_ja4,
            (uu.peers = 1 AND coalesce(hp.peers, 0) >= 3) AS rare_ua,
+           -- a browser User-Agent for this peer only while the host browses with another: a string
+           -- hard-coded in an implant (Empire, Cobalt Strike and Metasploit ship fixed IE/Chrome strings)
+           (uu.peers = 1 AND gh.user_agent LIKE 'Mozilla/%' AND coalesce(br.uas, 0) >= 1) AS foreign_browser_ua,
            -- tasking: small idle check-ins, and some that carried much more (commands, payloads)
            (i.series = 'connections' AND s.size_median <= 2048 AND s.size_max >= greatest(8 * s.size_median, 4096)) AS tasking
     FROM info i
@@ -227,6 +232,7 @@ stats AS (
     LEFT JOIN tls_peers tp ON tp.src = i.src
     LEFT JOIN ua_use uu ON uu.src = i.src AND uu.user_agent = gh.user_agent
     LEFT JOIN http_peers hp ON hp.src = i.src
+    LEFT JOIN browsers br ON br.src = i.src
     WHERE i.events >= $min_events AND (i.t1 - i.t0) >= $min_burst_span_s
       AND ((i.t1 - i.t0) >= $min_span_s OR i.events >= $min_events_short)
 ),
@@ -243,10 +249,13 @@ judged AS (
 evidence AS (
     SELECT *,
            -- strong evidence counts 1, weak 0.5; a local (LAN) peer only counts a port whose payload is
-           -- not its protocol (LAN devices - printers, NAS, cast receivers - are found by discovery, not
-           -- DNS, and ship self-signed certificates)
+           -- not its protocol, a victim profile, and a browser User-Agent the host's browser does not
+           -- send (LAN devices - printers, NAS, cast receivers - are found by discovery, not DNS, and
+           -- ship self-signed certificates; an agent polling a LAN server has its own User-Agent, which
+           -- is not a browser's)
            CASE WHEN port_mismatch THEN 1 ELSE 0 END
            + CASE WHEN profile_text IS NOT NULL THEN 1 ELSE 0 END
+           + CASE WHEN local_peer AND foreign_browser_ua THEN 1 ELSE 0 END
            + CASE WHEN local_peer THEN 0 ELSE
                (CASE WHEN self_signed THEN 1 ELSE 0 END + CASE WHEN expired THEN 1 ELSE 0 END
                 + CASE WHEN name_mismatch THEN 1 ELSE 0 END
@@ -265,6 +274,7 @@ evidence AS (
                CASE WHEN unidentified_payload AND NOT local_peer THEN 'TCP payload of no known protocol' END,
                CASE WHEN rare_ja4 AND NOT local_peer THEN 'TLS fingerprint (JA4) used for this peer only' END,
                CASE WHEN rare_ua AND NOT local_peer THEN 'User-Agent used for this peer only' END,
+               CASE WHEN foreign_browser_ua AND local_peer THEN 'a browser User-Agent used for this peer only while the host browses with another (a hard-coded one)' END,
                CASE WHEN tasking AND NOT local_peer THEN 'some check-ins carried far more than the idle ones (tasking)' END,
                CASE WHEN odd_port AND NOT local_peer THEN service || ' on port ' || CAST(dport AS VARCHAR) || ', not a port registered for it' END
            ) AS evidence_list

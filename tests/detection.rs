@@ -1615,3 +1615,91 @@ fn remote_control_in_clear_is_found_by_what_the_stream_says() {
         fs[2].summary
     );
 }
+
+/// A check-in to a LAN address is C2 when its browser User-Agent is one the host's own browser does
+/// not send (a string hard-coded in the implant: Empire's IE11 on a host browsing with IE8); the same
+/// schedule with the host's browser User-Agent (a dashboard left open) or an agent's own User-Agent
+/// (a backup client polling its server) stays at medium or below.
+#[test]
+fn a_lan_check_in_with_a_browser_user_agent_the_host_does_not_browse_with_is_high() {
+    let (c, lan) = ([192, 168, 1, 46], [192, 168, 1, 161]);
+    let t0 = 1_700_000_000_000_000i64;
+    let browser = "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0; SLCC2)";
+    let implant = "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko";
+    let agent = "BackupAgent/9.2 (status)";
+    for (name, ua, want_high) in [
+        ("implant", implant, true),
+        ("dashboard", browser, false),
+        ("agent", agent, false),
+    ] {
+        let mut frames = Vec::new();
+        // browsing: four public sites with the host's browser
+        for (i, site) in [
+            "news.example",
+            "search.example",
+            "mail.example",
+            "shop.example",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let req = format!(
+                "GET / HTTP/1.1\r\nHost: {site}\r\nUser-Agent: {browser}\r\nAccept: */*\r\n\r\n"
+            );
+            let resp = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<html></html>";
+            frames.extend(session(
+                c,
+                40000 + i as u16,
+                [93, 184, 216, 30 + i as u8],
+                80,
+                t0 + i as i64 * 1_000_000,
+                &[(true, req.as_bytes()), (false, &resp[..])],
+            ));
+        }
+        // the check-ins: every 8 s (a little jitter) for ten minutes, 75 of them
+        for k in 0..75i64 {
+            let req = format!(
+                "GET /news.php HTTP/1.1\r\nHost: 192.168.1.161\r\nUser-Agent: {ua}\r\nCookie: session=q2VbW1\r\n\r\n"
+            );
+            let resp = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 20\r\n\r\n<html>nothing</html>";
+            let jitter = (k * 7919 % 11 - 5) * 40_000;
+            frames.extend(session(
+                c,
+                41000 + k as u16,
+                lan,
+                80,
+                t0 + 10_000_000 + k * 8_000_000 + jitter,
+                &[(true, req.as_bytes()), (false, &resp[..])],
+            ));
+        }
+        frames.sort_by_key(|f| f.0);
+        let (ds, _) = ingest_bytes(&format!("lan-ua-{name}"), &[("c.pcap", pcap(1, &frames))]);
+        let fs: Vec<Finding> = findings(&ds)
+            .into_iter()
+            .filter(|f| f.detector == "beaconing" && f.dst_ip.as_deref() == Some("192.168.1.161"))
+            .collect();
+        assert_eq!(fs.len(), 1, "{name}: {fs:?}");
+        let f = &fs[0];
+        eprintln!("{name}: {} {:?}: {}", f.score, f.severity, f.summary);
+        let names_it = f.summary.contains(
+            "a browser User-Agent used for this peer only while the host browses with another",
+        );
+        if want_high {
+            assert!(
+                f.severity >= Severity::High,
+                "{name}: {} {}",
+                f.score,
+                f.summary
+            );
+            assert!(names_it, "{name}: {}", f.summary);
+        } else {
+            assert!(
+                f.severity <= Severity::Medium,
+                "{name}: {} {}",
+                f.score,
+                f.summary
+            );
+            assert!(!names_it, "{name}: {}", f.summary);
+        }
+    }
+}
