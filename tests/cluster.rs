@@ -26,10 +26,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn(args: &[&str], log: &std::path::Path) -> Child {
-    spawn_env(args, &[], log)
-}
-
 /// `wirehunt ARGS` with these environment variables added, output to `log`.
 fn spawn_env(args: &[&str], env: &[(&str, String)], log: &std::path::Path) -> Child {
     let f = std::fs::File::create(log).unwrap();
@@ -60,12 +56,8 @@ fn readme_queries() -> Vec<String> {
         .collect()
 }
 
-/// `wirehunt ARGS` against the cluster, killed after five minutes: a job the cluster loses must fail
+/// `wirehunt ARGS` (with `env` added to its environment), killed after five minutes: a job the cluster loses must fail
 /// the test, not hang it.
-fn run_bounded(args: &[&str]) -> std::process::Output {
-    run_bounded_env(args, &[])
-}
-
 fn run_bounded_env(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     let mut c = Command::new(wirehunt_bin())
         .args(args)
@@ -130,6 +122,82 @@ fn sorted_lines(o: &std::process::Output) -> Vec<String> {
     v
 }
 
+/// A scheduler and two executors (`--concurrent-tasks 2`, a work directory each under `dir`) as
+/// separate processes on ephemeral ports of 127.0.0.1, started with `env`; returns the cluster's URL,
+/// the work directories and the answer of the first `SELECT count(*) AS n FROM conn` over `dataset`
+/// that succeeded (the cluster is ready then; bounded: a minute, and no process may exit meanwhile).
+fn start_cluster(
+    procs: &mut Procs,
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    dataset: &str,
+) -> (String, Vec<std::path::PathBuf>, std::process::Output) {
+    let sched_addr = format!("127.0.0.1:{}", free_port());
+    procs.0.push(spawn_env(
+        &["cluster", "scheduler", "--bind", &sched_addr],
+        env,
+        &dir.join("scheduler.log"),
+    ));
+    let mut work = Vec::new();
+    for k in 0..2 {
+        let (flight, grpc) = (free_port(), free_port());
+        let w = dir.join(format!("executor{k}"));
+        std::fs::create_dir_all(&w).unwrap();
+        procs.0.push(spawn_env(
+            &[
+                "cluster",
+                "executor",
+                "--scheduler",
+                &sched_addr,
+                "--bind",
+                &format!("127.0.0.1:{flight}"),
+                "--grpc-port",
+                &grpc.to_string(),
+                "--work-dir",
+                &w.to_string_lossy(),
+                "--concurrent-tasks",
+                "2",
+            ],
+            env,
+            &dir.join(format!("executor{k}.log")),
+        ));
+        work.push(w);
+    }
+    let url = format!("df://{sched_addr}");
+    let t0 = Instant::now();
+    loop {
+        let o = run_bounded_env(
+            &[
+                "--cluster",
+                &url,
+                "sql",
+                dataset,
+                "-c",
+                "SELECT count(*) AS n FROM conn",
+                "--format",
+                "csv",
+            ],
+            env,
+        );
+        if o.status.success() {
+            return (url, work, o);
+        }
+        for c in &mut procs.0 {
+            assert!(
+                c.try_wait().unwrap().is_none(),
+                "a cluster process exited: {}",
+                std::fs::read_to_string(dir.join("scheduler.log")).unwrap_or_default()
+            );
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the cluster did not answer within a minute: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 #[test]
 fn detectors_and_hunting_queries_on_a_ballista_cluster_match_the_local_run() {
     let dir = tmp("cluster");
@@ -157,68 +225,8 @@ fn detectors_and_hunting_queries_on_a_ballista_cluster_match_the_local_run() {
     std::fs::write(&iocs, format!("type,value,source\nip,{peer},test\n")).unwrap();
     let iocs = iocs.to_string_lossy().into_owned();
 
-    let sched = free_port();
-    let sched_addr = format!("127.0.0.1:{sched}");
     let mut procs = Procs(Vec::new());
-    procs.0.push(spawn(
-        &["cluster", "scheduler", "--bind", &sched_addr],
-        &dir.join("scheduler.log"),
-    ));
-    let mut work = Vec::new();
-    for k in 0..2 {
-        let (flight, grpc) = (free_port(), free_port());
-        let w = dir.join(format!("executor{k}"));
-        std::fs::create_dir_all(&w).unwrap();
-        procs.0.push(spawn(
-            &[
-                "cluster",
-                "executor",
-                "--scheduler",
-                &sched_addr,
-                "--bind",
-                &format!("127.0.0.1:{flight}"),
-                "--grpc-port",
-                &grpc.to_string(),
-                "--work-dir",
-                &w.to_string_lossy(),
-                "--concurrent-tasks",
-                "2",
-            ],
-            &dir.join(format!("executor{k}.log")),
-        ));
-        work.push(w);
-    }
-    let url = format!("df://{sched_addr}");
-    // ready when a query that needs an executor answers (bounded: a minute)
-    let t0 = Instant::now();
-    let count = loop {
-        let o = run_bounded(&[
-            "--cluster",
-            &url,
-            "sql",
-            &ds_s,
-            "-c",
-            "SELECT count(*) AS n FROM conn",
-            "--format",
-            "csv",
-        ]);
-        if o.status.success() {
-            break o;
-        }
-        for c in &mut procs.0 {
-            assert!(
-                c.try_wait().unwrap().is_none(),
-                "a cluster process exited: {}",
-                std::fs::read_to_string(dir.join("scheduler.log")).unwrap_or_default()
-            );
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the cluster did not answer within a minute: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let (url, work, count) = start_cluster(&mut procs, &dir, &[], &ds_s);
     let local_count = run_ok(&[
         "sql",
         &ds_s,
@@ -722,61 +730,7 @@ fn datasets_on_s3_compatible_storage_read_like_their_directories_locally_and_on_
     );
 
     // a cluster whose scheduler plans over the bucket's listing and whose executors read it
-    let sched_addr = format!("127.0.0.1:{}", free_port());
-    procs.0.push(spawn_env(
-        &["cluster", "scheduler", "--bind", &sched_addr],
-        &env,
-        &dir.join("scheduler.log"),
-    ));
-    for k in 0..2 {
-        let (flight, grpc) = (free_port(), free_port());
-        let w = dir.join(format!("executor{k}"));
-        std::fs::create_dir_all(&w).unwrap();
-        procs.0.push(spawn_env(
-            &[
-                "cluster",
-                "executor",
-                "--scheduler",
-                &sched_addr,
-                "--bind",
-                &format!("127.0.0.1:{flight}"),
-                "--grpc-port",
-                &grpc.to_string(),
-                "--work-dir",
-                &w.to_string_lossy(),
-                "--concurrent-tasks",
-                "2",
-            ],
-            &env,
-            &dir.join(format!("executor{k}.log")),
-        ));
-    }
-    let url = format!("df://{sched_addr}");
-    let t0 = Instant::now();
-    let count = loop {
-        let o = run_bounded_env(
-            &[
-                "--cluster",
-                &url,
-                "sql",
-                "s3://cases/ir-7/ds",
-                "-c",
-                "SELECT count(*) AS n FROM conn",
-                "--format",
-                "csv",
-            ],
-            &env,
-        );
-        if o.status.success() {
-            break o;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the cluster did not answer within a minute: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let (url, _, count) = start_cluster(&mut procs, &dir, &env, "s3://cases/ir-7/ds");
     let local_count = run_ok(&[
         "sql",
         &ds_s,

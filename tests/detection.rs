@@ -612,6 +612,14 @@ const EXPECTED_HIGH: &[(&str, &str, &str, &str)] = &[
         "172.16.0.114",
         "172.16.0.111",
     ),
+    // Empire's check-ins to a LAN listener: the IE11 string hard-coded in the stager, while the
+    // host browses with IE8
+    (
+        "http_exfil/empire_c2_http_post_313KB_exfil.pcap",
+        "beaconing",
+        "192.168.1.46",
+        "192.168.1.161",
+    ),
 ];
 
 #[test]

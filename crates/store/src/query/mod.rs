@@ -246,15 +246,15 @@ fn local_footer(p: &Path) -> Result<Footer, String> {
     f.read_exact(&mut head).map_err(|e| e.to_string())?;
     f.seek(SeekFrom::End(-8)).map_err(|e| e.to_string())?;
     f.read_exact(&mut tail).map_err(|e| e.to_string())?;
-    let meta_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    let metadata = if &head == b"PAR1" && &tail[4..] == b"PAR1" && meta_len + 12 <= len {
-        f.seek(SeekFrom::Start(len - 8 - meta_len))
-            .map_err(|e| e.to_string())?;
-        let mut m = vec![0u8; usize::try_from(meta_len).map_err(|e| e.to_string())?];
-        f.read_exact(&mut m).map_err(|e| e.to_string())?;
-        Some(m)
-    } else {
-        None
+    let metadata = match crate::table::remote::metadata_range(&head, &tail, len) {
+        Some(r) => {
+            f.seek(SeekFrom::Start(r.start))
+                .map_err(|e| e.to_string())?;
+            let mut m = vec![0u8; usize::try_from(r.end - r.start).map_err(|e| e.to_string())?];
+            f.read_exact(&mut m).map_err(|e| e.to_string())?;
+            Some(m)
+        }
+        None => None,
     };
     Ok(Footer {
         head,

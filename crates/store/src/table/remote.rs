@@ -203,6 +203,13 @@ pub struct Footer {
     pub metadata: Option<Vec<u8>>,
 }
 
+/// Where a Parquet file of `size` bytes keeps its metadata, when its magic bytes are right and the
+/// footer's length fits the file (a short or lying footer is refused before a reader sees it).
+pub fn metadata_range(head: &[u8; 4], tail: &[u8; 8], size: u64) -> Option<std::ops::Range<u64>> {
+    let len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    (head == b"PAR1" && &tail[4..] == b"PAR1" && len + 12 <= size).then(|| size - 8 - len..size - 8)
+}
+
 async fn read_footer(store: &dyn ObjectStore, key: &ObjPath, size: u64) -> Result<Footer, String> {
     if size < 12 {
         return Err("too short".to_string());
@@ -222,15 +229,15 @@ async fn read_footer(store: &dyn ObjectStore, key: &ObjPath, size: u64) -> Resul
         .as_ref()
         .try_into()
         .map_err(|_| "short read".to_string())?;
-    let len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    let metadata = if &head == b"PAR1" && &tail[4..] == b"PAR1" && len + 12 <= size {
-        let m = store
-            .get_range(key, size - 8 - len..size - 8)
-            .await
-            .map_err(|e| e.to_string())?;
-        Some(m.to_vec())
-    } else {
-        None
+    let metadata = match metadata_range(&head, &tail, size) {
+        Some(r) => Some(
+            store
+                .get_range(key, r)
+                .await
+                .map_err(|e| e.to_string())?
+                .to_vec(),
+        ),
+        None => None,
     };
     Ok(Footer {
         head,
