@@ -122,6 +122,28 @@ fn sorted_lines(o: &std::process::Output) -> Vec<String> {
     v
 }
 
+/// The demo capture ingested into `tmp(name)/ds`: (the test's directory, the dataset's absolute
+/// path as the plans name it).
+fn demo_dataset(name: &str) -> (std::path::PathBuf, String) {
+    let dir = tmp(name);
+    let ds = dir.join("ds");
+    ingest_into(&demo_capture(), &ds);
+    let ds_s = std::fs::canonicalize(&ds)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    (dir, ds_s)
+}
+
+/// Copy every file under `from` to the same place under `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for f in walk(from) {
+        let dest = to.join(f.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &dest).unwrap();
+    }
+}
+
 /// A scheduler and two executors (`--concurrent-tasks 2`, a work directory each under `dir`) as
 /// separate processes on ephemeral ports of 127.0.0.1, started with `env`; returns the cluster's URL,
 /// the work directories and the answer of the first `SELECT count(*) AS n FROM conn` over `dataset`
@@ -200,11 +222,7 @@ fn start_cluster(
 
 #[test]
 fn detectors_and_hunting_queries_on_a_ballista_cluster_match_the_local_run() {
-    let dir = tmp("cluster");
-    let ds = dir.join("ds");
-    ingest_into(&demo_capture(), &ds);
-    let ds = std::fs::canonicalize(&ds).unwrap();
-    let ds_s = ds.to_string_lossy().into_owned();
+    let (dir, ds_s) = demo_dataset("cluster");
     // an indicator on a peer of the demo capture: the intel table travels in the plan
     let peer = {
         let o = run_ok(&[
@@ -413,13 +431,7 @@ fn walk(d: &std::path::Path) -> impl Iterator<Item = std::path::PathBuf> {
 /// answer.
 #[test]
 fn duckdb_reads_the_dataset_wirehunt_wrote() {
-    let dir = tmp("duckdb");
-    let ds = dir.join("ds");
-    ingest_into(&demo_capture(), &ds);
-    let ds_s = std::fs::canonicalize(&ds)
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let (_, ds_s) = demo_dataset("duckdb");
     // the paths travel as bound parameters, never in the SQL text
     let script = r#"
 import duckdb, sys
@@ -533,13 +545,8 @@ for local, prefix in zip(args[0::2], args[1::2]):
 /// with the reason, like a damaged directory.
 #[test]
 fn datasets_on_s3_compatible_storage_read_like_their_directories_locally_and_on_the_cluster() {
-    let dir = tmp("cluster_s3");
+    let (dir, ds_s) = demo_dataset("cluster_s3");
     let ds = dir.join("ds");
-    ingest_into(&demo_capture(), &ds);
-    let ds_s = std::fs::canonicalize(&ds)
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
     let part = dir.join("part");
     run_ok(&[
         "-q",
@@ -565,23 +572,14 @@ fn datasets_on_s3_compatible_storage_read_like_their_directories_locally_and_on_
         ]);
     }
     let orphan = dir.join("orphan");
-    for f in walk(&shared) {
-        let to = orphan.join(f.strip_prefix(&shared).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&f, &to).unwrap();
-    }
+    copy_tree(&shared, &orphan);
     std::fs::remove_file(orphan.join("runs/b.json")).unwrap();
     // a copy whose first conn part file lost its tail (an interrupted upload), and a copy of the
     // tables without the manifest
     let bad = dir.join("bad");
     let nomanifest = dir.join("nomanifest");
     for d in [&bad, &nomanifest] {
-        for f in walk(&ds) {
-            let rel = f.strip_prefix(&ds).unwrap();
-            let to = d.join(rel);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(&f, &to).unwrap();
-        }
+        copy_tree(&ds, d);
     }
     std::fs::remove_file(nomanifest.join("manifest.json")).unwrap();
     let victim = walk(&bad.join("conn"))
