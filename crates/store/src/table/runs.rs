@@ -83,7 +83,7 @@ pub fn load_merged(dir: &Path) -> std::io::Result<Manifest> {
     let remote = super::remote::parse(dir)
         .transpose()
         .map_err(std::io::Error::other)?;
-    let mut texts = Vec::with_capacity(runs.len());
+    let mut merged: Option<Manifest> = None;
     for r in &runs {
         let rel = format!("{RUNS_DIR}/{r}.json");
         let text = match &remote {
@@ -95,15 +95,6 @@ pub fn load_merged(dir: &Path) -> std::io::Result<Manifest> {
                 })?,
             None => std::fs::read(dir.join(&rel))?,
         };
-        texts.push((r.clone(), text));
-    }
-    merge(dir, texts)
-}
-
-/// Run manifests (name, JSON text, in name order) merged into one.
-fn merge(dir: &Path, runs: Vec<(String, Vec<u8>)>) -> std::io::Result<Manifest> {
-    let mut merged: Option<Manifest> = None;
-    for (r, text) in runs {
         let mut m: Manifest = serde_json::from_slice(&text).map_err(std::io::Error::other)?;
         if let Some(prev) = merged.take() {
             if prev.partition != m.partition {
