@@ -10,6 +10,7 @@ pub mod rewrite;
 pub mod udf;
 
 use crate::table::all_schemas;
+use crate::table::snapshot::Snapshot;
 use arrow::record_batch::RecordBatch;
 use datafusion::execution::options::ParquetReadOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -204,195 +205,22 @@ pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionCo
 }
 
 /// The tables of this wirehunt's registry that a dataset has no directory for (it was written by
-/// an older wirehunt): a local session reads them as empty; callers say so. On object storage,
-/// where an empty directory does not exist, the tables the manifest does not count.
+/// an older wirehunt; on object storage, no objects): a session reads them as empty; callers say so.
 pub fn missing_tables(dataset: &Path) -> Vec<&'static str> {
-    if !crate::table::dataset::is_dataset(dataset) {
-        return Vec::new();
-    }
-    if crate::table::remote::is_remote(dataset) {
-        let Ok(m) = crate::table::manifest::Manifest::load(dataset) else {
-            return Vec::new();
-        };
-        return all_schemas()
+    match Snapshot::take(dataset) {
+        Ok(s) if s.is_dataset() => all_schemas()
             .into_iter()
             .map(|(n, _)| n)
-            .filter(|n| !m.tables.contains_key(*n))
-            .collect();
+            .filter(|n| !s.has_table(n))
+            .collect(),
+        _ => Vec::new(),
     }
-    all_schemas()
-        .into_iter()
-        .map(|(n, _)| n)
-        .filter(|n| !dataset.join(n).is_dir())
-        .collect()
-}
-
-/// A dataset's Parquet files, table by table, with their footers read (or why they could not be):
-/// every file a reader would open, at any depth (partition directories). `None` for a table with no
-/// directory (no objects, on object storage).
-type TableFiles = Vec<(&'static str, Option<Vec<(String, Result<Footer, String>)>>)>;
-
-use crate::table::remote::Footer;
-
-fn local_footer(p: &Path) -> Result<Footer, String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(p).map_err(|e| e.to_string())?;
-    let len = f.metadata().map_err(|e| e.to_string())?.len();
-    if len < 12 {
-        return Err("too short".to_string());
-    }
-    let mut head = [0u8; 4];
-    let mut tail = [0u8; 8];
-    f.read_exact(&mut head).map_err(|e| e.to_string())?;
-    f.seek(SeekFrom::End(-8)).map_err(|e| e.to_string())?;
-    f.read_exact(&mut tail).map_err(|e| e.to_string())?;
-    let metadata = match crate::table::remote::metadata_range(&head, &tail, len) {
-        Some(r) => {
-            f.seek(SeekFrom::Start(r.start))
-                .map_err(|e| e.to_string())?;
-            let mut m = vec![0u8; usize::try_from(r.end - r.start).map_err(|e| e.to_string())?];
-            f.read_exact(&mut m).map_err(|e| e.to_string())?;
-            Some(m)
-        }
-        None => None,
-    };
-    Ok(Footer {
-        head,
-        tail,
-        metadata,
-    })
-}
-
-fn table_files(dataset: &Path) -> Result<TableFiles, String> {
-    let mut out = Vec::new();
-    if let Some(r) = crate::table::remote::parse(dataset) {
-        let r = r?;
-        let objects = r.list()?;
-        for (name, _) in all_schemas() {
-            let dir = format!("{name}/");
-            let files: Vec<_> = objects
-                .iter()
-                .filter(|o| o.rel.starts_with(&dir) && o.rel.ends_with(".parquet"))
-                .cloned()
-                .collect();
-            if files.is_empty() {
-                out.push((name, None));
-                continue;
-            }
-            let footers = r.footers(&files)?;
-            let named = files
-                .iter()
-                .map(|o| format!("{}/{}", r.url(), o.rel))
-                .zip(footers)
-                .collect();
-            out.push((name, Some(named)));
-        }
-        return Ok(out);
-    }
-    for (name, _) in all_schemas() {
-        let dir = dataset.join(name);
-        if !dir.is_dir() {
-            out.push((name, None));
-            continue;
-        }
-        let files = parquet_files_below(&dir)
-            .into_iter()
-            .map(|p| (p.display().to_string(), local_footer(&p)))
-            .collect();
-        out.push((name, Some(files)));
-    }
-    Ok(out)
 }
 
 /// Check that a dataset's files are whole Parquet files and hold the rows its manifest accounts for
-/// (a table directory altered after ingest, a truncated copy, a file that is not Parquet). A short or
-/// lying footer is caught before the Parquet reader sees it (parquet 59 panics on some). The same
-/// checks for a dataset on object storage, by range requests for each file's footer.
+/// (see [`Snapshot::check`]).
 pub fn check_dataset(dataset: &Path) -> Result<(), String> {
-    if let Some(Err(e)) = crate::table::remote::parse(dataset) {
-        return Err(e);
-    }
-    let shared = crate::table::runs::is_shared(dataset);
-    let manifest = crate::table::manifest::Manifest::load(dataset);
-    if (shared || crate::table::remote::is_remote(dataset))
-        && let Err(e) = &manifest
-    {
-        let why = if e.kind() == std::io::ErrorKind::NotFound {
-            "no manifest.json or run manifests (not a wirehunt dataset, or not all of it was copied)"
-                .to_string()
-        } else {
-            e.to_string()
-        };
-        return Err(format!("{}: {why}", dataset.display()));
-    }
-    let manifest = manifest.ok();
-    let runs = if shared {
-        crate::table::runs::committed(dataset).map_err(|e| format!("{}: {e}", dataset.display()))?
-    } else {
-        Vec::new()
-    };
-    for (name, files) in table_files(dataset)? {
-        let Some(files) = files else {
-            continue;
-        };
-        let mut rows = 0u64;
-        for (p, footer) in files {
-            if shared {
-                let fname = p.rsplit('/').next().unwrap_or("");
-                let run = crate::table::runs::run_of(fname);
-                if !run.is_some_and(|r| runs.iter().any(|c| c == r)) {
-                    return Err(format!(
-                        "{p}: a part file of run {} that has no manifest in {}/runs (an interrupted `ingest --run {}`, or one finishing right now): run that ingest again, which replaces its files, or open the dataset again in a moment",
-                        run.unwrap_or("?"),
-                        dataset.display(),
-                        run.unwrap_or("NAME")
-                    ));
-                }
-            }
-            let bad = |why: &str| {
-                format!(
-                    "{p}: not a whole Parquet file ({why}); the dataset was altered or damaged after ingest"
-                )
-            };
-            let footer = footer.map_err(|e| bad(&e))?;
-            let Some(metadata) = footer.metadata else {
-                return Err(bad("bad magic or footer length"));
-            };
-            let meta = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&metadata)
-                .map_err(|e| bad(&e.to_string()))?;
-            rows += u64::try_from(meta.file_metadata().num_rows()).unwrap_or(0);
-        }
-        if let Some(expected) = manifest.as_ref().and_then(|m| m.tables.get(name).copied())
-            && expected != rows
-        {
-            return Err(format!(
-                "{}: the manifest accounts for {expected} {name} rows but the table files hold {rows}; the dataset is inconsistent (re-ingest it)",
-                dataset.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The `.parquet` files under `dir`, at any depth (symbolic links not followed), sorted.
-fn parquet_files_below(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() => todo.push(p),
-                _ if p.extension().is_some_and(|x| x == "parquet") => out.push(p),
-                _ => {}
-            }
-        }
-    }
-    out.sort();
-    out
+    Snapshot::take(dataset)?.check()
 }
 
 /// Optimisations of DataFusion 55 that give wrong answers, turned off in every session (local, a
@@ -415,8 +243,12 @@ pub async fn open_session_with(
     dataset: &Path,
     limits: Limits,
 ) -> datafusion::error::Result<SessionContext> {
-    if crate::table::dataset::is_dataset(dataset) {
-        check_dataset(dataset).map_err(datafusion::error::DataFusionError::Plan)?;
+    // one look at the dataset: checked, then its tables registered from the same listing
+    let snap = Snapshot::take(dataset).map_err(datafusion::error::DataFusionError::Plan)?;
+    let is_dataset = snap.is_dataset();
+    if is_dataset {
+        snap.check()
+            .map_err(datafusion::error::DataFusionError::Plan)?;
     }
     use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -450,28 +282,9 @@ pub async fn open_session_with(
             ctx
         }
     };
-    let partition = crate::table::manifest::Manifest::load(dataset)
-        .map(|m| m.partition)
-        .unwrap_or_default();
-    let is_dataset = crate::table::dataset::is_dataset(dataset);
-    // a dataset on object storage: its tables are the key prefixes that hold objects
-    let remote = crate::table::remote::parse(dataset)
-        .transpose()
-        .map_err(datafusion::error::DataFusionError::Plan)?;
-    let objects = match &remote {
-        Some(r) => r.list().map_err(datafusion::error::DataFusionError::Plan)?,
-        None => Vec::new(),
-    };
-    let has_table = |name: &str| match &remote {
-        Some(_) => {
-            let dir = format!("{name}/");
-            objects.iter().any(|o| o.rel.starts_with(&dir))
-        }
-        None => dataset.join(name).is_dir(),
-    };
+    let partition = snap.manifest().map(|m| m.partition).unwrap_or_default();
     for (name, schema) in all_schemas() {
-        let dir = dataset.join(name);
-        if !has_table(name) {
+        if !snap.has_table(name) {
             // a table this wirehunt writes but an older one did not: it reads as empty, so every
             // detector and query still runs (see [`missing_tables`]); a cluster's executors cannot
             // read an in-memory table, so there it is an empty VALUES view carried in the plan
@@ -502,11 +315,7 @@ pub async fn open_session_with(
             ..Default::default()
         };
         // a cluster's executors open the files by the path in the plan: make it absolute
-        let table_url = match (&remote, &cluster) {
-            (Some(r), _) => r.dir_url(name),
-            (None, Some(_)) => std::fs::canonicalize(&dir)?.to_string_lossy().into_owned(),
-            (None, None) => dir.to_string_lossy().into_owned(),
-        };
+        let table_url = snap.location.table_url(name, cluster.is_some())?;
         ctx.register_parquet(name, &table_url, opts).await?;
     }
     match &cluster {
@@ -520,7 +329,7 @@ pub async fn open_session_with(
         }
     }
     // Zeek habits: `ssl` is Zeek's name for the tls log
-    if has_table("tls") {
+    if snap.has_table("tls") {
         ctx.sql("CREATE VIEW ssl AS SELECT * FROM tls").await?;
     }
     Ok(ctx)

@@ -68,16 +68,10 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
 /// `manifest.json` or run manifests, and also when it cannot be listed (a wrong endpoint or
 /// credentials): opening it then says why, rather than "not a dataset".
 pub fn is_dataset(p: &Path) -> bool {
-    if let Some(r) = crate::table::remote::parse(p) {
-        return match r.and_then(|r| r.list()) {
-            Ok(objects) => {
-                let (single, runs) = crate::table::runs::remote_layout(&objects);
-                single || runs.is_some()
-            }
-            Err(_) => true,
-        };
+    match crate::table::snapshot::Snapshot::take(p) {
+        Ok(s) => s.is_dataset(),
+        Err(_) => crate::table::remote::is_remote(p),
     }
-    p.is_dir() && (p.join("manifest.json").is_file() || crate::table::runs::is_shared(p))
 }
 
 /// Files under a dataset directory that wirehunt did not write (wirehunt writes `manifest.json` and

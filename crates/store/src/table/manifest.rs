@@ -1,6 +1,8 @@
 //! `manifest.json`: where every row came from. One object per input with its size, sha256, format,
 //! link types, time span and the packet accounting (read = decoded + skipped by reason).
 
+use super::location::Location;
+use super::snapshot::{MANIFEST, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -78,18 +80,27 @@ impl Manifest {
 
     /// The dataset's manifest: `manifest.json`, or a shared dataset's run manifests merged.
     pub fn load(dir: &std::path::Path) -> std::io::Result<Manifest> {
-        if let Some(r) = crate::table::remote::parse(dir) {
-            let r = r.map_err(std::io::Error::other)?;
-            return match r.get("manifest.json").map_err(std::io::Error::other)? {
-                Some(s) => serde_json::from_slice(&s).map_err(std::io::Error::other),
-                None => crate::table::runs::load_merged(dir),
-            };
+        let location = Location::of(dir).map_err(std::io::Error::other)?;
+        match Manifest::read(&location) {
+            // no single manifest: perhaps a shared dataset (which takes a listing)
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let listing = location.list().map_err(std::io::Error::other)?;
+                Snapshot { location, listing }.manifest()
+            }
+            r => r,
         }
-        if crate::table::runs::is_shared(dir) {
-            return crate::table::runs::load_merged(dir);
-        }
-        let s = std::fs::read_to_string(dir.join("manifest.json"))?;
-        serde_json::from_str(&s).map_err(std::io::Error::other)
+    }
+
+    /// The single manifest (`manifest.json`) at `location`; `NotFound` when there is none.
+    pub fn read(location: &Location) -> std::io::Result<Manifest> {
+        let text = location.read(MANIFEST).map_err(std::io::Error::other)?;
+        let text = text.ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{}: no {MANIFEST}", location.name()),
+            )
+        })?;
+        serde_json::from_slice(&text).map_err(std::io::Error::other)
     }
 }
 

@@ -7,10 +7,12 @@
 
 pub mod dataset;
 pub mod intel;
+pub mod location;
 pub mod manifest;
 pub mod partition;
 pub mod remote;
 pub mod runs;
+pub mod snapshot;
 pub mod writer;
 
 use arrow::array::*;

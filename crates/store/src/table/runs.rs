@@ -9,7 +9,9 @@
 //! rather than reading rows no manifest accounts for. Running the same `--run NAME` again after an
 //! interruption first removes that run's files.
 
+use super::location::Location;
 use super::manifest::Manifest;
+use super::snapshot::Snapshot;
 use std::path::Path;
 
 /// The directory of the run manifests.
@@ -32,69 +34,26 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// Is `dir` a shared dataset (run manifests, no single manifest)?
 pub fn is_shared(dir: &Path) -> bool {
-    if let Some(Ok(r)) = super::remote::parse(dir) {
-        return r
-            .list()
-            .is_ok_and(|objects| remote_layout(&objects).1.is_some());
-    }
-    dir.join(RUNS_DIR).is_dir() && !dir.join("manifest.json").exists()
-}
-
-/// An object-storage dataset's listing read as a directory: whether it has `manifest.json`, and,
-/// when it has none, the committed runs' names (`runs/NAME.json`, sorted; `None` when there are none).
-pub fn remote_layout(objects: &[super::remote::Object]) -> (bool, Option<Vec<String>>) {
-    let single = objects.iter().any(|o| o.rel == "manifest.json");
-    let mut runs: Vec<String> = objects
-        .iter()
-        .filter_map(|o| {
-            let name = o.rel.strip_prefix(RUNS_DIR)?.strip_prefix('/')?;
-            let run = name.strip_suffix(".json")?;
-            check_name(run).is_ok().then(|| run.to_string())
-        })
-        .collect();
-    runs.sort();
-    (single, (!single && !runs.is_empty()).then_some(runs))
-}
-
-/// The committed runs' names, sorted.
-pub fn committed(dir: &Path) -> std::io::Result<Vec<String>> {
-    if let Some(r) = super::remote::parse(dir) {
-        let objects = r.and_then(|r| r.list()).map_err(std::io::Error::other)?;
-        return Ok(remote_layout(&objects).1.unwrap_or_default());
-    }
-    let mut v = Vec::new();
-    for e in std::fs::read_dir(dir.join(RUNS_DIR))? {
-        let e = e?;
-        let n = e.file_name().to_string_lossy().into_owned();
-        if let Some(run) = n.strip_suffix(".json")
-            && check_name(run).is_ok()
-            && e.file_type()?.is_file()
-        {
-            v.push(run.to_string());
-        }
-    }
-    v.sort();
-    Ok(v)
+    Snapshot::take(dir).is_ok_and(|s| s.is_shared())
 }
 
 /// The runs' manifests merged into one (inputs in run-name order, counts added).
 pub fn load_merged(dir: &Path) -> std::io::Result<Manifest> {
-    let runs = committed(dir)?;
-    let remote = super::remote::parse(dir)
-        .transpose()
-        .map_err(std::io::Error::other)?;
+    let s = Snapshot::take(dir).map_err(std::io::Error::other)?;
+    merge(&s.location, &s.committed())
+}
+
+/// The manifests of `runs` (committed run names, sorted) merged into one.
+pub fn merge(location: &Location, runs: &[String]) -> std::io::Result<Manifest> {
     let mut merged: Option<Manifest> = None;
-    for r in &runs {
+    for r in runs {
         let rel = format!("{RUNS_DIR}/{r}.json");
-        let text = match &remote {
-            Some(store) => store
-                .get(&rel)
-                .map_err(std::io::Error::other)?
-                .ok_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::NotFound, format!("{rel}: gone"))
-                })?,
-            None => std::fs::read(dir.join(&rel))?,
-        };
+        let text = location
+            .read(&rel)
+            .map_err(std::io::Error::other)?
+            .ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, format!("{rel}: gone"))
+            })?;
         let mut m: Manifest = serde_json::from_slice(&text).map_err(std::io::Error::other)?;
         if let Some(prev) = merged.take() {
             if prev.partition != m.partition {
@@ -111,7 +70,7 @@ pub fn load_merged(dir: &Path) -> std::io::Result<Manifest> {
     merged.ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::NotFound,
-            format!("{}: no run has finished yet", dir.display()),
+            format!("{}: no run has finished yet", location.name()),
         )
     })
 }
