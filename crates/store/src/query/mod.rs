@@ -3,6 +3,7 @@
 //! cache so `sql`/`triage` on capture files reuse a dataset when the files' sha256 match.
 
 #[cfg(feature = "cluster")]
+pub mod cache;
 pub mod cluster;
 pub mod geo;
 pub mod objects;
@@ -258,7 +259,10 @@ pub async fn open_session_with(
     );
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(std::sync::Arc::new(pool))
-        .with_object_store_registry(objects::registry())
+        // object storage read through a cache of a quarter of the query memory (at most 1 GiB)
+        .with_object_store_registry(objects::cached_registry(
+            (limits.memory_bytes / 4).min(1 << 30),
+        ))
         .build_arc()?;
     let cfg = SessionConfig::new()
         .with_information_schema(true)

@@ -2,7 +2,8 @@
 //! `s3://` tables (a client for each bucket created the first time a plan names it, configured from
 //! the environment: see [`crate::table::remote`]). Every session wirehunt builds uses this registry:
 //! a local one, a cluster client's, the scheduler's (it lists a table's files when planning) and
-//! each executor's (it reads them).
+//! each executor's (it reads them). A local session's registry puts a read cache
+//! ([`super::cache::BlockCache`]) in front of each bucket; the others have none.
 
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use object_store::ObjectStore;
@@ -12,6 +13,8 @@ use url::Url;
 #[derive(Debug, Default)]
 pub struct Stores {
     known: DefaultObjectStoreRegistry,
+    /// Bytes of blocks each bucket's read cache may keep (0: no cache).
+    cache_bytes: usize,
 }
 
 impl ObjectStoreRegistry for Stores {
@@ -34,7 +37,10 @@ impl ObjectStoreRegistry for Stores {
                 let Some(bucket) = url.host_str().filter(|b| !b.is_empty()) else {
                     return Err(e);
                 };
-                let store = crate::table::remote::store_for(bucket)?;
+                let mut store = crate::table::remote::store_for(bucket)?;
+                if self.cache_bytes > 0 {
+                    store = Arc::new(super::cache::BlockCache::new(store, self.cache_bytes));
+                }
                 self.known.register_store(url, store.clone());
                 Ok(store)
             }
@@ -43,7 +49,17 @@ impl ObjectStoreRegistry for Stores {
     }
 }
 
-/// A registry for a new session's runtime.
+/// A registry for a new session's runtime, without a read cache (a cluster's processes: an
+/// executor lives across jobs and must see a dataset as it is now).
 pub fn registry() -> Arc<dyn ObjectStoreRegistry> {
     Arc::new(Stores::default())
+}
+
+/// A registry for a local session, whose reads of object storage are cached up to `cache_bytes`
+/// per bucket for the session's life.
+pub fn cached_registry(cache_bytes: usize) -> Arc<dyn ObjectStoreRegistry> {
+    Arc::new(Stores {
+        cache_bytes,
+        ..Default::default()
+    })
 }
