@@ -298,6 +298,9 @@ fn tls_server_names_ja3_and_ja3s_match_tshark() {
         "beacon/tls_c2_297_conns_2.2s_slips.pcap",
         "linktypes/raw_ip_tls_alpn.pcap",
         "linktypes/sll2_openjdk_tls.pcap",
+        // QUIC: the handshake decrypted from the Initial packets (one after a Retry)
+        "beacon/merlin_c2_http3_quic.pcapng",
+        "linktypes/ppp_quic_interop_retry.pcap",
     ];
     compare("tls", &["tls"], |name, path| {
         let ds = ingest_one(name, path);

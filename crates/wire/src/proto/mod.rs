@@ -12,6 +12,7 @@ pub mod ftp;
 pub mod http;
 pub mod lines;
 pub mod profile;
+pub mod quic;
 pub mod smtp;
 pub mod tls;
 pub mod udp_service;
@@ -141,6 +142,9 @@ pub trait DatagramAnalyzer: Send {
 pub fn detect_udp(orig_p: u16, resp_p: u16, first: &[u8]) -> Option<Box<dyn DatagramAnalyzer>> {
     if dns::DnsUdp::applies(orig_p, resp_p, first) {
         return Some(Box::<dns::DnsUdp>::default());
+    }
+    if quic::applies(first) {
+        return Some(Box::new(quic::QuicUdp::new()));
     }
     None
 }

@@ -177,8 +177,13 @@ pub fn ja4_ext_raw(exts: &[u16], sig_algs: &[u16]) -> String {
     s
 }
 
-/// FoxIO JA4 (TLS over TCP).
+/// FoxIO JA4 of a ClientHello over TCP.
 pub fn ja4(h: &HelloInfo) -> String {
+    ja4_over(h, 't')
+}
+
+/// FoxIO JA4 with its transport letter: `t` TCP, `q` QUIC.
+pub fn ja4_over(h: &HelloInfo, transport: char) -> String {
     let ver = h
         .supported_versions
         .iter()
@@ -226,7 +231,7 @@ pub fn ja4(h: &HelloInfo) -> String {
     };
     let b = sha12(&ja4_ciphers_raw(&h.ciphers));
     let c = sha12(&ja4_ext_raw(&h.extensions, &h.sig_algs));
-    format!("t{v}{sni}{nc:02}{ne:02}{alpn}_{b}_{c}")
+    format!("{transport}{v}{sni}{nc:02}{ne:02}{alpn}_{b}_{c}")
 }
 
 /// Walk an extensions block: (type, body) pairs; stops at the first malformed entry.
@@ -333,6 +338,8 @@ pub struct TlsAnalyzer {
     sides: PerDir<Side>,
     row: Option<Row>,
     started: bool,
+    /// The handshake came from QUIC's CRYPTO frames (JA4's transport letter `q`).
+    quic: bool,
 }
 
 impl Default for TlsAnalyzer {
@@ -347,6 +354,15 @@ impl TlsAnalyzer {
             sides: PerDir::default(),
             row: None,
             started: false,
+            quic: false,
+        }
+    }
+
+    /// For a QUIC connection's handshake ([`super::quic`]).
+    pub fn quic() -> Self {
+        TlsAnalyzer {
+            quic: true,
+            ..Self::new()
         }
     }
 
@@ -388,6 +404,7 @@ impl TlsAnalyzer {
         match m {
             TlsMessageHandshake::ClientHello(ch) => {
                 let h = client_hello_info(&ch);
+                let transport = if self.quic { 'q' } else { 't' };
                 let r = self.row(ts);
                 if r.ja3.is_some() {
                     // second ClientHello after a HelloRetryRequest: keep the first's fingerprints
@@ -407,7 +424,7 @@ impl TlsAnalyzer {
                 r.cipher_count = Some(h.ciphers.iter().filter(|c| !is_grease(**c)).count() as u32);
                 r.ext_count = Some(h.extensions.iter().filter(|c| !is_grease(**c)).count() as u32);
                 r.ja3 = Some(ja3(&h));
-                r.ja4 = Some(ja4(&h));
+                r.ja4 = Some(ja4_over(&h, transport));
                 r.session_id = ch.session_id.map(|s| s.to_vec()).unwrap_or_default();
                 if r.version.is_none() {
                     r.version = Some(version_name(h.version));

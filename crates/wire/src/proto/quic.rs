@@ -1,0 +1,628 @@
+//! QUIC (RFC 9000, RFC 9001). A QUIC connection's first packets, the Initial packets, are
+//! protected with keys derived from a value on the wire (the Destination Connection ID of the
+//! client's first Initial) and a salt published in the RFC, so a passive observer can read them, as
+//! Zeek and Wireshark do. They carry the TLS ClientHello and ServerHello in CRYPTO frames: this
+//! analyzer removes header protection, decrypts the Initial packets of each direction, puts each
+//! direction's CRYPTO stream back in order (clients split and reorder it on purpose) and hands it
+//! to the TLS analyzer as handshake records. A QUIC connection thus gets a `tls` row (server name,
+//! ALPN, JA3/JA3S, JA4 with `q` for QUIC) and `conn.service` `quic`. Everything after the Initial
+//! packets is protected with keys from the key exchange and is only counted.
+//!
+//! Recognised by structure, not port: the first datagram of the flow is a long-header Initial
+//! packet of a known version, in a datagram of at least 1200 bytes (RFC 9000 14.1: a client pads
+//! its Initial datagrams to that size). Version 1 is decrypted; version 2 (RFC 9369) and the late
+//! drafts are recognised as QUIC without decrypting. Bounded per flow: at most [`MAX_INITIALS`]
+//! Initial packets a direction are decrypted and [`MAX_CRYPTO`] bytes of CRYPTO data kept.
+
+use super::tls::TlsAnalyzer;
+use super::{ConnCtx, Dir, PerDir, StreamAnalyzer};
+use crate::bytes::{be32, tail};
+use crate::decode::Packet;
+use crate::record::RecordSink;
+use ring::aead::quic::{AES_128, HeaderProtectionKey};
+use ring::aead::{AES_128_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::hkdf;
+use std::collections::BTreeMap;
+
+/// QUIC version 1's Initial salt (RFC 9001 5.2).
+const SALT_V1: [u8; 20] = [
+    0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad,
+    0xcc, 0xbb, 0x7f, 0x0a,
+];
+const V1: u32 = 1;
+const V2: u32 = 0x6b33_43cf;
+
+/// Initial packets decrypted per direction (a handshake needs one to three).
+pub const MAX_INITIALS: u32 = 16;
+/// CRYPTO bytes kept per direction (a ClientHello with post-quantum key shares is ~2 KB).
+pub const MAX_CRYPTO: u64 = 64 * 1024;
+
+fn known_version(v: u32) -> bool {
+    v == V1 || v == V2 || v & 0xffff_ff00 == 0xff00_0000
+}
+
+/// A QUIC variable-length integer at `off`: its value and the offset after it.
+pub fn varint(b: &[u8], off: usize) -> Option<(u64, usize)> {
+    let first = *b.get(off)?;
+    let len = 1usize << (first >> 6);
+    let bytes = b.get(off..off.checked_add(len)?)?;
+    let mut v = u64::from(first & 0x3f);
+    for x in bytes.iter().skip(1) {
+        v = (v << 8) | u64::from(*x);
+    }
+    Some((v, off + len))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Initial,
+    ZeroRtt,
+    Handshake,
+    Retry,
+}
+
+/// One long-header packet: its type, version, connection IDs, where its (protected) packet number
+/// starts and where the packet ends (packets may be coalesced in one datagram).
+#[derive(Debug)]
+struct Long<'a> {
+    kind: Kind,
+    version: u32,
+    dcid: &'a [u8],
+    pn_off: usize,
+    end: usize,
+}
+
+fn long_header(b: &[u8]) -> Option<Long<'_>> {
+    let first = *b.first()?;
+    if first & 0x80 == 0 {
+        return None;
+    }
+    let version = be32(b, 1)?;
+    if version == 0 {
+        // version negotiation: no packet number, nothing to read
+        return None;
+    }
+    let dl = usize::from(*b.get(5)?);
+    let dcid = b.get(6..6 + dl)?;
+    let sl = usize::from(*b.get(6 + dl)?);
+    if dl > 20 || sl > 20 {
+        return None;
+    }
+    let mut i = 7 + dl + sl;
+    // the packet types' codes: v2 rotated them (RFC 9369 3.2)
+    let kind = match ((first >> 4) & 3, version == V2) {
+        (0, false) | (1, true) => Kind::Initial,
+        (1, false) | (2, true) => Kind::ZeroRtt,
+        (2, false) | (3, true) => Kind::Handshake,
+        _ => Kind::Retry,
+    };
+    if kind == Kind::Retry {
+        return Some(Long {
+            kind,
+            version,
+            dcid,
+            pn_off: i,
+            end: b.len(),
+        });
+    }
+    if kind == Kind::Initial {
+        let (token_len, j) = varint(b, i)?;
+        i = j.checked_add(usize::try_from(token_len).ok()?)?;
+    }
+    let (len, j) = varint(b, i)?;
+    let end = j.checked_add(usize::try_from(len).ok()?)?;
+    (end <= b.len()).then_some(Long {
+        kind,
+        version,
+        dcid,
+        pn_off: j,
+        end,
+    })
+}
+
+/// Does a flow whose first datagram is `first` speak QUIC?
+pub fn applies(first: &[u8]) -> bool {
+    first.len() >= 1200
+        && long_header(first).is_some_and(|h| h.kind == Kind::Initial && known_version(h.version))
+}
+
+struct Len(usize);
+
+impl hkdf::KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// TLS 1.3's HKDF-Expand-Label with an empty context (RFC 8446 7.1).
+fn expand_label(prk: &hkdf::Prk, label: &[u8], out: &mut [u8]) -> Option<()> {
+    let len = u16::try_from(out.len()).ok()?.to_be_bytes();
+    let label_len = [u8::try_from(6 + label.len()).ok()?];
+    let info: [&[u8]; 5] = [&len, &label_len, b"tls13 ", label, &[0]];
+    prk.expand(&info, Len(out.len())).ok()?.fill(out).ok()
+}
+
+/// The client's or the server's Initial secret for a connection whose client chose `dcid`.
+fn initial_secret(dcid: &[u8], client: bool) -> Option<[u8; 32]> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &SALT_V1).extract(dcid);
+    let mut s = [0u8; 32];
+    let label: &[u8] = if client { b"client in" } else { b"server in" };
+    expand_label(&prk, label, &mut s)?;
+    Some(s)
+}
+
+struct Keys {
+    key: LessSafeKey,
+    iv: [u8; 12],
+    hp: HeaderProtectionKey,
+}
+
+fn keys(secret: &[u8; 32]) -> Option<Keys> {
+    let prk = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, secret);
+    let (mut k, mut iv, mut hp) = ([0u8; 16], [0u8; 12], [0u8; 16]);
+    expand_label(&prk, b"quic key", &mut k)?;
+    expand_label(&prk, b"quic iv", &mut iv)?;
+    expand_label(&prk, b"quic hp", &mut hp)?;
+    Some(Keys {
+        key: LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &k).ok()?),
+        iv,
+        hp: HeaderProtectionKey::new(&AES_128, &hp).ok()?,
+    })
+}
+
+/// The full packet number from its truncated form (RFC 9000 A.3).
+fn decode_pn(largest: Option<u64>, truncated: u64, bits: u32) -> u64 {
+    let expected = largest.map_or(0, |l| l.saturating_add(1));
+    let win = 1u64 << bits;
+    let hwin = win / 2;
+    let candidate = (expected & !(win - 1)) | truncated;
+    if candidate.saturating_add(hwin) <= expected && candidate < (1u64 << 62) - win {
+        candidate + win
+    } else if candidate > expected.saturating_add(hwin) && candidate >= win {
+        candidate - win
+    } else {
+        candidate
+    }
+}
+
+/// Remove header protection from the packet `pkt` (its first byte to its end) and decrypt it:
+/// the plaintext frames and the packet number, or `None` when it does not authenticate.
+fn open(pkt: &[u8], pn_off: usize, keys: &Keys, largest: Option<u64>) -> Option<(Vec<u8>, u64)> {
+    let sample = pkt.get(pn_off + 4..pn_off + 20)?;
+    let mask = keys.hp.new_mask(sample).ok()?;
+    let [m0, m1, m2, m3, m4] = mask;
+    let first = pkt.first()? ^ (m0 & 0x0f);
+    let pn_len = usize::from(first & 3) + 1;
+    let mut header = pkt.get(..pn_off + pn_len)?.to_vec();
+    *header.first_mut()? = first;
+    let mut truncated = 0u64;
+    for (b, m) in header.iter_mut().skip(pn_off).zip([m1, m2, m3, m4]) {
+        *b ^= m;
+        truncated = (truncated << 8) | u64::from(*b);
+    }
+    let pn = decode_pn(largest, truncated, 8 * pn_len as u32);
+    let mut nonce = keys.iv;
+    for (n, b) in nonce.iter_mut().skip(4).zip(pn.to_be_bytes()) {
+        *n ^= b;
+    }
+    let mut payload = pkt.get(pn_off + pn_len..)?.to_vec();
+    let plain = keys
+        .key
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(&header),
+            &mut payload,
+        )
+        .ok()?;
+    Some((plain.to_vec(), pn))
+}
+
+/// The CRYPTO frames of a decrypted Initial or Handshake payload, as (offset, data). Only
+/// PADDING, PING, ACK, CRYPTO and CONNECTION_CLOSE may appear there (RFC 9000 12.4): the walk stops
+/// at anything else, and at a frame that runs past the payload.
+fn crypto_frames(p: &[u8]) -> Vec<(u64, &[u8])> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let n = |i: usize| varint(p, i);
+    while let Some((t, j)) = n(i) {
+        i = j;
+        match t {
+            0x00 | 0x01 => {}
+            0x02 | 0x03 => {
+                // largest acknowledged, delay, range count, first range, then count (gap, length)
+                let Some((_, j)) = n(i).and_then(|(_, j)| n(j)) else {
+                    break;
+                };
+                let Some((count, j)) = n(j) else { break };
+                let Some((_, mut j)) = n(j) else { break };
+                let pairs = if t == 0x03 { count * 2 + 3 } else { count * 2 };
+                let mut ok = true;
+                for _ in 0..pairs.min(p.len() as u64) {
+                    match n(j) {
+                        Some((_, k)) => j = k,
+                        None => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                if !ok {
+                    break;
+                }
+                i = j;
+            }
+            0x06 => {
+                let Some((off, j)) = n(i) else { break };
+                let Some((len, j)) = n(j) else { break };
+                let Some(data) = usize::try_from(len)
+                    .ok()
+                    .and_then(|l| p.get(j..j.checked_add(l)?))
+                else {
+                    break;
+                };
+                out.push((off, data));
+                i = j + data.len();
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// One direction's CRYPTO stream: what was handed on, and what arrived ahead of it.
+#[derive(Default)]
+struct Crypto {
+    next: u64,
+    ahead: BTreeMap<u64, Vec<u8>>,
+    held: u64,
+}
+
+impl Crypto {
+    /// Add a frame; returns the bytes that are now in order (empty when none).
+    fn add(&mut self, off: u64, data: &[u8]) -> Vec<u8> {
+        let end = off.saturating_add(data.len() as u64);
+        if end > self.next && end <= MAX_CRYPTO && self.held + data.len() as u64 <= MAX_CRYPTO {
+            self.held += data.len() as u64;
+            let e = self.ahead.entry(off).or_default();
+            if data.len() > e.len() {
+                *e = data.to_vec();
+            }
+        }
+        let mut ready = Vec::new();
+        while let Some((&o, _)) = self.ahead.first_key_value() {
+            if o > self.next {
+                break;
+            }
+            let Some((o, d)) = self.ahead.pop_first() else {
+                break;
+            };
+            let skip = usize::try_from(self.next - o).unwrap_or(usize::MAX);
+            let new = tail(&d, skip);
+            ready.extend_from_slice(new);
+            self.next += new.len() as u64;
+        }
+        ready
+    }
+}
+
+/// QUIC for one UDP flow.
+#[derive(Default)]
+pub struct QuicUdp {
+    tls: TlsAnalyzer,
+    /// The Destination Connection ID of the client's Initial: both directions' Initial keys come
+    /// from it (a Retry makes the client choose again).
+    dcid: Option<Vec<u8>>,
+    keys: Option<PerDir<Keys>>,
+    largest: PerDir<Option<u64>>,
+    crypto: PerDir<Crypto>,
+    initials: PerDir<u32>,
+    /// A 1-RTT (short header) packet was seen in that direction: the handshake is done there.
+    short: PerDir<bool>,
+    decrypted: bool,
+    failed: bool,
+    ts: i64,
+}
+
+impl QuicUdp {
+    pub fn new() -> QuicUdp {
+        QuicUdp {
+            tls: TlsAnalyzer::quic(),
+            ..Default::default()
+        }
+    }
+
+    fn initial(
+        &mut self,
+        dir: Dir,
+        h: &Long<'_>,
+        pkt: &[u8],
+        ctx: &ConnCtx,
+        out: &mut dyn RecordSink,
+    ) {
+        if h.version != V1 || self.initials[dir] >= MAX_INITIALS {
+            return;
+        }
+        if dir == Dir::Orig && self.dcid.is_none() {
+            self.dcid = Some(h.dcid.to_vec());
+            self.keys = (|| {
+                Some(PerDir::new(
+                    keys(&initial_secret(h.dcid, true)?)?,
+                    keys(&initial_secret(h.dcid, false)?)?,
+                ))
+            })();
+        }
+        let Some(k) = self.keys.as_ref() else {
+            return;
+        };
+        self.initials[dir] += 1;
+        let Some((plain, pn)) = open(pkt, h.pn_off, &k[dir], self.largest[dir]) else {
+            if !self.failed {
+                self.failed = true;
+                out.weird(
+                    self.ts,
+                    Some(&ctx.uid),
+                    "quic_initial_undecryptable",
+                    &format!(
+                        "a {dir:?} Initial packet of {} bytes did not authenticate with the keys of the client's connection ID",
+                        pkt.len()
+                    ),
+                    None,
+                );
+            }
+            return;
+        };
+        self.decrypted = true;
+        self.largest[dir] = Some(self.largest[dir].map_or(pn, |l| l.max(pn)));
+        for (off, data) in crypto_frames(&plain) {
+            let ready = self.crypto[dir].add(off, data);
+            // the in-order handshake bytes, as TLS handshake records (at most 16 KiB each)
+            for chunk in ready.chunks(16 * 1024) {
+                let mut rec = Vec::with_capacity(chunk.len() + 5);
+                rec.extend_from_slice(&[22, 3, 3]);
+                rec.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+                rec.extend_from_slice(chunk);
+                self.tls.data(dir, self.ts, &rec, ctx, out);
+            }
+        }
+    }
+}
+
+impl super::DatagramAnalyzer for QuicUdp {
+    fn datagram(&mut self, dir: Dir, p: &Packet<'_>, ctx: &ConnCtx, out: &mut dyn RecordSink) {
+        self.ts = p.ts;
+        self.tls.count(dir, p.payload.len() as u64);
+        let mut b = p.payload;
+        while let Some(first) = b.first().copied() {
+            if first & 0x80 == 0 {
+                // a short-header (1-RTT) packet: application data, protected with handshake keys;
+                // to the TLS analyzer the handshake of that direction is over
+                if !self.short[dir] {
+                    self.short[dir] = true;
+                    self.tls.data(dir, p.ts, &[20, 3, 3, 0, 1, 1], ctx, out);
+                }
+                break;
+            }
+            let Some(h) = long_header(b) else { break };
+            match h.kind {
+                Kind::Initial => {
+                    let pkt = b.get(..h.end).unwrap_or_default();
+                    self.initial(dir, &h, pkt, ctx, out);
+                }
+                // the server asks the client to start again with a new connection ID
+                Kind::Retry => {
+                    if dir == Dir::Resp {
+                        self.dcid = None;
+                        self.keys = None;
+                        self.largest = PerDir::default();
+                    }
+                    break;
+                }
+                Kind::ZeroRtt | Kind::Handshake => {}
+            }
+            b = tail(b, h.end);
+        }
+    }
+
+    fn finish(&mut self, ctx: &ConnCtx, out: &mut dyn RecordSink) -> Option<&'static str> {
+        if self.decrypted {
+            self.tls.finish(self.ts, ctx, out);
+        }
+        Some("quic")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // RFC 9001 Appendix A: the client's connection ID, the secrets and both Initial packets
+    const DCID: &str = "8394c8f03e515708";
+    const CLIENT_SECRET: &str = "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea";
+    const SERVER_SECRET: &str = "3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b";
+    const CLIENT_PAYLOAD: &str = "
+        060040f1010000ed0303ebf8fa56f129 39b9584a3896472ec40bb863cfd3e868
+        04fe3a47f06a2b69484c000004130113 02010000c000000010000e00000b6578
+        616d706c652e636f6dff01000100000a 00080006001d00170018001000070005
+        04616c706e0005000501000000000033 00260024001d00209370b2c9caa47fba
+        baf4559fedba753de171fa71f50f1ce1 5d43e994ec74d748002b000302030400
+        0d0010000e0403050306030203080408 050806002d00020101001c0002400100
+        3900320408ffffffffffffffff050480 00ffff07048000ffff08011001048000
+        75300901100f088394c8f03e51570806 048000ffff";
+    pub const CLIENT_PACKET: &str = "
+        c000000001088394c8f03e5157080000 449e7b9aec34d1b1c98dd7689fb8ec11
+        d242b123dc9bd8bab936b47d92ec356c 0bab7df5976d27cd449f63300099f399
+        1c260ec4c60d17b31f8429157bb35a12 82a643a8d2262cad67500cadb8e7378c
+        8eb7539ec4d4905fed1bee1fc8aafba1 7c750e2c7ace01e6005f80fcb7df6212
+        30c83711b39343fa028cea7f7fb5ff89 eac2308249a02252155e2347b63d58c5
+        457afd84d05dfffdb20392844ae81215 4682e9cf012f9021a6f0be17ddd0c208
+        4dce25ff9b06cde535d0f920a2db1bf3 62c23e596d11a4f5a6cf3948838a3aec
+        4e15daf8500a6ef69ec4e3feb6b1d98e 610ac8b7ec3faf6ad760b7bad1db4ba3
+        485e8a94dc250ae3fdb41ed15fb6a8e5 eba0fc3dd60bc8e30c5c4287e53805db
+        059ae0648db2f64264ed5e39be2e20d8 2df566da8dd5998ccabdae053060ae6c
+        7b4378e846d29f37ed7b4ea9ec5d82e7 961b7f25a9323851f681d582363aa5f8
+        9937f5a67258bf63ad6f1a0b1d96dbd4 faddfcefc5266ba6611722395c906556
+        be52afe3f565636ad1b17d508b73d874 3eeb524be22b3dcbc2c7468d54119c74
+        68449a13d8e3b95811a198f3491de3e7 fe942b330407abf82a4ed7c1b311663a
+        c69890f4157015853d91e923037c227a 33cdd5ec281ca3f79c44546b9d90ca00
+        f064c99e3dd97911d39fe9c5d0b23a22 9a234cb36186c4819e8b9c5927726632
+        291d6a418211cc2962e20fe47feb3edf 330f2c603a9d48c0fcb5699dbfe58964
+        25c5bac4aee82e57a85aaf4e2513e4f0 5796b07ba2ee47d80506f8d2c25e50fd
+        14de71e6c418559302f939b0e1abd576 f279c4b2e0feb85c1f28ff18f58891ff
+        ef132eef2fa09346aee33c28eb130ff2 8f5b766953334113211996d20011a198
+        e3fc433f9f2541010ae17c1bf202580f 6047472fb36857fe843b19f5984009dd
+        c324044e847a4f4a0ab34f719595de37 252d6235365e9b84392b061085349d73
+        203a4a13e96f5432ec0fd4a1ee65accd d5e3904df54c1da510b0ff20dcc0c77f
+        cb2c0e0eb605cb0504db87632cf3d8b4 dae6e705769d1de354270123cb11450e
+        fc60ac47683d7b8d0f811365565fd98c 4c8eb936bcab8d069fc33bd801b03ade
+        a2e1fbc5aa463d08ca19896d2bf59a07 1b851e6c239052172f296bfb5e724047
+        90a2181014f3b94a4e97d117b4381303 68cc39dbb2d198065ae3986547926cd2
+        162f40a29f0c3c8745c0f50fba3852e5 66d44575c29d39a03f0cda721984b6f4
+        40591f355e12d439ff150aab7613499d bd49adabc8676eef023b15b65bfc5ca0
+        6948109f23f350db82123535eb8a7433 bdabcb909271a6ecbcb58b936a88cd4e
+        8f2e6ff5800175f113253d8fa9ca8885 c2f552e657dc603f252e1a8e308f76f0
+        be79e2fb8f5d5fbbe2e30ecadd220723 c8c0aea8078cdfcb3868263ff8f09400
+        54da48781893a7e49ad5aff4af300cd8 04a6b6279ab3ff3afb64491c85194aab
+        760d58a606654f9f4400e8b38591356f bf6425aca26dc85244259ff2b19c41b9
+        f96f3ca9ec1dde434da7d2d392b905dd f3d1f9af93d1af5950bd493f5aa731b4
+        056df31bd267b6b90a079831aaf579be 0a39013137aac6d404f518cfd4684064
+        7e78bfe706ca4cf5e9c5453e9f7cfd2b 8b4c8d169a44e55c88d4a9a7f9474241
+        e221af44860018ab0856972e194cd934";
+    const SERVER_PAYLOAD: &str = "
+        02000000000600405a020000560303ee fce7f7b37ba1d1632e96677825ddf739
+        88cfc79825df566dc5430b9a045a1200 130100002e00330024001d00209d3c94
+        0d89690b84d08a60993c144eca684d10 81287c834d5311bcf32bb9da1a002b00
+        020304";
+    pub const SERVER_PACKET: &str = "
+        cf000000010008f067a5502a4262b500 4075c0d95a482cd0991cd25b0aac406a
+        5816b6394100f37a1c69797554780bb3 8cc5a99f5ede4cf73c3ec2493a1839b3
+        dbcba3f6ea46c5b7684df3548e7ddeb9 c3bf9c73cc3f3bded74b562bfb19fb84
+        022f8ef4cdd93795d77d06edbb7aaf2f 58891850abbdca3d20398c276456cbc4
+        2158407dd074ee";
+
+    #[test]
+    fn rfc9001_initial_secrets_and_packets() {
+        let dcid = unhex(DCID);
+        assert_eq!(
+            initial_secret(&dcid, true).unwrap().to_vec(),
+            unhex(CLIENT_SECRET)
+        );
+        assert_eq!(
+            initial_secret(&dcid, false).unwrap().to_vec(),
+            unhex(SERVER_SECRET)
+        );
+        // the client's Initial: header protection off, packet number 2, the CRYPTO frame plus
+        // PADDING to 1162 bytes
+        let c = unhex(CLIENT_PACKET);
+        assert!(applies(&c));
+        let h = long_header(&c).unwrap();
+        assert_eq!(
+            (h.kind, h.version, h.dcid, h.end),
+            (Kind::Initial, 1, &dcid[..], 1200)
+        );
+        let k = keys(&initial_secret(&dcid, true).unwrap()).unwrap();
+        let (plain, pn) = open(&c, h.pn_off, &k, None).unwrap();
+        assert_eq!(pn, 2);
+        assert_eq!(plain.len(), 1162);
+        let want = unhex(CLIENT_PAYLOAD);
+        assert_eq!(&plain[..want.len()], &want[..]);
+        assert!(plain[want.len()..].iter().all(|&b| b == 0));
+        let frames = crypto_frames(&plain);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].0, 0);
+        assert_eq!(frames[0].1.len(), 241);
+        // the server's Initial: ACK then CRYPTO (the ServerHello), packet number 1
+        let s = unhex(SERVER_PACKET);
+        let h = long_header(&s).unwrap();
+        let k = keys(&initial_secret(&dcid, false).unwrap()).unwrap();
+        let (plain, pn) = open(&s, h.pn_off, &k, None).unwrap();
+        assert_eq!((pn, plain), (1, unhex(SERVER_PAYLOAD)));
+        assert!(
+            !applies(&s),
+            "a server's Initial is not 1200 bytes; a flow starts with the client's"
+        );
+        // one flipped bit anywhere fails authentication
+        let mut bad = c.clone();
+        bad[600] ^= 1;
+        let k = keys(&initial_secret(&dcid, true).unwrap()).unwrap();
+        let hb = long_header(&bad).unwrap();
+        assert!(open(&bad, hb.pn_off, &k, None).is_none());
+    }
+
+    #[test]
+    fn varints_and_packet_numbers() {
+        // RFC 9000 A.1 and A.3 examples
+        assert_eq!(
+            varint(&unhex("c2197c5eff14e88c"), 0),
+            Some((151_288_809_941_952_652, 8))
+        );
+        assert_eq!(varint(&unhex("9d7f3e7d"), 0), Some((494_878_333, 4)));
+        assert_eq!(varint(&unhex("7bbd"), 0), Some((15_293, 2)));
+        assert_eq!(varint(&unhex("25"), 0), Some((37, 1)));
+        assert_eq!(varint(&unhex("40"), 0), None);
+        assert_eq!(decode_pn(Some(0xa82f30ea), 0x9b32, 16), 0xa82f9b32);
+    }
+
+    #[test]
+    fn crypto_frames_reassemble_out_of_order_and_stay_bounded() {
+        let mut c = Crypto::default();
+        assert!(c.add(5, b"fghij").is_empty());
+        assert_eq!(c.add(0, b"abcdefg"), b"abcdefghij");
+        // a repeat adds nothing, an overlap only its new part
+        assert!(c.add(0, b"abc").is_empty());
+        assert_eq!(c.add(8, b"ijklm"), b"klm");
+        assert!(c.add(MAX_CRYPTO, b"x").is_empty());
+        assert!(c.add(u64::MAX - 1, b"xyz").is_empty());
+        // hostile frames: lengths past the payload, truncated varints
+        assert!(crypto_frames(&unhex("06 00 40 ff 01 02")).is_empty());
+        assert!(crypto_frames(&unhex("02 ff")).is_empty());
+        assert_eq!(crypto_frames(&unhex("00 00 01 06 00 02 aa bb 00")).len(), 1);
+        for n in 0..64 {
+            let _ = long_header(&unhex(CLIENT_PACKET)[..n]);
+        }
+    }
+
+    #[test]
+    fn mutated_and_cut_packets_never_panic() {
+        let c = unhex(CLIENT_PACKET);
+        let dcid = unhex(DCID);
+        let k = keys(&initial_secret(&dcid, true).unwrap()).unwrap();
+        let (plain, _) = open(&c, long_header(&c).unwrap().pn_off, &k, None).unwrap();
+        // xorshift: the same mutations every run
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..2000 {
+            let mut b = c.clone();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() % b.len() as u64) as usize;
+                b[i] = next() as u8;
+            }
+            b.truncate((next() % (b.len() as u64 + 1)) as usize);
+            let _ = applies(&b);
+            if let Some(h) = long_header(&b) {
+                assert!(h.end <= b.len() && h.pn_off <= b.len());
+                let _ = open(&b, h.pn_off, &k, Some(next() % 1000));
+            }
+            let mut f = plain.clone();
+            let i = (next() % f.len() as u64) as usize;
+            f[i] = next() as u8;
+            f.truncate((next() % (f.len() as u64 + 1)) as usize);
+            for (off, d) in crypto_frames(&f) {
+                assert!(d.len() <= f.len());
+                let _ = Crypto::default().add(off, d);
+            }
+        }
+    }
+}
