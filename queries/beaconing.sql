@@ -27,7 +27,7 @@
 -- description: weak (0.5 each): a public peer address no DNS answer in the capture named although the source uses DNS, a
 -- description: TCP payload no analyzer recognised, a TLS client fingerprint (JA4) or User-Agent the source uses for this
 -- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
--- description: or more), a protocol on a port not registered for it (TLS on 4444, HTTP on 7080; the lists are in the SQL).
+-- description: or more), a protocol on a port not registered for it (TLS on 4444, HTTP on 7080, QUIC on 4443; the lists are in the SQL).
 -- description: High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
 -- description: port mismatch and a host profile in the clear count (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
 -- description: heartbeats, cast devices) - without any evidence is capped at low (with weak evidence alone, at medium); infrastructure recognised by parsing
@@ -242,7 +242,9 @@ judged AS (
            (proto = 'udp' AND dport IN (123, 67, 68, 546, 547, 1900, 137, 138) AND service IS NULL) AS port_mismatch,
            -- a protocol recognised by content on a port not registered for it (TLS on 4444, HTTP on 7080)
            ((service = 'ssl' AND dport NOT IN (443, 8443, 9443, 993, 995, 465, 587, 636, 853, 989, 990, 992, 994, 5061, 5223, 5228, 8883, 8009))
-            OR (service = 'http' AND dport NOT IN (80, 8080, 8000, 8008, 8888, 3128, 591, 81))) AS odd_port,
+            OR (service = 'http' AND dport NOT IN (80, 8080, 8000, 8008, 8888, 3128, 591, 81))
+            -- QUIC: HTTP/3 on 443 (8443 beside it), DNS over QUIC on 853 (784 in its drafts)
+            OR (service = 'quic' AND dport NOT IN (443, 8443, 853, 784))) AS odd_port,
            (series LIKE 'session %' AND size_median <= 512 AND size_dispersion <= 0.25) AS keepalive
     FROM stats
 ),

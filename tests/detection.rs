@@ -1711,3 +1711,87 @@ fn a_lan_check_in_with_a_browser_user_agent_the_host_does_not_browse_with_is_hig
         }
     }
 }
+
+/// A QUIC session whose handshake wirehunt decrypts (RFC 9001's example Initial packets), then a
+/// heartbeat every 15 s for ten minutes: a keepalive. On 443 nothing about the endpoint stands out
+/// (low); on 4443, a port not registered for QUIC, the summary names it and the cap is medium (weak
+/// evidence with a keepalive).
+#[test]
+fn a_quic_keepalive_on_an_unregistered_port_names_the_port() {
+    let unhex = |f: &str| -> Vec<u8> {
+        let t = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("crates/wire/testdata")
+                .join(f),
+        )
+        .unwrap();
+        let h: Vec<u8> = t.bytes().filter(u8::is_ascii_hexdigit).collect();
+        h.chunks(2)
+            .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
+            .collect()
+    };
+    let (client_initial, server_initial) = (
+        unhex("rfc9001_client_initial.hex"),
+        unhex("rfc9001_server_initial.hex"),
+    );
+    let (c, s) = ([10, 0, 0, 4], [203, 0, 113, 77]);
+    let t0 = 1_700_000_000_000_000i64;
+    for (port, want_odd) in [(443u16, false), (4443, true)] {
+        let mut frames = vec![
+            (t0, ip_udp(c, 53241, s, port, &client_initial)),
+            (t0 + 30_000, ip_udp(s, port, c, 53241, &server_initial)),
+        ];
+        for k in 1..=40i64 {
+            // short-header (1-RTT) packets: first bit 0, the rest protected
+            let ping: Vec<u8> = (0..27u8)
+                .map(|i| {
+                    if i == 0 {
+                        0x43
+                    } else {
+                        i.wrapping_mul(37).wrapping_add(k as u8)
+                    }
+                })
+                .collect();
+            let t = t0 + k * 15_000_000 + (k * 7919 % 7 - 3) * 50_000;
+            frames.push((t, ip_udp(c, 53241, s, port, &ping)));
+            frames.push((t + 40_000, ip_udp(s, port, c, 53241, &ping)));
+        }
+        let (ds, _) = ingest_bytes(&format!("quic-{port}"), &[("q.pcap", pcap(101, &frames))]);
+        assert_eq!(
+            rows(&ds, "conn", &["proto", "service", "resp_p"]),
+            vec![vec![
+                "udp".to_string(),
+                "quic".to_string(),
+                port.to_string()
+            ]]
+        );
+        // the handshake from the decrypted Initials: RFC 9001's ClientHello names example.com
+        let tls = rows(
+            &ds,
+            "tls",
+            &["server_name", "version", "ja4", "established"],
+        );
+        assert_eq!(tls.len(), 1, "{tls:?}");
+        assert_eq!(tls[0][0], "example.com");
+        assert_eq!(tls[0][1], "TLSv13");
+        assert!(tls[0][2].starts_with("q13d"), "{tls:?}");
+        assert_eq!(tls[0][3], "true");
+        let fs: Vec<Finding> = findings(&ds)
+            .into_iter()
+            .filter(|f| f.detector == "beaconing")
+            .collect();
+        assert_eq!(fs.len(), 1, "{port}: {fs:?}");
+        let f = &fs[0];
+        eprintln!("{port}: {} {:?}: {}", f.score, f.severity, f.summary);
+        assert!(f.summary.contains("keepalive"), "{}", f.summary);
+        let names_port = f
+            .summary
+            .contains("quic on port 4443, not a port registered for it");
+        assert_eq!(names_port, want_odd, "{}", f.summary);
+        if want_odd {
+            assert_eq!(f.severity, Severity::Medium, "{} {}", f.score, f.summary);
+        } else {
+            assert!(f.severity <= Severity::Low, "{} {}", f.score, f.summary);
+        }
+    }
+}
