@@ -27,7 +27,9 @@
 -- description: weak (0.5 each): a public peer address no DNS answer in the capture named although the source uses DNS, a
 -- description: TCP payload no analyzer recognised, a TLS client fingerprint (JA4) or User-Agent the source uses for this
 -- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
--- description: or more), a protocol on a port not registered for it (TLS on 4444, HTTP on 7080, QUIC on 4443; the lists are in the SQL).
+-- description: or more), a protocol on a port not registered for it (TLS on 4444, HTTP on 7080, QUIC on 4443; the lists are in the SQL),
+-- description: a TLS or QUIC ClientHello without a server name (SNI: browsers and SDKs send one for every name; a client
+-- description: configured with an address sends none - the TLS side of an IP literal as HTTP Host).
 -- description: High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
 -- description: port mismatch and a host profile in the clear count (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
 -- description: heartbeats, cast devices) - without any evidence is capped at low (with weak evidence alone, at medium); infrastructure recognised by parsing
@@ -165,6 +167,9 @@ gtls AS (
                                   OR array_has(t.san_dns, '*.' || regexp_replace(lower(t.server_name), '^[^.]+\.', ''))
                                   OR (coalesce(array_length(t.san_dns), 0) = 0
                                       AND strpos(lower(t.subject), 'cn=' || lower(t.server_name)) > 0)) END) AS mismatch,
+           -- a ClientHello (TLS or QUIC) that names no server: a client given an address, not a name
+           -- (the TLS side of an IP literal as HTTP Host)
+           bool_or(t.server_name IS NULL AND t.ja3 IS NOT NULL) AS no_sni,
            max(t.ja4) AS ja4
     FROM guid g JOIN tls t ON t.uid = g.uid CROSS JOIN clock c GROUP BY g.src, g.peer
 ),
@@ -207,6 +212,7 @@ stats AS (
            coalesce(gt.self_signed, false) AS self_signed, coalesce(gt.expired, false) AS expired,
            coalesce(gt.mismatch, false) AS name_mismatch,
            coalesce(gh.ip_host, false) AS ip_host,
+           coalesce(gt.no_sni, false) AS no_sni,
            coalesce(ge.ip_echo, false) AS ip_echo,
            (an.addr IS NULL AND du.src IS NOT NULL) AS unnamed_peer,
            (ju.peers = 1 AND coalesce(tp.peers, 0) >= 3) AS rare_ja4,
@@ -264,12 +270,14 @@ evidence AS (
                 + CASE WHEN ip_host THEN 1 ELSE 0 END)
                + 0.5 * (CASE WHEN unnamed_peer THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
                       + CASE WHEN rare_ja4 THEN 1 ELSE 0 END + CASE WHEN rare_ua THEN 1 ELSE 0 END
-                      + CASE WHEN tasking THEN 1 ELSE 0 END + CASE WHEN odd_port THEN 1 ELSE 0 END) END AS evidence_points,
+                      + CASE WHEN tasking THEN 1 ELSE 0 END + CASE WHEN odd_port THEN 1 ELSE 0 END
+                      + CASE WHEN no_sni THEN 1 ELSE 0 END) END AS evidence_points,
            concat_ws('; ',
                CASE WHEN self_signed AND NOT local_peer THEN 'self-signed certificate' END,
                CASE WHEN expired AND NOT local_peer THEN 'expired certificate' END,
                CASE WHEN name_mismatch AND NOT local_peer THEN 'certificate does not cover the SNI' END,
                CASE WHEN ip_host AND NOT local_peer THEN 'IP literal as HTTP Host' END,
+               CASE WHEN no_sni AND NOT local_peer THEN 'TLS/QUIC handshake naming no server (SNI): the client was given an address' END,
                CASE WHEN port_mismatch THEN proto || '/' || CAST(dport AS VARCHAR) || ' without that protocol''s payload' END,
                CASE WHEN profile_text IS NOT NULL THEN 'the payload names the host in the clear (' || profile_text || ': a victim profile or a shell)' END,
                CASE WHEN unnamed_peer AND NOT local_peer THEN 'peer address named by no DNS answer in the capture' END,

@@ -227,6 +227,14 @@ fn corpus_findings(files: &[&str]) -> Option<Vec<Finding>> {
 
 /// (file, category, source, peer: SNI/Host/domain or dst ip) found at medium or above.
 const EXPECTED: &[(&str, &str, &str, &str)] = &[
+    // Merlin's HTTP/3 C2: one QUIC session of heartbeats (a keepalive) whose ClientHello, decrypted
+    // from the Initial packets, names no server - the client was given an address
+    (
+        "beacon/merlin_c2_http3_quic.pcapng",
+        "beaconing",
+        "10.0.0.4",
+        "24.199.110.233",
+    ),
     // CryptoWall 4's check-ins: POSTs to a compromised site's PHP, one answered with 124 kB that is one
     // hex string (its encrypted answer carried as text)
     (
