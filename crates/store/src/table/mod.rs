@@ -491,7 +491,7 @@ table!(HttpTable, "http", record HttpRecord, "One row per HTTP/1.x request/respo
     community_id: Str = "Community ID v1 of the connection (as conn.community_id): joins Zeek and Suricata records of the flow without going through conn",
 ]);
 
-table!(TlsTable, "tls", record TlsRecord, "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA3S/JA4 and certificate facts).", [
+table!(TlsTable, "tls", record TlsRecord, "One row per TLS/SSL handshake (Zeek ssl.log plus JA3/JA3S/JA4 and certificate facts); a QUIC connection's too, decrypted from its Initial packets (its certificate travels encrypted: no certificate facts).", [
     ts: Ts = "time of the ClientHello (or first handshake message)",
     uid: Str = "connection id (joins conn)",
     orig_h: Str = "client address",
