@@ -2,8 +2,8 @@
 //! declared schema, the security UDFs ([`udf`]), read-only SQL unless asked otherwise, and an ingest
 //! cache so `sql`/`triage` on capture files reuse a dataset when the files' sha256 match.
 
-#[cfg(feature = "cluster")]
 pub mod cache;
+#[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod geo;
 pub mod objects;
