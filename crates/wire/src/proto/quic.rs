@@ -10,8 +10,8 @@
 //!
 //! Recognised by structure, not port: the first datagram of the flow is a long-header Initial
 //! packet of a known version, in a datagram of at least 1200 bytes (RFC 9000 14.1: a client pads
-//! its Initial datagrams to that size). Version 1 is decrypted; version 2 (RFC 9369) and the late
-//! drafts are recognised as QUIC without decrypting. Bounded per flow: at most [`MAX_INITIALS`]
+//! its Initial datagrams to that size). Versions 1 and 2 (RFC 9369) are decrypted; the late drafts
+//! are recognised as QUIC without decrypting. Bounded per flow: at most [`MAX_INITIALS`]
 //! Initial packets a direction are decrypted and [`MAX_CRYPTO`] bytes of CRYPTO data kept.
 
 use super::tls::TlsAnalyzer;
@@ -28,6 +28,11 @@ use std::collections::BTreeMap;
 const SALT_V1: [u8; 20] = [
     0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad,
     0xcc, 0xbb, 0x7f, 0x0a,
+];
+/// QUIC version 2's (RFC 9369 3.3.1).
+const SALT_V2: [u8; 20] = [
+    0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93, 0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb,
+    0xf9, 0xbd, 0x2e, 0xd9,
 ];
 const V1: u32 = 1;
 const V2: u32 = 0x6b33_43cf;
@@ -142,9 +147,15 @@ fn expand_label(prk: &hkdf::Prk, label: &[u8], out: &mut [u8]) -> Option<()> {
     prk.expand(&info, Len(out.len())).ok()?.fill(out).ok()
 }
 
-/// The client's or the server's Initial secret for a connection whose client chose `dcid`.
-fn initial_secret(dcid: &[u8], client: bool) -> Option<[u8; 32]> {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &SALT_V1).extract(dcid);
+/// The client's or the server's Initial secret for a connection of `version` (1 or 2) whose client
+/// chose `dcid`.
+fn initial_secret(version: u32, dcid: &[u8], client: bool) -> Option<[u8; 32]> {
+    let salt: &[u8] = match version {
+        V1 => &SALT_V1,
+        V2 => &SALT_V2,
+        _ => return None,
+    };
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(dcid);
     let mut s = [0u8; 32];
     let label: &[u8] = if client { b"client in" } else { b"server in" };
     expand_label(&prk, label, &mut s)?;
@@ -157,12 +168,18 @@ struct Keys {
     hp: HeaderProtectionKey,
 }
 
-fn keys(secret: &[u8; 32]) -> Option<Keys> {
+/// The packet protection keys from an Initial secret (version 2 renamed the labels).
+fn keys(version: u32, secret: &[u8; 32]) -> Option<Keys> {
     let prk = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, secret);
     let (mut k, mut iv, mut hp) = ([0u8; 16], [0u8; 12], [0u8; 16]);
-    expand_label(&prk, b"quic key", &mut k)?;
-    expand_label(&prk, b"quic iv", &mut iv)?;
-    expand_label(&prk, b"quic hp", &mut hp)?;
+    let [lk, li, lh]: [&[u8]; 3] = if version == V2 {
+        [b"quicv2 key", b"quicv2 iv", b"quicv2 hp"]
+    } else {
+        [b"quic key", b"quic iv", b"quic hp"]
+    };
+    expand_label(&prk, lk, &mut k)?;
+    expand_label(&prk, li, &mut iv)?;
+    expand_label(&prk, lh, &mut hp)?;
     Some(Keys {
         key: LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &k).ok()?),
         iv,
@@ -339,15 +356,16 @@ impl QuicUdp {
         ctx: &ConnCtx,
         out: &mut dyn RecordSink,
     ) {
-        if h.version != V1 || self.initials[dir] >= MAX_INITIALS {
+        if !(h.version == V1 || h.version == V2) || self.initials[dir] >= MAX_INITIALS {
             return;
         }
         if dir == Dir::Orig && self.dcid.is_none() {
             self.dcid = Some(h.dcid.to_vec());
+            let v = h.version;
             self.keys = (|| {
                 Some(PerDir::new(
-                    keys(&initial_secret(h.dcid, true)?)?,
-                    keys(&initial_secret(h.dcid, false)?)?,
+                    keys(v, &initial_secret(v, h.dcid, true)?)?,
+                    keys(v, &initial_secret(v, h.dcid, false)?)?,
                 ))
             })();
         }
@@ -469,11 +487,11 @@ mod tests {
     fn rfc9001_initial_secrets_and_packets() {
         let dcid = unhex(DCID);
         assert_eq!(
-            initial_secret(&dcid, true).unwrap().to_vec(),
+            initial_secret(V1, &dcid, true).unwrap().to_vec(),
             unhex(CLIENT_SECRET)
         );
         assert_eq!(
-            initial_secret(&dcid, false).unwrap().to_vec(),
+            initial_secret(V1, &dcid, false).unwrap().to_vec(),
             unhex(SERVER_SECRET)
         );
         // the client's Initial: header protection off, packet number 2, the CRYPTO frame plus
@@ -485,7 +503,7 @@ mod tests {
             (h.kind, h.version, h.dcid, h.end),
             (Kind::Initial, 1, &dcid[..], 1200)
         );
-        let k = keys(&initial_secret(&dcid, true).unwrap()).unwrap();
+        let k = keys(V1, &initial_secret(V1, &dcid, true).unwrap()).unwrap();
         let (plain, pn) = open(&c, h.pn_off, &k, None).unwrap();
         assert_eq!(pn, 2);
         assert_eq!(plain.len(), 1162);
@@ -499,7 +517,7 @@ mod tests {
         // the server's Initial: ACK then CRYPTO (the ServerHello), packet number 1
         let s = unhex(SERVER_PACKET);
         let h = long_header(&s).unwrap();
-        let k = keys(&initial_secret(&dcid, false).unwrap()).unwrap();
+        let k = keys(V1, &initial_secret(V1, &dcid, false).unwrap()).unwrap();
         let (plain, pn) = open(&s, h.pn_off, &k, None).unwrap();
         assert_eq!((pn, plain), (1, unhex(SERVER_PAYLOAD)));
         assert!(
@@ -509,9 +527,28 @@ mod tests {
         // one flipped bit anywhere fails authentication
         let mut bad = c.clone();
         bad[600] ^= 1;
-        let k = keys(&initial_secret(&dcid, true).unwrap()).unwrap();
+        let k = keys(V1, &initial_secret(V1, &dcid, true).unwrap()).unwrap();
         let hb = long_header(&bad).unwrap();
         assert!(open(&bad, hb.pn_off, &k, None).is_none());
+    }
+
+    /// RFC 9369 Appendix A.2: the same ClientHello in a version 2 Initial (other salt, other labels,
+    /// other packet type code).
+    #[test]
+    fn rfc9369_version_2_client_initial() {
+        let c = unhex(include_str!("../../testdata/rfc9369_client_initial.hex"));
+        assert!(applies(&c));
+        let h = long_header(&c).unwrap();
+        assert_eq!((h.kind, h.version, h.end), (Kind::Initial, V2, 1200));
+        let k = keys(V2, &initial_secret(V2, &unhex(DCID), true).unwrap()).unwrap();
+        let (plain, pn) = open(&c, h.pn_off, &k, None).unwrap();
+        assert_eq!(pn, 2);
+        let want = unhex(CLIENT_PAYLOAD);
+        assert_eq!(&plain[..want.len()], &want[..]);
+        // version 1's keys do not open it
+        let k1 = keys(V1, &initial_secret(V1, &unhex(DCID), true).unwrap()).unwrap();
+        assert!(open(&c, h.pn_off, &k1, None).is_none());
+        assert!(initial_secret(0xff00_001d, &unhex(DCID), true).is_none());
     }
 
     #[test]
@@ -551,7 +588,7 @@ mod tests {
     fn mutated_and_cut_packets_never_panic() {
         let c = unhex(CLIENT_PACKET);
         let dcid = unhex(DCID);
-        let k = keys(&initial_secret(&dcid, true).unwrap()).unwrap();
+        let k = keys(V1, &initial_secret(V1, &dcid, true).unwrap()).unwrap();
         let (plain, _) = open(&c, long_header(&c).unwrap().pn_off, &k, None).unwrap();
         // xorshift: the same mutations every run
         let mut x = 0x2545_f491_4f6c_dd1du64;
