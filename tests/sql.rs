@@ -106,7 +106,7 @@ fn readme_hunting_queries_agree_with_parquet() {
                 .to_string()
         })
         .collect();
-    assert_eq!(queries.len(), 5, "five hunting queries in the README");
+    assert_eq!(queries.len(), 6, "six hunting queries in the README");
     let ds = demo_dataset();
     let rt = wirehunt_store::query::runtime().unwrap();
     let ctx = rt
@@ -199,6 +199,30 @@ fn readme_hunting_queries_agree_with_parquet() {
         let resp = line.split('|').nth(1).unwrap();
         assert!(!answers.contains(resp), "{resp} was resolved");
     }
+    // 6. handshakes without SNI: (client, server, port) and their counts from the tls files
+    let mut no_sni: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rows(
+        &ds,
+        "tls",
+        &["orig_h", "resp_h", "resp_p", "server_name", "ja3"],
+    ) {
+        if r[3].is_empty() && !r[4].is_empty() {
+            *no_sni
+                .entry(format!("{}|{}|{}", r[0], r[1], r[2]))
+                .or_insert(0) += 1;
+        }
+    }
+    let listed: BTreeMap<String, usize> = results[5]
+        .iter()
+        .map(|line| {
+            let f: Vec<&str> = line.split('|').collect();
+            (
+                format!("{}|{}|{}", f[0], f[1], f[2]),
+                f[5].parse::<usize>().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, no_sni);
 }
 
 /// duckdb habits: Zeek's mixed-case dns columns answer unquoted in any case, and a minute-precision
