@@ -326,10 +326,12 @@ impl Crypto {
 #[derive(Default)]
 pub struct QuicUdp {
     tls: TlsAnalyzer,
-    /// The Destination Connection ID of the client's Initial: both directions' Initial keys come
-    /// from it (a Retry makes the client choose again).
-    dcid: Option<Vec<u8>>,
-    keys: Option<PerDir<Keys>>,
+    /// The version and Destination Connection ID of the client's Initial: both directions' Initial
+    /// keys come from them (a Retry makes the client choose again).
+    dcid: Option<(u32, Vec<u8>)>,
+    /// Each direction's keys, derived when that direction's first Initial arrives (a flow of client
+    /// Initials that no server answers pays for one direction).
+    keys: PerDir<Option<Keys>>,
     largest: PerDir<Option<u64>>,
     crypto: PerDir<Crypto>,
     initials: PerDir<u32>,
@@ -360,20 +362,20 @@ impl QuicUdp {
             return;
         }
         if dir == Dir::Orig && self.dcid.is_none() {
-            self.dcid = Some(h.dcid.to_vec());
-            let v = h.version;
-            self.keys = (|| {
-                Some(PerDir::new(
-                    keys(v, &initial_secret(v, h.dcid, true)?)?,
-                    keys(v, &initial_secret(v, h.dcid, false)?)?,
-                ))
-            })();
+            self.dcid = Some((h.version, h.dcid.to_vec()));
+            self.keys = PerDir::default();
         }
-        let Some(k) = self.keys.as_ref() else {
+        if self.keys[dir].is_none() {
+            let Some((v, dcid)) = self.dcid.as_ref() else {
+                return;
+            };
+            self.keys[dir] = initial_secret(*v, dcid, dir == Dir::Orig).and_then(|s| keys(*v, &s));
+        }
+        let Some(k) = self.keys[dir].as_ref() else {
             return;
         };
         self.initials[dir] += 1;
-        let Some((plain, pn)) = open(pkt, h.pn_off, &k[dir], self.largest[dir]) else {
+        let Some((plain, pn)) = open(pkt, h.pn_off, k, self.largest[dir]) else {
             if !self.failed {
                 self.failed = true;
                 out.weird(
@@ -430,7 +432,7 @@ impl super::DatagramAnalyzer for QuicUdp {
                 Kind::Retry => {
                     if dir == Dir::Resp {
                         self.dcid = None;
-                        self.keys = None;
+                        self.keys = PerDir::default();
                         self.largest = PerDir::default();
                     }
                     break;
