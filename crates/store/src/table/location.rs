@@ -187,25 +187,29 @@ fn list_dir(root: &Path) -> Result<Listing, String> {
             } else {
                 format!("{rel}/{name}")
             };
-            match e.file_type() {
-                Ok(t) if t.is_dir() => {
-                    // the run manifests are `runs/NAME.json`: what is below runs/ (a run's
-                    // staging directory) is not walked; a table directory is, at any depth
-                    let top = child.split('/').next().unwrap_or_default();
-                    let walk = if rel.is_empty() {
-                        name == super::runs::RUNS_DIR || tables.contains(&top)
-                    } else {
-                        tables.contains(&top)
-                    };
-                    if walk {
-                        dirs.push(child.clone());
-                        todo.push(child);
-                    }
-                }
-                _ => {
-                    let size = std::fs::metadata(e.path()).map(|m| m.len()).unwrap_or(0);
-                    files.push(Entry { rel: child, size });
-                }
+            // at the top, a link to a directory counts as one (a table directory kept elsewhere);
+            // below, links to directories are not followed
+            let is_dir = if rel.is_empty() {
+                e.path().is_dir()
+            } else {
+                e.file_type().is_ok_and(|t| t.is_dir())
+            };
+            if !is_dir {
+                let size = std::fs::metadata(e.path()).map(|m| m.len()).unwrap_or(0);
+                files.push(Entry { rel: child, size });
+                continue;
+            }
+            // the run manifests are `runs/NAME.json`: what is below runs/ (a run's staging
+            // directory) is not walked; a table directory is, at any depth
+            let top = child.split('/').next().unwrap_or_default();
+            let walk = if rel.is_empty() {
+                name == super::runs::RUNS_DIR || tables.contains(&top)
+            } else {
+                tables.contains(&top)
+            };
+            if walk {
+                dirs.push(child.clone());
+                todo.push(child);
             }
         }
     }
@@ -277,6 +281,13 @@ mod tests {
             !l.has_dir("runs/.b.wirehunt-staging-1"),
             "a run's staging is not walked"
         );
+        // a table directory kept elsewhere and linked in is a table, with its files
+        let elsewhere = t.path().join("photos/http-elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("part-00000.parquet"), b"xy").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, d.join("http")).unwrap();
+        let l = Location::of(d).unwrap().list().unwrap();
+        assert!(l.has_dir("http") && l.has_file("http/part-00000.parquet"));
         let conn: Vec<_> = l.files_below("conn").map(|e| e.rel.as_str()).collect();
         assert_eq!(conn, ["conn/date=2024-01-01/part-00000.parquet"]);
         assert_eq!(l.files_below("conn").next().map(|e| e.size), Some(1));
