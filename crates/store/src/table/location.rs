@@ -102,17 +102,7 @@ impl Location {
     /// One look at the dataset. A path that is not a directory lists as empty.
     pub fn list(&self) -> Result<Listing, String> {
         match self {
-            Location::Objects(r) => {
-                let files = r
-                    .list()?
-                    .into_iter()
-                    .map(|o| Entry {
-                        rel: o.rel,
-                        size: o.size,
-                    })
-                    .collect();
-                Ok(Listing::new(files, Vec::new()))
-            }
+            Location::Objects(r) => Ok(Listing::new(r.list()?, Vec::new())),
             Location::Dir(d) => list_dir(d),
         }
     }
@@ -132,16 +122,7 @@ impl Location {
     /// Each file's magic bytes and Parquet footer (or why they could not be read), in order.
     pub fn footers(&self, files: &[&Entry]) -> Result<Vec<Result<Footer, String>>, String> {
         match self {
-            Location::Objects(r) => {
-                let objects: Vec<_> = files
-                    .iter()
-                    .map(|e| super::remote::Object {
-                        rel: e.rel.clone(),
-                        size: e.size,
-                    })
-                    .collect();
-                r.footers(&objects)
-            }
+            Location::Objects(r) => r.footers(files),
             Location::Dir(d) => Ok(files
                 .iter()
                 .map(|e| local_footer(&d.join(&e.rel)))

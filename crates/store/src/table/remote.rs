@@ -93,11 +93,7 @@ where
 }
 
 /// One object of a dataset: its path relative to the dataset's prefix and its size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Object {
-    pub rel: String,
-    pub size: u64,
-}
+pub use super::location::Entry as Object;
 
 impl Remote {
     /// `s3://BUCKET/PREFIX` (no trailing `/`).
@@ -178,7 +174,7 @@ impl Remote {
     /// For each object, its first 4 bytes and the Parquet footer (the metadata and the last 8
     /// bytes), read by range requests (a few at a time); what cannot be read is an error string
     /// for that object. Lengths are the listing's, checked before a range is asked for.
-    pub fn footers(&self, objects: &[Object]) -> Result<Vec<Result<Footer, String>>, String> {
+    pub fn footers(&self, objects: &[&Object]) -> Result<Vec<Result<Footer, String>>, String> {
         blocking(|| async move {
             let store = self.store()?;
             let store = &store;
