@@ -29,7 +29,8 @@
 -- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
 -- description: or more), a protocol on a port not registered for it (TLS on 4444, HTTP on 7080, QUIC on 4443; the lists are in the SQL),
 -- description: a TLS or QUIC ClientHello without a server name (SNI: browsers and SDKs send one for every name; a client
--- description: configured with an address sends none - the TLS side of an IP literal as HTTP Host).
+-- description: configured with an address sends none - the TLS side of an IP literal as HTTP Host). An unnamed peer
+-- description: and a ClientHello without SNI are one fact seen twice (the client was given an address) and count 0.5 together.
 -- description: High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
 -- description: port mismatch and a host profile in the clear count (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
 -- description: heartbeats, cast devices) - without any evidence is capped at low (with weak evidence alone, at medium); infrastructure recognised by parsing
@@ -268,10 +269,12 @@ evidence AS (
                (CASE WHEN self_signed THEN 1 ELSE 0 END + CASE WHEN expired THEN 1 ELSE 0 END
                 + CASE WHEN name_mismatch THEN 1 ELSE 0 END
                 + CASE WHEN ip_host THEN 1 ELSE 0 END)
-               + 0.5 * (CASE WHEN unnamed_peer THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
+               -- an address no DNS answer named and a ClientHello naming no server are two views of
+               -- one fact (the client was given an address: also true of devices with a hard-coded
+               -- cloud address), so together they count once
+               + 0.5 * (CASE WHEN unnamed_peer OR no_sni THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
                       + CASE WHEN rare_ja4 THEN 1 ELSE 0 END + CASE WHEN rare_ua THEN 1 ELSE 0 END
-                      + CASE WHEN tasking THEN 1 ELSE 0 END + CASE WHEN odd_port THEN 1 ELSE 0 END
-                      + CASE WHEN no_sni THEN 1 ELSE 0 END) END AS evidence_points,
+                      + CASE WHEN tasking THEN 1 ELSE 0 END + CASE WHEN odd_port THEN 1 ELSE 0 END) END AS evidence_points,
            concat_ws('; ',
                CASE WHEN self_signed AND NOT local_peer THEN 'self-signed certificate' END,
                CASE WHEN expired AND NOT local_peer THEN 'expired certificate' END,

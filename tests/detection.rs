@@ -1803,3 +1803,60 @@ fn a_quic_keepalive_on_an_unregistered_port_names_the_port() {
         }
     }
 }
+
+/// A client given an address shows it twice: no DNS answer names the peer, and its ClientHello
+/// names no server. That is one fact (devices with a hard-coded cloud address show it too), so the
+/// two count once: weak evidence, medium. Evidence of another kind (TLS on a port not registered
+/// for it) then takes the same series to high.
+#[test]
+fn an_address_without_a_name_counts_once() {
+    use wirehunt_sim::net::Rng;
+    use wirehunt_sim::proto::{client_finish, client_hello, server_flight, ClientProfile};
+    let (c, resolver, peer) = ([10, 0, 0, 7], [10, 0, 0, 1], [198, 51, 100, 20]);
+    let t0 = 1_700_000_000_000_000i64;
+    for (port, want) in [(443u16, Severity::Medium), (4443, Severity::High)] {
+        let mut rng = Rng::new(7);
+        // the host uses DNS, for another name
+        let mut frames = vec![(t0, dns_query(c, resolver, "www.example.com"))];
+        // a new TLS 1.3 connection every 60 s (a little jitter) for 40 minutes, no SNI
+        for k in 0..40i64 {
+            let hello = client_hello(&mut rng, ClientProfile::Curl, None, &[], true);
+            let flight = server_flight(&mut rng, true, None, false, None);
+            let finish = client_finish(&mut rng, true);
+            let jitter = (k * 7919 % 11 - 5) * 200_000;
+            frames.extend(session(
+                c,
+                42000 + k as u16,
+                peer,
+                port,
+                t0 + 5_000_000 + k * 60_000_000 + jitter,
+                &[(true, &hello), (false, &flight), (true, &finish)],
+            ));
+        }
+        frames.sort_by_key(|f| f.0);
+        let (ds, _) = ingest_bytes(&format!("no-sni-{port}"), &[("c.pcap", pcap(1, &frames))]);
+        let tls = rows(&ds, "tls", &["server_name", "version"]);
+        assert_eq!(tls.len(), 40, "{tls:?}");
+        assert!(tls.iter().all(|r| r[0].is_empty() && r[1] == "TLSv13"), "{tls:?}");
+        let fs: Vec<Finding> = findings(&ds)
+            .into_iter()
+            .filter(|f| f.detector == "beaconing")
+            .collect();
+        assert_eq!(fs.len(), 1, "{port}: {fs:?}");
+        let f = &fs[0];
+        eprintln!("{port}: {} {:?}: {}", f.score, f.severity, f.summary);
+        assert!(f.summary.contains("handshake naming no server"), "{}", f.summary);
+        assert!(f.summary.contains("named by no DNS answer"), "{}", f.summary);
+        if want == Severity::High {
+            assert!(f.severity >= want, "{port}: {} {}", f.score, f.summary);
+        } else {
+            assert_eq!(f.severity, want, "{port}: {} {}", f.score, f.summary);
+        }
+        assert_eq!(
+            f.summary.contains("ssl on port 4443, not a port registered for it"),
+            port == 4443,
+            "{}",
+            f.summary
+        );
+    }
+}
