@@ -131,21 +131,34 @@ fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String
     }
 }
 
-/// A dataset written by an older wirehunt lacks the tables added since (they read as empty): say
-/// which, and how to fill them.
-pub fn note_missing_tables(dataset: &std::path::Path, quiet: bool) {
-    let missing = wirehunt_store::query::missing_tables(dataset);
-    if !quiet && !missing.is_empty() {
-        eprintln!(
-            "wirehunt: note: {} has no {} table (written by an older wirehunt): read as empty; ingest the captures again to fill it",
-            sanitize_terminal(&dataset.display().to_string()),
-            missing.join(", ")
-        );
+/// Look at a dataset once before a command opens it: is it one (false: the caller says so), and
+/// which tables does it lack - a dataset written by an older wirehunt lacks the tables added since
+/// (they read as empty): say which, and how to fill them. The listing is handed to the session the
+/// command opens next, so the dataset is listed once (one LIST request over object storage). A
+/// prefix on object storage that cannot be listed counts as a dataset here: the session then says
+/// why it cannot be read.
+pub fn look_at_dataset(dataset: &std::path::Path, quiet: bool) -> bool {
+    use wirehunt_store::table::snapshot::Snapshot;
+    match Snapshot::take(dataset) {
+        Ok(s) if s.is_dataset() => {
+            let missing = wirehunt_store::query::missing_tables_of(&s);
+            if !quiet && !missing.is_empty() {
+                eprintln!(
+                    "wirehunt: note: {} has no {} table (written by an older wirehunt): read as empty; ingest the captures again to fill it",
+                    sanitize_terminal(&dataset.display().to_string()),
+                    missing.join(", ")
+                );
+            }
+            wirehunt_store::query::hand_over(dataset, s);
+            true
+        }
+        Ok(_) => false,
+        Err(_) => wirehunt_store::table::remote::is_remote(dataset),
     }
 }
 
 pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
-    if !wirehunt_store::query::is_dataset(&a.dataset) {
+    if !look_at_dataset(&a.dataset, quiet) {
         return Err(exit(
             code::NO_INPUT,
             anyhow::anyhow!(
@@ -154,7 +167,6 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
             ),
         ));
     }
-    note_missing_tables(&a.dataset, quiet);
     let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
     load_intel(&a.detectors.intel, quiet)?;
     let (mut findings, errors) = detect_timed(&a.dataset, &dets, |id, n, secs| {
@@ -538,7 +550,7 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), Exit> {
 
 /// `report`: the HTML page of an existing dataset.
 pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32, Exit> {
-    if !wirehunt_store::query::is_dataset(&a.dataset) {
+    if !look_at_dataset(&a.dataset, quiet) {
         return Err(exit(
             code::NO_INPUT,
             anyhow::anyhow!(
@@ -547,7 +559,6 @@ pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32,
             ),
         ));
     }
-    note_missing_tables(&a.dataset, quiet);
     let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
     load_intel(&a.detectors.intel, quiet)?;
     let (mut findings, errors) = detect(&a.dataset, &dets).map_err(|e| exit(code::DATA, e))?;

@@ -22,12 +22,8 @@ pub fn resolve_dataset(
     quiet: bool,
 ) -> Result<Resolved, Exit> {
     if sources.len() == 1
-        && wirehunt_store::query::is_dataset(&wirehunt_wire::capture::name_path(&sources[0]))
+        && crate::commands::look_at_dataset(&wirehunt_wire::capture::name_path(&sources[0]), quiet)
     {
-        crate::commands::note_missing_tables(
-            &wirehunt_wire::capture::name_path(&sources[0]),
-            quiet,
-        );
         return Ok(Resolved {
             path: wirehunt_wire::capture::name_path(&sources[0]),
             _tmp: None,

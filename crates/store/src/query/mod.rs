@@ -209,12 +209,45 @@ pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionCo
 /// an older wirehunt; on object storage, no objects): a session reads them as empty; callers say so.
 pub fn missing_tables(dataset: &Path) -> Vec<&'static str> {
     match Snapshot::take(dataset) {
-        Ok(s) if s.is_dataset() => all_schemas()
-            .into_iter()
-            .map(|(n, _)| n)
-            .filter(|n| !s.has_table(n))
-            .collect(),
+        Ok(s) => missing_tables_of(&s),
         _ => Vec::new(),
+    }
+}
+
+/// [`missing_tables`] of a dataset already listed.
+pub fn missing_tables_of(s: &Snapshot) -> Vec<&'static str> {
+    if !s.is_dataset() {
+        return Vec::new();
+    }
+    all_schemas()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| !s.has_table(n))
+        .collect()
+}
+
+/// A listing handed over by a caller that already looked at the dataset (the command line checks
+/// that it is one and which tables it has before opening a session): the next session opened on
+/// that path uses it instead of listing again, once. Over object storage that is one LIST request
+/// per command instead of three.
+static HANDED_OVER: std::sync::Mutex<Option<(PathBuf, Snapshot)>> = std::sync::Mutex::new(None);
+
+/// Hand a listing to the next session opened on `dataset` (see [`HANDED_OVER`]).
+pub fn hand_over(dataset: &Path, snapshot: Snapshot) {
+    if let Ok(mut g) = HANDED_OVER.lock() {
+        *g = Some((dataset.to_path_buf(), snapshot));
+    }
+}
+
+/// The listing handed over for `dataset`, if any (taken: used once); else a new one.
+fn snapshot_for(dataset: &Path) -> Result<Snapshot, String> {
+    let handed = HANDED_OVER
+        .lock()
+        .ok()
+        .and_then(|mut g| g.take_if(|(p, _)| p == dataset).map(|(_, s)| s));
+    match handed {
+        Some(s) => Ok(s),
+        None => Snapshot::take(dataset),
     }
 }
 
@@ -245,7 +278,7 @@ pub async fn open_session_with(
     limits: Limits,
 ) -> datafusion::error::Result<SessionContext> {
     // one look at the dataset: checked, then its tables registered from the same listing
-    let snap = Snapshot::take(dataset).map_err(datafusion::error::DataFusionError::Plan)?;
+    let snap = snapshot_for(dataset).map_err(datafusion::error::DataFusionError::Plan)?;
     let is_dataset = snap.is_dataset();
     if is_dataset {
         snap.check()
