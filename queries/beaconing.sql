@@ -33,7 +33,9 @@
 -- description: and a ClientHello without SNI are one fact seen twice (the client was given an address) and count 0.5 together.
 -- description: High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
 -- description: port mismatch and a host profile in the clear count (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
--- description: heartbeats, cast devices) - without any evidence is capped at low (with weak evidence alone, at medium); infrastructure recognised by parsing
+-- description: heartbeats, cast devices) - without any evidence is capped at low, and with weak evidence alone, however much, at medium
+-- description: (an application's own long session to servers its API named, not DNS, in its own protocol or TLS stack shows
+-- description: an unnamed peer, an unknown payload and a rare fingerprint: weak pieces only); infrastructure recognised by parsing
 -- description: (conn.service ntp, dhcp, dhcpv6, ssdp, netbios) is capped at low, and so is a schedule to a peer 3+ sources
 -- description: share without 1 point of evidence (fleet software: agents, update and connectivity checks); clocks, leases and discovery are periodic
 -- description: by design. A plain-HTTP check whose every answer is one and the same IP address and nothing else
@@ -255,26 +257,31 @@ judged AS (
            (series LIKE 'session %' AND size_median <= 512 AND size_dispersion <= 0.25) AS keepalive
     FROM stats
 ),
-evidence AS (
+-- strong evidence counts 1, weak 0.5 (evidence_points = strong_points + weak_points / 2)
+points AS (
     SELECT *,
-           -- strong evidence counts 1, weak 0.5; a local (LAN) peer only counts a port whose payload is
-           -- not its protocol, a victim profile, and a browser User-Agent the host's browser does not
-           -- send (LAN devices - printers, NAS, cast receivers - are found by discovery, not DNS, and
-           -- ship self-signed certificates; an agent polling a LAN server has its own User-Agent, which
-           -- is not a browser's)
+           -- strong: a local (LAN) peer only counts a port whose payload is not its protocol, a victim
+           -- profile, and a browser User-Agent the host's browser does not send (LAN devices - printers,
+           -- NAS, cast receivers - are found by discovery, not DNS, and ship self-signed certificates; an
+           -- agent polling a LAN server has its own User-Agent, which is not a browser's)
            CASE WHEN port_mismatch THEN 1 ELSE 0 END
            + CASE WHEN profile_text IS NOT NULL THEN 1 ELSE 0 END
            + CASE WHEN local_peer AND foreign_browser_ua THEN 1 ELSE 0 END
            + CASE WHEN local_peer THEN 0 ELSE
                (CASE WHEN self_signed THEN 1 ELSE 0 END + CASE WHEN expired THEN 1 ELSE 0 END
                 + CASE WHEN name_mismatch THEN 1 ELSE 0 END
-                + CASE WHEN ip_host THEN 1 ELSE 0 END)
-               -- an address no DNS answer named and a ClientHello naming no server are two views of
-               -- one fact (the client was given an address: also true of devices with a hard-coded
-               -- cloud address), so together they count once
-               + 0.5 * (CASE WHEN unnamed_peer OR no_sni THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
-                      + CASE WHEN rare_ja4 THEN 1 ELSE 0 END + CASE WHEN rare_ua THEN 1 ELSE 0 END
-                      + CASE WHEN tasking THEN 1 ELSE 0 END + CASE WHEN odd_port THEN 1 ELSE 0 END) END AS evidence_points,
+                + CASE WHEN ip_host THEN 1 ELSE 0 END) END AS strong_points,
+           -- weak: an address no DNS answer named and a ClientHello naming no server are two views of
+           -- one fact (the client was given an address: also true of devices with a hard-coded cloud
+           -- address), so together they count once
+           CASE WHEN local_peer THEN 0 ELSE
+               CASE WHEN unnamed_peer OR no_sni THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
+               + CASE WHEN rare_ja4 THEN 1 ELSE 0 END + CASE WHEN rare_ua THEN 1 ELSE 0 END
+               + CASE WHEN tasking THEN 1 ELSE 0 END + CASE WHEN odd_port THEN 1 ELSE 0 END END AS weak_points
+    FROM judged
+),
+evidence AS (
+    SELECT *, strong_points + 0.5 * weak_points AS evidence_points,
            concat_ws('; ',
                CASE WHEN self_signed AND NOT local_peer THEN 'self-signed certificate' END,
                CASE WHEN expired AND NOT local_peer THEN 'expired certificate' END,
@@ -291,7 +298,7 @@ evidence AS (
                CASE WHEN tasking AND NOT local_peer THEN 'some check-ins carried far more than the idle ones (tasking)' END,
                CASE WHEN odd_port AND NOT local_peer THEN service || ' on port ' || CAST(dport AS VARCHAR) || ', not a port registered for it' END
            ) AS evidence_list
-    FROM judged
+    FROM points
 ),
 scored AS (
     SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer_name AS peer, series, proto, service,
@@ -299,11 +306,16 @@ scored AS (
            round(hit_share, 3) AS hit_share, round(multi_share, 3) AS multi_share,
            round(bounded_share, 3) AS bounded_share, missed_beats, round(z, 2) AS z, size_median,
            round(size_dispersion, 3) AS size_dispersion, round(least(1.0, coverage), 3) AS coverage, sources, interval_histogram,
-           local_peer, keepalive, infrastructure, ip_echo, evidence_points, uids,
+           local_peer, keepalive, infrastructure, ip_echo, evidence_points, strong_points, uids,
+           -- a keepalive needs strong evidence to pass medium: an application's own long session to
+           -- servers its API named (not DNS), in its own protocol or TLS stack, shows weak evidence
+           -- only, however many pieces
+           (evidence_points >= 1 AND NOT (keepalive AND strong_points = 0)) AS uncapped,
            CASE WHEN infrastructure THEN service || ' recognised by parsing (infrastructure), capped at low'
-                WHEN evidence_points >= 1 THEN evidence_list
+                WHEN evidence_points >= 1 AND NOT (keepalive AND strong_points = 0) THEN evidence_list
                 WHEN ip_echo THEN concat_ws('; ', nullif(evidence_list, ''), 'every answer was the same IP address and nothing else (an IP-echo check: nothing was tasked through it; capped at low)')
-                WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone: capped at ' || CASE WHEN sources >= 3 THEN 'low, fleet-wide' ELSE 'medium' END || ')'
+                WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone' || CASE WHEN keepalive THEN ' on a keepalive' ELSE '' END
+                                              || ': capped at ' || CASE WHEN sources >= 3 THEN 'low, fleet-wide' ELSE 'medium' END || ')'
                 WHEN keepalive THEN 'none (a keepalive: periodicity alone is capped at low)'
                 WHEN sources >= 3 THEN 'none (the same schedule to a peer 3+ sources share is fleet software: capped at low)'
                 ELSE 'none (periodicity alone is capped at medium)' END AS endpoint_evidence,
@@ -324,7 +336,7 @@ scored AS (
 final AS (
     SELECT *,
            CASE WHEN infrastructure THEN least(periodicity_score, $max_infrastructure)
-                WHEN evidence_points >= 1 THEN least(100, periodicity_score + 6 * evidence_points)
+                WHEN uncapped THEN least(100, periodicity_score + 6 * evidence_points)
                 WHEN ip_echo THEN least(periodicity_score, $max_ip_echo_without_evidence)
                 WHEN keepalive AND evidence_points = 0 THEN least(periodicity_score, $max_keepalive_without_evidence)
                 WHEN sources >= 3 THEN least(periodicity_score, $max_fleet_without_evidence)

@@ -1036,30 +1036,46 @@ fn session(
     t0: i64,
     script: &[(bool, &[u8])],
 ) -> Vec<(i64, Vec<u8>)> {
+    let timed: Vec<(i64, bool, &[u8])> = script
+        .iter()
+        .enumerate()
+        .map(|(i, (from_client, p))| (t0 + 30_000 + i as i64 * 10_000, *from_client, *p))
+        .collect();
+    timed_session(c, cp, s, sp, t0, &timed)
+}
+
+/// [`session`] with a time for each segment (microseconds; the handshake at `t0`, the FINs 10 ms
+/// after the last segment).
+fn timed_session(
+    c: [u8; 4],
+    cp: u16,
+    s: [u8; 4],
+    sp: u16,
+    t0: i64,
+    script: &[(i64, bool, &[u8])],
+) -> Vec<(i64, Vec<u8>)> {
     let (mut cs, mut ss) = (1000u32, 5000u32);
-    let mut t = t0;
-    let mut out = Vec::new();
-    let mut push = |f: Vec<u8>, t: &mut i64| {
-        out.push((*t, f));
-        *t += 10_000;
-    };
-    push(tcp(c, cp, s, sp, cs, 0, SYN, b""), &mut t);
-    push(tcp(s, sp, c, cp, ss, cs + 1, SYN | ACK, b""), &mut t);
+    let mut out = vec![
+        (t0, tcp(c, cp, s, sp, cs, 0, SYN, b"")),
+        (t0 + 10_000, tcp(s, sp, c, cp, ss, cs + 1, SYN | ACK, b"")),
+    ];
     cs += 1;
     ss += 1;
-    push(tcp(c, cp, s, sp, cs, ss, ACK, b""), &mut t);
-    for (from_client, p) in script {
+    out.push((t0 + 20_000, tcp(c, cp, s, sp, cs, ss, ACK, b"")));
+    let mut t = t0 + 20_000;
+    for (at, from_client, p) in script {
+        t = *at;
         if *from_client {
-            push(tcp(c, cp, s, sp, cs, ss, ACK | PSH, p), &mut t);
+            out.push((t, tcp(c, cp, s, sp, cs, ss, ACK | PSH, p)));
             cs += p.len() as u32;
         } else {
-            push(tcp(s, sp, c, cp, ss, cs, ACK | PSH, p), &mut t);
+            out.push((t, tcp(s, sp, c, cp, ss, cs, ACK | PSH, p)));
             ss += p.len() as u32;
         }
     }
-    push(tcp(c, cp, s, sp, cs, ss, FIN | ACK, b""), &mut t);
-    push(tcp(s, sp, c, cp, ss, cs + 1, FIN | ACK, b""), &mut t);
-    push(tcp(c, cp, s, sp, cs + 1, ss + 1, ACK, b""), &mut t);
+    out.push((t + 10_000, tcp(c, cp, s, sp, cs, ss, FIN | ACK, b"")));
+    out.push((t + 20_000, tcp(s, sp, c, cp, ss, cs + 1, FIN | ACK, b"")));
+    out.push((t + 30_000, tcp(c, cp, s, sp, cs + 1, ss + 1, ACK, b"")));
     out
 }
 
@@ -1811,7 +1827,7 @@ fn a_quic_keepalive_on_an_unregistered_port_names_the_port() {
 #[test]
 fn an_address_without_a_name_counts_once() {
     use wirehunt_sim::net::Rng;
-    use wirehunt_sim::proto::{client_finish, client_hello, server_flight, ClientProfile};
+    use wirehunt_sim::proto::{ClientProfile, client_finish, client_hello, server_flight};
     let (c, resolver, peer) = ([10, 0, 0, 7], [10, 0, 0, 1], [198, 51, 100, 20]);
     let t0 = 1_700_000_000_000_000i64;
     for (port, want) in [(443u16, Severity::Medium), (4443, Severity::High)] {
@@ -1837,7 +1853,10 @@ fn an_address_without_a_name_counts_once() {
         let (ds, _) = ingest_bytes(&format!("no-sni-{port}"), &[("c.pcap", pcap(1, &frames))]);
         let tls = rows(&ds, "tls", &["server_name", "version"]);
         assert_eq!(tls.len(), 40, "{tls:?}");
-        assert!(tls.iter().all(|r| r[0].is_empty() && r[1] == "TLSv13"), "{tls:?}");
+        assert!(
+            tls.iter().all(|r| r[0].is_empty() && r[1] == "TLSv13"),
+            "{tls:?}"
+        );
         let fs: Vec<Finding> = findings(&ds)
             .into_iter()
             .filter(|f| f.detector == "beaconing")
@@ -1845,18 +1864,104 @@ fn an_address_without_a_name_counts_once() {
         assert_eq!(fs.len(), 1, "{port}: {fs:?}");
         let f = &fs[0];
         eprintln!("{port}: {} {:?}: {}", f.score, f.severity, f.summary);
-        assert!(f.summary.contains("handshake naming no server"), "{}", f.summary);
-        assert!(f.summary.contains("named by no DNS answer"), "{}", f.summary);
+        assert!(
+            f.summary.contains("handshake naming no server"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.summary.contains("named by no DNS answer"),
+            "{}",
+            f.summary
+        );
         if want == Severity::High {
             assert!(f.severity >= want, "{port}: {} {}", f.score, f.summary);
         } else {
             assert_eq!(f.severity, want, "{port}: {} {}", f.score, f.summary);
         }
         assert_eq!(
-            f.summary.contains("ssl on port 4443, not a port registered for it"),
+            f.summary
+                .contains("ssl on port 4443, not a port registered for it"),
             port == 4443,
             "{}",
             f.summary
         );
+    }
+}
+
+/// An application's own long session - a proprietary protocol to an address its API gave it, not
+/// DNS - pinging every 30 s shows two pieces of weak evidence (an unnamed peer, a payload of no
+/// known protocol): a keepalive with weak evidence alone stays at medium however many pieces. The
+/// same bytes as a new connection per check-in (a raw-TCP implant calling a hard-coded address) are
+/// high.
+#[test]
+fn a_keepalive_needs_strong_evidence_to_pass_medium() {
+    let (c, resolver, peer) = ([10, 0, 0, 9], [10, 0, 0, 1], [198, 51, 100, 33]);
+    let t0 = 1_700_000_000_000_000i64;
+    let ping: Vec<u8> = (0..24u8).map(|i| i.wrapping_mul(91) ^ 0x5a).collect();
+    let pong: Vec<u8> = (0..24u8).map(|i| i.wrapping_mul(53) ^ 0xa5).collect();
+    let jitter = |k: i64| (k * 7919 % 11 - 5) * 100_000;
+    for (shape, want) in [
+        ("keepalive", Severity::Medium),
+        ("check-ins", Severity::High),
+    ] {
+        let mut frames = vec![(t0, dns_query(c, resolver, "www.example.com"))];
+        if shape == "keepalive" {
+            let mut script = Vec::new();
+            for k in 0..60i64 {
+                let t = t0 + 1_000_000 + k * 30_000_000 + jitter(k);
+                script.push((t, true, &ping[..]));
+                script.push((t + 40_000, false, &pong[..]));
+            }
+            frames.extend(timed_session(c, 50000, peer, 7000, t0 + 500_000, &script));
+        } else {
+            for k in 0..60i64 {
+                frames.extend(session(
+                    c,
+                    50000 + k as u16,
+                    peer,
+                    7000,
+                    t0 + 1_000_000 + k * 30_000_000 + jitter(k),
+                    &[(true, &ping[..]), (false, &pong[..])],
+                ));
+            }
+        }
+        frames.sort_by_key(|f| f.0);
+        let (ds, _) = ingest_bytes(&format!("app-{shape}"), &[("c.pcap", pcap(1, &frames))]);
+        let fs: Vec<Finding> = findings(&ds)
+            .into_iter()
+            .filter(|f| f.detector == "beaconing")
+            .collect();
+        assert_eq!(fs.len(), 1, "{shape}: {fs:?}");
+        let f = &fs[0];
+        eprintln!("{shape}: {} {:?}: {}", f.score, f.severity, f.summary);
+        assert!(
+            f.summary.contains("named by no DNS answer"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.summary.contains("TCP payload of no known protocol"),
+            "{}",
+            f.summary
+        );
+        assert_eq!(
+            f.summary
+                .contains("keepalive: tiny constant bursts inside one session"),
+            shape == "keepalive",
+            "{}",
+            f.summary
+        );
+        if want == Severity::High {
+            assert!(f.severity >= want, "{shape}: {} {}", f.score, f.summary);
+        } else {
+            assert_eq!(f.severity, want, "{shape}: {} {}", f.score, f.summary);
+            assert!(
+                f.summary
+                    .contains("weak evidence alone on a keepalive: capped at medium"),
+                "{}",
+                f.summary
+            );
+        }
     }
 }
