@@ -1820,6 +1820,30 @@ fn a_quic_keepalive_on_an_unregistered_port_names_the_port() {
     }
 }
 
+/// The one beaconing finding of a dataset (printed), its summary checked to name each of `names`.
+fn one_beacon(ds: &std::path::Path, label: &str, names: &[&str]) -> Finding {
+    let mut fs: Vec<Finding> = findings(ds)
+        .into_iter()
+        .filter(|f| f.detector == "beaconing")
+        .collect();
+    assert_eq!(fs.len(), 1, "{label}: {fs:?}");
+    let f = fs.remove(0);
+    eprintln!("{label}: {} {:?}: {}", f.score, f.severity, f.summary);
+    for n in names {
+        assert!(f.summary.contains(n), "{label}: no {n:?} in {}", f.summary);
+    }
+    f
+}
+
+/// `f` is at `want` (high: at least high, critical included).
+fn assert_severity(f: &Finding, want: Severity, label: &str) {
+    if want == Severity::High {
+        assert!(f.severity >= want, "{label}: {} {}", f.score, f.summary);
+    } else {
+        assert_eq!(f.severity, want, "{label}: {} {}", f.score, f.summary);
+    }
+}
+
 /// A client given an address shows it twice: no DNS answer names the peer, and its ClientHello
 /// names no server. That is one fact (devices with a hard-coded cloud address show it too), so the
 /// two count once: weak evidence, medium. Evidence of another kind (TLS on a port not registered
@@ -1857,28 +1881,13 @@ fn an_address_without_a_name_counts_once() {
             tls.iter().all(|r| r[0].is_empty() && r[1] == "TLSv13"),
             "{tls:?}"
         );
-        let fs: Vec<Finding> = findings(&ds)
-            .into_iter()
-            .filter(|f| f.detector == "beaconing")
-            .collect();
-        assert_eq!(fs.len(), 1, "{port}: {fs:?}");
-        let f = &fs[0];
-        eprintln!("{port}: {} {:?}: {}", f.score, f.severity, f.summary);
-        assert!(
-            f.summary.contains("handshake naming no server"),
-            "{}",
-            f.summary
+        let label = port.to_string();
+        let f = one_beacon(
+            &ds,
+            &label,
+            &["handshake naming no server", "named by no DNS answer"],
         );
-        assert!(
-            f.summary.contains("named by no DNS answer"),
-            "{}",
-            f.summary
-        );
-        if want == Severity::High {
-            assert!(f.severity >= want, "{port}: {} {}", f.score, f.summary);
-        } else {
-            assert_eq!(f.severity, want, "{port}: {} {}", f.score, f.summary);
-        }
+        assert_severity(&f, want, &label);
         assert_eq!(
             f.summary
                 .contains("ssl on port 4443, not a port registered for it"),
@@ -1928,40 +1937,19 @@ fn a_keepalive_needs_strong_evidence_to_pass_medium() {
         }
         frames.sort_by_key(|f| f.0);
         let (ds, _) = ingest_bytes(&format!("app-{shape}"), &[("c.pcap", pcap(1, &frames))]);
-        let fs: Vec<Finding> = findings(&ds)
-            .into_iter()
-            .filter(|f| f.detector == "beaconing")
-            .collect();
-        assert_eq!(fs.len(), 1, "{shape}: {fs:?}");
-        let f = &fs[0];
-        eprintln!("{shape}: {} {:?}: {}", f.score, f.severity, f.summary);
-        assert!(
-            f.summary.contains("named by no DNS answer"),
-            "{}",
-            f.summary
+        let f = one_beacon(
+            &ds,
+            shape,
+            &["named by no DNS answer", "TCP payload of no known protocol"],
         );
-        assert!(
-            f.summary.contains("TCP payload of no known protocol"),
-            "{}",
-            f.summary
-        );
-        assert_eq!(
-            f.summary
-                .contains("keepalive: tiny constant bursts inside one session"),
-            shape == "keepalive",
-            "{}",
-            f.summary
-        );
-        if want == Severity::High {
-            assert!(f.severity >= want, "{shape}: {} {}", f.score, f.summary);
-        } else {
-            assert_eq!(f.severity, want, "{shape}: {} {}", f.score, f.summary);
-            assert!(
-                f.summary
-                    .contains("weak evidence alone on a keepalive: capped at medium"),
-                "{}",
-                f.summary
-            );
-        }
+        assert_severity(&f, want, shape);
+        let keepalive = f
+            .summary
+            .contains("keepalive: tiny constant bursts inside one session");
+        assert_eq!(keepalive, shape == "keepalive", "{}", f.summary);
+        let capped = f
+            .summary
+            .contains("weak evidence alone on a keepalive: capped at medium");
+        assert_eq!(capped, shape == "keepalive", "{}", f.summary);
     }
 }
