@@ -1953,3 +1953,58 @@ fn a_keepalive_needs_strong_evidence_to_pass_medium() {
         assert_eq!(capped, shape == "keepalive", "{}", f.summary);
     }
 }
+
+/// A session held for the whole capture in a protocol no analyzer knows, to an address no DNS
+/// answer named, on an odd port: what a music, game or meeting client does with servers its API
+/// named, and what an implant does - weak facts, so long_connection holds it at medium. The same
+/// session opening with a shell's banner in the clear (a reverse shell) is strong evidence: high.
+#[test]
+fn a_long_session_needs_strong_evidence_to_pass_medium() {
+    let (c, resolver, peer) = ([10, 0, 0, 11], [10, 0, 0, 1], [198, 51, 100, 44]);
+    let t0 = 1_700_000_000_000_000i64;
+    let ping: Vec<u8> = (0..24u8).map(|i| i.wrapping_mul(91) ^ 0x5a).collect();
+    let banner = b"Microsoft Windows [Version 10.0.19045.4651]\r\n(c) Microsoft Corporation. All rights reserved.\r\n\r\nC:\\Users\\Public>";
+    for (shape, want) in [("app", Severity::Medium), ("shell", Severity::High)] {
+        let mut frames = vec![(t0, dns_query(c, resolver, "www.example.com"))];
+        let mut script: Vec<(i64, bool, &[u8])> = Vec::new();
+        if shape == "shell" {
+            script.push((t0 + 600_000, true, &banner[..]));
+        }
+        // activity now and then, irregular: 40 exchanges over 40 minutes
+        for k in 0..40i64 {
+            let t = t0 + 1_000_000 + k * 60_000_000 + (k * 7919 % 23) * 1_000_000;
+            script.push((t, true, &ping[..]));
+            script.push((t + 40_000, false, &ping[..]));
+        }
+        frames.extend(timed_session(c, 50100, peer, 7000, t0 + 500_000, &script));
+        frames.sort_by_key(|f| f.0);
+        let (ds, _) = ingest_bytes(&format!("long-{shape}"), &[("c.pcap", pcap(1, &frames))]);
+        let fs: Vec<Finding> = findings(&ds)
+            .into_iter()
+            .filter(|f| f.detector == "long_connection")
+            .collect();
+        assert_eq!(fs.len(), 1, "{shape}: {fs:?}");
+        let f = &fs[0];
+        eprintln!("{shape}: {} {:?}: {}", f.score, f.severity, f.summary);
+        for n in [
+            "peer address named by no DNS answer",
+            "payload no analyzer recognised",
+            "port 7000 is not a usual long-session port",
+        ] {
+            assert!(f.summary.contains(n), "{shape}: no {n:?} in {}", f.summary);
+        }
+        assert_severity(f, want, shape);
+        assert_eq!(
+            f.summary.contains("names the host in the clear"),
+            shape == "shell",
+            "{}",
+            f.summary
+        );
+        assert_eq!(
+            f.summary.contains("weak evidence alone: capped at medium"),
+            shape == "app",
+            "{}",
+            f.summary
+        );
+    }
+}
