@@ -1318,17 +1318,45 @@ fn a_dataset_from_an_older_wirehunt_reads_its_missing_tables_as_empty() {
         String::from_utf8_lossy(&o.stderr)
     );
     // the same findings, less those the removed tables and columns fed: the demo's infostealer FTP
-    // upload (ftp), its reverse shell's banner (conn.orig_profile)
+    // upload (ftp), its reverse shell's banner (conn.orig_profile: remote_control_in_clear, and
+    // long_connection's strong evidence - without it the shell's session is held at medium)
     let without_ftp = |out: &[u8]| -> Vec<String> {
         String::from_utf8_lossy(out)
             .lines()
             .filter(|l| {
                 !l.contains("\"detector\":\"ftp_smtp_exfil\"")
                     && !l.contains("\"detector\":\"remote_control_in_clear\"")
+                    && !l.contains("\"detector\":\"long_connection\"")
             })
             .map(String::from)
             .collect()
     };
+    let shell_session = |out: &[u8]| -> Vec<(String, bool)> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .filter(|l| l.contains("\"detector\":\"long_connection\"") && l.contains(":4444"))
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["severity"].as_str().unwrap_or("").to_string(),
+                    v["summary"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("names the host in the clear"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        shell_session(&before),
+        vec![("critical".to_string(), true)],
+        "the reverse shell's session, its banner in the clear"
+    );
+    assert_eq!(
+        shell_session(&o.stdout),
+        vec![("medium".to_string(), false)],
+        "without conn.orig_profile the session has weak evidence only"
+    );
     assert!(
         String::from_utf8_lossy(&before).contains("\"detector\":\"remote_control_in_clear\""),
         "the demo's reverse shell is found by its banner from the full dataset"
