@@ -7,7 +7,9 @@ use std::time::Instant;
 
 fn payloads() -> Vec<Vec<u8>> {
     let corpus = std::env::var("WIREHUNT_CORPUS").unwrap_or_else(|_| "../shared/pcaps".into());
-    let files = wirehunt_wire::capture::expand_inputs(&[corpus]).unwrap_or_default();
+    let files = wirehunt_wire::capture::expand_inputs(&[corpus])
+        .map(|e| e.files)
+        .unwrap_or_default();
     let mut out = Vec::new();
     for f in files {
         let Ok(src) = wirehunt_wire::capture::open_source(&f) else {
@@ -90,7 +92,7 @@ fn main() {
         }
         let us = t.elapsed().as_secs_f64() * 1e6 / (msgs.len() * rounds) as f64;
         let mut r: Vec<_> = reasons.into_iter().collect();
-        r.sort_by(|a, b| b.1.cmp(&a.1));
+        r.sort_by_key(|x| std::cmp::Reverse(x.1));
         let top: Vec<String> = r
             .iter()
             .take(3)

@@ -56,7 +56,7 @@ fn files(dir: &str) -> Vec<(String, std::path::PathBuf)> {
 
 fn ingest_one(name: &str, path: &Path) -> std::path::PathBuf {
     let out = tmp(&format!("ts-{}", name.replace('/', "_"))).join("ds");
-    ingest_into(&path, &out);
+    ingest_into(path, &out);
     out
 }
 

@@ -922,7 +922,7 @@ impl World {
         };
         // half the hosts use the LAN's time server, half a public pool server (resolved at boot,
         // so no DNS answer in the capture names it)
-        let server = if host % 2 == 0 {
+        let server = if host.is_multiple_of(2) {
             IpAddr::V4(Ipv4Addr::new(10, 10, 0, 3))
         } else {
             IpAddr::V4(public_v4("2.pool.ntp.org"))
@@ -1957,7 +1957,7 @@ fn plan_beaconing(
         "tls" => *r.pick(&[443u16, 8443]),
         _ => *r.pick(&[4444u16, 8000, 5555, 1337]),
     };
-    let max_period = ((a1 - a0) as f64 / 1e6 / 15.0).min(1800.0).max(5.0);
+    let max_period = ((a1 - a0) as f64 / 1e6 / 15.0).clamp(5.0, 1800.0);
     let period = r.log_uniform(5.0, max_period);
     let jitter = r.uniform(0.0, 0.35);
     let missed = r.uniform(0.0, 0.1);

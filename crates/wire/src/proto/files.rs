@@ -416,15 +416,17 @@ impl Sink {
     /// digits as encoded bytes do): binary data carried as text. None under 256 bytes.
     fn text_encoding(&self) -> Option<&'static str> {
         let h = &self.hist;
-        let total: u64 = h.iter().map(|&c| c as u64).sum();
-        let newlines = h[b'\r' as usize] as u64 + h[b'\n' as usize] as u64;
+        // a byte's count (the histogram has 256 entries: `get` never misses)
+        let n = |b: u8| h.get(usize::from(b)).map_or(0, |&c| u64::from(c));
+        let total: u64 = h.iter().map(|&c| u64::from(c)).sum();
+        let newlines = n(b'\r') + n(b'\n');
         if total - newlines < 256 {
             return None;
         }
         let only = |ok: &dyn Fn(u8) -> bool| {
-            (0..=255u8).all(|b| h[b as usize] == 0 || b == b'\r' || b == b'\n' || ok(b))
+            (0..=255u8).all(|b| n(b) == 0 || b == b'\r' || b == b'\n' || ok(b))
         };
-        let any = |r: std::ops::RangeInclusive<u8>| r.into_iter().any(|b| h[b as usize] > 0);
+        let any = |r: std::ops::RangeInclusive<u8>| r.into_iter().any(|b| n(b) > 0);
         if only(&|b| b.is_ascii_hexdigit()) && any(b'0'..=b'9') {
             return Some("hex");
         }

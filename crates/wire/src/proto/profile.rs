@@ -29,7 +29,7 @@ pub const MAX_TEXT: usize = 64;
 pub fn infrastructure_framing(first: &[u8]) -> bool {
     match first {
         // NetBIOS session header, then SMB1/SMB2/SMB3-transform magic (NativeOS strings)
-        [_, _, _, _, m, b'S', b'M', b'B', ..] if matches!(m, 0xff | 0xfe | 0xfd) => true,
+        [_, _, _, _, 0xfd..=0xff, b'S', b'M', b'B', ..] => true,
         // DCE/RPC connection-oriented PDU: version 5.0 or 5.1, a defined packet type
         [5, 0 | 1, ptype, ..] if *ptype <= 20 => true,
         // BER SEQUENCE, then a message id: LDAP (an entry's operatingSystem attribute)
@@ -43,7 +43,7 @@ pub fn infrastructure_framing(first: &[u8]) -> bool {
         }
         // Kerberos over TCP: a 4-byte length, then an application tag (AS/TGS request or reply,
         // error)
-        [0, 0, _, _, tag, ..] if matches!(tag, 0x6a | 0x6b | 0x6c | 0x6d | 0x7e) => true,
+        [0, 0, _, _, 0x6a..=0x6d | 0x7e, ..] => true,
         // Zabbix agent protocol
         [b'Z', b'B', b'X', b'D', ..] => true,
         // SIP and RTSP (softphones, media players, AirPlay): request or status lines and headers like
