@@ -45,4 +45,7 @@ for t in tshark capinfos suricata chromium chromedriver tmux script moto_server;
   command -v "$t" >/dev/null 2>&1 || { echo "scripts/test.sh: $t is required and could not be installed" >&2; exit 1; }
 done
 export WIREHUNT_CORPUS="${WIREHUNT_CORPUS:-$(cd .. && pwd)/shared/pcaps}"
+# `cargo test` does not build the benches: check that they still compile (one stopped compiling
+# unnoticed once)
+cargo check --benches --quiet
 cargo test "$@"
