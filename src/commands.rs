@@ -141,7 +141,7 @@ pub fn look_at_dataset(dataset: &std::path::Path, quiet: bool) -> bool {
     use wirehunt_store::table::snapshot::Snapshot;
     match Snapshot::take(dataset) {
         Ok(s) if s.is_dataset() => {
-            let missing = wirehunt_store::query::missing_tables_of(&s);
+            let missing = wirehunt_store::query::missing_tables(&s);
             if !quiet && !missing.is_empty() {
                 eprintln!(
                     "wirehunt: note: {} has no {} table (written by an older wirehunt): read as empty; ingest the captures again to fill it",

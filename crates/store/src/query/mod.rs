@@ -205,17 +205,10 @@ pub async fn open_session(dataset: &Path) -> datafusion::error::Result<SessionCo
     open_session_with(dataset, Limits::current()).await
 }
 
-/// The tables of this wirehunt's registry that a dataset has no directory for (it was written by
-/// an older wirehunt; on object storage, no objects): a session reads them as empty; callers say so.
-pub fn missing_tables(dataset: &Path) -> Vec<&'static str> {
-    match Snapshot::take(dataset) {
-        Ok(s) => missing_tables_of(&s),
-        _ => Vec::new(),
-    }
-}
-
-/// [`missing_tables`] of a dataset already listed.
-pub fn missing_tables_of(s: &Snapshot) -> Vec<&'static str> {
+/// The tables of this wirehunt's registry that a dataset (as listed) has no directory for (it was
+/// written by an older wirehunt; on object storage, no objects): a session reads them as empty;
+/// callers say so.
+pub fn missing_tables(s: &Snapshot) -> Vec<&'static str> {
     if !s.is_dataset() {
         return Vec::new();
     }
@@ -249,12 +242,6 @@ fn snapshot_for(dataset: &Path) -> Result<Snapshot, String> {
         Some(s) => Ok(s),
         None => Snapshot::take(dataset),
     }
-}
-
-/// Check that a dataset's files are whole Parquet files and hold the rows its manifest accounts for
-/// (see [`Snapshot::check`]).
-pub fn check_dataset(dataset: &Path) -> Result<(), String> {
-    Snapshot::take(dataset)?.check()
 }
 
 /// Optimisations of DataFusion 55 that give wrong answers, turned off in every session (local, a
