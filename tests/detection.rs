@@ -1800,14 +1800,7 @@ fn a_quic_keepalive_on_an_unregistered_port_names_the_port() {
         assert_eq!(tls[0][1], "TLSv13");
         assert!(tls[0][2].starts_with("q13d"), "{tls:?}");
         assert_eq!(tls[0][3], "true");
-        let fs: Vec<Finding> = findings(&ds)
-            .into_iter()
-            .filter(|f| f.detector == "beaconing")
-            .collect();
-        assert_eq!(fs.len(), 1, "{port}: {fs:?}");
-        let f = &fs[0];
-        eprintln!("{port}: {} {:?}: {}", f.score, f.severity, f.summary);
-        assert!(f.summary.contains("keepalive"), "{}", f.summary);
+        let f = one_finding(&ds, "beaconing", &port.to_string(), &["keepalive"]);
         let names_port = f
             .summary
             .contains("quic on port 4443, not a port registered for it");
@@ -1820,11 +1813,11 @@ fn a_quic_keepalive_on_an_unregistered_port_names_the_port() {
     }
 }
 
-/// The one beaconing finding of a dataset (printed), its summary checked to name each of `names`.
-fn one_beacon(ds: &std::path::Path, label: &str, names: &[&str]) -> Finding {
+/// The one finding of `detector` in a dataset (printed), its summary checked to name each of `names`.
+fn one_finding(ds: &std::path::Path, detector: &str, label: &str, names: &[&str]) -> Finding {
     let mut fs: Vec<Finding> = findings(ds)
         .into_iter()
-        .filter(|f| f.detector == "beaconing")
+        .filter(|f| f.detector == detector)
         .collect();
     assert_eq!(fs.len(), 1, "{label}: {fs:?}");
     let f = fs.remove(0);
@@ -1882,8 +1875,9 @@ fn an_address_without_a_name_counts_once() {
             "{tls:?}"
         );
         let label = port.to_string();
-        let f = one_beacon(
+        let f = one_finding(
             &ds,
+            "beaconing",
             &label,
             &["handshake naming no server", "named by no DNS answer"],
         );
@@ -1937,8 +1931,9 @@ fn a_keepalive_needs_strong_evidence_to_pass_medium() {
         }
         frames.sort_by_key(|f| f.0);
         let (ds, _) = ingest_bytes(&format!("app-{shape}"), &[("c.pcap", pcap(1, &frames))]);
-        let f = one_beacon(
+        let f = one_finding(
             &ds,
+            "beaconing",
             shape,
             &["named by no DNS answer", "TCP payload of no known protocol"],
         );
@@ -1979,21 +1974,17 @@ fn a_long_session_needs_strong_evidence_to_pass_medium() {
         frames.extend(timed_session(c, 50100, peer, 7000, t0 + 500_000, &script));
         frames.sort_by_key(|f| f.0);
         let (ds, _) = ingest_bytes(&format!("long-{shape}"), &[("c.pcap", pcap(1, &frames))]);
-        let fs: Vec<Finding> = findings(&ds)
-            .into_iter()
-            .filter(|f| f.detector == "long_connection")
-            .collect();
-        assert_eq!(fs.len(), 1, "{shape}: {fs:?}");
-        let f = &fs[0];
-        eprintln!("{shape}: {} {:?}: {}", f.score, f.severity, f.summary);
-        for n in [
-            "peer address named by no DNS answer",
-            "payload no analyzer recognised",
-            "port 7000 is not a usual long-session port",
-        ] {
-            assert!(f.summary.contains(n), "{shape}: no {n:?} in {}", f.summary);
-        }
-        assert_severity(f, want, shape);
+        let f = one_finding(
+            &ds,
+            "long_connection",
+            shape,
+            &[
+                "peer address named by no DNS answer",
+                "payload no analyzer recognised",
+                "port 7000 is not a usual long-session port",
+            ],
+        );
+        assert_severity(&f, want, shape);
         assert_eq!(
             f.summary.contains("names the host in the clear"),
             shape == "shell",
