@@ -282,6 +282,10 @@ points AS (
 ),
 evidence AS (
     SELECT *, strong_points + 0.5 * weak_points AS evidence_points,
+           -- one point lifts the cap, but a keepalive needs strong evidence: an application's own long
+           -- session to servers its API named (not DNS), in its own protocol or TLS stack, shows weak
+           -- evidence only, however many pieces
+           (strong_points + 0.5 * weak_points >= 1 AND NOT (keepalive AND strong_points = 0)) AS uncapped,
            concat_ws('; ',
                CASE WHEN self_signed AND NOT local_peer THEN 'self-signed certificate' END,
                CASE WHEN expired AND NOT local_peer THEN 'expired certificate' END,
@@ -306,13 +310,9 @@ scored AS (
            round(hit_share, 3) AS hit_share, round(multi_share, 3) AS multi_share,
            round(bounded_share, 3) AS bounded_share, missed_beats, round(z, 2) AS z, size_median,
            round(size_dispersion, 3) AS size_dispersion, round(least(1.0, coverage), 3) AS coverage, sources, interval_histogram,
-           local_peer, keepalive, infrastructure, ip_echo, evidence_points, strong_points, uids,
-           -- a keepalive needs strong evidence to pass medium: an application's own long session to
-           -- servers its API named (not DNS), in its own protocol or TLS stack, shows weak evidence
-           -- only, however many pieces
-           (evidence_points >= 1 AND NOT (keepalive AND strong_points = 0)) AS uncapped,
+           local_peer, keepalive, infrastructure, ip_echo, evidence_points, strong_points, uncapped, uids,
            CASE WHEN infrastructure THEN service || ' recognised by parsing (infrastructure), capped at low'
-                WHEN evidence_points >= 1 AND NOT (keepalive AND strong_points = 0) THEN evidence_list
+                WHEN uncapped THEN evidence_list
                 WHEN ip_echo THEN concat_ws('; ', nullif(evidence_list, ''), 'every answer was the same IP address and nothing else (an IP-echo check: nothing was tasked through it; capped at low)')
                 WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone' || CASE WHEN keepalive THEN ' on a keepalive' ELSE '' END
                                               || ': capped at ' || CASE WHEN sources >= 3 THEN 'low, fleet-wide' ELSE 'medium' END || ')'
