@@ -84,10 +84,39 @@ pub struct HelloInfo {
     pub psk: bool,
 }
 
+/// Append `x` in decimal. By hand: `write!` per element (formatter set-up, padding checks) was most
+/// of JA3's cost, and fingerprints are computed for every ClientHello and ServerHello.
+fn push_dec(s: &mut String, x: u16) {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    let mut n = x;
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &d in buf.get(i..).unwrap_or_default() {
+        s.push(char::from(d));
+    }
+}
+
+/// Append `x` as 4 lower-case hex digits (JA4 lists).
+fn push_hex4(s: &mut String, x: u16) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for shift in [12u16, 8, 4, 0] {
+        let d = usize::from((x >> shift) & 15);
+        s.push(char::from(DIGITS.get(d).copied().unwrap_or(b'0')));
+    }
+}
+
 /// Append `v` to `s` as decimal numbers separated by `-` (JA3 lists), without GREASE values when
 /// `no_grease`. One buffer, no string per element.
 fn push_dec_list<T: Copy + Into<u16>>(s: &mut String, v: &[T], no_grease: bool) {
-    use std::fmt::Write;
     let mut first = true;
     for x in v.iter().map(|x| (*x).into()) {
         if no_grease && is_grease(x) {
@@ -97,26 +126,25 @@ fn push_dec_list<T: Copy + Into<u16>>(s: &mut String, v: &[T], no_grease: bool) 
             s.push('-');
         }
         first = false;
-        let _ = write!(s, "{x}");
+        push_dec(s, x);
     }
 }
 
 /// Append `v` to `s` as 4-digit lower-case hex separated by `,` (JA4 lists).
 fn push_hex_list(s: &mut String, v: impl Iterator<Item = u16>) {
-    use std::fmt::Write;
     for (i, x) in v.enumerate() {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{x:04x}");
+        push_hex4(s, x);
     }
 }
 
 /// JA3 string and md5.
 pub fn ja3(h: &HelloInfo) -> (String, String) {
-    use std::fmt::Write;
     let mut s = String::with_capacity(256);
-    let _ = write!(s, "{},", h.version);
+    push_dec(&mut s, h.version);
+    s.push(',');
     push_dec_list(&mut s, &h.ciphers, true);
     s.push(',');
     push_dec_list(&mut s, &h.extensions, true);
@@ -130,19 +158,36 @@ pub fn ja3(h: &HelloInfo) -> (String, String) {
 
 /// JA3S string and md5 (server version, cipher, extensions).
 pub fn ja3s(version: u16, cipher: u16, exts: &[u16]) -> (String, String) {
-    use std::fmt::Write;
     let mut s = String::with_capacity(64);
-    let _ = write!(s, "{version},{cipher},");
+    push_dec(&mut s, version);
+    s.push(',');
+    push_dec(&mut s, cipher);
+    s.push(',');
     push_dec_list(&mut s, exts, true);
     let d = hex(&Md5::digest(s.as_bytes()));
     (s, d)
 }
 
-fn sha12(s: &str) -> String {
+/// Append the first 12 hex digits of the sha256 of `s` (JA4's truncated hashes; twelve zeros for an
+/// empty list).
+fn push_sha12(out: &mut String, s: &str) {
     if s.is_empty() {
-        return "000000000000".into();
+        out.push_str("000000000000");
+        return;
     }
-    hex(&Sha256::digest(s.as_bytes()))[..12].to_string()
+    let d = Sha256::digest(s.as_bytes());
+    for &b in d.iter().take(6) {
+        push_hex2(out, b);
+    }
+}
+
+fn push_hex2(s: &mut String, b: u8) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for n in [b >> 4, b & 15] {
+        s.push(char::from(
+            DIGITS.get(usize::from(n)).copied().unwrap_or(b'0'),
+        ));
+    }
 }
 
 /// JA4 part b input: sorted cipher list as 4-digit hex, comma separated (GREASE removed).
@@ -211,27 +256,37 @@ pub fn ja4_over(h: &HelloInfo, transport: char) -> String {
         .filter(|c| !is_grease(**c))
         .count()
         .min(99);
-    let alpn = match h.alpn.first() {
-        Some(a) if !a.is_empty() => {
-            let (f, l) = (a.first().copied(), a.last().copied());
-            match (f, l) {
-                (Some(f), Some(l)) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
-                    format!("{}{}", f as char, l as char)
-                }
-                _ => {
-                    // first and last characters of the hex form (JA4's rule for non-alphanumeric ALPN)
-                    let hx = hex(a);
-                    let mut cs = hx.chars();
-                    let f = cs.next().unwrap_or('0');
-                    format!("{f}{}", cs.next_back().unwrap_or(f))
-                }
+    let mut out = String::with_capacity(36);
+    out.push(transport);
+    out.push_str(v);
+    out.push(sni);
+    // both counts are at most 99: two digits each
+    for n in [nc, ne] {
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    }
+    match h.alpn.first() {
+        Some(a) if !a.is_empty() => match (a.first().copied(), a.last().copied()) {
+            (Some(f), Some(l)) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
+                out.push(char::from(f));
+                out.push(char::from(l));
             }
-        }
-        _ => "00".into(),
-    };
-    let b = sha12(&ja4_ciphers_raw(&h.ciphers));
-    let c = sha12(&ja4_ext_raw(&h.extensions, &h.sig_algs));
-    format!("{transport}{v}{sni}{nc:02}{ne:02}{alpn}_{b}_{c}")
+            (Some(f), Some(l)) => {
+                // first and last characters of the hex form (JA4's rule for non-alphanumeric ALPN)
+                let mut fl = String::with_capacity(4);
+                push_hex2(&mut fl, f);
+                push_hex2(&mut fl, l);
+                out.extend(fl.chars().take(1).chain(fl.chars().skip(3)));
+            }
+            _ => out.push_str("00"),
+        },
+        _ => out.push_str("00"),
+    }
+    out.push('_');
+    push_sha12(&mut out, &ja4_ciphers_raw(&h.ciphers));
+    out.push('_');
+    push_sha12(&mut out, &ja4_ext_raw(&h.extensions, &h.sig_algs));
+    out
 }
 
 /// Walk an extensions block: (type, body) pairs; stops at the first malformed entry.
@@ -729,6 +784,43 @@ mod tests {
     /// The worked example of the JA4 technical description (FoxIO, "JA4 TLS Client Fingerprint"):
     /// its raw cipher and extension strings and the resulting hash parts of
     /// `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+    fn sha12(s: &str) -> String {
+        let mut out = String::new();
+        push_sha12(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn hand_written_digits_match_the_formatter() {
+        for x in 0..=u16::MAX {
+            let (mut d, mut h) = (String::new(), String::new());
+            push_dec(&mut d, x);
+            push_hex4(&mut h, x);
+            assert_eq!(d, format!("{x}"));
+            assert_eq!(h, format!("{x:04x}"));
+        }
+        for b in 0..=u8::MAX {
+            let mut h = String::new();
+            push_hex2(&mut h, b);
+            assert_eq!(h, format!("{b:02x}"));
+        }
+    }
+
+    #[test]
+    fn ja4_alpn_not_alphanumeric_uses_the_hex_form() {
+        // JA4: first and last characters of the hex of the first ALPN value
+        let h = |alpn: &[u8]| HelloInfo {
+            version: 0x0303,
+            ciphers: vec![0x1301],
+            alpn: vec![alpn.to_vec()],
+            ..Default::default()
+        };
+        assert_eq!(&ja4(&h(b"\xab\x01\xcd"))[..10], "t12i0100ad");
+        assert_eq!(&ja4(&h(b"\x7f"))[..10], "t12i01007f");
+        assert_eq!(&ja4(&h(b"h2"))[..10], "t12i0100h2");
+        assert_eq!(&ja4(&h(b""))[..10], "t12i010000");
+    }
+
     #[test]
     fn ja4_published_example() {
         let ciphers = [
