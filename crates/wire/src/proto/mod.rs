@@ -197,6 +197,12 @@ pub fn detect_tcp_later(payload: &[u8]) -> Option<Box<dyn StreamAnalyzer>> {
 /// Escape attacker-controlled bytes for storage as text: printable ASCII is kept, everything else
 /// (and backslash) becomes `\xHH`. Valid UTF-8 outside ASCII is kept as is.
 pub fn escape_bytes(b: &[u8]) -> String {
+    // most header values, names and paths are printable ASCII without a backslash: their own escape
+    if b.iter().all(|&x| (0x20..0x7f).contains(&x) && x != b'\\') {
+        return std::str::from_utf8(b)
+            .map(str::to_owned)
+            .unwrap_or_default();
+    }
     let s = String::from_utf8_lossy(b);
     let mut out = String::with_capacity(b.len());
     if let std::borrow::Cow::Borrowed(s) = s {
@@ -219,4 +225,19 @@ pub fn escape_bytes(b: &[u8]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape_bytes;
+
+    #[test]
+    fn escapes_what_is_not_printable_and_keeps_what_is() {
+        assert_eq!(escape_bytes(b"GET /a?b=c d"), "GET /a?b=c d");
+        assert_eq!(escape_bytes(b"a\\b"), "a\\\\b");
+        assert_eq!(escape_bytes(b"a\r\nb\x7f"), "a\\x0d\\x0ab\\x7f");
+        assert_eq!(escape_bytes("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(escape_bytes(b"caf\xe9\x00"), "caf\\xe9\\x00");
+        assert_eq!(escape_bytes(b""), "");
+    }
 }
