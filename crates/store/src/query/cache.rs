@@ -4,14 +4,17 @@
 //! demo dataset made 609 requests); with the cache each block is asked for once.
 //!
 //! Only plain range reads are cached (DataFusion's Parquet reader asks for nothing else); a read
-//! with a condition (ETag, date, version), a whole-object or suffix read, listings and writes go
-//! straight to the store. The cache lives as long as the session that made it (one command, or one
-//! shell): a dataset is read as it was when the session first read each block. Executors of a
+//! with a condition (ETag, date, version), a whole-object or suffix read, and writes go straight to
+//! the store. A prefix is listed once per session: DataFusion plans a query's scans concurrently, and
+//! two scans of one table (a self-join, a table read by two CTEs) both missed its listing cache and
+//! listed the same prefix at the same moment; here they share one request. Any write through the
+//! cache forgets the listings. The cache lives as long as the session that made it (one command, or
+//! one shell): a dataset is read as it was when the session first read each block. Executors of a
 //! cluster, which live across jobs, do not use it.
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload,
@@ -36,11 +39,15 @@ struct State {
     clock: u64,
 }
 
+/// One prefix's listing, shared by everyone who asks for it in the session (filled by the first).
+type SharedListing = Arc<tokio::sync::OnceCell<Arc<Vec<ObjectMeta>>>>;
+
 #[derive(Debug)]
 pub struct BlockCache {
     inner: Arc<dyn ObjectStore>,
     budget: usize,
     state: Mutex<State>,
+    listings: Mutex<HashMap<Option<Path>, SharedListing>>,
 }
 
 impl std::fmt::Debug for State {
@@ -62,7 +69,16 @@ impl BlockCache {
             inner,
             budget,
             state: Mutex::new(State::default()),
+            listings: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Forget every listing (something was written through the cache).
+    fn forget_listings(&self) {
+        self.listings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -209,6 +225,7 @@ impl ObjectStore for BlockCache {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
+        self.forget_listings();
         self.inner.put_opts(location, payload, opts).await
     }
 
@@ -217,6 +234,7 @@ impl ObjectStore for BlockCache {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
+        self.forget_listings();
         self.inner.put_multipart_opts(location, opts).await
     }
 
@@ -245,11 +263,39 @@ impl ObjectStore for BlockCache {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
+        self.forget_listings();
         self.inner.delete_stream(locations)
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.inner.list(prefix)
+        let shared = self
+            .listings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(prefix.cloned())
+            .or_default()
+            .clone();
+        let inner = self.inner.clone();
+        let prefix = prefix.cloned();
+        // the first asker lists; the others wait for its answer (an error is not kept: the next
+        // asker tries again)
+        futures::stream::once(async move {
+            shared
+                .get_or_try_init(|| async {
+                    inner
+                        .list(prefix.as_ref())
+                        .try_collect::<Vec<ObjectMeta>>()
+                        .await
+                        .map(Arc::new)
+                })
+                .await
+                .cloned()
+        })
+        .flat_map(|r| match r {
+            Ok(v) => futures::stream::iter(v.iter().cloned().map(Ok).collect::<Vec<_>>()).boxed(),
+            Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+        })
+        .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
@@ -257,6 +303,7 @@ impl ObjectStore for BlockCache {
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.forget_listings();
         self.inner.copy_opts(from, to, options).await
     }
 }
@@ -273,6 +320,7 @@ mod tests {
     struct Counting {
         inner: InMemory,
         gets: AtomicUsize,
+        lists: AtomicUsize,
     }
 
     impl std::fmt::Display for Counting {
@@ -304,6 +352,7 @@ mod tests {
             self.inner.delete_stream(l)
         }
         fn list(&self, p: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+            self.lists.fetch_add(1, Ordering::SeqCst);
             self.inner.list(p)
         }
         async fn list_with_delimiter(&self, p: Option<&Path>) -> Result<ListResult> {
@@ -368,6 +417,75 @@ mod tests {
                 ..Default::default()
             };
             assert!(cache.get_opts(&key, opts).await.is_err());
+        });
+    }
+
+    #[test]
+    fn a_prefix_is_listed_once_until_something_is_written() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let counting = Arc::new(Counting::default());
+            for name in [
+                "ds/conn/part-00000.parquet",
+                "ds/conn/part-00001.parquet",
+                "ds/dns/part-00000.parquet",
+            ] {
+                counting
+                    .put(&Path::from(name), PutPayload::from(vec![1u8; 10]))
+                    .await
+                    .unwrap();
+            }
+            let cache = Arc::new(BlockCache::new(counting.clone(), 8 * BLOCK as usize));
+            let names = |v: Vec<ObjectMeta>| {
+                let mut n: Vec<String> = v.into_iter().map(|m| m.location.to_string()).collect();
+                n.sort();
+                n
+            };
+            let conn = Path::from("ds/conn");
+            // two scans of one table planned at the same moment
+            let (a, b) = tokio::join!(
+                cache.list(Some(&conn)).try_collect::<Vec<_>>(),
+                cache.list(Some(&conn)).try_collect::<Vec<_>>()
+            );
+            let want = vec![
+                "ds/conn/part-00000.parquet".to_string(),
+                "ds/conn/part-00001.parquet".to_string(),
+            ];
+            assert_eq!(names(a.unwrap()), want);
+            assert_eq!(names(b.unwrap()), want);
+            assert_eq!(
+                counting.lists.load(Ordering::SeqCst),
+                1,
+                "one request for both"
+            );
+            // another prefix is its own listing
+            let dns = cache
+                .list(Some(&Path::from("ds/dns")))
+                .try_collect::<Vec<_>>()
+                .await;
+            assert_eq!(
+                names(dns.unwrap()),
+                vec!["ds/dns/part-00000.parquet".to_string()]
+            );
+            assert_eq!(counting.lists.load(Ordering::SeqCst), 2);
+            // a write through the cache: the next listing asks the store and sees it
+            cache
+                .put(
+                    &Path::from("ds/conn/part-00002.parquet"),
+                    PutPayload::from(vec![2u8; 3]),
+                )
+                .await
+                .unwrap();
+            let again = cache
+                .list(Some(&conn))
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap();
+            assert_eq!(again.len(), 3);
+            assert_eq!(counting.lists.load(Ordering::SeqCst), 3);
         });
     }
 
