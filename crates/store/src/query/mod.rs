@@ -341,6 +341,9 @@ pub async fn open_session_with(
         // a cluster's executors open the files by the path in the plan: make it absolute
         let table_url = snap.location.table_url(name, cluster.is_some())?;
         ctx.register_parquet(name, &table_url, opts).await?;
+        if cluster.is_none() && partition.columns().is_empty() {
+            give_listing(&ctx, &snap, name, &table_url)?;
+        }
     }
     match &cluster {
         // executors get the plan, not this process's memory: the indicators travel in it
@@ -357,6 +360,43 @@ pub async fn open_session_with(
         ctx.sql("CREATE VIEW ssl AS SELECT * FROM tls").await?;
     }
     Ok(ctx)
+}
+
+/// Hand DataFusion the table's files from the session's one listing of an object-storage dataset, so
+/// that its scans do not list the table prefix again (one request per table per command saved) and
+/// the query reads exactly the files the checks looked at. Filled under the key DataFusion's own
+/// listing uses (`register_parquet`'s table name and the URL's prefix); were that to change, DataFusion
+/// would list as before. Directories are not given (listing one is cheap), nor partitioned datasets
+/// (DataFusion lists their directories level by level, outside this cache).
+fn give_listing(
+    ctx: &SessionContext,
+    snap: &crate::table::snapshot::Snapshot,
+    name: &str,
+    table_url: &str,
+) -> datafusion::error::Result<()> {
+    use datafusion::datasource::listing::ListingTableUrl;
+    use datafusion::execution::cache::TableScopedPath;
+    use datafusion::execution::cache::cache_manager::CachedFileList;
+    if !snap.location.is_remote() {
+        return Ok(());
+    }
+    let Some(cache) = ctx.runtime_env().cache_manager.get_list_files_cache() else {
+        return Ok(());
+    };
+    let metas: Option<Vec<object_store::ObjectMeta>> = snap
+        .listing
+        .files_below(name)
+        .map(|e| e.meta.clone())
+        .collect();
+    let Some(metas) = metas else {
+        return Ok(());
+    };
+    let key = TableScopedPath {
+        table: Some(datafusion::common::TableReference::from(name)),
+        path: ListingTableUrl::parse(table_url)?.prefix().clone(),
+    };
+    cache.put(&key, CachedFileList::from(metas));
+    Ok(())
 }
 
 /// SQL options: read-only unless `allow_write`.

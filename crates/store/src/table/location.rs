@@ -20,11 +20,14 @@ pub enum Location {
     Objects(Remote),
 }
 
-/// A file of a dataset: its path relative to the dataset (`/`-separated) and its size.
+/// A file of a dataset: its path relative to the dataset (`/`-separated) and its size; on object
+/// storage also the object's metadata as listed (a session's query engine is given this listing
+/// instead of listing the table prefixes again).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub rel: String,
     pub size: u64,
+    pub meta: Option<object_store::ObjectMeta>,
 }
 
 /// What a dataset held when it was listed: its files, and its directories (for object storage,
@@ -177,7 +180,11 @@ fn list_dir(root: &Path) -> Result<Listing, String> {
             };
             if !is_dir {
                 let size = std::fs::metadata(e.path()).map(|m| m.len()).unwrap_or(0);
-                files.push(Entry { rel: child, size });
+                files.push(Entry {
+                    rel: child,
+                    size,
+                    meta: None,
+                });
                 continue;
             }
             // the run manifests are `runs/NAME.json`: what is below runs/ (a run's staging
@@ -293,10 +300,12 @@ mod tests {
                 Entry {
                     rel: "conn/part-0.parquet".into(),
                     size: 3,
+                    meta: None,
                 },
                 Entry {
                     rel: "manifest.json".into(),
                     size: 2,
+                    meta: None,
                 },
             ],
             Vec::new(),

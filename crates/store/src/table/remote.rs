@@ -148,6 +148,7 @@ impl Remote {
                 out.push(Object {
                     rel: rel.to_string(),
                     size: m.size,
+                    meta: Some(m.clone()),
                 });
             }
             out.sort_by(|a, b| a.rel.cmp(&b.rel));
