@@ -341,7 +341,7 @@ pub async fn open_session_with(
         // a cluster's executors open the files by the path in the plan: make it absolute
         let table_url = snap.location.table_url(name, cluster.is_some())?;
         ctx.register_parquet(name, &table_url, opts).await?;
-        if cluster.is_none() && partition.columns().is_empty() {
+        if cluster.is_none() {
             give_listing(&ctx, &snap, name, &table_url)?;
         }
     }
@@ -366,8 +366,9 @@ pub async fn open_session_with(
 /// that its scans do not list the table prefix again (one request per table per command saved) and
 /// the query reads exactly the files the checks looked at. Filled under the key DataFusion's own
 /// listing uses (`register_parquet`'s table name and the URL's prefix); were that to change, DataFusion
-/// would list as before. Directories are not given (listing one is cheap), nor partitioned datasets
-/// (DataFusion lists their directories level by level, outside this cache).
+/// would list as before. A partitioned table is given whole: DataFusion 55 narrows a cached listing
+/// to the partition prefix its filters select (`list_prefixed_files`). Directories are not given
+/// (listing one is cheap).
 fn give_listing(
     ctx: &SessionContext,
     snap: &crate::table::snapshot::Snapshot,
