@@ -270,15 +270,20 @@ pub fn sha256_file_digest(path: &str) -> io::Result<[u8; 32]> {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut s, bytes);
+    s
+}
+
+/// Append `bytes` to `s` as lower-case hex, two digits per byte.
+pub fn push_hex(s: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         // `write!(s, "{b:02x}")` per byte was 4% of a small-packet ingest (three digests per body)
         let digit = |n: u8| char::from(DIGITS.get(usize::from(n)).copied().unwrap_or(b'0'));
         s.push(digit(b >> 4));
         s.push(digit(b & 15));
     }
-    s
 }
 
 #[derive(Clone, Copy)]

@@ -11,7 +11,7 @@
 
 use super::{ConnCtx, Dir, PerDir, StreamAnalyzer, escape_bytes};
 use crate::bytes::{array, be16, be32, head, tail};
-use crate::capture::hex;
+use crate::capture::{hex, push_hex};
 use crate::record::RecordSink;
 use crate::record::{Record, TlsRecord};
 use md5::{Digest as _, Md5};
@@ -105,15 +105,6 @@ fn push_dec(s: &mut String, x: u16) {
     }
 }
 
-/// Append `x` as 4 lower-case hex digits (JA4 lists).
-fn push_hex4(s: &mut String, x: u16) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for shift in [12u16, 8, 4, 0] {
-        let d = usize::from((x >> shift) & 15);
-        s.push(char::from(DIGITS.get(d).copied().unwrap_or(b'0')));
-    }
-}
-
 /// Append `v` to `s` as decimal numbers separated by `-` (JA3 lists), without GREASE values when
 /// `no_grease`. One buffer, no string per element.
 fn push_dec_list<T: Copy + Into<u16>>(s: &mut String, v: &[T], no_grease: bool) {
@@ -136,7 +127,7 @@ fn push_hex_list(s: &mut String, v: impl Iterator<Item = u16>) {
         if i > 0 {
             s.push(',');
         }
-        push_hex4(s, x);
+        push_hex(s, &x.to_be_bytes());
     }
 }
 
@@ -176,18 +167,7 @@ fn push_sha12(out: &mut String, s: &str) {
         return;
     }
     let d = Sha256::digest(s.as_bytes());
-    for &b in d.iter().take(6) {
-        push_hex2(out, b);
-    }
-}
-
-fn push_hex2(s: &mut String, b: u8) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for n in [b >> 4, b & 15] {
-        s.push(char::from(
-            DIGITS.get(usize::from(n)).copied().unwrap_or(b'0'),
-        ));
-    }
+    push_hex(out, d.get(..6).unwrap_or_default());
 }
 
 /// JA4 part b input: sorted cipher list as 4-digit hex, comma separated (GREASE removed).
@@ -274,8 +254,7 @@ pub fn ja4_over(h: &HelloInfo, transport: char) -> String {
             (Some(f), Some(l)) => {
                 // first and last characters of the hex form (JA4's rule for non-alphanumeric ALPN)
                 let mut fl = String::with_capacity(4);
-                push_hex2(&mut fl, f);
-                push_hex2(&mut fl, l);
+                push_hex(&mut fl, &[f, l]);
                 out.extend(fl.chars().take(1).chain(fl.chars().skip(3)));
             }
             _ => out.push_str("00"),
@@ -795,13 +774,13 @@ mod tests {
         for x in 0..=u16::MAX {
             let (mut d, mut h) = (String::new(), String::new());
             push_dec(&mut d, x);
-            push_hex4(&mut h, x);
+            push_hex(&mut h, &x.to_be_bytes());
             assert_eq!(d, format!("{x}"));
             assert_eq!(h, format!("{x:04x}"));
         }
         for b in 0..=u8::MAX {
             let mut h = String::new();
-            push_hex2(&mut h, b);
+            push_hex(&mut h, &[b]);
             assert_eq!(h, format!("{b:02x}"));
         }
     }
