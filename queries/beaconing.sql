@@ -24,12 +24,15 @@
 -- description: HTTP Host, a well-known infrastructure port whose payload is not that protocol (udp/123 that is not NTP),
 -- description: a payload no analyzer recognised that names the host's operating system or is a shell's banner or prompt
 -- description: (conn.orig_profile/resp_profile: a RAT's victim profile, as remote_control_in_clear reports);
+-- description: an HTTP client's TLS or QUIC ClientHello (ALPN offering h2, http/1.1 or h3) that names no server (SNI): HTTPS
+-- description: to an address, the encrypted side of an IP literal as HTTP Host (browsers and HTTP libraries send the name
+-- description: of every origin; HTTP/3 is reached through a name's Alt-Svc or HTTPS record);
 -- description: weak (0.5 each): a public peer address no DNS answer in the capture named although the source uses DNS, a
 -- description: TCP payload no analyzer recognised, a TLS client fingerprint (JA4) or User-Agent the source uses for this
 -- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
 -- description: or more), a protocol on a port not registered for it (TLS on 4444, HTTP on 7080, QUIC on 4443; the lists are in the SQL),
--- description: a TLS or QUIC ClientHello without a server name (SNI: browsers and SDKs send one for every name; a client
--- description: configured with an address sends none - the TLS side of an IP literal as HTTP Host). An unnamed peer
+-- description: a TLS or QUIC ClientHello without a server name that offers no HTTP ALPN (SNI: browsers and SDKs send one for every name; a client
+-- description: configured with an address sends none; devices' own protocols to a hard-coded cloud address do too). An unnamed peer
 -- description: and a ClientHello without SNI are one fact seen twice (the client was given an address) and count 0.5 together.
 -- description: High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
 -- description: port mismatch and a host profile in the clear count (LAN devices are found by discovery, not DNS, and ship self-signed certificates). A keepalive - tiny constant bursts inside one long session (websocket/MQTT/push
@@ -173,6 +176,10 @@ gtls AS (
            -- a ClientHello (TLS or QUIC) that names no server: a client given an address, not a name
            -- (the TLS side of an IP literal as HTTP Host)
            bool_or(t.server_name IS NULL AND t.ja3 IS NOT NULL) AS no_sni,
+           -- ... and it offered HTTP (h2, http/1.1, h3 and its drafts): HTTPS to an IP literal
+           bool_or(t.server_name IS NULL AND t.ja3 IS NOT NULL
+                   AND (array_has(t.alpn_offered, 'h2') OR array_has(t.alpn_offered, 'http/1.1')
+                        OR array_has(t.alpn_offered, 'h3') OR array_to_string(t.alpn_offered, ',') LIKE '%h3-%')) AS https_no_sni,
            max(t.ja4) AS ja4
     FROM guid g JOIN tls t ON t.uid = g.uid CROSS JOIN clock c GROUP BY g.src, g.peer
 ),
@@ -216,6 +223,7 @@ stats AS (
            coalesce(gt.mismatch, false) AS name_mismatch,
            coalesce(gh.ip_host, false) AS ip_host,
            coalesce(gt.no_sni, false) AS no_sni,
+           coalesce(gt.https_no_sni, false) AS https_no_sni,
            coalesce(ge.ip_echo, false) AS ip_echo,
            (an.addr IS NULL AND du.src IS NOT NULL) AS unnamed_peer,
            (ju.peers = 1 AND coalesce(tp.peers, 0) >= 3) AS rare_ja4,
@@ -270,12 +278,12 @@ points AS (
            + CASE WHEN local_peer THEN 0 ELSE
                (CASE WHEN self_signed THEN 1 ELSE 0 END + CASE WHEN expired THEN 1 ELSE 0 END
                 + CASE WHEN name_mismatch THEN 1 ELSE 0 END
-                + CASE WHEN ip_host THEN 1 ELSE 0 END) END AS strong_points,
+                + CASE WHEN ip_host OR https_no_sni THEN 1 ELSE 0 END) END AS strong_points,
            -- weak: an address no DNS answer named and a ClientHello naming no server are two views of
            -- one fact (the client was given an address: also true of devices with a hard-coded cloud
            -- address), so together they count once
            CASE WHEN local_peer THEN 0 ELSE
-               CASE WHEN unnamed_peer OR no_sni THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
+               CASE WHEN unnamed_peer OR (no_sni AND NOT https_no_sni) THEN 1 ELSE 0 END + CASE WHEN unidentified_payload THEN 1 ELSE 0 END
                + CASE WHEN rare_ja4 THEN 1 ELSE 0 END + CASE WHEN rare_ua THEN 1 ELSE 0 END
                + CASE WHEN tasking THEN 1 ELSE 0 END + CASE WHEN odd_port THEN 1 ELSE 0 END END AS weak_points
     FROM judged
@@ -291,7 +299,8 @@ evidence AS (
                CASE WHEN expired AND NOT local_peer THEN 'expired certificate' END,
                CASE WHEN name_mismatch AND NOT local_peer THEN 'certificate does not cover the SNI' END,
                CASE WHEN ip_host AND NOT local_peer THEN 'IP literal as HTTP Host' END,
-               CASE WHEN no_sni AND NOT local_peer THEN 'TLS/QUIC handshake naming no server (SNI): the client was given an address' END,
+               CASE WHEN https_no_sni AND NOT local_peer THEN 'an HTTP client''s TLS/QUIC handshake naming no server (SNI): HTTPS to an address, the encrypted side of an IP literal as Host' END,
+               CASE WHEN no_sni AND NOT https_no_sni AND NOT local_peer THEN 'TLS/QUIC handshake naming no server (SNI): the client was given an address' END,
                CASE WHEN port_mismatch THEN proto || '/' || CAST(dport AS VARCHAR) || ' without that protocol''s payload' END,
                CASE WHEN profile_text IS NOT NULL THEN 'the payload names the host in the clear (' || profile_text || ': a victim profile or a shell)' END,
                CASE WHEN unnamed_peer AND NOT local_peer THEN 'peer address named by no DNS answer in the capture' END,

@@ -16,7 +16,11 @@
 -- description: when the source connected to an answered address (real name resolution, not a channel); +15 x the
 -- description: share of answer records that carry an encoded blob back (encoded_rdata: NULL/generic data, encoded
 -- description: TXT, encoded names under the domain), the return half of a two-way channel (iodine, dnscat2,
--- description: dns2tcp answer with data; look-ups answer with addresses, codes or short acknowledgements).
+-- description: dns2tcp answer with data; look-ups answer with addresses, codes or short acknowledgements); +10 x the
+-- description: share of names with a label filled to DNS's 63-character maximum (an encoder packing data cuts labels
+-- description: there; host names, CDN ids and hashes have their own, shorter lengths: md5 32, sha1 40, sha256 split in two);
+-- description: +15 when a label decodes (hex, base32, base64) to a file's header (decoded_file_type: gzip, zip, PE,
+-- description: PEM ...): the names carry a file.
 -- description: Reputation and DNSBL look-ups (A/AAAA queries answered only with 127.0.0.0/8 codes or NXDOMAIN, some
 -- description: 127.x, no connection to an answer) are capped at medium (max_lookup), at low when 2+ sources use the
 -- description: domain (max_lookup_shared): they carry hashes or reversed addresses, and nothing comes back.
@@ -65,6 +69,10 @@ agg AS (
            avg(CASE WHEN regexp_like(array_to_string(answers, ','), '^127[.][0-9]+[.][0-9]+[.][0-9]+(,127[.][0-9]+[.][0-9]+[.][0-9]+)*$')
                     THEN 1.0 ELSE 0.0 END) AS loopback_answer_share,
            avg(CAST(response_bytes AS DOUBLE)) AS mean_response_bytes,
+           -- labels cut at the 63-character maximum: data packed by an encoder
+           avg(CASE WHEN max_label_len(sub) >= 63 THEN 1.0 ELSE 0.0 END) AS full_label_share,
+           -- a label that decodes to a file's header: the names carry a file
+           max(decoded_file_type(sub)) AS decoded_file,
            array_slice(array_agg(DISTINCT sub ORDER BY sub), 1, 5) AS sample_subdomains
     FROM q2 GROUP BY src, domain
 ),
@@ -130,6 +138,8 @@ scored2 AS (
                + 10 * raw_qtype_share
                + 5 * uniqueness
                + 15 * encoded_answer_share
+               + 10 * full_label_share
+               + CASE WHEN decoded_file IS NOT NULL THEN 15 ELSE 0 END
                - CASE WHEN sources >= 3 THEN 25 WHEN sources = 2 THEN 10 ELSE 0 END
                - CASE WHEN connections_to_answers > 0 THEN 20 ELSE 0 END
            )) AS raw_score
@@ -146,11 +156,14 @@ SELECT src AS src_ip, domain, first_seen, last_seen, queries, distinct_subdomain
        sources, connections_to_answers, round(uniqueness, 3) AS uniqueness, sample_subdomains,
        round(loopback_answer_share, 3) AS loopback_answer_share, lookup_shape,
        answer_records, round(encoded_answer_share, 3) AS encoded_answer_share,
+       round(full_label_share, 3) AS full_label_share, decoded_file,
        CASE WHEN lookup_shape THEN 'answered only with 127.x codes or NXDOMAIN and never connected to: the shape of a reputation/DNSBL look-up (capped at ' || CASE WHEN sources >= 2 THEN 'low' ELSE 'medium' END || ')'
             ELSE 'answers: ' || CAST(round(100 * nxdomain_share) AS VARCHAR) || '% NXDOMAIN'
                  || CASE WHEN encoded_answer_share > 0
                          THEN ', ' || CAST(round(100 * encoded_answer_share) AS VARCHAR) || '% of answer records carry encoded data back (a two-way channel)'
-                         ELSE '' END END AS answer_shape,
+                         ELSE '' END END
+       || CASE WHEN full_label_share > 0 THEN '; ' || CAST(round(100 * full_label_share) AS VARCHAR) || '% of names fill a label to the 63-character maximum (data packed by an encoder)' ELSE '' END
+       || CASE WHEN decoded_file IS NOT NULL THEN '; a name decodes to the header of a ' || decoded_file || ' file (a file carried in the names)' ELSE '' END AS answer_shape,
        round(raw_score, 1) AS raw_score,
        CASE WHEN lookup_shape AND sources >= 2 THEN least(raw_score, $max_lookup_shared)
             WHEN lookup_shape THEN least(raw_score, $max_lookup)

@@ -15,7 +15,9 @@
 -- description: URI path without a file name; +10 scripted User-Agent (PowerShell, curl, wget, python, WinHTTP, certutil,
 -- description: BITSAdmin, Java, Go), +5 none, +5 not a browser and not an update agent; +5 port not 80/443/8080;
 -- description: +10 an encrypted, disguised or encoded payload that answered a POST (a loader's C2 exchange: the host's details
--- description: go up, an encrypted module comes back; a link someone followed is a GET);
+-- description: go up, an encrypted module comes back; a link someone followed is a GET); +10 a disguised or encoded payload
+-- description: declared as a web page (text/html) that is no page at all (a C2 script on a compromised site answers with
+-- description: the server's default type; a page has markup, an honest encoded file says text/plain or octet-stream);
 -- description: +5 the server host is used by this client alone, -10 by min_popular_clients+ clients; -20 host under vendor_domains (update and
 -- description: download infrastructure), -15 more when the User-Agent is that OS's update agent. Per group: the best
 -- description: body's score, +5 for 2+ such bodies, +10 for 5+.
@@ -85,6 +87,8 @@ s AS (
            -- a payload that answered the client's POST: a loader's C2 exchange (Emotet, TrickBot, QakBot post
            -- the host's details and get an encrypted module back), not a link someone followed
            kind IN ('encrypted payload', 'disguised payload', 'encoded payload') AND method = 'POST' AS post_answer,
+           -- random bytes or one encoded string declared as a web page
+           kind IN ('disguised payload', 'encoded payload') AND declared LIKE 'text/html%' AS page_lie,
            regexp_like(ua, '(powershell|curl|wget|python|winhttp|certutil|bitsadmin|^java|go-http-client|libwww|urlgrabber)') AS scripted_ua,
            regexp_like(ua, '^(windows-update-agent|microsoft bits|microsoft-delivery-optimization|microsoft-cryptoapi|softwareupdate|osupdate|google update|mozilla/[0-9.]+ \(.*\) gecko/[0-9]+ firefox/[0-9.]+ *$|debian apt|apt-http|ubuntu apt)') AS update_ua,
            array_has(string_to_array($vendor_domains, ','), registered_domain(regexp_replace(host, ':[0-9]+$', '')))
@@ -104,12 +108,15 @@ scored AS (
            + CASE WHEN scripted_ua THEN 10 WHEN ua = '' THEN 5 WHEN NOT ua LIKE 'mozilla/%' AND NOT update_ua THEN 5 ELSE 0 END
            + CASE WHEN resp_p NOT IN (80, 443, 8080) THEN 5 ELSE 0 END
            + CASE WHEN post_answer THEN 10 ELSE 0 END
+           + CASE WHEN page_lie THEN 10 ELSE 0 END
            + CASE WHEN coalesce(p.clients, 1) = 1 THEN 5 WHEN p.clients >= $min_popular_clients THEN -10 ELSE 0 END
            - CASE WHEN vendor THEN 20 + CASE WHEN update_ua THEN 15 ELSE 0 END ELSE 0 END
            AS file_score,
            CASE kind WHEN 'encrypted payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but no known magic and ' || CAST(round(entropy, 2) AS VARCHAR) || ' bits/byte'
-                     WHEN 'disguised payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but near-random (' || CAST(round(entropy, 2) AS VARCHAR) || ' bits/byte)'
-                     WHEN 'encoded payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but one ' || text_encoding || ' string (binary carried as text)'
+                     WHEN 'disguised payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but near-random (' || CAST(round(entropy, 2) AS VARCHAR) || ' bits/byte'
+                                                   || CASE WHEN page_lie THEN ', no page at all' ELSE '' END || ')'
+                     WHEN 'encoded payload' THEN 'declared ' || coalesce(declared_type, '?') || ' but one ' || text_encoding || ' string (binary carried as text'
+                                                 || CASE WHEN page_lie THEN ', no page at all' ELSE '' END || ')'
                      ELSE file_class || CASE WHEN masked THEN ' disguised as ' || coalesce(declared_type, filename) ELSE '' END END
            || CASE WHEN ip_host THEN ', Host is an IP address' ELSE '' END
            || CASE WHEN post_answer THEN ', the answer to a POST' ELSE '' END

@@ -628,6 +628,37 @@ const EXPECTED_HIGH: &[(&str, &str, &str, &str)] = &[
         "192.168.1.46",
         "192.168.1.161",
     ),
+    // Merlin's HTTP/3 heartbeats: a QUIC ClientHello offering h3 that names no server - HTTPS to an
+    // address, the encrypted side of an IP literal as Host
+    (
+        "beacon/merlin_c2_http3_quic.pcapng",
+        "beaconing",
+        "10.0.0.4",
+        "24.199.110.233",
+    ),
+    // CryptoWall 4: a POST to a PHP script answered with 124 kB that is one hex string, declared
+    // text/html - no page at all
+    (
+        "beacon/cryptowall4_c2_checkins.pcapng",
+        "download",
+        "192.168.122.145",
+        "homealldaylong.com",
+    ),
+    // one query whose first label is base64 of a gzip header (the file's name, test.txt, inside)
+    (
+        "dns_tunnel/dns_exf_single_ndpi.pcap",
+        "dns_tunnel",
+        "192.168.2.225",
+        "test.txt",
+    ),
+    // DNSExfiltrator sending a 144-byte file: few names, but its data labels fill DNS's 63-character
+    // maximum
+    (
+        "dns_tunnel/dnsexfiltrator_default_file144B.pcap",
+        "dns_tunnel",
+        "192.168.1.165",
+        "captechutest.org",
+    ),
 ];
 
 #[test]
@@ -1092,6 +1123,59 @@ fn dns_query(c: [u8; 4], s: [u8; 4], name: &str) -> Vec<u8> {
     f
 }
 
+/// A file carried in DNS names is the verdict: a gzip of a small document sent base64 (URL-safe) in
+/// the labels of two queries, DNSteal-style - too few names for dns_tunnel - is high for
+/// dns_encoded_query, and the summary names the format; the same names carrying random bytes (an
+/// id, a token) stay a lead at medium.
+#[test]
+fn a_file_carried_in_dns_names_is_high() {
+    use base64::Engine;
+    use std::io::Write;
+    let (c, resolver) = ([10, 0, 0, 12], [10, 0, 0, 1]);
+    let t0 = 1_700_000_000_000_000i64;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all("user=admin\npassword=hunter2\n".repeat(4).as_bytes())
+        .unwrap();
+    let file = gz.finish().unwrap();
+    let random: Vec<u8> = (0..file.len() as u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    for (name, data, want) in [
+        ("gzip", &file, Severity::High),
+        ("random", &random, Severity::Medium),
+    ] {
+        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data);
+        let frames: Vec<(i64, Vec<u8>)> = text
+            .as_bytes()
+            .chunks(50)
+            .enumerate()
+            .map(|(k, ch)| {
+                let label = std::str::from_utf8(ch).unwrap();
+                (
+                    t0 + k as i64 * 100_000,
+                    dns_query(c, resolver, &format!("{k}.{label}.exf.example.net")),
+                )
+            })
+            .collect();
+        let (ds, _) = ingest_bytes(&format!("dnsfile-{name}"), &[("c.pcap", pcap(1, &frames))]);
+        let fs: Vec<Finding> = findings(&ds)
+            .into_iter()
+            .filter(|f| f.detector == "dns_encoded_query")
+            .collect();
+        assert_eq!(fs.len(), 1, "{name}: {fs:?}");
+        assert_eq!(fs[0].domain.as_deref(), Some("example.net"), "{name}");
+        assert_severity(&fs[0], want, name);
+        assert_eq!(
+            fs[0]
+                .summary
+                .contains("a name decodes to the header of a gzip file"),
+            name == "gzip",
+            "{}",
+            fs[0].summary
+        );
+    }
+}
+
 /// ftp_smtp_exfil scores by evidence: a cleartext authenticated submission alone is medium; the
 /// same after the host asked an IP-echo service for its address is high; a mail client behind
 /// STARTTLS, and an FTP upload to a LAN server after browsing it, raise nothing.
@@ -1398,8 +1482,9 @@ fn mail_submissions_are_not_exfiltration_by_volume() {
 }
 
 /// Binary carried as text: a POST answered with 40 kB that is one hex string (CryptoWall's C2
-/// answers its check-ins so) is an encoded payload for executable_download, at medium or above, and
-/// `files.text_encoding` says `hex`; the same size of prose answering the same POST is a page.
+/// answers its check-ins so) is an encoded payload for executable_download and `files.text_encoding`
+/// says `hex`: high when it is declared a web page (text/html: no page at all), medium when its type
+/// is honest (text/plain); the same size of prose answering the same POST is a page.
 #[test]
 fn encoded_payloads_answering_a_post_are_found() {
     let (c, s) = ([10, 0, 0, 8], [198, 51, 100, 44]);
@@ -1408,9 +1493,15 @@ fn encoded_payloads_answering_a_post_are_found() {
         .map(|i| format!("{:02x}", (i.wrapping_mul(2654435761) >> 11) as u8))
         .collect();
     let prose = "Our shop is open from nine to five, every day but Sunday. ".repeat(700);
-    for (name, body, want) in [
-        ("hex", hex.as_str(), true),
-        ("prose", prose.as_str(), false),
+    for (name, body, ctype, want) in [
+        ("hex", hex.as_str(), "text/html", Some(Severity::High)),
+        (
+            "hex-plain",
+            hex.as_str(),
+            "text/plain",
+            Some(Severity::Medium),
+        ),
+        ("prose", prose.as_str(), "text/html", None),
     ] {
         let form = "n=4f2a9c0d11e7b3a5";
         let req = format!(
@@ -1418,7 +1509,7 @@ fn encoded_payloads_answering_a_post_are_found() {
             form.len()
         );
         let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         let mut script: Vec<(bool, &[u8])> = vec![(true, req.as_bytes()), (false, head.as_bytes())];
@@ -1432,7 +1523,7 @@ fn encoded_payloads_answering_a_post_are_found() {
             .collect();
         assert_eq!(
             enc,
-            vec![if want {
+            vec![if want.is_some() {
                 format!("hex:{}", hex.len())
             } else {
                 format!(":{}", prose.len())
@@ -1443,14 +1534,20 @@ fn encoded_payloads_answering_a_post_are_found() {
             .into_iter()
             .filter(|f| f.detector == "executable_download")
             .collect();
-        if want {
+        if let Some(want) = want {
             assert_eq!(dl.len(), 1, "{dl:?}");
-            assert!(dl[0].severity >= Severity::Medium, "{}", dl[0].summary);
+            assert_severity(&dl[0], want, name);
             assert!(
                 dl[0]
                     .summary
-                    .contains("one hex string (binary carried as text)")
+                    .contains("one hex string (binary carried as text")
                     && dl[0].summary.contains("the answer to a POST"),
+                "{}",
+                dl[0].summary
+            );
+            assert_eq!(
+                dl[0].summary.contains("no page at all"),
+                ctype == "text/html",
                 "{}",
                 dl[0].summary
             );
@@ -1840,20 +1937,27 @@ fn assert_severity(f: &Finding, want: Severity, label: &str) {
 /// A client given an address shows it twice: no DNS answer names the peer, and its ClientHello
 /// names no server. That is one fact (devices with a hard-coded cloud address show it too), so the
 /// two count once: weak evidence, medium. Evidence of another kind (TLS on a port not registered
-/// for it) then takes the same series to high.
+/// for it) then takes the same series to high. A ClientHello that offers HTTP (ALPN h2, http/1.1)
+/// and names no server is HTTPS to an IP literal - strong, as an IP literal in a plain-HTTP Host is
+/// (browsers and HTTP libraries name every origin they reach): high on 443 too.
 #[test]
 fn an_address_without_a_name_counts_once() {
     use wirehunt_sim::net::Rng;
     use wirehunt_sim::proto::{ClientProfile, client_finish, client_hello, server_flight};
     let (c, resolver, peer) = ([10, 0, 0, 7], [10, 0, 0, 1], [198, 51, 100, 20]);
     let t0 = 1_700_000_000_000_000i64;
-    for (port, want) in [(443u16, Severity::Medium), (4443, Severity::High)] {
+    let http: &[&str] = &["h2", "http/1.1"];
+    for (port, alpn, want) in [
+        (443u16, &[][..], Severity::Medium),
+        (4443, &[][..], Severity::High),
+        (443, http, Severity::High),
+    ] {
         let mut rng = Rng::new(7);
         // the host uses DNS, for another name
         let mut frames = vec![(t0, dns_query(c, resolver, "www.example.com"))];
         // a new TLS 1.3 connection every 60 s (a little jitter) for 40 minutes, no SNI
         for k in 0..40i64 {
-            let hello = client_hello(&mut rng, ClientProfile::Curl, None, &[], true);
+            let hello = client_hello(&mut rng, ClientProfile::Curl, None, alpn, true);
             let flight = server_flight(&mut rng, true, None, false, None);
             let finish = client_finish(&mut rng, true);
             let jitter = (k * 7919 % 11 - 5) * 200_000;
@@ -1867,14 +1971,20 @@ fn an_address_without_a_name_counts_once() {
             ));
         }
         frames.sort_by_key(|f| f.0);
-        let (ds, _) = ingest_bytes(&format!("no-sni-{port}"), &[("c.pcap", pcap(1, &frames))]);
-        let tls = rows(&ds, "tls", &["server_name", "version"]);
+        let label = format!("{port}{}", alpn.join(","));
+        let (ds, _) = ingest_bytes(&format!("no-sni-{label}"), &[("c.pcap", pcap(1, &frames))]);
+        let tls = rows(&ds, "tls", &["server_name", "version", "alpn_offered"]);
         assert_eq!(tls.len(), 40, "{tls:?}");
+        let offered = if alpn.is_empty() {
+            "[]"
+        } else {
+            "[h2, http/1.1]"
+        };
         assert!(
-            tls.iter().all(|r| r[0].is_empty() && r[1] == "TLSv13"),
+            tls.iter()
+                .all(|r| r[0].is_empty() && r[1] == "TLSv13" && r[2] == offered),
             "{tls:?}"
         );
-        let label = port.to_string();
         let f = one_finding(
             &ds,
             "beaconing",
@@ -1886,6 +1996,12 @@ fn an_address_without_a_name_counts_once() {
             f.summary
                 .contains("ssl on port 4443, not a port registered for it"),
             port == 4443,
+            "{}",
+            f.summary
+        );
+        assert_eq!(
+            f.summary.contains("HTTPS to an address"),
+            !alpn.is_empty(),
             "{}",
             f.summary
         );

@@ -9,6 +9,7 @@
 //! | `normalized_entropy(text)` | float64 | entropy / log2(min(len, alphabet)), alphabet from `charset_class` (hex 16, base32 32, alnum 36, base64 64, other 95); 0..1, length-fair |
 //! | `charset_class(text)` | string | 'hex', 'base32', 'base64', 'alnum' or 'other' (dots ignored; see [`charset_class`]) |
 //! | `encoded_rdata(rdata, domain)` | bool | one answer record carries an encoded blob: RFC 3597 generic data (`\\# N hex`, NULL and unnamed types) of 8+ bytes, a TXT string of 10+ hex/base32/base64 characters, or a name (CNAME, MX, NS, SRV target) under `domain` whose subdomain is 10+ such characters |
+//! | `decoded_file_type(name)` | string | the file format whose header (3+ bytes: gzip, zip, PE, ELF, PDF, 7z, RAR, xz, zstd, PNG, JPEG, OLE, Mach-O, SQLite, PEM) a label of 16+ characters decodes to as hex, base32 or base64 (see [`decoded_file_type`]) |
 //! | `label_count(name)` / `max_label_len(name)` | uint32 | labels / longest label (escaped dots `\.` stay inside a label) |
 //! | `is_private_ip(ip)` | bool | RFC 1918, CGNAT, loopback, link-local, ULA |
 //! | `cidr_match(ip, cidr)` | bool | address inside the prefix (v4 or v6) |
@@ -64,6 +65,11 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
         "encoded_rdata(rdata, domain)",
         "bool",
         "the answer record (a dns.answers element) carries an encoded blob: generic RFC 3597 data (NULL and unnamed types) of 8+ bytes, a TXT string of 10+ hex/base32/base64 characters, or a CNAME/MX/NS/SRV target under `domain` whose subdomain is 10+ such characters: data coming back, as in a two-way tunnel",
+    ),
+    (
+        "decoded_file_type(name)",
+        "string",
+        "the file format (gzip, zip, pe, elf, pdf, 7z, rar, xz, zstd, png, jpeg, ole, mach-o, sqlite, pem) whose header a label of 16+ characters decodes to as hex, base32 or base64: a file carried in a DNS name; NULL otherwise",
     ),
     ("label_count(name)", "uint32", "number of labels"),
     (
@@ -279,6 +285,88 @@ pub fn charset_class(s: &str) -> &'static str {
     "other"
 }
 
+/// File headers a decoded DNS label is compared with: formats worth carrying out of a network (or
+/// into it), each 3 bytes or more so that a random label matches by chance at most once in 16 million
+/// (the `infer` crate's table also holds 2-byte magics such as `MZ`, too short for random labels).
+const FILE_HEADERS: &[(&[u8], &str)] = &[
+    (&[0x1f, 0x8b, 0x08], "gzip"),
+    (b"PK\x03\x04", "zip"),
+    (b"MZ\x90\x00", "pe"),
+    (b"MZP\x00", "pe"),
+    (b"\x7fELF", "elf"),
+    (b"%PDF-", "pdf"),
+    (&[0x37, 0x7a, 0xbc, 0xaf, 0x27], "7z"),
+    (b"Rar!\x1a", "rar"),
+    (&[0xfd, 0x37, 0x7a, 0x58, 0x5a], "xz"),
+    (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+    (&[0x89, b'P', b'N', b'G'], "png"),
+    (&[0xff, 0xd8, 0xff], "jpeg"),
+    (&[0xd0, 0xcf, 0x11, 0xe0], "ole"),
+    (&[0xcf, 0xfa, 0xed, 0xfe], "mach-o"),
+    (&[0xce, 0xfa, 0xed, 0xfe], "mach-o"),
+    (&[0xca, 0xfe, 0xba, 0xbe], "mach-o"),
+    (b"SQLite", "sqlite"),
+    (b"-----BEGIN", "pem"),
+];
+
+/// Decode the start of `s` as hex, base32 (RFC 4648, either case) or base64 (either alphabet, and
+/// the `*` some tools put for `/`): up to 16 characters, stopping at the first one not of that
+/// alphabet (empty when the first is not).
+fn decode_prefix(s: &[u8], kind: u8) -> Vec<u8> {
+    let (bits, val): (u32, fn(u8) -> Option<u32>) = match kind {
+        b'h' => (4, |c| (c as char).to_digit(16)),
+        b'3' => (5, |c| match c {
+            b'A'..=b'Z' => Some((c - b'A') as u32),
+            b'a'..=b'z' => Some((c - b'a') as u32),
+            b'2'..=b'7' => Some((c - b'2') as u32 + 26),
+            _ => None,
+        }),
+        _ => (6, |c| match c {
+            b'A'..=b'Z' => Some((c - b'A') as u32),
+            b'a'..=b'z' => Some((c - b'a') as u32 + 26),
+            b'0'..=b'9' => Some((c - b'0') as u32 + 52),
+            b'+' | b'-' => Some(62),
+            b'/' | b'_' | b'*' => Some(63),
+            _ => None,
+        }),
+    };
+    let (mut acc, mut n, mut out) = (0u32, 0u32, Vec::with_capacity(12));
+    for &c in s.iter().take(16) {
+        let Some(v) = val(c) else { break };
+        acc = (acc << bits) | v;
+        n += bits;
+        if n >= 8 {
+            n -= 8;
+            out.push((acc >> n) as u8);
+            acc &= (1 << n) - 1;
+        }
+    }
+    out
+}
+
+/// The file format whose header a label of a DNS name decodes to (hex, base32 or base64): data
+/// carried in the name is a file - a gzip of a document, an archive, an executable, a PEM key - not
+/// an identifier or a hash. Only labels of 16+ characters are decoded (words and host names are
+/// shorter). `None` when no label decodes to a known header.
+pub fn decoded_file_type(name: &str) -> Option<&'static str> {
+    for l in labels(name) {
+        let b = l.as_bytes();
+        if b.len() < 16 {
+            continue;
+        }
+        for kind in [b'h', b'3', b'6'] {
+            let d = decode_prefix(b, kind);
+            if let Some((_, t)) = FILE_HEADERS
+                .iter()
+                .find(|(m, _)| d.len() >= m.len() && d.starts_with(m))
+            {
+                return Some(t);
+            }
+        }
+    }
+    None
+}
+
 fn is_encoded(s: &str) -> bool {
     s.len() >= 10 && matches!(charset_class(s), "hex" | "base32" | "base64")
 }
@@ -407,6 +495,12 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
         str_udf!("charset_class", DataType::Utf8, StringBuilder, |s: &str| {
             Some(charset_class(s))
         }),
+        str_udf!(
+            "decoded_file_type",
+            DataType::Utf8,
+            StringBuilder,
+            |s: &str| decoded_file_type(s)
+        ),
         str_udf!("label_count", DataType::UInt32, UInt32Builder, |s: &str| {
             Some(labels(s).len() as u32)
         }),
@@ -759,6 +853,41 @@ mod tests {
         assert!((shannon_entropy("ab") - 1.0).abs() < 1e-9);
         assert!((normalized_entropy("0123456789abcdef") - 1.0).abs() < 1e-9);
         assert_eq!(normalized_entropy(""), 0.0);
+    }
+
+    /// Labels made with Python's base64/gzip modules (`base64.b32encode(b'PK\\x03\\x04...')`,
+    /// `base64.b64encode(gzip.compress(b'secret')[:12])`, ...) and the one query of nDPI's
+    /// `dns-exf.pcap` (a gzip of `test.txt`, `*` for `/`); the negatives are a DNSExfiltrator label
+    /// (RC4 output), an md5 as hex (a reputation look-up) and words.
+    #[test]
+    fn file_headers_decoded_from_labels() {
+        for (name, want) in [
+            ("H4sIAHd+FmsC/ytO.x.example.com", "gzip"),
+            (
+                "H4sICN03*2QAA3Rlc3QudHh0AAvJyCxWAKJEheLU5KLUEoW0zJxULgAge-.4S2FgAAAA==-",
+                "gzip",
+            ),
+            ("0.kbfqgbauaaaaacaa.exfil.example", "zip"),
+            ("KBFQGBAUAAAAACAA.exfil.example", "zip"),
+            ("7f454c4602010100000000.x.example", "elf"),
+            (
+                "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ==.k.example",
+                "pem",
+            ),
+            ("TVqQAAMAAAAEAAAA__8=.p.example", "pe"),
+        ] {
+            assert_eq!(decoded_file_type(name), Some(want), "{name}");
+        }
+        for name in [
+            "0.goqBVy2Yy6g6ViIUHFsfI00hrQF6P26AGM-f2561uaGuFAdGjsHdz6kAH4KIbHc.CapTechUtest.org",
+            "d41d8cd98f00b204e9800998ecf8427e.hash.example",
+            "www.captechutest.org",
+            "H4sIAHd.short.example",
+            "connectivity-check.ubuntu.com",
+            "",
+        ] {
+            assert_eq!(decoded_file_type(name), None, "{name}");
+        }
     }
 
     #[test]
