@@ -26,12 +26,14 @@
 -- description: (conn.orig_profile/resp_profile: a RAT's victim profile, as remote_control_in_clear reports);
 -- description: an HTTP client's TLS or QUIC ClientHello (ALPN offering h2, http/1.1 or h3) that names no server (SNI): HTTPS
 -- description: to an address, the encrypted side of an IP literal as HTTP Host (browsers and HTTP libraries send the name
--- description: of every origin; HTTP/3 is reached through a name's Alt-Svc or HTTPS record);
+-- description: of every origin; HTTP/3 is reached through a name's Alt-Svc or HTTPS record) - except to a public
+-- description: DNS-over-HTTPS resolver's address (doh_resolvers: a resolver is configured by address by design, as
+-- description: `https://1.1.1.1/dns-query`; there it is the weak "given an address" below);
 -- description: weak (0.5 each): a public peer address no DNS answer in the capture named although the source uses DNS, a
 -- description: TCP payload no analyzer recognised, a TLS client fingerprint (JA4) or User-Agent the source uses for this
 -- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
 -- description: or more), a protocol on a port not registered for it (TLS on 4444, HTTP on 7080, QUIC on 4443; the lists are in the SQL),
--- description: a TLS or QUIC ClientHello without a server name that offers no HTTP ALPN (SNI: browsers and SDKs send one for every name; a client
+-- description: a TLS or QUIC ClientHello without a server name that offers no HTTP ALPN or goes to a DoH resolver (SNI: browsers and SDKs send one for every name; a client
 -- description: configured with an address sends none; devices' own protocols to a hard-coded cloud address do too). An unnamed peer
 -- description: and a ClientHello without SNI are one fact seen twice (the client was given an address) and count 0.5 together.
 -- description: High needs at least 1 point (one strong or two weak); each point adds 6. For a local (RFC 1918) peer only the
@@ -59,6 +61,7 @@
 -- param: max_infrastructure float = 40.0
 -- param: max_fleet_without_evidence float = 45.0
 -- param: max_ip_echo_without_evidence float = 49.0
+-- param: doh_resolvers string = 1.1.1.1,1.0.0.1,8.8.8.8,8.8.4.4,9.9.9.9,149.112.112.112,208.67.222.222,208.67.220.220,94.140.14.14,94.140.15.15,2606:4700:4700::1111,2606:4700:4700::1001,2001:4860:4860::8888,2001:4860:4860::8844,2620:fe::fe,2620:fe::9
 WITH names AS (
     SELECT uid, max(server_name) AS name FROM tls GROUP BY uid
     UNION ALL
@@ -223,7 +226,8 @@ stats AS (
            coalesce(gt.mismatch, false) AS name_mismatch,
            coalesce(gh.ip_host, false) AS ip_host,
            coalesce(gt.no_sni, false) AS no_sni,
-           coalesce(gt.https_no_sni, false) AS https_no_sni,
+           -- HTTPS to an address, unless the address is a public DoH resolver's (configured by address)
+           coalesce(gt.https_no_sni, false) AND NOT array_has(string_to_array($doh_resolvers, ','), i.dst) AS https_no_sni,
            coalesce(ge.ip_echo, false) AS ip_echo,
            (an.addr IS NULL AND du.src IS NOT NULL) AS unnamed_peer,
            (ju.peers = 1 AND coalesce(tp.peers, 0) >= 3) AS rare_ja4,

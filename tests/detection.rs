@@ -1943,18 +1943,21 @@ fn assert_severity(f: &Finding, want: Severity, label: &str) {
 /// two count once: weak evidence, medium. Evidence of another kind (TLS on a port not registered
 /// for it) then takes the same series to high. A ClientHello that offers HTTP (ALPN h2, http/1.1)
 /// and names no server is HTTPS to an IP literal - strong, as an IP literal in a plain-HTTP Host is
-/// (browsers and HTTP libraries name every origin they reach): high on 443 too.
+/// (browsers and HTTP libraries name every origin they reach): high on 443 too - except to a public
+/// DNS-over-HTTPS resolver's address (1.1.1.1), which a DoH client is configured with: weak there.
 #[test]
 fn an_address_without_a_name_counts_once() {
     use wirehunt_sim::net::Rng;
     use wirehunt_sim::proto::{ClientProfile, client_finish, client_hello, server_flight};
-    let (c, resolver, peer) = ([10, 0, 0, 7], [10, 0, 0, 1], [198, 51, 100, 20]);
+    let (c, resolver) = ([10, 0, 0, 7], [10, 0, 0, 1]);
     let t0 = 1_700_000_000_000_000i64;
     let http: &[&str] = &["h2", "http/1.1"];
-    for (port, alpn, want) in [
-        (443u16, &[][..], Severity::Medium),
-        (4443, &[][..], Severity::High),
-        (443, http, Severity::High),
+    let (cloud, doh) = ([198, 51, 100, 20], [1, 1, 1, 1]);
+    for (port, alpn, peer, want) in [
+        (443u16, &[][..], cloud, Severity::Medium),
+        (4443, &[][..], cloud, Severity::High),
+        (443, http, cloud, Severity::High),
+        (443, http, doh, Severity::Medium),
     ] {
         let mut rng = Rng::new(7);
         // the host uses DNS, for another name
@@ -1975,7 +1978,7 @@ fn an_address_without_a_name_counts_once() {
             ));
         }
         frames.sort_by_key(|f| f.0);
-        let label = format!("{port}{}", alpn.join(","));
+        let label = format!("{port}{}-{}", alpn.join(","), peer[0]);
         let (ds, _) = ingest_bytes(&format!("no-sni-{label}"), &[("c.pcap", pcap(1, &frames))]);
         let tls = rows(&ds, "tls", &["server_name", "version", "alpn_offered"]);
         assert_eq!(tls.len(), 40, "{tls:?}");
@@ -2005,7 +2008,7 @@ fn an_address_without_a_name_counts_once() {
         );
         assert_eq!(
             f.summary.contains("HTTPS to an address"),
-            !alpn.is_empty(),
+            !alpn.is_empty() && peer == cloud,
             "{}",
             f.summary
         );
