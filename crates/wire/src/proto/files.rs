@@ -728,8 +728,11 @@ fn sniff(prefix: &[u8], zip_names: &[String], ole_vba: bool) -> Sniffed {
             },
         };
     }
-    let low = String::from_utf8_lossy(prefix).to_ascii_lowercase();
-    let has = |s: &str| low.contains(s);
+    // the markers are ASCII: search the prefix's bytes lower-cased (no UTF-8 validation, no
+    // String), each marker with its vectorised searcher built once
+    let low = prefix.to_ascii_lowercase();
+    let has = |m: &str| marker_in(&low, m);
+    let start = trim_start_whitespace(&low);
     let markup = has("<html") || has("<!doctype") || has("<head") || has("<body");
     let (script, smime) = if has("<hta:application") {
         (true, "application/hta")
@@ -746,7 +749,7 @@ fn sniff(prefix: &[u8], zip_names: &[String], ole_vba: bool) -> Sniffed {
         } else {
             (true, "text/vbscript")
         }
-    } else if low.trim_start().starts_with("@echo off") {
+    } else if start.starts_with(b"@echo off") {
         (true, "application/x-bat")
     } else {
         (false, "")
@@ -759,9 +762,9 @@ fn sniff(prefix: &[u8], zip_names: &[String], ole_vba: bool) -> Sniffed {
     }
     let (m, class) = if markup {
         ("text/html", "html")
-    } else if low.trim_start().starts_with("<?xml") || low.trim_start().starts_with("<svg") {
+    } else if start.starts_with(b"<?xml") || start.starts_with(b"<svg") {
         ("text/xml", "text")
-    } else if low.trim_start().starts_with('{') || low.trim_start().starts_with('[') {
+    } else if start.starts_with(b"{") || start.starts_with(b"[") {
         ("application/json", "text")
     } else {
         ("text/plain", "text")
@@ -770,6 +773,70 @@ fn sniff(prefix: &[u8], zip_names: &[String], ole_vba: bool) -> Sniffed {
         mime: mime.or(Some(m.to_string())),
         class,
     }
+}
+
+/// The text markers [`sniff`] looks for (lower case), each with a searcher built once: building a
+/// memmem searcher costs more than running it over an 8 KiB prefix.
+const MARKERS: &[&str] = &[
+    "<html",
+    "<!doctype",
+    "<head",
+    "<body",
+    "<hta:application",
+    "invoke-expression",
+    "frombase64string(",
+    "downloadstring(",
+    "net.webclient",
+    "powershell",
+    " -enc",
+    " -e ",
+    "hidden",
+    "wscript.shell",
+    "createobject(",
+    "activexobject(",
+    "var ",
+    "function",
+];
+
+static FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+    std::sync::LazyLock::new(|| {
+        MARKERS
+            .iter()
+            .map(|m| memchr::memmem::Finder::new(m.as_bytes()))
+            .collect()
+    });
+
+/// Whether `marker` occurs in `low` (a marker missing from [`MARKERS`] is searched directly).
+fn marker_in(low: &[u8], marker: &str) -> bool {
+    match MARKERS.iter().position(|m| *m == marker) {
+        Some(i) => FINDERS[i].find(low).is_some(),
+        None => memchr::memmem::find(low, marker.as_bytes()).is_some(),
+    }
+}
+
+/// `b` without its leading white space as `str::trim_start` counts it (Unicode White_Space, UTF-8
+/// encoded; bytes that are not UTF-8 end it, as their U+FFFD replacement would).
+fn trim_start_whitespace(mut b: &[u8]) -> &[u8] {
+    while let Some(&c) = b.first() {
+        let n = if c < 0x80 {
+            1
+        } else if c >= 0xf0 {
+            4
+        } else if c >= 0xe0 {
+            3
+        } else {
+            2
+        };
+        let ch = b
+            .get(..n)
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .and_then(|p| p.chars().next());
+        match ch {
+            Some(ch) if ch.is_whitespace() => b = &b[n..],
+            _ => break,
+        }
+    }
+    b
 }
 
 /// Longest body [`text_address`] reads: an IP-echo answer is an address and perhaps a label or a
@@ -1147,6 +1214,50 @@ mod tests {
             body_filename(Some(b"inline; filename=\"..\\\\x\x1b.exe\""), None),
             Some("..\\\\\\\\x\\x1b.exe".into())
         );
+    }
+
+    /// The byte-level trim equals `str::trim_start` on the lossy text the sniffer used to build:
+    /// ASCII and Unicode white space (NBSP, U+3000) trimmed, invalid or truncated UTF-8 ends it.
+    #[test]
+    fn trimming_bytes_matches_trim_start_on_lossy_text() {
+        let pieces: &[&[u8]] = &[
+            b" ",
+            b"\t",
+            b"\n",
+            b"\r",
+            b"\x0b",
+            b"\x0c",
+            "\u{a0}".as_bytes(),
+            "\u{3000}".as_bytes(),
+            "\u{2028}".as_bytes(),
+            b"\xff",
+            b"\x80",
+            b"\xe3\x80",
+            b"\xc2",
+            b"@echo off",
+            b"<svg",
+            b"{",
+            "\u{e9}".as_bytes(),
+            b"x",
+        ];
+        // every sequence of up to three pieces
+        let mut inputs: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..3 {
+            let mut next = Vec::new();
+            for i in &inputs {
+                for p in pieces {
+                    next.push([i.as_slice(), p].concat());
+                }
+            }
+            inputs.extend(next);
+        }
+        for b in &inputs {
+            assert_eq!(
+                String::from_utf8_lossy(trim_start_whitespace(b)),
+                String::from_utf8_lossy(b).trim_start(),
+                "{b:?}"
+            );
+        }
     }
 
     #[test]
