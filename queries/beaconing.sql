@@ -28,7 +28,9 @@
 -- description: to an address, the encrypted side of an IP literal as HTTP Host (browsers and HTTP libraries send the name
 -- description: of every origin; HTTP/3 is reached through a name's Alt-Svc or HTTPS record) - except to a public
 -- description: DNS-over-HTTPS resolver's address (doh_resolvers: a resolver is configured by address by design, as
--- description: `https://1.1.1.1/dns-query`; there it is the weak "given an address" below);
+-- description: `https://1.1.1.1/dns-query`; there it is the weak "given an address" below; the list holds the anycast
+-- description: addresses Cloudflare, Google Public DNS, Quad9, OpenDNS and AdGuard document for their resolvers, as of
+-- description: 2026-12; `--param beaconing.doh_resolvers=A,B,...` replaces it);
 -- description: weak (0.5 each): a public peer address no DNS answer in the capture named although the source uses DNS, a
 -- description: TCP payload no analyzer recognised, a TLS client fingerprint (JA4) or User-Agent the source uses for this
 -- description: peer only (while it has 3+ peers), tasking (idle check-ins of at most 2 KB and some of 8x that and 4 KB
