@@ -3,7 +3,8 @@
 //! the environment: see [`crate::table::remote`]). Every session wirehunt builds uses this registry:
 //! a local one, a cluster client's, the scheduler's (it lists a table's files when planning) and
 //! each executor's (it reads them). A local session's registry puts a read cache
-//! ([`super::cache::BlockCache`]) in front of each bucket; the others have none.
+//! ([`super::cache::BlockCache`]) in front of each bucket, and so does each task's registry on an
+//! executor ([`super::cluster::executor`]); the scheduler's and a cluster client's have none.
 
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use object_store::ObjectStore;
@@ -49,14 +50,14 @@ impl ObjectStoreRegistry for Stores {
     }
 }
 
-/// A registry for a new session's runtime, without a read cache (a cluster's processes: an
-/// executor lives across jobs and must see a dataset as it is now).
+/// A registry for a new session's runtime, without a read cache (the scheduler, which lists a
+/// table's files when it plans, and a cluster client).
 pub fn registry() -> Arc<dyn ObjectStoreRegistry> {
     Arc::new(Stores::default())
 }
 
-/// A registry for a local session, whose reads of object storage are cached up to `cache_bytes`
-/// per bucket for the session's life.
+/// A registry for one session (a local one, or one task on an executor), whose reads of object
+/// storage are cached up to `cache_bytes` per bucket for the session's life.
 pub fn cached_registry(cache_bytes: usize) -> Arc<dyn ObjectStoreRegistry> {
     Arc::new(Stores {
         cache_bytes,
