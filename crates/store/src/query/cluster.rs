@@ -157,24 +157,53 @@ pub fn executor(o: ExecutorOptions) -> crate::Result<()> {
         config.vcores = n.max(1);
     }
     // tasks read `s3://` tables as well as local paths (super::objects); spills go to the work
-    // directory when one is given, as in Ballista's own producer. Each runtime gets a registry
-    // with a read cache of its own. Ballista 55 keeps a base runtime per client session
-    // (DefaultSessionRuntimeCache) and would call this once per session, but measured with a
-    // count in here it runs once per task (596 times for one `detect` of the demo dataset on two
-    // executors), so the cache lives for one task: a task's reads of a part file's footer, page
-    // index and column chunks are fetched in 1 MiB blocks once (the demo `detect` over moto:
-    // 1,994 object GETs without it, 619 with it; README "Scaling out"), and every task sees the
-    // dataset as it is then. Its budget is a quarter of the executor's memory shared by the tasks
-    // that run at once, at most 64 MiB each.
+    // directory when one is given, as in Ballista's own producer. Reads go through a block cache
+    // (super::cache). Ballista 55 calls this producer for every task (to decode its plan, and the
+    // plan reads through the registry it was decoded with), so a cache made here would live for one
+    // task: counted for the demo dataset's `detect` over moto on two executors, 392 caches and
+    // 619 object GETs. A wirehunt client names its jobs `wirehunt-<session>` (connect()), the
+    // name travels with every task's settings, and the registry - with its cache - is shared by
+    // the tasks of one client session (the last SESSIONS sessions are kept); the next command starts
+    // empty and sees the dataset as it is then. Tasks of other clients get a registry of their own.
+    // The caches kept stay within a quarter of the executor's memory.
+    const SESSIONS: usize = 4;
     let memory = o
         .memory_bytes
         .map(|m| m as usize)
         .unwrap_or(super::Limits::current().memory_bytes);
-    let cache_bytes = (memory / 4 / config.vcores.max(1)).min(64 << 20);
+    let cache_bytes = (memory / 4 / SESSIONS).min(256 << 20);
+    type Registries = Vec<(
+        String,
+        Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry>,
+    )>;
+    let sessions: Arc<std::sync::Mutex<Registries>> = Arc::default();
     let spill_dir = config.work_dir.clone();
-    config.override_runtime_producer = Some(Arc::new(move |_| {
+    config.override_runtime_producer = Some(Arc::new(move |config: &SessionConfig| {
+        let registry = match client_session(config) {
+            Some(key) => {
+                let mut kept = sessions.lock().unwrap_or_else(|p| p.into_inner());
+                match kept.iter().position(|(k, _)| *k == key) {
+                    Some(i) => {
+                        // most recently used last
+                        let e = kept.remove(i);
+                        let r = e.1.clone();
+                        kept.push(e);
+                        r
+                    }
+                    None => {
+                        if kept.len() >= SESSIONS {
+                            kept.remove(0);
+                        }
+                        let r = super::objects::cached_registry(cache_bytes);
+                        kept.push((key, r.clone()));
+                        r
+                    }
+                }
+            }
+            None => super::objects::cached_registry(cache_bytes / 16),
+        };
         let mut b = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
-            .with_object_store_registry(super::objects::cached_registry(cache_bytes));
+            .with_object_store_registry(registry);
         if let Some(d) = &spill_dir {
             b = b.with_temp_file_path(d.clone());
         }
@@ -187,6 +216,22 @@ pub fn executor(o: ExecutorOptions) -> crate::Result<()> {
     })
 }
 
+/// The prefix of the job name a wirehunt client gives its jobs (`wirehunt-<pid>-<nanos>`): the key
+/// by which executors share a read cache between one client session's tasks.
+const JOB_PREFIX: &str = "wirehunt-";
+
+/// The client session a task's settings name (its `ballista.job.name`, when a wirehunt client set
+/// it), or None.
+fn client_session(config: &SessionConfig) -> Option<String> {
+    config
+        .options()
+        .entries()
+        .into_iter()
+        .find(|e| e.key == ballista_core::config::BALLISTA_JOB_NAME)
+        .and_then(|e| e.value)
+        .filter(|v| v.starts_with(JOB_PREFIX))
+}
+
 /// A client session on the cluster at `url` (`df://HOST:PORT`), with wirehunt's functions.
 pub async fn connect(url: &str) -> datafusion::error::Result<SessionContext> {
     use ballista::prelude::SessionConfigExt;
@@ -196,7 +241,16 @@ pub async fn connect(url: &str) -> datafusion::error::Result<SessionContext> {
         // Ballista 55's adaptive planner (on by default) loses task status updates on the
         // detectors' multi-stage plans ("task metrics array size 6 does not equal ... 7") and the
         // job never finishes; the static planner runs them all
-        .with_ballista_adaptive_query_planner(false);
+        .with_ballista_adaptive_query_planner(false)
+        // the executors share one read cache between this session's tasks (see executor())
+        .with_ballista_job_name(&format!(
+            "{JOB_PREFIX}{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
     let config = super::correct_results(config);
     let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
         .with_object_store_registry(super::objects::registry())
