@@ -10,7 +10,7 @@
 //! listed the same prefix at the same moment; here they share one request. Any write through the
 //! cache forgets the listings. The cache lives as long as the session that made it (one command, or
 //! one shell): a dataset is read as it was when the session first read each block. Executors of a
-//! cluster, which live across jobs, give each task a cache of its own.
+//! cluster, which live across jobs, keep one per wirehunt command (its tasks share it).
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;

@@ -3,8 +3,9 @@
 //! the environment: see [`crate::table::remote`]). Every session wirehunt builds uses this registry:
 //! a local one, a cluster client's, the scheduler's (it lists a table's files when planning) and
 //! each executor's (it reads them). A local session's registry puts a read cache
-//! ([`super::cache::BlockCache`]) in front of each bucket, and so does each task's registry on an
-//! executor ([`super::cluster::executor`]); the scheduler's and a cluster client's have none.
+//! ([`super::cache::BlockCache`]) in front of each bucket, and so does the registry an executor
+//! shares between one wirehunt command's tasks ([`super::cluster::executor`]); the scheduler's and a
+//! cluster client's have none.
 
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use object_store::ObjectStore;
@@ -56,8 +57,8 @@ pub fn registry() -> Arc<dyn ObjectStoreRegistry> {
     Arc::new(Stores::default())
 }
 
-/// A registry for one session (a local one, or one task on an executor), whose reads of object
-/// storage are cached up to `cache_bytes` per bucket for the session's life.
+/// A registry for one session (a local one, or one wirehunt command's tasks on an executor), whose
+/// reads of object storage are cached up to `cache_bytes` per bucket for the session's life.
 pub fn cached_registry(cache_bytes: usize) -> Arc<dyn ObjectStoreRegistry> {
     Arc::new(Stores {
         cache_bytes,
