@@ -808,8 +808,12 @@ static FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
 
 /// Whether `marker` occurs in `low` (a marker missing from [`MARKERS`] is searched directly).
 fn marker_in(low: &[u8], marker: &str) -> bool {
-    match MARKERS.iter().position(|m| *m == marker) {
-        Some(i) => FINDERS[i].find(low).is_some(),
+    match MARKERS
+        .iter()
+        .position(|m| *m == marker)
+        .and_then(|i| FINDERS.get(i))
+    {
+        Some(f) => f.find(low).is_some(),
         None => memchr::memmem::find(low, marker.as_bytes()).is_some(),
     }
 }
@@ -832,7 +836,7 @@ fn trim_start_whitespace(mut b: &[u8]) -> &[u8] {
             .and_then(|p| std::str::from_utf8(p).ok())
             .and_then(|p| p.chars().next());
         match ch {
-            Some(ch) if ch.is_whitespace() => b = &b[n..],
+            Some(ch) if ch.is_whitespace() => b = b.get(n..).unwrap_or_default(),
             _ => break,
         }
     }
