@@ -638,23 +638,19 @@ fn datasets_on_s3_compatible_storage_read_like_their_directories_locally_and_on_
         "the demo capture's findings: {}",
         on_disk.len()
     );
+    // requests moto logged so far whose line holds `pattern`
+    let requests = |pattern: &str| {
+        std::fs::read_to_string(dir.join("s3.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(pattern))
+            .count()
+    };
     // every detector over s3:// lists the dataset once: the session hands its listing to
-    // DataFusion instead of DataFusion listing each table prefix again (moto logs each request)
-    let listings = || {
-        std::fs::read_to_string(dir.join("s3.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("list-type=2"))
-            .count()
-    };
+    // DataFusion instead of DataFusion listing each table prefix again
+    let listings = || requests("list-type=2");
     // object reads (range GETs of the dataset's objects), to compare the cluster's with a local run's
-    let gets = || {
-        std::fs::read_to_string(dir.join("s3.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\"GET /cases/ir-7/ds/"))
-            .count()
-    };
+    let gets = || requests("\"GET /cases/ir-7/ds/");
     let before = listings();
     let gets_before = gets();
     assert_eq!(on_disk, detect("s3://cases/ir-7/ds", None), "local, s3");
