@@ -11,6 +11,7 @@
 
 use ballista::prelude::SessionContextExt;
 use ballista_core::registry::BallistaFunctionRegistry;
+use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::sync::Arc;
@@ -172,34 +173,11 @@ pub fn executor(o: ExecutorOptions) -> crate::Result<()> {
         .map(|m| m as usize)
         .unwrap_or(super::Limits::current().memory_bytes);
     let cache_bytes = (memory / 4 / SESSIONS).min(256 << 20);
-    type Registries = Vec<(
-        String,
-        Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry>,
-    )>;
-    let sessions: Arc<std::sync::Mutex<Registries>> = Arc::default();
+    let commands = CommandRegistries::new(SESSIONS, cache_bytes);
     let spill_dir = config.work_dir.clone();
     config.override_runtime_producer = Some(Arc::new(move |config: &SessionConfig| {
         let registry = match client_session(config) {
-            Some(key) => {
-                let mut kept = sessions.lock().unwrap_or_else(|p| p.into_inner());
-                match kept.iter().position(|(k, _)| *k == key) {
-                    Some(i) => {
-                        // most recently used last
-                        let e = kept.remove(i);
-                        let r = e.1.clone();
-                        kept.push(e);
-                        r
-                    }
-                    None => {
-                        if kept.len() >= SESSIONS {
-                            kept.remove(0);
-                        }
-                        let r = super::objects::cached_registry(cache_bytes);
-                        kept.push((key, r.clone()));
-                        r
-                    }
-                }
-            }
+            Some(key) => commands.get(key),
             None => super::objects::cached_registry(cache_bytes / 16),
         };
         let mut b = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
@@ -214,6 +192,42 @@ pub fn executor(o: ExecutorOptions) -> crate::Result<()> {
             .await
             .map_err(ballista_err)
     })
+}
+
+/// The object-store registries (each with its read cache) an executor keeps for the last few
+/// wirehunt commands, most recently used last.
+struct CommandRegistries {
+    kept: std::sync::Mutex<Vec<(String, Arc<dyn ObjectStoreRegistry>)>>,
+    capacity: usize,
+    cache_bytes: usize,
+}
+
+impl CommandRegistries {
+    fn new(capacity: usize, cache_bytes: usize) -> CommandRegistries {
+        CommandRegistries {
+            kept: std::sync::Mutex::new(Vec::new()),
+            capacity: capacity.max(1),
+            cache_bytes,
+        }
+    }
+
+    /// The registry of the command `key`, made (and the least recently used one dropped) when it
+    /// is new.
+    fn get(&self, key: String) -> Arc<dyn ObjectStoreRegistry> {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = match kept.iter().position(|(k, _)| *k == key) {
+            Some(i) => kept.remove(i),
+            None => {
+                if kept.len() >= self.capacity {
+                    kept.remove(0);
+                }
+                (key, super::objects::cached_registry(self.cache_bytes))
+            }
+        };
+        let registry = entry.1.clone();
+        kept.push(entry);
+        registry
+    }
 }
 
 /// The prefix of the job name a wirehunt client gives its jobs (`wirehunt-<pid>-<nanos>`): the key
@@ -305,4 +319,26 @@ pub fn values_view(
     Ok(Arc::new(datafusion::catalog::view::ViewTable::new(
         plan, None,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CommandRegistries;
+    use std::sync::Arc;
+
+    /// One registry per command while it is remembered; the least recently used one is dropped
+    /// when a new command comes past the capacity.
+    #[test]
+    fn a_command_keeps_its_registry_until_it_is_the_oldest() {
+        let r = CommandRegistries::new(2, 1 << 20);
+        let a = r.get("wirehunt-a".into());
+        assert!(Arc::ptr_eq(&a, &r.get("wirehunt-a".into())));
+        let b = r.get("wirehunt-b".into());
+        assert!(!Arc::ptr_eq(&a, &b));
+        // a used again, so b is the oldest when c comes
+        r.get("wirehunt-a".into());
+        r.get("wirehunt-c".into());
+        assert!(Arc::ptr_eq(&a, &r.get("wirehunt-a".into())));
+        assert!(!Arc::ptr_eq(&b, &r.get("wirehunt-b".into())));
+    }
 }

@@ -309,19 +309,28 @@ const FILE_HEADERS: &[(&[u8], &str)] = &[
     (b"-----BEGIN", "pem"),
 ];
 
-/// Decode the start of `s` as hex, base32 (RFC 4648, either case) or base64 (either alphabet, and
-/// the `*` some tools put for `/`): up to 16 characters, stopping at the first one not of that
-/// alphabet (empty when the first is not).
-fn decode_prefix(s: &[u8], kind: u8) -> Vec<u8> {
-    let (bits, val): (u32, fn(u8) -> Option<u32>) = match kind {
-        b'h' => (4, |c| (c as char).to_digit(16)),
-        b'3' => (5, |c| match c {
+/// The encodings a DNS label is decoded from.
+#[derive(Clone, Copy)]
+enum Alphabet {
+    Hex,
+    /// RFC 4648, either case
+    Base32,
+    /// either alphabet, and the `*` some tools put for `/`
+    Base64,
+}
+
+/// Decode the start of `s` in `alphabet`: up to 16 characters, stopping at the first one not of
+/// that alphabet (empty when the first is not).
+fn decode_prefix(s: &[u8], alphabet: Alphabet) -> Vec<u8> {
+    let (bits, val): (u32, fn(u8) -> Option<u32>) = match alphabet {
+        Alphabet::Hex => (4, |c| (c as char).to_digit(16)),
+        Alphabet::Base32 => (5, |c| match c {
             b'A'..=b'Z' => Some((c - b'A') as u32),
             b'a'..=b'z' => Some((c - b'a') as u32),
             b'2'..=b'7' => Some((c - b'2') as u32 + 26),
             _ => None,
         }),
-        _ => (6, |c| match c {
+        Alphabet::Base64 => (6, |c| match c {
             b'A'..=b'Z' => Some((c - b'A') as u32),
             b'a'..=b'z' => Some((c - b'a') as u32 + 26),
             b'0'..=b'9' => Some((c - b'0') as u32 + 52),
@@ -354,8 +363,8 @@ pub fn decoded_file_type(name: &str) -> Option<&'static str> {
         if b.len() < 16 {
             continue;
         }
-        for kind in [b'h', b'3', b'6'] {
-            let d = decode_prefix(b, kind);
+        for alphabet in [Alphabet::Hex, Alphabet::Base32, Alphabet::Base64] {
+            let d = decode_prefix(b, alphabet);
             if let Some((_, t)) = FILE_HEADERS
                 .iter()
                 .find(|(m, _)| d.len() >= m.len() && d.starts_with(m))

@@ -806,8 +806,10 @@ static FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
             .collect()
     });
 
-/// Whether `marker` occurs in `low` (a marker missing from [`MARKERS`] is searched directly).
+/// Whether `marker` occurs in `low` (a marker missing from [`MARKERS`] is searched directly; the
+/// tests' debug build says when one is missing).
 fn marker_in(low: &[u8], marker: &str) -> bool {
+    debug_assert!(MARKERS.contains(&marker), "{marker} is not in MARKERS");
     match MARKERS
         .iter()
         .position(|m| *m == marker)
