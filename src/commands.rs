@@ -346,7 +346,11 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
     use wirehunt_wire::capture::write::CaptureFormat;
     let to_stdout = a.output.as_os_str() == "-";
     let shown = sanitize_terminal(&a.output.display().to_string());
-    if !to_stdout && !a.force && a.output.exists() {
+    if !to_stdout
+        && !a.force
+        && a.output.exists()
+        && !wirehunt_store::report::is_special_file(&a.output)
+    {
         return Err(exit(
             code::EXISTS,
             anyhow::anyhow!("{shown} exists (use --force to replace it)"),

@@ -1035,6 +1035,82 @@ fn a_failing_query_leaves_the_previous_result_file_untouched() {
     }
 }
 
+/// `-o` naming a pipe or a device writes into it, and `-o` naming a symbolic link replaces the file
+/// it points to: a result file is staged and renamed into place, and a rename over `/dev/null` (as
+/// root) had replaced the device with a regular file.
+#[test]
+#[cfg(unix)]
+fn an_output_that_is_a_pipe_or_a_link_is_written_through() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tmp("out-special");
+    let ds = dir.join("ds");
+    ingest_into(&demo_capture(), &ds);
+    let query = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "sql",
+            ds.to_str().unwrap(),
+            "-c",
+            "SELECT count(*) AS n FROM conn",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // a FIFO another program reads: it receives the result and stays a FIFO
+    let fifo = dir.join("result.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "mkfifo (coreutils) is needed");
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || tx.send(std::fs::read_to_string(fifo).unwrap()));
+    }
+    let o = query(&fifo, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
+    let got = rx.recv_timeout(std::time::Duration::from_secs(30));
+    assert_eq!(
+        got.as_deref(),
+        Ok("n\n1863\n"),
+        "nothing came through the FIFO"
+    );
+    let t = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(t.is_fifo(), "the FIFO was replaced: {t:?}");
+    // findings and an extracted capture into /dev/null: accepted (no --force: nothing is replaced)
+    // and /dev/null is still the character device
+    let o = run(&["detect", ds.to_str().unwrap(), "-o", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
+    let uid = column(&ds, "conn", "uid").remove(0);
+    let o = run(&[
+        "extract",
+        ds.to_str().unwrap(),
+        "--uid",
+        &uid,
+        "-o",
+        "/dev/null",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
+    let t = std::fs::symlink_metadata("/dev/null").unwrap().file_type();
+    assert!(t.is_char_device(), "/dev/null is no longer a device: {t:?}");
+    // a link to a regular file: the file gets the result, the link stays a link
+    let target = dir.join("target.csv");
+    std::fs::write(&target, "previous\n").unwrap();
+    let link = dir.join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let o = query(&link, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "n\n1863\n");
+}
+
 /// triage writes its findings in every format to a file (`--findings FILE`), the same findings it
 /// prints: the Parquet file's rows and the CSV's lines are the JSON lines on stdout, score for score.
 #[test]

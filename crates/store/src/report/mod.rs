@@ -607,13 +607,44 @@ pub fn use_color(is_terminal: bool) -> bool {
 /// beside its destination and renamed into place by [`OutputFile::commit`]. Dropped uncommitted (an
 /// error, an interrupted run) it removes itself: no half-written file, and a file it would replace
 /// stays as it was.
+///
+/// A destination that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO another
+/// program reads) is written straight through: renaming a file over it would replace the device or
+/// the pipe itself (as root, `-o /dev/null` replaced `/dev/null` with a regular file; as anyone
+/// else it failed, since `/dev` is not writable). A symbolic link is followed: the file it points
+/// to is replaced, not the link.
 pub struct OutputFile {
-    tmp: tempfile::NamedTempFile,
-    dest: std::path::PathBuf,
+    inner: Output,
+}
+
+enum Output {
+    Staged {
+        tmp: tempfile::NamedTempFile,
+        dest: std::path::PathBuf,
+    },
+    Direct(std::fs::File),
+}
+
+/// Whether `dest` exists and is something other than a regular file (following links).
+pub fn is_special_file(dest: &std::path::Path) -> bool {
+    std::fs::metadata(dest).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 impl OutputFile {
     pub fn create(dest: &std::path::Path) -> std::io::Result<OutputFile> {
+        if is_special_file(dest) {
+            let f = std::fs::OpenOptions::new().write(true).open(dest)?;
+            return Ok(OutputFile {
+                inner: Output::Direct(f),
+            });
+        }
+        // a link is followed: stage beside the file it names and replace that file
+        let dest = match std::fs::symlink_metadata(dest) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(dest).unwrap_or_else(|_| dest.to_path_buf())
+            }
+            _ => dest.to_path_buf(),
+        };
         let dir = match dest.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
@@ -622,26 +653,29 @@ impl OutputFile {
             .prefix(".wirehunt-")
             .tempfile_in(&dir)?;
         Ok(OutputFile {
-            tmp,
-            dest: dest.to_path_buf(),
+            inner: Output::Staged { tmp, dest },
         })
     }
 
     /// Refuse to replace an existing file (the rename fails with `AlreadyExists`), else replace it.
+    /// A device or pipe has nothing to replace: what was written has gone to it already.
     pub fn commit_with(self, replace: bool) -> std::io::Result<()> {
+        let (tmp, dest) = match self.inner {
+            Output::Direct(mut f) => return f.flush(),
+            Output::Staged { tmp, dest } => (tmp, dest),
+        };
         // a temporary file is owner-only; what it becomes gets the usual rw-r--r--
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            self.tmp
-                .as_file()
+            tmp.as_file()
                 .set_permissions(std::fs::Permissions::from_mode(0o644))?;
         }
-        self.tmp.as_file().sync_all()?;
+        tmp.as_file().sync_all()?;
         let r = if replace {
-            self.tmp.persist(&self.dest)
+            tmp.persist(&dest)
         } else {
-            self.tmp.persist_noclobber(&self.dest)
+            tmp.persist_noclobber(&dest)
         };
         r.map(|_| ()).map_err(|e| e.error)
     }
@@ -653,10 +687,16 @@ impl OutputFile {
 
 impl Write for OutputFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tmp.write(buf)
+        match &mut self.inner {
+            Output::Staged { tmp, .. } => tmp.write(buf),
+            Output::Direct(f) => f.write(buf),
+        }
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.tmp.flush()
+        match &mut self.inner {
+            Output::Staged { tmp, .. } => tmp.flush(),
+            Output::Direct(f) => f.flush(),
+        }
     }
 }
 
