@@ -14,6 +14,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 # the interactive shell is driven in a real terminal (tests/sql.rs)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# the binary's allocator (tikv-jemalloc-sys) is built from C with configure and make
+command -v make >/dev/null 2>&1 || need+=(make)
 if [ ${#need[@]} -gt 0 ]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
   $SUDO apt-get update -qq

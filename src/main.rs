@@ -22,3 +22,9 @@ fn main() {
     };
     std::process::exit(code);
 }
+
+/// jemalloc instead of the system allocator: see the `tikv-jemallocator` entry in Cargo.toml and
+/// benches/README.md for what it was measured against. The library crates do not choose an allocator.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
