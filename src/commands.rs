@@ -495,12 +495,8 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         }
         r
     } else {
-        let tmp = wirehunt_store::report::OutputFile::create(&a.output).map_err(|e| {
-            exit(
-                code::IO,
-                anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
-            )
-        })?;
+        let tmp = wirehunt_store::report::OutputFile::create(&a.output)
+            .map_err(|e| exit(code::IO, anyhow::anyhow!("{e}")))?;
         let out = std::io::BufWriter::new(tmp);
         let (out, r) =
             wirehunt_store::extract::extract(&dataset.path, &wanted, &a.inputs, out, format)
@@ -541,12 +537,8 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
 /// Write `bytes` to `path` whole or not at all (report::OutputFile).
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), Exit> {
     let shown = sanitize_terminal(&path.display().to_string());
-    let mut f = wirehunt_store::report::OutputFile::create(path).map_err(|e| {
-        exit(
-            code::IO,
-            anyhow::anyhow!("{shown}: cannot create a file beside it: {e}"),
-        )
-    })?;
+    let mut f = wirehunt_store::report::OutputFile::create(path)
+        .map_err(|e| exit(code::IO, anyhow::anyhow!("{e}")))?;
     f.write_all(bytes)
         .and_then(|_| f.commit())
         .map_err(|e| exit(code::IO, anyhow::anyhow!("{shown}: {e}")))

@@ -1095,6 +1095,48 @@ fn an_output_that_is_a_pipe_or_a_link_is_written_through() {
     assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
     let t = std::fs::symlink_metadata("/dev/null").unwrap().file_type();
     assert!(t.is_char_device(), "/dev/null is no longer a device: {t:?}");
+    // /dev/stdout is this process's standard output, here a log opened for appending: the result is
+    // appended (opening the name again would start at offset 0 and write over the log)
+    let log = dir.join("log.txt");
+    std::fs::write(&log, "keep\n").unwrap();
+    let append = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let o = std::process::Command::new(wirehunt_bin())
+        .args([
+            "sql",
+            ds.to_str().unwrap(),
+            "-c",
+            "SELECT count(*) AS n FROM conn",
+        ])
+        .args(["-o", "/dev/stdout"])
+        .stdout(append)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "keep\nn\n1863\n");
+    // a relative link whose file does not exist yet: the file is created, the link kept
+    std::os::unix::fs::symlink("made.csv", dir.join("dangling.csv")).unwrap();
+    let o = query(&dir.join("dangling.csv"), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("made.csv")).unwrap(),
+        "n\n1863\n"
+    );
+    // a directory or a missing directory: the message names the path the user gave
+    let o = query(&dir, &[]);
+    assert_eq!(o.status.code(), Some(65), "{}", s(&o).1);
+    assert!(s(&o).1.contains("is a directory"), "{}", s(&o).1);
+    let o = run(&[
+        "detect",
+        ds.to_str().unwrap(),
+        "-o",
+        dir.join("nope/f.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(74), "{}", s(&o).1);
+    assert!(
+        s(&o).1.contains("nope/f.json: the directory"),
+        "{}",
+        s(&o).1
+    );
     // a link to a regular file: the file gets the result, the link stays a link
     let target = dir.join("target.csv");
     std::fs::write(&target, "previous\n").unwrap();

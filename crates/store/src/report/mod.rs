@@ -625,6 +625,50 @@ enum Output {
     Direct(std::fs::File),
 }
 
+/// `/dev/stdout` and `/dev/stderr` (and their `/dev/fd/N`, `/proc/self/fd/N` names) as this
+/// process's own descriptor: opening the name again would start a new file position at 0, so
+/// `-o /dev/stdout >> log` would write over the start of `log` instead of appending.
+#[cfg(unix)]
+fn standard_stream(dest: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::fd::AsFd;
+    let owned = match dest.to_str()? {
+        "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1" => {
+            std::io::stdout().as_fd().try_clone_to_owned()
+        }
+        "/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2" => {
+            std::io::stderr().as_fd().try_clone_to_owned()
+        }
+        _ => return None,
+    };
+    owned.ok().map(std::fs::File::from)
+}
+
+#[cfg(not(unix))]
+fn standard_stream(_: &std::path::Path) -> Option<std::fs::File> {
+    None
+}
+
+/// The file a chain of symbolic links ends at (the path itself when it is no link; a dangling
+/// link's target), and whether the path or a link on the way is under `/dev` or `/proc`: such a
+/// name stands for a device or an open descriptor (`/dev/stdout` is `/proc/self/fd/1`, which names
+/// whatever the shell redirected), never a file to replace.
+fn follow_links(dest: &std::path::Path) -> (std::path::PathBuf, bool) {
+    let special = |p: &std::path::Path| p.starts_with("/dev") || p.starts_with("/proc");
+    let mut p = dest.to_path_buf();
+    let mut via_special = special(&p);
+    for _ in 0..40 {
+        let Ok(next) = std::fs::read_link(&p) else {
+            break;
+        };
+        p = match p.parent() {
+            Some(dir) if next.is_relative() => dir.join(next),
+            _ => next,
+        };
+        via_special |= special(&p);
+    }
+    (p, via_special)
+}
+
 /// Whether `dest` exists and is something other than a regular file (following links).
 pub fn is_special_file(dest: &std::path::Path) -> bool {
     std::fs::metadata(dest).is_ok_and(|m| !m.is_file() && !m.is_dir())
@@ -632,26 +676,47 @@ pub fn is_special_file(dest: &std::path::Path) -> bool {
 
 impl OutputFile {
     pub fn create(dest: &std::path::Path) -> std::io::Result<OutputFile> {
-        if is_special_file(dest) {
-            let f = std::fs::OpenOptions::new().write(true).open(dest)?;
+        let shown = || sanitize_terminal(&dest.display().to_string());
+        let with_path = |e: &std::io::Error, what: String| std::io::Error::new(e.kind(), what);
+        // a link is followed: to the file it names (replaced atomically, the link kept), or, for
+        // /dev/stdout and /proc/self/fd/N, to the descriptor it stands for (written directly)
+        let (resolved, names_a_descriptor) = follow_links(dest);
+        if let Some(f) = standard_stream(dest) {
             return Ok(OutputFile {
                 inner: Output::Direct(f),
             });
         }
-        // a link is followed: stage beside the file it names and replace that file
-        let dest = match std::fs::symlink_metadata(dest) {
-            Ok(m) if m.file_type().is_symlink() => {
-                std::fs::canonicalize(dest).unwrap_or_else(|_| dest.to_path_buf())
-            }
-            _ => dest.to_path_buf(),
-        };
+        if names_a_descriptor || is_special_file(dest) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dest)
+                .map_err(|e| with_path(&e, format!("{}: {e}", shown())))?;
+            return Ok(OutputFile {
+                inner: Output::Direct(f),
+            });
+        }
+        if dest.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                format!("{} is a directory, not a file name", shown()),
+            ));
+        }
+        let dest = resolved;
         let dir = match dest.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
         let tmp = tempfile::Builder::new()
             .prefix(".wirehunt-")
-            .tempfile_in(&dir)?;
+            .tempfile_in(&dir)
+            .map_err(|e| {
+                let why = if dir.is_dir() {
+                    format!("cannot create a file in {}: {e}", dir.display())
+                } else {
+                    format!("the directory {} does not exist", dir.display())
+                };
+                with_path(&e, sanitize_terminal(&format!("{}: {why}", dest.display())))
+            })?;
         Ok(OutputFile {
             inner: Output::Staged { tmp, dest },
         })
