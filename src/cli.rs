@@ -707,19 +707,18 @@ pub fn run_ingest(
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
-    if !quiet {
-        if std::io::stderr().is_terminal() {
-            eprint!("{}", report::ingest_summary(&rep));
-        } else {
-            // not a terminal: no summary, but damaged or unreadable inputs are always reported
-            for i in &rep.manifest.inputs {
-                if let Some(e) = &i.error {
-                    eprintln!(
-                        "wirehunt: warning: {}: {}",
-                        report::sanitize_terminal(&i.path),
-                        report::sanitize_terminal(e)
-                    );
-                }
+    if !quiet && std::io::stderr().is_terminal() {
+        eprint!("{}", report::ingest_summary(&rep));
+    } else {
+        // no summary (-q, or not a terminal), but damaged or unreadable inputs are always reported:
+        // they set the exit status (66), which must not come without a word
+        for i in &rep.manifest.inputs {
+            if let Some(e) = &i.error {
+                eprintln!(
+                    "wirehunt: warning: {}: {}",
+                    report::sanitize_terminal(&i.path),
+                    report::sanitize_terminal(e)
+                );
             }
         }
     }

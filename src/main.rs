@@ -14,13 +14,27 @@ fn main() {
             if e.code != 0 {
                 eprintln!(
                     "wirehunt: {}",
-                    wirehunt_store::report::sanitize_terminal(&format!("{:#}", e.err))
+                    wirehunt_store::report::sanitize_terminal(&describe(&e.err))
                 );
             }
             e.code
         }
     };
     std::process::exit(code);
+}
+
+/// The error and its causes, each said once: many error types repeat their cause in their own
+/// message (`{path}: {source}`), so anyhow's `{:#}` printed the same words two or three times.
+fn describe(err: &anyhow::Error) -> String {
+    let mut msg = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }
 
 /// jemalloc instead of the system allocator: see the `tikv-jemallocator` entry in Cargo.toml and

@@ -597,6 +597,59 @@ fn a_fifo_input_is_read_once_and_hashed_inline() {
     assert_eq!(s(&o).0.trim(), "n\n3000");
 }
 
+/// An input that is no capture is rejected from its first bytes, and said even with -q (it sets the
+/// exit status): `/dev/zero`, endless, returns at once instead of being read to its end for the
+/// manifest's hash, and `/dev/null` is an empty input. An error is said once with the path the user
+/// gave (the error chain used to repeat the cause two or three times and name the staging directory).
+#[test]
+#[cfg(target_os = "linux")]
+fn a_device_that_is_no_capture_is_rejected_at_once_and_said_under_q() {
+    let dir = tmp("cli-devzero");
+    let ds = dir.join("ds");
+    let mut child = std::process::Command::new(wirehunt_bin())
+        .args([
+            "-q",
+            "ingest",
+            "/dev/zero",
+            "/dev/null",
+            "-d",
+            ds.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("ingest /dev/zero still reading after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(66), "{err}");
+    assert!(
+        err.contains("/dev/zero: not a pcap or pcapng capture (first bytes 00000000)")
+            && err.contains("/dev/null: empty input"),
+        "{err}"
+    );
+    let o = run(&[
+        "-q",
+        "ingest",
+        demo_capture().to_str().unwrap(),
+        "-d",
+        "/proc/no-such-dir/ds",
+    ]);
+    let err = s(&o).1;
+    assert_eq!(o.status.code(), Some(74), "{err}");
+    assert!(err.starts_with("wirehunt: /proc/no-such-dir/ds: "), "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+}
+
 /// The interactive shell, driven through a pseudo-terminal (`script` from util-linux): errors print
 /// and the prompt returns (`.schema nope`, `.format parquet` then a query), Ctrl-C cancels the
 /// running query and the shell goes on, history is appended per entry.

@@ -197,7 +197,14 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        std::fs::create_dir_all(&parent).map_err(|source| DatasetError::Io {
+            path: format!(
+                "{}: cannot create its directory {}",
+                target.display(),
+                parent.display()
+            ),
+            source,
+        })?;
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -215,7 +222,17 @@ impl Staging {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 100 => {
                     tries += 1
                 }
-                Err(e) => return Err(io(&t)(e)),
+                Err(e) => {
+                    // the user named the dataset, not the staging directory beside it
+                    return Err(DatasetError::Io {
+                        path: format!(
+                            "{}: cannot create a directory beside it in {}",
+                            target.display(),
+                            parent.display()
+                        ),
+                        source: e,
+                    });
+                }
             }
         };
         if let Ok(mut v) = LIVE.lock() {

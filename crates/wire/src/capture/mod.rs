@@ -230,14 +230,18 @@ where
         Err(CaptureError::NotACapture(_)) => Err(CaptureError::NotACapture(hex(&head))),
         other => other,
     };
-    // Drain whatever the parser did not need so that size and sha256 cover the whole input.
-    let drain_result = {
-        let mut g = shared
-            .lock()
-            .map_err(|_| io::Error::other("reader lock poisoned"))?;
-        io::copy(&mut *g, &mut io::sink())
-    };
-    let _ = drain_result;
+    // Drain whatever the parser did not need so that size and sha256 cover the whole input. Not
+    // when the input was rejected as a whole (not a capture, a broken header): nothing of it is
+    // recorded, and draining `/dev/zero` or an endless pipe would never return.
+    if end.is_ok() {
+        let drain_result = {
+            let mut g = shared
+                .lock()
+                .map_err(|_| io::Error::other("reader lock poisoned"))?;
+            io::copy(&mut *g, &mut io::sink())
+        };
+        let _ = drain_result;
+    }
     let g = shared
         .lock()
         .map_err(|_| io::Error::other("reader lock poisoned"))?;
