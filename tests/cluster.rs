@@ -761,10 +761,20 @@ fn datasets_on_s3_compatible_storage_read_like_their_directories_locally_and_on_
     assert_eq!(count.stdout, local_count.stdout);
     assert!(String::from_utf8_lossy(&count.stdout).lines().nth(1) != Some("0"));
     let gets_before = gets();
+    let listings_before = listings();
     assert_eq!(
         on_disk,
         detect("s3://cases/ir-7/ds", Some(&url)),
         "cluster, s3"
+    );
+    // the scheduler plans every detector's job of one command through one runtime: each table it
+    // reads is listed once per command (the client's own look at the dataset is one more), not
+    // once per job (52 listings for the demo dataset's `detect` before, 8 now)
+    let cluster_listings = listings() - listings_before;
+    let tables = wirehunt_store::table::all_schemas().len();
+    assert!(
+        cluster_listings <= 1 + tables,
+        "cluster detect listed {cluster_listings} times ({tables} tables)"
     );
     // each executor keeps one read cache for the command's tasks, as a local session does: two
     // executors read about twice what one local session reads (one more request per object for

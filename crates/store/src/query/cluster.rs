@@ -11,22 +11,39 @@
 
 use ballista::prelude::SessionContextExt;
 use ballista_core::registry::BallistaFunctionRegistry;
-use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::sync::Arc;
 
-/// The scheduler's sessions: DataFusion's functions plus wirehunt's.
-fn session_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+/// The scheduler's sessions: DataFusion's functions plus wirehunt's. The scheduler lists a table's
+/// files when it plans a job (local paths, or `s3://` objects: super::objects), and Ballista 55 makes
+/// a session per job, so each detector of one `detect` listed every table it reads again (49
+/// listings for the demo dataset's `detect` over S3). The jobs of one wirehunt command (named by
+/// [`client_session`]) share one runtime, and with it DataFusion's list-files and Parquet-metadata
+/// caches and wirehunt's object cache: the command lists each table once, as a local session does,
+/// and sees one state of the dataset throughout; the next command starts empty. Jobs of other
+/// clients get a runtime each.
+fn session_state(
+    runtimes: &PerCommand<Arc<datafusion::execution::runtime_env::RuntimeEnv>>,
+    config: SessionConfig,
+) -> datafusion::error::Result<SessionState> {
     use datafusion::execution::FunctionRegistry;
     // registered on the built state: the builder's with_scalar_functions replaces the defaults
     use ballista::prelude::SessionConfigExt;
+    // through query::cache, as a local session: a prefix is listed once per command even when two
+    // jobs plan scans of one table at the same moment (they share the one request), and the footers
+    // planning reads are fetched once (a small cache: the scheduler reads no column data)
+    let make = || {
+        datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+            .with_object_store_registry(super::objects::cached_registry(16 << 20))
+            .build_arc()
+    };
+    let runtime = match client_session(&config) {
+        Some(key) => runtimes.get(key, make)?,
+        None => make()?,
+    };
     // see connect(): the static planner; a client's own setting travels with its job
     let config = super::correct_results(config.with_ballista_adaptive_query_planner(false));
-    // it lists a table's files when it plans: local paths, or `s3://` objects (super::objects)
-    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
-        .with_object_store_registry(super::objects::registry())
-        .build_arc()?;
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -107,7 +124,10 @@ pub fn scheduler(bind: std::net::SocketAddr, external_host: Option<String>) -> c
         bind_host: bind.ip().to_string(),
         bind_port: bind.port(),
         external_host: external_host.unwrap_or_else(|| bind.ip().to_string()),
-        override_session_builder: Some(Arc::new(session_state)),
+        override_session_builder: Some({
+            let runtimes = PerCommand::new(SESSIONS);
+            Arc::new(move |c| session_state(&runtimes, c))
+        }),
         ..Default::default()
     };
     super::runtime()?.block_on(async move {
@@ -167,17 +187,20 @@ pub fn executor(o: ExecutorOptions) -> crate::Result<()> {
     // the tasks of one client session (the last SESSIONS sessions are kept); the next command starts
     // empty and sees the dataset as it is then. Tasks of other clients get a registry of their own.
     // The caches kept stay within a quarter of the executor's memory.
-    const SESSIONS: usize = 4;
     let memory = o
         .memory_bytes
         .map(|m| m as usize)
         .unwrap_or(super::Limits::current().memory_bytes);
     let cache_bytes = (memory / 4 / SESSIONS).min(256 << 20);
-    let commands = CommandRegistries::new(SESSIONS, cache_bytes);
+    let commands = PerCommand::new(SESSIONS);
     let spill_dir = config.work_dir.clone();
     config.override_runtime_producer = Some(Arc::new(move |config: &SessionConfig| {
         let registry = match client_session(config) {
-            Some(key) => commands.get(key),
+            Some(key) => commands
+                .get(key, || {
+                    Ok::<_, std::convert::Infallible>(super::objects::cached_registry(cache_bytes))
+                })
+                .unwrap_or_else(|e| match e {}),
             None => super::objects::cached_registry(cache_bytes / 16),
         };
         let mut b = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
@@ -194,39 +217,42 @@ pub fn executor(o: ExecutorOptions) -> crate::Result<()> {
     })
 }
 
-/// The object-store registries (each with its read cache) an executor keeps for the last few
-/// wirehunt commands, most recently used last.
-struct CommandRegistries {
-    kept: std::sync::Mutex<Vec<(String, Arc<dyn ObjectStoreRegistry>)>>,
+/// Wirehunt commands whose state a scheduler or an executor keeps (the last few; see [`PerCommand`]).
+const SESSIONS: usize = 4;
+
+/// What a scheduler (the runtime its planning lists tables through) or an executor (the object-store
+/// registry with its read cache) keeps for each of the last few wirehunt commands, most recently
+/// used last.
+struct PerCommand<T> {
+    kept: std::sync::Mutex<Vec<(String, T)>>,
     capacity: usize,
-    cache_bytes: usize,
 }
 
-impl CommandRegistries {
-    fn new(capacity: usize, cache_bytes: usize) -> CommandRegistries {
-        CommandRegistries {
+impl<T: Clone> PerCommand<T> {
+    fn new(capacity: usize) -> PerCommand<T> {
+        PerCommand {
             kept: std::sync::Mutex::new(Vec::new()),
             capacity: capacity.max(1),
-            cache_bytes,
         }
     }
 
-    /// The registry of the command `key`, made (and the least recently used one dropped) when it
-    /// is new.
-    fn get(&self, key: String) -> Arc<dyn ObjectStoreRegistry> {
+    /// The value kept for command `key`, made by `make` (and the least recently used one dropped)
+    /// when the command is new.
+    fn get<E>(&self, key: String, make: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         let entry = match kept.iter().position(|(k, _)| *k == key) {
             Some(i) => kept.remove(i),
             None => {
+                let v = make()?;
                 if kept.len() >= self.capacity {
                     kept.remove(0);
                 }
-                (key, super::objects::cached_registry(self.cache_bytes))
+                (key, v)
             }
         };
-        let registry = entry.1.clone();
+        let v = entry.1.clone();
         kept.push(entry);
-        registry
+        Ok(v)
     }
 }
 
@@ -323,22 +349,36 @@ pub fn values_view(
 
 #[cfg(test)]
 mod tests {
-    use super::CommandRegistries;
+    use super::PerCommand;
     use std::sync::Arc;
 
-    /// One registry per command while it is remembered; the least recently used one is dropped
-    /// when a new command comes past the capacity.
+    /// One value per command while it is remembered; the least recently used one is dropped when a
+    /// new command comes past the capacity; a failed make keeps nothing.
     #[test]
-    fn a_command_keeps_its_registry_until_it_is_the_oldest() {
-        let r = CommandRegistries::new(2, 1 << 20);
-        let a = r.get("wirehunt-a".into());
-        assert!(Arc::ptr_eq(&a, &r.get("wirehunt-a".into())));
-        let b = r.get("wirehunt-b".into());
+    fn a_command_keeps_its_value_until_it_is_the_oldest() {
+        let r: PerCommand<Arc<u32>> = PerCommand::new(2);
+        let n = std::cell::Cell::new(0u32);
+        let make = || -> Result<Arc<u32>, ()> {
+            n.set(n.get() + 1);
+            Ok(Arc::new(n.get()))
+        };
+        let get = |k: &str| r.get(k.to_string(), make).unwrap();
+        let a = get("wirehunt-a");
+        assert!(Arc::ptr_eq(&a, &get("wirehunt-a")));
+        let b = get("wirehunt-b");
         assert!(!Arc::ptr_eq(&a, &b));
         // a used again, so b is the oldest when c comes
-        r.get("wirehunt-a".into());
-        r.get("wirehunt-c".into());
-        assert!(Arc::ptr_eq(&a, &r.get("wirehunt-a".into())));
-        assert!(!Arc::ptr_eq(&b, &r.get("wirehunt-b".into())));
+        get("wirehunt-a");
+        get("wirehunt-c");
+        assert!(Arc::ptr_eq(&a, &get("wirehunt-a")));
+        assert!(!Arc::ptr_eq(&b, &get("wirehunt-b")));
+        assert!(
+            r.get("wirehunt-d".to_string(), || Err::<Arc<u32>, ()>(()))
+                .is_err()
+        );
+        assert!(
+            Arc::ptr_eq(&a, &get("wirehunt-a")),
+            "a failed make dropped nothing"
+        );
     }
 }
