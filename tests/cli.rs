@@ -1068,14 +1068,7 @@ fn a_failing_query_leaves_the_previous_result_file_untouched() {
         .filter(|n| n.starts_with(".wirehunt-"))
         .collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
-    let o = run(&[
-        "sql",
-        ds.to_str().unwrap(),
-        "-c",
-        "SELECT count(*) AS n FROM conn",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = count_conn_to(&ds, &out);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "n\n1863\n");
     #[cfg(unix)]
@@ -1088,6 +1081,18 @@ fn a_failing_query_leaves_the_previous_result_file_untouched() {
     }
 }
 
+/// `sql DS -c 'SELECT count(*) AS n FROM conn' -o OUT`.
+fn count_conn_to(ds: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    run(&[
+        "sql",
+        ds.to_str().unwrap(),
+        "-c",
+        "SELECT count(*) AS n FROM conn",
+        "-o",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// `-o` naming a pipe or a device writes into it, and `-o` naming a symbolic link replaces the file
 /// it points to: a result file is staged and renamed into place, and a rename over `/dev/null` (as
 /// root) had replaced the device with a regular file.
@@ -1098,18 +1103,7 @@ fn an_output_that_is_a_pipe_or_a_link_is_written_through() {
     let dir = tmp("out-special");
     let ds = dir.join("ds");
     ingest_into(&demo_capture(), &ds);
-    let query = |out: &std::path::Path, extra: &[&str]| {
-        let mut args = vec![
-            "sql",
-            ds.to_str().unwrap(),
-            "-c",
-            "SELECT count(*) AS n FROM conn",
-            "-o",
-            out.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        run(&args)
-    };
+    let query = |out: &std::path::Path| count_conn_to(&ds, out);
     // a FIFO another program reads: it receives the result and stays a FIFO
     let fifo = dir.join("result.fifo");
     let made = std::process::Command::new("mkfifo")
@@ -1122,7 +1116,7 @@ fn an_output_that_is_a_pipe_or_a_link_is_written_through() {
         let fifo = fifo.clone();
         std::thread::spawn(move || tx.send(std::fs::read_to_string(fifo).unwrap()));
     }
-    let o = query(&fifo, &[]);
+    let o = query(&fifo);
     assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
     let got = rx.recv_timeout(std::time::Duration::from_secs(30));
     assert_eq!(
@@ -1168,14 +1162,14 @@ fn an_output_that_is_a_pipe_or_a_link_is_written_through() {
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "keep\nn\n1863\n");
     // a relative link whose file does not exist yet: the file is created, the link kept
     std::os::unix::fs::symlink("made.csv", dir.join("dangling.csv")).unwrap();
-    let o = query(&dir.join("dangling.csv"), &[]);
+    let o = query(&dir.join("dangling.csv"));
     assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
     assert_eq!(
         std::fs::read_to_string(dir.join("made.csv")).unwrap(),
         "n\n1863\n"
     );
     // a directory or a missing directory: the message names the path the user gave
-    let o = query(&dir, &[]);
+    let o = query(&dir);
     assert_eq!(o.status.code(), Some(65), "{}", s(&o).1);
     assert!(s(&o).1.contains("is a directory"), "{}", s(&o).1);
     let o = run(&[
@@ -1195,7 +1189,7 @@ fn an_output_that_is_a_pipe_or_a_link_is_written_through() {
     std::fs::write(&target, "previous\n").unwrap();
     let link = dir.join("link.csv");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let o = query(&link, &[]);
+    let o = query(&link);
     assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
     assert!(
         std::fs::symlink_metadata(&link)
