@@ -1184,6 +1184,16 @@ fn an_output_that_is_a_pipe_or_a_link_is_written_through() {
         "{}",
         s(&o).1
     );
+    // a new file's name under /dev (tmpfs /dev/shm) is a file like any other: created whole
+    if std::path::Path::new("/dev/shm").is_dir() {
+        let shm =
+            std::path::PathBuf::from(format!("/dev/shm/wirehunt-test-{}.csv", std::process::id()));
+        let o = query(&shm);
+        let got = std::fs::read_to_string(&shm);
+        let _ = std::fs::remove_file(&shm);
+        assert_eq!(o.status.code(), Some(0), "{}", s(&o).1);
+        assert_eq!(got.unwrap(), "n\n1863\n");
+    }
     // a link to a regular file: the file gets the result, the link stays a link
     let target = dir.join("target.csv");
     std::fs::write(&target, "previous\n").unwrap();

@@ -649,22 +649,24 @@ fn standard_stream(_: &std::path::Path) -> Option<std::fs::File> {
 }
 
 /// The file a chain of symbolic links ends at (the path itself when it is no link; a dangling
-/// link's target), and whether the path or a link on the way is under `/dev` or `/proc`: such a
-/// name stands for a device or an open descriptor (`/dev/stdout` is `/proc/self/fd/1`, which names
-/// whatever the shell redirected), never a file to replace.
+/// link's target), and whether a link on the way is in or points into `/dev` or `/proc`: such a
+/// link stands for a device or an open descriptor (`/dev/stdout` is `/proc/self/fd/1`, which names
+/// whatever the shell redirected), never a file to replace. A plain file name there (`/dev/shm/x`)
+/// is staged and renamed as anywhere else.
 fn follow_links(dest: &std::path::Path) -> (std::path::PathBuf, bool) {
     let special = |p: &std::path::Path| p.starts_with("/dev") || p.starts_with("/proc");
     let mut p = dest.to_path_buf();
-    let mut via_special = special(&p);
+    let mut via_special = false;
     for _ in 0..40 {
         let Ok(next) = std::fs::read_link(&p) else {
             break;
         };
-        p = match p.parent() {
+        let from = std::mem::take(&mut p);
+        p = match from.parent() {
             Some(dir) if next.is_relative() => dir.join(next),
             _ => next,
         };
-        via_special |= special(&p);
+        via_special |= special(&from) || special(&p);
     }
     (p, via_special)
 }
