@@ -27,14 +27,9 @@ use wirehunt_wire::record::{Record, RecordSink, WeirdRecord};
 /// first 300k packets of the small-packet mix (benches/README.md): 3.6% fewer instructions for the
 /// whole ingest and a 5.5% smaller dataset. Columns not named keep parquet's dictionary (addresses,
 /// server ports, names, states: few distinct values).
+/// (And every column of [`RANDOM_IDS`].)
 const NO_DICTIONARY: &[&str] = &[
     "ts",
-    "uid",
-    "community_id",
-    "fuid",
-    "md5",
-    "sha1",
-    "sha256",
     "orig_p",
     "duration",
     "rtt",
@@ -57,14 +52,9 @@ const NO_DICTIONARY: &[&str] = &[
 
 /// Columns of random-looking identifiers (uids, Community IDs, hashes, fingerprints): their minimum and
 /// maximum in a row group span nearly the whole value space, so statistics prune nothing and only cost
-/// a comparison per value. Times, addresses, ports, names and counts keep page statistics.
+/// a comparison per value. Times, addresses, ports, names and counts keep page statistics. (And
+/// every column of [`RANDOM_IDS`].)
 const NO_STATISTICS: &[&str] = &[
-    "uid",
-    "community_id",
-    "fuid",
-    "md5",
-    "sha1",
-    "sha256",
     "ja3",
     "ja3s",
     "ja3_string",
@@ -73,21 +63,18 @@ const NO_STATISTICS: &[&str] = &[
     "cert_chain_sha256.list.item",
 ];
 
-/// Columns of random identifiers and digests (base62 uids, base64 Community IDs, hex digests): snappy
-/// has no entropy coder, so what it shortened in them was mostly PLAIN's 4-byte length before every
-/// value (15-20%). DELTA_LENGTH_BYTE_ARRAY stores those lengths apart, bit-packed to almost nothing,
-/// so the columns are written with it and uncompressed: 3.0% fewer instructions for the whole ingest
-/// of the small-packet mix, 2.5% larger dataset (benches/README.md, "Identifier columns"). Readers:
-/// DataFusion, DuckDB, pyarrow, Spark 3.3 and later.
-const NO_COMPRESSION: &[&str] = &[
-    "uid",
-    "community_id",
-    "fuid",
-    "md5",
-    "sha1",
-    "sha256",
-    "cert_chain_sha256.list.item",
-];
+/// Random identifiers and digests unique to a row (base62 uids, base64 Community IDs, hex digests):
+/// no dictionary, no statistics ([`NO_DICTIONARY`], [`NO_STATISTICS`]), and [`NO_COMPRESSION`].
+const RANDOM_IDS: &[&str] = &["uid", "community_id", "fuid", "md5", "sha1", "sha256"];
+
+/// Columns of random identifiers and digests ([`RANDOM_IDS`] and the certificate digests, which keep
+/// their dictionary: certificates repeat): snappy has no entropy coder, so what it shortened in them
+/// was mostly PLAIN's 4-byte length before every value (15-20%). DELTA_LENGTH_BYTE_ARRAY stores those
+/// lengths apart, bit-packed to almost nothing, so the columns are written with it and uncompressed:
+/// 3.0% fewer instructions for the whole ingest of the small-packet mix, 2.5% larger dataset
+/// (benches/README.md, "Identifier columns"). Readers: DataFusion, DuckDB, pyarrow, Spark 3.3 and
+/// later.
+const NO_COMPRESSION: &[&str] = &["cert_chain_sha256.list.item"];
 
 /// Rows buffered per table before they are written as a row group.
 pub const FLUSH_ROWS: usize = 64 * 1024;
@@ -171,14 +158,14 @@ impl DatasetWriter {
             .set_compression(codec)
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_max_row_group_row_count(Some(FLUSH_ROWS));
-        for c in NO_DICTIONARY {
+        for c in RANDOM_IDS.iter().chain(NO_DICTIONARY) {
             props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
         }
-        for c in NO_STATISTICS {
+        for c in RANDOM_IDS.iter().chain(NO_STATISTICS) {
             props =
                 props.set_column_statistics_enabled(ColumnPath::from(*c), EnabledStatistics::None);
         }
-        for c in NO_COMPRESSION {
+        for c in RANDOM_IDS.iter().chain(NO_COMPRESSION) {
             props = props
                 .set_column_compression(ColumnPath::from(*c), Compression::UNCOMPRESSED)
                 .set_column_encoding(
