@@ -360,8 +360,9 @@ pub struct DetectorOpts {
     #[arg(long = "param", value_name = "ID.NAME=VALUE")]
     pub params: Vec<String>,
     /// Silence known-benign (source, peer) pairs: lines `source,peer,reason[,detector]` (source an
-    /// address, CIDR or *; peer a domain, *.domain, address, address:port or *). Suppressed findings
-    /// are listed last with their reason and do not count for --fail-on.
+    /// address, CIDR or *; peer a domain, *.domain, address, address:port or *; CSV quoting for a
+    /// reason with a comma). Suppressed findings are listed last with their reason and do not count
+    /// for --fail-on.
     #[arg(long, value_name = "FILE")]
     pub suppress: Option<PathBuf>,
     /// Indicators to match (repeatable): CSV `type,value,source,note` (or a header naming them, or one

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use wirehunt_store::detect::{
-    Detector, Finding, Severity, apply_overrides, apply_suppressions, detect, detect_timed,
-    group_similar, load_detectors, load_suppressions,
+    Detector, Finding, Severity, Suppression, apply_overrides, apply_suppressions, detect,
+    detect_timed, group_similar, load_detectors, load_suppressions,
 };
 use wirehunt_store::report::findings::{emit, write_table};
 use wirehunt_store::report::{Format, sanitize_terminal};
@@ -95,21 +95,40 @@ pub fn load_intel(files: &[std::path::PathBuf], quiet: bool) -> Result<(), Exit>
     Ok(())
 }
 
-fn prepared(queries: Option<&Path>, params: &[String]) -> Result<Vec<Detector>, Exit> {
-    let mut d = load_detectors(queries).map_err(|e| exit(code::DATA, anyhow::anyhow!(e)))?;
-    apply_overrides(&mut d, params).map_err(|e| exit(code::USAGE, anyhow::anyhow!(e)))?;
-    Ok(d)
+/// The detectors with their `--param` overrides, the `--suppress` rules and the `--intel` indicators,
+/// all read and checked before any input is ingested or any detector runs: a typo in one of them
+/// costs a second, not a whole run.
+struct Prepared {
+    dets: Vec<Detector>,
+    suppress: Option<(Vec<Suppression>, String)>,
 }
 
-/// Apply `--suppress FILE`: suppressed findings move after the others, marked with their reason.
-fn suppress(mut findings: Vec<Finding>, file: Option<&Path>) -> Result<Vec<Finding>, Exit> {
-    let Some(file) = file else {
-        return Ok(findings);
+fn prepared(o: &crate::cli::DetectorOpts, quiet: bool) -> Result<Prepared, Exit> {
+    let mut dets =
+        load_detectors(o.queries.as_deref()).map_err(|e| exit(code::DATA, anyhow::anyhow!(e)))?;
+    apply_overrides(&mut dets, &o.params).map_err(|e| exit(code::USAGE, anyhow::anyhow!(e)))?;
+    let suppress = match &o.suppress {
+        None => None,
+        Some(file) => {
+            let ids: Vec<&str> = dets.iter().map(|d| d.id.as_str()).collect();
+            let rules =
+                load_suppressions(file, &ids).map_err(|e| exit(code::USAGE, anyhow::anyhow!(e)))?;
+            Some((rules, file.display().to_string()))
+        }
     };
-    let rules = load_suppressions(file).map_err(|e| exit(code::USAGE, anyhow::anyhow!(e)))?;
-    apply_suppressions(&mut findings, &rules, &file.display().to_string());
-    findings.sort_by_key(|f| f.suppressed.is_some());
-    Ok(findings)
+    load_intel(&o.intel, quiet)?;
+    Ok(Prepared { dets, suppress })
+}
+
+impl Prepared {
+    /// Apply `--suppress FILE`: suppressed findings move after the others, marked with their reason.
+    fn suppress(&self, mut findings: Vec<Finding>) -> Vec<Finding> {
+        if let Some((rules, file)) = &self.suppress {
+            apply_suppressions(&mut findings, rules, file);
+            findings.sort_by_key(|f| f.suppressed.is_some());
+        }
+        findings
+    }
 }
 
 fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String]) -> i32 {
@@ -167,16 +186,6 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
             ),
         ));
     }
-    let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
-    load_intel(&a.detectors.intel, quiet)?;
-    let (mut findings, errors) = detect_timed(&a.dataset, &dets, |id, n, secs| {
-        if !quiet {
-            eprintln!("detector {id}: {n} finding(s) in {secs:.3} s");
-        }
-    })
-    .map_err(|e| exit(code::DATA, e))?;
-    findings.retain(|f| f.severity >= a.min_severity);
-    let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
     let format = a
         .format
         .unwrap_or_else(|| default_format(a.output.as_deref()));
@@ -186,6 +195,15 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
             anyhow::anyhow!("--format {} needs -o FILE", format.as_str()),
         ));
     }
+    let prep = prepared(&a.detectors, quiet)?;
+    let (mut findings, errors) = detect_timed(&a.dataset, &prep.dets, |id, n, secs| {
+        if !quiet {
+            eprintln!("detector {id}: {n} finding(s) in {secs:.3} s");
+        }
+    })
+    .map_err(|e| exit(code::DATA, e))?;
+    findings.retain(|f| f.severity >= a.min_severity);
+    let findings = group_similar(prep.suppress(findings));
     emit(
         &findings,
         format,
@@ -197,8 +215,21 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
 }
 
 pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
-    let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
-    load_intel(&a.detectors.intel, quiet)?;
+    let prep = prepared(&a.detectors, quiet)?;
+    // `--format parquet|html -o FILE`: that format is the file's; stdout gets its default
+    let (format, file_format) = match (a.format, &a.findings) {
+        (Some(f @ (Format::Parquet | Format::Html)), Some(_)) => (default_format(None), Some(f)),
+        (f, _) => (f.unwrap_or_else(|| default_format(None)), None),
+    };
+    if matches!(format, Format::Parquet | Format::Html) {
+        return Err(exit(
+            code::USAGE,
+            anyhow::anyhow!(
+                "triage writes {} only to a file: -o FILE (or --html FILE for the report)",
+                format.as_str()
+            ),
+        ));
+    }
     let dataset = match &a.dataset {
         Some(dir) => {
             let files = crate::cli::expand(&a.inputs, quiet)?;
@@ -232,25 +263,11 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let (dataset, _keep) = dataset;
     // a dataset that cannot be read (a corrupt Parquet file, a schema that does not match) is bad
     // data, exit 65, like a failing detector
-    let (mut findings, errors) = detect(&dataset, &dets).map_err(|e| exit(code::DATA, e))?;
+    let (mut findings, errors) = detect(&dataset, &prep.dets).map_err(|e| exit(code::DATA, e))?;
     let total = findings.len();
     findings.retain(|f| f.severity >= a.min_severity);
     let hidden = total - findings.len();
-    let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
-    // `--format parquet|html -o FILE`: that format is the file's; stdout gets its default
-    let (format, file_format) = match (a.format, &a.findings) {
-        (Some(f @ (Format::Parquet | Format::Html)), Some(_)) => (default_format(None), Some(f)),
-        (f, _) => (f.unwrap_or_else(|| default_format(None)), None),
-    };
-    if matches!(format, Format::Parquet | Format::Html) {
-        return Err(exit(
-            code::USAGE,
-            anyhow::anyhow!(
-                "triage writes {} only to a file: -o FILE (or --html FILE for the report)",
-                format.as_str()
-            ),
-        ));
-    }
+    let findings = group_similar(prep.suppress(findings));
     // the overview is computed once, for the terminal summary and the HTML page alike
     let mut overview = LazyOverview(None);
     if format == Format::Table {
@@ -389,15 +406,14 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
     let mut from_finding: Vec<String> = Vec::new();
     if let Some(n) = a.finding {
         // numbered exactly as triage numbers them with the same options
-        let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
-        load_intel(&a.detectors.intel, quiet)?;
+        let prep = prepared(&a.detectors, quiet)?;
         let (mut findings, errors) =
-            detect(&dataset.path, &dets).map_err(|e| exit(code::DATA, e))?;
+            detect(&dataset.path, &prep.dets).map_err(|e| exit(code::DATA, e))?;
         if let Some(e) = errors.first() {
             return Err(exit(code::DATA, anyhow::anyhow!("detector error: {e}")));
         }
         findings.retain(|f| f.severity >= a.min_severity);
-        let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
+        let findings = group_similar(prep.suppress(findings));
         let Some(f) = n.checked_sub(1).and_then(|i| findings.get(i)) else {
             return Err(exit(
                 code::DATA,
@@ -555,11 +571,10 @@ pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32,
             ),
         ));
     }
-    let dets = prepared(a.detectors.queries.as_deref(), &a.detectors.params)?;
-    load_intel(&a.detectors.intel, quiet)?;
-    let (mut findings, errors) = detect(&a.dataset, &dets).map_err(|e| exit(code::DATA, e))?;
+    let prep = prepared(&a.detectors, quiet)?;
+    let (mut findings, errors) = detect(&a.dataset, &prep.dets).map_err(|e| exit(code::DATA, e))?;
     findings.retain(|f| f.severity >= a.min_severity);
-    let findings = group_similar(suppress(findings, a.detectors.suppress.as_deref())?);
+    let findings = group_similar(prep.suppress(findings));
     let page = wirehunt_store::detect::html::report(&a.dataset, &findings, "wirehunt report")
         .map_err(|e| exit(code::DATA, e))?;
     write_file_atomic(&a.html, page.as_bytes())?;

@@ -729,6 +729,64 @@ fn suppressions_silence_a_pair_with_a_reason() {
         &rules.to_string_lossy(),
     ]);
     assert_eq!(o.status.code(), Some(2));
+    // ... and it is said before anything is ingested: the dataset directory is never made
+    let ds = dir.join("never");
+    let o = run(&[
+        "-q",
+        "triage",
+        &cap,
+        "-d",
+        &ds.to_string_lossy(),
+        "--suppress",
+        &rules.to_string_lossy(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("known.csv:1:"));
+    assert!(
+        !ds.exists(),
+        "a bad --suppress file must stop triage before ingest"
+    );
+    // a misspelt detector id would silence nothing: a usage error naming it
+    std::fs::write(&rules, "192.168.100.0/24,94.156.71.237,lab,beaconnig\n").unwrap();
+    let o = run(&[
+        "-q",
+        "triage",
+        &cap,
+        "--no-cache",
+        "--suppress",
+        &rules.to_string_lossy(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no detector \"beaconnig\""));
+    // a reason holding a comma is quoted as in any CSV, and shown whole
+    std::fs::write(
+        &rules,
+        "192.168.100.0/24,94.156.71.237:4782,\"lab detonation, ticket 42\",beaconing\n",
+    )
+    .unwrap();
+    let o = run_ok(&[
+        "-q",
+        "triage",
+        &cap,
+        "--format",
+        "jsonl",
+        "--no-cache",
+        "--suppress",
+        &rules.to_string_lossy(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let b = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|f| f["detector"] == "beaconing" && f["suppressed"].is_string())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        b["suppressed"]
+            .as_str()
+            .unwrap()
+            .starts_with("lab detonation, ticket 42 ("),
+        "{b}"
+    );
 }
 
 /// `executable_download` on every dropper variant the simulator knows (a PE, a PE served as an

@@ -40,39 +40,68 @@ pub struct Suppression {
     pub line: usize,
 }
 
-/// Read a suppression file.
-pub fn load_suppressions(path: &Path) -> Result<Vec<Suppression>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// Read a suppression file. Fields are CSV (a reason that holds a comma is quoted: `"known, benign"`)
+/// or tab-separated; `detectors` are the ids a fourth field may name (a misspelt id would silence
+/// nothing without a word).
+pub fn load_suppressions(path: &Path, detectors: &[&str]) -> Result<Vec<Suppression>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{}: not UTF-8 text (byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
+        let at = |what: String| format!("{}:{}: {what}", path.display(), i + 1);
         let t = line.trim();
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let parts: Vec<&str> = t.splitn(4, [',', '\t']).map(str::trim).collect();
-        if parts.len() < 3 || parts[0].is_empty() || parts[1].is_empty() || parts[2].is_empty() {
-            return Err(format!(
-                "{}:{}: want source,peer,reason[,detector]",
-                path.display(),
-                i + 1
-            ));
+        let parts: Vec<String> = if t.contains('\t') && !t.contains(',') {
+            t.split('\t').map(|f| f.trim().to_string()).collect()
+        } else {
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .trim(csv::Trim::All)
+                .from_reader(t.as_bytes())
+                .records()
+                .next()
+                .and_then(Result::ok)
+                .map(|r| r.iter().map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        if !(3..=4).contains(&parts.len()) || parts[..3].iter().any(String::is_empty) {
+            return Err(at(format!(
+                "want source,peer,reason[,detector], got {} field(s) (quote a reason that holds a comma)",
+                parts.len()
+            )));
         }
-        if parts[0] != "*" && parse_prefix(parts[0]).is_none() {
-            return Err(format!(
-                "{}:{}: {:?} is not an address, a CIDR prefix or *",
-                path.display(),
-                i + 1,
+        if parts[0] != "*" && parse_prefix(&parts[0]).is_none() {
+            return Err(at(format!(
+                "{:?} is not an address, a CIDR prefix or *",
                 parts[0]
-            ));
+            )));
+        }
+        let detector = parts
+            .get(3)
+            .filter(|d| !d.is_empty() && d.as_str() != "*")
+            .cloned();
+        if let Some(d) = &detector
+            && !detectors.contains(&d.as_str())
+        {
+            return Err(at(format!(
+                "no detector {d:?} (the ids: {})",
+                detectors.join(", ")
+            )));
         }
         out.push(Suppression {
-            source: parts[0].into(),
-            peer: parts[1].into(),
-            reason: parts[2].into(),
-            detector: parts
-                .get(3)
-                .filter(|d| !d.is_empty() && **d != "*")
-                .map(|d| d.to_string()),
+            source: parts[0].clone(),
+            peer: parts[1].clone(),
+            reason: parts[2].clone(),
+            detector,
             line: i + 1,
         });
     }

@@ -51,6 +51,15 @@ mod tests {
         assert_eq!(d[0].params[0].value, ParamValue::Int(7));
         assert!(apply_overrides(&mut d, &["t1.n=abc".into()]).is_err());
         assert!(apply_overrides(&mut d, &["t1.nope=1".into()]).is_err());
+        // a float that is no number would compare false everywhere and silently drop findings
+        let mut f =
+            vec![parse_detector("f.sql", "-- id: f\n-- param: x float = 0.5\nSELECT 1").unwrap()];
+        for bad in ["NaN", "inf", "-infinity", "1e999"] {
+            let e = apply_overrides(&mut f, &[format!("f.x={bad}")]).unwrap_err();
+            assert!(e.to_string().contains("not a finite number"), "{bad}: {e}");
+        }
+        assert_eq!(f[0].params[0].value, ParamValue::Float(0.5));
+        assert!(parse_detector("g.sql", "-- id: g\n-- severity: high >= NaN\nSELECT 1").is_err());
         // a string parameter stays a value: quotes and SQL in it are data, never SQL text
         apply_overrides(&mut d, &["t1.name=x'; DROP TABLE conn; --".into()]).unwrap();
         assert_eq!(

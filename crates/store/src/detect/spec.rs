@@ -70,10 +70,12 @@ impl ParamValue {
                 .parse()
                 .map(ParamValue::Int)
                 .map_err(|e| format!("{v:?} is not an int: {e}")),
-            "float" => v
-                .parse()
-                .map(ParamValue::Float)
-                .map_err(|e| format!("{v:?} is not a float: {e}")),
+            "float" => match v.parse::<f64>() {
+                // NaN compares false with everything and would silently drop every finding
+                Ok(x) if x.is_finite() => Ok(ParamValue::Float(x)),
+                Ok(_) => Err(format!("{v:?} is not a finite number")),
+                Err(e) => Err(format!("{v:?} is not a float: {e}")),
+            },
             "bool" => v
                 .parse()
                 .map(ParamValue::Bool)
@@ -233,9 +235,14 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
                                 let sev = s.trim().parse::<Severity>().map_err(|_| {
                                     format!("{path}:{}: unknown severity {:?}", i + 1, s.trim())
                                 })?;
-                                let n: f64 = n.trim().parse().map_err(|_| {
-                                    format!("{path}:{}: bad score {:?}", i + 1, n.trim())
-                                })?;
+                                let n: f64 = n
+                                    .trim()
+                                    .parse()
+                                    .ok()
+                                    .filter(|x: &f64| x.is_finite())
+                                    .ok_or_else(|| {
+                                        format!("{path}:{}: bad score {:?}", i + 1, n.trim())
+                                    })?;
                                 th.push((sev, n));
                             }
                             th.sort_by(|a, b| b.1.total_cmp(&a.1));
