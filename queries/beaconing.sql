@@ -64,6 +64,7 @@
 -- param: max_fleet_without_evidence float = 45.0
 -- param: max_ip_echo_without_evidence float = 49.0
 -- param: doh_resolvers string = 1.1.1.1,1.0.0.1,8.8.8.8,8.8.4.4,9.9.9.9,149.112.112.112,208.67.222.222,208.67.220.220,94.140.14.14,94.140.15.15,2606:4700:4700::1111,2606:4700:4700::1001,2001:4860:4860::8888,2001:4860:4860::8844,2620:fe::fe,2620:fe::9
+-- param: max_uids int = 20
 WITH names AS (
     SELECT uid, max(server_name) AS name FROM tls GROUP BY uid
     UNION ALL
@@ -145,7 +146,7 @@ info AS (
            count(DISTINCT dst) AS distinct_dsts, min(dport) AS dport, max(name) AS name, max(proto) AS proto,
            min(t) AS t0, max(t) AS t1,
            -- up to 20 connection ids to pivot from the finding to its rows (and packets)
-           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, 20) AS uids
+           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, $max_uids) AS uids
     FROM ev GROUP BY src, peer
 ),
 -- ---- evidence about the endpoint, per group (over the group's connections) ----

@@ -18,6 +18,7 @@
 -- param: min_label_len int = 40
 -- param: min_entropy float = 0.7
 -- param: max_distinct int = 8
+-- param: max_uids int = 20
 WITH q0 AS (
     SELECT uid, orig_h AS src, resp_h, ts, query,
            regexp_like(query, '[.][A-Za-z][A-Za-z-]{0,14}[.]?$') AS has_tld
@@ -47,7 +48,7 @@ SELECT h.src AS src_ip, h.domain, min(h.ts) AS first_seen, max(h.ts) AS last_see
        -- the example shows a name that decodes to a file when there is one
        coalesce(min(h.sub) FILTER (WHERE h.file_type IS NOT NULL), min(h.sub)) AS example,
        max(a.distinct_names) AS distinct_names_under_domain, max(f.sources) AS sources,
-       array_slice(array_agg(DISTINCT h.uid ORDER BY h.uid), 1, 20) AS uids,
+       array_slice(array_agg(DISTINCT h.uid ORDER BY h.uid), 1, $max_uids) AS uids,
        least(100, 40 + least(15, 5 * count(DISTINCT h.sub)) + CASE WHEN max(length(h.sub)) >= 100 THEN 5 ELSE 0 END
                   + CASE WHEN max(h.file_type) IS NOT NULL THEN 30 ELSE 0 END) AS score
 FROM hits h

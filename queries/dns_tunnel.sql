@@ -30,6 +30,7 @@
 -- param: min_info_bytes int = 200
 -- param: max_lookup float = 64.0
 -- param: max_lookup_shared float = 39.0
+-- param: max_uids int = 20
 WITH q0 AS (
     SELECT uid, orig_h AS src, resp_h, ts, CAST(ts AS BIGINT) AS tus, query, qtype, qtype_name, rcode_name, response_bytes, answers,
            -- a name whose last label cannot be a TLD (digits, or too long: dnscat2 without a domain) groups by resolver
@@ -173,7 +174,7 @@ WHERE distinct_subdomains >= $min_distinct AND info_bytes >= $min_info_bytes
 ),
 -- up to 20 connection ids per finding, gathered only for the groups that became findings
 uids AS (
-    SELECT f.src_ip, f.domain, array_slice(array_agg(DISTINCT q2.uid ORDER BY q2.uid), 1, 20) AS uids
+    SELECT f.src_ip, f.domain, array_slice(array_agg(DISTINCT q2.uid ORDER BY q2.uid), 1, $max_uids) AS uids
     FROM found f JOIN q2 ON q2.src = f.src_ip AND q2.domain = f.domain
     GROUP BY f.src_ip, f.domain
 )

@@ -27,6 +27,7 @@
 -- param: min_disguised_bytes int = 16384
 -- param: min_popular_clients int = 3
 -- param: vendor_domains string = windowsupdate.com,update.microsoft.com,download.microsoft.com,delivery.mp.microsoft.com,officecdn.microsoft.com,swcdn.apple.com,swscan.apple.com,mesu.apple.com,download.mozilla.org,archive.mozilla.org,dl.google.com,gvt1.com,ardownload.adobe.com,deb.debian.org,security.debian.org,archive.ubuntu.com,security.ubuntu.com
+-- param: max_uids int = 20
 WITH h AS (
     SELECT uid, trans_depth, method, host, uri, referrer, user_agent, status_code
     FROM http
@@ -137,7 +138,7 @@ g AS (
            array_slice(array_agg(uri ORDER BY file_score DESC, ts), 1, 10) AS uris,
            array_slice(array_agg(DISTINCT user_agent), 1, 5) AS user_agents,
            array_slice(array_agg(fuid ORDER BY file_score DESC, ts), 1, 20) AS fuids,
-           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, 20) AS uids,
+           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, $max_uids) AS uids,
            max(host_clients) AS host_clients,
            bool_or(complete) AS any_complete
     FROM scored GROUP BY orig_h, host

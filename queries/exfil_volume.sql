@@ -28,6 +28,7 @@
 -- param: mail_uncapped_bytes int = 100000000
 -- param: fleet_uploaders int = 3
 -- param: max_fleet_score float = 44.0
+-- param: max_uids int = 20
 WITH h AS (
     SELECT uid,
            max(host) AS host,
@@ -122,7 +123,7 @@ WHERE bytes_up >= $min_upload_bytes
 ),
 -- up to 20 connection ids per finding, gathered only for the pairs that became findings
 uids AS (
-    SELECT f.src_ip, f.peer, array_slice(array_agg(DISTINCT c.uid ORDER BY c.uid), 1, 20) AS uids
+    SELECT f.src_ip, f.peer, array_slice(array_agg(DISTINCT c.uid ORDER BY c.uid), 1, $max_uids) AS uids
     FROM found f JOIN c ON c.src = f.src_ip AND c.peer = f.peer
     GROUP BY f.src_ip, f.peer
 )

@@ -24,6 +24,7 @@
 -- summary: {src_ip} sent {items} by {protocol} to {peer} ({bytes_out:bytes}; e.g. {example}). Evidence: {evidence}
 -- param: min_popular_clients int = 3
 -- param: lookup_domains string = ipify.org,ip-api.com,icanhazip.com,ifconfig.me,ifconfig.co,ipinfo.io,wtfismyip.com,myexternalip.com,ipecho.net,ident.me,my-ip.io,ipapi.co,geoplugin.net,freegeoip.app,seeip.org,whatismyipaddress.com,ipwho.is,ip.sb,checkip.dyndns.org,checkip.dyndns.com,checkip.amazonaws.com,myip.opendns.com,api.myip.com,ipwhois.app,db-ip.com
+-- param: max_uids int = 20
 WITH uploads AS (
     -- FTP uploads, and what crossed their data channel (passive: the client sent; active: the server
     -- connected back to the client, which sent as the responder)
@@ -114,7 +115,7 @@ g AS (
            bool_or(i.runnable) AS runnable,
            max(i.user) AS user,
            -- the sessions and the data channels: wirehunt extract --uid takes them
-           array_slice(array_sort(array_distinct(array_concat(array_agg(i.uid), coalesce(array_agg(i.data_uid) FILTER (WHERE i.data_uid IS NOT NULL), array_agg(i.uid))))), 1, 20) AS uids
+           array_slice(array_sort(array_distinct(array_concat(array_agg(i.uid), coalesce(array_agg(i.data_uid) FILTER (WHERE i.data_uid IS NOT NULL), array_agg(i.uid))))), 1, $max_uids) AS uids
     FROM items i LEFT JOIN mail_servers ms ON ms.host = i.src
     GROUP BY i.protocol, i.src, i.dst, i.dport
 ),

@@ -11,6 +11,7 @@
 -- description: peer are raised by 15, on the same host by 10 (see the README). Empty without --intel.
 -- severity: critical >= 90, high >= 65, medium >= 45, low >= 30
 -- summary: {src_ip} matched {kind} {indicator} from {intel_source}{note_text}: {connections} connection(s), seen in {seen}
+-- param: max_uids int = 20
 WITH ends AS (
     SELECT uid, ts, orig_h AS local, resp_h AS peer FROM conn
     UNION ALL
@@ -100,7 +101,7 @@ g AS (
            array_agg(DISTINCT seen_in ORDER BY seen_in) AS seen_in,
            count(DISTINCT seen_in) AS places,
            bool_or(seen_in IN ('file sha256', 'file sha1', 'file md5', 'tls certificate')) AS sample,
-           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, 20) AS uids,
+           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, $max_uids) AS uids,
            array_slice(array_agg(DISTINCT fuid ORDER BY fuid) FILTER (WHERE fuid IS NOT NULL), 1, 20) AS fuids
     FROM hits
     WHERE local IS NOT NULL

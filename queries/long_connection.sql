@@ -21,6 +21,7 @@
 -- param: min_duration_s float = 300.0
 -- param: min_share float = 0.5
 -- param: max_without_strong_evidence float = 64.0
+-- param: max_uids int = 20
 WITH span AS (
     SELECT CAST(min(ts) AS BIGINT) AS c0, max(CAST(ts AS BIGINT) + CAST(duration * 1e6 AS BIGINT)) AS c1 FROM conn
 ),
@@ -42,7 +43,7 @@ pairs AS (
            max(service) AS service,
            -- a host profile or a shell's banner in the clear (as beaconing and remote_control_in_clear)
            max(coalesce(orig_profile, resp_profile)) AS profile_text,
-           array_slice(array_agg(uid ORDER BY duration DESC), 1, 20) AS uids
+           array_slice(array_agg(uid ORDER BY duration DESC), 1, $max_uids) AS uids
     FROM c GROUP BY orig_h, resp_h, resp_p, proto
     HAVING max(duration) >= $min_duration_s
 ),

@@ -14,6 +14,7 @@
 -- severity: critical >= 85, high >= 65, medium >= 45, low >= 30
 -- summary: {src_ip} looked up its public address via {services} ({lookups} time(s){how})
 -- param: lookup_domains string = ipify.org,ip-api.com,icanhazip.com,ifconfig.me,ifconfig.co,ipinfo.io,wtfismyip.com,myexternalip.com,ipecho.net,ident.me,my-ip.io,ipapi.co,geoplugin.net,freegeoip.app,seeip.org,whatismyipaddress.com,ipwho.is,ip.sb,checkip.dyndns.org,checkip.dyndns.com,checkip.amazonaws.com,myip.opendns.com,api.myip.com,ipwhois.app,db-ip.com
+-- param: max_uids int = 20
 WITH n AS (
     SELECT uid, orig_h AS src, lower(query) AS name, ts, resp_h, 'dns' AS via, CAST(NULL AS VARCHAR) AS ua FROM dns WHERE query IS NOT NULL
     UNION ALL SELECT uid, orig_h, lower(server_name), ts, resp_h, 'tls', CAST(NULL AS VARCHAR) FROM tls WHERE server_name IS NOT NULL
@@ -39,7 +40,7 @@ g AS (
            min(ts) AS first_seen, max(ts) AS last_seen,
            max(resp_h) FILTER (WHERE via <> 'dns') AS dst,
            bool_or(via = 'http' AND NOT ua LIKE 'mozilla/%') AS scripted,
-           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, 20) AS uids
+           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, $max_uids) AS uids
     FROM hits GROUP BY src
 )
 SELECT CAST(least(44, 35 + CASE WHEN scripted THEN 5 ELSE 0 END + CASE WHEN n_services >= 2 THEN 5 ELSE 0 END) AS DOUBLE) AS score,

@@ -20,6 +20,7 @@
 -- summary: {src_ip} -> {peer}: {what} in a TCP stream no analyzer recognised, said by the {side} ("{example}"; {connections} connection(s) over {span_s:0} s, {bytes_up:bytes} up, {bytes_down:bytes} down). Evidence: {evidence_list}
 -- param: min_repeat_connections int = 3
 -- param: min_repeat_span_s float = 60.0
+-- param: max_uids int = 20
 -- FTP data channels carry files (a document may well name Windows): ftp_smtp_exfil weighs uploads
 WITH ftp_data AS (SELECT DISTINCT data_h, data_p FROM ftp WHERE data_h IS NOT NULL),
 p AS (
@@ -48,7 +49,7 @@ g AS (
            bool_or(shell) AS shell, bool_or(local_resp) AS local_peer,
            max(CASE WHEN shell THEN text END) AS shell_text, max(CASE WHEN NOT shell THEN text END) AS profile_text,
            array_to_string(array_agg(DISTINCT side ORDER BY side), ' and ') AS side,
-           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, 20) AS uids
+           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, $max_uids) AS uids
     FROM k GROUP BY orig_h, resp_h, resp_p
 ),
 answered AS (

@@ -23,6 +23,7 @@
 -- param: min_flood_pps float = 1000.0
 -- param: min_flood_connections int = 20
 -- param: min_flood_sources int = 1000
+-- param: max_uids int = 20
 WITH c AS (
     SELECT uid, orig_h, resp_h, resp_p, proto, ts, CAST(ts AS BIGINT) AS tus, duration, local_resp, orig_pkts, resp_pkts,
            CASE WHEN proto = 'tcp' THEN conn_state IN ('S0', 'REJ', 'RSTOS0', 'RSTRH', 'SH', 'SHR', 'OTH')
@@ -68,7 +69,7 @@ horiz AS (
            avg(CASE WHEN c.local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(c.ts) AS first_seen, max(c.ts) AS last_seen,
            (max(c.tus) - min(c.tus)) / 1e6 AS duration_s, sum(c.orig_pkts) AS packets, sum(c.resp_pkts) AS answers,
            array_slice(array_agg(DISTINCT c.resp_h ORDER BY c.resp_h), 1, 10) AS sample_targets,
-           array_slice(array_agg(DISTINCT c.uid ORDER BY c.uid), 1, 20) AS uids
+           array_slice(array_agg(DISTINCT c.uid ORDER BY c.uid), 1, $max_uids) AS uids
     FROM hk k JOIN c ON c.orig_h = k.orig_h AND c.resp_p = k.resp_p AND c.proto = k.proto
     GROUP BY c.orig_h, c.resp_p, c.proto
 ),
@@ -78,7 +79,7 @@ vert AS (
            avg(CASE WHEN c.local_resp THEN 1.0 ELSE 0.0 END) AS local_share, min(c.ts) AS first_seen, max(c.ts) AS last_seen,
            (max(c.tus) - min(c.tus)) / 1e6 AS duration_s, sum(c.orig_pkts) AS packets, sum(c.resp_pkts) AS answers,
            array_slice(array_agg(DISTINCT CAST(c.resp_p AS VARCHAR) ORDER BY CAST(c.resp_p AS VARCHAR)), 1, 10) AS sample_targets,
-           array_slice(array_agg(DISTINCT c.uid ORDER BY c.uid), 1, 20) AS uids
+           array_slice(array_agg(DISTINCT c.uid ORDER BY c.uid), 1, $max_uids) AS uids
     FROM vk k JOIN c ON c.orig_h = k.orig_h AND c.resp_h = k.resp_h AND c.proto = k.proto
     GROUP BY c.orig_h, c.resp_h, c.proto
 ),

@@ -17,6 +17,7 @@
 -- severity: critical >= 95, high >= 65, medium >= 45, low >= 30
 -- summary: {src_ip} -> {peer}: {facts} ({handshakes} handshake(s); subject {subject}; {context})
 -- param: min_sni_share float = 0.6
+-- param: max_uids int = 20
 WITH clock AS (
     SELECT coalesce(count(DISTINCT resp_h) FILTER (WHERE expired_at_capture_time) >= 3
                     AND count(DISTINCT resp_h) FILTER (WHERE expired_at_capture_time)
@@ -50,7 +51,7 @@ g AS (
            bool_or(self_signed) AS self_signed, bool_or(expired) AS expired, bool_or(mismatch) AS mismatch,
            bool_or(sni_missing) AS sni_missing, bool_or(sni_ip) AS sni_ip,
            max(subject) AS subject, max(issuer) AS issuer, max(ja4) AS ja4, max(version) AS version,
-           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, 20) AS uids
+           array_slice(array_agg(DISTINCT uid ORDER BY uid), 1, $max_uids) AS uids
     FROM f GROUP BY orig_h, resp_h, resp_p, coalesce(server_name, '')
     HAVING bool_or(self_signed) OR bool_or(expired) OR bool_or(mismatch) OR bool_or(sni_missing) OR bool_or(sni_ip)
 ),

@@ -405,8 +405,14 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
     let fail = |e: ExtractError| exit(code(&e), anyhow::anyhow!("{e}"));
     let mut from_finding: Vec<String> = Vec::new();
     if let Some(n) = a.finding {
-        // numbered exactly as triage numbers them with the same options
-        let prep = prepared(&a.detectors, quiet)?;
+        // numbered exactly as triage numbers them with the same options, but with every connection
+        // of the finding: the detectors list 20 uids (max_uids) in a finding's evidence
+        let mut prep = prepared(&a.detectors, quiet)?;
+        for d in &mut prep.dets {
+            for p in d.params.iter_mut().filter(|p| p.name == "max_uids") {
+                p.value = wirehunt_store::detect::ParamValue::Int(i64::from(i32::MAX));
+            }
+        }
         let (mut findings, errors) =
             detect(&dataset.path, &prep.dets).map_err(|e| exit(code::DATA, e))?;
         if let Some(e) = errors.first() {

@@ -961,7 +961,19 @@ fn extract_slices_equal_tsharks_frames_of_each_connection() {
     ]);
     let ds4 = dir.join("ds4");
     ingest_into(&by_finding, &ds4);
-    assert_eq!(column(&ds4, "conn", "uid").len(), uids.len(), "{first}");
+    // the finding is the worm's sweep of udp/6892 (3252 attempts): its evidence lists 20 uids
+    // (max_uids), the extract holds every connection and frame the finding counted
+    assert_eq!(first["detector"], "scan", "{first}");
+    assert_eq!(uids.len(), 20, "{first}");
+    let attempts = first["evidence"]["attempts"].as_u64().unwrap() as usize;
+    assert!(attempts > 1000, "{first}");
+    let got = column(&ds4, "conn", "uid");
+    assert_eq!(got.len(), attempts, "{first}");
+    assert_eq!(
+        tshark_fields(&by_finding, "", &["frame.number"], &[]).len() as u64,
+        first["evidence"]["packets"].as_u64().unwrap(),
+        "{first}"
+    );
     let none = dir.join("none.pcap").display().to_string();
     // detector options serve --finding; --fail-on has no meaning here: a usage error
     assert_eq!(

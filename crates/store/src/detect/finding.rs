@@ -321,6 +321,10 @@ pub fn apply_intel(findings: &mut [Finding], detectors: &[Detector]) {
     }
 }
 
+/// Connection ids a finding lists under `evidence.uids` unless its detector's `max_uids` parameter says
+/// otherwise (the detectors declare it with this default).
+pub const DEFAULT_MAX_UIDS: usize = 20;
+
 /// Findings of one detector, one source and one severity below high that are grouped into one.
 pub const GROUP_MIN: usize = 3;
 
@@ -328,7 +332,7 @@ pub const GROUP_MIN: usize = 3;
 /// source (one host, many peers of one kind: a client whose every certificate looks expired, a
 /// browser's many CDN downloads) become one finding, the best-scored member's fields and score with
 /// "and N more" in its summary, the members' peers, scores and summaries under `evidence.group` and
-/// their uids (up to 20) under `evidence.uids`. High and critical findings each stay on their own:
+/// their uids (up to the detector's `max_uids`, 20) under `evidence.uids`. High and critical findings each stay on their own:
 /// each one is a "look now". Suppressed findings are left as they are. Order is kept (by score).
 pub fn group_similar(findings: Vec<Finding>) -> Vec<Finding> {
     use std::collections::HashMap;
@@ -384,8 +388,22 @@ pub fn group_similar(findings: Vec<Finding>) -> Vec<Finding> {
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
+                // as many as the detector lists per finding (its max_uids parameter, 20 unless
+                // changed; extract --finding lifts it to take every connection)
+                let cap = g
+                    .evidence
+                    .get("parameters")
+                    .and_then(|p| p.get("max_uids"))
+                    .and_then(Value::as_u64)
+                    .map_or(DEFAULT_MAX_UIDS, |n| {
+                        usize::try_from(n).unwrap_or(usize::MAX)
+                    });
+                let mut seen: std::collections::HashSet<Value> = all.iter().cloned().collect();
                 for u in uids {
-                    if all.len() < 20 && !all.contains(&u) {
+                    if all.len() >= cap {
+                        break;
+                    }
+                    if seen.insert(u.clone()) {
                         all.push(u);
                     }
                 }
