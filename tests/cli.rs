@@ -152,6 +152,15 @@ fn sql_formats_and_read_only() {
     let (_, err) = s(&o);
     assert_eq!(o.status.code(), Some(65));
     assert!(err.contains("DDL"), "{err}");
+    // a syntax error is said once, in words (DataFusion's text repeats it as a Debug dump)
+    let o = run(&["sql", d, "-c", "SELECT * FROM conn WHERE"]);
+    let (_, err) = s(&o);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(
+        err.contains("error: syntax error: Expected: an expression, found: EOF"),
+        "{err}"
+    );
+    assert!(!err.contains("ParserError"), "{err}");
 }
 
 #[test]

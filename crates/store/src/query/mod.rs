@@ -544,6 +544,22 @@ pub use crate::table::dataset::is_dataset;
 /// an unknown table lists the tables.
 pub fn explain_error(e: &(dyn std::error::Error + 'static)) -> String {
     let chain = || std::iter::successors(Some(e), |c| c.source());
+    // a syntax error: DataFusion's text is `SQL error: ParserError("X"): sql parser error: X`
+    let syntax = chain().find_map(|c| {
+        match c
+            .downcast_ref::<datafusion::error::DataFusionError>()?
+            .find_root()
+        {
+            datafusion::error::DataFusionError::SQL(p, _) => Some(p.to_string()),
+            _ => None,
+        }
+    });
+    if let Some(p) = syntax {
+        return format!(
+            "syntax error: {}",
+            p.strip_prefix("sql parser error: ").unwrap_or(&p)
+        );
+    }
     // DataFusion's errors repeat their source's message in their own: say each part once
     let mut text = String::new();
     for part in chain().map(|c| c.to_string()) {
