@@ -131,11 +131,17 @@ impl Prepared {
     }
 }
 
-fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String]) -> i32 {
+fn finish_code(
+    dataset: &Path,
+    findings: &[Finding],
+    fail_on: Option<Severity>,
+    errors: &[String],
+) -> i32 {
     for e in errors {
         eprintln!("wirehunt: detector error: {}", sanitize_terminal(e));
     }
     if !errors.is_empty() {
+        say_damaged(dataset, errors);
         return code::DATA;
     }
     match fail_on {
@@ -148,6 +154,28 @@ fn finish_code(findings: &[Finding], fail_on: Option<Severity>, errors: &[String
         }
         _ => 0,
     }
+}
+
+/// A query that failed decoding the dataset's data (`snappy: corrupt input`, a Parquet error) names
+/// no file: find the damaged one and say so, with what to do. True when an error looked like that
+/// (and the dataset was read through).
+pub(crate) fn say_damaged(dataset: &Path, errors: &[String]) -> bool {
+    if !errors
+        .iter()
+        .any(|e| e.contains("Parquet") || e.contains("corrupt"))
+    {
+        return false;
+    }
+    if let Some(bad) = wirehunt_store::table::snapshot::Snapshot::take(dataset)
+        .ok()
+        .and_then(|s| s.find_damaged())
+    {
+        eprintln!(
+            "wirehunt: the dataset is damaged: {}; ingest its captures again (ingest --force)",
+            sanitize_terminal(&bad)
+        );
+    }
+    true
 }
 
 /// Look at a dataset once before a command opens it: is it one (false: the caller says so), and
@@ -211,7 +239,12 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
         "wirehunt findings",
         &a.dataset,
     )?;
-    Ok(finish_code(&findings, a.detectors.fail_on, &errors))
+    Ok(finish_code(
+        &a.dataset,
+        &findings,
+        a.detectors.fail_on,
+        &errors,
+    ))
 }
 
 pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
@@ -353,7 +386,12 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
             );
         }
     }
-    Ok(finish_code(&findings, a.detectors.fail_on, &errors))
+    Ok(finish_code(
+        &dataset,
+        &findings,
+        a.detectors.fail_on,
+        &errors,
+    ))
 }
 
 /// `extract`: the chosen connections' frames to a pcap/pcapng, written under a temporary name in
@@ -591,5 +629,10 @@ pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32,
             findings.len()
         );
     }
-    Ok(finish_code(&findings, a.detectors.fail_on, &errors))
+    Ok(finish_code(
+        &a.dataset,
+        &findings,
+        a.detectors.fail_on,
+        &errors,
+    ))
 }

@@ -153,6 +153,8 @@ struct Shell {
     maxrows: usize,
     output: Option<PathBuf>,
     errors: usize,
+    /// The dataset, read through once, after the first error that looks like damaged data.
+    dataset: Option<PathBuf>,
 }
 
 impl Shell {
@@ -184,11 +186,13 @@ impl Shell {
             }
             Err(e) => {
                 self.errors += 1;
-                eprintln!(
-                    "{}: error: {}",
-                    origin,
-                    report::sanitize_terminal(&wirehunt_store::query::explain_error(e.as_ref()))
-                );
+                let text = wirehunt_store::query::explain_error(e.as_ref());
+                eprintln!("{}: error: {}", origin, report::sanitize_terminal(&text));
+                if let Some(d) = &self.dataset
+                    && crate::commands::say_damaged(d, &[text])
+                {
+                    self.dataset = None;
+                }
             }
         }
         Ok(())
@@ -426,6 +430,7 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
             maxrows: a.maxrows,
             output: a.output.clone(),
             errors: 0,
+            dataset: Some(dataset_dir.clone()),
         };
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         if let Some(q) = &a.query {

@@ -135,15 +135,6 @@ fn demo_dataset(name: &str) -> (std::path::PathBuf, String) {
     (dir, ds_s)
 }
 
-/// Copy every file under `from` to the same place under `to`.
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    for f in walk(from) {
-        let dest = to.join(f.strip_prefix(from).unwrap());
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(&f, &dest).unwrap();
-    }
-}
-
 /// A scheduler and two executors (`--concurrent-tasks 2`, a work directory each under `dir`) as
 /// separate processes on ephemeral ports of 127.0.0.1, started with `env`; returns the cluster's URL,
 /// the work directories and the answer of the first `SELECT count(*) AS n FROM conn` over `dataset`
@@ -405,25 +396,6 @@ fn detectors_and_hunting_queries_on_a_ballista_cluster_match_the_local_run() {
     // the executors ran stages: their work directories hold shuffle output
     let used = work.iter().filter(|w| walk(w).next().is_some()).count();
     assert!(used >= 1, "no executor wrote shuffle files");
-}
-
-/// Files under a directory, recursively.
-fn walk(d: &std::path::Path) -> impl Iterator<Item = std::path::PathBuf> {
-    let mut stack = vec![d.to_path_buf()];
-    let mut files = Vec::new();
-    while let Some(p) = stack.pop() {
-        if let Ok(rd) = std::fs::read_dir(&p) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    files.push(p);
-                }
-            }
-        }
-    }
-    files.into_iter()
 }
 
 /// Another engine reads the same dataset: DuckDB (from the Python package registry, installed by

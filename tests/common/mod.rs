@@ -321,3 +321,31 @@ pub fn ingest_into(capture: &Path, ds: &Path) -> wirehunt_store::ingest::IngestR
     )
     .unwrap()
 }
+
+/// Copy every file under `from` to the same place under `to`.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for f in walk(from) {
+        let dest = to.join(f.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &dest).unwrap();
+    }
+}
+
+/// Files under a directory, recursively.
+pub fn walk(d: &std::path::Path) -> impl Iterator<Item = std::path::PathBuf> {
+    let mut stack = vec![d.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(p) = stack.pop() {
+        if let Ok(rd) = std::fs::read_dir(&p) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.into_iter()
+}

@@ -65,6 +65,29 @@ impl Snapshot {
         self.listing.has_dir(name)
     }
 
+    /// After a query failed decoding data (a damaged page: `snappy: corrupt input`, which names no
+    /// file), read every part file of a local dataset through and name the first one that does not
+    /// decode, with its error. Footers are checked when a dataset is opened ([`Snapshot::check`]);
+    /// pages only when they are read, so this runs on the failure path only. None when every file
+    /// reads (or the dataset is on object storage).
+    pub fn find_damaged(&self) -> Option<String> {
+        let super::location::Location::Dir(dir) = &self.location else {
+            return None;
+        };
+        for (name, _) in super::all_schemas() {
+            for e in self.listing.files_below(name) {
+                if !e.rel.ends_with(".parquet") {
+                    continue;
+                }
+                let shown = self.location.name_of(&e.rel);
+                if let Err(why) = read_through(&dir.join(&e.rel)) {
+                    return Some(format!("{shown}: {why}"));
+                }
+            }
+        }
+        None
+    }
+
     /// Check that the dataset's files are whole Parquet files and hold the rows its manifest
     /// accounts for (a table directory altered after ingest, a truncated copy, a file that is not
     /// Parquet), and that a shared dataset has no part file of a run without a manifest. A short
@@ -135,4 +158,24 @@ impl Snapshot {
         }
         Ok(())
     }
+}
+
+/// Decode every page of one Parquet file. The Parquet reader may panic on some damaged pages
+/// (parquet 59): that is caught and reported as damage, silently.
+fn read_through(path: &Path) -> Result<(), String> {
+    let read = || -> Result<(), String> {
+        let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .and_then(|b| b.build())
+            .map_err(|e| e.to_string())?;
+        for batch in reader {
+            batch.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    };
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(read);
+    std::panic::set_hook(hook);
+    r.unwrap_or_else(|_| Err("the Parquet reader could not decode it".into()))
 }
