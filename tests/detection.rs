@@ -2154,3 +2154,78 @@ fn a_long_session_needs_strong_evidence_to_pass_medium() {
         );
     }
 }
+
+/// NAT traversal and a VPN tunnel named by parsing: a STUN binding refresh every 10 s (RFC 8489
+/// header with the magic cookie, a success response back) and a WireGuard keepalive every 25 s with
+/// a handshake every 2 min fill `conn.service` (stun, wireguard); the same datagrams' sizes on the
+/// same ports with other contents leave it null. Their schedules are keepalives inside one long
+/// flow: whatever else is said about the peer, they stay below high.
+#[test]
+fn stun_and_wireguard_flows_are_named_and_their_keepalives_stay_below_high() {
+    let (c, s) = ([10, 0, 0, 7], [203, 0, 113, 90]);
+    let t0 = 1_700_000_000_000_000i64;
+    let stun = |kind: u16, k: i64| {
+        let mut m = kind.to_be_bytes().to_vec();
+        m.extend([0, 0, 0x21, 0x12, 0xa4, 0x42]);
+        m.extend((0..12).map(|i| (k as u8).wrapping_mul(31).wrapping_add(i)));
+        m
+    };
+    let wg = |t: u8, n: usize| {
+        let mut v = vec![0u8; n];
+        v[0] = t;
+        v[4..]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = (i * 7) as u8);
+        v
+    };
+    let mut frames = Vec::new();
+    let mut fake = Vec::new();
+    for k in 0..180i64 {
+        let t = t0 + k * 10_000_000;
+        // a Binding request and its success response
+        frames.push((t, ip_udp(c, 50000, s, 3478, &stun(0x0001, k))));
+        frames.push((t + 30_000, ip_udp(s, 3478, c, 50000, &stun(0x0101, k))));
+        // same sizes, port 3478, no magic cookie
+        fake.push((t, ip_udp(c, 50001, s, 3478, &[0x16; 20])));
+    }
+    for k in 0..72i64 {
+        let t = t0 + 5_000_000 + k * 25_000_000;
+        frames.push((t, ip_udp(c, 41000, s, 51820, &wg(4, 32))));
+        if k % 5 == 0 {
+            frames.push((t + 1_000_000, ip_udp(c, 41000, s, 51820, &wg(1, 148))));
+            frames.push((t + 1_040_000, ip_udp(s, 51820, c, 41000, &wg(2, 92))));
+        }
+        fake.push((t, ip_udp(c, 41001, s, 51820, &wg(9, 32))));
+    }
+    frames.extend(fake);
+    frames.sort_by_key(|f| f.0);
+    let (ds, _) = ingest_bytes("stun-wg", &[("v.pcap", pcap(101, &frames))]);
+    let mut got = rows(&ds, "conn", &["orig_p", "resp_p", "service"]);
+    got.sort();
+    let row = |o: &str, r: &str, svc: &str| vec![o.to_string(), r.to_string(), svc.to_string()];
+    assert_eq!(
+        got,
+        vec![
+            row("41000", "51820", "wireguard"),
+            row("41001", "51820", ""),
+            row("50000", "3478", "stun"),
+            row("50001", "3478", ""),
+        ]
+    );
+    let all = findings(&ds);
+    for (svc, port) in [("stun", 3478u16), ("wireguard", 51820)] {
+        let f = all
+            .iter()
+            .find(|f| f.detector == "beaconing" && f.evidence["service"] == svc)
+            .unwrap_or_else(|| panic!("no {svc} schedule: {all:?}"));
+        assert_eq!(f.dst_port, Some(port));
+        assert!(f.summary.contains("keepalive"), "{}", f.summary);
+    }
+    let high: Vec<_> = all
+        .iter()
+        .filter(|f| f.severity >= wirehunt_store::detect::Severity::High)
+        .map(|f| (&f.detector, &f.summary))
+        .collect();
+    assert!(high.is_empty(), "{high:?}");
+}

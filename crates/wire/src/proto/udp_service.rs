@@ -1,7 +1,10 @@
-//! Infrastructure datagram protocols recognised by parsing, not by port: NTP, DHCP, DHCPv6, SSDP,
-//! NetBIOS name/datagram service. They fill `conn.service` so detectors can tell a clock, a lease or
-//! a discovery chirp doing its job (periodic by design) from a "port 123" flow whose payload is not
-//! NTP - which is then the suspicious one (`service` null on a well-known port).
+//! Datagram protocols recognised by parsing, not by port: the infrastructure ones - NTP, DHCP,
+//! DHCPv6, SSDP, NetBIOS name/datagram service - fill `conn.service` so detectors can tell a clock, a
+//! lease or a discovery chirp doing its job (periodic by design) from a "port 123" flow whose payload
+//! is not NTP - which is then the suspicious one (`service` null on a well-known port). STUN (NAT
+//! traversal: binding refreshes) and WireGuard (a tunnel's handshakes and keepalives) are named too,
+//! so a periodic flow of theirs says what it is; they are not infrastructure to the detectors (a
+//! tunnel to an address no DNS named is still worth a glance).
 //!
 //! A flow gets a service when every one of its first [`CHECKED`] datagrams with payload parses as
 //! that protocol; one that does not, among them, leaves the flow unclassified. Each check reads only
@@ -23,6 +26,9 @@ pub const REGISTRY: &[Check] = &[
     ("ssdp", &[1900], is_ssdp),
     ("netbios-ns", &[137], is_netbios_ns),
     ("netbios-dgm", &[138], is_netbios_dgm),
+    // RFC 8489's port, and Google's public STUN servers' (stun.l.google.com:19302)
+    ("stun", &[3478, 19302], is_stun),
+    ("wireguard", &[51820], is_wireguard),
 ];
 
 /// The service a datagram claims by port, if its payload parses as that protocol.
@@ -114,6 +120,31 @@ pub fn is_netbios_dgm(p: &[u8]) -> bool {
     p.len() >= 10 && byte(p, 0).is_some_and(|t| (0x10..=0x16).contains(&t))
 }
 
+/// RFC 8489 (STUN, with RFC 5389's magic cookie): the two top bits zero, a message length that is a
+/// multiple of 4 and accounts for the rest of the datagram exactly, the magic cookie 0x2112A442.
+pub fn is_stun(p: &[u8]) -> bool {
+    p.len() >= 20
+        && byte(p, 0).is_some_and(|b| b & 0xc0 == 0)
+        && be16(p, 2).is_some_and(|n| n % 4 == 0 && usize::from(n) + 20 == p.len())
+        && p.get(4..8) == Some(&[0x21, 0x12, 0xa4, 0x42][..])
+}
+
+/// WireGuard: a message type 1-4 and three zero bytes, then the type's fixed size - handshake
+/// initiation 148, response 92, cookie reply 64 - or, for transport data (keepalives included), a
+/// 16-byte header, a padded payload (multiple of 16) and a 16-byte tag.
+pub fn is_wireguard(p: &[u8]) -> bool {
+    if p.get(1..4) != Some(&[0, 0, 0][..]) {
+        return false;
+    }
+    match byte(p, 0) {
+        Some(1) => p.len() == 148,
+        Some(2) => p.len() == 92,
+        Some(3) => p.len() == 64,
+        Some(4) => p.len() >= 32 && (p.len() - 32).is_multiple_of(16),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +197,68 @@ mod tests {
         let mut ns = vec![0u8; 50];
         ns[5] = 1;
         assert!(is_netbios_ns(&ns));
+    }
+
+    #[test]
+    fn stun_and_wireguard() {
+        // RFC 5769 2.1: a Binding request (SOFTWARE, PRIORITY, ICE-CONTROLLED, USERNAME,
+        // MESSAGE-INTEGRITY, FINGERPRINT), 108 bytes
+        let rfc5769: Vec<u8> = [
+            "000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420636c69656e74",
+            "002400046e0001ff80290008932ff9b151263b36000600096576746a3a68367659202020",
+            "000800149aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a280280004e57a3bcf",
+        ]
+        .concat()
+        .as_bytes()
+        .chunks(2)
+        .map(|h| u8::from_str_radix(std::str::from_utf8(h).unwrap(), 16).unwrap())
+        .collect();
+        assert_eq!(rfc5769.len(), 108);
+        assert!(is_stun(&rfc5769));
+        assert_eq!(classify(50000, 3478, &rfc5769), Some("stun"));
+        // RFC 5769 2.2: the IPv4 Binding success response (XOR-MAPPED-ADDRESS 192.0.2.1:32853)
+        let resp: Vec<u8> = [
+            "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220",
+            "002000080001a147e112a643000800142b91f599fd9e90c38c7489f92af9ba53f06be7d7",
+            "80280004c07d4c96",
+        ]
+        .concat()
+        .as_bytes()
+        .chunks(2)
+        .map(|h| u8::from_str_radix(std::str::from_utf8(h).unwrap(), 16).unwrap())
+        .collect();
+        assert_eq!(resp.len(), 80);
+        assert_eq!(classify(3478, 50000, &resp), Some("stun"));
+        // a header alone (Binding request without attributes), and broken ones
+        let mut h = vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+        h.extend_from_slice(&[7; 12]);
+        assert!(is_stun(&h));
+        assert!(!is_stun(&rfc5769[..100]), "length field must match");
+        let mut bad = h.clone();
+        bad[7] = 0x43;
+        assert!(!is_stun(&bad), "magic cookie");
+        bad = h.clone();
+        bad[0] = 0x80;
+        assert!(!is_stun(&bad), "RTP/DTLS first byte");
+        assert_eq!(classify(50000, 3478, &[0x16; 40]), None);
+        // WireGuard: initiation, response, cookie, a keepalive (empty data) and data
+        let wg = |t: u8, n: usize| {
+            let mut v = vec![0u8; n];
+            v[0] = t;
+            v
+        };
+        for (t, n) in [(1, 148), (2, 92), (3, 64), (4, 32), (4, 32 + 16 * 80)] {
+            assert_eq!(
+                classify(51820, 51820, &wg(t, n)),
+                Some("wireguard"),
+                "{t} {n}"
+            );
+        }
+        for (t, n) in [(1, 150), (2, 148), (4, 40), (5, 32), (4, 31)] {
+            assert!(!is_wireguard(&wg(t, n)), "{t} {n}");
+        }
+        let mut w = wg(4, 32);
+        w[2] = 1;
+        assert!(!is_wireguard(&w), "reserved bytes are zero");
     }
 }
