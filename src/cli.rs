@@ -550,8 +550,28 @@ pub fn classify(err: &anyhow::Error) -> i32 {
 fn datafusion_code(d: &datafusion::error::DataFusionError) -> i32 {
     match d.find_root() {
         datafusion::error::DataFusionError::IoError(io) => io_code(io),
+        datafusion::error::DataFusionError::External(e)
+            if matches!(
+                e.downcast_ref::<wirehunt_store::Error>(),
+                Some(wirehunt_store::Error::Cluster(_))
+            ) =>
+        {
+            code::UNAVAILABLE
+        }
         _ => code::DATA,
     }
+}
+
+/// A command's queries failed as a whole: bad data (65), unless the cluster could not be reached
+/// (69).
+pub fn query_failed(e: impl Into<anyhow::Error>) -> Exit {
+    let err = e.into();
+    let code = if classify(&err) == code::UNAVAILABLE {
+        code::UNAVAILABLE
+    } else {
+        code::DATA
+    };
+    exit(code, err)
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Exit {

@@ -229,7 +229,7 @@ pub fn run_detect_command(a: DetectArgs, quiet: bool) -> Result<i32, Exit> {
             eprintln!("detector {id}: {n} finding(s) in {secs:.3} s");
         }
     })
-    .map_err(|e| exit(code::DATA, e))?;
+    .map_err(crate::cli::query_failed)?;
     findings.retain(|f| f.severity >= a.min_severity);
     let findings = group_similar(prep.suppress(findings));
     emit(
@@ -296,7 +296,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
     let (dataset, _keep) = dataset;
     // a dataset that cannot be read (a corrupt Parquet file, a schema that does not match) is bad
     // data, exit 65, like a failing detector
-    let (mut findings, errors) = detect(&dataset, &prep.dets).map_err(|e| exit(code::DATA, e))?;
+    let (mut findings, errors) = detect(&dataset, &prep.dets).map_err(crate::cli::query_failed)?;
     let total = findings.len();
     findings.retain(|f| f.severity >= a.min_severity);
     let hidden = total - findings.len();
@@ -452,7 +452,7 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
             }
         }
         let (mut findings, errors) =
-            detect(&dataset.path, &prep.dets).map_err(|e| exit(code::DATA, e))?;
+            detect(&dataset.path, &prep.dets).map_err(crate::cli::query_failed)?;
         if let Some(e) = errors.first() {
             return Err(exit(code::DATA, anyhow::anyhow!("detector error: {e}")));
         }
@@ -616,7 +616,8 @@ pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32,
         ));
     }
     let prep = prepared(&a.detectors, quiet)?;
-    let (mut findings, errors) = detect(&a.dataset, &prep.dets).map_err(|e| exit(code::DATA, e))?;
+    let (mut findings, errors) =
+        detect(&a.dataset, &prep.dets).map_err(crate::cli::query_failed)?;
     findings.retain(|f| f.severity >= a.min_severity);
     let findings = group_similar(prep.suppress(findings));
     let page = wirehunt_store::detect::html::report(&a.dataset, &findings, "wirehunt report")

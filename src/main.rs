@@ -26,7 +26,11 @@ fn main() {
 /// The error and its causes, each said once: many error types repeat their cause in their own
 /// message (`{path}: {source}`), so anyhow's `{:#}` printed the same words two or three times.
 fn describe(err: &anyhow::Error) -> String {
-    let mut msg = err.to_string();
+    // DataFusion's word for an error of ours that crossed it adds nothing
+    let mut msg = err
+        .to_string()
+        .trim_start_matches("External error: ")
+        .to_string();
     for cause in err.chain().skip(1) {
         let c = cause.to_string();
         if !msg.contains(&c) {

@@ -421,7 +421,7 @@ pub fn run_sql_command(mut a: SqlArgs, quiet: bool) -> Result<i32, Exit> {
     rt.block_on(async {
         let ctx = wirehunt_store::query::open_session(&dataset_dir)
             .await
-            .map_err(|e| exit(code::DATA, e))?;
+            .map_err(crate::cli::query_failed)?;
         let mut sh = Shell {
             ctx,
             format,

@@ -808,3 +808,28 @@ fn datasets_on_s3_compatible_storage_read_like_their_directories_locally_and_on_
         .to_string();
     assert!(n != "0", "the hour {date} {hour} has rows: {n}");
 }
+
+/// A scheduler that is not there (a closed port, a name that does not resolve) is said once, before
+/// any query runs, with exit 69 - not one transport error per detector with exit 65 (bad data).
+#[test]
+fn an_unreachable_scheduler_is_said_once_with_exit_69() {
+    let (_dir, ds_s) = demo_dataset("cluster-down");
+    let closed = format!("df://127.0.0.1:{}", free_port());
+    for url in [closed.as_str(), "df://scheduler.invalid:50050"] {
+        for args in [
+            vec!["detect", ds_s.as_str()],
+            vec!["sql", ds_s.as_str(), "-c", "SELECT count(*) FROM conn"],
+        ] {
+            let mut a = vec!["-q", "--cluster", url];
+            a.extend(args.iter().copied());
+            let o = run_bounded_env(&a, &[]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(69), "{a:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{a:?}: {err}");
+            assert!(
+                err.contains(&format!("cannot reach the scheduler at {url}")),
+                "{a:?}: {err}"
+            );
+        }
+    }
+}

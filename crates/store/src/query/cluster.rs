@@ -272,6 +272,35 @@ fn client_session(config: &SessionConfig) -> Option<String> {
         .filter(|v| v.starts_with(JOB_PREFIX))
 }
 
+/// Seconds a client waits for the scheduler's port to accept a connection.
+const CONNECT_TIMEOUT_S: u64 = 10;
+
+/// Can the scheduler at `url` be reached? Ballista's client connects lazily, so without this look a
+/// scheduler that is down (or a misspelt host) failed every query of a command separately, each
+/// with a transport error dump, as bad data (exit 65); now it is one [`crate::Error::Cluster`]
+/// (exit 69) before anything runs.
+async fn reachable(url: &str) -> datafusion::error::Result<()> {
+    let target = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let target = target.trim_end_matches('/');
+    let unreachable = |why: String| {
+        datafusion::error::DataFusionError::External(Box::new(crate::Error::Cluster(format!(
+            "cannot reach the scheduler at {url}: {why}"
+        ))))
+    };
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(CONNECT_TIMEOUT_S),
+        tokio::net::TcpStream::connect(target),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(unreachable(e.to_string())),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {CONNECT_TIMEOUT_S} s"
+        ))),
+    }
+}
+
 /// A client session on the cluster at `url` (`df://HOST:PORT`), with wirehunt's functions.
 pub async fn connect(url: &str) -> datafusion::error::Result<SessionContext> {
     use ballista::prelude::SessionConfigExt;
@@ -300,6 +329,7 @@ pub async fn connect(url: &str) -> datafusion::error::Result<SessionContext> {
         .with_runtime_env(runtime)
         .with_default_features()
         .build();
+    reachable(url).await?;
     let ctx = SessionContext::remote_with_state(url, state).await?;
     // after remote_with_state: upgrading the state for Ballista replaces its function list
     super::udf::register(&ctx);
