@@ -380,7 +380,7 @@ table!(ConnTable, "conn", record ConnRecord, "One row per connection (TCP, UDP o
     resp_h: Str = "responder address",
     resp_p: U16 = "responder port (ICMP: code, or the echo reply type)",
     proto: Str = "transport protocol: tcp, udp, icmp",
-    service: Str = "protocol recognised by parsing the payload, never by port alone: dns, http, ssl, ftp, smtp (a STARTTLS session stays smtp; its handshake is in tls), quic (its handshake is in tls), ntp, dhcp, dhcpv6, ssdp, netbios-ns, netbios-dgm (null if none; a well-known port with another payload stays null)",
+    service: Str = "protocol recognised by parsing the payload, never by port alone: dns, http, ssl, ftp, smtp (a STARTTLS session stays smtp; its handshake is in tls), quic (its handshake is in tls), ntp, dhcp, dhcpv6, ssdp, netbios-ns, netbios-dgm, stun, wireguard (null if none; a well-known port with another payload stays null)",
     duration: F64 = "seconds from first to last packet",
     orig_bytes: U64 = "payload bytes sent by the originator (TCP: sequence span, so gaps count)",
     resp_bytes: U64 = "payload bytes sent by the responder",
