@@ -28,9 +28,11 @@ impl LazyOverview {
     }
 }
 
-/// "Open next": for the first findings, the commands that show their rows and write their packets.
-fn open_next(findings: &[Finding], dataset: &Path) -> Vec<String> {
-    use wirehunt_store::detect::pivot::{extract_command, sql_command};
+/// "Open next": for the first findings, the commands that show their rows (the first five) and
+/// write the packets of all their connections (`extract --finding N` with the detector options
+/// this triage ran with, so it numbers the findings the same way).
+fn open_next(findings: &[Finding], dataset: &Path, options: &[String]) -> Vec<String> {
+    use wirehunt_store::detect::pivot::{extract_finding_command, ids, sql_command};
     findings
         .iter()
         .filter(|f| f.suppressed.is_none())
@@ -38,11 +40,39 @@ fn open_next(findings: &[Finding], dataset: &Path) -> Vec<String> {
         .enumerate()
         .flat_map(|(i, f)| {
             let rows = sql_command(f, dataset).map(|c| format!("  #{}: {c}", i + 1));
-            let packets =
-                extract_command(f, i + 1, dataset).map(|c| format!("  #{} packets: {c}", i + 1));
+            let packets = (!ids(f, "uids", 1).is_empty()).then(|| {
+                format!(
+                    "  #{} packets: {}",
+                    i + 1,
+                    extract_finding_command(i + 1, dataset, options)
+                )
+            });
             rows.into_iter().chain(packets)
         })
         .collect()
+}
+
+/// The detector options of a triage as shell words, for the commands it prints.
+fn detector_words(o: &crate::cli::DetectorOpts, min: Severity) -> Vec<String> {
+    use wirehunt_store::detect::pivot::shell_word;
+    let path = |p: &Path| shell_word(&p.display().to_string());
+    let mut w = Vec::new();
+    if let Some(q) = &o.queries {
+        w.push(format!("--queries {}", path(q)));
+    }
+    for p in &o.params {
+        w.push(format!("--param {}", shell_word(p)));
+    }
+    if let Some(s) = &o.suppress {
+        w.push(format!("--suppress {}", path(s)));
+    }
+    for i in &o.intel {
+        w.push(format!("--intel {}", path(i)));
+    }
+    if min != Severity::Medium {
+        w.push(format!("--min-severity {}", min.as_str()));
+    }
+    w
 }
 
 pub fn default_format(output: Option<&Path>) -> Format {
@@ -346,7 +376,11 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
             &mut out,
             wirehunt_store::report::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout())),
         )?;
-        let next = open_next(&findings, &dataset);
+        let next = open_next(
+            &findings,
+            &dataset,
+            &detector_words(&a.detectors, a.min_severity),
+        );
         if !next.is_empty() {
             writeln!(out, "Open next (the rows behind the first findings):")?;
             for l in next {

@@ -936,6 +936,27 @@ fn triage_says_what_to_open_next_and_the_commands_work() {
                 rep.manifest.inputs[0].packets_read > 0,
                 "{cmd}: empty slice"
             );
+            // ... all of them: finding 1 is the beacon to metricdata86.info, 44 connections to one
+            // address (counted in the dataset), more than any uid list in its evidence
+            assert!(cmd.contains(" --finding "), "{cmd}");
+            if cmd.contains("--finding 1 ") {
+                let o = run_ok(&[
+                    "sql",
+                    &ds.to_string_lossy(),
+                    "-c",
+                    "SELECT count(*) AS n FROM conn WHERE orig_h = '10.10.1.13' AND resp_h = '44.54.23.142' AND resp_p = 80",
+                    "--format",
+                    "csv",
+                ]);
+                let want: usize = String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .nth(1)
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert_eq!(want, 44);
+                assert_eq!(column(&ds2, "conn", "uid").len(), want, "{cmd}");
+            }
             extracts += 1;
         } else {
             let rows = String::from_utf8_lossy(&sh.stdout).lines().count();

@@ -64,6 +64,19 @@ pub fn sql_command(f: &Finding, dataset: &Path) -> Option<String> {
     Some(format!("wirehunt sql {ds} \"{q}\""))
 }
 
+/// The `wirehunt extract` command writing the packets of every connection of finding `n` (numbered as
+/// triage numbers them with the same detector `options`, already shell words) to `finding-N.pcap`.
+pub fn extract_finding_command(n: usize, dataset: &Path, options: &[String]) -> String {
+    let mut words = vec![
+        "wirehunt extract".to_string(),
+        shell_word(&dataset.display().to_string()),
+        format!("--finding {n}"),
+    ];
+    words.extend(options.iter().cloned());
+    words.push(format!("-o finding-{n}.pcap"));
+    words.join(" ")
+}
+
 /// The `wirehunt extract` command writing the packets of `f`'s first five connections to
 /// `finding-N.pcap`.
 pub fn extract_command(f: &Finding, n: usize, dataset: &Path) -> Option<String> {
