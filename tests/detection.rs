@@ -716,30 +716,20 @@ fn suppressions_silence_a_pair_with_a_reason() {
         .find(|f| f["detector"] == "suspicious_tls")
         .unwrap();
     assert_eq!(t["severity"], "high");
+    // triage with the rules file and `extra` arguments
+    let with_rules = |extra: &[&str]| {
+        let r = rules.to_string_lossy().into_owned();
+        let mut a = vec!["-q", "triage", cap.as_str(), "--suppress", r.as_str()];
+        a.extend(extra);
+        run(&a)
+    };
     // a malformed rule is a usage error
     std::fs::write(&rules, "not-an-address,x,y\n").unwrap();
-    let o = run(&[
-        "-q",
-        "triage",
-        &cap,
-        "--format",
-        "jsonl",
-        "--no-cache",
-        "--suppress",
-        &rules.to_string_lossy(),
-    ]);
+    let o = with_rules(&["--format", "jsonl", "--no-cache"]);
     assert_eq!(o.status.code(), Some(2));
     // ... and it is said before anything is ingested: the dataset directory is never made
     let ds = dir.join("never");
-    let o = run(&[
-        "-q",
-        "triage",
-        &cap,
-        "-d",
-        &ds.to_string_lossy(),
-        "--suppress",
-        &rules.to_string_lossy(),
-    ]);
+    let o = with_rules(&["-d", &ds.to_string_lossy()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("known.csv:1:"));
     assert!(
@@ -748,14 +738,7 @@ fn suppressions_silence_a_pair_with_a_reason() {
     );
     // a misspelt detector id would silence nothing: a usage error naming it
     std::fs::write(&rules, "192.168.100.0/24,94.156.71.237,lab,beaconnig\n").unwrap();
-    let o = run(&[
-        "-q",
-        "triage",
-        &cap,
-        "--no-cache",
-        "--suppress",
-        &rules.to_string_lossy(),
-    ]);
+    let o = with_rules(&["--no-cache"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no detector \"beaconnig\""));
     // a reason holding a comma is quoted as in any CSV, and shown whole
@@ -764,16 +747,8 @@ fn suppressions_silence_a_pair_with_a_reason() {
         "192.168.100.0/24,94.156.71.237:4782,\"lab detonation, ticket 42\",beaconing\n",
     )
     .unwrap();
-    let o = run_ok(&[
-        "-q",
-        "triage",
-        &cap,
-        "--format",
-        "jsonl",
-        "--no-cache",
-        "--suppress",
-        &rules.to_string_lossy(),
-    ]);
+    let o = with_rules(&["--format", "jsonl", "--no-cache"]);
+    assert_eq!(o.status.code(), Some(0));
     let out = String::from_utf8_lossy(&o.stdout);
     let b = out
         .lines()

@@ -203,30 +203,28 @@ mod tests {
     fn stun_and_wireguard() {
         // RFC 5769 2.1: a Binding request (SOFTWARE, PRIORITY, ICE-CONTROLLED, USERNAME,
         // MESSAGE-INTEGRITY, FINGERPRINT), 108 bytes
-        let rfc5769: Vec<u8> = [
+        let unhex = |parts: &[&str]| -> Vec<u8> {
+            parts
+                .concat()
+                .as_bytes()
+                .chunks(2)
+                .map(|h| u8::from_str_radix(std::str::from_utf8(h).unwrap(), 16).unwrap())
+                .collect()
+        };
+        let rfc5769 = unhex(&[
             "000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420636c69656e74",
             "002400046e0001ff80290008932ff9b151263b36000600096576746a3a68367659202020",
             "000800149aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a280280004e57a3bcf",
-        ]
-        .concat()
-        .as_bytes()
-        .chunks(2)
-        .map(|h| u8::from_str_radix(std::str::from_utf8(h).unwrap(), 16).unwrap())
-        .collect();
+        ]);
         assert_eq!(rfc5769.len(), 108);
         assert!(is_stun(&rfc5769));
         assert_eq!(classify(50000, 3478, &rfc5769), Some("stun"));
         // RFC 5769 2.2: the IPv4 Binding success response (XOR-MAPPED-ADDRESS 192.0.2.1:32853)
-        let resp: Vec<u8> = [
+        let resp = unhex(&[
             "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220",
             "002000080001a147e112a643000800142b91f599fd9e90c38c7489f92af9ba53f06be7d7",
             "80280004c07d4c96",
-        ]
-        .concat()
-        .as_bytes()
-        .chunks(2)
-        .map(|h| u8::from_str_radix(std::str::from_utf8(h).unwrap(), 16).unwrap())
-        .collect();
+        ]);
         assert_eq!(resp.len(), 80);
         assert_eq!(classify(3478, 50000, &resp), Some("stun"));
         // a header alone (Binding request without attributes), and broken ones
