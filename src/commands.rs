@@ -410,6 +410,7 @@ pub fn run_triage_command(a: TriageArgs, quiet: bool) -> Result<i32, Exit> {
             &dataset,
             &findings,
             "wirehunt triage",
+            Some(&detector_words(&a.detectors, a.min_severity)),
         )
         .map_err(|e| exit(code::DATA, e))?;
         write_file_atomic(h, page.as_bytes())?;
@@ -654,8 +655,13 @@ pub fn run_report_command(a: crate::cli::ReportArgs, quiet: bool) -> Result<i32,
         detect(&a.dataset, &prep.dets).map_err(crate::cli::query_failed)?;
     findings.retain(|f| f.severity >= a.min_severity);
     let findings = group_similar(prep.suppress(findings));
-    let page = wirehunt_store::detect::html::report(&a.dataset, &findings, "wirehunt report")
-        .map_err(|e| exit(code::DATA, e))?;
+    let page = wirehunt_store::detect::html::report(
+        &a.dataset,
+        &findings,
+        "wirehunt report",
+        Some(&detector_words(&a.detectors, a.min_severity)),
+    )
+    .map_err(|e| exit(code::DATA, e))?;
     write_file_atomic(&a.html, page.as_bytes())?;
     if !quiet {
         eprintln!(

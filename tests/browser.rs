@@ -258,7 +258,7 @@ fn the_html_report_renders_in_chromium_with_every_panel_and_no_overflow() {
     // every finding triage reported, in the same order, with its evidence and pivots
     let rows = c["findings"].as_array().unwrap();
     assert_eq!(rows.len(), findings.len());
-    for (r, f) in rows.iter().zip(&findings) {
+    for (n, (r, f)) in rows.iter().zip(&findings).enumerate() {
         assert_eq!(r["severity"], f["severity"], "{r}");
         assert!(r["kv"].as_u64().unwrap() >= 3, "evidence as a table: {r}");
         let pivots: Vec<&str> = r["pivots"]
@@ -268,8 +268,12 @@ fn the_html_report_renders_in_chromium_with_every_panel_and_no_overflow() {
             .map(|p| p.as_str().unwrap())
             .collect();
         assert!(pivots.iter().any(|p| p.starts_with("wirehunt sql ")), "{r}");
+        // numbered as triage numbers them: all the finding's connections
+        let finding = format!(" --finding {} ", n + 1);
         assert!(
-            pivots.iter().any(|p| p.starts_with("wirehunt extract ")),
+            pivots
+                .iter()
+                .any(|p| p.starts_with("wirehunt extract ") && p.contains(&finding)),
             "{r}"
         );
         if f["category"] == "beaconing" {

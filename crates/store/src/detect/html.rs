@@ -286,9 +286,23 @@ pub fn finding_times(dataset: &Path, findings: &[Finding]) -> crate::Result<Vec<
     })
 }
 
-/// Self-contained HTML report (inline CSS and SVG; no scripts, nothing fetched).
-pub fn report(dataset: &Path, findings: &[Finding], title: &str) -> crate::Result<String> {
-    page(&overview(dataset)?, dataset, findings, title)
+/// Self-contained HTML report (inline CSS and SVG; no scripts, nothing fetched). `extract_options`:
+/// the detector options (shell words) the findings were made with, when they are numbered as triage
+/// numbers them - each finding's packets pivot is then `extract --finding N` with them (all its
+/// connections); without, it names the finding's first five connections.
+pub fn report(
+    dataset: &Path,
+    findings: &[Finding],
+    title: &str,
+    extract_options: Option<&[String]>,
+) -> crate::Result<String> {
+    page(
+        &overview(dataset)?,
+        dataset,
+        findings,
+        title,
+        extract_options,
+    )
 }
 
 /// The page from an overview already computed (triage computes it once for the terminal and the
@@ -298,9 +312,17 @@ pub fn page(
     dataset: &Path,
     findings: &[Finding],
     title: &str,
+    extract_options: Option<&[String]>,
 ) -> crate::Result<String> {
     let times = finding_times(dataset, findings)?;
-    Ok(render(ov, dataset, findings, title, &times))
+    Ok(render(
+        ov,
+        dataset,
+        findings,
+        title,
+        &times,
+        extract_options,
+    ))
 }
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:0 auto;padding:1em 2em;max-width:1180px;color:#222}\
@@ -376,6 +398,7 @@ pub fn render(
     findings: &[Finding],
     title: &str,
     times: &[Vec<i64>],
+    extract_options: Option<&[String]>,
 ) -> String {
     let inputs: Vec<&str> = ov.manifest.inputs.iter().map(|i| i.path.as_str()).collect();
     let named = match inputs.as_slice() {
@@ -461,7 +484,12 @@ pub fn render(
             }
             let pivots: Vec<String> = [
                 super::pivot::sql_command(f, dataset),
-                super::pivot::extract_command(f, i + 1, dataset),
+                match extract_options {
+                    Some(o) if !uids.is_empty() => {
+                        Some(super::pivot::extract_finding_command(i + 1, dataset, o))
+                    }
+                    _ => super::pivot::extract_command(f, i + 1, dataset),
+                },
             ]
             .into_iter()
             .flatten()

@@ -153,7 +153,9 @@ pub fn emit(
             report::write_parquet(std::slice::from_ref(&b), b.schema(), p)?;
         }
         Format::Html => {
-            let page = html::report(dataset, findings, title)?;
+            // the findings of `detect`, or a findings file: not necessarily numbered as triage
+            // numbers them, so the pivots name connections
+            let page = html::report(dataset, findings, title, None)?;
             sink.write_all(page.as_bytes())?;
         }
     }
