@@ -732,8 +732,9 @@ pub fn run_ingest(
         eprint!("{}", report::ingest_summary(&rep));
     } else {
         // no summary (-q, or not a terminal), but damaged or unreadable inputs are always reported:
-        // they set the exit status (66), which must not come without a word
-        for i in &rep.manifest.inputs {
+        // they set the exit status (66), which must not come without a word (this run's inputs:
+        // an --append does not repeat the earlier runs')
+        for i in &rep.run.inputs {
             if let Some(e) = &i.error {
                 eprintln!(
                     "wirehunt: warning: {}: {}",

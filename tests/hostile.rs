@@ -765,7 +765,29 @@ fn append_adds_captures_and_skips_known_ones() {
             .code(),
         Some(0)
     );
-    run_ok(&["ingest", &b.to_string_lossy(), "-d", &d, "--append"]);
+    // on a terminal the summary is this run's (1 input, 20 connections) and then the dataset's
+    let o = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} ingest {} -d {} --append",
+                wirehunt_bin().display(),
+                b.display(),
+                ds.display()
+            ),
+            "/dev/null",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("util-linux script");
+    let tty = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(o.status.success(), "{tty}");
+    assert!(tty.contains("ingested 1 file(s)"), "{tty}");
+    assert!(tty.contains("  rows: conn 20, dns 0,"), "{tty}");
+    assert!(
+        tty.contains("  dataset now: 2 input(s), rows: conn 50, dns 0,"),
+        "{tty}"
+    );
     let uids = column(&ds, "conn", "uid");
     assert_eq!(uids.len(), 50);
     assert_eq!(

@@ -118,7 +118,11 @@ pub enum InputHashes {
 
 #[derive(Debug)]
 pub struct IngestReport {
+    /// The dataset's manifest (with `--append`, the earlier runs' inputs, rows and flows included).
     pub manifest: Manifest,
+    /// This run's own part: its inputs, rows and flow counts (the same as `manifest` unless an
+    /// `--append` added to an earlier dataset).
+    pub run: Manifest,
     /// Inputs that could not be read at all.
     pub failed: usize,
     /// Inputs read with damage.
@@ -617,6 +621,7 @@ pub fn ingest(
         partition,
         run: None,
     };
+    let run = manifest.clone();
     if let Some(prev) = previous {
         manifest.follow(prev);
     }
@@ -638,6 +643,7 @@ pub fn ingest(
         shared,
         already_present: appended.already_present,
         manifest,
+        run,
         failed,
         damaged,
         seconds: t0.elapsed().as_secs_f64(),

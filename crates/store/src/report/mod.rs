@@ -522,7 +522,8 @@ pub fn human_bytes(b: u64) -> String {
 
 /// One-screen ingest summary (stderr).
 pub fn ingest_summary(rep: &crate::ingest::IngestReport) -> String {
-    let m = &rep.manifest;
+    // this run's inputs, packets, flows and rows; an --append says the dataset's totals after them
+    let m = &rep.run;
     let read: u64 = m.inputs.iter().map(|i| i.packets_read).sum();
     let decoded: u64 = m.inputs.iter().map(|i| i.packets_decoded).sum();
     let mut skipped: std::collections::BTreeMap<&str, u64> = Default::default();
@@ -555,8 +556,28 @@ pub fn ingest_summary(rep: &crate::ingest::IngestReport) -> String {
         "  flows: {} (max concurrent {}, expired {}, evicted {})\n",
         m.flow_stats.flows, m.flow_stats.max_concurrent, m.flow_stats.expired, m.flow_stats.evicted
     ));
-    let t: Vec<String> = m.tables.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    s.push_str(&format!("  rows: {}\n", t.join(", ")));
+    // every table, in name order, 0 for a table this run added no row to
+    let rows = |tables: &std::collections::BTreeMap<String, u64>| -> String {
+        let mut names: Vec<&str> = crate::table::all_schemas()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        names.sort_unstable();
+        names
+            .iter()
+            .map(|n| format!("{n} {}", tables.get(*n).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    s.push_str(&format!("  rows: {}\n", rows(&m.tables)));
+    let d = &rep.manifest;
+    if d.inputs.len() > m.inputs.len() {
+        s.push_str(&format!(
+            "  dataset now: {} input(s), rows: {}\n",
+            d.inputs.len(),
+            rows(&d.tables)
+        ));
+    }
     for i in &m.inputs {
         if let Some(e) = &i.error {
             s.push_str(&format!("  warning: {}: {}\n", i.path, e));
