@@ -482,7 +482,11 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         // of the finding: the detectors list 20 uids (max_uids) in a finding's evidence
         let mut prep = prepared(&a.detectors, quiet)?;
         for d in &mut prep.dets {
-            for p in d.params.iter_mut().filter(|p| p.name == "max_uids") {
+            for p in d
+                .params
+                .iter_mut()
+                .filter(|p| p.name == wirehunt_store::detect::MAX_UIDS_PARAM)
+            {
                 p.value = wirehunt_store::detect::ParamValue::Int(i64::from(i32::MAX));
             }
         }

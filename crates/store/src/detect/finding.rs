@@ -321,8 +321,11 @@ pub fn apply_intel(findings: &mut [Finding], detectors: &[Detector]) {
     }
 }
 
-/// Connection ids a finding lists under `evidence.uids` unless its detector's `max_uids` parameter says
-/// otherwise (the detectors declare it with this default).
+/// The detectors' parameter capping the connection ids a finding lists under `evidence.uids`.
+pub const MAX_UIDS_PARAM: &str = "max_uids";
+
+/// Connection ids a finding lists under `evidence.uids` unless its detector's [`MAX_UIDS_PARAM`]
+/// says otherwise (the detectors declare it with this default).
 pub const DEFAULT_MAX_UIDS: usize = 20;
 
 /// Findings of one detector, one source and one severity below high that are grouped into one.
@@ -393,7 +396,7 @@ pub fn group_similar(findings: Vec<Finding>) -> Vec<Finding> {
                 let cap = g
                     .evidence
                     .get("parameters")
-                    .and_then(|p| p.get("max_uids"))
+                    .and_then(|p| p.get(MAX_UIDS_PARAM))
                     .and_then(Value::as_u64)
                     .map_or(DEFAULT_MAX_UIDS, |n| {
                         usize::try_from(n).unwrap_or(usize::MAX)

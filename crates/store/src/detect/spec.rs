@@ -235,14 +235,14 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
                                 let sev = s.trim().parse::<Severity>().map_err(|_| {
                                     format!("{path}:{}: unknown severity {:?}", i + 1, s.trim())
                                 })?;
-                                let n: f64 = n
-                                    .trim()
-                                    .parse()
-                                    .ok()
-                                    .filter(|x: &f64| x.is_finite())
-                                    .ok_or_else(|| {
-                                        format!("{path}:{}: bad score {:?}", i + 1, n.trim())
-                                    })?;
+                                // a score is read as a float parameter is: finite, or refused
+                                let Ok(ParamValue::Float(n)) = ParamValue::parse("float", n) else {
+                                    return Err(format!(
+                                        "{path}:{}: bad score {:?}",
+                                        i + 1,
+                                        n.trim()
+                                    ));
+                                };
                                 th.push((sev, n));
                             }
                             th.sort_by(|a, b| b.1.total_cmp(&a.1));
