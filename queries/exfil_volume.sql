@@ -18,6 +18,12 @@
 -- description: when fleet_uploaders+ internal sources each send the peer a tenth of min_upload_bytes or more, mostly one-way
 -- description: (a backup agent or sync client on many hosts), a large upload to it is that job's, unless the port is
 -- description: non-standard (not 80/443). An exfiltrating host stands out from a peer others only browse.
+-- description: An everyday client's upload is capped at medium (max_everyday_score): when every connection of the pair
+-- description: that shows its client (a TLS ClientHello's JA4, an HTTP User-Agent) shows one the source also uses with
+-- description: servers in everyday_domains+ other registered domains, the host's own browser or OS did the upload (a
+-- description: phone's photo backup, a user's attachment) - worth a glance, not "look now"; an exfiltration tool
+-- description: (rclone, curl, a script, an implant) shows a client the host uses for that peer only. Not capped on a
+-- description: non-standard port or to a peer without a name (an IP literal).
 -- severity: critical >= 85, high >= 65, medium >= 45, low >= 30
 -- summary: {src_ip} uploaded {bytes_up:bytes} to {peer} in {connections} connection(s) ({upload_ratio:pct} of the bytes went up, {bytes_down:bytes} came back; {posts} POST/PUT; volume z {volume_z:1} among {population} source/peer pairs; peer used by {peer_sources} source(s)){note}
 -- param: min_upload_bytes int = 1000000
@@ -28,6 +34,8 @@
 -- param: mail_uncapped_bytes int = 100000000
 -- param: fleet_uploaders int = 3
 -- param: max_fleet_score float = 44.0
+-- param: everyday_domains int = 3
+-- param: max_everyday_score float = 64.0
 -- param: max_uids int = 20
 WITH h AS (
     SELECT uid,
@@ -39,6 +47,28 @@ bodies AS (
     SELECT uid, CAST(request_body_len AS DOUBLE) AS body FROM http WHERE method IN ('POST', 'PUT')
 ),
 t AS (SELECT uid, max(server_name) AS sni FROM tls GROUP BY uid),
+-- the client software a source uses widely: a JA4 / User-Agent it sends to servers in many registered
+-- domains (names only: an address says nothing of whose server it is)
+ja4_use AS (SELECT orig_h AS src, ja4, array_agg(DISTINCT registered_domain(server_name)) AS domains
+            FROM tls WHERE ja4 IS NOT NULL AND registered_domain(server_name) IS NOT NULL GROUP BY orig_h, ja4),
+ua_use AS (SELECT orig_h AS src, user_agent, array_agg(DISTINCT registered_domain(host)) AS domains
+           FROM http WHERE user_agent IS NOT NULL AND host_address(host) IS NULL AND registered_domain(host) IS NOT NULL
+           GROUP BY orig_h, user_agent),
+-- per connection: did its client (JA4, else User-Agent) also serve the source in everyday_domains+ other domains
+tls_client AS (
+    SELECT x.uid, cardinality(array_remove(j.domains, coalesce(registered_domain(x.sni), ''))) >= $everyday_domains AS everyday
+    FROM (SELECT uid, max(orig_h) AS src, max(server_name) AS sni, max(ja4) AS ja4 FROM tls WHERE ja4 IS NOT NULL GROUP BY uid) x
+    JOIN ja4_use j ON j.src = x.src AND j.ja4 = x.ja4
+),
+http_client AS (
+    SELECT x.uid, cardinality(array_remove(j.domains, coalesce(registered_domain(x.host), ''))) >= $everyday_domains AS everyday
+    FROM (SELECT uid, max(orig_h) AS src, max(host) AS host, max(user_agent) AS ua FROM http WHERE user_agent IS NOT NULL GROUP BY uid) x
+    JOIN ua_use j ON j.src = x.src AND j.user_agent = x.ua
+),
+client AS (
+    SELECT coalesce(tc.uid, hc.uid) AS uid, coalesce(tc.everyday, hc.everyday) AS everyday
+    FROM tls_client tc FULL JOIN http_client hc ON hc.uid = tc.uid
+),
 -- sessions the SMTP analyzer parsed: mail, whatever the port
 mail AS (SELECT DISTINCT uid FROM smtp),
 c AS (
@@ -49,14 +79,17 @@ c AS (
            coalesce(t.sni, h.host, c.resp_h || ':' || CAST(c.resp_p AS VARCHAR)) AS peer,
            coalesce(t.sni, h.host) AS name,
            coalesce(h.posts, 0) AS posts,
-           m.uid IS NOT NULL AS is_mail
+           m.uid IS NOT NULL AS is_mail,
+           cl.everyday
     -- the small sides first: DataFusion builds its hash table from the left input
-    FROM mail m RIGHT JOIN (h RIGHT JOIN (t RIGHT JOIN (SELECT * FROM conn WHERE proto = 'tcp') c ON t.uid = c.uid) ON h.uid = c.uid) ON m.uid = c.uid
+    FROM client cl RIGHT JOIN (mail m RIGHT JOIN (h RIGHT JOIN (t RIGHT JOIN (SELECT * FROM conn WHERE proto = 'tcp') c ON t.uid = c.uid) ON h.uid = c.uid) ON m.uid = c.uid) ON cl.uid = c.uid
 ),
 pairs AS (
     SELECT src, peer, max(name) AS name, min(dst) AS dst, min(dport) AS dport,
            count(*) AS connections, sum(up) AS bytes_up, sum(down) AS bytes_down, sum(posts) AS posts,
            sum(CASE WHEN is_mail THEN up ELSE 0 END) AS mail_up,
+           -- every connection that shows its client shows an everyday one (and one at least does)
+           count(everyday) > 0 AND bool_and(everyday) AS everyday_client,
            min(ts) AS first_seen, max(ts) AS last_seen,
            (max(tus) - min(tus)) / 1e6 + max(duration) AS duration_s
     FROM c GROUP BY src, peer
@@ -88,7 +121,8 @@ scored AS (
            d.post_mad / greatest(m.post_median, 1) AS post_size_dispersion,
            -- the two caps: a fleet job (backup, sync) and mail below the uncapped volume
            f.uploaders >= $fleet_uploaders AND x.dport IN (80, 443) AS fleet_job,
-           x.mail_up >= 0.9 * x.bytes_up AND x.bytes_up < $mail_uncapped_bytes AS mail_capped
+           x.mail_up >= 0.9 * x.bytes_up AND x.bytes_up < $mail_uncapped_bytes AS mail_capped,
+           x.everyday_client AND x.name IS NOT NULL AND x.dport IN (80, 443) AS everyday_capped
     FROM pairs x
     JOIN fanin f ON f.peer = x.peer
     CROSS JOIN pop CROSS JOIN popmad
@@ -101,12 +135,17 @@ SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, fi
        population, sources AS peer_sources, uploaders AS peer_uploaders, posts, post_median, round(post_size_dispersion, 3) AS post_size_dispersion,
        round(duration_s, 1) AS duration_s,
        mail_up >= 0.9 * bytes_up AS mail,
+       everyday_client,
        CASE WHEN fleet_job
             THEN '; ' || CAST(uploaders AS VARCHAR) || ' internal sources upload to this peer on that scale (a fleet backup or sync job): capped at low'
             WHEN mail_capped
             THEN '; the sessions are SMTP mail submissions: capped at medium (mail volume alone is no exfiltration; ftp_smtp_exfil weighs how it was sent)'
+            WHEN everyday_capped
+            THEN '; every connection was made by a client (TLS fingerprint or User-Agent) this host also uses with servers in '
+                 || CAST($everyday_domains AS VARCHAR) || '+ other domains - its own browser or system: capped at medium'
             ELSE '' END AS note,
-       least(CASE WHEN fleet_job THEN $max_fleet_score WHEN mail_capped THEN $max_mail_score ELSE 100 END,
+       least(CASE WHEN fleet_job THEN $max_fleet_score WHEN mail_capped THEN $max_mail_score
+                  WHEN everyday_capped THEN $max_everyday_score ELSE 100 END,
        least(100, greatest(0,
            40
            + least(20, 6 * (coalesce(volume_z, $min_z + 1) - $min_z))

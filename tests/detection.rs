@@ -2204,3 +2204,111 @@ fn stun_and_wireguard_flows_are_named_and_their_keepalives_stay_below_high() {
         .collect();
     assert!(high.is_empty(), "{high:?}");
 }
+
+/// A large upload by the host's own browser or system (a phone's photo backup, a user's attachment
+/// to a web mail) has the volume of an exfiltration, but its client - the ClientHello's fingerprint
+/// (JA4) - is one the host also uses with servers in three or more other registered domains: medium,
+/// worth a glance. The same upload by a client the host uses for that peer only (a script's, a sync
+/// tool's or an implant's own TLS stack) stays high, and so does the everyday client's upload to a
+/// port not registered for HTTPS.
+#[test]
+fn an_upload_by_the_hosts_everyday_client_is_medium() {
+    use wirehunt_sim::net::Rng;
+    use wirehunt_sim::proto::{
+        ClientProfile, app_data, client_finish, client_hello, server_flight,
+    };
+    let (c, web, store) = ([10, 0, 0, 9], [203, 0, 113, 10], [198, 51, 100, 77]);
+    let t0 = 1_700_000_000_000_000i64;
+    let h2: &[&str] = &["h2", "http/1.1"];
+    let sites = [
+        "news.example.com",
+        "www.example.org",
+        "shop.example.net",
+        "mail.example.edu",
+    ];
+    for (label, profile, port, want) in [
+        ("browser", ClientProfile::Chrome, 443u16, Severity::Medium),
+        ("tool", ClientProfile::Minimal, 443, Severity::High),
+        ("browser-8443", ClientProfile::Chrome, 8443, Severity::High),
+    ] {
+        let mut rng = Rng::new(11);
+        let pool = rng.bytes(20_000);
+        let mut frames = Vec::new();
+        let tls_session = |rng: &mut Rng,
+                           frames: &mut Vec<(i64, Vec<u8>)>,
+                           k: u16,
+                           dst: [u8; 4],
+                           port: u16,
+                           sni: &str,
+                           profile: ClientProfile,
+                           up: usize,
+                           down: usize| {
+            let mut script: Vec<(bool, Vec<u8>)> = vec![
+                (true, client_hello(rng, profile, Some(sni), h2, true)),
+                (
+                    false,
+                    server_flight(rng, true, Some("h2"), false, Some(sni)),
+                ),
+                (true, client_finish(rng, true)),
+            ];
+            for (from_client, n) in [(true, up), (false, down)] {
+                let data = app_data(rng, n, &pool);
+                script.extend(data.chunks(1400).map(|p| (from_client, p.to_vec())));
+            }
+            let script: Vec<(bool, &[u8])> =
+                script.iter().map(|(d, p)| (*d, p.as_slice())).collect();
+            frames.extend(session(
+                c,
+                40000 + k,
+                dst,
+                port,
+                t0 + i64::from(k) * 60_000_000,
+                &script,
+            ));
+        };
+        // the host browses with its browser: four sites in four registered domains
+        for (k, site) in sites.iter().enumerate() {
+            let k = k as u16;
+            tls_session(
+                &mut rng,
+                &mut frames,
+                k,
+                web,
+                443,
+                site,
+                ClientProfile::Chrome,
+                600,
+                30_000,
+            );
+        }
+        // then 3 MB go up to a storage service
+        tls_session(
+            &mut rng,
+            &mut frames,
+            9,
+            store,
+            port,
+            "up.cloudstore.com",
+            profile,
+            3_000_000,
+            2_000,
+        );
+        frames.sort_by_key(|f| f.0);
+        let (ds, _) = ingest_bytes(
+            &format!("everyday-{label}"),
+            &[("c.pcap", pcap(1, &frames))],
+        );
+        let tls = rows(&ds, "tls", &["server_name", "ja4"]);
+        assert_eq!(tls.len(), 5, "{tls:?}");
+        assert!(tls.iter().all(|r| !r[1].is_empty()), "{tls:?}");
+        let f = one_finding(&ds, "exfil_volume", label, &["up.cloudstore.com"]);
+        assert_severity(&f, want, label);
+        assert_eq!(
+            f.summary
+                .contains("its own browser or system: capped at medium"),
+            label == "browser",
+            "{label}: {}",
+            f.summary
+        );
+    }
+}
