@@ -54,19 +54,20 @@ ja4_use AS (SELECT orig_h AS src, ja4, array_agg(DISTINCT registered_domain(serv
 ua_use AS (SELECT orig_h AS src, user_agent, array_agg(DISTINCT registered_domain(host)) AS domains
            FROM http WHERE user_agent IS NOT NULL AND host_address(host) IS NULL AND registered_domain(host) IS NOT NULL
            GROUP BY orig_h, user_agent),
--- per connection: did its client (JA4, else User-Agent) also serve the source in everyday_domains+ other domains
+-- per connection: in how many other registered domains the source uses its client (JA4, else User-Agent); 0 for a
+-- client it uses for this peer only
 tls_client AS (
-    SELECT x.uid, cardinality(array_remove(j.domains, coalesce(registered_domain(x.sni), ''))) >= $everyday_domains AS everyday
+    SELECT x.uid, coalesce(cardinality(array_remove(j.domains, coalesce(registered_domain(x.sni), ''))), 0) AS other_domains
     FROM (SELECT uid, max(orig_h) AS src, max(server_name) AS sni, max(ja4) AS ja4 FROM tls WHERE ja4 IS NOT NULL GROUP BY uid) x
-    JOIN ja4_use j ON j.src = x.src AND j.ja4 = x.ja4
+    LEFT JOIN ja4_use j ON j.src = x.src AND j.ja4 = x.ja4
 ),
 http_client AS (
-    SELECT x.uid, cardinality(array_remove(j.domains, coalesce(registered_domain(x.host), ''))) >= $everyday_domains AS everyday
+    SELECT x.uid, coalesce(cardinality(array_remove(j.domains, coalesce(registered_domain(x.host), ''))), 0) AS other_domains
     FROM (SELECT uid, max(orig_h) AS src, max(host) AS host, max(user_agent) AS ua FROM http WHERE user_agent IS NOT NULL GROUP BY uid) x
-    JOIN ua_use j ON j.src = x.src AND j.user_agent = x.ua
+    LEFT JOIN ua_use j ON j.src = x.src AND j.user_agent = x.ua
 ),
 client AS (
-    SELECT coalesce(tc.uid, hc.uid) AS uid, coalesce(tc.everyday, hc.everyday) AS everyday
+    SELECT coalesce(tc.uid, hc.uid) AS uid, coalesce(tc.other_domains, hc.other_domains) AS client_domains
     FROM tls_client tc FULL JOIN http_client hc ON hc.uid = tc.uid
 ),
 -- sessions the SMTP analyzer parsed: mail, whatever the port
@@ -80,7 +81,7 @@ c AS (
            coalesce(t.sni, h.host) AS name,
            coalesce(h.posts, 0) AS posts,
            m.uid IS NOT NULL AS is_mail,
-           cl.everyday
+           cl.client_domains
     -- the small sides first: DataFusion builds its hash table from the left input
     FROM client cl RIGHT JOIN (mail m RIGHT JOIN (h RIGHT JOIN (t RIGHT JOIN (SELECT * FROM conn WHERE proto = 'tcp') c ON t.uid = c.uid) ON h.uid = c.uid) ON m.uid = c.uid) ON cl.uid = c.uid
 ),
@@ -89,7 +90,9 @@ pairs AS (
            count(*) AS connections, sum(up) AS bytes_up, sum(down) AS bytes_down, sum(posts) AS posts,
            sum(CASE WHEN is_mail THEN up ELSE 0 END) AS mail_up,
            -- every connection that shows its client shows an everyday one (and one at least does)
-           count(everyday) > 0 AND bool_and(everyday) AS everyday_client,
+           -- (a connection's count is NULL when no ClientHello or User-Agent shows its client)
+           min(client_domains) AS client_domains,
+           count(client_domains) > 0 AND min(client_domains) >= $everyday_domains AS everyday_client,
            min(ts) AS first_seen, max(ts) AS last_seen,
            (max(tus) - min(tus)) / 1e6 + max(duration) AS duration_s
     FROM c GROUP BY src, peer
@@ -135,14 +138,14 @@ SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, fi
        population, sources AS peer_sources, uploaders AS peer_uploaders, posts, post_median, round(post_size_dispersion, 3) AS post_size_dispersion,
        round(duration_s, 1) AS duration_s,
        mail_up >= 0.9 * bytes_up AS mail,
-       everyday_client,
+       everyday_client, client_domains,
        CASE WHEN fleet_job
             THEN '; ' || CAST(uploaders AS VARCHAR) || ' internal sources upload to this peer on that scale (a fleet backup or sync job): capped at low'
             WHEN mail_capped
             THEN '; the sessions are SMTP mail submissions: capped at medium (mail volume alone is no exfiltration; ftp_smtp_exfil weighs how it was sent)'
             WHEN everyday_capped
             THEN '; every connection was made by a client (TLS fingerprint or User-Agent) this host also uses with servers in '
-                 || CAST($everyday_domains AS VARCHAR) || '+ other domains - its own browser or system: capped at medium'
+                 || CAST(client_domains AS VARCHAR) || ' other registered domains - its own browser or system: capped at medium'
             ELSE '' END AS note,
        least(CASE WHEN fleet_job THEN $max_fleet_score WHEN mail_capped THEN $max_mail_score
                   WHEN everyday_capped THEN $max_everyday_score ELSE 100 END,

@@ -2303,9 +2303,17 @@ fn an_upload_by_the_hosts_everyday_client_is_medium() {
         assert!(tls.iter().all(|r| !r[1].is_empty()), "{tls:?}");
         let f = one_finding(&ds, "exfil_volume", label, &["up.cloudstore.com"]);
         assert_severity(&f, want, label);
+        // the browser's fingerprint serves four other domains; the tool's, this peer only
+        let other = if label == "tool" { 0 } else { 4 };
         assert_eq!(
-            f.summary
-                .contains("its own browser or system: capped at medium"),
+            f.evidence.get("client_domains"),
+            Some(&serde_json::json!(other)),
+            "{label}"
+        );
+        assert_eq!(
+            f.summary.contains(
+                "also uses with servers in 4 other registered domains - its own browser or system"
+            ),
             label == "browser",
             "{label}: {}",
             f.summary
