@@ -47,29 +47,6 @@ bodies AS (
     SELECT uid, CAST(request_body_len AS DOUBLE) AS body FROM http WHERE method IN ('POST', 'PUT')
 ),
 t AS (SELECT uid, max(server_name) AS sni FROM tls GROUP BY uid),
--- the client software a source uses widely: a JA4 / User-Agent it sends to servers in many registered
--- domains (names only: an address says nothing of whose server it is)
-ja4_use AS (SELECT orig_h AS src, ja4, array_agg(DISTINCT registered_domain(server_name)) AS domains
-            FROM tls WHERE ja4 IS NOT NULL AND registered_domain(server_name) IS NOT NULL GROUP BY orig_h, ja4),
-ua_use AS (SELECT orig_h AS src, user_agent, array_agg(DISTINCT registered_domain(host)) AS domains
-           FROM http WHERE user_agent IS NOT NULL AND host_address(host) IS NULL AND registered_domain(host) IS NOT NULL
-           GROUP BY orig_h, user_agent),
--- per connection: in how many other registered domains the source uses its client (JA4, else User-Agent); 0 for a
--- client it uses for this peer only
-tls_client AS (
-    SELECT x.uid, coalesce(cardinality(array_remove(j.domains, coalesce(registered_domain(x.sni), ''))), 0) AS other_domains
-    FROM (SELECT uid, max(orig_h) AS src, max(server_name) AS sni, max(ja4) AS ja4 FROM tls WHERE ja4 IS NOT NULL GROUP BY uid) x
-    LEFT JOIN ja4_use j ON j.src = x.src AND j.ja4 = x.ja4
-),
-http_client AS (
-    SELECT x.uid, coalesce(cardinality(array_remove(j.domains, coalesce(registered_domain(x.host), ''))), 0) AS other_domains
-    FROM (SELECT uid, max(orig_h) AS src, max(host) AS host, max(user_agent) AS ua FROM http WHERE user_agent IS NOT NULL GROUP BY uid) x
-    LEFT JOIN ua_use j ON j.src = x.src AND j.user_agent = x.ua
-),
-client AS (
-    SELECT coalesce(tc.uid, hc.uid) AS uid, coalesce(tc.other_domains, hc.other_domains) AS client_domains
-    FROM tls_client tc FULL JOIN http_client hc ON hc.uid = tc.uid
-),
 -- sessions the SMTP analyzer parsed: mail, whatever the port
 mail AS (SELECT DISTINCT uid FROM smtp),
 c AS (
@@ -80,19 +57,14 @@ c AS (
            coalesce(t.sni, h.host, c.resp_h || ':' || CAST(c.resp_p AS VARCHAR)) AS peer,
            coalesce(t.sni, h.host) AS name,
            coalesce(h.posts, 0) AS posts,
-           m.uid IS NOT NULL AS is_mail,
-           cl.client_domains
+           m.uid IS NOT NULL AS is_mail
     -- the small sides first: DataFusion builds its hash table from the left input
-    FROM client cl RIGHT JOIN (mail m RIGHT JOIN (h RIGHT JOIN (t RIGHT JOIN (SELECT * FROM conn WHERE proto = 'tcp') c ON t.uid = c.uid) ON h.uid = c.uid) ON m.uid = c.uid) ON cl.uid = c.uid
+    FROM mail m RIGHT JOIN (h RIGHT JOIN (t RIGHT JOIN (SELECT * FROM conn WHERE proto = 'tcp') c ON t.uid = c.uid) ON h.uid = c.uid) ON m.uid = c.uid
 ),
 pairs AS (
     SELECT src, peer, max(name) AS name, min(dst) AS dst, min(dport) AS dport,
            count(*) AS connections, sum(up) AS bytes_up, sum(down) AS bytes_down, sum(posts) AS posts,
            sum(CASE WHEN is_mail THEN up ELSE 0 END) AS mail_up,
-           -- every connection that shows its client shows an everyday one (and one at least does)
-           -- (a connection's count is NULL when no ClientHello or User-Agent shows its client)
-           min(client_domains) AS client_domains,
-           count(client_domains) > 0 AND min(client_domains) >= $everyday_domains AS everyday_client,
            min(ts) AS first_seen, max(ts) AS last_seen,
            (max(tus) - min(tus)) / 1e6 + max(duration) AS duration_s
     FROM c GROUP BY src, peer
@@ -105,6 +77,37 @@ post_mad AS (
     SELECT c.src, c.peer, median(abs(b.body - m.post_median)) AS post_mad
     FROM bodies b JOIN c ON c.uid = b.uid JOIN post_med m ON m.src = c.src AND m.peer = c.peer
     GROUP BY c.src, c.peer
+),
+-- the client software a source uses widely: the registered domains of the servers it reaches with a
+-- JA4 / User-Agent (names only: an address says nothing of whose server it is); one row per distinct
+-- (source, client, name), so the name is parsed once however many connections repeat it
+ja4_use AS (
+    SELECT src, ja4, array_agg(DISTINCT rd) FILTER (WHERE rd IS NOT NULL) AS domains FROM (
+        SELECT orig_h AS src, ja4, registered_domain(server_name) AS rd
+        FROM (SELECT DISTINCT orig_h, ja4, server_name FROM tls WHERE ja4 IS NOT NULL AND server_name IS NOT NULL) d
+    ) y GROUP BY src, ja4
+),
+ua_use AS (
+    SELECT src, user_agent, array_agg(DISTINCT rd) FILTER (WHERE rd IS NOT NULL) AS domains FROM (
+        SELECT orig_h AS src, user_agent, CASE WHEN host_address(host) IS NULL THEN registered_domain(host) END AS rd
+        FROM (SELECT DISTINCT orig_h, user_agent, host FROM http WHERE user_agent IS NOT NULL AND host IS NOT NULL) d
+    ) y GROUP BY src, user_agent
+),
+-- per (source, named peer): the fewest other registered domains in which the source uses the client of
+-- one of its connections to that peer (the ClientHello's JA4 for TLS, the User-Agent for plain HTTP);
+-- 0 when a client serves this peer only
+pair_client AS (
+    SELECT src, peer, min(other) AS client_domains FROM (
+        SELECT x.orig_h AS src, x.server_name AS peer,
+               coalesce(cardinality(array_remove(j.domains, coalesce(registered_domain(x.server_name), ''))), 0) AS other
+        FROM (SELECT DISTINCT orig_h, server_name, ja4 FROM tls WHERE ja4 IS NOT NULL AND server_name IS NOT NULL) x
+        LEFT JOIN ja4_use j ON j.src = x.orig_h AND j.ja4 = x.ja4
+        UNION ALL
+        SELECT x.orig_h AS src, x.host AS peer,
+               coalesce(cardinality(array_remove(u.domains, coalesce(registered_domain(x.host), ''))), 0) AS other
+        FROM (SELECT DISTINCT orig_h, host, user_agent FROM http WHERE user_agent IS NOT NULL AND host IS NOT NULL) x
+        LEFT JOIN ua_use u ON u.src = x.orig_h AND u.user_agent = x.user_agent
+    ) y GROUP BY src, peer
 ),
 fanin AS (
     SELECT peer, count(DISTINCT src) AS sources,
@@ -125,12 +128,15 @@ scored AS (
            -- the two caps: a fleet job (backup, sync) and mail below the uncapped volume
            f.uploaders >= $fleet_uploaders AND x.dport IN (80, 443) AS fleet_job,
            x.mail_up >= 0.9 * x.bytes_up AND x.bytes_up < $mail_uncapped_bytes AS mail_capped,
-           x.everyday_client AND x.name IS NOT NULL AND x.dport IN (80, 443) AS everyday_capped
+           pc.client_domains,
+           coalesce(pc.client_domains >= $everyday_domains, false) AS everyday_client,
+           coalesce(pc.client_domains >= $everyday_domains, false) AND x.name IS NOT NULL AND x.dport IN (80, 443) AS everyday_capped
     FROM pairs x
     JOIN fanin f ON f.peer = x.peer
     CROSS JOIN pop CROSS JOIN popmad
     LEFT JOIN post_med m ON m.src = x.src AND m.peer = x.peer
     LEFT JOIN post_mad d ON d.src = x.src AND d.peer = x.peer
+    LEFT JOIN pair_client pc ON pc.src = x.src AND pc.peer = x.peer
 ),
 found AS (
 SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, first_seen, last_seen,
