@@ -82,29 +82,31 @@ post_mad AS (
 -- JA4 / User-Agent (names only: an address says nothing of whose server it is); one row per distinct
 -- (source, client, name), so the name is parsed once however many connections repeat it
 ja4_use AS (
-    SELECT src, ja4, array_agg(DISTINCT rd) FILTER (WHERE rd IS NOT NULL) AS domains FROM (
+    SELECT src, ja4, count(DISTINCT rd) AS domains FROM (
         SELECT orig_h AS src, ja4, registered_domain(server_name) AS rd
         FROM (SELECT DISTINCT orig_h, ja4, server_name FROM tls WHERE ja4 IS NOT NULL AND server_name IS NOT NULL) d
     ) y GROUP BY src, ja4
 ),
 ua_use AS (
-    SELECT src, user_agent, array_agg(DISTINCT rd) FILTER (WHERE rd IS NOT NULL) AS domains FROM (
+    SELECT src, user_agent, count(DISTINCT rd) AS domains FROM (
         SELECT orig_h AS src, user_agent, CASE WHEN host_address(host) IS NULL THEN registered_domain(host) END AS rd
         FROM (SELECT DISTINCT orig_h, user_agent, host FROM http WHERE user_agent IS NOT NULL AND host IS NOT NULL) d
     ) y GROUP BY src, user_agent
 ),
 -- per (source, named peer): the fewest other registered domains in which the source uses the client of
 -- one of its connections to that peer (the ClientHello's JA4 for TLS, the User-Agent for plain HTTP);
--- 0 when a client serves this peer only
+-- 0 when a client serves this peer only (the peer's own domain is one of the client's, so it is taken off
+-- the count)
 pair_client AS (
     SELECT src, peer, min(other) AS client_domains FROM (
         SELECT x.orig_h AS src, x.server_name AS peer,
-               coalesce(cardinality(array_remove(j.domains, coalesce(registered_domain(x.server_name), ''))), 0) AS other
+               coalesce(j.domains, 0) - CASE WHEN registered_domain(x.server_name) IS NOT NULL THEN 1 ELSE 0 END AS other
         FROM (SELECT DISTINCT orig_h, server_name, ja4 FROM tls WHERE ja4 IS NOT NULL AND server_name IS NOT NULL) x
         LEFT JOIN ja4_use j ON j.src = x.orig_h AND j.ja4 = x.ja4
         UNION ALL
         SELECT x.orig_h AS src, x.host AS peer,
-               coalesce(cardinality(array_remove(u.domains, coalesce(registered_domain(x.host), ''))), 0) AS other
+               coalesce(u.domains, 0)
+               - CASE WHEN host_address(x.host) IS NULL AND registered_domain(x.host) IS NOT NULL THEN 1 ELSE 0 END AS other
         FROM (SELECT DISTINCT orig_h, host, user_agent FROM http WHERE user_agent IS NOT NULL AND host IS NOT NULL) x
         LEFT JOIN ua_use u ON u.src = x.orig_h AND u.user_agent = x.user_agent
     ) y GROUP BY src, peer
