@@ -127,12 +127,14 @@ scored AS (
            x.bytes_up / greatest(x.bytes_up + x.bytes_down, 1) AS upload_ratio,
            m.post_median,
            d.post_mad / greatest(m.post_median, 1) AS post_size_dispersion,
-           -- the two caps: a fleet job (backup, sync) and mail below the uncapped volume
+           -- the three caps: a fleet job (backup, sync), mail below the uncapped volume, and an upload by
+           -- the host's everyday client to a named peer (an IP literal as Host or SNI names none)
            f.uploaders >= $fleet_uploaders AND x.dport IN (80, 443) AS fleet_job,
            x.mail_up >= 0.9 * x.bytes_up AND x.bytes_up < $mail_uncapped_bytes AS mail_capped,
            pc.client_domains,
            coalesce(pc.client_domains >= $everyday_domains, false) AS everyday_client,
-           coalesce(pc.client_domains >= $everyday_domains, false) AND x.name IS NOT NULL AND x.dport IN (80, 443) AS everyday_capped
+           coalesce(pc.client_domains >= $everyday_domains, false) AND x.name IS NOT NULL AND host_address(x.name) IS NULL
+               AND x.dport IN (80, 443) AS everyday_capped
     FROM pairs x
     JOIN fanin f ON f.peer = x.peer
     CROSS JOIN pop CROSS JOIN popmad

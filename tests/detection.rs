@@ -2320,3 +2320,77 @@ fn an_upload_by_the_hosts_everyday_client_is_medium() {
         );
     }
 }
+
+/// The User-Agent half of the everyday-client cap: a plain-HTTP upload with the browser's
+/// User-Agent, which the host also sends to four other registered domains, is medium to a named
+/// server, and stays high to an IP literal as Host (no name: the cap does not apply).
+#[test]
+fn an_everyday_user_agents_upload_is_medium_unless_the_host_is_an_address() {
+    let (c, web, store) = ([10, 0, 0, 9], [203, 0, 113, 10], [198, 51, 100, 77]);
+    let t0 = 1_700_000_000_000_000i64;
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let page = vec![b'a'; 20_000];
+    let chunk = vec![0x5au8; 1400];
+    for (label, host, want) in [
+        ("named", "upload.example-files.com", Severity::Medium),
+        ("literal", "198.51.100.77", Severity::High),
+    ] {
+        let mut frames = Vec::new();
+        for (k, site) in [
+            "news.example.com",
+            "www.example.org",
+            "shop.example.net",
+            "mail.example.edu",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let req = format!("GET / HTTP/1.1\r\nHost: {site}\r\nUser-Agent: {ua}\r\n\r\n");
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+                page.len()
+            );
+            frames.extend(session(
+                c,
+                40000 + k as u16,
+                web,
+                80,
+                t0 + k as i64 * 60_000_000,
+                &[
+                    (true, req.as_bytes()),
+                    (false, resp.as_bytes()),
+                    (false, &page),
+                ],
+            ));
+        }
+        let n = 2150;
+        let head = format!(
+            "POST /put HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {ua}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            n * chunk.len()
+        );
+        let mut script: Vec<(bool, &[u8])> = vec![(true, head.as_bytes())];
+        script.extend(std::iter::repeat_n((true, &chunk[..]), n));
+        script.push((
+            false,
+            &b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"[..],
+        ));
+        frames.extend(session(c, 40009, store, 80, t0 + 600_000_000, &script));
+        let (ds, _) = ingest_bytes(
+            &format!("everyday-ua-{label}"),
+            &[("c.pcap", pcap(1, &frames))],
+        );
+        let f = one_finding(&ds, "exfil_volume", label, &[host]);
+        assert_severity(&f, want, label);
+        assert_eq!(
+            f.evidence.get("client_domains"),
+            Some(&serde_json::json!(4)),
+            "{label}"
+        );
+        assert_eq!(
+            f.summary.contains("its own browser or system"),
+            label == "named",
+            "{label}: {}",
+            f.summary
+        );
+    }
+}
