@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use wirehunt_store::detect::{
-    Detector, Finding, Severity, Suppression, apply_overrides, apply_suppressions, detect,
-    detect_timed, group_similar, load_detectors, load_suppressions,
+    Detector, DetectorError, Finding, Severity, Suppression, apply_overrides, apply_suppressions,
+    detect, detect_timed, group_similar, load_detectors, load_suppressions,
 };
 use wirehunt_store::report::findings::{emit, write_table};
 use wirehunt_store::report::{Format, sanitize_terminal};
@@ -165,13 +165,10 @@ fn finish_code(
     dataset: &Path,
     findings: &[Finding],
     fail_on: Option<Severity>,
-    errors: &[String],
+    errors: &[DetectorError],
 ) -> i32 {
-    for e in errors {
-        eprintln!("wirehunt: detector error: {}", sanitize_terminal(e));
-    }
     if !errors.is_empty() {
-        say_damaged(dataset, errors);
+        say_detector_errors(dataset, errors);
         return code::DATA;
     }
     match fail_on {
@@ -186,16 +183,24 @@ fn finish_code(
     }
 }
 
-/// A query that failed decoding the dataset's data (`snappy: corrupt input`, a Parquet error) names
-/// no file: find the damaged one and say so, with what to do. True when an error looked like that
-/// (and the dataset was read through).
-pub(crate) fn say_damaged(dataset: &Path, errors: &[String]) -> bool {
-    if !errors
-        .iter()
-        .any(|e| e.contains("Parquet") || e.contains("corrupt"))
-    {
-        return false;
+/// Print each failed detector's error, then, when one failed decoding the dataset's data, the
+/// damaged file ([`name_damaged_file`]).
+fn say_detector_errors(dataset: &Path, errors: &[DetectorError]) {
+    for e in errors {
+        eprintln!(
+            "wirehunt: detector error: {}",
+            sanitize_terminal(&e.message)
+        );
     }
+    if errors.iter().any(|e| e.damaged_data) {
+        name_damaged_file(dataset);
+    }
+}
+
+/// A query that failed decoding the dataset's data (`snappy: corrupt input`, a Parquet error: see
+/// [`wirehunt_store::query::is_damaged_data`]) names no file: read the dataset through, find the
+/// damaged one and say so, with what to do.
+pub(crate) fn name_damaged_file(dataset: &Path) {
     if let Some(bad) = wirehunt_store::table::snapshot::Snapshot::take(dataset)
         .ok()
         .and_then(|s| s.find_damaged())
@@ -205,7 +210,6 @@ pub(crate) fn say_damaged(dataset: &Path, errors: &[String]) -> bool {
             sanitize_terminal(&bad)
         );
     }
-    true
 }
 
 /// Look at a dataset once before a command opens it: is it one (false: the caller says so), and
@@ -492,8 +496,15 @@ pub fn run_extract_command(a: crate::cli::ExtractArgs, quiet: bool) -> Result<i3
         }
         let (mut findings, errors) =
             detect(&dataset.path, &prep.dets).map_err(crate::cli::query_failed)?;
-        if let Some(e) = errors.first() {
-            return Err(exit(code::DATA, anyhow::anyhow!("detector error: {e}")));
+        if !errors.is_empty() {
+            say_detector_errors(&dataset.path, &errors);
+            return Err(exit(
+                code::DATA,
+                anyhow::anyhow!(
+                    "{} detector(s) failed (above): findings cannot be numbered as triage numbers them",
+                    errors.len()
+                ),
+            ));
         }
         findings.retain(|f| f.severity >= a.min_severity);
         let findings = group_similar(prep.suppress(findings));

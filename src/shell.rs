@@ -189,8 +189,9 @@ impl Shell {
                 let text = wirehunt_store::query::explain_error(e.as_ref());
                 eprintln!("{}: error: {}", origin, report::sanitize_terminal(&text));
                 if let Some(d) = &self.dataset
-                    && crate::commands::say_damaged(d, &[text])
+                    && wirehunt_store::query::is_damaged_data(e.as_ref())
                 {
+                    crate::commands::name_damaged_file(d);
                     self.dataset = None;
                 }
             }

@@ -1646,4 +1646,14 @@ fn a_damaged_page_is_named_by_detect_and_sql() {
         err.contains(&format!("the dataset is damaged: {d}/conn/{name}")),
         "{err}"
     );
+    // extract --finding runs the detectors to number the findings: it names the file too, and
+    // writes nothing
+    let out = ds.with_extension("pcap");
+    let o = run(&["extract", d, "--finding", "1", "-o", out.to_str().unwrap()]);
+    let (_, err) = s(&o);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    assert!(err.contains("wirehunt: detector error: "), "{err}");
+    assert!(err.contains(&format!("conn/{name}")), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.exists());
 }

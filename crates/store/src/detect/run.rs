@@ -123,11 +123,25 @@ pub async fn run_detector(
     Ok(out)
 }
 
+/// A detector that failed: its file, line and the error, and whether the dataset's data failed to
+/// decode ([`crate::query::is_damaged_data`]: then the caller can name the damaged file).
+#[derive(Debug, Clone)]
+pub struct DetectorError {
+    pub message: String,
+    pub damaged_data: bool,
+}
+
+impl std::fmt::Display for DetectorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Run every detector over a dataset, findings ranked by score.
 pub fn detect(
     dataset: &Path,
     detectors: &[Detector],
-) -> crate::Result<(Vec<Finding>, Vec<String>)> {
+) -> crate::Result<(Vec<Finding>, Vec<DetectorError>)> {
     detect_timed(dataset, detectors, |_, _, _| {})
 }
 
@@ -136,7 +150,7 @@ pub fn detect_timed(
     dataset: &Path,
     detectors: &[Detector],
     mut on_done: impl FnMut(&str, usize, f64),
-) -> crate::Result<(Vec<Finding>, Vec<String>)> {
+) -> crate::Result<(Vec<Finding>, Vec<DetectorError>)> {
     let rt = crate::query::runtime()?;
     rt.block_on(async {
         let ctx = crate::query::session(dataset).await?;
@@ -149,7 +163,10 @@ pub fn detect_timed(
                     on_done(&d.id, f.len(), t0.elapsed().as_secs_f64());
                     all.extend(f)
                 }
-                Err(e) => errors.push(format!("{} (SQL from line {}): {e:#}", d.path, d.sql_line)),
+                Err(e) => errors.push(DetectorError {
+                    message: format!("{} (SQL from line {}): {e:#}", d.path, d.sql_line),
+                    damaged_data: crate::query::is_damaged_data(&e),
+                }),
             }
         }
         apply_intel(&mut all, detectors);

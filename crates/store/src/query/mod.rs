@@ -540,6 +540,21 @@ pub fn cache_key(
 
 pub use crate::table::dataset::is_dataset;
 
+/// The query failed because the dataset's data did not decode: a Parquet error (a damaged page, a
+/// bad footer, `snappy: corrupt input` - the codec's error wrapped in one) anywhere in the error's
+/// chain, by type, not by the words of its message. Then the message names no file, and the caller
+/// can read the dataset through to find it ([`crate::table::snapshot::Snapshot::find_damaged`]).
+/// A query that fails in a Ballista executor arrives as text and is not recognised here.
+pub fn is_damaged_data(e: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(e), |c| c.source()).any(|c| {
+        c.is::<parquet::errors::ParquetError>()
+            || matches!(
+                c.downcast_ref::<arrow::error::ArrowError>(),
+                Some(arrow::error::ArrowError::ParquetError(_))
+            )
+    })
+}
+
 /// An error message an analyst can act on: a query over the memory limit says so and how to raise it;
 /// an unknown table lists the tables.
 pub fn explain_error(e: &(dyn std::error::Error + 'static)) -> String {

@@ -161,7 +161,7 @@ impl Snapshot {
 }
 
 /// Decode every page of one Parquet file. The Parquet reader may panic on some damaged pages
-/// (parquet 59): that is caught and reported as damage, silently.
+/// (parquet 59): that is caught and reported as damage, without a panic message.
 fn read_through(path: &Path) -> Result<(), String> {
     let read = || -> Result<(), String> {
         let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
@@ -173,9 +173,30 @@ fn read_through(path: &Path) -> Result<(), String> {
         }
         Ok(())
     };
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let r = std::panic::catch_unwind(read);
-    std::panic::set_hook(hook);
-    r.unwrap_or_else(|_| Err("the Parquet reader could not decode it".into()))
+    catch_quietly(read).unwrap_or_else(|_| Err("the Parquet reader could not decode it".into()))
+}
+
+thread_local! {
+    /// This thread is inside [`catch_quietly`]: its panics are expected and caught.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `catch_unwind` whose panic prints nothing. The panic hook is process-wide, so it is not swapped
+/// while reading (another thread's panic in that window would be lost): once, a hook is installed
+/// that stays silent only for the thread inside this function and hands every other panic to the
+/// hook that was there before.
+fn catch_quietly<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> std::thread::Result<R> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let r = std::panic::catch_unwind(f);
+    QUIET.with(|q| q.set(was));
+    r
 }
