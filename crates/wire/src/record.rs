@@ -338,3 +338,61 @@ impl RecordSink for Counter {
         *self.weird.entry(name.to_string()).or_insert(0) += 1;
     }
 }
+
+/// The dotted-quad text of an IPv4 address, made without `fmt`: `Ipv4Addr`'s `Display` goes
+/// through the formatting machinery (for its padding support), which cost 3% of a small-packet
+/// ingest in the conn rows' addresses and about 1% more in DNS A answers. Same text as `Display`.
+pub struct Ipv4Text {
+    buf: [u8; 15],
+    len: usize,
+}
+
+impl Ipv4Text {
+    pub fn new(ip: std::net::Ipv4Addr) -> Ipv4Text {
+        let mut buf = [0u8; 15];
+        let mut len = 0;
+        let mut push = |c: u8| {
+            if let Some(b) = buf.get_mut(len) {
+                *b = c;
+                len += 1;
+            }
+        };
+        for (i, o) in ip.octets().into_iter().enumerate() {
+            if i > 0 {
+                push(b'.');
+            }
+            if o >= 100 {
+                push(b'0' + o / 100);
+            }
+            if o >= 10 {
+                push(b'0' + o / 10 % 10);
+            }
+            push(b'0' + o % 10);
+        }
+        Ipv4Text { buf, len }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // digits and dots only: always UTF-8
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ipv4Text;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn ipv4_text_is_displays_text() {
+        let edges = [0u8, 1, 9, 10, 11, 99, 100, 101, 199, 200, 249, 250, 255];
+        for a in edges {
+            for b in edges {
+                for (c, d) in [(0, 255), (255, 0), (10, 100), (99, 9)] {
+                    let ip = Ipv4Addr::new(a, b, c, d);
+                    assert_eq!(Ipv4Text::new(ip).as_str(), ip.to_string());
+                }
+            }
+        }
+    }
+}

@@ -26,26 +26,7 @@ use std::sync::Arc;
 pub fn append_ip(b: &mut StringBuilder, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
-            let mut buf = [0u8; 15];
-            let mut n = 0;
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    buf[n] = b'.';
-                    n += 1;
-                }
-                if o >= 100 {
-                    buf[n] = b'0' + o / 100;
-                    n += 1;
-                }
-                if o >= 10 {
-                    buf[n] = b'0' + o / 10 % 10;
-                    n += 1;
-                }
-                buf[n] = b'0' + o % 10;
-                n += 1;
-            }
-            // digits and dots only: valid UTF-8
-            b.append_value(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+            b.append_value(wirehunt_wire::record::Ipv4Text::new(v4).as_str());
         }
         std::net::IpAddr::V6(v6) => {
             use std::fmt::Write;
@@ -82,6 +63,10 @@ pub mod kinds {
         const SQL: &'static str;
         fn data_type() -> DataType;
         fn builder() -> Self::Builder;
+        /// An empty builder with the capacity `b` holds now (rows, and value bytes or list items):
+        /// the next batch of a table is about as large as the last, so it is built without the
+        /// doubling reallocations (each a copy) of an empty builder.
+        fn like(b: &Self::Builder) -> Self::Builder;
     }
     /// Bytes of data a builder holds (values and offsets; validity bitmaps ignored): what a flush by
     /// size looks at.
@@ -109,7 +94,7 @@ pub mod kinds {
         }
     }
     macro_rules! kind {
-        ($k:ident, $b:ty, $sql:literal, $dt:expr, $new:expr) => {
+        ($k:ident, $b:ty, $sql:literal, $dt:expr, $new:expr, $like:expr) => {
             pub struct $k;
             impl Kind for $k {
                 type Builder = $b;
@@ -120,6 +105,9 @@ pub mod kinds {
                 fn builder() -> $b {
                     $new
                 }
+                fn like(b: &$b) -> $b {
+                    $like(b)
+                }
             }
         };
     }
@@ -128,91 +116,120 @@ pub mod kinds {
         TimestampMicrosecondBuilder,
         "timestamp(us, UTC)",
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        TimestampMicrosecondBuilder::new().with_timezone("UTC")
+        TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+        |b: &TimestampMicrosecondBuilder| TimestampMicrosecondBuilder::with_capacity(b.len())
+            .with_timezone("UTC")
     );
     kind!(
         Str,
         StringBuilder,
         "string",
         DataType::Utf8,
-        StringBuilder::new()
+        StringBuilder::new(),
+        |b: &StringBuilder| StringBuilder::with_capacity(b.len(), b.values_slice().len())
     );
     kind!(
         U8,
         UInt8Builder,
         "uint8",
         DataType::UInt8,
-        UInt8Builder::new()
+        UInt8Builder::new(),
+        |b: &UInt8Builder| UInt8Builder::with_capacity(b.len())
     );
     kind!(
         U16,
         UInt16Builder,
         "uint16",
         DataType::UInt16,
-        UInt16Builder::new()
+        UInt16Builder::new(),
+        |b: &UInt16Builder| UInt16Builder::with_capacity(b.len())
     );
     kind!(
         U32,
         UInt32Builder,
         "uint32",
         DataType::UInt32,
-        UInt32Builder::new()
+        UInt32Builder::new(),
+        |b: &UInt32Builder| UInt32Builder::with_capacity(b.len())
     );
     kind!(
         U64,
         UInt64Builder,
         "uint64",
         DataType::UInt64,
-        UInt64Builder::new()
+        UInt64Builder::new(),
+        |b: &UInt64Builder| UInt64Builder::with_capacity(b.len())
     );
     kind!(
         I64,
         Int64Builder,
         "int64",
         DataType::Int64,
-        Int64Builder::new()
+        Int64Builder::new(),
+        |b: &Int64Builder| Int64Builder::with_capacity(b.len())
     );
     kind!(
         F64,
         Float64Builder,
         "float64",
         DataType::Float64,
-        Float64Builder::new()
+        Float64Builder::new(),
+        |b: &Float64Builder| Float64Builder::with_capacity(b.len())
     );
     kind!(
         Bool,
         BooleanBuilder,
         "bool",
         DataType::Boolean,
-        BooleanBuilder::new()
+        BooleanBuilder::new(),
+        |b: &BooleanBuilder| BooleanBuilder::with_capacity(b.len())
     );
     kind!(
         StrList,
         ListBuilder<StringBuilder>,
         "list<string>",
         DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
-        ListBuilder::new(StringBuilder::new())
+        ListBuilder::new(StringBuilder::new()),
+        |b: &ListBuilder<StringBuilder>| {
+            let v = b.values_ref();
+            ListBuilder::with_capacity(
+                StringBuilder::with_capacity(v.len(), v.values_slice().len()),
+                b.len(),
+            )
+        }
     );
     kind!(
         U32List,
         ListBuilder<UInt32Builder>,
         "list<uint32>",
         DataType::List(Arc::new(Field::new("item", DataType::UInt32, true))),
-        ListBuilder::new(UInt32Builder::new())
+        ListBuilder::new(UInt32Builder::new()),
+        |b: &ListBuilder<UInt32Builder>| ListBuilder::with_capacity(
+            UInt32Builder::with_capacity(b.values_ref().len()),
+            b.len()
+        )
     );
     kind!(
         I64List,
         ListBuilder<Int64Builder>,
         "list<int64>",
         DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
-        ListBuilder::new(Int64Builder::new())
+        ListBuilder::new(Int64Builder::new()),
+        |b: &ListBuilder<Int64Builder>| ListBuilder::with_capacity(
+            Int64Builder::with_capacity(b.values_ref().len()),
+            b.len()
+        )
     );
     kind!(
         U16List,
         ListBuilder<UInt16Builder>,
         "list<uint16>",
         DataType::List(Arc::new(Field::new("item", DataType::UInt16, true))),
-        ListBuilder::new(UInt16Builder::new())
+        ListBuilder::new(UInt16Builder::new()),
+        |b: &ListBuilder<UInt16Builder>| ListBuilder::with_capacity(
+            UInt16Builder::with_capacity(b.values_ref().len()),
+            b.len()
+        )
     );
 
     /// Append a record field's value to its column's builder: the one conversion from the wire
@@ -363,9 +380,14 @@ macro_rules! table {
                 use kinds::HeldBytes;
                 0 $( + self.$col.held_bytes() )*
             }
-            /// Finish the builders into a batch (builders are reset).
+            /// Finish the builders into a batch (builders are replaced by empty ones of the same
+            /// capacity, [`kinds::Kind::like`]).
             pub fn finish(&mut self) -> arrow::error::Result<RecordBatch> {
-                let cols: Vec<ArrayRef> = vec![ $( Arc::new(self.$col.finish()) as ArrayRef ),* ];
+                use kinds::Kind;
+                let cols: Vec<ArrayRef> = vec![ $( {
+                    let next = kinds::$kind::like(&self.$col);
+                    Arc::new(std::mem::replace(&mut self.$col, next).finish()) as ArrayRef
+                } ),* ];
                 RecordBatch::try_new(Self::schema(), cols)
             }
         }

@@ -283,7 +283,9 @@ fn rfc3597(code: u16, bytes: &[u8]) -> String {
 /// Render record data in presentation form; types without a dedicated form use RFC 3597 `\#`.
 pub fn render_rdata(r: &RData<'_>, code: u16, raw: &[u8]) -> String {
     match r {
-        RData::A(a) => std::net::Ipv4Addr::from(a.address).to_string(),
+        RData::A(a) => crate::record::Ipv4Text::new(a.address.into())
+            .as_str()
+            .to_string(),
         RData::AAAA(a) => std::net::Ipv6Addr::from(a.address).to_string(),
         RData::CNAME(n) => name_text(&n.0),
         RData::NS(n) => name_text(&n.0),
