@@ -348,6 +348,7 @@ pub struct Ipv4Text {
 }
 
 impl Ipv4Text {
+    #[inline]
     pub fn new(ip: std::net::Ipv4Addr) -> Ipv4Text {
         let mut buf = [0u8; 15];
         let mut len = 0;
@@ -372,6 +373,7 @@ impl Ipv4Text {
         Ipv4Text { buf, len }
     }
 
+    #[inline]
     pub fn as_str(&self) -> &str {
         // digits and dots only: always UTF-8
         std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
