@@ -459,11 +459,17 @@ impl FlowTable {
     }
 
     fn remove(&mut self, slot: u32, reason: &str, out: &mut dyn RecordSink) {
-        if let Some(mut f) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+        // finalized where it lies, then dropped there: moving the flow out of its slot first
+        // copied the whole struct for every connection
+        let Some(entry) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if let Some(f) = entry.as_mut() {
             self.map.remove(&f.key);
             self.free.push(slot);
             self.buffered -= f.ep.orig.buffered + f.ep.resp.buffered;
-            finalize(&mut f, reason, out);
+            finalize(f, reason, out);
+            *entry = None;
         }
     }
 
