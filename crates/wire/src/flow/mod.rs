@@ -697,16 +697,16 @@ impl FlowTable {
         self.map.insert(key, slot);
         self.counters.flows += 1;
         self.counters.max_concurrent = self.counters.max_concurrent.max(self.map.len() as u64);
-        let timeout = match p.proto {
-            ipproto::TCP => self.cfg.tcp_timeout_us,
+        // The first deadline must not be later than the flow's real one can become (expiry
+        // revalidates lazily): a TCP connection that closes ends after the close delay; UDP and
+        // ICMP flows never close, so theirs is the timeout itself (one heap entry fewer each).
+        let first = match p.proto {
+            ipproto::TCP => self.cfg.tcp_timeout_us.min(self.cfg.close_delay_us),
             ipproto::UDP => self.cfg.udp_timeout_us,
             _ => self.cfg.icmp_timeout_us,
         };
-        self.timers.push(Reverse((
-            p.ts.saturating_add(timeout.min(self.cfg.close_delay_us)),
-            slot,
-            self.generation,
-        )));
+        self.timers
+            .push(Reverse((p.ts.saturating_add(first), slot, self.generation)));
         slot
     }
 }
