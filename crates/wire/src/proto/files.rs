@@ -346,8 +346,11 @@ impl Sink {
         self.sha256.update(b);
         if start < ENTROPY_SPAN {
             let n = (ENTROPY_SPAN - start).min(b.len() as u64) as usize;
-            for &c in b.iter().take(n) {
-                if let Some(h) = self.hist.get_mut(c as usize) {
+            // a slice, not `take(n)`: one bound for the loop (and a u8 index into 256 counters
+            // needs no check)
+            let hist: &mut [u32; 256] = &mut self.hist;
+            for &c in crate::bytes::head(b, n) {
+                if let Some(h) = hist.get_mut(usize::from(c)) {
                     *h += 1;
                 }
             }
