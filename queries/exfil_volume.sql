@@ -78,38 +78,31 @@ post_mad AS (
     FROM bodies b JOIN c ON c.uid = b.uid JOIN post_med m ON m.src = c.src AND m.peer = c.peer
     GROUP BY c.src, c.peer
 ),
--- the client software a source uses widely: the registered domains of the servers it reaches with a
--- JA4 / User-Agent (names only: an address says nothing of whose server it is); one row per distinct
--- (source, client, name), so the name is parsed once however many connections repeat it
-ja4_use AS (
-    SELECT src, ja4, count(DISTINCT rd) AS domains FROM (
-        SELECT orig_h AS src, ja4, registered_domain(server_name) AS rd
-        FROM (SELECT DISTINCT orig_h, ja4, server_name FROM tls WHERE ja4 IS NOT NULL AND server_name IS NOT NULL) d
-    ) y GROUP BY src, ja4
+-- the client software of each source's named connections: (source, client, server name, its registered
+-- domain) once per distinct triple, so a name is parsed once however many connections repeat it. The
+-- client is the ClientHello's JA4 for TLS, the User-Agent for plain HTTP; an address names no domain
+clients AS (
+    SELECT 'tls' AS kind, src, client, peer, registered_domain(peer) AS rd
+    FROM (SELECT DISTINCT orig_h AS src, ja4 AS client, server_name AS peer FROM tls
+          WHERE ja4 IS NOT NULL AND server_name IS NOT NULL) t
+    UNION ALL
+    SELECT 'http' AS kind, src, client, peer,
+           CASE WHEN host_address(peer) IS NULL THEN registered_domain(peer) END AS rd
+    FROM (SELECT DISTINCT orig_h AS src, user_agent AS client, host AS peer FROM http
+          WHERE user_agent IS NOT NULL AND host IS NOT NULL) h
 ),
-ua_use AS (
-    SELECT src, user_agent, count(DISTINCT rd) AS domains FROM (
-        SELECT orig_h AS src, user_agent, CASE WHEN host_address(host) IS NULL THEN registered_domain(host) END AS rd
-        FROM (SELECT DISTINCT orig_h, user_agent, host FROM http WHERE user_agent IS NOT NULL AND host IS NOT NULL) d
-    ) y GROUP BY src, user_agent
+-- the registered domains each client of a source reaches
+client_use AS (
+    SELECT kind, src, client, count(DISTINCT rd) AS domains FROM clients GROUP BY kind, src, client
 ),
 -- per (source, named peer): the fewest other registered domains in which the source uses the client of
--- one of its connections to that peer (the ClientHello's JA4 for TLS, the User-Agent for plain HTTP);
--- 0 when a client serves this peer only (the peer's own domain is one of the client's, so it is taken off
--- the count)
+-- one of its connections to that peer; 0 when a client serves this peer only (the peer's own domain is
+-- one of the client's, so it is taken off the count)
 pair_client AS (
-    SELECT src, peer, min(other) AS client_domains FROM (
-        SELECT x.orig_h AS src, x.server_name AS peer,
-               coalesce(j.domains, 0) - CASE WHEN registered_domain(x.server_name) IS NOT NULL THEN 1 ELSE 0 END AS other
-        FROM (SELECT DISTINCT orig_h, server_name, ja4 FROM tls WHERE ja4 IS NOT NULL AND server_name IS NOT NULL) x
-        LEFT JOIN ja4_use j ON j.src = x.orig_h AND j.ja4 = x.ja4
-        UNION ALL
-        SELECT x.orig_h AS src, x.host AS peer,
-               coalesce(u.domains, 0)
-               - CASE WHEN host_address(x.host) IS NULL AND registered_domain(x.host) IS NOT NULL THEN 1 ELSE 0 END AS other
-        FROM (SELECT DISTINCT orig_h, host, user_agent FROM http WHERE user_agent IS NOT NULL AND host IS NOT NULL) x
-        LEFT JOIN ua_use u ON u.src = x.orig_h AND u.user_agent = x.user_agent
-    ) y GROUP BY src, peer
+    SELECT c.src, c.peer,
+           min(u.domains - CASE WHEN c.rd IS NOT NULL THEN 1 ELSE 0 END) AS client_domains
+    FROM clients c JOIN client_use u ON u.kind = c.kind AND u.src = c.src AND u.client = c.client
+    GROUP BY c.src, c.peer
 ),
 fanin AS (
     SELECT peer, count(DISTINCT src) AS sources,
