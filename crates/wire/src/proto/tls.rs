@@ -270,7 +270,8 @@ pub fn ja4_over(h: &HelloInfo, transport: char) -> String {
 
 /// Walk an extensions block: (type, body) pairs; stops at the first malformed entry.
 fn walk_extensions(ext: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut v = Vec::new();
+    // a ClientHello carries 10-20 extensions (each at least 4 bytes): one allocation, not four
+    let mut v = Vec::with_capacity((ext.len() / 4).min(24));
     let mut i = 0;
     while let (Some(t), Some(l)) = (be16(ext, i), be16(ext, i + 2)) {
         let l = usize::from(l);
@@ -303,8 +304,9 @@ pub fn client_hello_info(ch: &tls_parser::TlsClientHelloContents<'_>) -> HelloIn
         session_id_len: ch.session_id.map_or(0, |s| s.len()),
         ..Default::default()
     };
-    for (t, body) in walk_extensions(ch.ext.unwrap_or(&[])) {
-        h.extensions.push(t);
+    let exts = walk_extensions(ch.ext.unwrap_or(&[]));
+    h.extensions = exts.iter().map(|&(t, _)| t).collect();
+    for (t, body) in exts {
         match t {
             43 => {
                 // supported_versions (client): 1-byte length then versions

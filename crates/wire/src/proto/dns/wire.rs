@@ -202,7 +202,9 @@ pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
     }
     let rr_total = m.counts[1] as usize + m.counts[2] as usize + m.counts[3] as usize;
     // (type, ttl, rdata offset, rdata length) of each answer, from a raw walk of all records
-    let mut raw_answers: Vec<(u16, u32, usize, usize)> = Vec::new();
+    // (the count is the sender's: bounded by what the message can hold, 11 bytes a record at least)
+    let mut raw_answers: Vec<(u16, u32, usize, usize)> =
+        Vec::with_capacity((m.counts[1] as usize).min(b.len() / 11));
     let mut walked = 0;
     for i in 0..rr_total {
         let n = read_name(b, pos);
