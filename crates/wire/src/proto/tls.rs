@@ -598,16 +598,24 @@ impl TlsAnalyzer {
         true
     }
 
-    fn records(&mut self, dir: Dir, ts: i64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
+    /// Read the whole records at the start of `b` (the held bytes of a direction, or a segment
+    /// when nothing is held: most records arrive whole, and are then read in place, not copied);
+    /// returns the bytes read.
+    fn records(
+        &mut self,
+        dir: Dir,
+        ts: i64,
+        b: &[u8],
+        ctx: &ConnCtx,
+        out: &mut dyn RecordSink,
+    ) -> usize {
+        let mut pos = 0;
         loop {
-            let side = &mut self.sides[dir];
-            if side.done {
-                side.rec.clear();
-                return;
+            if self.sides[dir].done {
+                return pos;
             }
-            let b = &side.rec;
-            let Some([ct, _, _, l0, l1]) = array::<5>(b, 0) else {
-                return;
+            let Some([ct, _, _, l0, l1]) = array::<5>(b, pos) else {
+                return pos;
             };
             if ct & 0x80 != 0 && !self.started {
                 // SSLv2 record
@@ -615,7 +623,7 @@ impl TlsAnalyzer {
                 let r = self.row(ts);
                 r.version = Some(Cow::Borrowed("SSLv2"));
                 self.sides[dir].done = true;
-                return;
+                return pos;
             }
             self.started = true;
             let len = usize::from(u16::from_be_bytes([l0, l1]));
@@ -628,16 +636,15 @@ impl TlsAnalyzer {
                     None,
                 );
                 self.sides[dir].done = true;
-                return;
+                return pos;
             }
-            let Some(body) = b.get(5..5 + len).map(<[u8]>::to_vec) else {
-                return;
+            let Some(body) = b.get(pos + 5..pos + 5 + len) else {
+                return pos;
             };
-            self.sides[dir].rec.drain(..5 + len);
+            pos += 5 + len;
             match ct {
                 22 if !self.sides[dir].encrypted => {
-                    let side = &mut self.sides[dir];
-                    if side.hs.len() + body.len() > MAX_HANDSHAKE {
+                    if self.sides[dir].hs.len() + body.len() > MAX_HANDSHAKE {
                         out.weird(
                             ts,
                             Some(&ctx.uid),
@@ -645,25 +652,21 @@ impl TlsAnalyzer {
                             &format!("over {MAX_HANDSHAKE} bytes"),
                             None,
                         );
-                        side.done = true;
-                        return;
+                        self.sides[dir].done = true;
+                        return pos;
                     }
-                    side.hs.extend_from_slice(&body);
-                    loop {
-                        let hs = &self.sides[dir].hs;
-                        // handshake header: type, then a 24-bit length
-                        let Some(l) = be32(hs, 0).map(|h| (h & 0x00ff_ffff) as usize) else {
-                            break;
-                        };
-                        let Some(msg) = hs.get(..4 + l).map(<[u8]>::to_vec) else {
-                            break;
-                        };
-                        self.sides[dir].hs.drain(..4 + l);
-                        self.handshake_msg(dir, ts, &msg, ctx, out);
-                        if self.sides[dir].done {
-                            break;
-                        }
+                    // handshake messages span records: those whole in this record's body are read
+                    // in place when none is held
+                    let mut held = std::mem::take(&mut self.sides[dir].hs);
+                    if held.is_empty() {
+                        let used = self.handshake_msgs(dir, ts, body, ctx, out);
+                        held.extend_from_slice(body.get(used..).unwrap_or_default());
+                    } else {
+                        held.extend_from_slice(body);
+                        let used = self.handshake_msgs(dir, ts, &held, ctx, out);
+                        held.drain(..used);
                     }
+                    self.sides[dir].hs = held;
                 }
                 20 | 23 => {
                     self.sides[dir].encrypted = true;
@@ -672,6 +675,29 @@ impl TlsAnalyzer {
                 _ => {}
             }
         }
+    }
+
+    /// Hand each whole handshake message (type, 24-bit length, body) at the start of `b` to
+    /// [`Self::handshake_msg`]; returns the bytes read.
+    fn handshake_msgs(
+        &mut self,
+        dir: Dir,
+        ts: i64,
+        b: &[u8],
+        ctx: &ConnCtx,
+        out: &mut dyn RecordSink,
+    ) -> usize {
+        let mut pos = 0;
+        while let Some(l) = be32(b, pos).map(|h| (h & 0x00ff_ffff) as usize)
+            && let Some(msg) = b.get(pos..pos + 4 + l)
+        {
+            pos += 4 + l;
+            self.handshake_msg(dir, ts, msg, ctx, out);
+            if self.sides[dir].done {
+                break;
+            }
+        }
+        pos
     }
 }
 
@@ -683,8 +709,24 @@ impl StreamAnalyzer for TlsAnalyzer {
         if self.sides[dir].done {
             return;
         }
-        self.sides[dir].rec.extend_from_slice(data);
-        self.records(dir, ts, ctx, out);
+        // a record split across segments is held until it is whole; records that arrive whole
+        // are read straight from the segment
+        let mut held = std::mem::take(&mut self.sides[dir].rec);
+        if held.is_empty() {
+            let used = self.records(dir, ts, data, ctx, out);
+            if !self.sides[dir].done {
+                held.extend_from_slice(data.get(used..).unwrap_or_default());
+            }
+        } else {
+            held.extend_from_slice(data);
+            let used = self.records(dir, ts, &held, ctx, out);
+            if self.sides[dir].done {
+                held.clear();
+            } else {
+                held.drain(..used);
+            }
+        }
+        self.sides[dir].rec = held;
     }
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
         let side = &mut self.sides[dir];
