@@ -254,6 +254,44 @@ mod tests {
     }
 
     #[test]
+    fn skipping_a_name_finds_what_reading_it_does_but_the_text() {
+        use super::wire::skip_name;
+        let mut long = Vec::new();
+        for _ in 0..5 {
+            long.push(63);
+            long.extend_from_slice(&[b'x'; 63]);
+        }
+        long.push(0);
+        let names: [&[u8]; 7] = [
+            b"\x04A.b\xff\x03c\\m\x00",
+            b"\x41abc",
+            &[0xc0, 0x05, 0, 0, 0, 1, b'x', 0],
+            &[3, b'w', b'w', b'w', 1, b'x', 0, 2, b'a', b'b', 0xc0, 4],
+            &[5, b'a', b'b'],
+            &[0xc0],
+            &long,
+        ];
+        for (i, b) in names.iter().enumerate() {
+            for start in [0, 7] {
+                if start >= b.len() {
+                    continue;
+                }
+                let read = read_name(b, start);
+                let skipped = skip_name(b, start);
+                assert!(skipped.text.is_empty());
+                assert_eq!(
+                    NameInfo {
+                        text: String::new(),
+                        ..read
+                    },
+                    skipped,
+                    "name {i} at {start}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn not_dns_on_random_port() {
         assert!(!plausible_query(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
         assert!(!plausible_query(&[0u8; 40]));

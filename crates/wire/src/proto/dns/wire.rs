@@ -26,10 +26,29 @@ const MAX_POINTER_JUMPS: usize = 64;
 /// label that holds them, so loops are impossible; at most [`MAX_POINTER_JUMPS`] jumps.
 pub fn read_name(msg: &[u8], start: usize) -> NameInfo {
     // one allocation for most names (growing from empty took three or four)
-    let mut n = NameInfo {
-        text: String::with_capacity(64),
-        ..NameInfo::default()
-    };
+    let mut text = String::with_capacity(64);
+    let mut first = true;
+    let mut n = walk_name(msg, start, |label| {
+        if !first {
+            text.push('.');
+        }
+        first = false;
+        escape_label(label, &mut text);
+    });
+    n.text = text;
+    n
+}
+
+/// [`read_name`] without the text: where a name ends, and whether it is damaged (walking past
+/// the records of a message: no allocation, no escaping).
+pub fn skip_name(msg: &[u8], start: usize) -> NameInfo {
+    walk_name(msg, start, |_| {})
+}
+
+/// The name reader's walk: each label in order to `on_label`; the returned facts have no text.
+#[inline]
+fn walk_name(msg: &[u8], start: usize, mut on_label: impl FnMut(&[u8])) -> NameInfo {
+    let mut n = NameInfo::default();
     let mut pos = start;
     let mut jumped = false;
     let mut jumps = 0;
@@ -62,10 +81,9 @@ pub fn read_name(msg: &[u8], start: usize) -> NameInfo {
                     return n;
                 };
                 if n.labels > 0 {
-                    n.text.push('.');
                     n.len += 1;
                 }
-                escape_label(label, &mut n.text);
+                on_label(label);
                 n.labels += 1;
                 n.len += l as u32;
                 n.max_label = n.max_label.max(l as u32);
@@ -194,7 +212,7 @@ pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
     }
     // skip the other questions, walk the record sections for the OPT record (raw, cheap)
     for _ in 1..m.counts[0] {
-        let n = read_name(b, pos);
+        let n = skip_name(b, pos);
         if n.err.is_some() {
             return Some(m);
         }
@@ -207,7 +225,7 @@ pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
         Vec::with_capacity((m.counts[1] as usize).min(b.len() / 11));
     let mut walked = 0;
     for i in 0..rr_total {
-        let n = read_name(b, pos);
+        let n = skip_name(b, pos);
         if n.err.is_some() {
             break;
         }
