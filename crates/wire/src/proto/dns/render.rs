@@ -192,9 +192,9 @@ pub(super) fn render_svcb(rd: &[u8]) -> String {
 pub(super) fn render_raw(msg: &[u8], t: u16, off: usize, len: usize) -> String {
     let rd = msg.get(off..off + len).unwrap_or(&[]);
     match (t, rd.len()) {
-        (1, 4) => {
-            array::<4>(rd, 0).map_or_else(String::new, |a| std::net::Ipv4Addr::from(a).to_string())
-        }
+        (1, 4) => array::<4>(rd, 0).map_or_else(String::new, |a| {
+            crate::record::Ipv4Text::new(a.into()).as_str().to_string()
+        }),
         (28, 16) => {
             array::<16>(rd, 0).map_or_else(String::new, |a| std::net::Ipv6Addr::from(a).to_string())
         }

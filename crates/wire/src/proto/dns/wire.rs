@@ -286,8 +286,18 @@ pub fn parse_msg(b: &[u8], with_answers: bool) -> Option<Msg> {
         ));
     }
     if with_answers && m.counts[1] > 0 {
-        match simple_dns::Packet::parse(b) {
-            Ok(p) if p.answers.len() == raw_answers.len() => {
+        // answers that are all addresses (the commonest response) are rendered from the raw walk:
+        // the same text without parsing the message a second time
+        let addresses_only = raw_answers
+            .iter()
+            .all(|&(t, _, _, len)| matches!((t, len), (1, 4) | (28, 16)));
+        let parsed = if addresses_only {
+            None
+        } else {
+            simple_dns::Packet::parse(b).ok()
+        };
+        match parsed {
+            Some(p) if p.answers.len() == raw_answers.len() => {
                 for (rr, &(_, _, off, len)) in p.answers.iter().zip(&raw_answers) {
                     let code: u16 = rr.rdata.type_code().into();
                     m.answer_types.push(qtype_name(code));
