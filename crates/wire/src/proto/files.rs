@@ -734,20 +734,28 @@ fn sniff(prefix: &[u8], zip_names: &[String], ole_vba: bool) -> Sniffed {
     // the markers are ASCII: search the prefix's bytes lower-cased (no UTF-8 validation, no
     // String), each marker with its vectorised searcher built once
     let low = prefix.to_ascii_lowercase();
-    let has = |m: &str| marker_in(&low, m);
+    let has = |m: Marker| {
+        FINDERS
+            .get(m as usize)
+            .is_some_and(|f| f.find(&low).is_some())
+    };
     let start = trim_start_whitespace(&low);
-    let markup = has("<html") || has("<!doctype") || has("<head") || has("<body");
-    let (script, smime) = if has("<hta:application") {
+    let markup =
+        has(Marker::Html) || has(Marker::Doctype) || has(Marker::Head) || has(Marker::Body);
+    let (script, smime) = if has(Marker::HtaApplication) {
         (true, "application/hta")
-    } else if has("invoke-expression")
-        || has("frombase64string(")
-        || has("downloadstring(")
-        || has("net.webclient")
-        || (has("powershell") && (has(" -enc") || has(" -e ") || has("hidden")))
+    } else if has(Marker::InvokeExpression)
+        || has(Marker::FromBase64String)
+        || has(Marker::DownloadString)
+        || has(Marker::NetWebClient)
+        || (has(Marker::PowerShell)
+            && (has(Marker::DashEnc) || has(Marker::DashE) || has(Marker::Hidden)))
     {
         (true, "text/x-powershell")
-    } else if !markup && (has("wscript.shell") || has("createobject(") || has("activexobject(")) {
-        if has("activexobject(") || has("var ") || has("function") {
+    } else if !markup
+        && (has(Marker::WscriptShell) || has(Marker::CreateObject) || has(Marker::ActiveXObject))
+    {
+        if has(Marker::ActiveXObject) || has(Marker::Var) || has(Marker::Function) {
             (true, "application/x-jscript")
         } else {
             (true, "text/vbscript")
@@ -778,50 +786,85 @@ fn sniff(prefix: &[u8], zip_names: &[String], ole_vba: bool) -> Sniffed {
     }
 }
 
-/// The text markers [`sniff`] looks for (lower case), each with a searcher built once: building a
-/// memmem searcher costs more than running it over an 8 KiB prefix.
-const MARKERS: &[&str] = &[
-    "<html",
-    "<!doctype",
-    "<head",
-    "<body",
-    "<hta:application",
-    "invoke-expression",
-    "frombase64string(",
-    "downloadstring(",
-    "net.webclient",
-    "powershell",
-    " -enc",
-    " -e ",
-    "hidden",
-    "wscript.shell",
-    "createobject(",
-    "activexobject(",
-    "var ",
-    "function",
-];
+/// The text markers [`sniff`] looks for (their text lower case), each with a searcher built once:
+/// building a memmem searcher costs more than running it over an 8 KiB prefix. Named by a variant
+/// (not looked up by their text, which cost as much as the searches).
+#[derive(Clone, Copy)]
+enum Marker {
+    Html,
+    Doctype,
+    Head,
+    Body,
+    HtaApplication,
+    InvokeExpression,
+    FromBase64String,
+    DownloadString,
+    NetWebClient,
+    PowerShell,
+    DashEnc,
+    DashE,
+    Hidden,
+    WscriptShell,
+    CreateObject,
+    ActiveXObject,
+    Var,
+    Function,
+}
 
-static FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
-    std::sync::LazyLock::new(|| {
-        MARKERS
-            .iter()
-            .map(|m| memchr::memmem::Finder::new(m.as_bytes()))
-            .collect()
-    });
+impl Marker {
+    const ALL: [Marker; 18] = [
+        Marker::Html,
+        Marker::Doctype,
+        Marker::Head,
+        Marker::Body,
+        Marker::HtaApplication,
+        Marker::InvokeExpression,
+        Marker::FromBase64String,
+        Marker::DownloadString,
+        Marker::NetWebClient,
+        Marker::PowerShell,
+        Marker::DashEnc,
+        Marker::DashE,
+        Marker::Hidden,
+        Marker::WscriptShell,
+        Marker::CreateObject,
+        Marker::ActiveXObject,
+        Marker::Var,
+        Marker::Function,
+    ];
 
-/// Whether `marker` occurs in `low` (a marker missing from [`MARKERS`] is searched directly; the
-/// tests' debug build says when one is missing).
-fn marker_in(low: &[u8], marker: &str) -> bool {
-    debug_assert!(MARKERS.contains(&marker), "{marker} is not in MARKERS");
-    match MARKERS
-        .iter()
-        .position(|m| *m == marker)
-        .and_then(|i| FINDERS.get(i))
-    {
-        Some(f) => f.find(low).is_some(),
-        None => memchr::memmem::find(low, marker.as_bytes()).is_some(),
+    fn text(self) -> &'static str {
+        match self {
+            Marker::Html => "<html",
+            Marker::Doctype => "<!doctype",
+            Marker::Head => "<head",
+            Marker::Body => "<body",
+            Marker::HtaApplication => "<hta:application",
+            Marker::InvokeExpression => "invoke-expression",
+            Marker::FromBase64String => "frombase64string(",
+            Marker::DownloadString => "downloadstring(",
+            Marker::NetWebClient => "net.webclient",
+            Marker::PowerShell => "powershell",
+            Marker::DashEnc => " -enc",
+            Marker::DashE => " -e ",
+            Marker::Hidden => "hidden",
+            Marker::WscriptShell => "wscript.shell",
+            Marker::CreateObject => "createobject(",
+            Marker::ActiveXObject => "activexobject(",
+            Marker::Var => "var ",
+            Marker::Function => "function",
+        }
     }
 }
+
+/// One searcher per [`Marker`], in the order of its variants.
+static FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+    std::sync::LazyLock::new(|| {
+        Marker::ALL
+            .iter()
+            .map(|m| memchr::memmem::Finder::new(m.text().as_bytes()))
+            .collect()
+    });
 
 /// `b` without its leading white space as `str::trim_start` counts it (Unicode White_Space, UTF-8
 /// encoded; bytes that are not UTF-8 end it, as their U+FFFD replacement would).
@@ -1157,6 +1200,17 @@ impl ExtractFile {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn each_marker_has_its_own_searcher() {
+        use super::{FINDERS, Marker};
+        assert_eq!(FINDERS.len(), Marker::ALL.len());
+        for (i, m) in Marker::ALL.into_iter().enumerate() {
+            assert_eq!(m as usize, i);
+            let f = FINDERS.get(i).unwrap();
+            assert_eq!(f.needle(), m.text().as_bytes());
+        }
+    }
+
     #[test]
     fn text_address_reads_ip_echo_answers_only() {
         let a = |s: &str| text_address(s.as_bytes()).map(|a| a.to_string());
