@@ -172,7 +172,9 @@ fn push_sha12(out: &mut String, s: &str) {
 
 /// JA4 part b input: sorted cipher list as 4-digit hex, comma separated (GREASE removed).
 pub fn ja4_ciphers_raw(ciphers: &[u16]) -> String {
-    let mut c: Vec<u16> = ciphers.iter().copied().filter(|c| !is_grease(*c)).collect();
+    // sized once (a filtered iterator's lower bound is 0: collect grew it four or five times)
+    let mut c = Vec::with_capacity(ciphers.len());
+    c.extend(ciphers.iter().copied().filter(|c| !is_grease(*c)));
     c.sort_unstable();
     let mut s = String::with_capacity(c.len() * 5);
     push_hex_list(&mut s, c.into_iter());
@@ -182,11 +184,12 @@ pub fn ja4_ciphers_raw(ciphers: &[u16]) -> String {
 /// JA4 part c input: sorted extensions without SNI (0000) and ALPN (0010), then `_` and the
 /// signature algorithms in wire order (the `_` part only when there are signature algorithms).
 pub fn ja4_ext_raw(exts: &[u16], sig_algs: &[u16]) -> String {
-    let mut e: Vec<u16> = exts
-        .iter()
-        .copied()
-        .filter(|x| !is_grease(*x) && *x != 0 && *x != 0x10)
-        .collect();
+    let mut e = Vec::with_capacity(exts.len());
+    e.extend(
+        exts.iter()
+            .copied()
+            .filter(|x| !is_grease(*x) && *x != 0 && *x != 0x10),
+    );
     e.sort_unstable();
     let mut s = String::with_capacity((e.len() + sig_algs.len()) * 5 + 1);
     push_hex_list(&mut s, e.into_iter());
