@@ -99,18 +99,32 @@ pub fn shard_of(p: &Packet<'_>, n: usize) -> usize {
 /// the (address, port) pairs. ICMP "ports" are (type, code), and decode gives an echo and its reply
 /// the same pair (request type, reply type), so only the addresses are ordered: the request and its
 /// reply are one connection, as in Zeek. `extract` keys its connections with this too.
+///
+/// The order is `IpAddr`'s (then the port's), compared as numbers: the tuples' own comparison
+/// went through the enum and the address types field by field, for every packet.
 pub fn canonical_endpoints(
     proto: u8,
     x: (IpAddr, u16),
     y: (IpAddr, u16),
 ) -> ((IpAddr, u16), (IpAddr, u16)) {
+    let (kx, ky) = (addr_order(&x.0), addr_order(&y.0));
     if matches!(proto, ipproto::ICMP | ipproto::ICMPV6) {
-        let (lo, hi) = if x.0 <= y.0 { (x.0, y.0) } else { (y.0, x.0) };
+        let (lo, hi) = if kx <= ky { (x.0, y.0) } else { (y.0, x.0) };
         ((lo, x.1), (hi, y.1))
-    } else if x <= y {
+    } else if (kx, x.1) <= (ky, y.1) {
         (x, y)
     } else {
         (y, x)
+    }
+}
+
+/// An address as a key that orders as `IpAddr` does: every IPv4 address before every IPv6 one,
+/// each family by its bits (big-endian, as its octets compare).
+#[inline]
+fn addr_order(a: &IpAddr) -> (bool, u128) {
+    match a {
+        IpAddr::V4(v) => (false, u128::from(u32::from(*v))),
+        IpAddr::V6(v) => (true, u128::from(*v)),
     }
 }
 
@@ -979,6 +993,40 @@ fn finalize(f: &mut Flow, reason: &str, out: &mut dyn RecordSink) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn endpoints_are_ordered_as_ip_addr_orders_them() {
+        use std::net::IpAddr;
+        let addrs: Vec<IpAddr> = [
+            "0.0.0.0",
+            "9.255.255.255",
+            "10.0.0.1",
+            "10.0.0.2",
+            "10.0.1.0",
+            "128.0.0.0",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "fe80::1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        for &x in &addrs {
+            for &y in &addrs {
+                for (px, py) in [(0, 0), (1, 2), (2, 1), (65535, 0)] {
+                    let (a, b) = ((x, px), (y, py));
+                    let tuples = if a <= b { (a, b) } else { (b, a) };
+                    assert_eq!(super::canonical_endpoints(6, a, b), tuples);
+                    let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+                    assert_eq!(super::canonical_endpoints(1, a, b), ((lo, px), (hi, py)));
+                }
+            }
+        }
+    }
+
     /// The two-halves digit split gives exactly the digits of repeated division of the whole value.
     #[test]
     fn base62_ids_are_the_digits_of_the_whole_value() {
