@@ -95,7 +95,7 @@ impl Default for Reassembler {
 }
 
 impl Reassembler {
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Reassembler {
             base: None,
             next: 0,
