@@ -488,11 +488,11 @@ impl Decoder {
                         let (et2, inner) = unwrap_ethertype(et, ep.payload)?;
                         let vlan = p.vlan_ids().first().map(|v| v.value());
                         let q = LaxSlicedPacket::from_ether_type(etherparse::EtherType(et2), inner);
-                        return self.from_sliced(frame, &q, vlan, on_packet);
+                        return self.decode_sliced(frame, &q, vlan, on_packet);
                     }
                 }
                 let vlan = p.vlan_ids().first().map(|v| v.value());
-                return self.from_sliced(frame, &p, vlan, on_packet);
+                return self.decode_sliced(frame, &p, vlan, on_packet);
             }
             LinkOut::EtherType(et, d) => {
                 let (et, d) = unwrap_ethertype(et, d)?;
@@ -504,10 +504,10 @@ impl Decoder {
                 Some(_) => return Err(Skip::BadIpHeader),
             },
         };
-        self.from_sliced(frame, &sliced, None, on_packet)
+        self.decode_sliced(frame, &sliced, None, on_packet)
     }
 
-    fn from_sliced<F: FnMut(&Packet<'_>)>(
+    fn decode_sliced<F: FnMut(&Packet<'_>)>(
         &mut self,
         frame: &Frame<'_>,
         p: &LaxSlicedPacket<'_>,
@@ -587,7 +587,7 @@ impl Decoder {
             self.depth += 1;
             let inner = LaxSlicedPacket::from_ip(ipp.payload);
             let r = match inner {
-                Ok(q) => self.from_sliced(frame, &q, vlan, on_packet),
+                Ok(q) => self.decode_sliced(frame, &q, vlan, on_packet),
                 Err(_) => Err(Skip::BadIpHeader),
             };
             self.depth -= 1;
