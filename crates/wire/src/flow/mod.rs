@@ -154,7 +154,7 @@ struct Endpoint {
 
 /// A direction's stream reassembler, allocated when first written to (a SYN, a segment): UDP and
 /// ICMP flows, most of a DNS/web mix, never write one, and a flow slot without two reassemblers
-/// inline is 1088 -> 440 bytes (fewer bytes written per new flow, a denser slot table). Reading an
+/// inline is 1088 -> 448 bytes (fewer bytes written per new flow, a denser slot table). Reading an
 /// unallocated one reads a fresh reassembler's state (nothing buffered, every counter 0).
 #[derive(Default)]
 struct LazyReassembler(Option<Box<Reassembler>>);
