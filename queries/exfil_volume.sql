@@ -121,19 +121,22 @@ scored AS (
            m.post_median,
            d.post_mad / greatest(m.post_median, 1) AS post_size_dispersion,
            -- the three caps: a fleet job (backup, sync), mail below the uncapped volume, and an upload by
-           -- the host's everyday client to a named peer (an IP literal as Host or SNI names none)
+           -- the host's everyday client to a named peer (an IP literal as Host or SNI names none; in `capped`)
            f.uploaders >= $fleet_uploaders AND x.dport IN (80, 443) AS fleet_job,
            x.mail_up >= 0.9 * x.bytes_up AND x.bytes_up < $mail_uncapped_bytes AS mail_capped,
            pc.client_domains,
-           coalesce(pc.client_domains >= $everyday_domains, false) AS everyday_client,
-           coalesce(pc.client_domains >= $everyday_domains, false) AND x.name IS NOT NULL AND host_address(x.name) IS NULL
-               AND x.dport IN (80, 443) AS everyday_capped
+           coalesce(pc.client_domains >= $everyday_domains, false) AS everyday_client
     FROM pairs x
     JOIN fanin f ON f.peer = x.peer
     CROSS JOIN pop CROSS JOIN popmad
     LEFT JOIN post_med m ON m.src = x.src AND m.peer = x.peer
     LEFT JOIN post_mad d ON d.src = x.src AND d.peer = x.peer
     LEFT JOIN pair_client pc ON pc.src = x.src AND pc.peer = x.peer
+),
+capped AS (
+    SELECT *, everyday_client AND name IS NOT NULL AND host_address(name) IS NULL
+                  AND dport IN (80, 443) AS everyday_capped
+    FROM scored
 ),
 found AS (
 SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, first_seen, last_seen,
@@ -161,7 +164,7 @@ SELECT src AS src_ip, dst AS dst_ip, dport AS dst_port, name AS domain, peer, fi
            + CASE WHEN dport NOT IN (80, 443) THEN 10 ELSE 0 END
            + CASE WHEN posts >= 10 AND post_size_dispersion < 0.1 THEN 10 ELSE 0 END
        ))) AS score
-FROM scored
+FROM capped
 WHERE bytes_up >= $min_upload_bytes
   AND upload_ratio >= $min_upload_ratio
   AND coalesce(volume_z, $min_z) >= $min_z
