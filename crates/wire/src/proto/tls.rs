@@ -335,6 +335,21 @@ pub fn client_hello_info(ch: &tls_parser::TlsClientHelloContents<'_>) -> HelloIn
     h
 }
 
+/// Read the bytes `held` and `new` make together: in place from `new` when nothing is held (most
+/// records and handshake messages arrive whole), else after appending `new` to `held`. `read`
+/// returns how many bytes it used; the rest stays in `held` for the next call.
+#[inline]
+fn read_held(held: &mut Vec<u8>, new: &[u8], read: impl FnOnce(&[u8]) -> usize) {
+    if held.is_empty() {
+        let used = read(new);
+        held.extend_from_slice(new.get(used..).unwrap_or_default());
+    } else {
+        held.extend_from_slice(new);
+        let used = read(held).min(held.len());
+        held.drain(..used);
+    }
+}
+
 #[derive(Default)]
 struct Side {
     rec: Vec<u8>,
@@ -603,7 +618,7 @@ impl TlsAnalyzer {
 
     /// Read the whole records at the start of `b` (the held bytes of a direction, or a segment
     /// when nothing is held: most records arrive whole, and are then read in place, not copied);
-    /// returns the bytes read.
+    /// returns the bytes read, all of them once the direction is done (nothing more is wanted).
     fn records(
         &mut self,
         dir: Dir,
@@ -615,7 +630,7 @@ impl TlsAnalyzer {
         let mut pos = 0;
         loop {
             if self.sides[dir].done {
-                return pos;
+                return b.len();
             }
             let Some([ct, _, _, l0, l1]) = array::<5>(b, pos) else {
                 return pos;
@@ -626,7 +641,7 @@ impl TlsAnalyzer {
                 let r = self.row(ts);
                 r.version = Some(Cow::Borrowed("SSLv2"));
                 self.sides[dir].done = true;
-                return pos;
+                return b.len();
             }
             self.started = true;
             let len = usize::from(u16::from_be_bytes([l0, l1]));
@@ -639,7 +654,7 @@ impl TlsAnalyzer {
                     None,
                 );
                 self.sides[dir].done = true;
-                return pos;
+                return b.len();
             }
             let Some(body) = b.get(pos + 5..pos + 5 + len) else {
                 return pos;
@@ -656,19 +671,14 @@ impl TlsAnalyzer {
                             None,
                         );
                         self.sides[dir].done = true;
-                        return pos;
+                        return b.len();
                     }
                     // handshake messages span records: those whole in this record's body are read
                     // in place when none is held
                     let mut held = std::mem::take(&mut self.sides[dir].hs);
-                    if held.is_empty() {
-                        let used = self.handshake_msgs(dir, ts, body, ctx, out);
-                        held.extend_from_slice(body.get(used..).unwrap_or_default());
-                    } else {
-                        held.extend_from_slice(body);
-                        let used = self.handshake_msgs(dir, ts, &held, ctx, out);
-                        held.drain(..used);
-                    }
+                    read_held(&mut held, body, |b| {
+                        self.handshake_msgs(dir, ts, b, ctx, out)
+                    });
                     self.sides[dir].hs = held;
                 }
                 20 | 23 => {
@@ -681,7 +691,7 @@ impl TlsAnalyzer {
     }
 
     /// Hand each whole handshake message (type, 24-bit length, body) at the start of `b` to
-    /// [`Self::handshake_msg`]; returns the bytes read.
+    /// [`Self::handshake_msg`]; returns the bytes read (all of them once the direction is done).
     fn handshake_msgs(
         &mut self,
         dir: Dir,
@@ -697,7 +707,7 @@ impl TlsAnalyzer {
             pos += 4 + l;
             self.handshake_msg(dir, ts, msg, ctx, out);
             if self.sides[dir].done {
-                break;
+                return b.len();
             }
         }
         pos
@@ -715,20 +725,7 @@ impl StreamAnalyzer for TlsAnalyzer {
         // a record split across segments is held until it is whole; records that arrive whole
         // are read straight from the segment
         let mut held = std::mem::take(&mut self.sides[dir].rec);
-        if held.is_empty() {
-            let used = self.records(dir, ts, data, ctx, out);
-            if !self.sides[dir].done {
-                held.extend_from_slice(data.get(used..).unwrap_or_default());
-            }
-        } else {
-            held.extend_from_slice(data);
-            let used = self.records(dir, ts, &held, ctx, out);
-            if self.sides[dir].done {
-                held.clear();
-            } else {
-                held.drain(..used);
-            }
-        }
+        read_held(&mut held, data, |b| self.records(dir, ts, b, ctx, out));
         self.sides[dir].rec = held;
     }
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink) {
