@@ -193,8 +193,10 @@ fn convo(port: u16, steps: &[(bool, u8, &[u8])]) -> Vec<(i64, Vec<u8>)> {
 
 #[test]
 fn every_conn_state() {
-    let hs: [(bool, u8, &[u8]); 3] = [(true, SYN, b""), (false, SYN | ACK, b""), (true, ACK, b"")];
-    let cases: Vec<(&str, Vec<(bool, u8, &[u8])>)> = vec![
+    /// (from the originator, TCP flags, payload)
+    type Seg = (bool, u8, &'static [u8]);
+    let hs: [Seg; 3] = [(true, SYN, b""), (false, SYN | ACK, b""), (true, ACK, b"")];
+    let cases: Vec<(&str, Vec<Seg>)> = vec![
         ("S0", vec![(true, SYN, b"")]),
         ("REJ", vec![(true, SYN, b""), (false, RST | ACK, b"")]),
         ("S1", hs.to_vec()),

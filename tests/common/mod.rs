@@ -155,6 +155,8 @@ pub const RST: u8 = 8;
 pub const PSH: u8 = 16;
 
 /// An Ethernet/IPv4/TCP frame.
+// the arguments are the header's own fields, in its order
+#[allow(clippy::too_many_arguments)]
 pub fn tcp(
     src: [u8; 4],
     sp: u16,

@@ -473,6 +473,24 @@ fn alnum(rng: &mut Rng, n: usize) -> String {
         .collect()
 }
 
+/// A browser's GET request for `path` on `host`.
+fn browser_get(host: &str, path: &str, ua: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {ua}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n\r\n"
+    )
+}
+
+/// What a simulated TLS client says in its ClientHello, and what the server answers with.
+#[derive(Clone, Copy)]
+struct Hello<'a> {
+    sni: Option<&'a str>,
+    profile: ClientProfile,
+    /// TLS 1.3 (else 1.2, whose server sends its certificate in the clear)
+    tls13: bool,
+    /// the server's certificate is self-signed
+    self_signed: bool,
+}
+
 impl World {
     fn host_ep(&mut self, h: usize, v6: bool) -> Ep {
         self.port = if self.port >= 65000 || self.port < 32768 {
@@ -617,14 +635,11 @@ impl World {
         &mut self,
         out: &mut PcapOut<W>,
         tcp: &mut Tcp,
-        sni: Option<&str>,
-        profile: ClientProfile,
-        tls13: bool,
-        self_signed: bool,
+        hello: Hello<'_>,
         up: usize,
         down: usize,
     ) {
-        self.tls_open(out, tcp, sni, profile, tls13, self_signed);
+        self.tls_open(out, tcp, hello);
         let pool = if self.compressible {
             &self.text
         } else {
@@ -640,29 +655,19 @@ impl World {
     }
 
     /// TCP and TLS handshakes, no application data yet.
-    fn tls_open<W: Write>(
-        &mut self,
-        out: &mut PcapOut<W>,
-        tcp: &mut Tcp,
-        sni: Option<&str>,
-        profile: ClientProfile,
-        tls13: bool,
-        self_signed: bool,
-    ) {
+    fn tls_open<W: Write>(&mut self, out: &mut PcapOut<W>, tcp: &mut Tcp, hello: Hello<'_>) {
         tcp.open(out);
-        self.tls_handshake(out, tcp, sni, profile, tls13, self_signed);
+        self.tls_handshake(out, tcp, hello);
     }
 
     /// The TLS handshake on a connection already open (after STARTTLS).
-    fn tls_handshake<W: Write>(
-        &mut self,
-        out: &mut PcapOut<W>,
-        tcp: &mut Tcp,
-        sni: Option<&str>,
-        profile: ClientProfile,
-        tls13: bool,
-        self_signed: bool,
-    ) {
+    fn tls_handshake<W: Write>(&mut self, out: &mut PcapOut<W>, tcp: &mut Tcp, hello: Hello<'_>) {
+        let Hello {
+            sni,
+            profile,
+            tls13,
+            self_signed,
+        } = hello;
         let alpn: &[&str] = if profile == ClientProfile::Minimal {
             &[]
         } else {
@@ -686,19 +691,15 @@ impl World {
         }
     }
 
+    /// A browser's GET (`req`, from [`browser_get`]) and a page of `down` bytes in reply.
     fn http_exchange<W: Write>(
         &mut self,
         out: &mut PcapOut<W>,
         tcp: &mut Tcp,
-        host: &str,
-        path: &str,
-        ua: &str,
+        req: &str,
         down: usize,
         chunked: bool,
     ) {
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {ua}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n\r\n"
-        );
         tcp.send(out, true, req.as_bytes());
         let body = &self.text[..down.min(self.text.len())];
         let mut resp = if chunked {
@@ -781,7 +782,18 @@ impl World {
             let down = (self.rng.lognormal(30_000.0, 1.2).min(3e6) * self.scale) as usize;
             let up = self.rng.range(300, 2500) as usize;
             let tls13 = self.rng.chance(0.7);
-            self.tls_session(out, &mut tcp, Some(site), profile, tls13, false, up, down);
+            self.tls_session(
+                out,
+                &mut tcp,
+                Hello {
+                    sni: Some(site),
+                    profile,
+                    tls13,
+                    self_signed: false,
+                },
+                up,
+                down,
+            );
             t2 = tcp.t;
         } else {
             let s = self.server(ip, 80);
@@ -791,7 +803,8 @@ impl World {
                 let down = (self.rng.lognormal(12_000.0, 1.0).min(400_000.0) * self.scale) as usize;
                 let chunked = self.rng.chance(0.3);
                 let path = format!("/{}/{}.html", alnum(&mut self.rng, 6), i);
-                self.http_exchange(out, &mut tcp, site, &path, ua, down, chunked);
+                let req = browser_get(site, &path, ua);
+                self.http_exchange(out, &mut tcp, &req, down, chunked);
                 tcp.idle(self.rng.range(10_000, 900_000) as i64);
             }
             tcp.close(out);
@@ -814,10 +827,12 @@ impl World {
             self.tls_session(
                 out,
                 &mut tcp,
-                Some(&name),
-                ClientProfile::Chrome,
-                true,
-                false,
+                Hello {
+                    sni: Some(&name),
+                    profile: ClientProfile::Chrome,
+                    tls13: true,
+                    self_signed: false,
+                },
                 600,
                 down,
             );
@@ -995,10 +1010,12 @@ impl World {
         self.tls_open(
             out,
             &mut tcp,
-            (lan.is_none()).then_some(sni),
-            profile,
-            true,
-            self_signed,
+            Hello {
+                sni: (lan.is_none()).then_some(sni),
+                profile,
+                tls13: true,
+                self_signed,
+            },
         );
         let period = self.rng.uniform(p0, p1);
         while tcp.t < until {
@@ -1024,10 +1041,12 @@ impl World {
         self.tls_session(
             out,
             &mut tcp,
-            Some("aus5.mozilla.org"),
-            ClientProfile::Firefox,
-            true,
-            false,
+            Hello {
+                sni: Some("aus5.mozilla.org"),
+                profile: ClientProfile::Firefox,
+                tls13: true,
+                self_signed: false,
+            },
             900,
             1400,
         );
@@ -1116,10 +1135,12 @@ impl World {
         self.tls_handshake(
             out,
             &mut tcp,
-            Some("smtp.office365.com"),
-            ClientProfile::Firefox,
-            true,
-            false,
+            Hello {
+                sni: Some("smtp.office365.com"),
+                profile: ClientProfile::Firefox,
+                tls13: true,
+                self_signed: false,
+            },
         );
         let up = self.rng.log_uniform(3_000.0, 400_000.0) as usize;
         let pool = if self.compressible {
@@ -1140,10 +1161,12 @@ impl World {
         self.tls_session(
             out,
             &mut tcp,
-            Some("storage.googleapis.com"),
-            ClientProfile::Chrome,
-            true,
-            false,
+            Hello {
+                sni: Some("storage.googleapis.com"),
+                profile: ClientProfile::Chrome,
+                tls13: true,
+                self_signed: false,
+            },
             bytes,
             4000,
         );
@@ -1274,10 +1297,12 @@ impl World {
                 self.tls_session(
                     out,
                     &mut tcp,
-                    Some(&domain),
-                    ClientProfile::Minimal,
-                    false,
-                    true,
+                    Hello {
+                        sni: Some(&domain),
+                        profile: ClientProfile::Minimal,
+                        tls13: false,
+                        self_signed: true,
+                    },
                     up,
                     down,
                 )
@@ -1712,10 +1737,12 @@ impl World {
         self.tls_session(
             out,
             &mut tcp,
-            Some(&domain),
-            ClientProfile::Minimal,
-            false,
-            false,
+            Hello {
+                sni: Some(&domain),
+                profile: ClientProfile::Minimal,
+                tls13: false,
+                self_signed: false,
+            },
             bytes,
             down,
         );
@@ -2320,15 +2347,16 @@ pub fn simulate<W: Write>(cfg: &SimConfig, w: W) -> Result<(Truth, W), SimError>
         parameters: json!({"executables": 2}),
     });
     let all_hosts: Vec<String> = hosts.iter().map(|h| h.v4.to_string()).collect();
-    // (kind, resembles, sources: all hosts or the mail host, dst, domain, parameters)
-    let lookalikes: [(
-        &str,
-        &str,
+    /// (kind, resembles, sources: all hosts or the mail host, dst, domain, parameters)
+    type Lookalike = (
+        &'static str,
+        &'static str,
         bool,
-        Option<&str>,
-        Option<&str>,
+        Option<&'static str>,
+        Option<&'static str>,
         serde_json::Value,
-    ); 13] = [
+    );
+    let lookalikes: [Lookalike; 13] = [
         (
             "cdn_random_labels",
             "dns_tunnel",

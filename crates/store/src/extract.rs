@@ -225,7 +225,9 @@ pub fn extract<W: Write>(
             _ => None,
         }
     };
-    let bounds: Vec<Option<((usize, u64), (usize, u64))>> = wanted
+    /// (input position in the manifest, frame number) of a packet
+    type At = (usize, u64);
+    let bounds: Vec<Option<(At, At)>> = wanted
         .iter()
         .map(|w| {
             let (ff, lf, ls) = w.frames.as_ref()?;

@@ -248,14 +248,16 @@ fn indicator_names_peer(kind: &str, value: &str, f: &Finding) -> bool {
 /// the finding says). Severity follows the raised score through the detector's thresholds; the
 /// evidence lists the indicators under `intel`.
 pub fn apply_intel(findings: &mut [Finding], detectors: &[Detector]) {
-    let hits: Vec<(
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = findings
+    /// An intel finding: what matched (kind, indicator, its source) and where (host, peer, domain).
+    struct Hit {
+        kind: String,
+        value: String,
+        source: String,
+        src: Option<String>,
+        dst: Option<String>,
+        dom: Option<String>,
+    }
+    let hits: Vec<Hit> = findings
         .iter()
         .filter(|f| f.category == "intel")
         .map(|f| {
@@ -266,14 +268,14 @@ pub fn apply_intel(findings: &mut [Finding], detectors: &[Detector]) {
                     .unwrap_or("")
                     .to_string()
             };
-            (
-                e("kind"),
-                e("indicator"),
-                e("intel_source"),
-                f.src_ip.clone(),
-                f.dst_ip.clone(),
-                f.domain.clone(),
-            )
+            Hit {
+                kind: e("kind"),
+                value: e("indicator"),
+                source: e("intel_source"),
+                src: f.src_ip.clone(),
+                dst: f.dst_ip.clone(),
+                dom: f.domain.clone(),
+            }
         })
         .collect();
     if hits.is_empty() {
@@ -282,7 +284,15 @@ pub fn apply_intel(findings: &mut [Finding], detectors: &[Detector]) {
     for f in findings.iter_mut().filter(|f| f.category != "intel") {
         let mut raise = 0.0f64;
         let mut names = Vec::new();
-        for (kind, value, source, src, dst, dom) in &hits {
+        for Hit {
+            kind,
+            value,
+            source,
+            src,
+            dst,
+            dom,
+        } in &hits
+        {
             let same_host = src.is_some() && *src == f.src_ip;
             let peer = indicator_names_peer(kind, value, f)
                 || (same_host

@@ -701,7 +701,10 @@ mod tests {
         v
     }
 
-    fn collect(bytes: Vec<u8>) -> (Vec<(i64, u32, Vec<u8>)>, ReadStats, ReadEnd) {
+    /// (timestamp, link type, bytes) of a frame read
+    type FrameRead = (i64, u32, Vec<u8>);
+
+    fn collect(bytes: Vec<u8>) -> (Vec<FrameRead>, ReadStats, ReadEnd) {
         let mut frames = Vec::new();
         let (s, e) = read_capture(io::Cursor::new(bytes), |f| {
             frames.push((f.ts, f.linktype, f.data.to_vec()))

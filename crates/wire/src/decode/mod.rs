@@ -925,10 +925,10 @@ mod tests {
         b'a', b'b', b'c', b'd',
     ];
 
-    fn decode_one(
-        linktype: u32,
-        data: &[u8],
-    ) -> Result<(IpAddr, IpAddr, u16, u16, Vec<u8>, Option<u16>), Skip> {
+    /// (src, dst, sport, dport, payload, vlan) of a decoded packet
+    type Decoded = (IpAddr, IpAddr, u16, u16, Vec<u8>, Option<u16>);
+
+    fn decode_one(linktype: u32, data: &[u8]) -> Result<Decoded, Skip> {
         let mut d = Decoder::default();
         let mut got = None;
         match d.decode(&frame(linktype, data), |p| {

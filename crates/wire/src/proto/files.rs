@@ -92,8 +92,10 @@ pub const MAX_LAYERS: usize = 3;
 /// One layer of a body's content decoding, writing what it decodes into the next layer; the last
 /// one is the hashing [`Sink`]. The layer that takes the bytes as sent undoes the encoding applied
 /// last (`gzip, br` was gzipped, then brotli-compressed: brotli comes off first).
-// the `Slot` fields are held for their Drop (the decoder's process-wide slot), never read
-#[allow(dead_code)]
+// the `Slot` fields are held for their Drop (the decoder's process-wide slot), never read;
+// `Sink` (three digest states) is the large variant and the common one (most bodies are not
+// encoded): boxing it would cost every body an allocation to save the few encoded ones some bytes
+#[allow(dead_code, clippy::large_enum_variant)]
 enum Layer {
     Sink(Sink),
     /// `deflate` is zlib-wrapped by the RFC and raw by many servers: decided on the first 2 bytes.
@@ -148,6 +150,8 @@ impl Write for Layer {
 impl Layer {
     /// The layers for a `Content-Encoding` value (None: an encoding wirehunt does not undo, too
     /// many of them, or no decoder slot free; the body is then hashed as sent).
+    // the error hands the sink back unboxed, as it came (see `Layer`)
+    #[allow(clippy::result_large_err)]
     fn for_encodings(sink: Sink, encodings: &[&str]) -> Result<Layer, Sink> {
         if encodings.len() > MAX_LAYERS
             || !encodings

@@ -49,8 +49,13 @@ impl super::DatagramAnalyzer for DnsUdp {
         if p.payload.is_empty() {
             return;
         }
-        self.state
-            .message(p.ts, Some(p.frame), p.payload, p.truncated, "udp", ctx, out);
+        let msg = txn::Wire {
+            ts: p.ts,
+            frame: Some(p.frame),
+            bytes: p.payload,
+            truncated: p.truncated,
+        };
+        self.state.message(msg, "udp", ctx, out);
         self.rows = self.state.rows;
     }
 
@@ -130,7 +135,13 @@ impl StreamAnalyzer for DnsTcp {
                 break;
             };
             self.buf[dir].drain(..2 + len);
-            self.state.message(ts, None, &msg, false, "tcp", ctx, out);
+            let wire = txn::Wire {
+                ts,
+                frame: None,
+                bytes: &msg,
+                truncated: false,
+            };
+            self.state.message(wire, "tcp", ctx, out);
         }
     }
     fn gap(&mut self, dir: Dir, ts: i64, len: u64, ctx: &ConnCtx, out: &mut dyn RecordSink) {

@@ -18,6 +18,15 @@ struct Txn {
 /// Pending queries kept per flow before the oldest is written unanswered.
 const MAX_PENDING: usize = 256;
 
+/// One DNS message as carried: a UDP datagram's payload (with its frame number, and whether the
+/// capture cut it short) or one length-prefixed message of a TCP stream.
+pub(super) struct Wire<'a> {
+    pub ts: i64,
+    pub frame: Option<u64>,
+    pub bytes: &'a [u8],
+    pub truncated: bool,
+}
+
 /// Per-flow DNS state shared by UDP and TCP.
 #[derive(Default)]
 pub struct DnsState {
@@ -28,14 +37,17 @@ pub struct DnsState {
 impl DnsState {
     pub(super) fn message(
         &mut self,
-        ts: i64,
-        frame: Option<u64>,
-        b: &[u8],
-        truncated: bool,
+        msg: Wire<'_>,
         proto: &'static str,
         ctx: &ConnCtx,
         out: &mut dyn RecordSink,
     ) {
+        let Wire {
+            ts,
+            frame,
+            bytes: b,
+            truncated,
+        } = msg;
         let Some(mut m) = parse_msg(b, true) else {
             out.weird(
                 ts,
