@@ -48,7 +48,10 @@
 -- description: by design. A plain-HTTP check whose every answer is one and the same IP address and nothing else
 -- description: (files.text_address: an IP-echo check - dynamic-DNS updaters, VPN clients) is capped at low
 -- description: (max_ip_echo_without_evidence) without 1 point of evidence: the peer only told the caller its own address, so
--- description: nothing was tasked through it in the capture. The summary names the evidence.
+-- description: nothing was tasked through it in the capture. The summary names the evidence; for a series capped at
+-- description: medium it also names what the capture could not tell (unchecked: no DNS from the source, no certificate in
+-- description: the clear, fewer than 3 TLS or HTTP peers to compare a fingerprint or User-Agent with), so that "none" is
+-- description: read as "not seen in this capture", not as "checked and clean".
 -- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
 -- summary: {src_ip} contacted {peer} {events} times over {span_s:0} s with a median period of {period_s:1} s ({hit_share:pct} of gaps within tolerance, {missed_beats} missed beats, z {z:1} vs random; bytes per check-in median {size_median:0}, dispersion {size_dispersion:2}; {shape}; peer used by {sources} source(s)). Endpoint evidence: {endpoint_evidence}
 -- param: min_events int = 6
@@ -186,7 +189,10 @@ gtls AS (
            bool_or(t.server_name IS NULL AND t.ja3 IS NOT NULL
                    AND (array_has(t.alpn_offered, 'h2') OR array_has(t.alpn_offered, 'http/1.1')
                         OR array_has(t.alpn_offered, 'h3') OR array_to_string(t.alpn_offered, ',') LIKE '%h3-%')) AS https_no_sni,
-           max(t.ja4) AS ja4
+           max(t.ja4) AS ja4,
+           -- no handshake of the group showed a certificate (TLS 1.3 encrypts it; a resumed session
+           -- sends none): what the certificate would say cannot be told
+           bool_and(t.self_signed IS NULL) AS no_cert
     FROM guid g JOIN tls t ON t.uid = g.uid CROSS JOIN clock c GROUP BY g.src, g.peer
 ),
 ghttp AS (
@@ -239,7 +245,15 @@ stats AS (
            -- hard-coded in an implant (Empire, Cobalt Strike and Metasploit ship fixed IE/Chrome strings)
            (uu.peers = 1 AND gh.user_agent LIKE 'Mozilla/%' AND coalesce(br.uas, 0) >= 1) AS foreign_browser_ua,
            -- tasking: small idle check-ins, and some that carried much more (commands, payloads)
-           (i.series = 'connections' AND s.size_median <= 2048 AND s.size_max >= greatest(8 * s.size_median, 4096)) AS tasking
+           (i.series = 'connections' AND s.size_median <= 2048 AND s.size_max >= greatest(8 * s.size_median, 4096)) AS tasking,
+           -- what this capture cannot tell about the endpoint (said in the summary of a capped series,
+           -- so that "none" reads as "not seen here", not as "checked and clean")
+           concat_ws('; ',
+               CASE WHEN du.src IS NULL THEN 'whether a DNS answer named the peer (the source sent no DNS)' END,
+               CASE WHEN coalesce(gt.no_cert, false) THEN 'the certificate (none in the clear: TLS 1.3 or resumed sessions)' END,
+               CASE WHEN gt.ja4 IS NOT NULL AND coalesce(tp.peers, 0) < 3 THEN 'whether the TLS fingerprint is used for this peer only (the source reaches ' || CAST(coalesce(tp.peers, 0) AS VARCHAR) || ' TLS peer(s), fewer than 3)' END,
+               CASE WHEN gh.user_agent IS NOT NULL AND coalesce(hp.peers, 0) < 3 THEN 'whether the User-Agent is used for this peer only (the source reaches ' || CAST(coalesce(hp.peers, 0) AS VARCHAR) || ' HTTP peer(s), fewer than 3)' END
+           ) AS unchecked
     FROM info i
     JOIN hits h ON h.src = i.src AND h.peer = i.peer
     JOIN sz s ON s.src = i.src AND s.peer = i.peer
@@ -332,9 +346,12 @@ scored AS (
                 WHEN ip_echo THEN concat_ws('; ', nullif(evidence_list, ''), 'every answer was the same IP address and nothing else (an IP-echo check: nothing was tasked through it; capped at low)')
                 WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone' || CASE WHEN keepalive THEN ' on a keepalive' ELSE '' END
                                               || ': capped at ' || CASE WHEN sources >= 3 THEN 'low, fleet-wide' ELSE 'medium' END || ')'
+                                              || CASE WHEN local_peer OR unchecked = '' THEN '' ELSE '; not checkable in this capture: ' || unchecked END
                 WHEN keepalive THEN 'none (a keepalive: periodicity alone is capped at low)'
                 WHEN sources >= 3 THEN 'none (the same schedule to a peer 3+ sources share is fleet software: capped at low)'
-                ELSE 'none (periodicity alone is capped at medium)' END AS endpoint_evidence,
+                ELSE 'none (periodicity alone is capped at medium)'
+                     || CASE WHEN local_peer OR unchecked = '' THEN '' ELSE '; not checkable in this capture: ' || unchecked END END AS endpoint_evidence,
+           CASE WHEN local_peer THEN '' ELSE unchecked END AS unchecked,
            CASE WHEN keepalive THEN 'keepalive: tiny constant bursts inside one session'
                 WHEN series LIKE 'session %' THEN 'bursts inside one long session'
                 ELSE 'a new connection or request per check-in' END AS shape,
@@ -362,7 +379,7 @@ final AS (
 best AS (SELECT *, row_number() OVER (PARTITION BY src_ip, peer ORDER BY score DESC, series) AS rank FROM final)
 SELECT src_ip, dst_ip, dst_port, domain, peer, series, proto, service, first_seen, last_seen, events, distinct_dsts, period_s,
        n_gaps, span_s, hit_share, multi_share, bounded_share, missed_beats, z, size_median, size_dispersion, coverage, sources,
-       interval_histogram, shape, local_peer, ip_echo, endpoint_evidence, evidence_points, round(periodicity_score, 1) AS periodicity_score, uids,
+       interval_histogram, shape, local_peer, ip_echo, endpoint_evidence, unchecked, evidence_points, round(periodicity_score, 1) AS periodicity_score, uids,
        score
 FROM best WHERE rank = 1
 ORDER BY score DESC, src_ip, peer

@@ -354,6 +354,47 @@ fn real_attack_captures_yield_the_right_findings() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A series capped at medium for want of endpoint evidence says what the capture could not tell, so
+/// that "none" reads as "not seen here": Slips' C&C test holds only the check-ins (297 TLS 1.3
+/// connections to one peer, no DNS, no other traffic from the host), so whether a DNS answer named
+/// the peer, what its certificate says and whether the host's TLS fingerprint is unique to it are
+/// all unknown. The smart-lock hub resolves its cloud broker's name and its MQTT keepalive is
+/// plain TCP: nothing is unknown there.
+#[test]
+fn a_capped_beacon_says_what_the_capture_could_not_tell() {
+    let Some(fs) = corpus_findings(&["beacon/tls_c2_297_conns_2.2s_slips.pcap"]) else {
+        return;
+    };
+    let f = fs
+        .iter()
+        .find(|f| f.detector == "beaconing" && f.domain.as_deref() == Some("testing.com"))
+        .expect("the 2.2 s series");
+    assert_eq!(f.severity, Severity::Medium, "{}", f.summary);
+    let unchecked = f.evidence["unchecked"].as_str().unwrap_or_default();
+    for want in [
+        "whether a DNS answer named the peer (the source sent no DNS)",
+        "the certificate (none in the clear: TLS 1.3 or resumed sessions)",
+        "(the source reaches 1 TLS peer(s), fewer than 3)",
+    ] {
+        assert!(unchecked.contains(want), "no {want:?} in {unchecked:?}");
+    }
+    assert!(
+        f.summary.contains("none (periodicity alone is capped at medium); not checkable in this capture: whether a DNS answer"),
+        "{}",
+        f.summary
+    );
+    let Some(fs) = corpus_findings(&["benign/iot_lock_hub_7d_aliyun_mqtt1883_60s_keepalive.pcap"])
+    else {
+        return;
+    };
+    let f = fs
+        .iter()
+        .find(|f| f.detector == "beaconing" && f.dst_ip.as_deref() == Some("47.89.226.20"))
+        .expect("the hub's MQTT keepalive");
+    assert_eq!(f.severity, Severity::Low, "{}", f.summary);
+    assert_eq!(f.evidence["unchecked"].as_str(), Some(""), "{}", f.summary);
+}
+
 /// Ordinary DNS, HTTP and TLS captures raise nothing at high severity (the TLS folder holds self-signed,
 /// expired and SNI-less test servers and a merge of years-old captures whose certificates mostly look
 /// expired at the recorded time: none of that is "look now"). One file in dns/ is a merge that
