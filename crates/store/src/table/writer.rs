@@ -102,6 +102,13 @@ pub enum WriteError {
     Arrow(#[from] arrow::error::ArrowError),
 }
 
+/// A leaf column's path from its dotted name (`orig_bursts.list.item`: a list's items). Not
+/// `ColumnPath::from(&str)`, which makes a one-part path that no nested leaf matches: the settings
+/// for list items were silently ignored until 2026-12-08.
+fn column(dotted: &str) -> ColumnPath {
+    ColumnPath::new(dotted.split('.').map(str::to_owned).collect())
+}
+
 /// A part file being written: its row groups so far are on disk.
 struct OpenPart {
     writer: ArrowWriter<BufWriter<File>>,
@@ -159,19 +166,15 @@ impl DatasetWriter {
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_max_row_group_row_count(Some(FLUSH_ROWS));
         for c in RANDOM_IDS.iter().chain(NO_DICTIONARY) {
-            props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+            props = props.set_column_dictionary_enabled(column(c), false);
         }
         for c in RANDOM_IDS.iter().chain(NO_STATISTICS) {
-            props =
-                props.set_column_statistics_enabled(ColumnPath::from(*c), EnabledStatistics::None);
+            props = props.set_column_statistics_enabled(column(c), EnabledStatistics::None);
         }
         for c in RANDOM_IDS.iter().chain(NO_COMPRESSION) {
             props = props
-                .set_column_compression(ColumnPath::from(*c), Compression::UNCOMPRESSED)
-                .set_column_encoding(
-                    ColumnPath::from(*c),
-                    parquet::basic::Encoding::DELTA_LENGTH_BYTE_ARRAY,
-                );
+                .set_column_compression(column(c), Compression::UNCOMPRESSED)
+                .set_column_encoding(column(c), parquet::basic::Encoding::DELTA_LENGTH_BYTE_ARRAY);
         }
         let props = props.build();
         Ok(DatasetWriter {
@@ -542,6 +545,52 @@ mod tests {
         // 6000 rows of ~1 KB with a 1 MiB budget: at least five row groups
         assert!(groups >= 5, "{groups} row groups");
         assert_eq!(seen, 6000);
+    }
+
+    /// Every column the writer configures by name is a leaf of some table (a nested one by its dotted
+    /// path), and the settings reach it: a list's items were once named by a one-part path that no
+    /// leaf matched, so their settings were silently ignored.
+    #[test]
+    fn configured_columns_exist_and_get_their_settings() {
+        use parquet::basic::Encoding;
+        let dir = tempfile::tempdir().unwrap();
+        let w = DatasetWriter::create(dir.path()).unwrap();
+        let mut leaves: Vec<ColumnPath> = Vec::new();
+        for (_, schema) in all_schemas() {
+            let descr = parquet::arrow::ArrowSchemaConverter::new()
+                .convert(&schema)
+                .unwrap();
+            leaves.extend(descr.columns().iter().map(|c| c.path().clone()));
+        }
+        let leaf = |name: &str| {
+            let p = column(name);
+            assert!(leaves.contains(&p), "{name} is no table's leaf column");
+            p
+        };
+        for c in RANDOM_IDS.iter().chain(NO_DICTIONARY) {
+            assert!(!w.props.dictionary_enabled(&leaf(c)), "{c}: dictionary");
+        }
+        for c in RANDOM_IDS.iter().chain(NO_STATISTICS) {
+            assert_eq!(
+                w.props.statistics_enabled(&leaf(c)),
+                EnabledStatistics::None,
+                "{c}: statistics"
+            );
+        }
+        for c in RANDOM_IDS.iter().chain(NO_COMPRESSION) {
+            let p = leaf(c);
+            assert_eq!(w.props.compression(&p), Compression::UNCOMPRESSED, "{c}");
+            assert_eq!(
+                w.props.encoding(&p),
+                Some(Encoding::DELTA_LENGTH_BYTE_ARRAY),
+                "{c}"
+            );
+        }
+        // and a column named in no list keeps the defaults
+        let other = column("orig_burst_bytes.list.item");
+        assert!(leaves.contains(&other));
+        assert!(w.props.dictionary_enabled(&other));
+        assert_eq!(w.props.statistics_enabled(&other), EnabledStatistics::Page);
     }
 
     /// A full part file is closed and the next one started; every part is complete and readable.
