@@ -12,6 +12,8 @@
 -- severity: critical >= 90, high >= 65, medium >= 45, low >= 30
 -- summary: {src_ip} matched {kind} {indicator} from {intel_source}{note_text}: {connections} connection(s), seen in {seen}
 -- param: max_uids int = 20
+-- the indicators' side of every join first (DataFusion builds its hash table from the left input):
+-- the capture's side is streamed, so a flood of a million addresses costs no hash table of them
 WITH ends AS (
     SELECT uid, ts, orig_h AS local, resp_h AS peer FROM conn
     UNION ALL
@@ -25,11 +27,11 @@ answers AS (
 addrs AS (SELECT DISTINCT peer FROM ends UNION SELECT DISTINCT peer FROM answers),
 addr_hits AS (
     SELECT a.peer, i.kind, i.value, i.source, i.note, i.origin
-    FROM addrs a JOIN intel i ON i.kind = 'ip' AND i.value = a.peer
+    FROM intel i JOIN addrs a ON i.kind = 'ip' AND i.value = a.peer
     UNION ALL
     SELECT x.peer, i.kind, i.value, i.source, i.note, i.origin
-    FROM (SELECT peer, unnest(ip_prefixes(peer)) AS prefix FROM addrs) x
-    JOIN intel i ON i.kind = 'cidr' AND i.value = x.prefix
+    FROM intel i
+    JOIN (SELECT peer, unnest(ip_prefixes(peer)) AS prefix FROM addrs) x ON i.kind = 'cidr' AND i.value = x.prefix
 ),
 names AS (
     SELECT uid, ts, orig_h AS local, CAST(NULL AS VARCHAR) AS peer_ip, lower(rtrim(query, '.')) AS name, 'dns query' AS seen_in
@@ -43,8 +45,9 @@ names AS (
 ),
 name_hits AS (
     SELECT x.name, i.kind, i.value, i.source, i.note, i.origin
-    FROM (SELECT name, unnest(domain_suffixes(name)) AS suffix FROM (SELECT DISTINCT name FROM names) d) x
-    JOIN intel i ON i.kind = 'domain' AND i.value = x.suffix
+    FROM intel i
+    JOIN (SELECT name, unnest(domain_suffixes(name)) AS suffix FROM (SELECT DISTINCT name FROM names) d) x
+      ON i.kind = 'domain' AND i.value = x.suffix
 ),
 urls AS (
     SELECT uid, ts, orig_h, resp_h, host, unnest(make_array(k, split_part(k, '?', 1))) AS key
@@ -59,38 +62,39 @@ urls AS (
 hits AS (
     SELECT e.local, e.peer AS peer_ip, CAST(NULL AS VARCHAR) AS peer_name, 'connection' AS seen_in,
            e.uid, CAST(NULL AS VARCHAR) AS fuid, e.ts, h.kind, h.value, h.source, h.note, h.origin
-    FROM ends e JOIN addr_hits h ON h.peer = e.peer
+    FROM addr_hits h JOIN ends e ON h.peer = e.peer
     UNION ALL
     SELECT a.local, a.peer, a.query, 'dns answer', a.uid, NULL, a.ts, h.kind, h.value, h.source, h.note, h.origin
-    FROM answers a JOIN addr_hits h ON h.peer = a.peer
+    FROM addr_hits h JOIN answers a ON h.peer = a.peer
     UNION ALL
     SELECT n.local, n.peer_ip, n.name, n.seen_in, n.uid, NULL, n.ts, h.kind, h.value, h.source, h.note, h.origin
-    FROM names n JOIN name_hits h ON h.name = n.name
+    FROM name_hits h JOIN names n ON h.name = n.name
     UNION ALL
     SELECT DISTINCT u.orig_h, u.resp_h, u.host, 'http url', u.uid, NULL, u.ts, i.kind, i.value, i.source, i.note, i.origin
-    FROM urls u JOIN intel i ON i.kind = 'url' AND i.value = u.key
+    FROM intel i JOIN urls u ON i.kind = 'url' AND i.value = u.key
     UNION ALL
     SELECT t.orig_h, t.resp_h, t.server_name, 'tls ja3', t.uid, NULL, t.ts, i.kind, i.value, i.source, i.note, i.origin
-    FROM tls t JOIN intel i ON i.kind IN ('ja3', 'md5') AND i.value = t.ja3
+    FROM intel i JOIN tls t ON i.kind IN ('ja3', 'md5') AND i.value = t.ja3
     UNION ALL
     SELECT t.orig_h, t.resp_h, t.server_name, 'tls ja3s', t.uid, NULL, t.ts, i.kind, i.value, i.source, i.note, i.origin
-    FROM tls t JOIN intel i ON i.kind IN ('ja3s', 'md5') AND i.value = t.ja3s
+    FROM intel i JOIN tls t ON i.kind IN ('ja3s', 'md5') AND i.value = t.ja3s
     UNION ALL
     SELECT t.orig_h, t.resp_h, t.server_name, 'tls ja4', t.uid, NULL, t.ts, i.kind, i.value, i.source, i.note, i.origin
-    FROM tls t JOIN intel i ON i.kind = 'ja4' AND i.value = t.ja4
+    FROM intel i JOIN tls t ON i.kind = 'ja4' AND i.value = t.ja4
     UNION ALL
     SELECT t.orig_h, t.resp_h, t.server_name, 'tls certificate', t.uid, NULL, t.ts, i.kind, i.value, i.source, i.note, i.origin
-    FROM (SELECT uid, ts, orig_h, resp_h, server_name, unnest(cert_chain_sha256) AS h FROM tls WHERE cert_chain_sha256 IS NOT NULL) t
-    JOIN intel i ON i.kind = 'sha256' AND i.value = t.h
+    FROM intel i
+    JOIN (SELECT uid, ts, orig_h, resp_h, server_name, unnest(cert_chain_sha256) AS h FROM tls WHERE cert_chain_sha256 IS NOT NULL) t
+      ON i.kind = 'sha256' AND i.value = t.h
     UNION ALL
     SELECT f.orig_h, f.resp_h, CAST(NULL AS VARCHAR), 'file sha256', f.uid, f.fuid, f.ts, i.kind, i.value, i.source, i.note, i.origin
-    FROM files f JOIN intel i ON i.kind = 'sha256' AND i.value = f.sha256
+    FROM intel i JOIN files f ON i.kind = 'sha256' AND i.value = f.sha256
     UNION ALL
     SELECT f.orig_h, f.resp_h, NULL, 'file sha1', f.uid, f.fuid, f.ts, i.kind, i.value, i.source, i.note, i.origin
-    FROM files f JOIN intel i ON i.kind = 'sha1' AND i.value = f.sha1
+    FROM intel i JOIN files f ON i.kind = 'sha1' AND i.value = f.sha1
     UNION ALL
     SELECT f.orig_h, f.resp_h, NULL, 'file md5', f.uid, f.fuid, f.ts, i.kind, i.value, i.source, i.note, i.origin
-    FROM files f JOIN intel i ON i.kind = 'md5' AND i.value = f.md5
+    FROM intel i JOIN files f ON i.kind = 'md5' AND i.value = f.md5
 ),
 g AS (
     SELECT local, kind, value, source,

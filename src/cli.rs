@@ -26,6 +26,11 @@ pub struct Cli {
     /// process may use.
     #[arg(long, global = true, env = "WIREHUNT_MEMORY_LIMIT", value_name = "SIZE", value_parser = parse_memory)]
     pub memory_limit: Option<usize>,
+    /// Threads (and DataFusion partitions) a query runs on; the memory limit is shared by all of
+    /// them. Findings and results are the same for every value. Default (0): one per core this
+    /// process may use.
+    #[arg(long, global = true, env = "WIREHUNT_QUERY_THREADS", value_name = "N")]
+    pub query_threads: Option<usize>,
     /// MaxMind DB files (GeoLite2-Country/City, GeoLite2-ASN, DB-IP lite; repeatable) for
     /// geo_country(ip), geo_asn(ip), geo_as_org(ip) and the report's country and ASN panels.
     #[arg(long, global = true, value_name = "FILE.mmdb")]
@@ -779,6 +784,9 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
     let quiet = cli.quiet;
     if let Some(m) = cli.memory_limit {
         wirehunt_store::query::Limits { memory_bytes: m }.set();
+    }
+    if let Some(n) = cli.query_threads {
+        wirehunt_store::query::set_query_threads(n);
     }
     if !cli.geoip.is_empty() {
         let kinds = wirehunt_store::query::geo::load(&cli.geoip)

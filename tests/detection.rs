@@ -354,6 +354,31 @@ fn real_attack_captures_yield_the_right_findings() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Findings do not depend on how many threads (DataFusion partitions) the queries run on: the demo
+/// dataset's findings, low and above, byte for byte with 1 and 7 query threads (a prime, so that
+/// no table's row groups divide evenly among the partitions).
+#[test]
+fn findings_do_not_depend_on_query_threads() {
+    let ds = crate::sql::demo_dataset();
+    let d = ds.to_string_lossy().into_owned();
+    let detect = |threads: &str| {
+        let o = run_ok(&[
+            "detect",
+            &d,
+            "--format",
+            "jsonl",
+            "--min-severity",
+            "low",
+            "--query-threads",
+            threads,
+        ]);
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let one = detect("1");
+    assert!(one.lines().count() >= 10, "{one}");
+    assert_eq!(one, detect("7"));
+}
+
 /// A series capped at medium for want of endpoint evidence says what the capture could not tell, so
 /// that "none" reads as "not seen here": Slips' C&C test holds only the check-ins (297 TLS 1.3
 /// connections to one peer, no DNS, no other traffic from the host), so whether a DNS answer named

@@ -197,6 +197,31 @@ fn detectors_run_on_a_syn_flood_under_a_small_memory_limit() {
     });
 }
 
+/// The same flood under the same small limit with 16 query threads (a 16-core machine's default:
+/// 16 partitions of every scan, aggregate and join share the limit) from the command line: every
+/// detector runs, and the findings are the ones one thread gives.
+#[test]
+fn detectors_run_on_a_syn_flood_with_many_query_threads() {
+    let (ds, _) = ingest_bytes("synflood16", &[("f.pcap", syn_flood(60_000))]);
+    let d = ds.to_string_lossy().into_owned();
+    let detect = |threads: &str| {
+        let o = run_ok(&[
+            "detect",
+            &d,
+            "--format",
+            "jsonl",
+            "--memory-limit",
+            "64M",
+            "--query-threads",
+            threads,
+        ]);
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let many = detect("16");
+    assert!(many.contains("\"detector\":\"scan\""), "{many}");
+    assert_eq!(many, detect("1"));
+}
+
 /// A query beyond the memory limit fails with a message (exit 65), never an abort; a huge result
 /// streams in table format (first rows, then how many followed) without being collected.
 #[test]

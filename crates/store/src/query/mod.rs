@@ -27,10 +27,46 @@ pub fn runtime() -> crate::Result<&'static tokio::runtime::Runtime> {
         return Ok(rt);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(query_threads())
         .enable_all()
         .build()?;
     Ok(RT.get_or_init(|| rt))
+}
+
+/// The environment variable that sets the query threads (as `--query-threads`).
+pub const THREADS_ENV: &str = "WIREHUNT_QUERY_THREADS";
+
+/// At most this many query threads, whatever the machine says.
+pub const MAX_QUERY_THREADS: usize = 256;
+
+static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// The cores this process may use (its CPU affinity and cgroup quota), at least 1.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Threads a query runs on: the runtime's worker threads and DataFusion's target partitions (each
+/// scan, aggregate, join and sort runs in that many partitions, on that many threads). Set once by
+/// `--query-threads` ([`set_query_threads`]), else `$WIREHUNT_QUERY_THREADS`, else the cores this
+/// process may use. The memory limit is shared by all of them. Findings and query results do not
+/// depend on it (tests/detection.rs runs the detectors with 1 and 7).
+pub fn query_threads() -> usize {
+    *THREADS.get_or_init(|| {
+        std::env::var(THREADS_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(cores)
+            .min(MAX_QUERY_THREADS)
+    })
+}
+
+/// Fix the query threads of this process (0: the cores it may use); first call wins, and it must
+/// come before the first query (the runtime is built once).
+pub fn set_query_threads(n: usize) {
+    let n = if n == 0 { cores() } else { n };
+    let _ = THREADS.set(n.min(MAX_QUERY_THREADS));
 }
 
 /// Query-time resource limits. Every byte of a capture is attacker-controlled, so a query over a
@@ -286,7 +322,7 @@ pub async fn open_session_with(
         .build_arc()?;
     let cfg = SessionConfig::new()
         .with_information_schema(true)
-        .with_target_partitions(2)
+        .with_target_partitions(query_threads())
         // results stream batch by batch; smaller batches keep a wide row's peak memory down
         .with_batch_size(8192);
     let cfg = correct_results(cfg);
