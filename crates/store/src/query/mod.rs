@@ -288,10 +288,16 @@ fn snapshot_for(dataset: &Path) -> Result<Snapshot, String> {
 /// column aggregates alone (`ts < current min`), so row groups the `max(expr)` needs are skipped
 /// depending on which partition runs first: the capture span, and every finding's coverage, changed
 /// from run to run (apache/datafusion#24816, fixed after 55). tests/sql.rs checks it stays off.
+///
+/// The hash join's dynamic filter: every partition of a join reports its build side to a shared
+/// accumulator and waits at a barrier; with 13 or more partitions a partition can finish without
+/// reaching it, and the query hangs at 0% CPU (apache/datafusion#21625, the TPC-H Q18 hang; here the
+/// beaconing detector on the demo dataset with 13-16 query threads, found when queries began to
+/// use every core). tests/detection.rs runs the detectors with 16 query threads.
 pub fn correct_results(mut cfg: SessionConfig) -> SessionConfig {
-    cfg.options_mut()
-        .optimizer
-        .enable_aggregate_dynamic_filter_pushdown = false;
+    let o = &mut cfg.options_mut().optimizer;
+    o.enable_aggregate_dynamic_filter_pushdown = false;
+    o.enable_join_dynamic_filter_pushdown = false;
     cfg
 }
 
