@@ -362,20 +362,7 @@ fn real_attack_captures_yield_the_right_findings() {
 #[test]
 fn findings_do_not_depend_on_query_threads() {
     let ds = crate::sql::demo_dataset();
-    let d = ds.to_string_lossy().into_owned();
-    let detect = |threads: &str| {
-        let o = run_ok(&[
-            "detect",
-            &d,
-            "--format",
-            "jsonl",
-            "--min-severity",
-            "low",
-            "--query-threads",
-            threads,
-        ]);
-        String::from_utf8(o.stdout).unwrap()
-    };
+    let detect = |threads: &str| detect_jsonl(&ds, threads, &["--min-severity", "low"]);
     let one = detect("1");
     assert!(one.lines().count() >= 10, "{one}");
     assert_eq!(one, detect("7"));

@@ -203,20 +203,7 @@ fn detectors_run_on_a_syn_flood_under_a_small_memory_limit() {
 #[test]
 fn detectors_run_on_a_syn_flood_with_many_query_threads() {
     let (ds, _) = ingest_bytes("synflood16", &[("f.pcap", syn_flood(60_000))]);
-    let d = ds.to_string_lossy().into_owned();
-    let detect = |threads: &str| {
-        let o = run_ok(&[
-            "detect",
-            &d,
-            "--format",
-            "jsonl",
-            "--memory-limit",
-            "64M",
-            "--query-threads",
-            threads,
-        ]);
-        String::from_utf8(o.stdout).unwrap()
-    };
+    let detect = |threads: &str| detect_jsonl(&ds, threads, &["--memory-limit", "64M"]);
     let many = detect("16");
     assert!(many.contains("\"detector\":\"scan\""), "{many}");
     assert_eq!(many, detect("1"));

@@ -301,6 +301,21 @@ pub fn run_ok(args: &[&str]) -> std::process::Output {
     o
 }
 
+/// `wirehunt detect DS --format jsonl --query-threads N [extra...]`'s findings (exit 0 required).
+pub fn detect_jsonl(ds: &Path, threads: &str, extra: &[&str]) -> String {
+    let d = ds.to_string_lossy();
+    let mut args = vec![
+        "detect",
+        &d,
+        "--format",
+        "jsonl",
+        "--query-threads",
+        threads,
+    ];
+    args.extend_from_slice(extra);
+    String::from_utf8(run_ok(&args).stdout).unwrap()
+}
+
 pub fn wirehunt_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_wirehunt"))
 }
