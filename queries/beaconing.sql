@@ -247,13 +247,14 @@ stats AS (
            -- tasking: small idle check-ins, and some that carried much more (commands, payloads)
            (i.series = 'connections' AND s.size_median <= 2048 AND s.size_max >= greatest(8 * s.size_median, 4096)) AS tasking,
            -- what this capture cannot tell about the endpoint (said in the summary of a capped series,
-           -- so that "none" reads as "not seen here", not as "checked and clean")
-           concat_ws('; ',
+           -- so that "none" reads as "not seen here", not as "checked and clean"); nothing for a LAN
+           -- peer, for which none of these counts as evidence
+           CASE WHEN coalesce(gc.local_peer, false) THEN '' ELSE concat_ws('; ',
                CASE WHEN du.src IS NULL THEN 'whether a DNS answer named the peer (the source sent no DNS)' END,
                CASE WHEN coalesce(gt.no_cert, false) THEN 'the certificate (none in the clear: TLS 1.3 or resumed sessions)' END,
                CASE WHEN gt.ja4 IS NOT NULL AND coalesce(tp.peers, 0) < 3 THEN 'whether the TLS fingerprint is used for this peer only (the source reaches ' || CAST(coalesce(tp.peers, 0) AS VARCHAR) || ' TLS peer(s), fewer than 3)' END,
                CASE WHEN gh.user_agent IS NOT NULL AND coalesce(hp.peers, 0) < 3 THEN 'whether the User-Agent is used for this peer only (the source reaches ' || CAST(coalesce(hp.peers, 0) AS VARCHAR) || ' HTTP peer(s), fewer than 3)' END
-           ) AS unchecked
+           ) END AS unchecked
     FROM info i
     JOIN hits h ON h.src = i.src AND h.peer = i.peer
     JOIN sz s ON s.src = i.src AND s.peer = i.peer
@@ -311,6 +312,7 @@ points AS (
 ),
 evidence AS (
     SELECT *, strong_points + 0.5 * weak_points AS evidence_points,
+           CASE WHEN unchecked = '' THEN '' ELSE '; not checkable in this capture: ' || unchecked END AS unchecked_note,
            -- one point lifts the cap, but a keepalive needs strong evidence: an application's own long
            -- session to servers its API named (not DNS), in its own protocol or TLS stack, shows weak
            -- evidence only, however many pieces
@@ -346,12 +348,11 @@ scored AS (
                 WHEN ip_echo THEN concat_ws('; ', nullif(evidence_list, ''), 'every answer was the same IP address and nothing else (an IP-echo check: nothing was tasked through it; capped at low)')
                 WHEN evidence_points > 0 THEN evidence_list || ' (weak evidence alone' || CASE WHEN keepalive THEN ' on a keepalive' ELSE '' END
                                               || ': capped at ' || CASE WHEN sources >= 3 THEN 'low, fleet-wide' ELSE 'medium' END || ')'
-                                              || CASE WHEN local_peer OR unchecked = '' THEN '' ELSE '; not checkable in this capture: ' || unchecked END
+                                              || unchecked_note
                 WHEN keepalive THEN 'none (a keepalive: periodicity alone is capped at low)'
                 WHEN sources >= 3 THEN 'none (the same schedule to a peer 3+ sources share is fleet software: capped at low)'
-                ELSE 'none (periodicity alone is capped at medium)'
-                     || CASE WHEN local_peer OR unchecked = '' THEN '' ELSE '; not checkable in this capture: ' || unchecked END END AS endpoint_evidence,
-           CASE WHEN local_peer THEN '' ELSE unchecked END AS unchecked,
+                ELSE 'none (periodicity alone is capped at medium)' || unchecked_note END AS endpoint_evidence,
+           unchecked,
            CASE WHEN keepalive THEN 'keepalive: tiny constant bursts inside one session'
                 WHEN series LIKE 'session %' THEN 'bursts inside one long session'
                 ELSE 'a new connection or request per check-in' END AS shape,

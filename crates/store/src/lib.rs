@@ -17,6 +17,12 @@ pub mod query;
 pub mod report;
 pub mod table;
 
+/// The cores this process may run on (its CPU affinity mask and cgroup quota), at least 1: the
+/// default of ingest's flow workers and of the query threads.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// What can go wrong in the query, detect and report layers, by what the user can do about it (the
 /// binary maps each variant to an exit code).
 #[derive(Debug, thiserror::Error)]

@@ -44,7 +44,7 @@ pub struct IngestOptions {
 /// The worker threads `threads` asks for (0: one per core this process may run on).
 pub fn worker_threads(threads: usize) -> usize {
     match threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => crate::cores(),
         n => n,
     }
 }
@@ -160,7 +160,7 @@ fn hash_cores() -> usize {
     if std::env::var_os("WIREHUNT_HASH_THREAD").is_some_and(|v| v == "0") {
         return 1;
     }
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    crate::cores()
 }
 
 /// What `--append` learned before ingesting: the inputs still to read (None = all), their sha256

@@ -41,23 +41,18 @@ pub const MAX_QUERY_THREADS: usize = 256;
 
 static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
-/// The cores this process may use (its CPU affinity and cgroup quota), at least 1.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// Threads a query runs on: the runtime's worker threads and DataFusion's target partitions (each
 /// scan, aggregate, join and sort runs in that many partitions, on that many threads). Set once by
 /// `--query-threads` ([`set_query_threads`]), else `$WIREHUNT_QUERY_THREADS`, else the cores this
 /// process may use. The memory limit is shared by all of them. Findings and query results do not
-/// depend on it (tests/detection.rs runs the detectors with 1 and 7).
+/// depend on it (tests/detection.rs runs the detectors with 1, 7 and 16).
 pub fn query_threads() -> usize {
     *THREADS.get_or_init(|| {
         std::env::var(THREADS_ENV)
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())
             .filter(|&n| n > 0)
-            .unwrap_or_else(cores)
+            .unwrap_or_else(crate::cores)
             .min(MAX_QUERY_THREADS)
     })
 }
@@ -65,7 +60,7 @@ pub fn query_threads() -> usize {
 /// Fix the query threads of this process (0: the cores it may use); first call wins, and it must
 /// come before the first query (the runtime is built once).
 pub fn set_query_threads(n: usize) {
-    let n = if n == 0 { cores() } else { n };
+    let n = if n == 0 { crate::cores() } else { n };
     let _ = THREADS.set(n.min(MAX_QUERY_THREADS));
 }
 
