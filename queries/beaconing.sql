@@ -53,6 +53,7 @@
 -- description: the clear, fewer than 3 TLS or HTTP peers to compare a fingerprint or User-Agent with), so that "none" is
 -- description: read as "not seen in this capture", not as "checked and clean".
 -- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
+-- materialize: ev
 -- summary: {src_ip} contacted {peer} {events} times over {span_s:0} s with a median period of {period_s:1} s ({hit_share:pct} of gaps within tolerance, {missed_beats} missed beats, z {z:1} vs random; bytes per check-in median {size_median:0}, dispersion {size_dispersion:2}; {shape}; peer used by {sources} source(s)). Endpoint evidence: {endpoint_evidence}
 -- param: min_events int = 6
 -- param: min_z float = 3.0

@@ -25,6 +25,7 @@
 -- description: 127.x, no connection to an answer) are capped at medium (max_lookup), at low when 2+ sources use the
 -- description: domain (max_lookup_shared): they carry hashes or reversed addresses, and nothing comes back.
 -- severity: critical >= 85, high >= 65, medium >= 40, low >= 25
+-- materialize: q2
 -- summary: {src_ip} sent {queries} queries with {distinct_subdomains} distinct subdomains under {domain} carrying about {info_bytes:bytes} of information ({info_rate_bps:1} B/s over {duration_s:0} s; mean normalised entropy {mean_norm_entropy:2}, longest label {max_label} chars, qtypes {qtype_mix}, NXDOMAIN {nxdomain_share:pct}; used by {sources} source(s); {answer_shape})
 -- param: min_distinct int = 8
 -- param: min_info_bytes int = 200

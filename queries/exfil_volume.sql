@@ -25,6 +25,7 @@
 -- description: (rclone, curl, a script, an implant) shows a client the host uses for that peer only. Not capped on a
 -- description: non-standard port or to a peer without a name (an IP literal).
 -- severity: critical >= 85, high >= 65, medium >= 45, low >= 30
+-- materialize: c, pairs, clients
 -- summary: {src_ip} uploaded {bytes_up:bytes} to {peer} in {connections} connection(s) ({upload_ratio:pct} of the bytes went up, {bytes_down:bytes} came back; {posts} POST/PUT; volume z {volume_z:1} among {population} source/peer pairs; peer used by {peer_sources} source(s)){note}
 -- param: min_upload_bytes int = 1000000
 -- param: min_upload_ratio float = 0.6

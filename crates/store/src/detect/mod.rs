@@ -23,6 +23,7 @@
 
 pub mod finding;
 pub mod html;
+mod materialize;
 pub mod pivot;
 pub mod run;
 pub mod spec;

@@ -125,6 +125,11 @@ pub struct Detector {
     pub path: String,
     /// Line where the SQL body starts (for error messages).
     pub sql_line: usize,
+    /// `-- materialize: a, b`: common table expressions of the query computed once each, before
+    /// the query, into a temporary Arrow file read back as a table (DataFusion plans a CTE inline at
+    /// every reference: a series read by ten later CTEs is recomputed ten times, scans and joins
+    /// included). Results are the same either way; see [`crate::detect::run`].
+    pub materialize: Vec<String>,
 }
 
 /// Built-in detectors, compiled into the binary.
@@ -206,6 +211,7 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
         sql: String::new(),
         path: path.to_string(),
         sql_line: 1,
+        materialize: Vec::new(),
     };
     let mut body = Vec::new();
     let mut in_header = true;
@@ -226,6 +232,17 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
                             d.description.push_str(v);
                         }
                         "summary" => d.summary = v.into(),
+                        "materialize" => {
+                            for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                                    return Err(format!(
+                                        "{path}:{}: bad CTE name {name:?} to materialize",
+                                        i + 1
+                                    ));
+                                }
+                                d.materialize.push(name.to_ascii_lowercase());
+                            }
+                        }
                         "severity" => {
                             let mut th = Vec::new();
                             for part in v.split(',') {

@@ -216,6 +216,11 @@ fn cluster_url() -> Option<String> {
     CLUSTER.read().ok().and_then(|g| g.clone())
 }
 
+/// Whether the sessions opened now run their queries on a Ballista cluster (`--cluster`).
+pub(crate) fn is_cluster() -> bool {
+    cluster_url().is_some()
+}
+
 /// Indicators (`--intel`) for the sessions opened from now on: the `intel` table (empty until set).
 pub fn set_intel(batch: arrow::record_batch::RecordBatch) {
     if let Ok(mut g) = INTEL.write() {

@@ -1,0 +1,161 @@
+//! `-- materialize: a, b`: a detector's common table expressions computed once each.
+//!
+//! DataFusion plans a CTE inline at every reference to it: the beaconing detector's event series
+//! (`ev`, built from `conn`, `tls` and `http` through an aggregate, a join and an unnest) is read by a
+//! dozen later CTEs, so its physical plan scanned `conn` 48 times, `tls` 50 and `http` 74. Here each
+//! named CTE, in the query's order, is run once (`WITH <the CTEs up to it> SELECT * FROM it`, with
+//! the earlier materialized ones already replaced), its rows are streamed into a temporary Arrow IPC
+//! file (bounded memory: nothing is held but the batch in flight; the file is deleted when the
+//! detector ends), the file is registered as a table under a private name, and the CTE's body becomes
+//! `SELECT * FROM` that table. The query keeps its text otherwise: it is rewritten on its parsed
+//! statement, never by splicing strings, and parameters are bound as before, on every part.
+//!
+//! The rows are the same either way (a CTE is a value; where its order matters the query says
+//! `ORDER BY`), which the tests check by comparing findings with and without it. On a Ballista
+//! cluster nothing is materialized: an executor cannot read this machine's temporary file.
+
+use super::spec::Detector;
+use datafusion::common::ScalarValue;
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::file_format::options::ArrowReadOptions;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{Query, Statement};
+use futures::StreamExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// The query with its materialized CTEs read from their files; deregisters the tables and deletes
+/// the files when dropped.
+pub(crate) struct Prepared {
+    ctx: SessionContext,
+    tables: Vec<String>,
+    _files: Vec<tempfile::NamedTempFile>,
+    /// The detector's statement, each materialized CTE now `SELECT * FROM` its table.
+    pub statement: DfStatement,
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        for t in &self.tables {
+            let _ = self.ctx.deregister_table(t.as_str());
+        }
+    }
+}
+
+fn usage(d: &Detector, what: String) -> crate::Error {
+    crate::Error::Usage(format!("{}: materialize: {what}", d.path))
+}
+
+/// `SELECT * FROM <table>` as a query (the name is ours: letters, digits and `_`).
+fn select_all(ctx: &SessionContext, table: &str) -> crate::Result<Box<Query>> {
+    match parse(ctx, &format!("SELECT * FROM {table}"))? {
+        Statement::Query(q) => Ok(q),
+        _ => unreachable!("a SELECT parses as a query"),
+    }
+}
+
+fn parse(ctx: &SessionContext, sql: &str) -> crate::Result<Statement> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    match state.sql_to_statement(sql, &dialect)? {
+        DfStatement::Statement(s) => Ok(*s),
+        _ => Err(crate::Error::Usage(
+            "a detector is one SELECT (WITH ...) statement".into(),
+        )),
+    }
+}
+
+/// A plan for `statement`, checked read-only as every detector's SQL is, with the parameters bound.
+pub(crate) async fn plan(
+    ctx: &SessionContext,
+    statement: DfStatement,
+    params: &[(String, ScalarValue)],
+) -> crate::Result<DataFrame> {
+    let plan = ctx.state().statement_to_plan(statement).await?;
+    crate::query::sql_options(false).verify_plan(&plan)?;
+    let df = ctx.execute_logical_plan(plan).await?;
+    Ok(if params.is_empty() {
+        df
+    } else {
+        df.with_param_values(params.to_vec())?
+    })
+}
+
+/// Materialize `d.materialize`; `None` when the detector names none or the session is a cluster's.
+pub(crate) async fn prepare(
+    ctx: &SessionContext,
+    d: &Detector,
+    params: &[(String, ScalarValue)],
+) -> crate::Result<Option<Prepared>> {
+    if d.materialize.is_empty() || crate::query::is_cluster() {
+        return Ok(None);
+    }
+    let Statement::Query(mut query) = parse(ctx, &d.sql)? else {
+        return Err(usage(d, "the SQL is not a query".into()));
+    };
+    let mut prepared = Prepared {
+        ctx: ctx.clone(),
+        tables: Vec::new(),
+        _files: Vec::new(),
+        statement: DfStatement::Statement(Box::new(Statement::Query(query.clone()))),
+    };
+    for name in &d.materialize {
+        let Some(with) = query.with.as_mut() else {
+            return Err(usage(d, format!("no WITH clause to find {name:?} in")));
+        };
+        let Some(i) = with
+            .cte_tables
+            .iter()
+            .position(|c| c.alias.name.value.eq_ignore_ascii_case(name))
+        else {
+            return Err(usage(
+                d,
+                format!("no common table expression named {name:?}"),
+            ));
+        };
+        // WITH <every CTE up to this one> SELECT * FROM it
+        let mut part = select_all(ctx, name)?;
+        let mut prefix = with.clone();
+        prefix.cte_tables.truncate(i + 1);
+        part.with = Some(prefix);
+        let df = plan(
+            ctx,
+            DfStatement::Statement(Box::new(Statement::Query(part))),
+            params,
+        )
+        .await?;
+        let file = tempfile::Builder::new()
+            .prefix("wirehunt-cte-")
+            .suffix(".arrow")
+            .tempfile()?;
+        let mut stream = df.execute_stream().await?;
+        let schema = stream.schema();
+        let mut w = arrow::ipc::writer::FileWriter::try_new(
+            std::io::BufWriter::new(file.as_file().try_clone()?),
+            &schema,
+        )?;
+        while let Some(batch) = stream.next().await {
+            w.write(&batch?)?;
+        }
+        w.finish()?;
+        drop(w);
+        let table = format!(
+            "wirehunt_materialized_{}_{name}",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = file
+            .path()
+            .to_str()
+            .ok_or_else(|| usage(d, "the temporary directory's path is not UTF-8".into()))?
+            .to_string();
+        ctx.register_arrow(table.as_str(), &path, ArrowReadOptions::default())
+            .await?;
+        prepared.tables.push(table.clone());
+        prepared._files.push(file);
+        with.cte_tables[i].query = select_all(ctx, &table)?;
+    }
+    prepared.statement = DfStatement::Statement(Box::new(Statement::Query(query)));
+    Ok(Some(prepared))
+}
