@@ -369,6 +369,68 @@ fn findings_do_not_depend_on_query_threads() {
     assert_eq!(one, detect("16"));
 }
 
+/// `-- materialize:` changes how a detector runs, never what it finds: the built-ins that name CTEs to
+/// compute once (beaconing, dns_tunnel, exfil_volume) give the same findings, byte for byte, as the same
+/// files without that line (each CTE planned inline at every reference, as DataFusion does); with one
+/// query thread and with several. A name that is no CTE of the query is that detector's error, with
+/// its file, and the other detectors still run.
+#[test]
+fn materialized_ctes_change_no_finding() {
+    let ds = crate::sql::demo_dataset();
+    let dir = tmp("materialize");
+    let mut named = 0;
+    for e in
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")).unwrap()
+    {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        if text.lines().any(|l| l.starts_with("-- materialize:")) {
+            named += 1;
+            let plain: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.starts_with("-- materialize:"))
+                .collect();
+            std::fs::write(dir.join(p.file_name().unwrap()), plain.join("\n")).unwrap();
+        }
+    }
+    assert!(named >= 3, "{named} built-ins materialize");
+    let q = dir.to_string_lossy().into_owned();
+    for threads in ["1", "3"] {
+        let with = detect_jsonl(&ds, threads, &["--min-severity", "low"]);
+        let without = detect_jsonl(&ds, threads, &["--min-severity", "low", "--queries", &q]);
+        for d in ["beaconing", "dns_tunnel", "exfil_volume"] {
+            let n = with
+                .lines()
+                .filter(|l| l.contains(&format!("\"detector\":\"{d}\"")))
+                .count();
+            assert!(n >= 1, "no {d} finding on the demo capture");
+        }
+        assert_eq!(with, without, "{threads} thread(s)");
+    }
+    let bad = tmp("materialize-bad");
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/beaconing.sql"),
+    )
+    .unwrap();
+    std::fs::write(
+        bad.join("beaconing.sql"),
+        text.replace("-- materialize: ev\n", "-- materialize: no_such_cte\n"),
+    )
+    .unwrap();
+    let d = ds.to_string_lossy();
+    let q = bad.to_string_lossy();
+    let o = run(&["detect", &d, "--format", "jsonl", "--queries", &q]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("beaconing.sql")
+            && err.contains("no common table expression named \"no_such_cte\""),
+        "{err}"
+    );
+    // the other detectors ran: the demo capture's DNS tunnel is still reported
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"detector\":\"dns_tunnel\""));
+}
+
 /// A series capped at medium for want of endpoint evidence says what the capture could not tell, so
 /// that "none" reads as "not seen here": Slips' C&C test holds only the check-ins (297 TLS 1.3
 /// connections to one peer, no DNS, no other traffic from the host), so whether a DNS answer named

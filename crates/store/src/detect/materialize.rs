@@ -44,8 +44,9 @@ impl Drop for Prepared {
     }
 }
 
-fn usage(d: &Detector, what: String) -> crate::Error {
-    crate::Error::Usage(format!("{}: materialize: {what}", d.path))
+/// An error in the header's `materialize:` line (the caller names the file and line).
+fn usage(what: String) -> crate::Error {
+    crate::Error::Usage(format!("materialize: {what}"))
 }
 
 /// `SELECT * FROM <table>` as a query (the name is ours: letters, digits and `_`).
@@ -93,7 +94,7 @@ pub(crate) async fn prepare(
         return Ok(None);
     }
     let Statement::Query(mut query) = parse(ctx, &d.sql)? else {
-        return Err(usage(d, "the SQL is not a query".into()));
+        return Err(usage("the SQL is not a query".into()));
     };
     let mut prepared = Prepared {
         ctx: ctx.clone(),
@@ -103,17 +104,14 @@ pub(crate) async fn prepare(
     };
     for name in &d.materialize {
         let Some(with) = query.with.as_mut() else {
-            return Err(usage(d, format!("no WITH clause to find {name:?} in")));
+            return Err(usage(format!("no WITH clause to find {name:?} in")));
         };
         let Some(i) = with
             .cte_tables
             .iter()
             .position(|c| c.alias.name.value.eq_ignore_ascii_case(name))
         else {
-            return Err(usage(
-                d,
-                format!("no common table expression named {name:?}"),
-            ));
+            return Err(usage(format!("no common table expression named {name:?}")));
         };
         // WITH <every CTE up to this one> SELECT * FROM it
         let mut part = select_all(ctx, name)?;
@@ -148,7 +146,7 @@ pub(crate) async fn prepare(
         let path = file
             .path()
             .to_str()
-            .ok_or_else(|| usage(d, "the temporary directory's path is not UTF-8".into()))?
+            .ok_or_else(|| usage("the temporary directory's path is not UTF-8".into()))?
             .to_string();
         ctx.register_arrow(table.as_str(), &path, ArrowReadOptions::default())
             .await?;
