@@ -15,6 +15,7 @@
 -- description: (address, port) at min_flood_pps, 80%+ failed (a SYN flood from spoofed sources): 50 + 10 * log10(sources /
 -- description: min_flood_sources) (at most 25) + 20 * failed share; its src_ip reads '(N sources)'.
 -- severity: critical >= 85, high >= 70, medium >= 50, low >= 35
+-- materialize: c
 -- summary: {src_ip} {shape}: {breadth} {unit} in {attempts} attempt(s) over {duration_s:1} s, {failed_share:pct} failed ({detail})
 -- param: min_targets int = 50
 -- param: min_ports int = 50
