@@ -26,17 +26,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-/// The query with its materialized CTEs read from their files; deregisters the tables and deletes
-/// the files when dropped.
-pub(crate) struct Prepared {
+/// The tables and files of a detector's materialized CTEs: deregisters the tables and deletes the
+/// files when dropped (after the detector's rows are read).
+pub(crate) struct Materialized {
     ctx: SessionContext,
     tables: Vec<String>,
+    /// deleted after the tables are deregistered (fields drop after `drop`)
     _files: Vec<tempfile::NamedTempFile>,
-    /// The detector's statement, each materialized CTE now `SELECT * FROM` its table.
-    pub statement: DfStatement,
 }
 
-impl Drop for Prepared {
+impl Drop for Materialized {
     fn drop(&mut self) {
         for t in &self.tables {
             let _ = self.ctx.deregister_table(t.as_str());
@@ -49,22 +48,21 @@ fn usage(what: String) -> crate::Error {
     crate::Error::Usage(format!("materialize: {what}"))
 }
 
+/// `sql` parsed as the session parses it (`SessionContext::sql` would: same dialect, same errors).
+fn parse(ctx: &SessionContext, sql: &str) -> crate::Result<DfStatement> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    Ok(state.sql_to_statement(sql, &dialect)?)
+}
+
 /// `SELECT * FROM <table>` as a query (the name is ours: letters, digits and `_`).
 fn select_all(ctx: &SessionContext, table: &str) -> crate::Result<Box<Query>> {
     match parse(ctx, &format!("SELECT * FROM {table}"))? {
-        Statement::Query(q) => Ok(q),
-        _ => unreachable!("a SELECT parses as a query"),
-    }
-}
-
-fn parse(ctx: &SessionContext, sql: &str) -> crate::Result<Statement> {
-    let state = ctx.state();
-    let dialect = state.config().options().sql_parser.dialect;
-    match state.sql_to_statement(sql, &dialect)? {
-        DfStatement::Statement(s) => Ok(*s),
-        _ => Err(crate::Error::Usage(
-            "a detector is one SELECT (WITH ...) statement".into(),
-        )),
+        DfStatement::Statement(s) => match *s {
+            Statement::Query(q) => Ok(q),
+            _ => Err(usage(format!("SELECT * FROM {table} is not a query"))),
+        },
+        _ => Err(usage(format!("SELECT * FROM {table} is not a query"))),
     }
 }
 
@@ -84,23 +82,27 @@ pub(crate) async fn plan(
     })
 }
 
-/// Materialize `d.materialize`; `None` when the detector names none or the session is a cluster's.
+/// The detector's statement, each CTE `d.materialize` names computed into its file first and read
+/// from it (none when it names none, or on a cluster's session), and the guard of those files.
 pub(crate) async fn prepare(
     ctx: &SessionContext,
     d: &Detector,
     params: &[(String, ScalarValue)],
-) -> crate::Result<Option<Prepared>> {
-    if d.materialize.is_empty() || crate::query::is_cluster() {
-        return Ok(None);
-    }
-    let Statement::Query(mut query) = parse(ctx, &d.sql)? else {
-        return Err(usage("the SQL is not a query".into()));
-    };
-    let mut prepared = Prepared {
+) -> crate::Result<(DfStatement, Materialized)> {
+    let mut done = Materialized {
         ctx: ctx.clone(),
         tables: Vec::new(),
         _files: Vec::new(),
-        statement: DfStatement::Statement(Box::new(Statement::Query(query.clone()))),
+    };
+    let statement = parse(ctx, &d.sql)?;
+    if d.materialize.is_empty() || crate::query::is_cluster() {
+        return Ok((statement, done));
+    }
+    let DfStatement::Statement(s) = statement else {
+        return Err(usage("the SQL is not a query".into()));
+    };
+    let Statement::Query(mut query) = *s else {
+        return Err(usage("the SQL is not a query".into()));
     };
     for name in &d.materialize {
         let Some(with) = query.with.as_mut() else {
@@ -150,10 +152,12 @@ pub(crate) async fn prepare(
             .to_string();
         ctx.register_arrow(table.as_str(), &path, ArrowReadOptions::default())
             .await?;
-        prepared.tables.push(table.clone());
-        prepared._files.push(file);
+        done.tables.push(table.clone());
+        done._files.push(file);
         with.cte_tables[i].query = select_all(ctx, &table)?;
     }
-    prepared.statement = DfStatement::Statement(Box::new(Statement::Query(query)));
-    Ok(Some(prepared))
+    Ok((
+        DfStatement::Statement(Box::new(Statement::Query(query))),
+        done,
+    ))
 }

@@ -63,24 +63,14 @@ pub async fn run_detector(
         .iter()
         .map(|p| (p.name.clone(), p.value.scalar()))
         .collect();
-    // the CTEs it names computed once each (`-- materialize:`); dropped (tables deregistered,
-    // files deleted) when the findings are read
-    let prepared = super::materialize::prepare(ctx, d, &params).await?;
-    let df = match &prepared {
-        Some(p) => super::materialize::plan(ctx, p.statement.clone(), &params).await?,
-        None => {
-            let df = ctx
-                .sql_with_options(&d.sql, crate::query::sql_options(false))
-                .await?;
-            if params.is_empty() {
-                df
-            } else {
-                df.with_param_values(params)?
-            }
-        }
-    };
-    let batches = df.collect().await?;
-    drop(prepared);
+    // the CTEs it names computed once each (`-- materialize:`); their tables and files go when
+    // the rows are read
+    let (statement, materialized) = super::materialize::prepare(ctx, d, &params).await?;
+    let batches = super::materialize::plan(ctx, statement, &params)
+        .await?
+        .collect()
+        .await?;
+    drop(materialized);
     let rows = batches_to_rows(&batches)?;
     let low = d.thresholds.last().map_or(0.0, |t| t.1);
     let mut out = Vec::new();

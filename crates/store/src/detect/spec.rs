@@ -194,6 +194,11 @@ impl Detector {
     }
 }
 
+/// A parameter's or a CTE's name in a header: letters, digits and `_`, at least one.
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
     let mut d = Detector {
         id: String::new(),
@@ -234,7 +239,7 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
                         "summary" => d.summary = v.into(),
                         "materialize" => {
                             for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                                if !is_identifier(name) {
                                     return Err(format!(
                                         "{path}:{}: bad CTE name {name:?} to materialize",
                                         i + 1
@@ -272,9 +277,7 @@ pub fn parse_detector(path: &str, text: &str) -> Result<Detector, String> {
                             })?;
                             let mut it = lhs.split_whitespace();
                             let (name, kind) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
-                            if name.is_empty()
-                                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                            {
+                            if !is_identifier(name) {
                                 return Err(format!(
                                     "{path}:{}: bad parameter name {name:?}",
                                     i + 1
